@@ -1,0 +1,47 @@
+package fetch
+
+import (
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/pullpush/pullpush/output"
+)
+
+// Defaults.
+const (
+	DefaultWindow      = 120 * time.Second
+	DefaultConcurrency = 4
+	DefaultSpoolBytes  = 512 << 20
+)
+
+// Config configures one fetcher.
+type Config struct {
+	ID   string // stable identifier (persistence key, metrics label)
+	Name string // human name
+	URL  string // source multivariant or media playlist (http/https)
+
+	Output output.Output
+
+	// Window is the duration kept in pushed media playlists (default 120 s).
+	Window time.Duration
+	// Concurrency bounds parallel segment downloads and uploads per target (default 4).
+	Concurrency int
+
+	// Client fetches the source; nil uses a client with sane timeouts.
+	Client *http.Client
+	// SpoolDir holds downloaded segments until every target has them
+	// (default: a directory under os.TempDir()).
+	SpoolDir string
+	// SpoolBytes bounds the spool; when full the oldest unpushed segments of a
+	// target are dropped and counted as gaps (default 512 MiB).
+	SpoolBytes int64
+	// PushTimeout bounds one upload attempt (default 10 s).
+	PushTimeout time.Duration
+	// Progress persists progress across restarts (optional).
+	Progress ProgressStore
+	Observer Observer
+	Logger   *slog.Logger
+	// Now is the clock (tests); nil means time.Now.
+	Now func() time.Time
+}

@@ -1,0 +1,126 @@
+// Package output defines where a fetcher pushes files and the registry that
+// maps an output name (as used by the REST API) to a factory.
+package output
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"sort"
+	"sync"
+)
+
+// File is one file to push. Open may be called more than once (once per
+// attempt and per target), each call returning a fresh reader positioned at
+// the start of the content.
+type File struct {
+	Name         string // relative name, e.g. "channel_720p_1234.ts"; never contains "/" or ".."
+	ContentType  string // e.g. "video/mp2t", "application/vnd.apple.mpegurl"
+	CacheControl string // suggested Cache-Control for outputs that store metadata (S3)
+	Size         int64  // content length in bytes, -1 when unknown
+	Open         func() (io.ReadCloser, error)
+}
+
+// Target is one independent destination. Outputs with redundant
+// destinations (e.g. MediaPackage with two ingest URLs) expose one Target per
+// destination; the fetcher drives each target on its own so that one failing
+// never holds back the other.
+//
+// Put and Delete must honour ctx (timeouts, cancellation) and return an error
+// for every failure, including non-2xx HTTP responses. They do not retry: the
+// caller owns retry and backoff.
+type Target interface {
+	// Name identifies the target in status and metrics; it must not contain secrets.
+	Name() string
+	// Put stores f under f.Name, replacing any previous content.
+	Put(ctx context.Context, f File) error
+	// Delete removes name. Deleting a missing file is not an error.
+	Delete(ctx context.Context, name string) error
+}
+
+// Output is a configured destination for one fetcher.
+type Output interface {
+	// Stem is the base name for pushed files: "channel" gives channel.m3u8,
+	// channel_<rendition>.m3u8 and channel_<rendition>_<seq>.<ext>.
+	Stem() string
+	// Targets are the independent destinations of this output (at least one).
+	Targets() []Target
+	// Close releases resources (idle connections, clients).
+	Close() error
+}
+
+// ErrInvalidPayload is wrapped by factories when the JSON payload does not
+// satisfy the output's schema.
+var ErrInvalidPayload = errors.New("invalid output payload")
+
+// Factory builds an Output from the JSON payload given to the REST API.
+type Factory struct {
+	// Name is the output name used in the API ("mediapackage", "s3", ...).
+	Name string
+	// Description is one human sentence.
+	Description string
+	// Schema is the JSON schema of the payload, served by GET /api/v1/outputs.
+	Schema json.RawMessage
+	// Secrets lists the JSON object keys (at any depth) whose values are
+	// secrets and must be redacted in responses and logs (e.g. "password").
+	Secrets []string
+	// New validates payload and builds the output. Validation errors wrap
+	// ErrInvalidPayload and name the offending field.
+	New func(payload json.RawMessage) (Output, error)
+}
+
+// Registry maps output names to factories. It is safe for concurrent use.
+type Registry struct {
+	mu        sync.RWMutex
+	factories map[string]Factory
+}
+
+// NewRegistry returns an empty registry.
+func NewRegistry() *Registry {
+	return &Registry{factories: make(map[string]Factory)}
+}
+
+// Register adds or replaces a factory.
+func (r *Registry) Register(f Factory) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.factories[f.Name] = f
+}
+
+// Lookup returns the factory for name.
+func (r *Registry) Lookup(name string) (Factory, bool) {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	f, ok := r.factories[name]
+	return f, ok
+}
+
+// List returns all factories sorted by name.
+func (r *Registry) List() []Factory {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	out := make([]Factory, 0, len(r.factories))
+	for _, f := range r.factories {
+		out = append(out, f)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+// ErrUnknownOutput is returned by Build for a name with no factory.
+var ErrUnknownOutput = errors.New("unknown output")
+
+// Build looks up name and builds an output from payload.
+func (r *Registry) Build(name string, payload json.RawMessage) (Output, error) {
+	f, ok := r.Lookup(name)
+	if !ok {
+		return nil, fmt.Errorf("%w %q", ErrUnknownOutput, name)
+	}
+	out, err := f.New(payload)
+	if err != nil {
+		return nil, fmt.Errorf("output %s: %w", name, err)
+	}
+	return out, nil
+}
