@@ -1,0 +1,70 @@
+// Command pullpush relays live HLS channels (pull -> push), serves a
+// MediaPackage-compatible origin and a VOD2Live channel engine.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+// errUsage marks errors caused by bad command-line input (exit code 2).
+var errUsage = errors.New("usage")
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			os.Exit(0)
+		}
+		fmt.Fprintln(os.Stderr, "pullpush:", err)
+		if errors.Is(err, errUsage) {
+			os.Exit(2)
+		}
+		os.Exit(1)
+	}
+}
+
+const usage = `usage: pullpush <command> [flags]
+
+commands:
+  demo      channel engine + relay + origin on one port, with a dashboard
+  pull      run one fetcher in the foreground (pull a live HLS source, push it to an output)
+  serve     REST API and fetchers (hls-pull-push compatible)
+  origin    MediaPackage-compatible ingest + playback origin
+  channel   VOD2Live channel engine
+  chaos     fault-injection proxy for manual reliability tests
+  version   print the version
+
+Run 'pullpush <command> -h' for the flags of a command.
+`
+
+// run executes the command line args and returns an error for main to print.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return fmt.Errorf("%w: no command given", errUsage)
+	}
+	cmd, rest := args[0], args[1:]
+	switch cmd {
+	case "version", "-version", "--version":
+		fmt.Fprintln(stdout, "pullpush", version)
+		return nil
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	case "pull":
+		return runPull(ctx, rest, stdout, stderr)
+	}
+	fmt.Fprint(stderr, usage)
+	return fmt.Errorf("%w: unknown command %q", errUsage, cmd)
+}
