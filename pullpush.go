@@ -60,6 +60,7 @@ type FetcherSpec struct {
 	OutputName  string        // registry name of the output, for status (optional)
 	WindowSize  time.Duration // pushed playlist window (default 120 s)
 	Concurrency int           // parallel transfers (default 4)
+	Created     time.Time     // optional creation time, kept by callers that persist fetchers; zero means now
 }
 
 // FetcherInfo is a fetcher's definition and live status.
@@ -196,7 +197,11 @@ func (s *Service) StartFetcher(ctx context.Context, spec FetcherSpec) (string, e
 		return "", fmt.Errorf("%w: %v", ErrInvalidSpec, err)
 	}
 	runCtx, cancel := context.WithCancel(context.Background())
-	r := &running{spec: spec, created: time.Now().UTC(), f: f, cancel: cancel, done: make(chan struct{})}
+	created := spec.Created.UTC()
+	if spec.Created.IsZero() {
+		created = time.Now().UTC()
+	}
+	r := &running{spec: spec, created: created, f: f, cancel: cancel, done: make(chan struct{})}
 	s.fetchers[spec.ID] = r
 	s.wg.Add(1)
 	go func() {
