@@ -156,7 +156,8 @@ type Multivariant struct {
 	Renditions          []*Rendition     // EXT-X-MEDIA
 	Variants            []*Variant       // EXT-X-STREAM-INF
 	IFrameVariants      []*IFrameVariant // EXT-X-I-FRAME-STREAM-INF
-	Tags                []string         // unknown tags not attached to a rendition or variant (header and trailing), verbatim
+	Tags                []string         // unknown tags not attached to a rendition or variant (header: EXT-X-DEFINE, EXT-X-CONTENT-STEERING, ...), verbatim
+	TrailingTags        []string         // unknown tags after the last rendition or variant, verbatim, in order
 }
 
 // Segment is one media segment of a media playlist with the tags that apply
