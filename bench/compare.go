@@ -1,0 +1,130 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// runCompare implements 'bench compare': pullpush, then the reference, on the
+// same load, printed side by side.
+func runCompare(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("compare", stderr)
+	cfg, out, md := runFlags(fs)
+	pause := fs.Duration("pause", 5*time.Second, "pause between the two runs")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	cfg.Progress = stderr
+	auth := cfg.SinkAuth
+	var res [2]runResult
+	var errs []error
+	for i, relay := range []string{relayPullpush, relayReference} {
+		c := *cfg
+		c.Relay, c.SinkAuth = relay, auth
+		if err := c.finish(); err != nil {
+			return err
+		}
+		if i > 0 && !sleepCtx(ctx, *pause) {
+			return ctx.Err()
+		}
+		r, err := benchRun(ctx, c)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", relay, err))
+			fmt.Fprintf(stderr, "%s run failed: %v\n", relay, err)
+		}
+		res[i] = r
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+	}
+	if len(errs) == 2 {
+		return errors.Join(errs...)
+	}
+	werr := emit(stdout, *out, *md, map[string]runResult{"pullpush": res[0], "reference": res[1]},
+		func(w io.Writer) { writeCompareTable(w, res[0], res[1]) })
+	return errors.Join(append(errs, werr)...)
+}
+
+// runScale implements 'bench scale': pullpush at every size and the reference
+// at every size up to the first one where it breaks.
+func runScale(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("scale", stderr)
+	cfg, out, md := runFlags(fs)
+	sizes := fs.String("sizes", "10,100,500,1000", "comma-separated channel counts")
+	relays := fs.String("relays", "pullpush,reference", "relays to run, in order")
+	pause := fs.Duration("pause", 5*time.Second, "pause between runs")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	cfg.Progress = stderr
+	var ns []int
+	for _, f := range strings.Split(*sizes, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n < 1 {
+			return fmt.Errorf("%w: -sizes: bad size %q", errUsage, f)
+		}
+		ns = append(ns, n)
+	}
+	var results []runResult
+	first := true
+	for _, relay := range strings.Split(*relays, ",") {
+		relay = strings.TrimSpace(relay)
+		broken := false
+		for _, n := range ns {
+			c := *cfg
+			c.Relay, c.Channels = relay, n
+			if err := c.finish(); err != nil {
+				return err
+			}
+			if broken {
+				results = append(results, runResult{Relay: relay, Config: c, Broken: true, BrokenReason: "skipped: broke at a smaller size"})
+				continue
+			}
+			if !first && !sleepCtx(ctx, *pause) {
+				return ctx.Err()
+			}
+			first = false
+			r, err := benchRun(ctx, c)
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			if err != nil {
+				fmt.Fprintf(stderr, "%s at %d channels failed: %v\n", relay, n, err)
+				r.Broken, r.BrokenReason = true, "run failed: "+err.Error()
+			}
+			broken = r.Broken
+			results = append(results, r)
+		}
+	}
+	return emit(stdout, *out, *md, results, func(w io.Writer) { writeScaleTable(w, results) })
+}
+
+// writeScaleTable prints the scaling curve.
+func writeScaleTable(w io.Writer, rs []runResult) {
+	fmt.Fprintf(w, "### scaling curve\n\n")
+	if len(rs) > 0 {
+		c := rs[0].Config
+		fmt.Fprintf(w, "%d renditions, %s segments, %s per rendition, %s window; %s, %d CPUs (%s)\n\n",
+			c.Renditions, c.Segment, fmtBitrate(c.Bitrate), c.Duration, rs[0].Date.Format(time.RFC3339), rs[0].Machine.CPUs, rs[0].Machine.CPU)
+	}
+	fmt.Fprintf(w, "| relay | channels | CPU s/channel-hour | cores | %% of machine | steady RSS MiB | RSS/channel MiB | p50 ms | p99 ms | loss %% | dup | harness cores (src+sink) | verdict |\n")
+	fmt.Fprintf(w, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n")
+	for _, r := range rs {
+		verdict := "ok"
+		if r.Broken {
+			verdict = "BROKEN: " + r.BrokenReason
+		}
+		if r.Date.IsZero() {
+			fmt.Fprintf(w, "| %s | %d | | | | | | | | | | | %s |\n", r.Relay, r.Config.Channels, verdict)
+			continue
+		}
+		fmt.Fprintf(w, "| %s | %d | %.1f | %.3f | %.1f | %.1f | %.3f | %.0f | %.0f | %.2f | %d | %.2f | %s |\n",
+			r.Relay, r.Config.Channels, r.CPUPerChannelHour, r.CoresUsed, r.MachinePct, r.SteadyRSSMiB,
+			r.SteadyRSSPerChannelMiB, r.Latency.P50, r.Latency.P99, r.LossPct, r.DupSegments, r.SourceCores+r.SinkCores, verdict)
+	}
+}

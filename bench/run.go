@@ -1,0 +1,799 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Relay names accepted by --relay.
+const (
+	relayPullpush  = "pullpush"
+	relayReference = "reference"
+)
+
+// runConfig is one benchmark run's load and harness settings.
+type runConfig struct {
+	Relay       string        `json:"relay"`
+	Channels    int           `json:"channels"`
+	Renditions  int           `json:"renditions"`
+	Segment     time.Duration `json:"segmentNs"`
+	Bitrate     int64         `json:"bitrate"`
+	Window      int           `json:"window"`
+	Duration    time.Duration `json:"durationNs"`
+	Warmup      time.Duration `json:"warmupNs"`
+	Grace       time.Duration `json:"graceNs"`
+	Idle        time.Duration `json:"idleNs"`
+	SinkAuth    string        `json:"sinkAuth"`
+	Concurrency int           `json:"concurrency,omitempty"` // per-fetcher transfers; 0 = relay default
+
+	RefDir      string    `json:"-"` // npm prefix of the reference
+	PullpushBin string    `json:"-"` // prebuilt pullpush binary (optional)
+	RelayArgs   []string  `json:"relayArgs,omitempty"`
+	WorkDir     string    `json:"-"` // logs and data; a temp dir when empty
+	Keep        bool      `json:"-"` // keep WorkDir
+	CPUProfile  string    `json:"-"` // save a CPU profile from the relay's /debug/pprof (pullpush)
+	Progress    io.Writer `json:"-"`
+}
+
+// latencyStats summarises added latency in milliseconds.
+type latencyStats struct {
+	N    int     `json:"n"`
+	Mean float64 `json:"meanMs"`
+	P50  float64 `json:"p50Ms"`
+	P90  float64 `json:"p90Ms"`
+	P99  float64 `json:"p99Ms"`
+	Max  float64 `json:"maxMs"`
+}
+
+// sampleOut is one per-second reading kept in the JSON report.
+type sampleOut struct {
+	T      float64 `json:"t"`      // seconds since fetchers were created
+	CPU    float64 `json:"cpu"`    // relay CPU seconds since start
+	RSSMiB float64 `json:"rssMiB"` // relay RSS
+}
+
+// runResult is the report of one run.
+type runResult struct {
+	Relay        string      `json:"relay"`
+	RelayVersion string      `json:"relayVersion"`
+	Date         time.Time   `json:"date"`
+	Machine      machineInfo `json:"machine"`
+	Config       runConfig   `json:"config"`
+	LoadAvgStart float64     `json:"loadAvgStart"`
+	LoadAvgEnd   float64     `json:"loadAvgEnd"`
+
+	FetchersCreated int    `json:"fetchersCreated"`
+	FetchersFailed  int    `json:"fetchersFailed"`
+	FetcherError    string `json:"fetcherError,omitempty"`
+	Died            bool   `json:"died"`
+	ExitError       string `json:"exitError,omitempty"`
+
+	CPUSeconds        float64 `json:"cpuSeconds"` // relay CPU during the measurement window
+	CPUPerChannelHour float64 `json:"cpuSecPerChannelHour"`
+	CoresUsed         float64 `json:"coresUsed"`  // CPU seconds per wall second
+	MachinePct        float64 `json:"machinePct"` // of all cores
+
+	IdleRSSMiB             float64 `json:"idleRssMiB"`
+	PeakRSSMiB             float64 `json:"peakRssMiB"`
+	SteadyRSSMiB           float64 `json:"steadyRssMiB"`
+	PeakRSSPerChannelMiB   float64 `json:"peakRssPerChannelMiB"`
+	SteadyRSSPerChannelMiB float64 `json:"steadyRssPerChannelMiB"`
+
+	Latency      latencyStats `json:"latency"`
+	Expected     int          `json:"expected"`
+	Delivered    int          `json:"delivered"`
+	Lost         int          `json:"lost"`
+	LossPct      float64      `json:"lossPct"`
+	Extra        int          `json:"extra"` // delivered segments listed outside the window
+	DupSegments  int64        `json:"duplicateSegments"`
+	DupPaths     int64        `json:"duplicatePaths"`
+	BytesRelayed int64        `json:"bytesRelayed"` // segment bytes completed at the sink during the window
+	BytesPerCPUs float64      `json:"bytesPerCpuSecond"`
+
+	SourceCores float64 `json:"sourceCores"` // harness load during the window
+	SinkCores   float64 `json:"sinkCores"`
+
+	Broken       bool   `json:"broken"`
+	BrokenReason string `json:"brokenReason,omitempty"`
+
+	Sink    sinkStats   `json:"sink"`
+	Source  sourceStats `json:"source"`
+	Samples []sampleOut `json:"samples"`
+	WorkDir string      `json:"workDir,omitempty"`
+}
+
+const mib = 1 << 20
+
+// runRun implements 'bench run'.
+func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("run", stderr)
+	cfg, out, md := runFlags(fs)
+	relay := fs.String("relay", relayPullpush, "relay under test: pullpush or reference")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	cfg.Relay = *relay
+	if err := cfg.finish(); err != nil {
+		return err
+	}
+	cfg.Progress = stderr
+	res, err := benchRun(ctx, *cfg)
+	if err != nil {
+		return err
+	}
+	return emit(stdout, *out, *md, []runResult{res}, func(w io.Writer) { writeRunTable(w, res) })
+}
+
+// runFlags registers the load flags shared by run, compare and scale.
+func runFlags(fs interface {
+	IntVar(*int, string, int, string)
+	DurationVar(*time.Duration, string, time.Duration, string)
+	StringVar(*string, string, string, string)
+	BoolVar(*bool, string, bool, string)
+	Func(string, string, func(string) error)
+	String(string, string, string) *string
+	Bool(string, bool, string) *bool
+}) (cfg *runConfig, jsonOut *string, mdOut *string) {
+	cfg = &runConfig{Bitrate: 1_000_000}
+	fs.IntVar(&cfg.Channels, "channels", 50, "channels (fetchers)")
+	fs.IntVar(&cfg.Renditions, "renditions", 4, "renditions per channel")
+	fs.DurationVar(&cfg.Segment, "segment", 2*time.Second, "segment duration")
+	fs.Func("bitrate", "bitrate of each rendition, bits/s (default 1M)", func(v string) error {
+		b, err := parseBitrate(v)
+		cfg.Bitrate = b
+		return err
+	})
+	fs.IntVar(&cfg.Window, "window", 5, "segments in each source media playlist")
+	fs.DurationVar(&cfg.Duration, "duration", 60*time.Second, "measurement window")
+	fs.DurationVar(&cfg.Warmup, "warmup", 0, "time between creating the fetchers and the start of the window (default 3 segments)")
+	fs.DurationVar(&cfg.Grace, "grace", 10*time.Second, "how long after the window segments may still arrive")
+	fs.DurationVar(&cfg.Idle, "idle", 3*time.Second, "idle baseline measurement before creating fetchers")
+	fs.StringVar(&cfg.SinkAuth, "sink-auth", "auto", "sink authentication: strict, lenient, none or auto (strict for pullpush, lenient for the reference)")
+	fs.IntVar(&cfg.Concurrency, "concurrency", 0, "per-fetcher concurrency sent to the relay (0 = relay default)")
+	fs.StringVar(&cfg.RefDir, "ref-dir", defaultRefDir(), "npm prefix of the reference (bench/reference/install.sh)")
+	fs.StringVar(&cfg.PullpushBin, "pullpush-bin", "", "prebuilt pullpush binary (default: go build ./cmd/pullpush)")
+	fs.Func("relay-arg", "extra argument for the relay command line (repeatable)", func(v string) error {
+		cfg.RelayArgs = append(cfg.RelayArgs, v)
+		return nil
+	})
+	fs.StringVar(&cfg.WorkDir, "work", "", "directory for logs and relay data (default: a temp dir, removed unless -keep)")
+	fs.BoolVar(&cfg.Keep, "keep", false, "keep the work directory")
+	fs.StringVar(&cfg.CPUProfile, "cpuprofile", "", "save a CPU profile of the relay over the window (pullpush, needs /debug/pprof)")
+	jsonOut = fs.String("json", "", "also write the JSON report to this file")
+	mdOut = fs.String("md", "", "also write the Markdown table to this file")
+	return cfg, jsonOut, mdOut
+}
+
+func defaultRefDir() string {
+	if d := os.Getenv("PULLPUSH_BENCH_REF"); d != "" {
+		return d
+	}
+	return filepath.Join(os.TempDir(), "pullpush-bench-ref")
+}
+
+// finish validates cfg and fills defaults.
+func (cfg *runConfig) finish() error {
+	if cfg.Relay != relayPullpush && cfg.Relay != relayReference {
+		return fmt.Errorf("%w: -relay must be pullpush or reference, not %q", errUsage, cfg.Relay)
+	}
+	if cfg.Channels < 1 || cfg.Renditions < 1 || cfg.Segment <= 0 || cfg.Duration <= 0 || cfg.Window < 1 {
+		return fmt.Errorf("%w: -channels, -renditions, -segment, -window and -duration must be positive", errUsage)
+	}
+	if cfg.Warmup <= 0 {
+		cfg.Warmup = 3 * cfg.Segment
+	}
+	if cfg.SinkAuth == "" || cfg.SinkAuth == "auto" {
+		cfg.SinkAuth = authStrict
+		if cfg.Relay == relayReference {
+			cfg.SinkAuth = authLenient
+		}
+	}
+	switch cfg.SinkAuth {
+	case authStrict, authLenient, authNone:
+	default:
+		return fmt.Errorf("%w: -sink-auth %q", errUsage, cfg.SinkAuth)
+	}
+	return nil
+}
+
+func (cfg runConfig) logf(format string, args ...any) {
+	if cfg.Progress != nil {
+		fmt.Fprintf(cfg.Progress, "[%s %s] "+format+"\n", append([]any{time.Now().Format("15:04:05"), cfg.Relay}, args...)...)
+	}
+}
+
+// Harness credentials: loopback only, never secret.
+const (
+	sinkUser = "bench"
+	sinkPass = "bench-pass"
+)
+
+// benchRun runs one relay between a fresh source and sink and measures it.
+func benchRun(ctx context.Context, cfg runConfig) (res runResult, err error) {
+	res = runResult{Relay: cfg.Relay, Date: time.Now().UTC(), Config: cfg, Machine: machine(), LoadAvgStart: loadAvg()}
+	work := cfg.WorkDir
+	if work == "" {
+		if work, err = os.MkdirTemp("", "pullpush-bench-"+cfg.Relay+"-"); err != nil {
+			return res, fmt.Errorf("work dir: %w", err)
+		}
+		if !cfg.Keep {
+			defer func() {
+				if err == nil {
+					os.RemoveAll(work)
+				} else {
+					fmt.Fprintf(cfg.Progress, "logs kept in %s\n", work)
+				}
+			}()
+		}
+	} else if err := os.MkdirAll(work, 0o755); err != nil {
+		return res, fmt.Errorf("work dir: %w", err)
+	}
+	if cfg.Keep {
+		res.WorkDir = work
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return res, fmt.Errorf("find own binary: %w", err)
+	}
+	relayCmd, version, err := prepareRelay(ctx, cfg, work)
+	if err != nil {
+		return res, err
+	}
+	res.RelayVersion = version
+
+	// Sink and source, each its own process.
+	sink, err := startChild("sink", work, exec.Command(self, "sink", "-listen", "127.0.0.1:0",
+		"-user", sinkUser, "-pass", sinkPass, "-auth", cfg.SinkAuth), true, 30*time.Second)
+	if err != nil {
+		return res, err
+	}
+	defer sink.stop(2 * time.Second)
+	sch := schedule{Epoch: time.Now().Truncate(time.Millisecond), Channels: cfg.Channels, Renditions: cfg.Renditions,
+		Segment: cfg.Segment, Window: cfg.Window, Bitrate: cfg.Bitrate, Stagger: true}
+	source, err := startChild("source", work, exec.Command(self, "source", "-listen", "127.0.0.1:0",
+		"-channels", strconv.Itoa(cfg.Channels), "-renditions", strconv.Itoa(cfg.Renditions),
+		"-segment", cfg.Segment.String(), "-bitrate", strconv.FormatInt(cfg.Bitrate, 10),
+		"-window", strconv.Itoa(cfg.Window), "-epoch", strconv.FormatInt(sch.Epoch.UnixMilli(), 10)), true, 30*time.Second)
+	if err != nil {
+		return res, err
+	}
+	defer source.stop(2 * time.Second)
+
+	// Relay under test.
+	port, err := freePort()
+	if err != nil {
+		return res, err
+	}
+	relay, err := relayCmd(port)
+	if err != nil {
+		return res, err
+	}
+	rl, err := startChild("relay", work, relay, false, 0)
+	if err != nil {
+		return res, err
+	}
+	defer rl.stop(5 * time.Second)
+	api := fmt.Sprintf("http://127.0.0.1:%d", port)
+	if err := waitHTTP(ctx, rl, api+"/api/v1/fetcher", 60*time.Second); err != nil {
+		return res, err
+	}
+	cfg.logf("relay ready on %s (pid %d); source %s, sink %s (auth %s)", api, rl.cmd.Process.Pid, source.addr, sink.addr, cfg.SinkAuth)
+
+	// Idle baseline.
+	var idle []procSample
+	for end := time.Now().Add(cfg.Idle); time.Now().Before(end) || len(idle) == 0; {
+		s, err := readProc(rl.cmd.Process.Pid)
+		if err != nil {
+			return res, fmt.Errorf("relay died while idle: %w (log %s)", err, rl.log)
+		}
+		idle = append(idle, s)
+		if !sleepCtx(ctx, 250*time.Millisecond) {
+			return res, ctx.Err()
+		}
+	}
+	res.IdleRSSMiB = medianRSS(idle) / mib
+
+	// Fetchers.
+	cfg.logf("creating %d fetchers", cfg.Channels)
+	tCreateStart := time.Now()
+	created, failed, ferr := createFetchers(ctx, api, cfg, source.addr, sink.addr)
+	res.FetchersCreated, res.FetchersFailed = created, failed
+	if ferr != nil {
+		res.FetcherError = ferr.Error()
+	}
+	if created == 0 {
+		return res, fmt.Errorf("no fetcher created: %v (relay log %s)", ferr, rl.log)
+	}
+	tCreated := time.Now()
+	mStart := tCreated.Add(cfg.Warmup)
+	mEnd := mStart.Add(cfg.Duration)
+	cfg.logf("%d fetchers created (%d failed) in %s; warm-up %s, window %s", created, failed, tCreated.Sub(tCreateStart).Round(time.Millisecond), cfg.Warmup, cfg.Duration)
+
+	var profErr chan error
+	if cfg.CPUProfile != "" && cfg.Relay == relayPullpush {
+		profErr = make(chan error, 1)
+		go func() {
+			if !sleepCtx(ctx, time.Until(mStart)) {
+				profErr <- ctx.Err()
+				return
+			}
+			profErr <- saveProfile(ctx, api+"/debug/pprof/profile?seconds="+strconv.Itoa(int(cfg.Duration.Seconds())), cfg.CPUProfile)
+		}()
+	}
+
+	// Sampling.
+	var all []procSample
+	var atStart, atEnd, srcStart, srcEnd, sinkStart, sinkEnd procSample
+	times := sampleTimes(tCreated, mStart, mEnd, time.Second)
+	for _, at := range times {
+		if !sleepCtx(ctx, time.Until(at)) {
+			return res, ctx.Err()
+		}
+		s, perr := readProc(rl.cmd.Process.Pid)
+		if perr != nil || !rl.alive() {
+			res.Died = true
+			break
+		}
+		all = append(all, s)
+		src, _ := readProc(source.cmd.Process.Pid)
+		snk, _ := readProc(sink.cmd.Process.Pid)
+		if at.Equal(mStart) {
+			atStart, srcStart, sinkStart = s, src, snk
+		}
+		if at.Equal(mEnd) {
+			atEnd, srcEnd, sinkEnd = s, src, snk
+		}
+		res.Samples = append(res.Samples, sampleOut{T: round3(s.At.Sub(tCreated).Seconds()), CPU: round3(s.CPU.Seconds()), RSSMiB: round3(float64(s.RSS) / mib)})
+	}
+	res.LoadAvgEnd = loadAvg()
+	if res.Died {
+		select {
+		case <-rl.done:
+			res.ExitError = fmt.Sprint(rl.err)
+		case <-time.After(time.Second):
+			res.ExitError = "process gone"
+		}
+		cfg.logf("relay died: %s", res.ExitError)
+	}
+
+	// Let late segments arrive, stop early once everything expected is in.
+	exp := expectedSegments(sch, mStart, mEnd)
+	var recs []segRecord
+	sinkURL := "http://" + sink.addr
+	for deadline := time.Now().Add(cfg.Grace); ; {
+		recs, err = fetchRecords(ctx, sinkURL)
+		if err != nil {
+			return res, fmt.Errorf("sink records: %w", err)
+		}
+		if res.Died || countDelivered(exp, recs) == len(exp) || !time.Now().Before(deadline) {
+			break
+		}
+		sleepCtx(ctx, 2*time.Second)
+	}
+	if err := getJSON(ctx, sinkURL+"/stats", &res.Sink); err != nil {
+		return res, fmt.Errorf("sink stats: %w", err)
+	}
+	if err := getJSON(ctx, "http://"+source.addr+"/stats", &res.Source); err != nil {
+		return res, fmt.Errorf("source stats: %w", err)
+	}
+	if profErr != nil {
+		if perr := <-profErr; perr != nil {
+			cfg.logf("cpu profile: %v", perr)
+		} else {
+			cfg.logf("cpu profile written to %s", cfg.CPUProfile)
+		}
+	}
+	if !res.Died && rl.alive() {
+		if hwm, err := readProc(rl.cmd.Process.Pid); err == nil {
+			all = append(all, procSample{RSS: hwm.HWM, At: hwm.At})
+		}
+	}
+
+	computeResult(&res, cfg, sch, all, atStart, atEnd, mStart, mEnd, exp, recs)
+	if !res.Died {
+		res.SourceCores = coresBetween(srcStart, srcEnd)
+		res.SinkCores = coresBetween(sinkStart, sinkEnd)
+	}
+	cfg.logf("done: cpu %.1f s/channel-hour, steady rss %.2f MiB/channel, p99 %.0f ms, lost %d/%d",
+		res.CPUPerChannelHour, res.SteadyRSSPerChannelMiB, res.Latency.P99, res.Lost, res.Expected)
+	return res, nil
+}
+
+// prepareRelay builds or locates the relay and returns a constructor for its
+// command line on a given port, plus its version string.
+func prepareRelay(ctx context.Context, cfg runConfig, work string) (func(port int) (*exec.Cmd, error), string, error) {
+	switch cfg.Relay {
+	case relayPullpush:
+		bin := cfg.PullpushBin
+		if bin == "" {
+			root, err := moduleRoot()
+			if err != nil {
+				return nil, "", err
+			}
+			bin = filepath.Join(work, "pullpush")
+			build := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/pullpush")
+			build.Dir = root
+			if out, err := build.CombinedOutput(); err != nil {
+				return nil, "", fmt.Errorf("go build ./cmd/pullpush: %w\n%s", err, out)
+			}
+		}
+		ver := "pullpush"
+		if out, err := exec.CommandContext(ctx, bin, "version").Output(); err == nil {
+			ver = strings.TrimSpace(string(out))
+		}
+		if rev, err := exec.CommandContext(ctx, "git", "rev-parse", "--short", "HEAD").Output(); err == nil {
+			ver += " @" + strings.TrimSpace(string(rev))
+		}
+		data := filepath.Join(work, "data")
+		return func(port int) (*exec.Cmd, error) {
+			if err := os.MkdirAll(data, 0o755); err != nil {
+				return nil, fmt.Errorf("relay data dir: %w", err)
+			}
+			args := append([]string{"serve", "--listen", fmt.Sprintf("127.0.0.1:%d", port), "--data", data}, cfg.RelayArgs...)
+			return exec.Command(bin, args...), nil
+		}, ver, nil
+	case relayReference:
+		root, err := moduleRoot()
+		if err != nil {
+			return nil, "", err
+		}
+		launcher := filepath.Join(root, "bench", "reference", "launcher.js")
+		pkg := filepath.Join(cfg.RefDir, "node_modules", "@eyevinn", "hls-pull-push", "package.json")
+		b, err := os.ReadFile(pkg)
+		if err != nil {
+			return nil, "", fmt.Errorf("reference not installed in %s (run bench/reference/install.sh %s): %w", cfg.RefDir, cfg.RefDir, err)
+		}
+		var meta struct{ Version string }
+		json.Unmarshal(b, &meta)
+		ver := "@eyevinn/hls-pull-push " + meta.Version
+		if out, err := exec.CommandContext(ctx, "node", "--version").Output(); err == nil {
+			ver += " (node " + strings.TrimSpace(string(out)) + ")"
+		}
+		return func(port int) (*exec.Cmd, error) {
+			cmd := exec.Command("node", append(cfg.RelayArgs, launcher)...)
+			cmd.Env = append(os.Environ(), "HLS_PULL_PUSH_DIR="+cfg.RefDir, "PORT="+strconv.Itoa(port), "HOST=127.0.0.1")
+			return cmd, nil
+		}, ver, nil
+	}
+	return nil, "", fmt.Errorf("%w: unknown relay %q", errUsage, cfg.Relay)
+}
+
+// fetcherRequest is the hls-pull-push compatible POST /api/v1/fetcher body.
+type fetcherRequest struct {
+	Name        string         `json:"name"`
+	URL         string         `json:"url"`
+	Output      string         `json:"output"`
+	Payload     fetcherPayload `json:"payload"`
+	Concurrency int            `json:"concurrency,omitempty"`
+}
+
+type fetcherPayload struct {
+	IngestURLs []ingestURL `json:"ingestUrls"`
+}
+
+type ingestURL struct {
+	URL      string `json:"url"`
+	Username string `json:"username"`
+	Password string `json:"password"`
+}
+
+// createFetchers creates one fetcher per channel, 8 requests at a time.
+func createFetchers(ctx context.Context, api string, cfg runConfig, srcAddr, sinkAddr string) (created, failed int, firstErr error) {
+	var ok, bad atomic.Int64
+	var once sync.Once
+	jobs := make(chan int)
+	var wg sync.WaitGroup
+	cl := &http.Client{Timeout: 30 * time.Second}
+	for w := 0; w < 8; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for c := range jobs {
+				err := createFetcher(ctx, cl, api, fetcherRequest{
+					Name:   fmt.Sprintf("bench-ch%d", c),
+					URL:    "http://" + srcAddr + sourcePath(c),
+					Output: "mediapackage",
+					Payload: fetcherPayload{IngestURLs: []ingestURL{{
+						URL: fmt.Sprintf("http://%s/in/v2/ch%d/a/channel", sinkAddr, c), Username: sinkUser, Password: sinkPass,
+					}}},
+					Concurrency: cfg.Concurrency,
+				})
+				if err != nil {
+					bad.Add(1)
+					once.Do(func() { firstErr = err })
+				} else {
+					ok.Add(1)
+				}
+			}
+		}()
+	}
+	for c := 0; c < cfg.Channels; c++ {
+		jobs <- c
+	}
+	close(jobs)
+	wg.Wait()
+	return int(ok.Load()), int(bad.Load()), firstErr
+}
+
+func createFetcher(ctx context.Context, cl *http.Client, api string, body fetcherRequest) error {
+	b, _ := json.Marshal(body)
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, api+"/api/v1/fetcher", bytes.NewReader(b))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := cl.Do(req)
+	if err != nil {
+		return fmt.Errorf("create fetcher %s: %w", body.Name, err)
+	}
+	defer resp.Body.Close()
+	rb, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+	if resp.StatusCode/100 != 2 {
+		return fmt.Errorf("create fetcher %s: %s: %s", body.Name, resp.Status, strings.TrimSpace(string(rb)))
+	}
+	return nil
+}
+
+// sampleTimes lists the sampling instants: every step from start through
+// end, plus exactly mStart and mEnd.
+func sampleTimes(start, mStart, mEnd time.Time, step time.Duration) []time.Time {
+	var ts []time.Time
+	for t := start; t.Before(mEnd); t = t.Add(step) {
+		ts = append(ts, t)
+	}
+	ts = append(ts, mStart, mEnd)
+	sort.Slice(ts, func(i, j int) bool { return ts[i].Before(ts[j]) })
+	out := ts[:0]
+	for i, t := range ts {
+		if i > 0 && t.Sub(out[len(out)-1]) < 50*time.Millisecond {
+			if t.Equal(mStart) || t.Equal(mEnd) {
+				out[len(out)-1] = t
+			}
+			continue
+		}
+		out = append(out, t)
+	}
+	return out
+}
+
+// expectedSegments lists every segment first listed in [from, to).
+func expectedSegments(sch schedule, from, to time.Time) map[segKey]int64 {
+	exp := make(map[segKey]int64)
+	for c := 0; c < sch.Channels; c++ {
+		k, ok := sch.latest(c, from)
+		if !ok {
+			k = 0
+		} else if sch.listed(c, k).Before(from) {
+			k++
+		}
+		for ; sch.listed(c, k).Before(to); k++ {
+			l := sch.listed(c, k).UnixNano()
+			for r := 0; r < sch.Renditions; r++ {
+				exp[segKey{uint32(c), uint16(r), k}] = l
+			}
+		}
+	}
+	return exp
+}
+
+func countDelivered(exp map[segKey]int64, recs []segRecord) int {
+	n := 0
+	for _, r := range recs {
+		if _, ok := exp[segKey{r.C, r.R, r.Seq}]; ok {
+			n++
+		}
+	}
+	return n
+}
+
+// computeResult fills the derived numbers of res.
+func computeResult(res *runResult, cfg runConfig, sch schedule, all []procSample, atStart, atEnd procSample,
+	mStart, mEnd time.Time, exp map[segKey]int64, recs []segRecord) {
+	n := float64(cfg.Channels)
+	win := cfg.Duration.Seconds()
+	if !res.Died && !atEnd.At.IsZero() && !atStart.At.IsZero() {
+		res.CPUSeconds = (atEnd.CPU - atStart.CPU).Seconds()
+		win = atEnd.At.Sub(atStart.At).Seconds()
+		res.CPUPerChannelHour = res.CPUSeconds / (n * win / 3600)
+		res.CoresUsed = res.CPUSeconds / win
+		res.MachinePct = 100 * res.CoresUsed / float64(runtime.NumCPU())
+	}
+	// Memory: peak over the whole run, steady = median of the second half of the window.
+	var peak int64
+	var steady []procSample
+	half := mStart.Add(mEnd.Sub(mStart) / 2)
+	for _, s := range all {
+		peak = max(peak, s.RSS)
+		if !s.At.Before(half) && !s.At.After(mEnd) {
+			steady = append(steady, s)
+		}
+	}
+	res.PeakRSSMiB = float64(peak) / mib
+	if len(steady) > 0 {
+		res.SteadyRSSMiB = medianRSS(steady) / mib
+	}
+	res.PeakRSSPerChannelMiB = (res.PeakRSSMiB - res.IdleRSSMiB) / n
+	res.SteadyRSSPerChannelMiB = (res.SteadyRSSMiB - res.IdleRSSMiB) / n
+
+	// Delivery and latency.
+	size := int64(sch.segSize())
+	var lat []float64
+	res.Expected = len(exp)
+	for _, r := range recs {
+		if _, ok := exp[segKey{r.C, r.R, r.Seq}]; ok {
+			res.Delivered++
+			lat = append(lat, float64(r.Done-r.Listed)/1e6)
+		} else {
+			res.Extra++
+		}
+		if d := time.Unix(0, r.Done); !d.Before(mStart) && d.Before(mEnd) {
+			res.BytesRelayed += size
+		}
+	}
+	res.Lost = res.Expected - res.Delivered
+	if res.Expected > 0 {
+		res.LossPct = 100 * float64(res.Lost) / float64(res.Expected)
+	}
+	res.Latency = summarise(lat)
+	res.DupSegments, res.DupPaths = res.Sink.DuplicateSegment, res.Sink.DuplicatePath
+	if res.CPUSeconds > 0 {
+		res.BytesPerCPUs = float64(res.BytesRelayed) / res.CPUSeconds
+	}
+	// Breaking point.
+	var why []string
+	if res.Died {
+		why = append(why, "process died")
+	}
+	if res.LossPct > 1 {
+		why = append(why, fmt.Sprintf("loss %.1f%% > 1%%", res.LossPct))
+	}
+	if res.Latency.P99 > float64(cfg.Segment.Milliseconds()) {
+		why = append(why, fmt.Sprintf("p99 %.0f ms > segment %s", res.Latency.P99, cfg.Segment))
+	}
+	if res.FetchersFailed > 0 {
+		why = append(why, fmt.Sprintf("%d fetchers not created", res.FetchersFailed))
+	}
+	res.Broken, res.BrokenReason = len(why) > 0, strings.Join(why, "; ")
+}
+
+// summarise returns latency percentiles (nearest rank).
+func summarise(ms []float64) latencyStats {
+	if len(ms) == 0 {
+		return latencyStats{}
+	}
+	sort.Float64s(ms)
+	var sum float64
+	for _, v := range ms {
+		sum += v
+	}
+	q := func(p float64) float64 {
+		i := int(math.Ceil(p*float64(len(ms)))) - 1
+		return round3(ms[max(0, min(i, len(ms)-1))])
+	}
+	return latencyStats{N: len(ms), Mean: round3(sum / float64(len(ms))), P50: q(0.50), P90: q(0.90), P99: q(0.99), Max: round3(ms[len(ms)-1])}
+}
+
+func medianRSS(s []procSample) float64 {
+	v := make([]int64, len(s))
+	for i := range s {
+		v[i] = s[i].RSS
+	}
+	sort.Slice(v, func(i, j int) bool { return v[i] < v[j] })
+	if len(v) == 0 {
+		return 0
+	}
+	return float64(v[len(v)/2])
+}
+
+func coresBetween(a, b procSample) float64 {
+	if a.At.IsZero() || b.At.IsZero() || !b.At.After(a.At) {
+		return 0
+	}
+	return round3((b.CPU - a.CPU).Seconds() / b.At.Sub(a.At).Seconds())
+}
+
+func round3(v float64) float64 { return math.Round(v*1000) / 1000 }
+
+func sleepCtx(ctx context.Context, d time.Duration) bool {
+	if d <= 0 {
+		return ctx.Err() == nil
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}
+
+func getJSON(ctx context.Context, url string, v any) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := (&http.Client{Timeout: 60 * time.Second}).Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("GET %s: %s", url, resp.Status)
+	}
+	return json.NewDecoder(resp.Body).Decode(v)
+}
+
+func fetchRecords(ctx context.Context, sinkURL string) ([]segRecord, error) {
+	var recs []segRecord
+	err := getJSON(ctx, sinkURL+"/records", &recs)
+	return recs, err
+}
+
+// saveProfile downloads a pprof profile to path.
+func saveProfile(ctx context.Context, url, path string) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := (&http.Client{Timeout: 10 * time.Minute}).Do(req)
+	if err != nil {
+		return fmt.Errorf("get profile: %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("get profile: %s (does serve expose /debug/pprof?)", resp.Status)
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(f, resp.Body); err != nil {
+		f.Close()
+		return fmt.Errorf("save profile: %w", err)
+	}
+	return f.Close()
+}
+
+// machine describes the host.
+func machine() machineInfo {
+	m := machineInfo{CPUs: runtime.NumCPU(), CPU: cpuModel(), GoVer: runtime.Version()}
+	if b, err := os.ReadFile("/proc/sys/kernel/osrelease"); err == nil {
+		m.Kernel = strings.TrimSpace(string(b))
+	}
+	if out, err := exec.Command("node", "--version").Output(); err == nil {
+		m.NodeVer = strings.TrimSpace(string(out))
+	}
+	return m
+}
+
+// emit prints the Markdown table to stdout and writes the optional files.
+func emit(stdout io.Writer, jsonPath, mdPath string, results any, table func(io.Writer)) error {
+	var md bytes.Buffer
+	table(&md)
+	stdout.Write(md.Bytes())
+	if mdPath != "" {
+		if err := os.WriteFile(mdPath, md.Bytes(), 0o644); err != nil {
+			return fmt.Errorf("write %s: %w", mdPath, err)
+		}
+	}
+	if jsonPath != "" {
+		return writeJSONFile(jsonPath, results)
+	}
+	return nil
+}
