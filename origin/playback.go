@@ -1,0 +1,526 @@
+package origin
+
+import (
+	"bytes"
+	"fmt"
+	"math"
+	"net/http"
+	"net/url"
+	"os"
+	"path"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/pullpush/pullpush/hls"
+)
+
+// Content types and cache policies of playback responses.
+const (
+	playlistType   = "application/vnd.apple.mpegurl"
+	cacheLive      = "max-age=1"
+	cacheImmutable = "max-age=86400"
+	iframesName    = "iframes.m3u8"
+	indexName      = "index.m3u8"
+)
+
+// shift is a time-shift request: start and optional end.
+type shift struct {
+	hasStart, hasEnd bool
+	start, end       time.Time
+	query            string // "?start=..&end=.." to append to playlist URIs (query form)
+}
+
+// parseShift reads start/end from the path elements (already split off)
+// or the query. An end without a start is ignored.
+func parseShift(pathStart, pathEnd string, q url.Values) (shift, error) {
+	var sh shift
+	start, end := pathStart, pathEnd
+	fromQuery := false
+	if start == "" && end == "" {
+		start, end = q.Get("start"), q.Get("end")
+		fromQuery = true
+	}
+	if start == "" {
+		return sh, nil
+	}
+	t, err := ParseTimeParam(start)
+	if err != nil {
+		return sh, fmt.Errorf("start: %w", err)
+	}
+	sh.start, sh.hasStart = t, true
+	if end != "" {
+		e, err := ParseTimeParam(end)
+		if err != nil {
+			return sh, fmt.Errorf("end: %w", err)
+		}
+		if !e.After(t) {
+			return sh, fmt.Errorf("end must be after start")
+		}
+		if e.Sub(t) > MaxTimeShiftSpan {
+			return sh, fmt.Errorf("requested span %s is longer than 24h", e.Sub(t))
+		}
+		sh.end, sh.hasEnd = e, true
+	}
+	if fromQuery {
+		v := url.Values{}
+		v.Set("start", strconv.FormatInt(sh.start.Unix(), 10))
+		if sh.hasEnd {
+			v.Set("end", strconv.FormatInt(sh.end.Unix(), 10))
+		}
+		sh.query = "?" + v.Encode()
+	}
+	return sh, nil
+}
+
+func setCORS(h http.Header) {
+	h.Set("Access-Control-Allow-Origin", "*")
+	h.Set("Access-Control-Allow-Methods", "GET, HEAD, OPTIONS")
+	h.Set("Access-Control-Allow-Headers", "Range, Origin, Accept, Content-Type")
+	h.Set("Access-Control-Expose-Headers", "Content-Length, Content-Range, Content-Type, Date, Accept-Ranges")
+	h.Set("Access-Control-Max-Age", "86400")
+}
+
+func (o *Origin) servePlayback(w http.ResponseWriter, r *http.Request) {
+	setCORS(w.Header())
+	if r.Method == http.MethodOptions {
+		w.WriteHeader(http.StatusNoContent)
+		return
+	}
+	id := r.PathValue("channel")
+	ch := o.channels[id]
+	if ch == nil {
+		writeError(w, http.StatusNotFound, fmt.Sprintf("unknown channel %q", id))
+		return
+	}
+	rest := strings.TrimPrefix(r.URL.EscapedPath(), "/out/v1/"+id+"/")
+	parts := strings.Split(rest, "/")
+	var ps, pe string
+	for len(parts) >= 3 && (parts[0] == "start" || parts[0] == "end") {
+		v, err := url.PathUnescape(parts[1])
+		if err != nil {
+			writeError(w, http.StatusBadRequest, "bad path element")
+			return
+		}
+		if parts[0] == "start" {
+			ps = v
+		} else {
+			pe = v
+		}
+		parts = parts[2:]
+	}
+	for _, p := range parts {
+		if !validName(p) {
+			writeError(w, http.StatusNotFound, "not found")
+			return
+		}
+	}
+	sh, err := parseShift(ps, pe, r.URL.Query())
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	switch {
+	case len(parts) == 1 && parts[0] == indexName:
+		o.serveMultivariant(w, r, ch, sh)
+	case len(parts) == 1 && strings.HasSuffix(parts[0], ".m3u8"):
+		o.serveMedia(w, r, ch, strings.TrimSuffix(parts[0], ".m3u8"), sh, false)
+	case len(parts) == 2 && parts[1] == iframesName:
+		o.serveMedia(w, r, ch, parts[0], sh, true)
+	case len(parts) == 2:
+		o.serveFile(w, r, ch, parts[0], parts[1])
+	default:
+		writeError(w, http.StatusNotFound, "not found")
+	}
+}
+
+func servePlaylist(w http.ResponseWriter, r *http.Request, body []byte, cache string) {
+	w.Header().Set("Content-Type", playlistType)
+	w.Header().Set("Cache-Control", cache)
+	http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(body))
+}
+
+// serveFile serves a segment ({seq}.{ext}) or init section (init-{id}.mp4).
+func (o *Origin) serveFile(w http.ResponseWriter, r *http.Request, ch *channel, key, name string) {
+	ext := path.Ext(name)
+	base := strings.TrimSuffix(name, ext)
+	ch.mu.Lock()
+	var f *storedFile
+	if id, ok := strings.CutPrefix(base, "init-"); ok {
+		if n, err := strconv.ParseUint(id, 10, 64); err == nil {
+			f = ch.inits[n]
+		}
+	} else if seq, err := strconv.ParseInt(base, 10, 64); err == nil {
+		if rd := ch.rends[key]; rd != nil && rd.ext == ext {
+			if i, ok := rd.bySeq(seq); ok {
+				f = rd.segs[i].file
+			}
+		}
+	}
+	var p string
+	if f != nil {
+		p = f.path
+	}
+	ch.mu.Unlock()
+	if f == nil {
+		writeError(w, http.StatusNotFound, "segment not found (outside the startover window?)")
+		return
+	}
+	file, err := os.Open(p)
+	if err != nil {
+		writeError(w, http.StatusNotFound, "segment not found")
+		return
+	}
+	defer file.Close()
+	ct := segmentTypes[strings.ToLower(ext)]
+	if ct == "" {
+		ct = "application/octet-stream"
+	}
+	w.Header().Set("Content-Type", ct)
+	w.Header().Set("Cache-Control", cacheImmutable)
+	http.ServeContent(w, r, "", time.Time{}, file)
+}
+
+// window is the range [lo, hi) of a rendition's segments a playlist shows.
+type window struct {
+	lo, hi int
+	vod    bool // ENDLIST + PLAYLIST-TYPE:VOD
+	event  bool // growing time-shift: PLAYLIST-TYPE:EVENT
+}
+
+// errStatus is an HTTP error from playlist generation.
+type errStatus struct {
+	code int
+	msg  string
+}
+
+func (e *errStatus) Error() string { return e.msg }
+
+// window selects the segments to list. Cost is O(log n): binary searches
+// over the time-sorted index.
+func (c *channel) window(r *rendition, sh shift) (window, *errStatus) {
+	now := c.mediaNow()
+	cutoff := now
+	visible := len(r.segs)
+	if c.cfg.TimeDelay > 0 {
+		cutoff = now - int64(c.cfg.TimeDelay)
+		visible = r.countEndingBy(cutoff)
+	}
+	if !sh.hasStart {
+		if visible == 0 {
+			return window{}, &errStatus{http.StatusNotFound, "no segments available yet"}
+		}
+		edge := r.segs[visible-1].end()
+		lo := r.firstEndingAfter(edge - int64(c.cfg.ManifestWindow))
+		return window{lo: min(lo, visible-1), hi: visible}, nil
+	}
+	start := sh.start.UnixNano()
+	if start > cutoff || start < now-int64(c.cfg.StartoverWindow) {
+		return window{}, &errStatus{http.StatusNotFound, "requested start is outside the startover window"}
+	}
+	w := window{lo: r.firstEndingAfter(start), hi: visible}
+	if sh.hasEnd {
+		e := sh.end.UnixNano()
+		w.hi = min(w.hi, r.countStartingBefore(e))
+		w.vod = e <= cutoff
+	}
+	if n := r.countStartingBefore(start + int64(MaxTimeShiftSpan)); n < w.hi {
+		w.hi, w.vod = n, true
+	}
+	if w.lo >= w.hi {
+		return window{}, &errStatus{http.StatusNotFound, "no segments in the requested window"}
+	}
+	w.event = !w.vod
+	return w, nil
+}
+
+func (o *Origin) serveMedia(w http.ResponseWriter, r *http.Request, ch *channel, key string, sh shift, iframes bool) {
+	ch.mu.Lock()
+	rd := ch.rends[key]
+	if rd == nil || len(rd.segs) == 0 || (iframes && (!ch.cfg.iframesOn() || ch.iframeKey() != key)) {
+		ch.mu.Unlock()
+		writeError(w, http.StatusNotFound, fmt.Sprintf("no playlist %q", key))
+		return
+	}
+	win, es := ch.window(rd, sh)
+	if es != nil {
+		ch.mu.Unlock()
+		writeError(w, es.code, es.msg)
+		return
+	}
+	var m *hls.Media
+	if iframes {
+		m = ch.iframePlaylist(rd, win)
+	} else {
+		m = ch.mediaPlaylist(rd, win)
+	}
+	ch.mu.Unlock()
+	cache := cacheLive
+	if win.vod {
+		cache = cacheImmutable
+	}
+	servePlaylist(w, r, m.Encode(), cache)
+}
+
+func targetDuration(rd *rendition, segs []rec) int {
+	t := int(math.Ceil(rd.target.Seconds()))
+	for i := range segs {
+		if d := int(math.Round(float64(segs[i].dur) / 1e9)); d > t {
+			t = d
+		}
+	}
+	return max(t, 1)
+}
+
+// header fills the header fields shared by media and I-frame playlists.
+func (c *channel) header(rd *rendition, win window) *hls.Media {
+	segs := rd.segs[win.lo:win.hi]
+	m := &hls.Media{
+		Version:               3,
+		TargetDuration:        targetDuration(rd, segs),
+		MediaSequence:         segs[0].seq,
+		DiscontinuitySequence: segs[0].discN,
+		Segments:              make([]*hls.Segment, 0, len(segs)),
+	}
+	switch {
+	case win.vod:
+		m.PlaylistType, m.Endlist = hls.PlaylistTypeVOD, true
+	case win.event:
+		m.PlaylistType = hls.PlaylistTypeEvent
+	}
+	return m
+}
+
+// mediaPlaylist lists rd's segments in win. Caller holds c.mu.
+func (c *channel) mediaPlaylist(rd *rendition, win window) *hls.Media {
+	m := c.header(rd, win)
+	var lastPDT int64
+	for i := win.lo; i < win.hi; i++ {
+		s := &rd.segs[i]
+		seg := &hls.Segment{
+			Duration: float64(s.dur) / 1e9,
+			URI:      rd.key + "/" + strconv.FormatInt(s.seq, 10) + rd.ext,
+		}
+		if i > win.lo && s.disc {
+			seg.Discontinuity = true
+		}
+		if s.init != nil && (i == win.lo || s.init != rd.segs[i-1].init || seg.Discontinuity) {
+			seg.Map = &hls.Map{URI: rd.key + "/init-" + strconv.FormatUint(s.init.id, 10) + path.Ext(s.init.path)}
+			m.Version = 6
+		}
+		if i == win.lo || seg.Discontinuity || s.start-lastPDT >= int64(c.cfg.PDTInterval) {
+			seg.ProgramDateTime = time.Unix(0, s.start).UTC()
+			lastPDT = s.start
+		}
+		if s.extra != nil {
+			seg.Tags = s.extra.tags
+			seg.DateRanges = s.extra.dateRanges
+		}
+		m.Segments = append(m.Segments, seg)
+	}
+	return m
+}
+
+// iframePlaylist lists the keyframes of rd's segments in win with their
+// byte ranges. Caller holds c.mu.
+func (c *channel) iframePlaylist(rd *rendition, win window) *hls.Media {
+	m := c.header(rd, win)
+	m.Version = 6
+	m.IFramesOnly = true
+	var lastPDT int64
+	for i := win.lo; i < win.hi; i++ {
+		s := &rd.segs[i]
+		if s.file == nil || s.file.kf == nil {
+			continue
+		}
+		kf := s.file.kf
+		uri := strconv.FormatInt(s.seq, 10) + rd.ext
+		segDur := float64(s.dur) / 1e9
+		for k, f := range kf.frames {
+			at := f.At
+			next := segDur
+			if kf.frac {
+				at *= segDur
+				if k+1 < len(kf.frames) {
+					next = kf.frames[k+1].At * segDur
+				}
+			} else if k+1 < len(kf.frames) {
+				next = kf.frames[k+1].At
+			}
+			off := f.Off
+			seg := &hls.Segment{
+				Duration:  max(next-at, 0.001),
+				URI:       uri,
+				ByteRange: &hls.ByteRange{Length: f.Len, Offset: &off},
+			}
+			if k == 0 {
+				if i > win.lo && s.disc {
+					seg.Discontinuity = true
+				}
+				switch {
+				case s.init != nil:
+					if i == win.lo || s.init != rd.segs[i-1].init || seg.Discontinuity {
+						seg.Map = &hls.Map{URI: "init-" + strconv.FormatUint(s.init.id, 10) + path.Ext(s.init.path)}
+					}
+				case kf.mapLen > 0:
+					var zero int64
+					seg.Map = &hls.Map{URI: uri, ByteRange: &hls.ByteRange{Length: kf.mapLen, Offset: &zero}}
+				}
+				if i == win.lo || seg.Discontinuity || s.start-lastPDT >= int64(c.cfg.PDTInterval) {
+					seg.ProgramDateTime = time.Unix(0, s.start+int64(at*1e9)).UTC()
+					lastPDT = s.start
+				}
+			}
+			m.Segments = append(m.Segments, seg)
+		}
+	}
+	return m
+}
+
+// iframeKey returns the rendition the I-frame playlist is built from: the
+// first video variant of the master whose segments have keyframes.
+func (c *channel) iframeKey() string {
+	hasKF := func(key string) bool {
+		rd := c.rends[key]
+		if rd == nil || len(rd.segs) == 0 {
+			return false
+		}
+		f := rd.segs[len(rd.segs)-1].file
+		return f != nil && f.kf != nil && len(f.kf.frames) > 0
+	}
+	if c.master != nil {
+		for _, v := range c.master.Variants {
+			if k := playlistKey(v.URI); hasKF(k) {
+				return k
+			}
+		}
+		return ""
+	}
+	for _, k := range c.rendKeys {
+		if hasKF(k) {
+			return k
+		}
+	}
+	return ""
+}
+
+// playlistKey maps a playlist URI of the ingested master to a rendition key.
+func playlistKey(uri string) string {
+	return strings.TrimSuffix(fileName(uri), ".m3u8")
+}
+
+// videoCodecs keeps the video entries of a CODECS attribute.
+func videoCodecs(codecs string) string {
+	var out []string
+	for _, c := range strings.Split(codecs, ",") {
+		c = strings.TrimSpace(c)
+		for _, p := range []string{"avc", "hvc", "hev", "dvh", "dva", "av01", "vp09", "vp8"} {
+			if strings.HasPrefix(c, p) {
+				out = append(out, c)
+				break
+			}
+		}
+	}
+	return strings.Join(out, ",")
+}
+
+func (o *Origin) serveMultivariant(w http.ResponseWriter, r *http.Request, ch *channel, sh shift) {
+	ch.mu.Lock()
+	mv, es := ch.multivariant(sh)
+	cutoff := ch.mediaNow() - int64(ch.cfg.TimeDelay)
+	ch.mu.Unlock()
+	if es != nil {
+		writeError(w, es.code, es.msg)
+		return
+	}
+	cache := cacheLive
+	if sh.hasEnd && sh.end.UnixNano() <= cutoff {
+		cache = cacheImmutable
+	}
+	servePlaylist(w, r, mv.Encode(), cache)
+}
+
+// multivariant builds the playback multivariant playlist from the ingested
+// one (or, without one, from the renditions received). Caller holds c.mu.
+func (c *channel) multivariant(sh shift) (*hls.Multivariant, *errStatus) {
+	if len(c.rendKeys) == 0 {
+		return nil, &errStatus{http.StatusNotFound, "channel has no content yet"}
+	}
+	if sh.hasStart {
+		// 404 when the requested window is outside what is retained.
+		probe := c.rends[c.rendKeys[0]]
+		if k := c.iframeKey(); k != "" {
+			probe = c.rends[k]
+		}
+		if _, es := c.window(probe, sh); es != nil {
+			return nil, es
+		}
+	}
+	mv := &hls.Multivariant{Version: 3}
+	src := c.master
+	if src == nil {
+		for _, k := range c.rendKeys {
+			rd := c.rends[k]
+			avg := 0
+			if rd.durNS > 0 {
+				avg = int(float64(rd.bytes*8) / (float64(rd.durNS) / 1e9))
+			}
+			mv.Variants = append(mv.Variants, &hls.Variant{Bandwidth: max(int(rd.peak), avg, 1), AverageBandwidth: avg, URI: k + ".m3u8" + sh.query})
+		}
+	} else {
+		mv.Version = src.Version
+		mv.IndependentSegments = src.IndependentSegments
+		mv.SessionData = src.SessionData
+		mv.Tags = src.Tags
+		for _, rn := range src.Renditions {
+			cp := *rn
+			if cp.URI != "" {
+				cp.URI = playlistKey(cp.URI) + ".m3u8" + sh.query
+			}
+			mv.Renditions = append(mv.Renditions, &cp)
+		}
+		for _, v := range src.Variants {
+			cp := *v
+			cp.URI = playlistKey(v.URI) + ".m3u8" + sh.query
+			mv.Variants = append(mv.Variants, &cp)
+		}
+	}
+	if k := c.iframeKey(); k != "" && c.cfg.iframesOn() {
+		iv := &hls.IFrameVariant{URI: k + "/" + iframesName + sh.query, Bandwidth: c.iframeBandwidth(c.rends[k])}
+		for _, v := range mv.Variants {
+			if strings.HasPrefix(v.URI, k+".m3u8") {
+				iv.Codecs = videoCodecs(v.Codecs)
+				iv.Resolution = v.Resolution
+				iv.VideoRange = v.VideoRange
+				iv.HDCPLevel = v.HDCPLevel
+				break
+			}
+		}
+		mv.IFrameVariants = append(mv.IFrameVariants, iv)
+		if mv.Version < 4 {
+			mv.Version = 4
+		}
+	}
+	return mv, nil
+}
+
+// iframeBandwidth estimates the peak bit rate of the I-frame playlist from
+// the newest segments.
+func (c *channel) iframeBandwidth(rd *rendition) int {
+	best := 0.0
+	for i := max(0, len(rd.segs)-10); i < len(rd.segs); i++ {
+		s := &rd.segs[i]
+		if s.file == nil || s.file.kf == nil || len(s.file.kf.frames) == 0 || s.dur <= 0 {
+			continue
+		}
+		var n int64
+		for _, f := range s.file.kf.frames {
+			n += f.Len
+		}
+		per := float64(s.dur) / 1e9 / float64(len(s.file.kf.frames))
+		if bps := float64(n*8) / float64(len(s.file.kf.frames)) / per; bps > best {
+			best = bps
+		}
+	}
+	return max(int(best), 1)
+}

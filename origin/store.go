@@ -1,0 +1,599 @@
+package origin
+
+import (
+	"log/slog"
+	"os"
+	"path"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/pullpush/pullpush/digest"
+	"github.com/pullpush/pullpush/hls"
+)
+
+// Log keys.
+const (
+	logChannel = "channel"
+	logInput   = "input"
+	logFile    = "file"
+	logErr     = "err"
+	logFrom    = "from"
+	logTo      = "to"
+	logReason  = "reason"
+)
+
+// storedFile is one received file on disk. refs counts the holders (the
+// input's name table and every index entry); the file is removed when the
+// count drops to zero. Guarded by the channel mutex.
+type storedFile struct {
+	id   uint64
+	path string
+	size int64
+	recv time.Time
+	kf   *keyframes // keyframe ranges (video segments), computed on receive
+	refs int
+	init bool // referenced as EXT-X-MAP
+}
+
+// recExtra holds the rarely present per-segment tags carried to viewers.
+type recExtra struct {
+	tags       []string
+	dateRanges []*hls.DateRange
+}
+
+// rec is one indexed segment.
+type rec struct {
+	start int64 // unix nanoseconds (PROGRAM-DATE-TIME or receive-derived)
+	dur   int64 // nanoseconds
+	seq   int64 // output media sequence number (timeline entries only)
+	discN int64 // discontinuities up to and including this segment
+	disc  bool  // EXT-X-DISCONTINUITY before this segment
+	file  *storedFile
+	init  *storedFile
+	extra *recExtra
+}
+
+func (r *rec) end() int64 { return r.start + r.dur }
+
+// rendition is the output timeline of one rendition: the segments viewers
+// are served, sorted by time, with the origin's own sequence numbers.
+type rendition struct {
+	key     string // source playlist name without .m3u8, e.g. channel_1
+	segs    []rec  // oldest first; trimmed at the front by retention
+	nextSeq int64
+	discN   int64
+	target  time.Duration // largest source target duration seen
+	ext     string        // segment extension, e.g. .ts
+	// bitrate estimate over all appended segments
+	bytes int64
+	durNS int64
+	peak  float64 // bits per second of the largest segment
+}
+
+func (r *rendition) lastEnd() int64 { return r.segs[len(r.segs)-1].end() }
+
+// append adds rc to the timeline; a gap or overlap of more than tol, or a
+// source discontinuity, becomes an output discontinuity.
+func (r *rendition) append(rc rec, tol int64) {
+	if len(r.segs) == 0 {
+		if r.nextSeq == 0 {
+			r.nextSeq = rc.start / int64(time.Second)
+		}
+		rc.disc = false
+	} else if d := rc.start - r.lastEnd(); d > tol || d < -tol {
+		rc.disc = true
+	}
+	if rc.disc {
+		r.discN++
+	}
+	rc.discN = r.discN
+	rc.seq = r.nextSeq
+	r.nextSeq++
+	r.segs = append(r.segs, rc)
+	if rc.file != nil && rc.dur > 0 {
+		r.bytes += rc.file.size
+		r.durNS += rc.dur
+		if bps := float64(rc.file.size*8) / (float64(rc.dur) / 1e9); bps > r.peak {
+			r.peak = bps
+		}
+	}
+}
+
+// bySeq returns the index of the segment with output sequence seq.
+func (r *rendition) bySeq(seq int64) (int, bool) {
+	if len(r.segs) == 0 {
+		return 0, false
+	}
+	i := seq - r.segs[0].seq
+	if i < 0 || i >= int64(len(r.segs)) {
+		return 0, false
+	}
+	return int(i), true
+}
+
+// firstEndingAfter returns the index of the first segment whose end is
+// after t (binary search).
+func (r *rendition) firstEndingAfter(t int64) int {
+	return sort.Search(len(r.segs), func(i int) bool { return r.segs[i].end() > t })
+}
+
+// countEndingBy returns the number of segments that end at or before t.
+func (r *rendition) countEndingBy(t int64) int {
+	return sort.Search(len(r.segs), func(i int) bool { return r.segs[i].end() > t })
+}
+
+// countStartingBefore returns the number of segments starting before t.
+func (r *rendition) countStartingBefore(t int64) int {
+	return sort.Search(len(r.segs), func(i int) bool { return r.segs[i].start >= t })
+}
+
+// inRend is the ingest state of one rendition of one input.
+type inRend struct {
+	lastSeq   int64 // last indexed source media sequence (-1: none)
+	lastEnd   int64
+	restart   bool // next indexed segment starts a discontinuity
+	target    time.Duration
+	pending   *hls.Media // latest playlist not fully indexed yet
+	pendRecv  time.Time
+	waitName  string    // file the pending playlist waits for
+	waitSince time.Time // when the wait began
+	buf       []rec     // segments received while this input is passive
+}
+
+// input is one redundant ingest of a channel.
+type input struct {
+	name   string
+	dir    string
+	files  map[string]*storedFile // latest file per name
+	rends  map[string]*inRend
+	master *hls.Multivariant
+}
+
+// channel is the state of one channel. Everything below mu is guarded by it.
+type channel struct {
+	cfg      ChannelConfig
+	dir      string
+	log      *slog.Logger
+	now      func() time.Time
+	verifier *digest.Verifier            // shared credentials
+	perInput map[string]*digest.Verifier // per-input credentials
+
+	mu       sync.Mutex
+	inputs   map[string]*input
+	order    []string // input names in arrival order
+	active   string
+	master   *hls.Multivariant
+	rends    map[string]*rendition
+	rendKeys []string // in order of first appearance
+	inits    map[uint64]*storedFile
+	fileSeq  uint64
+	skew     int64 // media time minus wall time at the newest append (ns)
+	hasSkew  bool
+	switches int
+}
+
+// maxPassiveBuffer bounds the segments kept per rendition of a passive input.
+const maxPassiveBuffer = 64
+
+// fileGrace is how long a received file stays in an input's name table.
+// Files that no playlist referenced by then are deleted.
+const fileGrace = 2 * time.Minute
+
+// release drops one reference to f and deletes the file at zero.
+func (c *channel) release(f *storedFile) {
+	if f == nil {
+		return
+	}
+	f.refs--
+	if f.refs > 0 {
+		return
+	}
+	if f.init {
+		delete(c.inits, f.id)
+	}
+	if err := os.Remove(f.path); err != nil && !os.IsNotExist(err) {
+		c.log.Warn("remove segment", logFile, f.path, logErr, err)
+	}
+}
+
+func (c *channel) releaseRec(r *rec) {
+	c.release(r.file)
+	c.release(r.init)
+}
+
+func (c *channel) rend(key string) *rendition {
+	r := c.rends[key]
+	if r == nil {
+		r = &rendition{key: key}
+		c.rends[key] = r
+		c.rendKeys = append(c.rendKeys, key)
+	}
+	return r
+}
+
+func (in *input) rend(key string) *inRend {
+	ir := in.rends[key]
+	if ir == nil {
+		ir = &inRend{lastSeq: -1}
+		in.rends[key] = ir
+	}
+	return ir
+}
+
+// other returns the input that is not in, or nil.
+func (c *channel) other(in *input) *input {
+	for _, n := range c.order {
+		if n != in.name {
+			return c.inputs[n]
+		}
+	}
+	return nil
+}
+
+// mediaNow is "now" on the source's timeline (PROGRAM-DATE-TIME), in ns.
+func (c *channel) mediaNow() int64 {
+	n := c.now().UnixNano()
+	if c.hasSkew {
+		n += c.skew
+	}
+	return n
+}
+
+// storeFile registers a received file under name, replacing (and
+// releasing) an older file of the same name, and indexes playlists that
+// were waiting for it.
+func (c *channel) storeFile(in *input, name string, f *storedFile) {
+	c.fileSeq++
+	f.id = c.fileSeq
+	f.refs = 1
+	if old := in.files[name]; old != nil {
+		c.release(old)
+	}
+	in.files[name] = f
+	c.retryPending(in, name)
+}
+
+// retryPending re-indexes the pending playlists of in that wait for name
+// or have waited long enough to skip a missing file.
+func (c *channel) retryPending(in *input, name string) {
+	now := c.now()
+	for _, key := range sortedKeys(in.rends) {
+		ir := in.rends[key]
+		if ir.pending == nil {
+			continue
+		}
+		if ir.waitName == name || now.Sub(ir.waitSince) > skipAfter(ir.target) {
+			c.indexPlaylist(in, key, ir.pending, ir.pendRecv)
+		}
+	}
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// skipAfter is how long a playlist waits for a missing segment before the
+// origin gives up on it (when later segments are present).
+func skipAfter(target time.Duration) time.Duration {
+	if target <= 0 {
+		target = 2 * time.Second
+	}
+	return 3 * target
+}
+
+// deleteFile handles a DELETE from the pusher: the name is forgotten, but a
+// file still referenced by the index stays until retention removes it.
+func (c *channel) deleteFile(in *input, name string) {
+	if f := in.files[name]; f != nil {
+		delete(in.files, name)
+		c.release(f)
+	}
+}
+
+// setMaster records an ingested multivariant playlist.
+func (c *channel) setMaster(in *input, m *hls.Multivariant) {
+	in.master = m
+	if c.master == nil || in.name == c.active || c.active == "" {
+		c.master = m
+	}
+}
+
+// segmentTimes computes the start time (ns) of every segment of m: from
+// PROGRAM-DATE-TIME where present (extrapolated by EXTINF), else anchored
+// to the end of the last indexed segment, else to the receive time of the
+// playlist (its last segment ends at recv).
+func segmentTimes(m *hls.Media, ir *inRend, recv time.Time) []int64 {
+	n := len(m.Segments)
+	starts := make([]int64, n)
+	known := make([]bool, n)
+	anchor := -1
+	for i, s := range m.Segments {
+		if !s.ProgramDateTime.IsZero() {
+			starts[i], known[i] = s.ProgramDateTime.UnixNano(), true
+			if anchor < 0 {
+				anchor = i
+			}
+		} else if i > 0 && known[i-1] {
+			starts[i], known[i] = starts[i-1]+durNS(m.Segments[i-1].Duration), true
+		}
+	}
+	if anchor < 0 {
+		// No PDT: continue from what this input indexed before, else the
+		// receive time.
+		j := ir.lastSeq + 1 - m.MediaSequence
+		if ir.lastSeq >= 0 && !ir.restart && j >= 0 && j < int64(n) {
+			anchor = int(j)
+			starts[anchor] = ir.lastEnd
+		} else {
+			anchor = n - 1
+			starts[anchor] = recv.UnixNano() - durNS(m.Segments[n-1].Duration)
+		}
+		for i := anchor + 1; i < n; i++ {
+			starts[i] = starts[i-1] + durNS(m.Segments[i-1].Duration)
+		}
+	}
+	for i := anchor - 1; i >= 0; i-- {
+		starts[i] = starts[i+1] - durNS(m.Segments[i].Duration)
+	}
+	return starts
+}
+
+func durNS(sec float64) int64 { return int64(sec * 1e9) }
+
+// fileName maps a playlist URI to the file name in the input folder.
+func fileName(uri string) string {
+	if i := strings.IndexAny(uri, "?#"); i >= 0 {
+		uri = uri[:i]
+	}
+	return path.Base(uri)
+}
+
+// indexPlaylist indexes the segments of media playlist m of rendition key,
+// in order, until one is missing (then m waits for it).
+func (c *channel) indexPlaylist(in *input, key string, m *hls.Media, recv time.Time) {
+	ir := in.rend(key)
+	ir.pending = nil
+	if len(m.Segments) == 0 {
+		return
+	}
+	ir.target = time.Duration(m.TargetDuration) * time.Second
+	lastSrc := m.MediaSequence + int64(len(m.Segments)) - 1
+	if ir.lastSeq >= 0 && lastSrc < ir.lastSeq-int64(len(m.Segments)) {
+		// The pusher restarted its numbering.
+		c.log.Info("input restarted sequence numbers", logChannel, c.cfg.ID, logInput, in.name)
+		ir.lastSeq, ir.restart = m.MediaSequence-1, true
+	}
+	starts := segmentTimes(m, ir, recv)
+	var curMap *hls.Map
+	now := c.now()
+	for i, s := range m.Segments {
+		if s.Map != nil {
+			curMap = s.Map
+		}
+		srcSeq := m.MediaSequence + int64(i)
+		if srcSeq <= ir.lastSeq {
+			continue
+		}
+		f := in.files[fileName(s.URI)]
+		var init *storedFile
+		missing := ""
+		if f == nil {
+			missing = fileName(s.URI)
+		}
+		if curMap != nil {
+			init = in.files[fileName(curMap.URI)]
+			if init == nil {
+				missing = fileName(curMap.URI)
+			}
+		}
+		if missing != "" {
+			if ir.waitName != missing {
+				ir.waitName, ir.waitSince = missing, now
+			}
+			if i < len(m.Segments)-1 && now.Sub(ir.waitSince) > skipAfter(ir.target) {
+				c.log.Warn("segment never arrived; skipping", logChannel, c.cfg.ID, logInput, in.name, logFile, missing)
+				ir.lastSeq, ir.waitName = srcSeq, ""
+				continue
+			}
+			ir.pending, ir.pendRecv = m, recv
+			return
+		}
+		ir.waitName = ""
+		rc := rec{start: starts[i], dur: durNS(s.Duration), disc: s.Discontinuity || ir.restart, file: f, init: init}
+		if len(s.Tags) > 0 || len(s.DateRanges) > 0 {
+			rc.extra = cloneExtra(s)
+		}
+		f.refs++
+		if init != nil {
+			init.refs++
+			if !init.init {
+				init.init = true
+				c.inits[init.id] = init
+			}
+		}
+		ir.restart = false
+		ir.lastSeq, ir.lastEnd = srcSeq, rc.end()
+		c.offer(in, key, rc, ir.target, path.Ext(fileName(s.URI)))
+	}
+}
+
+// offer hands a newly indexed segment of input in to the channel: appended
+// to the output timeline when in is active, buffered otherwise.
+func (c *channel) offer(in *input, key string, rc rec, target time.Duration, ext string) {
+	if c.active == "" {
+		c.active = in.name
+		c.log.Info("input active", logChannel, c.cfg.ID, logInput, in.name)
+	}
+	ir := in.rend(key)
+	if in.name != c.active {
+		ir.buf = append(ir.buf, rc)
+		if over := len(ir.buf) - maxPassiveBuffer; over > 0 {
+			for i := range ir.buf[:over] {
+				c.releaseRec(&ir.buf[i])
+			}
+			ir.buf = append(ir.buf[:0], ir.buf[over:]...)
+		}
+		c.checkPassive(in, key, target)
+		return
+	}
+	r := c.rend(key)
+	r.ext = ext
+	if target > r.target {
+		r.target = target
+	}
+	tol := rc.dur / 2
+	if len(r.segs) > 0 {
+		end := r.lastEnd()
+		if rc.end() <= end+tol {
+			c.releaseRec(&rc) // already have it (from the other input)
+			return
+		}
+		if rc.start > end+tol {
+			if o := c.other(in); o != nil && o.covers(key, end, tol) {
+				ir.buf = append(ir.buf, rc)
+				c.switchTo(o, "active input missed segments")
+				return
+			}
+		}
+	}
+	c.appendRec(r, rc, tol)
+}
+
+func (c *channel) appendRec(r *rendition, rc rec, tol int64) {
+	r.append(rc, tol)
+	skew := rc.end() - c.now().UnixNano()
+	if !c.hasSkew || rc.end() > c.mediaNow() {
+		c.skew, c.hasSkew = skew, true
+	}
+	c.trim(r)
+}
+
+// covers reports whether in buffered a segment of key starting at end (±tol).
+func (in *input) covers(key string, end, tol int64) bool {
+	ir := in.rends[key]
+	if ir == nil {
+		return false
+	}
+	for i := range ir.buf {
+		if d := ir.buf[i].start - end; d >= -tol && d <= tol {
+			return true
+		}
+	}
+	return false
+}
+
+// checkPassive switches to passive input in when it is ahead of the output
+// timeline of key by more than two target durations (the active input
+// stopped delivering or missed segments).
+func (c *channel) checkPassive(in *input, key string, target time.Duration) {
+	ir := in.rends[key]
+	if len(ir.buf) == 0 {
+		return
+	}
+	if target <= 0 {
+		target = time.Second
+	}
+	newest := ir.buf[len(ir.buf)-1].end()
+	r := c.rends[key]
+	var outEnd int64
+	if r != nil && len(r.segs) > 0 {
+		outEnd = r.lastEnd()
+	} else {
+		outEnd = ir.buf[0].start
+	}
+	if newest-outEnd > int64(2*target) {
+		c.switchTo(in, "active input stopped delivering")
+	}
+}
+
+// switchTo makes in the active input and appends what it buffered.
+func (c *channel) switchTo(in *input, reason string) {
+	c.log.Warn("switching input", logChannel, c.cfg.ID, logFrom, c.active, logTo, in.name, logReason, reason)
+	c.active = in.name
+	c.switches++
+	if in.master != nil {
+		c.master = in.master
+	}
+	for _, key := range sortedKeys(in.rends) {
+		ir := in.rends[key]
+		buf := ir.buf
+		ir.buf = nil
+		r := c.rend(key)
+		if ir.target > r.target {
+			r.target = ir.target
+		}
+		for _, rc := range buf {
+			tol := rc.dur / 2
+			if len(r.segs) > 0 && rc.end() <= r.lastEnd()+tol {
+				c.releaseRec(&rc)
+				continue
+			}
+			if r.ext == "" && rc.file != nil {
+				r.ext = path.Ext(rc.file.path)
+			}
+			c.appendRec(r, rc, tol)
+		}
+	}
+}
+
+// trim removes segments older than the startover window.
+func (c *channel) trim(r *rendition) {
+	cutoff := c.mediaNow() - int64(c.cfg.StartoverWindow)
+	n := r.countEndingBy(cutoff)
+	if n == 0 {
+		return
+	}
+	for i := range r.segs[:n] {
+		c.releaseRec(&r.segs[i])
+	}
+	clear(r.segs[:n])
+	r.segs = r.segs[n:]
+}
+
+// sweep applies retention to every rendition and forgets old file names.
+func (c *channel) sweep() {
+	for _, key := range c.rendKeys {
+		c.trim(c.rends[key])
+	}
+	now := c.now()
+	for _, in := range c.inputs {
+		for name, f := range in.files {
+			if now.Sub(f.recv) > fileGrace {
+				delete(in.files, name)
+				c.release(f)
+			}
+		}
+		for _, key := range sortedKeys(in.rends) {
+			ir := in.rends[key]
+			if ir.pending != nil && now.Sub(ir.waitSince) > skipAfter(ir.target) {
+				c.indexPlaylist(in, key, ir.pending, ir.pendRecv)
+			}
+		}
+	}
+}
+
+// cloneExtra copies the ad markers of s, so the index does not keep the
+// whole playlist text alive (the parser's strings share one copy).
+func cloneExtra(s *hls.Segment) *recExtra {
+	e := &recExtra{}
+	for _, t := range s.Tags {
+		e.tags = append(e.tags, strings.Clone(t))
+	}
+	for _, d := range s.DateRanges {
+		cp := *d
+		cp.ID, cp.Class = strings.Clone(d.ID), strings.Clone(d.Class)
+		cp.Extra = make([]hls.Attr, len(d.Extra))
+		for i, a := range d.Extra {
+			cp.Extra[i] = hls.Attr{Key: strings.Clone(a.Key), Value: strings.Clone(a.Value), Quoted: a.Quoted}
+		}
+		e.dateRanges = append(e.dateRanges, &cp)
+	}
+	return e
+}
