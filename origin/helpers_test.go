@@ -171,6 +171,8 @@ type live struct {
 	noPDT  bool // omit PROGRAM-DATE-TIME
 	// tags adds verbatim tags before segment n of every rendition.
 	tags func(n int) []string
+	// skip lists segments left out of the playlists (a lossy pusher).
+	skip map[int]bool
 }
 
 func newLive(t *testing.T, flavour string, epoch time.Time) *live {
@@ -218,11 +220,14 @@ func (l *live) playlist(r *testmedia.Rendition, n int) []byte {
 		m.Version = 6
 	}
 	for i := first; i <= n; i++ {
+		if l.skip[i] {
+			continue
+		}
 		s := &hls.Segment{Duration: r.Segments[i%len(r.Segments)].Duration, URI: segName(r, i)}
 		if !l.noPDT {
 			s.ProgramDateTime = l.epoch.Add(time.Duration(i) * time.Second)
 		}
-		if i == first && r.Init != nil {
+		if len(m.Segments) == 0 && r.Init != nil {
 			s.Map = &hls.Map{URI: initName(r)}
 		}
 		if l.tags != nil {

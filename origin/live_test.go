@@ -12,12 +12,13 @@ import (
 	"github.com/pullpush/pullpush/internal/testmedia"
 )
 
-// pushSteps pushes segments from..to-1 to p, advancing the clock by one
-// second per segment.
+// pushSteps pushes segments from..to-1 to p. Like a real pusher, segment
+// n (epoch+n .. epoch+n+1) is pushed once complete: the clock advances by
+// one second before each push.
 func (e *env) pushSteps(l *live, p *pusher, from, to int) {
 	for n := from; n < to; n++ {
-		l.push(p, n)
 		e.clock.Add(time.Second)
+		l.push(p, n)
 	}
 }
 
