@@ -1,0 +1,350 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/pullpush/pullpush"
+	"github.com/pullpush/pullpush/fetch"
+	"github.com/pullpush/pullpush/output"
+	"github.com/pullpush/pullpush/store"
+)
+
+// Fetcher is a fetcher as the API returns it: its definition, with the
+// payload redacted, and its live status (state, last error, segments and
+// bytes per target, last push, lag).
+type Fetcher struct {
+	pullpush.FetcherInfo
+	// Dest repeats Output under the name hls-pull-push clients list.
+	Dest string `json:"dest"`
+	// Payload is the output payload with every secret replaced by "***";
+	// absent for fetchers started outside the API.
+	Payload json.RawMessage `json:"payload,omitempty"`
+}
+
+// createResponse is the 201 body of POST /api/v1/fetcher: the fetcher plus
+// the fields hls-pull-push answered with.
+type createResponse struct {
+	Message string `json:"message"`
+	Fetcher
+	RequestData CreateRequest `json:"requestData"` // the request as understood, secrets redacted
+}
+
+// outputInfo is one entry of GET /api/v1/outputs.
+type outputInfo struct {
+	Name        string          `json:"name"`
+	Description string          `json:"description"`
+	Schema      json.RawMessage `json:"schema"`  // JSON schema of the payload
+	Secrets     []string        `json:"secrets"` // payload keys redacted in responses
+}
+
+func (a *API) handleHealth(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+func (a *API) handleOutputs(w http.ResponseWriter, r *http.Request) {
+	list := []outputInfo{}
+	for _, f := range a.svc.Outputs().List() {
+		schema := f.Schema
+		if len(schema) == 0 || !json.Valid(schema) {
+			schema = json.RawMessage(`{"type":"object"}`)
+		}
+		secrets := f.Secrets
+		if secrets == nil {
+			secrets = []string{}
+		}
+		list = append(list, outputInfo{Name: f.Name, Description: f.Description, Schema: schema, Secrets: secrets})
+	}
+	writeJSON(w, http.StatusOK, list)
+}
+
+func (a *API) handleList(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, a.list())
+}
+
+func (a *API) handleGet(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	f, ok := a.get(id)
+	if !ok {
+		writeError(w, http.StatusNotFound, fmt.Sprintf("fetcher %q not found", id))
+		return
+	}
+	writeJSON(w, http.StatusOK, f)
+}
+
+func (a *API) handleCreate(w http.ResponseWriter, r *http.Request) {
+	if ct := r.Header.Get("Content-Type"); ct != "" {
+		mt, _, err := mime.ParseMediaType(ct)
+		if err != nil || mt != "application/json" {
+			writeError(w, http.StatusUnsupportedMediaType,
+				fmt.Sprintf("unsupported Content-Type %q: send application/json", ct))
+			return
+		}
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			writeError(w, http.StatusRequestEntityTooLarge,
+				fmt.Sprintf("request body larger than %d bytes", MaxBodyBytes))
+			return
+		}
+		writeError(w, http.StatusBadRequest, "cannot read request body")
+		return
+	}
+	req, err := DecodeCreateRequest(body)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	factory, ok := a.svc.Outputs().Lookup(req.Output)
+	if !ok {
+		var names []string
+		for _, f := range a.svc.Outputs().List() {
+			names = append(names, f.Name)
+		}
+		writeError(w, http.StatusBadRequest, fmt.Sprintf("unknown output %q (registered: %s)", req.Output, strings.Join(names, ", ")))
+		return
+	}
+	def := store.Fetcher{
+		ID: pullpush.NewID(), Name: req.Name, URL: req.URL, Output: req.Output, Payload: req.Payload,
+		WindowSize: req.WindowSize, Concurrency: req.Concurrency, Created: time.Now().UTC(),
+	}
+	// The request is complete once accepted: a client hanging up must not
+	// leave a fetcher half created.
+	ctx := context.WithoutCancel(r.Context())
+
+	a.opMu.Lock()
+	defer a.opMu.Unlock()
+	if id, taken := a.nameTaken(req.Name); taken {
+		writeJSON(w, http.StatusConflict, errorBody{
+			Error:     fmt.Sprintf("a fetcher named %q already exists: delete it first or choose another name", req.Name),
+			FetcherID: id,
+		})
+		return
+	}
+	payload := def.Payload
+	if payload == nil {
+		payload = json.RawMessage("{}")
+	}
+	out, err := factory.New(payload)
+	if err != nil {
+		msg := a.errorText(err, def)
+		if errors.Is(err, output.ErrInvalidPayload) {
+			writeError(w, http.StatusBadRequest, fmt.Sprintf("invalid payload for output %q: %s", req.Output, msg))
+		} else {
+			writeError(w, http.StatusBadRequest, fmt.Sprintf("output %q: %s", req.Output, msg))
+		}
+		return
+	}
+	// Stored before it starts, so a crash right after the 201 loses nothing
+	// and the fetcher's progress has a definition to belong to.
+	if err := a.store.PutFetcher(ctx, def); err != nil {
+		out.Close()
+		a.log.Error("cannot store fetcher", logKeyFetcher, def.ID, logKeyErr, a.errorText(err, def))
+		writeError(w, http.StatusInternalServerError, "cannot store the fetcher definition")
+		return
+	}
+	if err := a.startWith(ctx, def, out); err != nil {
+		if derr := a.store.DeleteFetcher(ctx, def.ID); derr != nil {
+			a.log.Error("cannot remove definition of a fetcher that did not start",
+				logKeyFetcher, def.ID, logKeyErr, a.errorText(derr, def))
+		}
+		status := statusFor(err)
+		msg := a.errorText(err, def)
+		if status == http.StatusInternalServerError {
+			a.log.Error("cannot start fetcher", logKeyFetcher, def.ID, logKeyErr, msg)
+			msg = "cannot start the fetcher"
+		}
+		writeError(w, status, msg)
+		return
+	}
+	a.log.Info("fetcher created", logKeyFetcher, def.ID, logKeyName, def.Name,
+		logKeyURL, redactURL(def.URL), logKeyOutput, def.Output)
+	f, _ := a.get(def.ID)
+	reqOut := req
+	reqOut.URL = redactURL(req.URL)
+	reqOut.Payload = redactPayload(req.Payload, factory.Secrets)
+	writeJSON(w, http.StatusCreated, createResponse{
+		Message:     "Created a fetcher and started pulling from the HLS live stream",
+		Fetcher:     f,
+		RequestData: reqOut,
+	})
+}
+
+func (a *API) handleDelete(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	ctx := context.WithoutCancel(r.Context())
+	a.opMu.Lock()
+	defer a.opMu.Unlock()
+	a.mu.Lock()
+	_, broken := a.broken[id]
+	a.mu.Unlock()
+	_, err := a.svc.Fetcher(id)
+	running := err == nil
+	if !running && !broken {
+		writeError(w, http.StatusNotFound, fmt.Sprintf("fetcher %q not found", id))
+		return
+	}
+	// Forget the definition first: progress the fetcher saves while it
+	// drains is then discarded by the store.
+	if err := a.store.DeleteFetcher(ctx, id); err != nil {
+		a.log.Error("cannot delete fetcher definition", logKeyFetcher, id, logKeyErr, err)
+		writeError(w, http.StatusInternalServerError, "cannot delete the fetcher definition")
+		return
+	}
+	a.mu.Lock()
+	delete(a.defs, id)
+	delete(a.broken, id)
+	a.mu.Unlock()
+	if running {
+		stopCtx, cancel := context.WithTimeout(ctx, a.opts.StopTimeout)
+		err := a.svc.StopFetcher(stopCtx, id)
+		cancel()
+		if err != nil && !errors.Is(err, pullpush.ErrNotFound) {
+			a.log.Warn("fetcher did not finish its uploads in time", logKeyFetcher, id, logKeyErr, err)
+		}
+	}
+	a.metrics.Remove(id)
+	a.log.Info("fetcher deleted", logKeyFetcher, id)
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// startWith starts def with the already built output out.
+func (a *API) startWith(ctx context.Context, def store.Fetcher, out output.Output) error {
+	_, err := a.svc.StartFetcher(ctx, pullpush.FetcherSpec{
+		ID: def.ID, Name: def.Name, URL: def.URL, Output: out, OutputName: def.Output,
+		WindowSize:  time.Duration(def.WindowSize * float64(time.Second)),
+		Concurrency: def.Concurrency, Created: def.Created,
+	})
+	if err != nil {
+		out.Close()
+		return err
+	}
+	a.mu.Lock()
+	a.defs[def.ID] = def
+	a.mu.Unlock()
+	return nil
+}
+
+// nameTaken returns the id of the fetcher called name, if any.
+func (a *API) nameTaken(name string) (string, bool) {
+	for _, f := range a.list() {
+		if f.Name == name {
+			return f.ID, true
+		}
+	}
+	return "", false
+}
+
+// get returns one fetcher as the API shows it.
+func (a *API) get(id string) (Fetcher, bool) {
+	if info, err := a.svc.Fetcher(id); err == nil {
+		return a.present(info), true
+	}
+	a.mu.Lock()
+	b, ok := a.broken[id]
+	a.mu.Unlock()
+	if !ok {
+		return Fetcher{}, false
+	}
+	return a.presentBroken(b), true
+}
+
+// list returns every fetcher, running or not, oldest first.
+func (a *API) list() []Fetcher {
+	infos := a.svc.Fetchers()
+	out := make([]Fetcher, 0, len(infos))
+	seen := make(map[string]bool, len(infos))
+	for _, info := range infos {
+		seen[info.ID] = true
+		out = append(out, a.present(info))
+	}
+	a.mu.Lock()
+	var broken []brokenFetcher
+	for id, b := range a.broken {
+		if !seen[id] {
+			broken = append(broken, b)
+		}
+	}
+	a.mu.Unlock()
+	for _, b := range broken {
+		out = append(out, a.presentBroken(b))
+	}
+	slices.SortStableFunc(out, func(x, y Fetcher) int {
+		if c := x.Created.Compare(y.Created); c != 0 {
+			return c
+		}
+		return strings.Compare(x.ID, y.ID)
+	})
+	return out
+}
+
+// present redacts info and adds the stored payload.
+func (a *API) present(info pullpush.FetcherInfo) Fetcher {
+	a.mu.Lock()
+	def, ok := a.defs[info.ID]
+	a.mu.Unlock()
+	secretKeys := a.secretsOf(info.Output)
+	var secrets []string
+	f := Fetcher{FetcherInfo: info, Dest: info.Output}
+	if ok {
+		f.Payload = redactPayload(def.Payload, secretKeys)
+		secrets = secretValues(def.Payload, secretKeys)
+		secrets = append(secrets, secretValues(jsonString(def.URL), nil)...)
+	}
+	f.URL = redactURL(info.URL)
+	clean := func(s string) string {
+		if s == "" {
+			return s
+		}
+		return redactURLsIn(scrub(s, secrets))
+	}
+	f.LastError = clean(f.LastError)
+	f.Renditions = slices.Clone(f.Renditions)
+	for i := range f.Renditions {
+		f.Renditions[i].URI = redactURL(f.Renditions[i].URI)
+	}
+	f.Targets = slices.Clone(f.Targets)
+	for i := range f.Targets {
+		f.Targets[i].LastError = clean(f.Targets[i].LastError)
+	}
+	if f.Renditions == nil {
+		f.Renditions = []fetch.RenditionStatus{}
+	}
+	if f.Targets == nil {
+		f.Targets = []fetch.TargetStatus{}
+	}
+	return f
+}
+
+func (a *API) presentBroken(b brokenFetcher) Fetcher {
+	window := b.def.WindowSize
+	if window == 0 {
+		window = fetch.DefaultWindow.Seconds()
+	}
+	conc := b.def.Concurrency
+	if conc == 0 {
+		conc = fetch.DefaultConcurrency
+	}
+	return Fetcher{
+		FetcherInfo: pullpush.FetcherInfo{
+			ID: b.def.ID, Name: b.def.Name, URL: redactURL(b.def.URL), Output: b.def.Output,
+			WindowSize: window, Concurrency: conc, Created: b.def.Created,
+			Status: fetch.Status{
+				State: fetch.StateFailed, LastError: b.err, LastErrorAt: b.at,
+				Renditions: []fetch.RenditionStatus{}, Targets: []fetch.TargetStatus{},
+			},
+		},
+		Dest:    b.def.Output,
+		Payload: redactPayload(b.def.Payload, a.secretsOf(b.def.Output)),
+	}
+}

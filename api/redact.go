@@ -1,0 +1,180 @@
+package api
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"net/url"
+	"slices"
+	"strings"
+)
+
+// redacted replaces every secret value.
+const redacted = "***"
+
+// defaultSecretKeys are redacted in every payload in addition to the keys the
+// output's factory lists, so that an output that forgets one still leaks
+// nothing common. Compared case-insensitively.
+var defaultSecretKeys = []string{
+	"password", "passwd", "secret", "secretKey", "secretAccessKey", "sessionToken",
+	"token", "apiKey", "privateKey", "credentials",
+}
+
+// secretQueryKeys are URL query parameters whose values are redacted
+// (signed URLs and tokenised sources). Compared case-insensitively.
+var secretQueryKeys = []string{
+	"token", "access_token", "password", "secret", "key", "apikey", "api_key",
+	"signature", "sig", "x-amz-signature", "x-amz-security-token", "x-amz-credential",
+	"hdnts", "hdnea", "policy",
+}
+
+func hasFold(list []string, k string) bool {
+	return slices.ContainsFunc(list, func(s string) bool { return strings.EqualFold(s, k) })
+}
+
+// redactURL hides a password in the user info and the values of secret
+// query parameters. A string that is not an absolute URL is returned
+// unchanged.
+func redactURL(s string) string {
+	u, err := url.Parse(s)
+	if err != nil || u.Scheme == "" || u.Host == "" {
+		return s
+	}
+	changed := false
+	if u.User != nil {
+		if _, ok := u.User.Password(); ok {
+			u.User = url.UserPassword(u.User.Username(), redacted)
+			changed = true
+		}
+	}
+	if u.RawQuery != "" {
+		q := u.Query()
+		for k := range q {
+			if hasFold(secretQueryKeys, k) {
+				q[k] = []string{redacted}
+				changed = true
+			}
+		}
+		if changed {
+			u.RawQuery = q.Encode()
+		}
+	}
+	if !changed {
+		return s
+	}
+	// url.String escapes the "*" of the redaction marker; undo that for
+	// readability.
+	out := u.String()
+	out = strings.ReplaceAll(out, "%2A%2A%2A", redacted)
+	return out
+}
+
+// redactPayload returns payload with the values of secret keys (at any
+// depth) replaced by "***" and passwords in URL strings hidden. A payload
+// that is not valid JSON gives null so that nothing can leak through it;
+// an empty one gives nil.
+func redactPayload(payload json.RawMessage, secrets []string) json.RawMessage {
+	data := bytes.TrimSpace(payload)
+	if len(data) == 0 {
+		return nil
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		return json.RawMessage("null")
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return json.RawMessage("null")
+	}
+	v = redactValue(v, secrets)
+	out, err := json.Marshal(v)
+	if err != nil {
+		return json.RawMessage("null")
+	}
+	return out
+}
+
+func redactValue(v any, secrets []string) any {
+	switch x := v.(type) {
+	case map[string]any:
+		for k, e := range x {
+			if hasFold(secrets, k) || hasFold(defaultSecretKeys, k) {
+				x[k] = redacted
+			} else {
+				x[k] = redactValue(e, secrets)
+			}
+		}
+	case []any:
+		for i, e := range x {
+			x[i] = redactValue(e, secrets)
+		}
+	case string:
+		return redactURL(x)
+	}
+	return v
+}
+
+// secretValues collects the string values under secret keys and the
+// passwords in URL strings of payload, for scrubbing messages.
+func secretValues(payload json.RawMessage, secrets []string) []string {
+	var v any
+	if json.Unmarshal(payload, &v) != nil {
+		return nil
+	}
+	var out []string
+	var walk func(v any, secret bool)
+	walk = func(v any, secret bool) {
+		switch x := v.(type) {
+		case map[string]any:
+			for k, e := range x {
+				walk(e, secret || hasFold(secrets, k) || hasFold(defaultSecretKeys, k))
+			}
+		case []any:
+			for _, e := range x {
+				walk(e, secret)
+			}
+		case string:
+			if secret && x != "" {
+				out = append(out, x)
+			} else if u, err := url.Parse(x); err == nil && u.User != nil {
+				if p, ok := u.User.Password(); ok && p != "" {
+					out = append(out, p)
+				}
+			}
+		case json.Number, float64, bool:
+			if secret {
+				if b, err := json.Marshal(x); err == nil {
+					out = append(out, string(b))
+				}
+			}
+		}
+	}
+	walk(v, false)
+	// Longest first so that a secret containing another is replaced whole.
+	slices.SortFunc(out, func(a, b string) int { return len(b) - len(a) })
+	return out
+}
+
+// scrub replaces every occurrence of a secret value in msg by "***".
+func scrub(msg string, secrets []string) string {
+	for _, s := range secrets {
+		msg = strings.ReplaceAll(msg, s, redacted)
+		// Also the escaped forms a message may quote (%q, URL escaping).
+		if q := strings.Trim(jsonQuote(s), `"`); q != s {
+			msg = strings.ReplaceAll(msg, q, redacted)
+		}
+		if e := url.QueryEscape(s); e != s {
+			msg = strings.ReplaceAll(msg, e, redacted)
+		}
+		if e := url.PathEscape(s); e != s {
+			msg = strings.ReplaceAll(msg, e, redacted)
+		}
+	}
+	return msg
+}
+
+func jsonQuote(s string) string {
+	b, _ := json.Marshal(s)
+	return string(b)
+}
