@@ -1,12 +1,655 @@
 package main
 
 import (
+	"bufio"
+	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/pullpush/pullpush/digest"
+)
+
+// originConfig configures 'bench origin'.
+type originConfig struct {
+	Clients      int           `json:"clients"`
+	Duration     time.Duration `json:"durationNs"` // per scenario
+	Window       time.Duration `json:"windowNs"`   // startover window to pre-fill
+	Segment      time.Duration `json:"segmentNs"`
+	Renditions   int           `json:"renditions"`
+	SegmentBytes int           `json:"segmentBytes"`
+	ShiftSpan    time.Duration `json:"shiftSpanNs"` // end-start of time-shifted requests
+	Scenarios    []string      `json:"scenarios"`
+	PutWorkers   int           `json:"putWorkers"`
+	PullpushBin  string        `json:"-"`
+	Addr         string        `json:"-"` // use a running origin instead of starting one
+	Pid          int           `json:"-"` // its process id, for CPU and RSS
+	WorkDir      string        `json:"-"`
+	Keep         bool          `json:"-"`
+}
+
+// originScenario is the result of one request mix.
+type originScenario struct {
+	Name        string       `json:"name"`
+	Requests    int64        `json:"requests"`
+	Errors      int64        `json:"errors"`
+	FirstError  string       `json:"firstError,omitempty"`
+	PerSecond   float64      `json:"perSecond"`
+	MBPerSecond float64      `json:"mbPerSecond"`
+	AvgBytes    float64      `json:"avgBytes"`
+	Latency     latencyStats `json:"latency"`
+	OriginCores float64      `json:"originCores"`
+	ClientCores float64      `json:"clientCores"`
+}
+
+// originResult is the report of 'bench origin'.
+type originResult struct {
+	Date         time.Time        `json:"date"`
+	Machine      machineInfo      `json:"machine"`
+	Config       originConfig     `json:"config"`
+	Version      string           `json:"version"`
+	PrefillSecs  float64          `json:"prefillSeconds"`
+	PrefillPuts  int64            `json:"prefillPuts"`
+	Segments     int64            `json:"segmentsPerRendition"` // in the startover window
+	LiveBytes    int              `json:"livePlaylistBytes"`
+	ShiftBytes   int              `json:"shiftPlaylistBytes"`
+	IdleRSSMiB   float64          `json:"idleRssMiB"`
+	FilledRSSMiB float64          `json:"filledRssMiB"`
+	Scenarios    []originScenario `json:"scenarios"`
+}
+
+// Scenario names of 'bench origin'.
+var originScenarios = []string{"live-playlist", "master", "shift-playlist", "segment"}
+
+const (
+	originChannel = "bench"
+	originInput   = "a"
+	originUser    = "ingest"
+	originPass    = "ingest-pass"
 )
 
 // runOrigin implements 'bench origin'.
 func runOrigin(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	return fmt.Errorf("origin load test: not implemented yet")
+	fs := newFlagSet("origin", stderr)
+	var cfg originConfig
+	fs.IntVar(&cfg.Clients, "clients", 100, "concurrent keep-alive clients")
+	fs.DurationVar(&cfg.Duration, "duration", 20*time.Second, "duration of each scenario")
+	fs.DurationVar(&cfg.Window, "window", 24*time.Hour, "startover window to pre-fill")
+	fs.DurationVar(&cfg.Segment, "segment", 2*time.Second, "segment duration")
+	fs.IntVar(&cfg.Renditions, "renditions", 2, "renditions")
+	fs.IntVar(&cfg.SegmentBytes, "segment-bytes", 10*tsPacket, "bytes per segment (small by default: 24 h x renditions are written to disk)")
+	fs.DurationVar(&cfg.ShiftSpan, "shift-span", time.Hour, "end-start of time-shifted playlist requests")
+	scen := fs.String("scenarios", strings.Join(originScenarios, ","), "request mixes to run: "+strings.Join(originScenarios, ", "))
+	fs.IntVar(&cfg.PutWorkers, "put-workers", 8, "concurrent PUTs while pre-filling")
+	fs.StringVar(&cfg.PullpushBin, "pullpush-bin", "", "prebuilt pullpush binary (default: go build ./cmd/pullpush)")
+	fs.StringVar(&cfg.Addr, "addr", "", "load an already running origin at this loopback address (channel "+originChannel+", "+originUser+":"+originPass+")")
+	fs.IntVar(&cfg.Pid, "pid", 0, "process id of the origin given with -addr (for CPU and RSS)")
+	fs.StringVar(&cfg.WorkDir, "work", "", "directory for the origin's data and log (default: temp dir)")
+	fs.BoolVar(&cfg.Keep, "keep", false, "keep the work directory")
+	jsonOut := fs.String("json", "", "also write the JSON report to this file")
+	mdOut := fs.String("md", "", "also write the Markdown table to this file")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	for _, s := range strings.Split(*scen, ",") {
+		s = strings.TrimSpace(s)
+		ok := false
+		for _, k := range originScenarios {
+			ok = ok || k == s
+		}
+		if !ok {
+			return fmt.Errorf("%w: unknown scenario %q", errUsage, s)
+		}
+		cfg.Scenarios = append(cfg.Scenarios, s)
+	}
+	if cfg.Clients < 1 || cfg.Segment <= 0 || cfg.Window < cfg.Segment || cfg.Renditions < 1 || cfg.SegmentBytes < tsPacket {
+		return fmt.Errorf("%w: bad -clients, -segment, -window, -renditions or -segment-bytes", errUsage)
+	}
+	res, err := benchOrigin(ctx, cfg, stderr)
+	if err != nil {
+		return err
+	}
+	return emit(stdout, *jsonOut, *mdOut, res, func(w io.Writer) { writeOriginTable(w, res) })
+}
+
+func benchOrigin(ctx context.Context, cfg originConfig, progress io.Writer) (res originResult, err error) {
+	res = originResult{Date: time.Now().UTC(), Machine: machine(), Config: cfg}
+	logf := func(format string, args ...any) {
+		fmt.Fprintf(progress, "[%s origin] "+format+"\n", append([]any{time.Now().Format("15:04:05")}, args...)...)
+	}
+	var pid int
+	addr := cfg.Addr
+	if addr == "" {
+		work := cfg.WorkDir
+		if work == "" {
+			if work, err = os.MkdirTemp("", "pullpush-bench-origin-"); err != nil {
+				return res, err
+			}
+			if !cfg.Keep {
+				defer os.RemoveAll(work)
+			}
+		}
+		bin := cfg.PullpushBin
+		if bin == "" {
+			root, err := moduleRoot()
+			if err != nil {
+				return res, err
+			}
+			bin = filepath.Join(work, "pullpush")
+			build := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/pullpush")
+			build.Dir = root
+			if out, err := build.CombinedOutput(); err != nil {
+				return res, fmt.Errorf("go build ./cmd/pullpush: %w\n%s", err, out)
+			}
+		}
+		if out, err := exec.CommandContext(ctx, bin, "version").Output(); err == nil {
+			res.Version = strings.TrimSpace(string(out))
+		}
+		port, err := freePort()
+		if err != nil {
+			return res, err
+		}
+		addr = fmt.Sprintf("127.0.0.1:%d", port)
+		data := filepath.Join(work, "data")
+		os.MkdirAll(data, 0o755)
+		oc, err := startChild("origin", work, exec.Command(bin, "origin", "--listen", addr, "--data", data,
+			"--channel", originChannel+"="+originUser+":"+originPass), false, 0)
+		if err != nil {
+			return res, err
+		}
+		defer oc.stop(5 * time.Second)
+		// Any HTTP answer means it is up: an empty channel's index is a 404.
+		if err := waitAnswer(ctx, oc, "http://"+addr+"/out/v1/"+originChannel+"/index.m3u8", 60*time.Second); err != nil {
+			return res, err
+		}
+		pid = oc.cmd.Process.Pid
+		if s, err := readProc(pid); err == nil {
+			res.IdleRSSMiB = float64(s.RSS) / mib
+		}
+	} else if err := requireLoopback(addr); err != nil {
+		return res, err
+	} else if pid = cfg.Pid; pid != 0 {
+		if s, err := readProc(pid); err == nil {
+			res.IdleRSSMiB = float64(s.RSS) / mib
+		}
+	}
+	base := "http://" + addr
+
+	// Pre-fill the startover window, then keep the live edge moving.
+	logf("pre-filling %s of %s segments x %d renditions into %s", cfg.Window, cfg.Segment, cfg.Renditions, base)
+	t0 := time.Now()
+	pf := newPrefiller(base, cfg)
+	if err := pf.fill(ctx); err != nil {
+		return res, fmt.Errorf("pre-fill: %w", err)
+	}
+	res.PrefillSecs = round3(time.Since(t0).Seconds())
+	res.PrefillPuts = pf.puts.Load()
+	res.Segments = pf.next
+	logf("pre-filled %d segments per rendition with %d PUTs in %.1f s", pf.next, res.PrefillPuts, res.PrefillSecs)
+	if pid != 0 {
+		if s, err := readProc(pid); err == nil {
+			res.FilledRSSMiB = float64(s.RSS) / mib
+		}
+	}
+	liveCtx, stopLive := context.WithCancel(ctx)
+	liveErr := make(chan error, 1)
+	go func() { liveErr <- pf.live(liveCtx) }()
+	defer func() {
+		stopLive()
+		if lerr := <-liveErr; lerr != nil && err == nil && !errors.Is(lerr, context.Canceled) {
+			err = fmt.Errorf("live pusher: %w", lerr)
+		}
+	}()
+
+	tr := &http.Transport{MaxIdleConns: cfg.Clients * 2, MaxIdleConnsPerHost: cfg.Clients * 2, MaxConnsPerHost: cfg.Clients * 2,
+		IdleConnTimeout: time.Minute, DisableCompression: true, ForceAttemptHTTP2: false}
+	cl := &http.Client{Transport: tr, Timeout: 30 * time.Second}
+	tg, err := discoverTargets(ctx, cl, base, pf)
+	if err != nil {
+		return res, err
+	}
+	res.LiveBytes, res.ShiftBytes = tg.liveBytes, tg.shiftBytes
+	for _, name := range cfg.Scenarios {
+		logf("scenario %s: %d clients for %s", name, cfg.Clients, cfg.Duration)
+		sc := loadScenario(ctx, cl, name, tg, cfg, pid)
+		logf("  %.0f req/s, p99 %.2f ms, %d errors", sc.PerSecond, sc.Latency.P99, sc.Errors)
+		res.Scenarios = append(res.Scenarios, sc)
+		if ctx.Err() != nil {
+			return res, ctx.Err()
+		}
+	}
+	return res, nil
+}
+
+// waitAnswer polls url until any HTTP response arrives.
+func waitAnswer(ctx context.Context, c *child, url string, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+		if resp, err := http.DefaultClient.Do(req); err == nil {
+			resp.Body.Close()
+			return nil
+		}
+		if !c.alive() {
+			return fmt.Errorf("%s exited: %v (log %s)", c.name, c.err, c.log)
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%s not answering %s after %s (log %s)", c.name, url, timeout, c.log)
+		}
+		if !sleepCtx(ctx, 100*time.Millisecond) {
+			return ctx.Err()
+		}
+	}
+}
+
+// prefiller pushes a synthetic channel into the origin, MediaPackage style.
+type prefiller struct {
+	base  string
+	cfg   originConfig
+	cl    *http.Client
+	body  []byte
+	epoch time.Time // start of segment 0
+	next  int64     // next segment index to push
+	puts  atomic.Int64
+}
+
+func newPrefiller(base string, cfg originConfig) *prefiller {
+	n := int64(cfg.Window / cfg.Segment)
+	tr := &http.Transport{MaxIdleConnsPerHost: cfg.PutWorkers * 2}
+	// Segment 0 starts so that the last pre-filled segment ends now; 1%
+	// margin keeps the oldest segments inside the window during the test.
+	n -= n / 100
+	return &prefiller{
+		base: base, cfg: cfg,
+		cl:    &http.Client{Transport: &digest.Transport{Username: originUser, Password: originPass, Base: tr}, Timeout: 30 * time.Second},
+		body:  segmentBody(cfg.SegmentBytes),
+		epoch: time.Now().Add(-time.Duration(n) * cfg.Segment).Truncate(time.Millisecond),
+		next:  0,
+	}
+}
+
+func (p *prefiller) ingest(name string) string {
+	return p.base + "/in/v2/" + originChannel + "/" + originInput + "/" + name
+}
+
+func (p *prefiller) put(ctx context.Context, name string, body []byte) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPut, p.ingest(name), bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
+	resp, err := p.cl.Do(req)
+	if err != nil {
+		return fmt.Errorf("PUT %s: %w", name, err)
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	p.puts.Add(1)
+	if resp.StatusCode/100 != 2 {
+		return fmt.Errorf("PUT %s: %s", name, resp.Status)
+	}
+	return nil
+}
+
+func rendName(r int) string { return "r" + strconv.Itoa(r) }
+
+func (p *prefiller) segName(r int, k int64) string {
+	return "channel_" + rendName(r) + "_" + strconv.FormatInt(k, 10) + ".ts"
+}
+
+// playlist is the media playlist of rendition r listing segments [from, to).
+func (p *prefiller) playlist(r int, from, to int64) []byte {
+	var b bytes.Buffer
+	fmt.Fprintf(&b, "#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:%d\n#EXT-X-MEDIA-SEQUENCE:%d\n",
+		int((p.cfg.Segment+time.Second-1)/time.Second), from)
+	d := strconv.FormatFloat(p.cfg.Segment.Seconds(), 'f', 3, 64)
+	for k := from; k < to; k++ {
+		t := p.epoch.Add(time.Duration(k) * p.cfg.Segment).UTC()
+		b.WriteString("#EXT-X-PROGRAM-DATE-TIME:")
+		b.WriteString(t.Format("2006-01-02T15:04:05.000Z"))
+		b.WriteString("\n#EXTINF:" + d + ",\n" + p.segName(r, k) + "\n")
+	}
+	return b.Bytes()
+}
+
+func (p *prefiller) master() []byte {
+	var b bytes.Buffer
+	b.WriteString("#EXTM3U\n#EXT-X-VERSION:3\n")
+	for r := 0; r < p.cfg.Renditions; r++ {
+		fmt.Fprintf(&b, "#EXT-X-STREAM-INF:BANDWIDTH=%d,CODECS=\"avc1.64001f,mp4a.40.2\",RESOLUTION=1280x720\nchannel_%s.m3u8\n",
+			1_000_000+r*1000, rendName(r))
+	}
+	return b.Bytes()
+}
+
+// pushBatch PUTs segments [from, to) of every rendition with PutWorkers
+// workers, then each rendition's playlist listing [listFrom, to).
+func (p *prefiller) pushBatch(ctx context.Context, listFrom, from, to int64) error {
+	type job struct {
+		r int
+		k int64
+	}
+	jobs := make(chan job)
+	errc := make(chan error, p.cfg.PutWorkers)
+	var wg sync.WaitGroup
+	for w := 0; w < p.cfg.PutWorkers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := range jobs {
+				if err := p.put(ctx, p.segName(j.r, j.k), p.body); err != nil {
+					errc <- err
+					for range jobs {
+					}
+					return
+				}
+			}
+		}()
+	}
+	for k := from; k < to; k++ {
+		for r := 0; r < p.cfg.Renditions; r++ {
+			select {
+			case jobs <- job{r, k}:
+			case err := <-errc:
+				close(jobs)
+				wg.Wait()
+				return err
+			}
+		}
+	}
+	close(jobs)
+	wg.Wait()
+	select {
+	case err := <-errc:
+		return err
+	default:
+	}
+	for r := 0; r < p.cfg.Renditions; r++ {
+		if err := p.put(ctx, "channel_"+rendName(r)+".m3u8", p.playlist(r, listFrom, to)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// due is the number of segments that have ended by now.
+func (p *prefiller) due() int64 { return int64(time.Since(p.epoch) / p.cfg.Segment) }
+
+// fill pushes the master and every segment that has ended by now, in
+// batches of 5 minutes.
+func (p *prefiller) fill(ctx context.Context) error {
+	if err := p.put(ctx, "channel.m3u8", p.master()); err != nil {
+		return err
+	}
+	batch := int64(5 * time.Minute / p.cfg.Segment)
+	for {
+		end := min(p.next+batch, p.due())
+		if end <= p.next {
+			return nil
+		}
+		if err := p.pushBatch(ctx, p.next, p.next, end); err != nil {
+			return err
+		}
+		p.next = end
+	}
+}
+
+// live keeps pushing new segments as they end, with a 5-segment playlist,
+// like a relay would.
+func (p *prefiller) live(ctx context.Context) error {
+	for {
+		next := p.epoch.Add(time.Duration(p.next+1) * p.cfg.Segment)
+		if !sleepCtx(ctx, time.Until(next)) {
+			return ctx.Err()
+		}
+		end := p.due()
+		if end <= p.next {
+			continue
+		}
+		if err := p.pushBatch(ctx, max(0, end-5), p.next, end); err != nil {
+			return err
+		}
+		p.next = end
+	}
+}
+
+// targets are the URLs the load generator requests.
+type targets struct {
+	base       string
+	master     string
+	media      []string // live media playlist URLs
+	segPrefix  []string // per rendition: URL prefix of segments ("…/channel_r0/")
+	segExt     string
+	firstSeq   []int64
+	lastSeq    []int64
+	oldest     time.Time
+	liveBytes  int
+	shiftBytes int
+}
+
+// discoverTargets reads the origin's playlists to learn media playlist and
+// segment URLs and the sequence range of the startover window.
+func discoverTargets(ctx context.Context, cl *http.Client, base string, p *prefiller) (*targets, error) {
+	tg := &targets{base: base, master: base + "/out/v1/" + originChannel + "/index.m3u8", oldest: p.epoch}
+	body, err := get(ctx, cl, tg.master)
+	if err != nil {
+		return nil, err
+	}
+	dir := base + "/out/v1/" + originChannel + "/"
+	for _, u := range uris(body) {
+		if strings.Contains(u, "iframe") {
+			continue
+		}
+		tg.media = append(tg.media, dir+u)
+	}
+	if len(tg.media) == 0 {
+		return nil, fmt.Errorf("no media playlists in %s:\n%s", tg.master, body)
+	}
+	for _, m := range tg.media {
+		live, err := get(ctx, cl, m)
+		if err != nil {
+			return nil, err
+		}
+		tg.liveBytes = len(live)
+		us := uris(live)
+		if len(us) == 0 {
+			return nil, fmt.Errorf("no segments in %s", m)
+		}
+		last := us[len(us)-1]
+		i := strings.LastIndexByte(last, '/')
+		ext := filepath.Ext(last)
+		seq, err := strconv.ParseInt(strings.TrimSuffix(last[i+1:], ext), 10, 64)
+		if err != nil {
+			return nil, fmt.Errorf("segment URI %q is not <dir>/<seq><ext>; the load generator needs that shape", last)
+		}
+		// The oldest segment: time-shift to the start of the window.
+		start := p.epoch.Add(time.Minute + p.cfg.Window/100)
+		old, err := get(ctx, cl, fmt.Sprintf("%s?start=%d&end=%d", m, start.Unix(), start.Add(p.cfg.ShiftSpan).Unix()))
+		if err != nil {
+			return nil, err
+		}
+		tg.shiftBytes = len(old)
+		first, ok := mediaSequence(old)
+		if !ok {
+			return nil, fmt.Errorf("no MEDIA-SEQUENCE in time-shifted playlist of %s", m)
+		}
+		tg.segPrefix = append(tg.segPrefix, dir+last[:i+1])
+		tg.segExt = ext
+		tg.firstSeq = append(tg.firstSeq, first)
+		tg.lastSeq = append(tg.lastSeq, seq)
+	}
+	return tg, nil
+}
+
+func get(ctx context.Context, cl *http.Client, url string) ([]byte, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := cl.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("GET %s: %s: %s", url, resp.Status, bytes.TrimSpace(b))
+	}
+	return b, nil
+}
+
+// uris returns the URI lines of a playlist.
+func uris(pl []byte) []string {
+	var out []string
+	sc := bufio.NewScanner(bytes.NewReader(pl))
+	sc.Buffer(nil, 16<<20)
+	for sc.Scan() {
+		l := strings.TrimSpace(sc.Text())
+		if l != "" && l[0] != '#' {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+func mediaSequence(pl []byte) (int64, bool) {
+	for _, l := range strings.Split(string(pl), "\n") {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(l), "#EXT-X-MEDIA-SEQUENCE:"); ok {
+			n, err := strconv.ParseInt(v, 10, 64)
+			return n, err == nil
+		}
+	}
+	return 0, false
+}
+
+// url returns a request URL of scenario name.
+func (tg *targets) url(name string, rnd *rand.Rand, span time.Duration) string {
+	r := rnd.IntN(len(tg.media))
+	switch name {
+	case "master":
+		return tg.master
+	case "shift-playlist":
+		lo := tg.oldest.Add(2 * time.Minute).Unix()
+		hi := time.Now().Add(-span - time.Minute).Unix()
+		s := lo
+		if hi > lo {
+			s = lo + rnd.Int64N(hi-lo)
+		}
+		return tg.media[r] + "?start=" + strconv.FormatInt(s, 10) + "&end=" + strconv.FormatInt(s+int64(span/time.Second), 10)
+	case "segment":
+		seq := tg.firstSeq[r] + rnd.Int64N(tg.lastSeq[r]-tg.firstSeq[r]+1)
+		return tg.segPrefix[r] + strconv.FormatInt(seq, 10) + tg.segExt
+	}
+	return tg.media[r] // live-playlist
+}
+
+// loadScenario runs cfg.Clients workers requesting scenario URLs for
+// cfg.Duration and measures them.
+func loadScenario(ctx context.Context, cl *http.Client, name string, tg *targets, cfg originConfig, pid int) originScenario {
+	sc := originScenario{Name: name}
+	var bytesN, errs atomic.Int64
+	var firstErr atomic.Value
+	lats := make([][]float64, cfg.Clients)
+	var wg sync.WaitGroup
+	var oStart, oEnd procSample
+	self := os.Getpid()
+	cStart, _ := readProc(self)
+	if pid != 0 {
+		oStart, _ = readProc(pid)
+	}
+	start := time.Now()
+	end := start.Add(cfg.Duration)
+	for i := 0; i < cfg.Clients; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			rnd := rand.New(rand.NewPCG(uint64(i), uint64(start.UnixNano())))
+			buf := make([]byte, 32<<10)
+			for time.Now().Before(end) && ctx.Err() == nil {
+				u := tg.url(name, rnd, cfg.ShiftSpan)
+				t := time.Now()
+				req, _ := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+				resp, err := cl.Do(req)
+				if err != nil {
+					errs.Add(1)
+					firstErr.CompareAndSwap(nil, err.Error())
+					continue
+				}
+				var n int64
+				for {
+					k, rerr := resp.Body.Read(buf)
+					n += int64(k)
+					if rerr != nil {
+						break
+					}
+				}
+				resp.Body.Close()
+				lats[i] = append(lats[i], float64(time.Since(t).Microseconds())/1000)
+				bytesN.Add(n)
+				if resp.StatusCode != http.StatusOK {
+					errs.Add(1)
+					firstErr.CompareAndSwap(nil, fmt.Sprintf("GET %s: %s", u, resp.Status))
+				}
+			}
+		}(i)
+	}
+	wg.Wait()
+	el := time.Since(start).Seconds()
+	cEnd, _ := readProc(self)
+	if pid != 0 {
+		oEnd, _ = readProc(pid)
+		sc.OriginCores = coresBetween(oStart, oEnd)
+	}
+	sc.ClientCores = coresBetween(cStart, cEnd)
+	var all []float64
+	for _, l := range lats {
+		all = append(all, l...)
+	}
+	sc.Requests = int64(len(all))
+	sc.Errors = errs.Load()
+	if v, ok := firstErr.Load().(string); ok {
+		sc.FirstError = v
+	}
+	sc.PerSecond = round3(float64(sc.Requests) / el)
+	sc.MBPerSecond = round3(float64(bytesN.Load()) / el / 1e6)
+	if sc.Requests > 0 {
+		sc.AvgBytes = round3(float64(bytesN.Load()) / float64(sc.Requests))
+	}
+	sc.Latency = summarise(all)
+	runtime.GC()
+	return sc
+}
+
+// writeOriginTable prints the origin load results.
+func writeOriginTable(w io.Writer, r originResult) {
+	c := r.Config
+	fmt.Fprintf(w, "### origin load (%s)\n\n", r.Version)
+	fmt.Fprintf(w, "%d keep-alive clients, %s per scenario; startover window %s pre-filled (%d segments x %d renditions of %s, %d bytes each, in %.0f s); time-shift span %s; %s, %d CPUs (%s); origin RSS %.0f MiB idle, %.0f MiB filled\n\n",
+		c.Clients, c.Duration, c.Window, r.Segments, c.Renditions, c.Segment, c.SegmentBytes, r.PrefillSecs, c.ShiftSpan,
+		r.Date.Format(time.RFC3339), r.Machine.CPUs, r.Machine.CPU, r.IdleRSSMiB, r.FilledRSSMiB)
+	fmt.Fprintf(w, "| scenario | GETs/s | p50 ms | p99 ms | max ms | avg bytes | MB/s | errors | origin cores | client cores |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+	for _, s := range r.Scenarios {
+		fmt.Fprintf(w, "| %s | %.0f | %.2f | %.2f | %.1f | %.0f | %.1f | %d | %.2f | %.2f |\n",
+			s.Name, s.PerSecond, s.Latency.P50, s.Latency.P99, s.Latency.Max, s.AvgBytes, s.MBPerSecond, s.Errors, s.OriginCores, s.ClientCores)
+	}
+	fmt.Fprintln(w)
+	for _, s := range r.Scenarios {
+		if s.FirstError != "" {
+			fmt.Fprintf(w, "- %s first error: %s\n", s.Name, s.FirstError)
+		}
+	}
 }
