@@ -23,44 +23,78 @@ var (
 	errNoValue = errors.New("missing value")
 )
 
+// mediaParser holds the state of one parseMedia call.
+type mediaParser struct {
+	sc lineScanner
+	m  *Media
+
+	cur     *Segment // segment being collected, nil before its first tag
+	hasInf  bool     // cur has its EXTINF
+	infLine int      // line of that EXTINF
+	raw     []string // verbatim tag lines of cur, kept as TrailingTags if no URI follows
+
+	slab       []Segment // preallocated segments
+	firstStart int       // offset of the first segment's first line
+
+	// tags backs the Tags of all segments: each segment's Tags is a capped
+	// sub-slice, so segments with unknown tags cost no allocation each.
+	tags     []string
+	tagStart int // index in tags of cur's first unknown tag
+}
+
+// segment returns the segment being collected, taking a new one from the
+// slab. Segments are allocated in blocks sized from the average length of
+// the segments read so far, so a long playlist needs two or three
+// allocations rather than one per segment.
+func (p *mediaParser) segment() *Segment {
+	if p.cur != nil {
+		return p.cur
+	}
+	n := len(p.m.Segments)
+	if n == 0 {
+		p.firstStart = p.sc.start
+	}
+	if len(p.slab) == 0 {
+		want := 1
+		if n > 0 {
+			avg := max((p.sc.start-p.firstStart)/n, 1)
+			want = (len(p.sc.s)-p.sc.start)/avg + 1
+			want += want/8 + 2
+		}
+		p.slab = make([]Segment, want)
+		if cap(p.m.Segments)-n < want {
+			segs := make([]*Segment, n, n+want)
+			copy(segs, p.m.Segments)
+			p.m.Segments = segs
+		}
+	}
+	p.cur = &p.slab[0]
+	p.slab = p.slab[1:]
+	p.tagStart = len(p.tags)
+	return p.cur
+}
+
 func parseMedia(s string) (*Media, error) {
-	sc := lineScanner{s: s}
-	if err := readHeader(&sc); err != nil {
+	p := mediaParser{sc: lineScanner{s: s}, m: &Media{}}
+	var rawBuf [8]string
+	p.raw = rawBuf[:0]
+	if err := readHeader(&p.sc); err != nil {
 		return nil, err
 	}
-	m := &Media{}
-	// One allocation for all segments; the count is exact for valid input.
-	var slab []Segment
-	if n := strings.Count(s, "#EXTINF"); n > 0 {
-		slab = make([]Segment, n)
-		m.Segments = make([]*Segment, 0, n)
-	}
-	var (
-		seg       Segment // the segment being collected
-		hasInf    bool    // seg has its EXTINF
-		infLine   int     // line of that EXTINF
-		hasTarget bool
-		rawBuf    [8]string
-		raw       = rawBuf[:0] // verbatim tag lines of seg, for TrailingTags
-	)
+	m := p.m
+	hasTarget := false
 	for {
-		line, ok := sc.next()
+		line, ok := p.sc.next()
 		if !ok {
 			break
 		}
 		if line[0] != '#' {
-			if !hasInf {
-				return nil, lineError(sc.line, "", fmt.Errorf("%w %q: no EXTINF before it", ErrUnexpectedURI, line))
+			if !p.hasInf {
+				return nil, lineError(p.sc.line, "", fmt.Errorf("%w %q: no EXTINF before it", ErrUnexpectedURI, line))
 			}
-			if len(slab) == 0 {
-				slab = make([]Segment, 16)
-			}
-			p := &slab[0]
-			slab = slab[1:]
-			seg.URI = line
-			*p = seg
-			m.Segments = append(m.Segments, p)
-			seg, hasInf, raw = Segment{}, false, raw[:0]
+			p.cur.URI = line
+			m.Segments = append(m.Segments, p.cur)
+			p.cur, p.hasInf, p.raw = nil, false, p.raw[:0]
 			continue
 		}
 		if !strings.HasPrefix(line, "#EXT") {
@@ -68,16 +102,16 @@ func parseMedia(s string) (*Media, error) {
 		}
 		name, value, hasValue := splitTag(line)
 		value = trimSpace(value)
-		var err error
 		if !hasValue || value == "" {
 			switch name {
 			case "#EXT-X-VERSION", "#EXT-X-START", "#EXT-X-TARGETDURATION",
 				"#EXT-X-MEDIA-SEQUENCE", "#EXT-X-DISCONTINUITY-SEQUENCE", "#EXT-X-PLAYLIST-TYPE",
 				"#EXTINF", "#EXT-X-BYTERANGE", "#EXT-X-KEY", "#EXT-X-MAP",
 				"#EXT-X-PROGRAM-DATE-TIME", "#EXT-X-DATERANGE", "#EXT-X-BITRATE":
-				return nil, lineError(sc.line, name, errNoValue)
+				return nil, lineError(p.sc.line, name, errNoValue)
 			}
 		}
+		var err error
 		switch name {
 		case "#EXTM3U":
 		case "#EXT-X-VERSION":
@@ -104,86 +138,97 @@ func parseMedia(s string) (*Media, error) {
 			m.IFramesOnly = true
 		case "#EXT-X-ENDLIST":
 			m.Endlist = true
-
-		case "#EXTINF":
-			if hasInf {
-				return nil, lineError(infLine, name, ErrMissingURI)
-			}
-			dur, title, _ := strings.Cut(value, ",")
-			dur = trimSpace(dur)
-			var ok bool
-			if seg.Duration, ok = parseFixed(dur, 6); !ok {
-				err = fmt.Errorf("invalid duration %q", dur)
-			}
-			seg.Title = title
-			hasInf, infLine = true, sc.line
-		case "#EXT-X-BYTERANGE":
-			var ok bool
-			if seg.ByteRange, ok = parseByteRange(value); !ok {
-				err = fmt.Errorf("invalid byte range %q", value)
-			}
-			raw = append(raw, line)
-		case "#EXT-X-DISCONTINUITY":
-			seg.Discontinuity = true
-			raw = append(raw, line)
-		case "#EXT-X-KEY":
-			var k *Key
-			if k, err = parseKey(value); err == nil {
-				seg.Keys = append(seg.Keys, k)
-			}
-			raw = append(raw, line)
-		case "#EXT-X-MAP":
-			seg.Map, err = parseMap(value)
-			raw = append(raw, line)
-		case "#EXT-X-PROGRAM-DATE-TIME":
-			var ok bool
-			if seg.ProgramDateTime, ok = parseTime(value); !ok {
-				err = fmt.Errorf("invalid date-time %q", value)
-			}
-			raw = append(raw, line)
-		case "#EXT-X-DATERANGE":
-			var d *DateRange
-			if d, err = parseDateRange(value); err == nil {
-				seg.DateRanges = append(seg.DateRanges, d)
-			}
-			raw = append(raw, line)
-		case "#EXT-X-GAP":
-			seg.Gap = true
-			raw = append(raw, line)
-		case "#EXT-X-BITRATE":
-			seg.Bitrate, err = intValue(value)
-			raw = append(raw, line)
-
 		case "#EXT-X-MEDIA", "#EXT-X-STREAM-INF", "#EXT-X-I-FRAME-STREAM-INF",
 			"#EXT-X-SESSION-DATA", "#EXT-X-SESSION-KEY":
 			err = ErrMultivariantTag
 		default:
-			if len(m.Segments) == 0 && isHeaderTag(name) {
+			if isHeaderTag(name) && len(m.Segments) == 0 {
 				m.Tags = append(m.Tags, line)
 				break
 			}
-			seg.Tags = append(seg.Tags, line)
-			raw = append(raw, line)
+			if name == "#EXTINF" && p.hasInf {
+				return nil, lineError(p.infLine, name, ErrMissingURI)
+			}
+			err = p.segmentTag(line, name, value)
 		}
 		if err != nil {
-			return nil, lineError(sc.line, name, err)
+			return nil, lineError(p.sc.line, name, err)
 		}
 	}
-	if sc.err != nil {
-		return nil, sc.err
+	if p.sc.err != nil {
+		return nil, p.sc.err
 	}
-	if hasInf {
-		return nil, lineError(infLine, "#EXTINF", ErrMissingURI)
+	if p.hasInf {
+		return nil, lineError(p.infLine, "#EXTINF", ErrMissingURI)
 	}
 	if !hasTarget {
 		return nil, &ParseError{Tag: "EXT-X-TARGETDURATION", Err: ErrMissingTag}
 	}
-	if len(raw) > 0 {
+	if len(p.raw) > 0 {
 		// Tags after the last URI belong to no segment: keep them verbatim,
 		// known ones included.
-		m.TrailingTags = append([]string(nil), raw...)
+		m.TrailingTags = append([]string(nil), p.raw...)
 	}
 	return m, nil
+}
+
+// segmentTag applies a tag that belongs to the next segment.
+func (p *mediaParser) segmentTag(line, name, value string) error {
+	seg := p.segment()
+	if name != "#EXTINF" {
+		p.raw = append(p.raw, line)
+	}
+	var ok bool
+	switch name {
+	case "#EXTINF":
+		dur, title, _ := strings.Cut(value, ",")
+		dur = trimSpace(dur)
+		if seg.Duration, ok = parseFixed(dur, 6); !ok {
+			return fmt.Errorf("invalid duration %q", dur)
+		}
+		seg.Title = title
+		p.hasInf, p.infLine = true, p.sc.line
+	case "#EXT-X-BYTERANGE":
+		if seg.ByteRange, ok = parseByteRange(value); !ok {
+			return fmt.Errorf("invalid byte range %q", value)
+		}
+	case "#EXT-X-DISCONTINUITY":
+		seg.Discontinuity = true
+	case "#EXT-X-KEY":
+		k, err := parseKey(value)
+		if err != nil {
+			return err
+		}
+		seg.Keys = append(seg.Keys, k)
+	case "#EXT-X-MAP":
+		mp, err := parseMap(value)
+		if err != nil {
+			return err
+		}
+		seg.Map = mp
+	case "#EXT-X-PROGRAM-DATE-TIME":
+		if seg.ProgramDateTime, ok = parseTime(value); !ok {
+			return fmt.Errorf("invalid date-time %q", value)
+		}
+	case "#EXT-X-DATERANGE":
+		d, err := parseDateRange(value)
+		if err != nil {
+			return err
+		}
+		seg.DateRanges = append(seg.DateRanges, d)
+	case "#EXT-X-GAP":
+		seg.Gap = true
+	case "#EXT-X-BITRATE":
+		n, err := intValue(value)
+		if err != nil {
+			return err
+		}
+		seg.Bitrate = n
+	default:
+		p.tags = append(p.tags, line)
+		seg.Tags = p.tags[p.tagStart:len(p.tags):len(p.tags)]
+	}
+	return nil
 }
 
 func intValue(s string) (int, error) {

@@ -16,15 +16,17 @@ const bom = "\xEF\xBB\xBF"
 
 // lineScanner splits the input into trimmed, non-blank lines.
 type lineScanner struct {
-	s    string
-	pos  int
-	line int   // number of the line last returned (1-based)
-	err  error // set when a line is too long
+	s     string
+	pos   int   // offset of the next line
+	start int   // offset of the line last returned
+	line  int   // number of the line last returned (1-based)
+	err   error // set when a line is too long
 }
 
 // next returns the next non-blank line with surrounding whitespace removed.
 func (sc *lineScanner) next() (string, bool) {
 	for sc.pos < len(sc.s) {
+		sc.start = sc.pos
 		rest := sc.s[sc.pos:]
 		var line string
 		if i := strings.IndexByte(rest, '\n'); i >= 0 {
