@@ -137,9 +137,10 @@ func isKeyframeAU(b []byte, st astits.StreamType) bool {
 	return false
 }
 
-// scanFMP4 finds the sync samples of the video track of a CMAF/fMP4 segment.
-// Each range runs from the start of the sample's moof to the end of the
-// sample's data, so it holds moof + mdat header + the keyframe. init (may be
+// scanFMP4 finds the fragments of the video track of a CMAF/fMP4 segment
+// that start with a sync sample. Each range runs from the start of the moof
+// to the end of that sample's data, so it holds moof + mdat header + the
+// keyframe (the mdat is cut short, as in Apple's I-frame playlists). init (may be
 // nil) is the initialization segment, used to pick the video track.
 func scanFMP4(data, init []byte) (*keyframes, error) {
 	var trackID uint32
@@ -206,11 +207,13 @@ func scanFMP4(data, init []byte) (*keyframes, error) {
 					if trun.HasDataOffset() {
 						off += int64(trun.DataOffset)
 					}
-					for _, s := range trun.Samples {
+					for k, s := range trun.Samples {
 						if !haveFirst {
 							first, haveFirst = t, true
 						}
-						if !mp4.DecodeSampleFlags(s.Flags).SampleIsNonSync {
+						// A range must start at a moof, so only a sync
+						// sample that opens its fragment can be listed.
+						if k == 0 && trun == traf.Truns[0] && !mp4.DecodeSampleFlags(s.Flags).SampleIsNonSync {
 							syncs = append(syncs, sync{off: int64(moof.StartPos), end: off + int64(s.Size), t: t})
 						}
 						off += int64(s.Size)

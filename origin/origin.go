@@ -206,16 +206,11 @@ func (o *Origin) serveIngest(w http.ResponseWriter, r *http.Request) {
 		v.Challenge(w, errors.Is(err, digest.ErrStale))
 		return
 	}
-	ch.mu.Lock()
-	in, err := ch.input(p.Input)
-	ch.mu.Unlock()
-	if err != nil {
-		writeError(w, http.StatusConflict, err.Error())
-		return
-	}
 	if r.Method == http.MethodDelete {
 		ch.mu.Lock()
-		ch.deleteFile(in, p.File)
+		if in := ch.inputs[p.Input]; in != nil {
+			ch.deleteFile(in, p.File)
+		}
 		ch.mu.Unlock()
 		w.WriteHeader(http.StatusNoContent)
 		return
@@ -243,6 +238,12 @@ func (o *Origin) serveIngest(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		ch.mu.Lock()
+		in, err := ch.input(p.Input)
+		if err != nil {
+			ch.mu.Unlock()
+			writeError(w, http.StatusConflict, err.Error())
+			return
+		}
 		switch pl := pl.(type) {
 		case *hls.Multivariant:
 			ch.setMaster(in, pl)
@@ -251,6 +252,13 @@ func (o *Origin) serveIngest(w http.ResponseWriter, r *http.Request) {
 		}
 		ch.mu.Unlock()
 		w.WriteHeader(http.StatusCreated)
+		return
+	}
+	ch.mu.Lock()
+	in, err := ch.input(p.Input)
+	ch.mu.Unlock()
+	if err != nil {
+		writeError(w, http.StatusConflict, err.Error())
 		return
 	}
 	f := &storedFile{
