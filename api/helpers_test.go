@@ -114,6 +114,7 @@ type harness struct {
 	logs    *syncBuffer
 	token   string
 	metrics *metrics.Metrics
+	once    sync.Once
 }
 
 type harnessOpts struct {
@@ -143,13 +144,21 @@ func newHarness(t *testing.T, o harnessOpts) *harness {
 	a := New(svc, Options{Store: o.store, Token: o.token, Logger: log, Metrics: m, CORSOrigin: o.cors, StopTimeout: 5 * time.Second})
 	srv := httptest.NewServer(a.Handler())
 	h := &harness{t: t, svc: svc, api: a, srv: srv, logs: logs, token: o.token, metrics: m}
-	t.Cleanup(func() {
-		srv.Close()
+	t.Cleanup(h.close)
+	return h
+}
+
+// close stops the server and the service, as a process exit would; it may
+// be called more than once.
+func (h *harness) close() {
+	h.once.Do(func() {
+		h.srv.Close()
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		svc.Close(ctx)
+		if err := h.svc.Close(ctx); err != nil {
+			h.t.Errorf("close service: %v", err)
+		}
 	})
-	return h
 }
 
 type result struct {
