@@ -18,7 +18,7 @@ type attrScanner struct {
 // next returns the next attribute. ok is false at the end of the list.
 func (sc *attrScanner) next() (key, value string, quoted, ok bool, err error) {
 	s := sc.s
-	for len(s) > 0 && (s[0] == ',' || s[0] == ' ' || s[0] == '\t') {
+	for len(s) > 0 && (s[0] == ',' || isSpace(s[0])) {
 		s = s[1:]
 	}
 	if s == "" {
@@ -37,7 +37,7 @@ func (sc *attrScanner) next() (key, value string, quoted, ok bool, err error) {
 		return "", "", false, false, errors.New("attribute without a name")
 	}
 	s = s[i+1:]
-	for len(s) > 0 && (s[0] == ' ' || s[0] == '\t') {
+	for len(s) > 0 && isSpace(s[0]) {
 		s = s[1:]
 	}
 	if len(s) > 0 && s[0] == '"' {
@@ -50,7 +50,7 @@ func (sc *attrScanner) next() (key, value string, quoted, ok bool, err error) {
 		}
 		value = s[1:end]
 		s = s[end+1:]
-		for len(s) > 0 && (s[0] == ' ' || s[0] == '\t') {
+		for len(s) > 0 && isSpace(s[0]) {
 			s = s[1:]
 		}
 		if len(s) > 0 && s[0] != ',' {

@@ -8,9 +8,21 @@ import (
 )
 
 // FuzzParse feeds arbitrary bytes to the parsers. It is seeded from every
-// case of the case table (inline and testdata files) and every error case;
-// the corpus under testdata/fuzz/FuzzParse holds inputs that once broke a
-// property (see the comment line at the top of each file's input).
+// case of the case table (inline and testdata files) and every error case.
+// The corpus in testdata/fuzz/FuzzParse holds inputs that once broke a
+// property, named after the problem:
+//
+//   - header_tag_between_streaminf_and_uri: EXT-X-DEFINE between the first
+//     EXT-X-STREAM-INF and its URI went to the variant's Tags, but to
+//     Multivariant.Tags after a round trip. A variant now counts as seen
+//     only once its URI is read.
+//   - quote_after_vertical_tab: X-A=\v"x was read unquoted as `"x` and
+//     written back quoted as `""x"`. Attribute values now skip all the
+//     whitespace that lines are trimmed of.
+//   - duration_rounds_to_limit: a duration just below the 1e9 s limit
+//     rounded up to it, and the written value was then rejected. The limit
+//     now applies after rounding.
+//   - trailing_tags_without_segments: tags but no URI after the header.
 //
 // Properties: no panic; a failure is a *ParseError and returns no playlist;
 // when parsing succeeds, the encoding parses again to the same model and is

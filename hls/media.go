@@ -164,6 +164,9 @@ func parseMedia(s string) (*Media, error) {
 	if !hasTarget {
 		return nil, &ParseError{Tag: "EXT-X-TARGETDURATION", Err: ErrMissingTag}
 	}
+	if len(m.Segments) == 0 {
+		m.Segments = nil // allocated for tags that no URI followed
+	}
 	if len(p.raw) > 0 {
 		// Tags after the last URI belong to no segment: keep them verbatim,
 		// known ones included.

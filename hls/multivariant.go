@@ -27,7 +27,7 @@ func parseMultivariant(s string) (*Multivariant, error) {
 		pending   []string // unknown tags waiting for the rendition or variant they precede
 		awaiting  *Variant // variant whose URI line comes next
 		awaitLine int
-		entries   bool // a rendition or variant has been seen
+		entries   bool // a rendition or a complete variant has been seen
 	)
 	take := func() []string {
 		t := pending
@@ -43,7 +43,7 @@ func parseMultivariant(s string) (*Multivariant, error) {
 			if awaiting == nil {
 				return nil, lineError(sc.line, "", fmt.Errorf("%w %q: no EXT-X-STREAM-INF before it", ErrUnexpectedURI, line))
 			}
-			awaiting.URI, awaiting = line, nil
+			awaiting.URI, awaiting, entries = line, nil, true
 			continue
 		}
 		if !strings.HasPrefix(line, "#EXT") {
@@ -76,7 +76,7 @@ func parseMultivariant(s string) (*Multivariant, error) {
 			if v, err = parseVariant(value); err == nil {
 				v.Tags = take()
 				m.Variants = append(m.Variants, v)
-				awaiting, awaitLine, entries = v, sc.line, true
+				awaiting, awaitLine = v, sc.line
 			}
 		case "#EXT-X-I-FRAME-STREAM-INF":
 			var v *IFrameVariant
@@ -99,10 +99,13 @@ func parseMultivariant(s string) (*Multivariant, error) {
 			switch {
 			case k == kindMedia:
 				err = ErrMediaTag
+			case !entries && isHeaderTag(name):
+				// Before the first entry; a first variant still waiting
+				// for its URI counts as not seen, as its tags are
+				// written before it.
+				m.Tags = append(m.Tags, line)
 			case awaiting != nil:
 				awaiting.Tags = append(awaiting.Tags, line)
-			case !entries && isHeaderTag(name):
-				m.Tags = append(m.Tags, line)
 			default:
 				pending = append(pending, line)
 			}

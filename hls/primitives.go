@@ -140,7 +140,7 @@ func parseFixed(s string, decimals int) (float64, bool) {
 	for ; i < len(s) && s[i] >= '0' && s[i] <= '9'; i++ {
 		ip = ip*10 + int64(s[i]-'0')
 		digits++
-		if ip >= maxFixed {
+		if ip > maxFixed {
 			return 0, false
 		}
 	}
@@ -168,6 +168,9 @@ func parseFixed(s string, decimals int) (float64, bool) {
 	n := ip*pow10[decimals] + fp
 	if roundUp {
 		n++
+	}
+	if n >= maxFixed*pow10[decimals] {
+		return 0, false
 	}
 	return float64(n) / float64(pow10[decimals]), true
 }
