@@ -47,6 +47,7 @@ type runConfig struct {
 	WorkDir     string    `json:"-"` // logs and data; a temp dir when empty
 	Keep        bool      `json:"-"` // keep WorkDir
 	CPUProfile  string    `json:"-"` // save a CPU profile from the relay's /debug/pprof (pullpush)
+	Perf        string    `json:"-"` // record the relay with perf(1) over the window into this file
 	Progress    io.Writer `json:"-"`
 }
 
@@ -174,6 +175,7 @@ func runFlags(fs interface {
 	fs.StringVar(&cfg.WorkDir, "work", "", "directory for logs and relay data (default: a temp dir, removed unless -keep)")
 	fs.BoolVar(&cfg.Keep, "keep", false, "keep the work directory")
 	fs.StringVar(&cfg.CPUProfile, "cpuprofile", "", "save a CPU profile of the relay over the window (pullpush, needs /debug/pprof)")
+	fs.StringVar(&cfg.Perf, "perf", "", "record the relay with 'perf record -g' over the window into this file; a 'perf report' summary goes to FILE.txt")
 	jsonOut = fs.String("json", "", "also write the JSON report to this file")
 	mdOut = fs.String("md", "", "also write the Markdown table to this file")
 	return cfg, jsonOut, mdOut
@@ -336,6 +338,18 @@ func benchRun(ctx context.Context, cfg runConfig) (res runResult, err error) {
 		}()
 	}
 
+	var perfDone chan error
+	if cfg.Perf != "" {
+		perfDone = make(chan error, 1)
+		go func() {
+			if !sleepCtx(ctx, time.Until(mStart)) {
+				perfDone <- ctx.Err()
+				return
+			}
+			perfDone <- perfRecord(ctx, rl.cmd.Process.Pid, cfg.Duration, cfg.Perf)
+		}()
+	}
+
 	// Sampling.
 	var all []procSample
 	var atStart, atEnd, srcStart, srcEnd, sinkStart, sinkEnd procSample
@@ -396,6 +410,13 @@ func benchRun(ctx context.Context, cfg runConfig) (res runResult, err error) {
 			cfg.logf("cpu profile: %v", perr)
 		} else {
 			cfg.logf("cpu profile written to %s", cfg.CPUProfile)
+		}
+	}
+	if perfDone != nil {
+		if perr := <-perfDone; perr != nil {
+			cfg.logf("perf: %v", perr)
+		} else {
+			cfg.logf("perf profile written to %s (summary %s.txt)", cfg.Perf, cfg.Perf)
 		}
 	}
 	if !res.Died && rl.alive() {
@@ -768,6 +789,29 @@ func saveProfile(ctx context.Context, url, path string) error {
 		return fmt.Errorf("save profile: %w", err)
 	}
 	return f.Close()
+}
+
+// perfRecord samples pid with perf(1) for d, then writes the flat profile
+// (top symbols by self time) next to the data file.
+func perfRecord(ctx context.Context, pid int, d time.Duration, path string) error {
+	rec := exec.CommandContext(ctx, "perf", "record", "-F", "499", "-g", "-p", strconv.Itoa(pid), "-o", path,
+		"--", "sleep", strconv.FormatFloat(d.Seconds(), 'f', 3, 64))
+	if out, err := rec.CombinedOutput(); err != nil {
+		return fmt.Errorf("perf record: %w\n%s", err, out)
+	}
+	rep := exec.CommandContext(ctx, "perf", "report", "-i", path, "--stdio", "--no-children", "-g", "none",
+		"--sort", "dso,symbol", "--percent-limit", "0.5")
+	out, err := rep.Output()
+	if err != nil {
+		return fmt.Errorf("perf report: %w", err)
+	}
+	var b strings.Builder
+	for _, l := range strings.Split(string(out), "\n") {
+		l = strings.TrimRight(l, " ")
+		l = strings.TrimRight(strings.TrimSuffix(strings.TrimRight(strings.TrimSuffix(l, "-"), " "), "-"), " ")
+		b.WriteString(l + "\n")
+	}
+	return os.WriteFile(path+".txt", []byte(b.String()), 0o644)
 }
 
 // machine describes the host.
