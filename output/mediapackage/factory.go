@@ -1,0 +1,79 @@
+package mediapackage
+
+import (
+	"encoding/json"
+
+	"github.com/pullpush/pullpush/output"
+)
+
+// Payload is the JSON payload of Factory.
+type Payload struct {
+	IngestURLs []IngestPayload `json:"ingestUrls"`
+}
+
+// IngestPayload is one element of Payload.IngestURLs.
+type IngestPayload struct {
+	URL      string `json:"url"`
+	Username string `json:"username"`
+	Password string `json:"password"`
+}
+
+// Schema is the JSON Schema (draft 2020-12) of Payload.
+const Schema = `{
+  "$schema": "https://json-schema.org/draft/2020-12/schema",
+  "title": "mediapackage output",
+  "description": "MediaPackage-style WebDAV ingest with digest authentication; files are PUT next to each ingest URL.",
+  "type": "object",
+  "additionalProperties": false,
+  "required": ["ingestUrls"],
+  "properties": {
+    "ingestUrls": {
+      "type": "array",
+      "minItems": 1,
+      "maxItems": 2,
+      "items": {
+        "type": "object",
+        "additionalProperties": false,
+        "required": ["url"],
+        "properties": {
+          "url": {
+            "type": "string",
+            "format": "uri",
+            "pattern": "^https?://[^/?#@]+(/[^/?#]+)*/[A-Za-z0-9_-][A-Za-z0-9._-]*$",
+            "description": "Ingest URL ending in a path element such as /channel, which is the file name stem."
+          },
+          "username": {"type": "string", "description": "Digest username."},
+          "password": {"type": "string", "writeOnly": true, "description": "Digest password (secret)."}
+        }
+      }
+    }
+  }
+}`
+
+// Factory builds mediapackage outputs from a JSON payload.
+var Factory = output.Factory{
+	Name:        "mediapackage",
+	Description: "Push to MediaPackage-style HLS WebDAV ingest (1 or 2 ingest URLs, digest auth).",
+	Schema:      json.RawMessage(Schema),
+	Secrets:     []string{"password"},
+	New: func(payload json.RawMessage) (output.Output, error) {
+		cfg, err := ParsePayload(payload)
+		if err != nil {
+			return nil, err
+		}
+		return New(cfg)
+	},
+}
+
+// ParsePayload strictly decodes a Factory payload into a Config.
+func ParsePayload(payload json.RawMessage) (Config, error) {
+	var p Payload
+	if err := output.DecodePayload(payload, &p); err != nil {
+		return Config{}, err
+	}
+	cfg := Config{IngestURLs: make([]Ingest, 0, len(p.IngestURLs))}
+	for _, in := range p.IngestURLs {
+		cfg.IngestURLs = append(cfg.IngestURLs, Ingest{URL: in.URL, Username: in.Username, Password: in.Password})
+	}
+	return cfg, nil
+}

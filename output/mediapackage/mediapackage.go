@@ -1,0 +1,170 @@
+package mediapackage
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/url"
+	"path"
+	"strings"
+	"time"
+
+	"github.com/pullpush/pullpush/output"
+	"github.com/pullpush/pullpush/output/internal/httpput"
+)
+
+// MaxIngestURLs is the largest number of ingest URLs of one output.
+const MaxIngestURLs = 2
+
+// Config configures an output.
+type Config struct {
+	// IngestURLs are the 1 or 2 redundant ingest endpoints.
+	IngestURLs []Ingest
+	// Timeout bounds each request (PUT or DELETE, body included); zero
+	// means 60 s, negative means no bound beyond the caller's context.
+	Timeout time.Duration
+}
+
+// Ingest is one ingest endpoint.
+type Ingest struct {
+	// URL is the http or https ingest URL, e.g.
+	// "https://host/in/v2/abc/abc/channel"; its last path element is the
+	// stem of the pushed file names. It has no user info, query or fragment.
+	URL string
+	// Username and Password are the digest credentials; empty Username
+	// means no authentication.
+	Username, Password string
+}
+
+// Output pushes to MediaPackage-style ingest endpoints.
+type Output struct {
+	stem      string
+	transport *http.Transport
+	targets   []output.Target
+}
+
+var _ output.Output = (*Output)(nil)
+
+// New validates cfg and returns an output. Validation errors are
+// *output.PayloadError values naming the field as in the JSON payload
+// ("ingestUrls[1].url: must be http or https").
+func New(cfg Config) (*Output, error) {
+	if len(cfg.IngestURLs) == 0 {
+		return nil, output.Invalid("ingestUrls", "at least one ingest URL is required")
+	}
+	if len(cfg.IngestURLs) > MaxIngestURLs {
+		return nil, output.Invalid("ingestUrls", "at most %d ingest URLs are allowed", MaxIngestURLs)
+	}
+	o := &Output{transport: httpput.NewTransport()}
+	seen := make(map[string]int)
+	for i, in := range cfg.IngestURLs {
+		field := fmt.Sprintf("ingestUrls[%d]", i)
+		dir, stem, err := parseIngestURL(field+".url", in.URL)
+		if err != nil {
+			return nil, err
+		}
+		if in.Username == "" && in.Password != "" {
+			return nil, output.Invalid(field+".username", "required when password is set")
+		}
+		if i == 0 {
+			o.stem = stem
+		} else if stem != o.stem {
+			return nil, output.Invalid(field+".url", "last path element %q differs from %q of ingestUrls[0]", stem, o.stem)
+		}
+		if j, dup := seen[dir.String()]; dup {
+			return nil, output.Invalid(field+".url", "same directory as ingestUrls[%d]", j)
+		}
+		seen[dir.String()] = i
+		auth := httpput.AuthNone
+		if in.Username != "" {
+			auth = httpput.AuthDigest
+		}
+		display := *dir
+		display.Path += stem
+		o.targets = append(o.targets, &target{
+			name: fmt.Sprintf("ingest[%d] %s", i, display.String()),
+			client: httpput.New(httpput.Config{
+				Dir:       dir,
+				Transport: o.transport,
+				Auth:      auth,
+				Username:  in.Username,
+				Password:  in.Password,
+				Timeout:   cfg.Timeout,
+			}),
+		})
+	}
+	return o, nil
+}
+
+// parseIngestURL checks an ingest URL and splits it into its directory URL
+// (path ending in "/") and its last path element, the stem. Errors never
+// quote the URL, which may hold credentials.
+func parseIngestURL(field, raw string) (*url.URL, string, error) {
+	if raw == "" {
+		return nil, "", output.Invalid(field, "required")
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		return nil, "", output.Invalid(field, "not a valid URL")
+	}
+	if u.Scheme != "http" && u.Scheme != "https" {
+		return nil, "", output.Invalid(field, "must be http or https")
+	}
+	if u.User != nil {
+		return nil, "", output.Invalid(field, "must not contain credentials; use username and password")
+	}
+	if u.Host == "" || u.Hostname() == "" {
+		return nil, "", output.Invalid(field, "must have a host")
+	}
+	if u.RawQuery != "" || u.ForceQuery || u.Fragment != "" {
+		return nil, "", output.Invalid(field, "must not have a query or fragment")
+	}
+	if u.Opaque != "" || !strings.HasPrefix(u.Path, "/") {
+		return nil, "", output.Invalid(field, "must end in a path element such as /channel")
+	}
+	dir, stem := path.Split(u.Path)
+	if stem == "" {
+		return nil, "", output.Invalid(field, "must end in a path element such as /channel")
+	}
+	if err := output.ValidName(stem); err != nil {
+		return nil, "", output.Invalid(field, "last path element must be a name of [A-Za-z0-9._-] not starting with a dot")
+	}
+	if path.Clean(u.Path) != u.Path {
+		return nil, "", output.Invalid(field, "path must be clean (no //, . or .. elements)")
+	}
+	d := &url.URL{Scheme: u.Scheme, Host: u.Host, Path: dir}
+	return d, stem, nil
+}
+
+// Stem implements output.Output: the last path element of the ingest URLs.
+func (o *Output) Stem() string { return o.stem }
+
+// Targets implements output.Output: one target per ingest URL, in order.
+func (o *Output) Targets() []output.Target {
+	return append([]output.Target(nil), o.targets...)
+}
+
+// Close implements output.Output; it closes idle connections.
+func (o *Output) Close() error {
+	o.transport.CloseIdleConnections()
+	return nil
+}
+
+type target struct {
+	name   string
+	client *httpput.Client
+}
+
+// Name implements output.Target: "ingest[i] <url>" without credentials.
+func (t *target) Name() string { return t.name }
+
+// Put implements output.Target: PUT next to the ingest URL.
+func (t *target) Put(ctx context.Context, f output.File) error {
+	return t.client.Put(ctx, f)
+}
+
+// Delete implements output.Target: DELETE next to the ingest URL; a
+// missing file (404, 410) is not an error.
+func (t *target) Delete(ctx context.Context, name string) error {
+	return t.client.Delete(ctx, name)
+}

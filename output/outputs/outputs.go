@@ -1,0 +1,38 @@
+package outputs
+
+import (
+	"encoding/json"
+
+	"github.com/pullpush/pullpush/output"
+	"github.com/pullpush/pullpush/output/file"
+	"github.com/pullpush/pullpush/output/mediapackage"
+	"github.com/pullpush/pullpush/output/s3"
+	"github.com/pullpush/pullpush/output/void"
+	"github.com/pullpush/pullpush/output/webdav"
+)
+
+// Factories returns the built-in factories: file, mediapackage, s3, void
+// and webdav.
+func Factories() []output.Factory {
+	return []output.Factory{file.Factory, mediapackage.Factory, s3.Factory, void.Factory, webdav.Factory}
+}
+
+// Register adds every built-in factory to r.
+func Register(r *output.Registry) {
+	for _, f := range Factories() {
+		r.Register(f)
+	}
+}
+
+// Redact returns payload with the values of the secret keys of output
+// name replaced by "***" (see output.Factory.Redact). For a name r does
+// not know, every string value is replaced, so nothing can leak; invalid
+// JSON gives null.
+func Redact(name string, payload json.RawMessage, r *output.Registry) json.RawMessage {
+	if r != nil {
+		if f, ok := r.Lookup(name); ok {
+			return f.Redact(payload)
+		}
+	}
+	return redactAllStrings(payload)
+}

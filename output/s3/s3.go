@@ -1,0 +1,299 @@
+package s3
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/minio/minio-go/v7"
+	"github.com/minio/minio-go/v7/pkg/credentials"
+	"github.com/minio/minio-go/v7/pkg/s3utils"
+
+	"github.com/pullpush/pullpush/output"
+	"github.com/pullpush/pullpush/output/internal/httpput"
+)
+
+// DefaultStem is the stem used when Config.Stem is empty.
+const DefaultStem = "channel"
+
+// DefaultEndpoint is used when Config.Endpoint is empty.
+const DefaultEndpoint = "https://s3.amazonaws.com"
+
+// maxSinglePut is the largest object sent in one PutObject request.
+const maxSinglePut = 5 << 30
+
+// Config configures an output.
+type Config struct {
+	Bucket string
+	// Prefix is prepended to every object key ("channels/1" stores
+	// "channels/1/channel.m3u8"); elements must be names of [A-Za-z0-9._-].
+	Prefix string
+	// Region is the bucket region; empty lets the client discover it.
+	Region string
+	// Endpoint is "https://host[:port]", "http://host[:port]" (no TLS) or
+	// "host[:port]" (TLS); empty means DefaultEndpoint.
+	Endpoint string
+	// AccessKeyID, SecretAccessKey and SessionToken are static credentials;
+	// all empty means the AWS environment/file/instance-role chain.
+	AccessKeyID, SecretAccessKey, SessionToken string
+	// PathStyle forces path-style requests (host/bucket/key), which most
+	// self-hosted stores need; otherwise the client chooses.
+	PathStyle bool
+	// Stem is the base name of pushed files; empty means DefaultStem.
+	Stem string
+	// Timeout bounds each request; zero means 60 s, negative no bound
+	// beyond the caller's context.
+	Timeout time.Duration
+}
+
+// Output pushes to one bucket.
+type Output struct {
+	stem      string
+	transport *http.Transport
+	target    *target
+}
+
+var _ output.Output = (*Output)(nil)
+
+// New validates cfg and returns an output. It does not contact the
+// server. Validation errors are *output.PayloadError values naming the
+// JSON payload field.
+func New(cfg Config) (*Output, error) {
+	if cfg.Bucket == "" {
+		return nil, output.Invalid("bucket", "required")
+	}
+	if err := s3utils.CheckValidBucketNameStrict(cfg.Bucket); err != nil {
+		return nil, output.Invalid("bucket", "not a valid bucket name")
+	}
+	prefix, err := cleanPrefix(cfg.Prefix)
+	if err != nil {
+		return nil, err
+	}
+	for _, c := range cfg.Region {
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-') {
+			return nil, output.Invalid("region", "must be a region name such as eu-west-1")
+		}
+	}
+	host, secure, display, err := parseEndpoint(cfg.Endpoint)
+	if err != nil {
+		return nil, err
+	}
+	var creds *credentials.Credentials
+	switch {
+	case cfg.AccessKeyID != "" && cfg.SecretAccessKey != "":
+		creds = credentials.NewStaticV4(cfg.AccessKeyID, cfg.SecretAccessKey, cfg.SessionToken)
+	case cfg.AccessKeyID != "":
+		return nil, output.Invalid("secretAccessKey", "required when accessKeyId is set")
+	case cfg.SecretAccessKey != "":
+		return nil, output.Invalid("accessKeyId", "required when secretAccessKey is set")
+	case cfg.SessionToken != "":
+		return nil, output.Invalid("sessionToken", "needs accessKeyId and secretAccessKey")
+	default:
+		creds = credentials.NewChainCredentials([]credentials.Provider{
+			&credentials.EnvAWS{},
+			&credentials.FileAWSCredentials{},
+			&credentials.IAM{},
+		})
+	}
+	stem := cfg.Stem
+	if stem == "" {
+		stem = DefaultStem
+	}
+	if err := output.ValidName(stem); err != nil {
+		return nil, output.Invalid("stem", "must be a name of [A-Za-z0-9._-] not starting with a dot")
+	}
+	lookup := minio.BucketLookupAuto
+	if cfg.PathStyle {
+		lookup = minio.BucketLookupPath
+	}
+	tr := httpput.NewTransport()
+	client, err := minio.New(host, &minio.Options{
+		Creds:        creds,
+		Secure:       secure,
+		Transport:    tr,
+		Region:       cfg.Region,
+		BucketLookup: lookup,
+		MaxRetries:   1, // the fetcher owns retries
+	})
+	if err != nil {
+		return nil, output.Invalid("endpoint", "not usable: %v", err)
+	}
+	timeout := cfg.Timeout
+	if timeout == 0 {
+		timeout = httpput.DefaultTimeout
+	}
+	o := &Output{stem: stem, transport: tr}
+	o.target = &target{
+		name:    fmt.Sprintf("s3 %s/%s/%s", display, cfg.Bucket, prefix),
+		client:  client,
+		bucket:  cfg.Bucket,
+		prefix:  prefix,
+		display: display,
+		timeout: timeout,
+	}
+	return o, nil
+}
+
+// cleanPrefix validates a key prefix and returns it with one trailing "/"
+// (or empty).
+func cleanPrefix(p string) (string, error) {
+	p = strings.Trim(p, "/")
+	if p == "" {
+		return "", nil
+	}
+	if len(p) > 512 {
+		return "", output.Invalid("prefix", "longer than 512 bytes")
+	}
+	for _, el := range strings.Split(p, "/") {
+		if output.ValidName(el) != nil {
+			return "", output.Invalid("prefix", "elements must be names of [A-Za-z0-9._-] not starting with a dot, separated by single slashes")
+		}
+	}
+	return p + "/", nil
+}
+
+// parseEndpoint returns the host[:port] for minio, whether to use TLS and
+// a display form. Errors never quote the endpoint.
+func parseEndpoint(raw string) (host string, secure bool, display string, err error) {
+	if raw == "" {
+		raw = DefaultEndpoint
+	}
+	if !strings.Contains(raw, "://") {
+		raw = "https://" + raw
+	}
+	u, perr := url.Parse(raw)
+	if perr != nil {
+		return "", false, "", output.Invalid("endpoint", "not a valid URL")
+	}
+	if u.Scheme != "http" && u.Scheme != "https" {
+		return "", false, "", output.Invalid("endpoint", "must be http or https")
+	}
+	if u.User != nil {
+		return "", false, "", output.Invalid("endpoint", "must not contain credentials")
+	}
+	if u.Hostname() == "" {
+		return "", false, "", output.Invalid("endpoint", "must have a host")
+	}
+	if (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.ForceQuery || u.Fragment != "" || u.Opaque != "" {
+		return "", false, "", output.Invalid("endpoint", "must be a scheme and host only, without path or query")
+	}
+	return u.Host, u.Scheme == "https", u.Scheme + "://" + u.Host, nil
+}
+
+// Stem implements output.Output.
+func (o *Output) Stem() string { return o.stem }
+
+// Targets implements output.Output: a single target.
+func (o *Output) Targets() []output.Target { return []output.Target{o.target} }
+
+// Close implements output.Output; it closes idle connections.
+func (o *Output) Close() error {
+	o.transport.CloseIdleConnections()
+	return nil
+}
+
+type target struct {
+	name    string
+	client  *minio.Client
+	bucket  string
+	prefix  string
+	display string
+	timeout time.Duration
+}
+
+// Name implements output.Target: "s3 <endpoint>/<bucket>/<prefix>".
+func (t *target) Name() string { return t.name }
+
+func (t *target) withTimeout(ctx context.Context) (context.Context, context.CancelFunc) {
+	if t.timeout > 0 {
+		return context.WithTimeout(ctx, t.timeout)
+	}
+	return context.WithCancel(ctx)
+}
+
+// Put implements output.Target with one streamed PutObject for files of
+// known size up to 5 GiB (multipart otherwise).
+func (t *target) Put(ctx context.Context, f output.File) error {
+	if err := output.CheckName(f.Name); err != nil {
+		return err
+	}
+	if f.Open == nil {
+		return fmt.Errorf("put %s: file has no Open function", f.Name)
+	}
+	key := t.prefix + f.Name
+	ctx, cancel := t.withTimeout(ctx)
+	defer cancel()
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("PUT %s: %w", t.url(key), err)
+	}
+	rc, err := f.Open()
+	if err != nil {
+		return fmt.Errorf("put %s: open: %w", f.Name, err)
+	}
+	defer rc.Close()
+	opts := minio.PutObjectOptions{
+		ContentType:      f.ContentType,
+		CacheControl:     f.CacheControl,
+		DisableMultipart: f.Size >= 0 && f.Size <= maxSinglePut,
+	}
+	_, err = t.client.PutObject(ctx, t.bucket, key, rc, f.Size, opts)
+	if err != nil {
+		return t.wrap(ctx, http.MethodPut, key, err)
+	}
+	return nil
+}
+
+// Delete implements output.Target; a missing object is not an error.
+func (t *target) Delete(ctx context.Context, name string) error {
+	if err := output.CheckName(name); err != nil {
+		return err
+	}
+	key := t.prefix + name
+	ctx, cancel := t.withTimeout(ctx)
+	defer cancel()
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("DELETE %s: %w", t.url(key), err)
+	}
+	err := t.client.RemoveObject(ctx, t.bucket, key, minio.RemoveObjectOptions{})
+	if err != nil {
+		if r := minio.ToErrorResponse(err); r.Code == "NoSuchKey" || r.StatusCode == http.StatusNotFound && r.Code != "NoSuchBucket" {
+			return nil
+		}
+		return t.wrap(ctx, http.MethodDelete, key, err)
+	}
+	return nil
+}
+
+func (t *target) url(key string) string {
+	return t.display + "/" + t.bucket + "/" + key
+}
+
+// wrap turns a minio error into an *output.StatusError for S3 error
+// responses, or wraps it (and the context's error, if done) otherwise.
+func (t *target) wrap(ctx context.Context, op, key string, err error) error {
+	if r := minio.ToErrorResponse(err); r.StatusCode != 0 {
+		body := r.Code
+		if r.Message != "" {
+			body += ": " + r.Message
+		}
+		return &output.StatusError{
+			Op:         op,
+			URL:        t.url(key),
+			StatusCode: r.StatusCode,
+			Status:     fmt.Sprintf("%d %s", r.StatusCode, http.StatusText(r.StatusCode)),
+			Body:       httpput.Excerpt([]byte(body), ""),
+		}
+	}
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		err = ue.Err
+	}
+	if cerr := ctx.Err(); cerr != nil && !errors.Is(err, cerr) {
+		return fmt.Errorf("%s %s: %w (%w)", op, t.url(key), cerr, err)
+	}
+	return fmt.Errorf("%s %s: %w", op, t.url(key), err)
+}

@@ -1,0 +1,468 @@
+package s3_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/minio/minio-go/v7"
+	"github.com/minio/minio-go/v7/pkg/credentials"
+
+	"github.com/pullpush/pullpush/output"
+	"github.com/pullpush/pullpush/output/outputtest"
+	"github.com/pullpush/pullpush/output/s3"
+)
+
+const (
+	accessKey = "k"
+	secretKey = "s"
+	bucket    = "live"
+)
+
+// lookTool finds an external tool on PATH or in $(go env GOPATH)/bin,
+// skipping the test when it is absent unless PULLPUSH_REQUIRE_TOOLS=1
+// (the semantics of testutil.RequireTool).
+func lookTool(t *testing.T, name string) string {
+	t.Helper()
+	if p, err := exec.LookPath(name); err == nil {
+		return p
+	}
+	gopath := os.Getenv("GOPATH")
+	if out, err := exec.Command("go", "env", "GOPATH").Output(); err == nil {
+		gopath = strings.TrimSpace(string(out))
+	}
+	for _, dir := range filepath.SplitList(gopath) {
+		p := filepath.Join(dir, "bin", name)
+		if st, err := os.Stat(p); err == nil && !st.IsDir() && st.Mode()&0o111 != 0 {
+			return p
+		}
+	}
+	msg := fmt.Sprintf("%s not found on PATH or in $(go env GOPATH)/bin; install with go install github.com/versity/versitygw/cmd/versitygw@v1.8.0", name)
+	if os.Getenv("PULLPUSH_REQUIRE_TOOLS") == "1" {
+		t.Fatalf("required tool missing (PULLPUSH_REQUIRE_TOOLS=1): %s", msg)
+	}
+	t.Skip(msg)
+	return ""
+}
+
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// gateway is a running versitygw with the posix backend.
+type gateway struct {
+	endpoint string // http://127.0.0.1:port
+	root     string // posix root: root/<bucket>/<key>
+}
+
+// startGateway runs `versitygw --port 127.0.0.1:PORT posix DIR` with
+// ROOT_ACCESS_KEY=k ROOT_SECRET_KEY=s on a free loopback port and creates
+// the bucket.
+func startGateway(t *testing.T) *gateway {
+	t.Helper()
+	bin := lookTool(t, "versitygw")
+	root := t.TempDir()
+	var lastErr string
+	for attempt := 0; attempt < 3; attempt++ {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		addr := l.Addr().String()
+		l.Close()
+		var logs lockedBuffer
+		cmd := exec.Command(bin, "--port", addr, "posix", root)
+		cmd.Env = append(os.Environ(), "ROOT_ACCESS_KEY="+accessKey, "ROOT_SECRET_KEY="+secretKey)
+		cmd.Stdout, cmd.Stderr = &logs, &logs
+		if err := cmd.Start(); err != nil {
+			t.Fatalf("start versitygw: %v", err)
+		}
+		exited := make(chan struct{})
+		go func() { cmd.Wait(); close(exited) }()
+		stop := func() {
+			cmd.Process.Kill()
+			<-exited
+		}
+		if waitReady(addr, exited) {
+			t.Cleanup(func() {
+				stop()
+				if t.Failed() {
+					t.Logf("versitygw output:\n%s", logs.String())
+				}
+			})
+			g := &gateway{endpoint: "http://" + addr, root: root}
+			c := g.client(t)
+			ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+			defer cancel()
+			if err := c.MakeBucket(ctx, bucket, minio.MakeBucketOptions{Region: "us-east-1"}); err != nil {
+				t.Fatalf("make bucket: %v\n%s", err, logs.String())
+			}
+			return g
+		}
+		stop()
+		lastErr = logs.String()
+	}
+	t.Fatalf("versitygw did not start:\n%s", lastErr)
+	return nil
+}
+
+// waitReady polls addr until it accepts connections, the process exits or
+// 30 s pass.
+func waitReady(addr string, exited <-chan struct{}) bool {
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		select {
+		case <-exited:
+			return false
+		default:
+		}
+		if c, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
+			c.Close()
+			return true
+		}
+		select {
+		case <-exited:
+			return false
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	return false
+}
+
+func (g *gateway) client(t *testing.T) *minio.Client {
+	t.Helper()
+	u, _ := url.Parse(g.endpoint)
+	c, err := minio.New(u.Host, &minio.Options{Creds: credentials.NewStaticV4(accessKey, secretKey, ""), Region: "us-east-1", BucketLookup: minio.BucketLookupPath})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// observer is a reverse proxy in front of the gateway that counts request
+// body bytes, so the contract suite can check that bodies are streamed.
+type observer struct {
+	*httptest.Server
+	mu       sync.Mutex
+	inflight map[string]*atomic.Int64
+	lengths  map[string]int64
+}
+
+func newObserver(t *testing.T, upstream string) *observer {
+	u, _ := url.Parse(upstream)
+	proxy := httputil.NewSingleHostReverseProxy(u)
+	o := &observer{inflight: make(map[string]*atomic.Int64), lengths: make(map[string]int64)}
+	o.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPut {
+			n := new(atomic.Int64)
+			// With streaming signatures the body carries chunk
+			// signatures; the declared file size is this header.
+			length := r.ContentLength
+			if d := r.Header.Get("X-Amz-Decoded-Content-Length"); d != "" {
+				length, _ = strconv.ParseInt(d, 10, 64)
+			}
+			o.mu.Lock()
+			o.inflight[r.URL.Path] = n
+			o.lengths[r.URL.Path] = length
+			o.mu.Unlock()
+			r.Body = &countingBody{ReadCloser: r.Body, n: n}
+		}
+		proxy.ServeHTTP(w, r)
+	}))
+	t.Cleanup(o.Close)
+	return o
+}
+
+type countingBody struct {
+	io.ReadCloser
+	n *atomic.Int64
+}
+
+func (c *countingBody) Read(p []byte) (int, error) {
+	k, err := c.ReadCloser.Read(p)
+	c.n.Add(int64(k))
+	return k, err
+}
+
+// reader reads objects back through a plain client.
+type reader struct {
+	c      *minio.Client
+	prefix string
+	obs    *observer
+}
+
+func (r reader) Get(t testing.TB, target int, name string) (outputtest.Object, bool) {
+	t.Helper()
+	ctx := context.Background()
+	key := r.prefix + name
+	st, err := r.c.StatObject(ctx, bucket, key, minio.StatObjectOptions{})
+	if err != nil {
+		if minio.ToErrorResponse(err).Code == "NoSuchKey" {
+			return outputtest.Object{}, false
+		}
+		t.Fatalf("stat %s: %v", key, err)
+	}
+	obj, err := r.c.GetObject(ctx, bucket, key, minio.GetObjectOptions{})
+	if err != nil {
+		t.Fatalf("get %s: %v", key, err)
+	}
+	defer obj.Close()
+	data, err := io.ReadAll(obj)
+	if err != nil {
+		t.Fatalf("read %s: %v", key, err)
+	}
+	return outputtest.Object{Data: data, ContentType: st.ContentType, CacheControl: st.Metadata.Get("Cache-Control")}, true
+}
+
+func (r reader) KeepsMetadata() (bool, bool) { return true, true }
+
+func (r reader) RequestContentLength(target int, name string) (int64, bool) {
+	r.obs.mu.Lock()
+	defer r.obs.mu.Unlock()
+	n, ok := r.obs.lengths["/"+bucket+"/"+r.prefix+name]
+	return n, ok
+}
+
+func (r reader) Received(target int, name string) int64 {
+	r.obs.mu.Lock()
+	defer r.obs.mu.Unlock()
+	if n := r.obs.inflight["/"+bucket+"/"+r.prefix+name]; n != nil {
+		return n.Load()
+	}
+	return 0
+}
+
+func TestVersityGW(t *testing.T) {
+	g := startGateway(t)
+	obs := newObserver(t, g.endpoint)
+	check := g.client(t)
+	var seq atomic.Int64
+
+	newS3 := func(t *testing.T, cfg s3.Config) *s3.Output {
+		t.Helper()
+		o, err := s3.New(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { o.Close() })
+		return o
+	}
+	base := func(endpoint string) s3.Config {
+		return s3.Config{Bucket: bucket, Region: "us-east-1", Endpoint: endpoint,
+			AccessKeyID: accessKey, SecretAccessKey: secretKey, PathStyle: true,
+			Prefix: fmt.Sprintf("t%d", seq.Add(1))}
+	}
+
+	t.Run("Contract", func(t *testing.T) {
+		outputtest.Run(t, func(t *testing.T) (output.Output, outputtest.Reader) {
+			cfg := base(obs.URL)
+			o, err := s3.New(cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return o, reader{c: check, prefix: cfg.Prefix + "/", obs: obs}
+		})
+	})
+
+	t.Run("ObjectsOnDisk", func(t *testing.T) {
+		cfg := base(g.endpoint)
+		cfg.Prefix = "channels/1/"
+		cfg.Stem = "live"
+		o := newS3(t, cfg)
+		if o.Stem() != "live" {
+			t.Errorf("Stem() = %q", o.Stem())
+		}
+		tg := o.Targets()[0]
+		if want := "s3 " + g.endpoint + "/" + bucket + "/channels/1/"; tg.Name() != want {
+			t.Errorf("Name() = %q, want %q", tg.Name(), want)
+		}
+		f := outputtest.BytesFile("live_720p_1.ts", "video/mp2t", []byte("segment"))
+		f.CacheControl = "max-age=31536000, immutable"
+		if err := tg.Put(t.Context(), f); err != nil {
+			t.Fatal(err)
+		}
+		data, err := os.ReadFile(filepath.Join(g.root, bucket, "channels", "1", "live_720p_1.ts"))
+		if err != nil || string(data) != "segment" {
+			t.Fatalf("on disk: %q, %v", data, err)
+		}
+		st, err := check.StatObject(t.Context(), bucket, "channels/1/live_720p_1.ts", minio.StatObjectOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.ContentType != "video/mp2t" || st.Metadata.Get("Cache-Control") != f.CacheControl {
+			t.Errorf("Content-Type %q, Cache-Control %q", st.ContentType, st.Metadata.Get("Cache-Control"))
+		}
+		if err := tg.Delete(t.Context(), "live_720p_1.ts"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := os.Stat(filepath.Join(g.root, bucket, "channels", "1", "live_720p_1.ts")); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("object still on disk: %v", err)
+		}
+	})
+
+	t.Run("RegionDiscovery", func(t *testing.T) {
+		cfg := base(g.endpoint)
+		cfg.Region = ""
+		cfg.PathStyle = false
+		o := newS3(t, cfg)
+		if err := o.Targets()[0].Put(t.Context(), outputtest.BytesFile("channel.m3u8", "application/vnd.apple.mpegurl", []byte("#EXTM3U\n"))); err != nil {
+			t.Fatal(err)
+		}
+	})
+
+	t.Run("LargerThanPartSize", func(t *testing.T) {
+		// minio-go would switch to buffered multipart above 16 MiB; files
+		// of known size stay one streamed PutObject.
+		cfg := base(obs.URL)
+		o := newS3(t, cfg)
+		g := outputtest.NewGenerated("channel_1080p_1.ts", 17<<20, 3)
+		if err := o.Targets()[0].Put(t.Context(), g.File()); err != nil {
+			t.Fatal(err)
+		}
+		r := reader{c: check, prefix: cfg.Prefix + "/", obs: obs}
+		if n, _ := r.RequestContentLength(0, g.Name); n != 17<<20 {
+			t.Errorf("single request of %d bytes, want %d", n, 17<<20)
+		}
+		obj, ok := r.Get(t, 0, g.Name)
+		if !ok || len(obj.Data) != 17<<20 {
+			t.Fatalf("stored %d bytes", len(obj.Data))
+		}
+	})
+
+	t.Run("WrongSecret", func(t *testing.T) {
+		cfg := base(g.endpoint)
+		cfg.SecretAccessKey = "wrong-Secret-Key-123"
+		o := newS3(t, cfg)
+		err := o.Targets()[0].Put(t.Context(), outputtest.BytesFile("channel.m3u8", "", []byte("x")))
+		var se *output.StatusError
+		if !errors.As(err, &se) || se.StatusCode != http.StatusForbidden {
+			t.Fatalf("Put = %v, want a 403 StatusError", err)
+		}
+		if strings.Contains(err.Error(), cfg.SecretAccessKey) {
+			t.Errorf("error leaks the secret: %v", err)
+		}
+		if err := o.Targets()[0].Delete(t.Context(), "channel.m3u8"); err == nil || strings.Contains(err.Error(), cfg.SecretAccessKey) {
+			t.Errorf("Delete = %v", err)
+		}
+	})
+
+	t.Run("MissingBucket", func(t *testing.T) {
+		cfg := base(g.endpoint)
+		cfg.Bucket = "no-such-bucket"
+		o := newS3(t, cfg)
+		err := o.Targets()[0].Put(t.Context(), outputtest.BytesFile("channel.m3u8", "", []byte("x")))
+		if err == nil || !strings.Contains(err.Error(), "404") || !strings.Contains(err.Error(), "NoSuchBucket") {
+			t.Errorf("Put = %v, want 404 NoSuchBucket", err)
+		}
+		if err := o.Targets()[0].Delete(t.Context(), "channel.m3u8"); err == nil {
+			t.Error("Delete in a missing bucket succeeded")
+		}
+	})
+}
+
+func TestUnreachable(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	o, err := s3.New(s3.Config{Bucket: bucket, Region: "us-east-1", Endpoint: "http://" + addr, AccessKeyID: "a", SecretAccessKey: "secret-Key-999", PathStyle: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer o.Close()
+	err = o.Targets()[0].Put(t.Context(), outputtest.BytesFile("channel.m3u8", "", []byte("x")))
+	if err == nil || strings.Contains(err.Error(), "secret-Key-999") {
+		t.Errorf("Put = %v", err)
+	}
+}
+
+var payloadCases = []struct{ name, payload, err string }{
+	{"minimal", `{"bucket":"live"}`, ""},
+	{"full", `{"bucket":"live","prefix":"a/b","region":"eu-west-1","endpoint":"https://s3.eu-west-1.amazonaws.com","accessKeyId":"AK","secretAccessKey":"SK","sessionToken":"ST","pathStyle":true,"stem":"live"}`, ""},
+	{"http endpoint", `{"bucket":"live","endpoint":"http://127.0.0.1:9000","accessKeyId":"k","secretAccessKey":"s"}`, ""},
+	{"bare endpoint", `{"bucket":"live","endpoint":"minio.example.com:9000"}`, ""},
+	{"absent", ``, "bucket: required"},
+	{"unknown", `{"bucket":"live","secretKey":"s"}`, "secretKey: unknown field"},
+	{"bucket name", `{"bucket":"Bad_Bucket"}`, "bucket: not a valid bucket name"},
+	{"bucket type", `{"bucket":true}`, "bucket: must be a string"},
+	{"prefix traversal", `{"bucket":"live","prefix":"a/../b"}`, "prefix: elements must be names of [A-Za-z0-9._-] not starting with a dot, separated by single slashes"},
+	{"prefix double slash", `{"bucket":"live","prefix":"a//b"}`, "prefix: elements must be names of [A-Za-z0-9._-] not starting with a dot, separated by single slashes"},
+	{"region", `{"bucket":"live","region":"EU West"}`, "region: must be a region name such as eu-west-1"},
+	{"endpoint scheme", `{"bucket":"live","endpoint":"ftp://h"}`, "endpoint: must be http or https"},
+	{"endpoint credentials", `{"bucket":"live","endpoint":"http://k:s@h"}`, "endpoint: must not contain credentials"},
+	{"endpoint path", `{"bucket":"live","endpoint":"http://h/live"}`, "endpoint: must be a scheme and host only, without path or query"},
+	{"endpoint host", `{"bucket":"live","endpoint":"http://"}`, "endpoint: must have a host"},
+	{"endpoint url", `{"bucket":"live","endpoint":"http://h:port"}`, "endpoint: not a valid URL"},
+	{"secret missing", `{"bucket":"live","accessKeyId":"k"}`, "secretAccessKey: required when accessKeyId is set"},
+	{"access key missing", `{"bucket":"live","secretAccessKey":"s"}`, "accessKeyId: required when secretAccessKey is set"},
+	{"token alone", `{"bucket":"live","sessionToken":"t"}`, "sessionToken: needs accessKeyId and secretAccessKey"},
+	{"pathStyle type", `{"bucket":"live","pathStyle":"yes"}`, "pathStyle: must be a boolean"},
+	{"stem", `{"bucket":"live","stem":"a/b"}`, "stem: must be a name of [A-Za-z0-9._-] not starting with a dot"},
+}
+
+func TestPayload(t *testing.T) {
+	for _, c := range payloadCases {
+		t.Run(c.name, func(t *testing.T) {
+			o, err := s3.Factory.New(json.RawMessage(c.payload))
+			if c.err == "" {
+				if err != nil {
+					t.Fatalf("unexpected error: %v", err)
+				}
+				o.Close()
+				return
+			}
+			if err == nil {
+				o.Close()
+				t.Fatalf("accepted, want %q", c.err)
+			}
+			if err.Error() != c.err || !errors.Is(err, output.ErrInvalidPayload) {
+				t.Errorf("error = %q, want %q wrapping ErrInvalidPayload", err, c.err)
+			}
+		})
+	}
+}
+
+func TestSchema(t *testing.T) {
+	outputtest.CheckSchema(t, s3.Factory, s3.Payload{})
+}
+
+func FuzzS3Payload(f *testing.F) {
+	for _, c := range payloadCases {
+		f.Add([]byte(c.payload))
+	}
+	f.Fuzz(func(t *testing.T, payload []byte) {
+		outputtest.CheckPayload(t, s3.Factory, payload)
+	})
+}
