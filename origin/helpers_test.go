@@ -284,3 +284,11 @@ func filesUnder(t *testing.T, dir string) int {
 	})
 	return n
 }
+
+// newLoopbackServer serves h on 127.0.0.1 until the test ends.
+func newLoopbackServer(t *testing.T, h http.Handler) *httptest.Server {
+	t.Helper()
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	return srv
+}

@@ -284,3 +284,53 @@ func TestCORSHeadRange(t *testing.T) {
 		}
 	}
 }
+
+// TestSourceDiscontinuity: a source DISCONTINUITY with a real time jump
+// (forward, then backward) is passed on; the timeline stays sorted and
+// DISCONTINUITY-SEQUENCE counts the tags that slid out of the window.
+func TestSourceDiscontinuity(t *testing.T) {
+	e := newEnv(t, nil)
+	l := newLive(t, testmedia.TS, e.clock.Now())
+	l.window = 10
+	r := l.set.Rendition("video_hi")
+	p := e.pusher("a")
+	// Segment times: 0..3 normal, 4..6 jump 100 s ahead, 7..9 jump 1 h back.
+	at := func(i int) time.Time {
+		switch {
+		case i >= 7:
+			return l.epoch.Add(time.Duration(i)*time.Second - time.Hour)
+		case i >= 4:
+			return l.epoch.Add(time.Duration(i)*time.Second + 100*time.Second)
+		}
+		return l.epoch.Add(time.Duration(i) * time.Second)
+	}
+	playlist := func(n int) []byte {
+		m := &hls.Media{Version: 3, TargetDuration: 1, MediaSequence: 0}
+		for i := 0; i <= n; i++ {
+			m.Segments = append(m.Segments, &hls.Segment{Duration: 1, URI: segName(r, i), ProgramDateTime: at(i), Discontinuity: i == 4 || i == 7})
+		}
+		return m.Encode()
+	}
+	for n := 0; n < 10; n++ {
+		e.clock.Add(time.Second)
+		p.put(segName(r, n), l.segData(r, n))
+		p.put("channel_video_hi.m3u8", playlist(n))
+	}
+	m := e.media("/out/v1/live/channel_video_hi.m3u8?start=" + iso(l.epoch) + "&end=" + iso(l.epoch.Add(200*time.Second)))
+	if len(m.Segments) != 10 {
+		t.Fatalf("%d segments, want 10", len(m.Segments))
+	}
+	for i, s := range m.Segments {
+		if s.Discontinuity != (i == 4 || i == 7) {
+			t.Fatalf("segment %d: DISCONTINUITY %v", i, s.Discontinuity)
+		}
+		if i > 0 && !s.ProgramDateTime.IsZero() && s.ProgramDateTime.Before(m.Segments[i-1].ProgramDateTime) {
+			t.Fatalf("segment %d: PDT went back", i)
+		}
+	}
+	// Live window (5 s): the first tag slid out, the second is listed.
+	live := e.media("/out/v1/live/channel_video_hi.m3u8")
+	if live.DiscontinuitySequence != 1 {
+		t.Fatalf("DISCONTINUITY-SEQUENCE %d, want 1", live.DiscontinuitySequence)
+	}
+}

@@ -133,7 +133,8 @@ func (r *rendition) countStartingBefore(t int64) int {
 type inRend struct {
 	lastSeq   int64 // last indexed source media sequence (-1: none)
 	lastEnd   int64
-	restart   bool // next indexed segment starts a discontinuity
+	restart   bool  // next indexed segment starts a discontinuity
+	shift     int64 // added to this input's segment times after a backward clock jump (ns)
 	target    time.Duration
 	pending   *hls.Media // latest playlist not fully indexed yet
 	pendRecv  time.Time
@@ -406,7 +407,7 @@ func (c *channel) indexPlaylist(in *input, key string, m *hls.Media, recv time.T
 			return
 		}
 		ir.waitName = ""
-		rc := rec{start: starts[i], dur: durNS(s.Duration), disc: s.Discontinuity || ir.restart, file: f, init: init}
+		rc := rec{start: starts[i] + ir.shift, dur: durNS(s.Duration), disc: s.Discontinuity || ir.restart, file: f, init: init}
 		if len(s.Tags) > 0 || len(s.DateRanges) > 0 {
 			rc.extra = cloneExtra(s)
 		}
@@ -419,7 +420,7 @@ func (c *channel) indexPlaylist(in *input, key string, m *hls.Media, recv time.T
 			}
 		}
 		ir.restart = false
-		ir.lastSeq, ir.lastEnd = srcSeq, rc.end()
+		ir.lastSeq, ir.lastEnd = srcSeq, starts[i]+rc.dur
 		c.offer(in, key, rc, ir.target, path.Ext(fileName(s.URI)))
 	}
 }
@@ -451,6 +452,14 @@ func (c *channel) offer(in *input, key string, rc rec, target time.Duration, ext
 	tol := rc.dur / 2
 	if len(r.segs) > 0 {
 		end := r.lastEnd()
+		if rc.disc && rc.start < end-tol {
+			// The source marked a discontinuity and its clock went back:
+			// continue the timeline after what viewers already have, so
+			// it stays sorted by time.
+			delta := end - rc.start
+			ir.shift += delta
+			rc.start += delta
+		}
 		if rc.end() <= end+tol {
 			c.releaseRec(&rc) // already have it (from the other input)
 			return
