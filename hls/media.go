@@ -19,9 +19,7 @@ func ParseMedia(data []byte) (*Media, error) {
 	return parseMedia(s)
 }
 
-var (
-	errNoValue = errors.New("missing value")
-)
+var errNoValue = errors.New("missing value")
 
 // mediaParser holds the state of one parseMedia call.
 type mediaParser struct {
@@ -228,6 +226,9 @@ func (p *mediaParser) segmentTag(line, name, value string) error {
 		}
 		seg.Bitrate = n
 	default:
+		if p.tags == nil {
+			p.tags = make([]string, 0, 32)
+		}
 		p.tags = append(p.tags, line)
 		seg.Tags = p.tags[p.tagStart:len(p.tags):len(p.tags)]
 	}
