@@ -2,6 +2,7 @@ package origin
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -20,6 +21,7 @@ import (
 	"github.com/pullpush/pullpush/hls"
 	"github.com/pullpush/pullpush/internal/testmedia"
 	"github.com/pullpush/pullpush/internal/testutil"
+	"github.com/pullpush/pullpush/output"
 )
 
 const (
@@ -122,6 +124,8 @@ type pusher struct {
 	t      *testing.T
 	base   string // .../in/v2/{channel}/{input}/
 	client *http.Client
+	// target, when set, pushes through a pullpush output target instead.
+	target output.Target
 }
 
 func (e *env) pusher(input string) *pusher {
@@ -134,6 +138,14 @@ func (e *env) pusher(input string) *pusher {
 
 func (p *pusher) put(name string, data []byte) {
 	p.t.Helper()
+	if p.target != nil {
+		err := p.target.Put(context.Background(), output.File{Name: name, Size: int64(len(data)),
+			Open: func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(data)), nil }})
+		if err != nil {
+			p.t.Fatalf("output put %s: %v", name, err)
+		}
+		return
+	}
 	req, err := http.NewRequest(http.MethodPut, p.base+name, bytes.NewReader(data))
 	if err != nil {
 		p.t.Fatal(err)
