@@ -64,6 +64,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return nil
 	case "pull":
 		return runPull(ctx, rest, stdout, stderr)
+	case "serve":
+		return runServe(ctx, rest, stdout, stderr)
 	case "origin":
 		return runOrigin(ctx, rest, stdout, stderr)
 	case "chaos":

@@ -1,0 +1,334 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/pullpush/pullpush/config"
+	"github.com/pullpush/pullpush/internal/sink"
+	"github.com/pullpush/pullpush/internal/testutil"
+	"github.com/pullpush/pullpush/store"
+)
+
+// lockedBuffer collects log output from the server goroutines.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// server is one `serve` run in the test process.
+type server struct {
+	addr   string
+	cancel context.CancelFunc
+	done   chan error
+}
+
+// startServe runs serve with args (plus --listen 127.0.0.1:0) until stop.
+func startServe(t *testing.T, logs io.Writer, args ...string) *server {
+	t.Helper()
+	cfg, err := config.LoadServe(append([]string{"--listen", "127.0.0.1:0", "--shutdown-timeout", "5s"}, args...),
+		func(string) (string, bool) { return "", false }, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	s := &server{cancel: cancel, done: make(chan error, 1)}
+	ready := make(chan string, 1)
+	go func() { s.done <- serve(ctx, cfg, logs, func(addr string) { ready <- addr }) }()
+	select {
+	case s.addr = <-ready:
+	case err := <-s.done:
+		cancel()
+		t.Fatalf("serve exited before ready: %v", err)
+	case <-time.After(10 * time.Second):
+		cancel()
+		t.Fatal("serve not ready after 10 s")
+	}
+	t.Cleanup(func() { s.stop(t) })
+	return s
+}
+
+// stop cancels the server as SIGTERM would and checks it returns nil.
+func (s *server) stop(t *testing.T) {
+	t.Helper()
+	if s.cancel == nil {
+		return
+	}
+	s.cancel()
+	s.cancel = nil
+	select {
+	case err := <-s.done:
+		if err != nil {
+			t.Errorf("serve returned %v, want nil", err)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("serve did not stop within 15 s")
+	}
+}
+
+func (s *server) call(t *testing.T, token, method, path, body string) (int, []byte) {
+	t.Helper()
+	var rd io.Reader
+	if body != "" {
+		rd = strings.NewReader(body)
+	}
+	req, err := http.NewRequest(method, "http://"+s.addr+path, rd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, b
+}
+
+type listed struct {
+	ID      string    `json:"fetcherId"`
+	Name    string    `json:"name"`
+	State   string    `json:"state"`
+	Created time.Time `json:"created"`
+	Payload json.RawMessage
+}
+
+// TestServeRestart: serve on a data directory, create a fetcher over HTTP,
+// stop as on SIGTERM, start again on the same directory: the fetcher is
+// listed again with the same id and creation time and is started. Neither
+// the ingest password nor the API token reaches the log.
+func TestServeRestart(t *testing.T) {
+	const (
+		token    = "serve-test-token-0123"
+		password = "ingest-password-xyz"
+	)
+	dir := filepath.Join(t.TempDir(), "data")
+	snk := sink.New(sink.Options{Username: "ingest", Password: password})
+	ingest := httptest.NewServer(snk)
+	defer ingest.Close()
+	src := httptest.NewServer(http.NotFoundHandler()) // a source; the relay's behaviour is tested in fetch
+	defer src.Close()
+
+	logs := &lockedBuffer{}
+	s1 := startServe(t, logs, "--data", dir, "--api-token", token)
+	body := fmt.Sprintf(`{"name":"restart","url":%q,"output":"mediapackage","payload":{"ingestUrls":[{"url":%q,"username":"ingest","password":%q}]}}`,
+		src.URL+"/master.m3u8", ingest.URL+"/in/v2/ch/a/channel", password)
+	code, resp := s1.call(t, token, "POST", "/api/v1/fetcher", body)
+	if code != http.StatusCreated {
+		t.Fatalf("create: %d %s", code, resp)
+	}
+	var created listed
+	json.Unmarshal(resp, &created)
+	if code, _ := s1.call(t, "", "GET", "/api/v1/fetcher", ""); code != http.StatusUnauthorized {
+		t.Fatalf("list without token: %d", code)
+	}
+	s1.stop(t)
+
+	for path, want := range map[string]os.FileMode{dir: 0o700, filepath.Join(dir, store.FileName): 0o600} {
+		st, err := os.Stat(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.Mode().Perm() != want {
+			t.Errorf("%s mode %o, want %o", path, st.Mode().Perm(), want)
+		}
+	}
+
+	s2 := startServe(t, logs, "--data", dir, "--api-token", token)
+	code, resp = s2.call(t, token, "GET", "/api/v1/fetcher", "")
+	var list []listed
+	if err := json.Unmarshal(resp, &list); code != 200 || err != nil || len(list) != 1 {
+		t.Fatalf("list after restart: %d %s", code, resp)
+	}
+	got := list[0]
+	if got.ID != created.ID || got.Name != "restart" || !got.Created.Equal(created.Created) {
+		t.Fatalf("after restart %+v, before %+v", got, created)
+	}
+	if got.State == "failed" || got.State == "stopped" {
+		t.Fatalf("restored fetcher state %s: %s", got.State, resp)
+	}
+	if !strings.Contains(string(got.Payload), `"password":"***"`) {
+		t.Errorf("payload not redacted: %s", got.Payload)
+	}
+	if code, _ := s2.call(t, token, "DELETE", "/api/v1/fetcher/"+created.ID, ""); code != http.StatusNoContent {
+		t.Fatalf("delete: %d", code)
+	}
+	s2.stop(t)
+
+	// Deleted stays deleted.
+	s3 := startServe(t, logs, "--data", dir, "--api-token", token)
+	if _, resp := s3.call(t, token, "GET", "/api/v1/fetcher", ""); strings.TrimSpace(string(resp)) != "[]" {
+		t.Fatalf("deleted fetcher came back: %s", resp)
+	}
+	s3.stop(t)
+
+	out := logs.String()
+	for _, secret := range []string{password, token} {
+		if strings.Contains(out, secret) {
+			t.Errorf("log contains %q:\n%s", secret, out)
+		}
+	}
+	for _, want := range []string{`msg=serving`, `fetchers=1`, `msg="shutting down"`, `msg=stopped`} {
+		if !strings.Contains(out, want) {
+			t.Errorf("log lacks %s", want)
+		}
+	}
+}
+
+func TestServeOneProcessPerDataDir(t *testing.T) {
+	dir := t.TempDir()
+	startServe(t, io.Discard, "--data", dir)
+	cfg, err := config.LoadServe([]string{"--data", dir, "--listen", "127.0.0.1:0"}, func(string) (string, bool) { return "", false }, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = serve(t.Context(), cfg, io.Discard, nil)
+	if err == nil || !strings.Contains(err.Error(), "in use by another process") {
+		t.Fatalf("second serve on the same data dir: %v", err)
+	}
+}
+
+func TestServePortInUse(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	dir := t.TempDir()
+	cfg, _ := config.LoadServe([]string{"--data", dir, "--listen", ln.Addr().String()}, func(string) (string, bool) { return "", false }, io.Discard)
+	err = serve(t.Context(), cfg, io.Discard, nil)
+	if err == nil || !strings.Contains(err.Error(), "serve: listen:") {
+		t.Fatalf("busy port: %v", err)
+	}
+	// The store was released: the directory can be served again.
+	startServe(t, io.Discard, "--data", dir)
+}
+
+func TestServeUsage(t *testing.T) {
+	for _, k := range []string{"PULLPUSH_DATA", "PULLPUSH_CONFIG", "PULLPUSH_LISTEN", "PULLPUSH_API_TOKEN"} {
+		t.Setenv(k, "")
+		os.Unsetenv(k)
+	}
+	var stderr bytes.Buffer
+	err := run(t.Context(), []string{"serve"}, io.Discard, &stderr)
+	if !errors.Is(err, errUsage) || err.Error() != "usage: serve: 'data' must be set (flag --data or PULLPUSH_DATA)" {
+		t.Fatalf("no data: %v", err)
+	}
+	err = run(t.Context(), []string{"serve", "-h"}, io.Discard, &stderr)
+	if !errors.Is(err, flag.ErrHelp) || !strings.Contains(stderr.String(), "PULLPUSH_API_TOKEN") {
+		t.Fatalf("help: %v\n%s", err, stderr.String())
+	}
+	t.Setenv("PULLPUSH_MAX_FETCHERS", "lots")
+	err = run(t.Context(), []string{"serve", "--data", t.TempDir()}, io.Discard, &stderr)
+	if !errors.Is(err, errUsage) || !strings.Contains(err.Error(), `PULLPUSH_MAX_FETCHERS: 'maxFetchers': "lots" is not an integer`) {
+		t.Fatalf("bad env: %v", err)
+	}
+}
+
+// TestServeSIGTERM runs the real binary entry point in a child process
+// (this test binary re-executed) and checks that SIGTERM ends it with exit
+// status 0 after a graceful shutdown.
+func TestServeSIGTERM(t *testing.T) {
+	if os.Getenv("PULLPUSH_TEST_SERVE_CHILD") == "1" {
+		i := 0
+		for i < len(os.Args) && os.Args[i] != "--" {
+			i++
+		}
+		os.Args = append([]string{"pullpush"}, os.Args[i+1:]...)
+		main()
+		return
+	}
+	dir := t.TempDir()
+	cmd := exec.Command(os.Args[0], "-test.run=^TestServeSIGTERM$", "--", "serve", "--data", dir, "--listen", "127.0.0.1:0")
+	cmd.Env = append(os.Environ(), "PULLPUSH_TEST_SERVE_CHILD=1", "PULLPUSH_API_TOKEN=child-token-abc")
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	lines := make(chan string, 100)
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+		close(lines)
+	}()
+	addrRE := regexp.MustCompile(`msg=serving addr=(\S+)`)
+	var addr string
+	var seen []string
+	deadline := time.After(20 * time.Second)
+	for addr == "" {
+		select {
+		case l, ok := <-lines:
+			if !ok {
+				cmd.Wait()
+				t.Fatalf("child exited before serving:\n%s", strings.Join(seen, "\n"))
+			}
+			seen = append(seen, l)
+			if m := addrRE.FindStringSubmatch(l); m != nil {
+				addr = m[1]
+			}
+		case <-deadline:
+			cmd.Process.Kill()
+			t.Fatalf("child not serving after 20 s:\n%s", strings.Join(seen, "\n"))
+		}
+	}
+	testutil.Eventually(t, 5*time.Second, func() bool {
+		resp, err := http.Get("http://" + addr + "/health")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == 200
+	}, "child /health")
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	for l := range lines {
+		seen = append(seen, l)
+	}
+	err = cmd.Wait()
+	if err != nil {
+		t.Fatalf("child exit: %v\n%s", err, strings.Join(seen, "\n"))
+	}
+	all := strings.Join(seen, "\n")
+	if !strings.Contains(all, "msg=stopped") || strings.Contains(all, "child-token-abc") {
+		t.Fatalf("unexpected child log:\n%s", all)
+	}
+}
