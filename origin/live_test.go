@@ -334,3 +334,22 @@ func TestSourceDiscontinuity(t *testing.T) {
 		t.Fatalf("DISCONTINUITY-SEQUENCE %d, want 1", live.DiscontinuitySequence)
 	}
 }
+
+func TestPDTInterval(t *testing.T) {
+	e := newEnv(t, func(c *Config) {
+		c.Channels[0].PDTInterval = 3 * time.Second
+		c.Channels[0].ManifestWindow = 10 * time.Second
+	})
+	l := newLive(t, testmedia.TS, e.clock.Now())
+	e.pushSteps(l, e.pusher("a"), 0, 10)
+	m := e.media("/out/v1/live/channel_video_hi.m3u8")
+	var with []int
+	for i, s := range m.Segments {
+		if !s.ProgramDateTime.IsZero() {
+			with = append(with, i)
+		}
+	}
+	if len(m.Segments) != 10 || len(with) != 4 || with[0] != 0 || with[1] != 3 {
+		t.Fatalf("%d segments, PDT on %v; want 10 with PDT on 0,3,6,9", len(m.Segments), with)
+	}
+}
