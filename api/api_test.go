@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/pullpush/pullpush/output/outputs"
 	"github.com/pullpush/pullpush/store"
 )
 
@@ -52,11 +53,11 @@ var createCases = []struct {
 	{name: "payload array", body: `{"name":"a","url":"http://127.0.0.1/m.m3u8","output":"test","payload":[1]}`, status: 400, err: "'payload' must be a JSON object"},
 	{name: "payload string not JSON", body: `{"name":"a","url":"http://127.0.0.1/m.m3u8","output":"test","payload":"ingestUrls"}`, status: 400, err: "'payload' is a string that does not hold a JSON object"},
 	{name: "payload missing ingestUrls", body: `{"name":"a","url":"http://127.0.0.1/m.m3u8","output":"test","payload":{}}`, status: 400,
-		err: `invalid payload for output "test": invalid output payload: ingestUrls: required`},
+		err: `invalid payload for output "test": ingestUrls: required`},
 	{name: "payload absent for output that needs it", body: `{"name":"a","url":"http://127.0.0.1/m.m3u8","output":"test"}`, status: 400,
-		err: `invalid payload for output "test": invalid output payload: ingestUrls: required`},
+		err: `invalid payload for output "test": ingestUrls: required`},
 	{name: "payload ingest url not http", body: `{"name":"a","url":"http://127.0.0.1/m.m3u8","output":"test","payload":{"ingestUrls":[{"url":"ftp://127.0.0.1/in/channel"}]}}`, status: 400,
-		err: `invalid payload for output "test": invalid output payload: ingestUrls[0].url: must be http or https`},
+		err: `invalid payload for output "test": ingestUrls[0].url: must be http or https`},
 	{name: "concurrency negative", body: `{"name":"a","url":"http://127.0.0.1/m.m3u8","output":"void","concurrency":-1}`, status: 400,
 		err: "'concurrency' must be an integer from 1 to 64 (0 or absent: the default)"},
 	{name: "concurrency fraction", body: `{"name":"a","url":"http://127.0.0.1/m.m3u8","output":"void","concurrency":1.5}`, status: 400,
@@ -252,5 +253,50 @@ func TestCORS(t *testing.T) {
 	// The real call still needs it.
 	if r := h.do("GET", "/api/v1/fetcher", "", "Origin", "https://dash.example"); r.status != http.StatusUnauthorized {
 		t.Fatalf("no token: %d", r.status)
+	}
+}
+
+// TestCreateWithBuiltinOutputs runs the payload checks of the real outputs
+// (output/outputs) through the API: the error names the field, a
+// non-payload-error never becomes a 500, and secrets are redacted with
+// each factory's own Secrets list.
+func TestCreateWithBuiltinOutputs(t *testing.T) {
+	h := newHarness(t, harnessOpts{factories: outputs.Factories()})
+	src := `"url":"http://127.0.0.1:1/live/master.m3u8"`
+	for _, tc := range []struct {
+		name, body string
+		status     int
+		err        string
+	}{
+		{"mediapackage without ingestUrls", `{"name":"a",` + src + `,"output":"mediapackage","payload":{}}`, 400,
+			`invalid payload for output "mediapackage": ingestUrls: at least one ingest URL is required`},
+		{"mediapackage without payload", `{"name":"a",` + src + `,"output":"mediapackage"}`, 400,
+			`invalid payload for output "mediapackage": ingestUrls: at least one ingest URL is required`},
+		{"mediapackage ingest not http", `{"name":"a",` + src + `,"output":"mediapackage","payload":{"ingestUrls":[{"url":"ftp://127.0.0.1/in/channel","username":"u","password":"pw"}]}}`, 400,
+			`invalid payload for output "mediapackage": ingestUrls[0].url: must be http or https`},
+		{"mediapackage unknown payload field", `{"name":"a",` + src + `,"output":"mediapackage","payload":{"ingestUrls":[{"url":"http://127.0.0.1/in/channel"}],"extra":1}}`, 400,
+			`invalid payload for output "mediapackage": extra: unknown field`},
+		{"s3 without bucket", `{"name":"a",` + src + `,"output":"s3","payload":{}}`, 400, `invalid payload for output "s3": bucket: required`},
+		{"file without dir", `{"name":"a",` + src + `,"output":"file","payload":{}}`, 400, `invalid payload for output "file": dir: required`},
+		{"webdav without url", `{"name":"a",` + src + `,"output":"webdav","payload":{}}`, 400, `invalid payload for output "webdav": url: required`},
+		{"mediapackage ok", `{"name":"mp",` + src + `,"output":"mediapackage","payload":{"ingestUrls":[{"url":"http://127.0.0.1:1/in/v2/x/a/channel","username":"u","password":"builtin-secret"},{"url":"http://127.0.0.1:1/in/v2/x/b/channel","username":"u","password":"builtin-secret"}]}}`, 201, ""},
+		{"void ok", `{"name":"v",` + src + `,"output":"void"}`, 201, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := h.do("POST", "/api/v1/fetcher", tc.body)
+			if r.status != tc.status {
+				t.Fatalf("status %d, want %d: %s", r.status, tc.status, r.body)
+			}
+			if tc.err != "" && r.errorMsg(t) != tc.err {
+				t.Errorf("error = %q\n      want %q", r.errorMsg(t), tc.err)
+			}
+			if strings.Contains(string(r.body), "builtin-secret") {
+				t.Errorf("password echoed: %s", r.body)
+			}
+		})
+	}
+	if strings.Contains(string(h.do("GET", "/api/v1/fetcher", "").body), "builtin-secret") ||
+		strings.Contains(h.logs.String(), "builtin-secret") {
+		t.Error("password leaked in list or log")
 	}
 }

@@ -76,19 +76,19 @@ func ingestFactory(name string) output.Factory {
 			dec := json.NewDecoder(bytes.NewReader(payload))
 			dec.DisallowUnknownFields()
 			if err := dec.Decode(&p); err != nil {
-				return nil, fmt.Errorf("%w: payload: must match the schema", output.ErrInvalidPayload)
+				return nil, output.Invalid("payload", "must match the schema")
 			}
 			if len(p.IngestURLs) == 0 {
-				return nil, fmt.Errorf("%w: ingestUrls: required", output.ErrInvalidPayload)
+				return nil, output.Invalid("ingestUrls", "required")
 			}
 			var targets []output.Target
 			for i, in := range p.IngestURLs {
 				u, err := url.Parse(in.URL)
 				if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-					return nil, fmt.Errorf("%w: ingestUrls[%d].url: must be http or https", output.ErrInvalidPayload, i)
+					return nil, output.Invalid(fmt.Sprintf("ingestUrls[%d].url", i), "must be http or https")
 				}
 				if in.Username == "leak" {
-					return nil, fmt.Errorf("%w: ingestUrls[%d]: login %s:%s refused", output.ErrInvalidPayload, i, in.Username, in.Password)
+					return nil, output.Invalid(fmt.Sprintf("ingestUrls[%d]", i), "login %s:%s refused", in.Username, in.Password)
 				}
 				targets = append(targets, nopTarget{name: u.Host})
 			}

@@ -55,7 +55,7 @@ func TestSecretsNeverLeave(t *testing.T) {
 	record(h.do("POST", "/api/v1/fetcher", body))
 	leak := `{"name":"leaky","url":"` + src + `","output":"test","payload":{"ingestUrls":[{"url":"http://127.0.0.1:1/in/channel","username":"leak","password":"` + password + `"}]}}`
 	r := record(h.do("POST", "/api/v1/fetcher", leak))
-	if r.status != 400 || r.errorMsg(t) != `invalid payload for output "test": invalid output payload: ingestUrls[0]: login leak:*** refused` {
+	if r.status != 400 || r.errorMsg(t) != `invalid payload for output "test": ingestUrls[0]: login leak:*** refused` {
 		t.Fatalf("factory error: %d %s", r.status, r.body)
 	}
 	record(h.do("POST", "/api/v1/fetcher", `{"name":"bad","url":"ftp://u:`+urlPass+`@127.0.0.1/m3u8","output":"test","payload":`+payload+`}`))
