@@ -20,6 +20,11 @@ func runCompare(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return err
 	}
 	cfg.Progress = stderr
+	cleanup, err := prebuild(ctx, cfg, relayPullpush)
+	if err != nil {
+		return err
+	}
+	defer cleanup()
 	auth := cfg.SinkAuth
 	var res [2]runResult
 	var errs []error
@@ -70,6 +75,11 @@ func runScale(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 		ns = append(ns, n)
 	}
+	cleanup, err := prebuild(ctx, cfg, strings.Split(*relays, ",")...)
+	if err != nil {
+		return err
+	}
+	defer cleanup()
 	var results []runResult
 	first := true
 	for _, relay := range strings.Split(*relays, ",") {

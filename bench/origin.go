@@ -34,6 +34,7 @@ type originConfig struct {
 	Scenarios    []string      `json:"scenarios"`
 	PutWorkers   int           `json:"putWorkers"`
 	PullpushBin  string        `json:"-"`
+	Source       string        `json:"source"`
 	Addr         string        `json:"-"` // use a running origin instead of starting one
 	Pid          int           `json:"-"` // its process id, for CPU and RSS
 	WorkDir      string        `json:"-"`
@@ -93,7 +94,8 @@ func runOrigin(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	fs.DurationVar(&cfg.ShiftSpan, "shift-span", time.Hour, "end-start of time-shifted playlist requests")
 	scen := fs.String("scenarios", strings.Join(originScenarios, ","), "request mixes to run: "+strings.Join(originScenarios, ", "))
 	fs.IntVar(&cfg.PutWorkers, "put-workers", 8, "concurrent PUTs while pre-filling")
-	fs.StringVar(&cfg.PullpushBin, "pullpush-bin", "", "prebuilt pullpush binary (default: go build ./cmd/pullpush)")
+	fs.StringVar(&cfg.PullpushBin, "pullpush-bin", "", "prebuilt pullpush binary (default: build it, see -source)")
+	fs.StringVar(&cfg.Source, "source", "head", "build pullpush from: head (git archive HEAD) or worktree")
 	fs.StringVar(&cfg.Addr, "addr", "", "load an already running origin at this loopback address (channel "+originChannel+", "+originUser+":"+originPass+")")
 	fs.IntVar(&cfg.Pid, "pid", 0, "process id of the origin given with -addr (for CPU and RSS)")
 	fs.StringVar(&cfg.WorkDir, "work", "", "directory for the origin's data and log (default: temp dir)")
@@ -143,19 +145,15 @@ func benchOrigin(ctx context.Context, cfg originConfig, progress io.Writer) (res
 		}
 		bin := cfg.PullpushBin
 		if bin == "" {
-			root, err := moduleRoot()
-			if err != nil {
+			if bin, err = buildPullpush(ctx, work, cfg.Source); err != nil {
 				return res, err
-			}
-			bin = filepath.Join(work, "pullpush")
-			build := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/pullpush")
-			build.Dir = root
-			if out, err := build.CombinedOutput(); err != nil {
-				return res, fmt.Errorf("go build ./cmd/pullpush: %w\n%s", err, out)
 			}
 		}
 		if out, err := exec.CommandContext(ctx, bin, "version").Output(); err == nil {
 			res.Version = strings.TrimSpace(string(out))
+		}
+		if cfg.PullpushBin == "" {
+			res.Version += " " + describeSource(ctx, cfg.Source)
 		}
 		port, err := freePort()
 		if err != nil {

@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -41,14 +42,16 @@ type runConfig struct {
 	SinkAuth    string        `json:"sinkAuth"`
 	Concurrency int           `json:"concurrency,omitempty"` // per-fetcher transfers; 0 = relay default
 
-	RefDir      string    `json:"-"` // npm prefix of the reference
-	PullpushBin string    `json:"-"` // prebuilt pullpush binary (optional)
+	RefDir      string    `json:"-"`      // npm prefix of the reference
+	PullpushBin string    `json:"-"`      // prebuilt pullpush binary (optional)
+	Source      string    `json:"source"` // what to build pullpush from: "head" (committed code) or "worktree"
 	RelayArgs   []string  `json:"relayArgs,omitempty"`
 	WorkDir     string    `json:"-"` // logs and data; a temp dir when empty
 	Keep        bool      `json:"-"` // keep WorkDir
 	CPUProfile  string    `json:"-"` // save a CPU profile from the relay's /debug/pprof (pullpush)
 	Perf        string    `json:"-"` // record the relay with perf(1) over the window into this file
 	Progress    io.Writer `json:"-"`
+	builtFrom   string    // set by prebuild
 }
 
 // latencyStats summarises added latency in milliseconds.
@@ -167,7 +170,8 @@ func runFlags(fs interface {
 	fs.StringVar(&cfg.SinkAuth, "sink-auth", "auto", "sink authentication: strict, lenient, none or auto (strict for pullpush, lenient for the reference)")
 	fs.IntVar(&cfg.Concurrency, "concurrency", 0, "per-fetcher concurrency sent to the relay (0 = relay default)")
 	fs.StringVar(&cfg.RefDir, "ref-dir", defaultRefDir(), "npm prefix of the reference (bench/reference/install.sh)")
-	fs.StringVar(&cfg.PullpushBin, "pullpush-bin", "", "prebuilt pullpush binary (default: go build ./cmd/pullpush)")
+	fs.StringVar(&cfg.PullpushBin, "pullpush-bin", "", "prebuilt pullpush binary (default: build it, see -source)")
+	fs.StringVar(&cfg.Source, "source", "head", "build pullpush from: head (git archive HEAD, ignores uncommitted edits) or worktree")
 	fs.Func("relay-arg", "extra argument for the relay command line (repeatable)", func(v string) error {
 		cfg.RelayArgs = append(cfg.RelayArgs, v)
 		return nil
@@ -442,30 +446,30 @@ func prepareRelay(ctx context.Context, cfg runConfig, work string) (func(port in
 	case relayPullpush:
 		bin := cfg.PullpushBin
 		if bin == "" {
-			root, err := moduleRoot()
-			if err != nil {
+			var err error
+			if bin, err = buildPullpush(ctx, work, cfg.Source); err != nil {
 				return nil, "", err
-			}
-			bin = filepath.Join(work, "pullpush")
-			build := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/pullpush")
-			build.Dir = root
-			if out, err := build.CombinedOutput(); err != nil {
-				return nil, "", fmt.Errorf("go build ./cmd/pullpush: %w\n%s", err, out)
 			}
 		}
 		ver := "pullpush"
 		if out, err := exec.CommandContext(ctx, bin, "version").Output(); err == nil {
 			ver = strings.TrimSpace(string(out))
 		}
-		if rev, err := exec.CommandContext(ctx, "git", "rev-parse", "--short", "HEAD").Output(); err == nil {
-			ver += " @" + strings.TrimSpace(string(rev))
+		switch {
+		case cfg.builtFrom != "":
+			ver += " " + cfg.builtFrom
+		case cfg.PullpushBin == "":
+			ver += " " + describeSource(ctx, cfg.Source)
 		}
 		data := filepath.Join(work, "data")
 		return func(port int) (*exec.Cmd, error) {
 			if err := os.MkdirAll(data, 0o755); err != nil {
 				return nil, fmt.Errorf("relay data dir: %w", err)
 			}
-			args := append([]string{"serve", "--listen", fmt.Sprintf("127.0.0.1:%d", port), "--data", data}, cfg.RelayArgs...)
+			// No fetcher limit (default 100) and warnings only, like the
+			// reference launcher; -relay-arg flags come last and win.
+			args := append([]string{"serve", "--listen", fmt.Sprintf("127.0.0.1:%d", port), "--data", data,
+				"--max-fetchers", "0", "--log-level", "warn"}, cfg.RelayArgs...)
 			return exec.Command(bin, args...), nil
 		}, ver, nil
 	case relayReference:
@@ -492,6 +496,74 @@ func prepareRelay(ctx context.Context, cfg runConfig, work string) (func(port in
 		}, ver, nil
 	}
 	return nil, "", fmt.Errorf("%w: unknown relay %q", errUsage, cfg.Relay)
+}
+
+// buildPullpush builds ./cmd/pullpush into dir from the committed HEAD (a
+// git archive, so other people's uncommitted edits do not break or skew the
+// benchmark) or from the working tree.
+func buildPullpush(ctx context.Context, dir, source string) (string, error) {
+	root, err := moduleRoot()
+	if err != nil {
+		return "", err
+	}
+	bin := filepath.Join(dir, "pullpush")
+	src := root
+	switch source {
+	case "", "head":
+		src = filepath.Join(dir, "src")
+		if err := os.MkdirAll(src, 0o755); err != nil {
+			return "", err
+		}
+		arch := exec.CommandContext(ctx, "sh", "-c", `git -C "$1" archive --format=tar HEAD | tar -x -C "$2"`, "sh", root, src)
+		if out, err := arch.CombinedOutput(); err != nil {
+			return "", fmt.Errorf("git archive HEAD: %w\n%s", err, out)
+		}
+	case "worktree":
+	default:
+		return "", fmt.Errorf("%w: -source must be head or worktree, not %q", errUsage, source)
+	}
+	build := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/pullpush")
+	build.Dir = src
+	if out, err := build.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("go build ./cmd/pullpush (%s): %w\n%s", source, err, out)
+	}
+	if src != root {
+		os.RemoveAll(src)
+	}
+	return bin, nil
+}
+
+// describeSource names the code a pullpush build came from.
+func describeSource(ctx context.Context, source string) string {
+	rev, err := exec.CommandContext(ctx, "git", "rev-parse", "--short", "HEAD").Output()
+	if err != nil {
+		return ""
+	}
+	d := "@" + strings.TrimSpace(string(rev))
+	if source == "worktree" {
+		d += "+worktree"
+	}
+	return d
+}
+
+// prebuild builds pullpush once for commands that run it several times.
+func prebuild(ctx context.Context, cfg *runConfig, relays ...string) (cleanup func(), err error) {
+	cleanup = func() {}
+	if cfg.PullpushBin != "" || !slices.Contains(relays, relayPullpush) {
+		return cleanup, nil
+	}
+	dir, err := os.MkdirTemp("", "pullpush-bench-bin-")
+	if err != nil {
+		return cleanup, err
+	}
+	bin, err := buildPullpush(ctx, dir, cfg.Source)
+	if err != nil {
+		os.RemoveAll(dir)
+		return cleanup, err
+	}
+	cfg.PullpushBin = bin
+	cfg.builtFrom = describeSource(ctx, cfg.Source)
+	return func() { os.RemoveAll(dir) }, nil
 }
 
 // fetcherRequest is the hls-pull-push compatible POST /api/v1/fetcher body.
