@@ -353,3 +353,24 @@ func TestPDTInterval(t *testing.T) {
 		t.Fatalf("%d segments, PDT on %v; want 10 with PDT on 0,3,6,9", len(m.Segments), with)
 	}
 }
+
+// TestMediaPlaylistNamedIndex: a single-rendition pusher (e.g. ffmpeg)
+// may call its media playlist index.m3u8; it must not clash with the
+// playback multivariant.
+func TestMediaPlaylistNamedIndex(t *testing.T) {
+	e := newEnv(t, nil)
+	set := testmedia.MustLoad(testmedia.TS)
+	r := set.Rendition("video_hi")
+	p := e.pusher("a")
+	e.clock.Add(time.Second)
+	p.put("seg0.ts", r.Segments[0].Data)
+	p.put("index.m3u8", []byte("#EXTM3U\n#EXT-X-TARGETDURATION:1\n#EXTINF:1.0,\nseg0.ts\n"))
+	_, body := e.get("/out/v1/live/index.m3u8")
+	mv, err := hls.ParseMultivariant(body)
+	if err != nil || len(mv.Variants) != 1 || mv.Variants[0].URI == "index.m3u8" {
+		t.Fatalf("multivariant: %v\n%s", err, body)
+	}
+	if m := e.media("/out/v1/live/" + mv.Variants[0].URI); len(m.Segments) != 1 {
+		t.Fatalf("%d segments", len(m.Segments))
+	}
+}

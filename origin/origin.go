@@ -248,7 +248,7 @@ func (o *Origin) serveIngest(w http.ResponseWriter, r *http.Request) {
 		case *hls.Multivariant:
 			ch.setMaster(in, pl)
 		case *hls.Media:
-			ch.indexPlaylist(in, strings.TrimSuffix(p.File, filepath.Ext(p.File)), pl, recv)
+			ch.indexPlaylist(in, playlistKey(p.File), pl, recv)
 		}
 		ch.mu.Unlock()
 		w.WriteHeader(http.StatusCreated)

@@ -404,9 +404,15 @@ func (c *channel) iframeKey() string {
 	return ""
 }
 
-// playlistKey maps a playlist URI of the ingested master to a rendition key.
+// playlistKey maps a playlist URI or ingested file name to a rendition key:
+// the file name without .m3u8 ("index" is renamed, as index.m3u8 is the
+// playback multivariant).
 func playlistKey(uri string) string {
-	return strings.TrimSuffix(fileName(uri), ".m3u8")
+	k := strings.TrimSuffix(fileName(uri), ".m3u8")
+	if k == "index" {
+		k = "index-media"
+	}
+	return k
 }
 
 // videoCodecs keeps the video entries of a CODECS attribute.

@@ -189,6 +189,7 @@ func runOrigin(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		srv.Close()
 	}
 	<-errc
+	logger.Info("origin stopped")
 	return nil
 }
 
