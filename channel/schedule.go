@@ -1,0 +1,597 @@
+package channel
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+	"sort"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"github.com/pullpush/pullpush/hls"
+)
+
+// minSpan is the shortest segment the schedule keeps after cutting a
+// rendition to the video timeline; shorter pieces are merged into a
+// neighbour.
+const minSpan = 100 * time.Millisecond
+
+// errNotStarted is returned for instants before a channel's first segment
+// is complete.
+var errNotStarted = errors.New("channel has not started yet")
+
+// trackRef names one rendition of a channel.
+type trackRef struct {
+	kind  hls.MediaType // VIDEO, AUDIO or SUBTITLES
+	group int           // audio/subtitle group
+	index int           // video rendition, or rendition in the group
+	name  string        // playlist file name, e.g. "video_0.m3u8"
+}
+
+// clip is one entry of a channel's loop: an asset (or the slate that
+// replaces it) cut to its offset, with one segment list per channel track.
+type clip struct {
+	asset  *asset
+	failed error // non-nil: the configured asset failed and asset is the slate
+	dur    time.Duration
+	tracks []clipTrack
+}
+
+// clipTrack is the segments of one track in a clip, on the clip's (video)
+// timeline.
+type clipTrack struct {
+	segs []cseg
+	// tagsBefore[k] counts the EXT-X-DISCONTINUITY tags on segments 0..k-1
+	// of the clip, the boundary tag on segment 0 included.
+	tagsBefore []int64
+	tags       int64 // all tags of the clip: the boundary plus internal ones
+}
+
+// cseg is a segment placed on the clip timeline.
+type cseg struct {
+	start, dur time.Duration
+	disc       bool // internal discontinuity (never on segment 0)
+	src        *seg
+}
+
+// layout is the cumulative index of one loop: where each entry starts and
+// how many segments and discontinuity tags of each track come before it.
+type layout struct {
+	order      []int           // clip index of each entry
+	start      []time.Duration // start of each entry in the loop; start[len] = loop duration
+	seqBefore  [][]int64       // [track][entry] segments before the entry; [track][len] = per loop
+	tagsBefore [][]int64       // [track][entry] discontinuity tags before the entry
+}
+
+// channel is a built channel: its ladder, its clips and precomputed index.
+type channel struct {
+	id      string
+	session bool
+	epoch   time.Time
+	window  time.Duration
+	order   Order
+	seed    int64
+	assetID []string // configured asset ids, in order
+
+	template *asset // the asset whose ladder the channel has
+	tracks   []trackRef
+	clips    []*clip
+	assets   map[string]*asset // assets whose resources the channel serves, slate included
+	loop     time.Duration
+	fixed    *layout // the layout of every loop when not shuffled
+
+	targetDuration int
+	version        int
+	master         []byte
+
+	created  time.Time
+	lastUsed atomic.Int64 // Unix nanoseconds, sessions only
+}
+
+// channelSpec is what buildChannel needs to know about a channel.
+type channelSpec struct {
+	id      string
+	session bool
+	epoch   time.Time
+	window  time.Duration
+	order   Order
+	seed    int64
+	assets  []AssetConfig // ids filled in
+}
+
+// assetSource provides loaded assets and slates to buildChannel.
+type assetSource interface {
+	// asset returns a loaded asset, or the error that made it fail.
+	asset(id string) (*asset, error)
+	// slate returns the slate for a segment format.
+	slate(format string) (*asset, error)
+}
+
+// buildChannel builds a channel over loaded assets. A failed asset is
+// replaced by the slate; a ladder mismatch is an error naming the asset.
+func buildChannel(spec channelSpec, src assetSource) (*channel, error) {
+	ch := &channel{
+		id:      spec.id,
+		session: spec.session,
+		epoch:   spec.epoch,
+		window:  spec.window,
+		order:   spec.order,
+		seed:    spec.seed,
+		assets:  map[string]*asset{},
+	}
+	loaded := make([]*asset, len(spec.assets))
+	errs := make([]error, len(spec.assets))
+	for i, ac := range spec.assets {
+		ch.assetID = append(ch.assetID, ac.ID)
+		loaded[i], errs[i] = src.asset(ac.ID)
+		if ch.template == nil && loaded[i] != nil {
+			ch.template = loaded[i]
+		}
+	}
+	var slate *asset
+	getSlate := func(format string) (*asset, error) {
+		if slate != nil {
+			return slate, nil
+		}
+		s, err := src.slate(format)
+		if err != nil {
+			return nil, err
+		}
+		if err := matchLadder(ch.template, s, true); err != nil {
+			return nil, fmt.Errorf("slate %s: %w", s.uri, err)
+		}
+		slate = s
+		return s, nil
+	}
+	if ch.template == nil {
+		s, err := src.slate(formatTS)
+		if err != nil {
+			return nil, err
+		}
+		ch.template = s
+	}
+	ch.tracks = trackRefs(ch.template)
+	for i, ac := range spec.assets {
+		a, failed := loaded[i], errs[i]
+		if a != nil {
+			if err := matchLadder(ch.template, a, false); err != nil {
+				return nil, fmt.Errorf("asset %q: %w (ladder of asset %q)", ac.ID, err, ch.template.id)
+			}
+		} else {
+			s, err := getSlate(ch.template.format)
+			if err != nil {
+				return nil, err
+			}
+			a = s
+		}
+		offset := ac.Offset
+		if failed != nil {
+			offset = 0
+		}
+		c, err := ch.buildClip(a, offset)
+		if err != nil {
+			return nil, fmt.Errorf("asset %q: %w", ac.ID, err)
+		}
+		c.failed = failed
+		ch.clips = append(ch.clips, c)
+		ch.assets[a.id] = a
+		ch.loop += c.dur
+	}
+	ch.version = 3
+	for _, c := range ch.clips {
+		ch.version = max(ch.version, c.asset.version)
+		for _, ct := range c.tracks {
+			for _, s := range ct.segs {
+				ch.targetDuration = max(ch.targetDuration, int(math.Round(s.dur.Seconds())))
+			}
+		}
+	}
+	ch.targetDuration = max(ch.targetDuration, 1)
+	if min3 := 3 * time.Duration(ch.targetDuration) * time.Second; ch.window < min3 {
+		return nil, fmt.Errorf("window %s is shorter than three target durations (%s)", ch.window, min3)
+	}
+	if ch.order != OrderShuffle || len(ch.clips) == 1 {
+		ch.fixed = ch.makeLayout(identity(len(ch.clips)))
+	}
+	ch.master = ch.buildMaster()
+	return ch, nil
+}
+
+// trackRefs lists the tracks of a ladder.
+func trackRefs(a *asset) []trackRef {
+	var ts []trackRef
+	for j := range a.video {
+		ts = append(ts, trackRef{kind: hls.MediaTypeVideo, index: j, name: "video_" + strconv.Itoa(j) + ".m3u8"})
+	}
+	n := 0
+	for g, grp := range a.audio {
+		for r := range grp {
+			ts = append(ts, trackRef{kind: hls.MediaTypeAudio, group: g, index: r, name: "audio_" + strconv.Itoa(n) + ".m3u8"})
+			n++
+		}
+	}
+	n = 0
+	for g, grp := range a.subs {
+		for r := range grp {
+			ts = append(ts, trackRef{kind: hls.MediaTypeSubtitles, group: g, index: r, name: "subs_" + strconv.Itoa(n) + ".m3u8"})
+			n++
+		}
+	}
+	return ts
+}
+
+// matchLadder checks that asset a can play in a channel with the ladder of
+// tmpl. A slate only needs the same segment format and the groups the
+// channel has; its renditions are reused when it has fewer.
+func matchLadder(tmpl, a *asset, slate bool) error {
+	if a.format != tmpl.format {
+		return fmt.Errorf("%s segments, the channel has %s", a.format, tmpl.format)
+	}
+	if !slate && len(a.video) != len(tmpl.video) {
+		return fmt.Errorf("%d video renditions, the channel has %d", len(a.video), len(tmpl.video))
+	}
+	if err := matchGroups("audio", tmpl.audio, a.audio, slate); err != nil {
+		return err
+	}
+	return matchGroups("subtitles", tmpl.subs, a.subs, slate)
+}
+
+func matchGroups(kind string, want, got [][]*track, slate bool) error {
+	switch {
+	case len(want) > 0 && len(got) == 0:
+		return fmt.Errorf("no %s group, the channel has %s group %q", kind, kind, want[0][0].rendition.GroupID)
+	case slate:
+		return nil
+	case len(want) == 0 && len(got) > 0:
+		return fmt.Errorf("%s group %q, the channel has none", kind, got[0][0].rendition.GroupID)
+	case len(want) != len(got):
+		return fmt.Errorf("%d %s groups, the channel has %d", len(got), kind, len(want))
+	}
+	for g := range want {
+		if len(got[g]) != len(want[g]) {
+			return fmt.Errorf("%s group %q has %d renditions, the channel's %q has %d",
+				kind, got[g][0].rendition.GroupID, len(got[g]), want[g][0].rendition.GroupID, len(want[g]))
+		}
+	}
+	return nil
+}
+
+// assetTrack returns the rendition of a that plays as channel track t;
+// indices are clamped for a slate with a smaller ladder.
+func assetTrack(a *asset, t trackRef) *track {
+	pick := func(groups [][]*track) *track {
+		g := groups[min(t.group, len(groups)-1)]
+		return g[min(t.index, len(g)-1)]
+	}
+	switch t.kind {
+	case hls.MediaTypeAudio:
+		return pick(a.audio)
+	case hls.MediaTypeSubtitles:
+		return pick(a.subs)
+	}
+	return a.video[min(t.index, len(a.video)-1)]
+}
+
+// buildClip cuts asset a for the channel: from the video segment containing
+// offset to the end of the first video rendition, every track cut to the
+// same span.
+func (ch *channel) buildClip(a *asset, offset time.Duration) (*clip, error) {
+	v := a.video[0]
+	if offset >= v.dur {
+		return nil, fmt.Errorf("offset %s is not before the end of the asset (%s)", offset, v.dur)
+	}
+	k0 := sort.Search(len(v.segs), func(i int) bool { return v.segs[i].start > offset }) - 1
+	from, to := v.segs[k0].start, v.dur
+	c := &clip{asset: a, dur: to - from}
+	for _, t := range ch.tracks {
+		at := assetTrack(a, t)
+		ct, err := cutTrack(at, from, to)
+		if err != nil {
+			return nil, fmt.Errorf("%s rendition %d: %w", t.kind, t.index, err)
+		}
+		c.tracks = append(c.tracks, ct)
+	}
+	return c, nil
+}
+
+// cutTrack places the segments of t that overlap [from, to) on a timeline
+// starting at 0 and ending exactly at to-from: the first and last segments
+// are shortened or stretched to the span, pieces shorter than minSpan are
+// merged into a neighbour.
+func cutTrack(t *track, from, to time.Duration) (clipTrack, error) {
+	type span struct {
+		st, en time.Duration
+		src    *seg
+	}
+	var spans []span
+	for _, s := range t.segs {
+		if s.start >= to {
+			break
+		}
+		st, en := max(s.start, from), min(s.start+s.dur, to)
+		if en <= st {
+			continue
+		}
+		spans = append(spans, span{st, en, s})
+	}
+	if len(spans) == 0 {
+		return clipTrack{}, fmt.Errorf("no segments between %s and %s", from, to)
+	}
+	spans[0].st = from
+	spans[len(spans)-1].en = to
+	merged := spans[:1]
+	for _, sp := range spans[1:] {
+		if sp.en-sp.st < minSpan {
+			merged[len(merged)-1].en = sp.en
+			continue
+		}
+		if last := &merged[len(merged)-1]; len(merged) == 1 && last.en-last.st < minSpan {
+			sp.st = last.st
+			*last = sp
+			continue
+		}
+		merged = append(merged, sp)
+	}
+	ct := clipTrack{tags: 1}
+	for k, sp := range merged {
+		cs := cseg{start: sp.st - from, dur: sp.en - sp.st, disc: sp.src.disc && k > 0, src: sp.src}
+		if k == 0 {
+			ct.tagsBefore = append(ct.tagsBefore, 0)
+		} else {
+			ct.tagsBefore = append(ct.tagsBefore, ct.tags)
+		}
+		if cs.disc {
+			ct.tags++
+		}
+		ct.segs = append(ct.segs, cs)
+	}
+	return ct, nil
+}
+
+func identity(n int) []int {
+	p := make([]int, n)
+	for i := range p {
+		p[i] = i
+	}
+	return p
+}
+
+// permutation returns the deterministic play order of loop n of a shuffled
+// channel: a Fisher-Yates shuffle driven by splitmix64 over (seed, n).
+func permutation(k int, seed, n int64) []int {
+	p := identity(k)
+	x := uint64(seed) ^ uint64(n)*0x9e3779b97f4a7c15
+	next := func() uint64 {
+		x += 0x9e3779b97f4a7c15
+		z := x
+		z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9
+		z = (z ^ (z >> 27)) * 0x94d049bb133111eb
+		return z ^ (z >> 31)
+	}
+	for i := k - 1; i > 0; i-- {
+		j := int(next() % uint64(i+1))
+		p[i], p[j] = p[j], p[i]
+	}
+	return p
+}
+
+// makeLayout builds the cumulative index of a loop played in order.
+func (ch *channel) makeLayout(order []int) *layout {
+	n := len(order)
+	l := &layout{order: order, start: make([]time.Duration, n+1)}
+	l.seqBefore = make([][]int64, len(ch.tracks))
+	l.tagsBefore = make([][]int64, len(ch.tracks))
+	for t := range ch.tracks {
+		l.seqBefore[t] = make([]int64, n+1)
+		l.tagsBefore[t] = make([]int64, n+1)
+	}
+	for e, ci := range order {
+		c := ch.clips[ci]
+		l.start[e+1] = l.start[e] + c.dur
+		for t, ct := range c.tracks {
+			l.seqBefore[t][e+1] = l.seqBefore[t][e] + int64(len(ct.segs))
+			l.tagsBefore[t][e+1] = l.tagsBefore[t][e] + ct.tags
+		}
+	}
+	return l
+}
+
+// layoutFor returns the layout of loop n.
+func (ch *channel) layoutFor(n int64) *layout {
+	if ch.fixed != nil {
+		return ch.fixed
+	}
+	return ch.makeLayout(permutation(len(ch.clips), ch.seed, n))
+}
+
+// track returns the index of the track with a playlist name, or -1.
+func (ch *channel) track(name string) int {
+	for i, t := range ch.tracks {
+		if t.name == name {
+			return i
+		}
+	}
+	return -1
+}
+
+// buildMaster renders the channel's multivariant playlist.
+func (ch *channel) buildMaster() []byte {
+	tmpl := ch.template
+	m := &hls.Multivariant{Version: ch.version, IndependentSegments: true}
+	audioGroups := map[string]bool{}
+	subGroups := map[string]bool{}
+	for _, tr := range ch.tracks {
+		if tr.kind == hls.MediaTypeVideo {
+			continue
+		}
+		r := *assetTrack(tmpl, tr).rendition
+		r.URI = tr.name
+		r.Tags = nil
+		m.Renditions = append(m.Renditions, &r)
+		if tr.kind == hls.MediaTypeAudio {
+			audioGroups[r.GroupID] = true
+		} else {
+			subGroups[r.GroupID] = true
+		}
+	}
+	ccGroups := map[string]bool{}
+	for _, r := range tmpl.cc {
+		r := *r
+		r.Tags = nil
+		m.Renditions = append(m.Renditions, &r)
+		ccGroups[r.GroupID] = true
+	}
+	for _, tr := range ch.tracks {
+		if tr.kind != hls.MediaTypeVideo {
+			continue
+		}
+		v := *tmpl.video[tr.index].variant
+		v.URI = tr.name
+		v.Tags = nil
+		v.AverageBandwidth = 0
+		for _, c := range ch.clips {
+			v.Bandwidth = max(v.Bandwidth, assetTrack(c.asset, tr).variant.Bandwidth)
+		}
+		if !audioGroups[v.Audio] {
+			v.Audio = ""
+		}
+		if !subGroups[v.Subtitles] {
+			v.Subtitles = ""
+		}
+		if v.ClosedCaptions != "NONE" && !ccGroups[v.ClosedCaptions] {
+			v.ClosedCaptions = ""
+		}
+		m.Variants = append(m.Variants, &v)
+	}
+	return m.Encode()
+}
+
+// media renders the live media playlist of track t at instant now.
+func (ch *channel) media(t int, now time.Time) (*hls.Media, error) {
+	p := now.Sub(ch.epoch)
+	if p <= 0 {
+		return nil, errNotStarted
+	}
+	lo := max(p-ch.window, 0)
+	n := int64(lo / ch.loop)
+	q := lo - time.Duration(n)*ch.loop
+	lay := ch.layoutFor(n)
+	entries := len(ch.clips)
+	e := sort.Search(entries, func(i int) bool { return lay.start[i+1] > q })
+	c := ch.clips[lay.order[e]]
+	ct := &c.tracks[t]
+	rel := q - lay.start[e]
+	k := sort.Search(len(ct.segs), func(i int) bool { return ct.segs[i].start >= rel })
+
+	m := &hls.Media{
+		Version:             ch.version,
+		IndependentSegments: true,
+		TargetDuration:      ch.targetDuration,
+	}
+	var (
+		prevInit *initSection
+		prevKeys *keyState
+	)
+	for {
+		if k == len(ct.segs) {
+			k = 0
+			if e++; e == entries {
+				e = 0
+				n++
+				lay = ch.layoutFor(n)
+			}
+			c = ch.clips[lay.order[e]]
+			ct = &c.tracks[t]
+			continue
+		}
+		cs := ct.segs[k]
+		start := time.Duration(n)*ch.loop + lay.start[e] + cs.start
+		if start+cs.dur > p {
+			break
+		}
+		first := len(m.Segments) == 0
+		if first {
+			m.MediaSequence = n*lay.seqBefore[t][entries] + lay.seqBefore[t][e] + int64(k)
+			tags := n*lay.tagsBefore[t][entries] + lay.tagsBefore[t][e] + ct.tagsBefore[k]
+			if tags > 0 {
+				tags-- // the very first segment of the channel has no tag
+			}
+			m.DiscontinuitySequence = tags
+		}
+		boundary := k == 0 && (n > 0 || e > 0)
+		s := &hls.Segment{
+			Discontinuity:   boundary || cs.disc,
+			ProgramDateTime: ch.epoch.Add(start).UTC(),
+			Tags:            cs.src.tags,
+			Gap:             cs.src.gap,
+			Bitrate:         cs.src.bitrate,
+			Duration:        cs.dur.Seconds(),
+			Title:           cs.src.title,
+			URI:             resourceURL(c.asset, cs.src.res),
+		}
+		if init := cs.src.init; init != nil && (first || k == 0 || cs.disc || init != prevInit) {
+			s.Map = &hls.Map{URI: resourceURL(c.asset, init.res), ByteRange: init.byteRange}
+		}
+		prevInit = cs.src.init
+		if ks := cs.src.keys; (first && ks != nil) || (!first && ks != prevKeys) {
+			s.Keys = renderKeys(c.asset, ks)
+		}
+		prevKeys = cs.src.keys
+		if cs.src.byteRange != nil {
+			s.ByteRange = cs.src.byteRange
+		}
+		for _, dr := range cs.src.dateRanges {
+			s.DateRanges = append(s.DateRanges, moveDateRange(dr, cs.src.pdt, s.ProgramDateTime, n, e))
+		}
+		m.Segments = append(m.Segments, s)
+		k++
+	}
+	if len(m.Segments) == 0 {
+		return nil, errNotStarted
+	}
+	return m, nil
+}
+
+// resourceURL is the URL of resource i of asset a, relative to a media
+// playlist of the channel.
+func resourceURL(a *asset, i int) string {
+	return "seg/" + a.id + "/" + strconv.Itoa(i) + resourceExt(a.res[i].name)
+}
+
+// renderKeys renders a key state; nil renders METHOD=NONE.
+func renderKeys(a *asset, ks *keyState) []*hls.Key {
+	if ks == nil {
+		return []*hls.Key{{Method: "NONE"}}
+	}
+	out := make([]*hls.Key, len(ks.keys))
+	for i, k := range ks.keys {
+		c := *k
+		if ks.res[i] >= 0 {
+			c.URI = resourceURL(a, ks.res[i])
+		}
+		out[i] = &c
+	}
+	return out
+}
+
+// moveDateRange moves an EXT-X-DATERANGE of an asset onto the live timeline:
+// dates keep their distance to the segment's PROGRAM-DATE-TIME in the asset
+// (or start at the segment when the asset has none), and the ID gets the loop
+// and entry so that every occurrence is a distinct range.
+func moveDateRange(dr *hls.DateRange, assetPDT, pdt time.Time, n int64, e int) *hls.DateRange {
+	d := *dr
+	shift := pdt.Sub(dr.StartDate)
+	if !assetPDT.IsZero() {
+		shift = pdt.Sub(assetPDT)
+	}
+	d.StartDate = dr.StartDate.Add(shift).UTC()
+	if dr.EndDate != nil {
+		end := dr.EndDate.Add(shift).UTC()
+		d.EndDate = &end
+	}
+	d.ID = dr.ID + "-" + strconv.FormatInt(n, 10) + "-" + strconv.Itoa(e)
+	d.Extra = slices.Clone(dr.Extra)
+	return &d
+}
