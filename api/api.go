@@ -61,6 +61,12 @@ type Options struct {
 	StopTimeout time.Duration
 	// Version is reported in the OpenAPI document (default "dev").
 	Version string
+	// Redactor, when set, is the one whose Handler wraps Logger and the
+	// service's logger: the API registers each fetcher's secrets with it so
+	// that no log line shows them, whoever writes it. When nil, the API
+	// makes one and wraps Logger with it (the service's own logger is then
+	// protected only against URL secrets if the caller wraps it too).
+	Redactor *Redactor
 }
 
 // API serves the REST API for one pullpush.Service. Create it with New.
@@ -80,6 +86,7 @@ type API struct {
 
 	mu     sync.Mutex
 	defs   map[string]store.Fetcher // definitions of fetchers created or restored here
+	logged map[string][]string      // secret values registered with the Redactor, by fetcher id
 	broken map[string]brokenFetcher // stored fetchers that could not be started again
 }
 
@@ -96,6 +103,10 @@ func New(svc *pullpush.Service, opts Options) *API {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
+	if opts.Redactor == nil {
+		opts.Redactor = NewRedactor()
+		opts.Logger = slog.New(opts.Redactor.Handler(opts.Logger.Handler()))
+	}
 	if opts.Store == nil {
 		opts.Store = store.NewMemory()
 	}
@@ -111,6 +122,7 @@ func New(svc *pullpush.Service, opts Options) *API {
 	a := &API{
 		svc: svc, opts: opts, log: opts.Logger, store: opts.Store, metrics: opts.Metrics,
 		defs: make(map[string]store.Fetcher), broken: make(map[string]brokenFetcher),
+		logged: make(map[string][]string),
 	}
 	if opts.Token != "" {
 		a.token = sha256.Sum256([]byte(opts.Token))
@@ -189,7 +201,7 @@ func (a *API) secretsOf(output string) []string {
 func (a *API) errorText(err error, def store.Fetcher) string {
 	secrets := secretValues(def.Payload, a.secretsOf(def.Output))
 	secrets = append(secrets, secretValues(jsonString(def.URL), nil)...)
-	return redactURLsIn(scrub(err.Error(), secrets))
+	return scrub(redactURLsIn(err.Error()), secrets)
 }
 
 func jsonString(s string) json.RawMessage {
@@ -197,20 +209,10 @@ func jsonString(s string) json.RawMessage {
 	return b
 }
 
-// redactURLsIn hides URL passwords and secret query values in the words of
-// msg that are URLs.
+// redactURLsIn hides URL passwords and secret query values in every URL
+// found in msg.
 func redactURLsIn(msg string) string {
-	if !strings.Contains(msg, "://") {
-		return msg
-	}
-	words := strings.Fields(msg)
-	for _, w := range words {
-		trimmed := strings.Trim(w, `"'(),;`)
-		if r := redactURL(trimmed); r != trimmed {
-			msg = strings.ReplaceAll(msg, trimmed, r)
-		}
-	}
-	return msg
+	return urlInText.ReplaceAllStringFunc(msg, redactURL)
 }
 
 // fetcherStates feeds pullpush_fetchers and pullpush_fetcher_info.

@@ -215,11 +215,20 @@ func (a *API) handleDelete(w http.ResponseWriter, r *http.Request) {
 	}
 	a.metrics.Remove(id)
 	a.log.Info("fetcher deleted", logKeyFetcher, id)
+	a.mu.Lock()
+	secrets := a.logged[id]
+	delete(a.logged, id)
+	a.mu.Unlock()
+	a.opts.Redactor.Remove(secrets...)
 	w.WriteHeader(http.StatusNoContent)
 }
 
-// startWith starts def with the already built output out.
+// startWith starts def with the already built output out. Its secrets are
+// registered with the Redactor first, so the fetcher's own log lines never
+// show them.
 func (a *API) startWith(ctx context.Context, def store.Fetcher, out output.Output) error {
+	secrets := append(secretValues(def.Payload, a.secretsOf(def.Output)), urlSecrets(def.URL)...)
+	a.opts.Redactor.Add(secrets...)
 	_, err := a.svc.StartFetcher(ctx, pullpush.FetcherSpec{
 		ID: def.ID, Name: def.Name, URL: def.URL, Output: out, OutputName: def.Output,
 		WindowSize:  time.Duration(def.WindowSize * float64(time.Second)),
@@ -227,10 +236,12 @@ func (a *API) startWith(ctx context.Context, def store.Fetcher, out output.Outpu
 	})
 	if err != nil {
 		out.Close()
+		a.opts.Redactor.Remove(secrets...)
 		return err
 	}
 	a.mu.Lock()
 	a.defs[def.ID] = def
+	a.logged[def.ID] = secrets
 	a.mu.Unlock()
 	return nil
 }
@@ -306,7 +317,7 @@ func (a *API) present(info pullpush.FetcherInfo) Fetcher {
 		if s == "" {
 			return s
 		}
-		return redactURLsIn(scrub(s, secrets))
+		return scrub(redactURLsIn(s), secrets)
 	}
 	f.LastError = clean(f.LastError)
 	f.Renditions = slices.Clone(f.Renditions)

@@ -114,6 +114,7 @@ type harness struct {
 	logs    *syncBuffer
 	token   string
 	metrics *metrics.Metrics
+	log     *slog.Logger // the logger the service and the API write to
 	once    sync.Once
 }
 
@@ -128,7 +129,8 @@ type harnessOpts struct {
 func newHarness(t *testing.T, o harnessOpts) *harness {
 	t.Helper()
 	logs := &syncBuffer{}
-	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	red := NewRedactor()
+	log := slog.New(red.Handler(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
 	m := metrics.New()
 	reg := output.NewRegistry()
 	if o.factories == nil {
@@ -141,9 +143,9 @@ func newHarness(t *testing.T, o harnessOpts) *harness {
 		Logger: log, Outputs: reg, Observer: m, MaxFetchers: o.maxFetchers,
 		SpoolDir: t.TempDir(), Progress: o.store,
 	})
-	a := New(svc, Options{Store: o.store, Token: o.token, Logger: log, Metrics: m, CORSOrigin: o.cors, StopTimeout: 5 * time.Second})
+	a := New(svc, Options{Store: o.store, Token: o.token, Logger: log, Metrics: m, CORSOrigin: o.cors, StopTimeout: 5 * time.Second, Redactor: red})
 	srv := httptest.NewServer(a.Handler())
-	h := &harness{t: t, svc: svc, api: a, srv: srv, logs: logs, token: o.token, metrics: m}
+	h := &harness{t: t, svc: svc, api: a, srv: srv, logs: logs, token: o.token, metrics: m, log: log}
 	t.Cleanup(h.close)
 	return h
 }

@@ -137,10 +137,8 @@ func secretValues(payload json.RawMessage, secrets []string) []string {
 		case string:
 			if secret && x != "" {
 				out = append(out, x)
-			} else if u, err := url.Parse(x); err == nil && u.User != nil {
-				if p, ok := u.User.Password(); ok && p != "" {
-					out = append(out, p)
-				}
+			} else {
+				out = append(out, urlSecrets(x)...)
 			}
 		case json.Number, float64, bool:
 			if secret {
@@ -153,6 +151,31 @@ func secretValues(payload json.RawMessage, secrets []string) []string {
 	walk(v, false)
 	// Longest first so that a secret containing another is replaced whole.
 	slices.SortFunc(out, func(a, b string) int { return len(b) - len(a) })
+	return out
+}
+
+// urlSecrets returns the password and the secret query values of an
+// absolute URL.
+func urlSecrets(s string) []string {
+	u, err := url.Parse(s)
+	if err != nil || u.Scheme == "" || u.Host == "" {
+		return nil
+	}
+	var out []string
+	if u.User != nil {
+		if p, ok := u.User.Password(); ok && p != "" {
+			out = append(out, p)
+		}
+	}
+	for k, vs := range u.Query() {
+		if hasFold(secretQueryKeys, k) {
+			for _, v := range vs {
+				if v != "" {
+					out = append(out, v)
+				}
+			}
+		}
+	}
 	return out
 }
 

@@ -3,6 +3,9 @@ package api
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
 	"strings"
 	"testing"
 
@@ -67,6 +70,13 @@ func TestSecretsNeverLeave(t *testing.T) {
 			t.Errorf("GET %s: %d", p, r.status)
 		}
 	}
+	// Log lines as a fetch engine or an output might write them, through
+	// the service's logger: URL secrets and payload secrets are hidden.
+	flog := h.log.With("fetcher", f.ID, "url", src)
+	flog.Warn("source not available", "err", fmt.Errorf("get %s: %w", src, errors.New("connection refused")))
+	flog.Error("push failed", "err", fmt.Errorf("login u:%s refused", password), "target", struct{ Pass string }{password},
+		slog.Group("req", "header", "Authorization: Digest "+password))
+	flog.Info("message with " + password + " and " + src)
 	record(h.do("DELETE", "/api/v1/fetcher/"+f.ID, ""))
 	record(h.do("DELETE", "/api/v1/fetcher/oldone", ""))
 

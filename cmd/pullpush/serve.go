@@ -44,15 +44,17 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	return serve(ctx, cfg, stderr, nil)
 }
 
-// newLogger returns the slog logger configured by cfg, writing to w.
-func newLogger(w io.Writer, cfg config.Serve) *slog.Logger {
+// newLogger returns the slog logger configured by cfg, writing to w
+// through red so that no line shows a secret.
+func newLogger(w io.Writer, cfg config.Serve, red *api.Redactor) *slog.Logger {
 	var level slog.Level
 	level.UnmarshalText([]byte(cfg.LogLevel)) // validated by config
 	opts := &slog.HandlerOptions{Level: level}
+	var h slog.Handler = slog.NewTextHandler(w, opts)
 	if cfg.LogFormat == "json" {
-		return slog.New(slog.NewJSONHandler(w, opts))
+		h = slog.NewJSONHandler(w, opts)
 	}
-	return slog.New(slog.NewTextHandler(w, opts))
+	return slog.New(red.Handler(h))
 }
 
 // serve runs until ctx ends. ready, when not nil, is called with the bound
@@ -64,7 +66,8 @@ func newLogger(w io.Writer, cfg config.Serve) *slog.Logger {
 // cfg.ShutdownTimeout), then close the store, which holds the progress the
 // fetchers saved, and return nil.
 func serve(ctx context.Context, cfg config.Serve, logw io.Writer, ready func(addr string)) error {
-	log := newLogger(logw, cfg)
+	red := api.NewRedactor()
+	log := newLogger(logw, cfg, red)
 	st, err := store.OpenBolt(cfg.Data)
 	if err != nil {
 		return fmt.Errorf("serve: %w", err)
@@ -79,7 +82,7 @@ func serve(ctx context.Context, cfg config.Serve, logw io.Writer, ready func(add
 	})
 	a := api.New(svc, api.Options{
 		Store: st, Token: cfg.APIToken, Logger: log, Metrics: m,
-		CORSOrigin: cfg.CORSOrigin, StopTimeout: cfg.ShutdownTimeout, Version: version,
+		CORSOrigin: cfg.CORSOrigin, StopTimeout: cfg.ShutdownTimeout, Version: version, Redactor: red,
 	})
 
 	ln, err := net.Listen("tcp", cfg.Listen)
