@@ -20,7 +20,22 @@
 // so that probes and scrapers need no secret (put /metrics behind the
 // network if its fetcher names are sensitive).
 //
-// Errors are JSON objects {"error": "..."} naming the problem. Secrets in
+// Errors are JSON objects {"error": "..."} naming the problem; a client
+// mistake never gets a 500:
+//
+//	400  malformed JSON, body not an object, unknown field, missing or
+//	     invalid name/url/output, url not http(s), unknown output, payload
+//	     failing the output's schema, invalid concurrency or windowSize
+//	401  token configured and no valid bearer token (WWW-Authenticate: Bearer)
+//	404  unknown fetcher id or path
+//	405  method not allowed on the path (with Allow)
+//	409  a fetcher with the same name exists ("fetcherId" names it), or the
+//	     configured fetcher limit is reached
+//	413  body larger than 1 MiB
+//	415  Content-Type present and not application/json
+//	503  the server is shutting down
+//
+// Secrets in
 // output payloads (the keys each output factory lists, plus common names
 // such as "password") and URL passwords are redacted to "***" in every
 // response and log line; the API token is never logged.
