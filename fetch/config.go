@@ -44,4 +44,6 @@ type Config struct {
 	Logger   *slog.Logger
 	// Now is the clock (tests); nil means time.Now.
 	Now func() time.Time
+	// PollInterval overrides the RFC 8216 reload interval (tests); 0 follows the RFC.
+	PollInterval time.Duration
 }

@@ -1,0 +1,794 @@
+package fetch
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/pullpush/pullpush/hls"
+)
+
+// rendition polls one source media playlist and holds its segments until
+// every target has pushed them.
+type rendition struct {
+	f    *Fetcher
+	name string // used in pushed names
+	url  string // resolved source playlist URL
+	ref  string // URI as written in the source multivariant (for rewriting)
+	kind string
+	ext  string // default segment extension
+
+	changed notifier
+
+	mu           sync.Mutex
+	entries      []*entry // consecutive output seqs
+	nextSeq      int64
+	offset       int64 // output seq = source msn + offset
+	headSrc      int64 // newest source msn enqueued, -1 none
+	recent       map[int64]string
+	liveFirst    int64 // first msn listed in the latest source playlist
+	liveLast     int64
+	ended        bool // source ENDLIST seen; no more entries
+	grows        bool // EVENT or VOD source: no sliding window
+	playlistType hls.PlaylistType
+	version      int
+	independent  bool
+	td           int
+	lastPDT      time.Time
+	lastDur      float64
+	auxes        map[string]*aux
+	tg           []*renditionTarget
+	pendingDisc  bool // next new entry carries a DISCONTINUITY (restart gap)
+	st           RenditionStatus
+	lastNew      time.Time
+	bytesIn      int64
+	secondsIn    float64
+}
+
+// renditionTarget is the per-target push state of a rendition.
+type renditionTarget struct {
+	pushed         int64 // last output seq done (pushed, missed or dropped)
+	winStart       int64 // first output seq in the pushed playlist
+	discSeq        int64 // EXT-X-DISCONTINUITY-SEQUENCE of the window
+	playlistPushed bool
+	auxPushed      map[string]bool
+	expired        []string // names that left the window, for deletion
+}
+
+func newRendition(f *Fetcher, name, u, kind string) *rendition {
+	r := &rendition{
+		f: f, name: name, url: u, kind: kind, ext: ".ts",
+		headSrc: -1, recent: map[int64]string{}, auxes: map[string]*aux{},
+		td: 1,
+	}
+	if f.master != nil {
+		for _, v := range f.master.Variants {
+			if resolveRef(f.cfg.URL, v.URI) == u {
+				r.ref = v.URI
+			}
+		}
+		for _, m := range f.master.Renditions {
+			if m.URI != "" && resolveRef(f.cfg.URL, m.URI) == u {
+				r.ref = m.URI
+			}
+		}
+	}
+	if kind == "subtitles" {
+		r.ext = ".vtt"
+	}
+	r.st = RenditionStatus{Name: name, URI: u, Type: kind}
+	r.tg = make([]*renditionTarget, len(f.targets))
+	for i := range r.tg {
+		r.tg[i] = &renditionTarget{pushed: -1, winStart: 0, auxPushed: map[string]bool{}}
+	}
+	if doc := f.progress; doc != nil {
+		if p := doc.Renditions[name]; p != nil {
+			r.restore(p)
+		}
+	}
+	return r
+}
+
+func resolveRef(base, ref string) string {
+	b, err := url.Parse(base)
+	if err != nil {
+		return ref
+	}
+	u, err := b.Parse(ref)
+	if err != nil {
+		return ref
+	}
+	return u.String()
+}
+
+// restore applies saved progress: numbering continues and nothing already
+// pushed everywhere is pushed again.
+func (r *rendition) restore(p *renditionProgress) {
+	r.offset = p.Offset
+	minPushed := int64(math.MaxInt64)
+	for i, t := range r.f.targets {
+		tp := p.Targets[t.Name()]
+		if tp == nil {
+			minPushed = -1
+			continue
+		}
+		r.tg[i].pushed = tp.Pushed
+		r.tg[i].winStart = tp.Pushed + 1
+		r.tg[i].discSeq = tp.DiscSeq
+		minPushed = min(minPushed, tp.Pushed)
+	}
+	if minPushed < 0 || minPushed == math.MaxInt64 {
+		minPushed = p.NextSeq - 1
+	}
+	for i := range r.tg {
+		if p.Targets[r.f.targets[i].Name()] == nil {
+			r.tg[i].pushed = minPushed
+			r.tg[i].winStart = minPushed + 1
+		}
+	}
+	r.nextSeq = minPushed + 1
+	r.headSrc = minPushed - r.offset
+	if p.HeadSrc == r.headSrc && p.HeadURI != "" {
+		r.recent[r.headSrc] = p.HeadURI
+	}
+}
+
+func (r *rendition) progress() *renditionProgress {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	p := &renditionProgress{Offset: r.offset, NextSeq: r.nextSeq, HeadSrc: r.headSrc, HeadURI: r.recent[r.headSrc], Targets: map[string]*targetProgress{}}
+	for i, t := range r.tg {
+		disc := t.discSeq
+		for _, e := range r.entries {
+			if e.seq >= t.winStart && e.seq <= t.pushed && e.disc {
+				disc++
+			}
+		}
+		p.Targets[r.f.targets[i].Name()] = &targetProgress{Pushed: t.pushed, DiscSeq: disc}
+	}
+	// HeadSrc/HeadURI describe the newest segment pushed everywhere so a
+	// restart resumes from there.
+	minPushed := int64(math.MaxInt64)
+	for _, t := range r.tg {
+		minPushed = min(minPushed, t.pushed)
+	}
+	if minPushed >= 0 {
+		if e := r.entryLocked(minPushed); e != nil {
+			p.HeadSrc = e.src
+			p.HeadURI = uriKey(e.srcURL)
+		} else {
+			p.HeadSrc = minPushed - r.offset
+			p.HeadURI = ""
+		}
+	}
+	return p
+}
+
+func (r *rendition) playlistName() string { return r.f.stem + "_" + r.name + ".m3u8" }
+
+func (r *rendition) segmentName(seq int64, ext string) string {
+	return fmt.Sprintf("%s_%s_%d%s", r.f.stem, r.name, seq, ext)
+}
+
+// bandwidth estimates the peak bitrate from pulled segments (bits/s).
+func (r *rendition) bandwidth() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.secondsIn <= 0 {
+		return 1000000
+	}
+	return int(float64(r.bytesIn*8)/r.secondsIn*1.1) + 1
+}
+
+func (r *rendition) entryLocked(seq int64) *entry {
+	if len(r.entries) == 0 {
+		return nil
+	}
+	i := seq - r.entries[0].seq
+	if i < 0 || i >= int64(len(r.entries)) {
+		return nil
+	}
+	return r.entries[i]
+}
+
+func (r *rendition) playlistPushed(ti int) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.tg[ti].playlistPushed
+}
+
+// snapshot returns status, lag in seconds and pending files per target.
+func (r *rendition) snapshot() (RenditionStatus, float64, []int) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	st := r.st
+	pending := make([]int, len(r.tg))
+	lag := 0.0
+	minPushed := int64(math.MaxInt64)
+	for _, t := range r.tg {
+		minPushed = min(minPushed, t.pushed)
+	}
+	for _, e := range r.entries {
+		if e.seq > minPushed {
+			lag += e.duration
+		}
+		for ti, t := range r.tg {
+			if e.seq > t.pushed {
+				pending[ti]++
+			}
+		}
+	}
+	return st, lag, pending
+}
+
+// uriKey identifies a source segment independent of query tokens.
+func uriKey(u string) string {
+	if i := strings.IndexByte(u, '?'); i >= 0 {
+		return u[:i]
+	}
+	return u
+}
+
+// poll reloads the source media playlist following RFC 8216 reload rules
+// until ctx ends or the source ends.
+func (r *rendition) poll(ctx context.Context) {
+	f := r.f
+	bo := newBackoff(250*time.Millisecond, 15*time.Second)
+	for {
+		start := time.Now()
+		changed, err := r.reload(ctx)
+		f.obs.PlaylistReloaded(f.cfg.ID, r.name, err)
+		r.mu.Lock()
+		r.st.Reloads++
+		r.st.LastReload = f.now().UTC()
+		ended, td := r.ended, r.td
+		r.mu.Unlock()
+		if ended {
+			r.changed.notify()
+			return
+		}
+		var wait time.Duration
+		if err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			f.recordError(fmt.Errorf("rendition %s: %w", r.name, err))
+			f.log.Warn("playlist reload failed", "rendition", r.name, "err", err)
+			wait = bo.next()
+		} else {
+			bo.reset()
+			f.running()
+			tdur := time.Duration(td) * time.Second
+			if changed {
+				wait = tdur
+			} else {
+				wait = tdur / 2
+			}
+			if f.cfg.PollInterval > 0 {
+				wait = f.cfg.PollInterval
+			}
+			wait -= time.Since(start)
+			r.checkStall(tdur)
+		}
+		if !sleep(ctx, max(wait, 10*time.Millisecond)) {
+			return
+		}
+	}
+}
+
+func (r *rendition) checkStall(td time.Duration) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.lastNew.IsZero() {
+		return
+	}
+	stalled := time.Since(r.lastNew) > 3*td+time.Second
+	if stalled && !r.st.Stalled {
+		r.f.log.Warn("source stalled", "rendition", r.name, "since", r.lastNew)
+		r.f.recordError(fmt.Errorf("rendition %s: source stalled: no new segment for %s", r.name, time.Since(r.lastNew).Round(time.Second)))
+	}
+	r.st.Stalled = stalled
+}
+
+// srcSeg is a source segment with resolved URLs, range and inherited state.
+type srcSeg struct {
+	msn  int64
+	seg  *hls.Segment
+	url  string
+	rng  *hls.ByteRange
+	pdt  time.Time
+	keys []*hls.Key // resolved source keys in effect
+	mp   *hls.Map   // source map in effect
+	mpR  *hls.ByteRange
+}
+
+// reload fetches and applies the media playlist once; changed reports new segments.
+func (r *rendition) reload(ctx context.Context) (bool, error) {
+	data, base, err := r.f.get(ctx, r.url, maxPlaylistBytes)
+	if err != nil {
+		return false, err
+	}
+	pl, err := hls.ParseMedia(data)
+	if err != nil {
+		return false, fmt.Errorf("parse %s: %w", r.url, err)
+	}
+	segs, err := resolveSegments(base, pl)
+	if err != nil {
+		return false, err
+	}
+	return r.apply(pl, segs), nil
+}
+
+// resolveSegments resolves URIs, byte ranges, PDT and key/map state.
+func resolveSegments(base *url.URL, pl *hls.Media) ([]srcSeg, error) {
+	out := make([]srcSeg, 0, len(pl.Segments))
+	var keys []*hls.Key
+	var mp *hls.Map
+	var mpR *hls.ByteRange
+	lastEnd := map[string]int64{}
+	var pdt time.Time
+	for i, s := range pl.Segments {
+		u, err := base.Parse(s.URI)
+		if err != nil {
+			return nil, fmt.Errorf("segment uri %q: %w", s.URI, err)
+		}
+		if s.Keys != nil {
+			keys = nil
+			for _, k := range s.Keys {
+				if k.Method == "" || k.Method == "NONE" {
+					continue
+				}
+				kc := hls.Key{Method: strings.Clone(k.Method), URI: strings.Clone(k.URI), IV: strings.Clone(k.IV),
+					KeyFormat: strings.Clone(k.KeyFormat), KeyFormatVersions: strings.Clone(k.KeyFormatVersions), Extra: cloneAttrs(k.Extra)}
+				if k.URI != "" && isFetchableKey(k) {
+					ku, err := base.Parse(k.URI)
+					if err != nil {
+						return nil, fmt.Errorf("key uri %q: %w", k.URI, err)
+					}
+					kc.URI = ku.String()
+				}
+				keys = append(keys, &kc)
+			}
+		}
+		if s.Map != nil {
+			mu, err := base.Parse(s.Map.URI)
+			if err != nil {
+				return nil, fmt.Errorf("map uri %q: %w", s.Map.URI, err)
+			}
+			mc := *s.Map
+			mc.URI = mu.String()
+			mp = &mc
+			mpR = nil
+			if s.Map.ByteRange != nil {
+				off := int64(0)
+				if s.Map.ByteRange.Offset != nil {
+					off = *s.Map.ByteRange.Offset
+				}
+				mpR = &hls.ByteRange{Length: s.Map.ByteRange.Length, Offset: &off}
+			}
+		}
+		us := u.String()
+		var rng *hls.ByteRange
+		if s.ByteRange != nil {
+			off, ok := lastEnd[us]
+			if s.ByteRange.Offset != nil {
+				off, ok = *s.ByteRange.Offset, true
+			}
+			if !ok {
+				return nil, fmt.Errorf("segment %q: BYTERANGE without offset and no previous range", s.URI)
+			}
+			o := off
+			rng = &hls.ByteRange{Length: s.ByteRange.Length, Offset: &o}
+			lastEnd[us] = off + s.ByteRange.Length
+		}
+		if !s.ProgramDateTime.IsZero() {
+			pdt = s.ProgramDateTime
+		} else if !pdt.IsZero() && i > 0 {
+			pdt = pdt.Add(time.Duration(pl.Segments[i-1].Duration * float64(time.Second)))
+		}
+		out = append(out, srcSeg{msn: pl.MediaSequence + int64(i), seg: s, url: us, rng: rng, pdt: pdt, keys: keys, mp: mp, mpR: mpR})
+	}
+	return out, nil
+}
+
+// isFetchableKey reports whether a key is a plain key file we copy (not a
+// DRM system URI such as skd:// or data:).
+func isFetchableKey(k *hls.Key) bool {
+	if k.KeyFormat != "" && k.KeyFormat != "identity" {
+		return false
+	}
+	u := strings.ToLower(k.URI)
+	return !strings.HasPrefix(u, "skd:") && !strings.HasPrefix(u, "data:")
+}
+
+// apply turns a freshly loaded playlist into new entries; true when any.
+func (r *rendition) apply(pl *hls.Media, segs []srcSeg) bool {
+	f := r.f
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if pl.Version > r.version {
+		r.version = pl.Version
+	}
+	r.independent = pl.IndependentSegments
+	r.playlistType = pl.PlaylistType
+	r.grows = pl.PlaylistType == hls.PlaylistTypeEvent || pl.PlaylistType == hls.PlaylistTypeVOD
+	if pl.TargetDuration > r.td {
+		r.td = pl.TargetDuration
+	}
+	if len(segs) == 0 {
+		if pl.Endlist {
+			r.ended = true
+		}
+		return false
+	}
+	first, last := segs[0].msn, segs[len(segs)-1].msn
+	r.liveFirst, r.liveLast = first, last
+	r.st.MediaSequence = last
+	startIdx := 0
+	disc := r.pendingDisc
+	if r.headSrc >= 0 {
+		if last < r.headSrc {
+			if u, ok := r.recent[last]; ok && u == uriKey(segs[len(segs)-1].url) {
+				return false // stale playlist (e.g. a lagging CDN edge): ignore
+			}
+			f.log.Warn("source media sequence went back: source restarted", "rendition", r.name, "from", r.headSrc, "to", last)
+			r.offset = r.nextSeq - first
+			disc = true
+		} else {
+			if u, ok := r.recent[r.headSrc]; ok && r.headSrc >= first {
+				cur := segs[r.headSrc-first].url
+				if uriKey(cur) != u {
+					f.log.Warn("source content changed under the same sequence numbers: source restarted", "rendition", r.name, "msn", r.headSrc)
+					r.offset = r.nextSeq - first
+					disc = true
+					goto add
+				}
+			}
+			startIdx = int(r.headSrc + 1 - first)
+			if startIdx < 0 {
+				missed := -int64(startIdx)
+				startIdx = 0
+				r.st.SegmentsMissed += missed
+				for range missed {
+					f.obs.SegmentMissed(f.cfg.ID, r.name)
+				}
+				f.log.Warn("segments left the source before they were seen", "rendition", r.name, "count", missed, "from", r.headSrc+1)
+				f.recordError(fmt.Errorf("rendition %s: %d segments missed (source moved past msn %d)", r.name, missed, r.headSrc+1))
+				r.offset = r.nextSeq - first
+				disc = true
+			}
+		}
+	} else if r.nextSeq == 0 && len(r.entries) == 0 {
+		// First load without progress: numbering follows the source.
+		r.offset = 0
+		r.nextSeq = first
+		for _, t := range r.tg {
+			t.pushed = first - 1
+			t.winStart = first
+		}
+	} else {
+		r.offset = r.nextSeq - first
+	}
+add:
+	if startIdx >= len(segs) {
+		if pl.Endlist {
+			r.ended = true
+		}
+		return false
+	}
+	now := f.now().UTC()
+	// PDT for sources without it: the live edge is now.
+	var edge time.Time
+	if segs[startIdx].pdt.IsZero() {
+		rem := 0.0
+		for _, s := range segs[startIdx:] {
+			rem += s.seg.Duration
+		}
+		edge = now.Add(-time.Duration(rem * float64(time.Second)))
+		if !r.lastPDT.IsZero() && !disc {
+			cont := r.lastPDT.Add(time.Duration(r.lastDur * float64(time.Second)))
+			if d := cont.Sub(edge); d < time.Duration(2*r.td)*time.Second && d > -time.Duration(2*r.td)*time.Second {
+				edge = cont
+			}
+		}
+	}
+	added := 0
+	for i := startIdx; i < len(segs); i++ {
+		s := segs[i]
+		e := &entry{
+			r: r, seq: r.nextSeq, src: s.msn, srcURL: s.url, rng: s.rng,
+			duration: s.seg.Duration, title: strings.Clone(s.seg.Title),
+			disc:    s.seg.Discontinuity || (disc && i == startIdx),
+			tags:    filterTags(s.seg.Tags),
+			dranges: cloneDateRanges(s.seg.DateRanges), bitrate: s.seg.Bitrate,
+			ready: make(chan struct{}), dropped: map[int]bool{},
+		}
+		e.name = r.segmentName(e.seq, segmentExt(s.url, r.ext))
+		if !s.pdt.IsZero() {
+			e.pdt = s.pdt
+		} else {
+			e.pdt = edge
+			edge = edge.Add(time.Duration(s.seg.Duration * float64(time.Second)))
+		}
+		if c := int(math.Ceil(s.seg.Duration - 0.001)); c > r.td {
+			r.td = c
+		}
+		r.attachAux(e, s)
+		if e.seq != e.src {
+			// An absent IV means "the media sequence number": the pushed
+			// playlist renumbers, so spell out the source's.
+			for i, k := range e.keys {
+				if k.IV == "" && (k.Method == "AES-128" || k.Method == "SAMPLE-AES") {
+					kc := *k
+					kc.IV = fmt.Sprintf("0x%032X", e.src)
+					e.keys[i] = &kc
+				}
+			}
+		}
+		for ti, t := range r.tg {
+			if e.seq > t.pushed {
+				e.pending++
+			} else {
+				_ = ti
+			}
+		}
+		r.nextSeq++
+		r.headSrc = s.msn
+		r.recent[s.msn] = uriKey(s.url)
+		delete(r.recent, s.msn-512)
+		r.lastPDT, r.lastDur = e.pdt, e.duration
+		r.entries = append(r.entries, e)
+		added++
+		if s.seg.Gap || e.pending == 0 {
+			e.missed = s.seg.Gap
+			close(e.ready)
+			continue
+		}
+		go r.download(e, s.seg.Gap)
+	}
+	r.pendingDisc = false
+	r.lastNew = time.Now()
+	r.st.Stalled = false
+	if pl.Endlist {
+		r.ended = true
+	}
+	r.changed.notify()
+	return added > 0
+}
+
+// filterTags drops LL-HLS tags that make no sense once parts are not relayed.
+func filterTags(tags []string) []string {
+	var out []string
+	for _, t := range tags {
+		switch {
+		case strings.HasPrefix(t, "#EXT-X-PART:"), strings.HasPrefix(t, "#EXT-X-PRELOAD-HINT"),
+			strings.HasPrefix(t, "#EXT-X-RENDITION-REPORT"), strings.HasPrefix(t, "#EXT-X-SKIP"):
+			continue
+		}
+		out = append(out, strings.Clone(t))
+	}
+	return out
+}
+
+// cloneDateRanges deep-copies date ranges so entries do not pin the parsed
+// playlist's buffer (parsed strings share one copy of the input).
+func cloneDateRanges(in []*hls.DateRange) []*hls.DateRange {
+	if len(in) == 0 {
+		return nil
+	}
+	out := make([]*hls.DateRange, len(in))
+	for i, d := range in {
+		c := *d
+		c.ID, c.Class = strings.Clone(d.ID), strings.Clone(d.Class)
+		c.Extra = cloneAttrs(d.Extra)
+		out[i] = &c
+	}
+	return out
+}
+
+func cloneAttrs(in []hls.Attr) []hls.Attr {
+	if len(in) == 0 {
+		return nil
+	}
+	out := make([]hls.Attr, len(in))
+	for i, a := range in {
+		out[i] = hls.Attr{Key: strings.Clone(a.Key), Value: strings.Clone(a.Value), Quoted: a.Quoted}
+	}
+	return out
+}
+
+// attachAux sets the entry's init segment and keys, rewriting their URIs to
+// pushed copies.
+func (r *rendition) attachAux(e *entry, s srcSeg) {
+	if s.mp != nil {
+		key := s.mp.URI + rangeKey(s.mpR)
+		a := r.auxes[key]
+		if a == nil {
+			a = &aux{name: fmt.Sprintf("%s_%s_init_%s%s", r.f.stem, r.name, shortHash(key), segmentExt(s.mp.URI, ".mp4")), srcURL: s.mp.URI, rng: s.mpR, ready: make(chan struct{})}
+			r.auxes[key] = a
+		}
+		e.initMap = a
+	}
+	for _, k := range s.keys {
+		kc := *k
+		if k.URI != "" && isFetchableKey(k) {
+			a := r.auxes[k.URI]
+			if a == nil {
+				a = &aux{name: fmt.Sprintf("%s_%s_key_%s.key", r.f.stem, r.name, shortHash(k.URI)), srcURL: k.URI, ready: make(chan struct{})}
+				r.auxes[k.URI] = a
+			}
+			kc.URI = a.name
+			e.keyAux = append(e.keyAux, a)
+		}
+		e.keys = append(e.keys, &kc)
+	}
+}
+
+func rangeKey(b *hls.ByteRange) string {
+	if b == nil || b.Offset == nil {
+		return ""
+	}
+	return fmt.Sprintf("@%d-%d", *b.Offset, b.Length)
+}
+
+// inSource reports whether source msn is still listed by the source.
+func (r *rendition) inSource(msn int64) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return msn >= r.liveFirst || r.grows
+}
+
+// download fetches the entry (and its aux files) into the spool, retrying
+// with backoff while the segment is still listed by the source.
+func (r *rendition) download(e *entry, _ bool) {
+	f := r.f
+	ctx := f.dlCtx
+	bo := newBackoff(200*time.Millisecond, 5*time.Second)
+	attempts := 0
+	defer close(e.ready)
+	for _, a := range e.keyAux {
+		r.fetchAux(ctx, a)
+	}
+	if e.initMap != nil {
+		r.fetchAux(ctx, e.initMap)
+	}
+	for {
+		attempts++
+		f.sem <- struct{}{}
+		size, sf, err := r.fetchSegment(ctx, e)
+		<-f.sem
+		if err == nil {
+			r.mu.Lock()
+			e.file, e.size = sf, size
+			r.bytesIn += size
+			r.secondsIn += e.duration
+			r.st.SegmentsPulled++
+			r.mu.Unlock()
+			f.mu.Lock()
+			f.pulled++
+			f.bytesPulled += size
+			f.mu.Unlock()
+			f.obs.SegmentPulled(f.cfg.ID, r.name, size)
+			for _, ev := range f.spool.commit(sf, size) {
+				f.evicted(ev)
+			}
+			return
+		}
+		var he *httpError
+		gone := !r.inSource(e.src) || (errors.As(err, &he) && (he.status == http.StatusNotFound || he.status == http.StatusGone) && attempts >= 8)
+		if r.grows && attempts >= 10 {
+			gone = true
+		}
+		if gone {
+			r.mu.Lock()
+			e.missed = true
+			r.st.SegmentsMissed++
+			r.mu.Unlock()
+			f.obs.SegmentMissed(f.cfg.ID, r.name)
+			f.recordError(fmt.Errorf("rendition %s: segment %d lost (gone from source): %w", r.name, e.src, err))
+			f.log.Warn("segment lost: gone from the source before it could be downloaded", "rendition", r.name, "msn", e.src, "err", err)
+			return
+		}
+		if !sleep(ctx, bo.next()) {
+			e.missed = true // shutting down: nobody will push it
+			return
+		}
+	}
+}
+
+func (r *rendition) fetchAux(ctx context.Context, a *aux) {
+	a.once.Do(func() {
+		defer close(a.ready)
+		bo := newBackoff(200*time.Millisecond, 3*time.Second)
+		for attempt := 0; attempt < 8; attempt++ {
+			data, err := r.fetchBytes(ctx, a.srcURL, a.rng, 16<<20)
+			if err == nil {
+				a.data = data
+				return
+			}
+			a.err = err
+			if !sleep(ctx, bo.next()) {
+				break
+			}
+		}
+		r.f.log.Warn("auxiliary file unavailable", "rendition", r.name, "url", a.srcURL, "err", a.err)
+	})
+}
+
+func (r *rendition) fetchBytes(ctx context.Context, u string, rng *hls.ByteRange, limit int64) ([]byte, error) {
+	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	resp, err := r.rangeGet(ctx, u, rng)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, limit))
+	if err != nil {
+		return nil, fmt.Errorf("get %s: %w", u, err)
+	}
+	return data, nil
+}
+
+func (r *rendition) rangeGet(ctx context.Context, u string, rng *hls.ByteRange) (*http.Response, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return nil, fmt.Errorf("get %s: %w", u, err)
+	}
+	if rng != nil && rng.Offset != nil {
+		req.Header.Set("Range", fmt.Sprintf("bytes=%d-%d", *rng.Offset, *rng.Offset+rng.Length-1))
+	}
+	resp, err := r.f.client.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("get %s: %w", u, err)
+	}
+	ok := resp.StatusCode == http.StatusOK
+	if rng != nil {
+		ok = resp.StatusCode == http.StatusPartialContent
+	}
+	if !ok {
+		io.Copy(io.Discard, io.LimitReader(resp.Body, 4096))
+		resp.Body.Close()
+		return nil, &httpError{url: u, status: resp.StatusCode}
+	}
+	return resp, nil
+}
+
+// fetchSegment streams one segment into a spool file.
+func (r *rendition) fetchSegment(ctx context.Context, e *entry) (int64, *spoolFile, error) {
+	timeout := time.Duration(max(4*e.duration, 10)*float64(time.Second)) + 5*time.Second
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	resp, err := r.rangeGet(ctx, e.srcURL, e.rng)
+	if err != nil {
+		return 0, nil, err
+	}
+	defer resp.Body.Close()
+	file, sf, err := r.f.spool.create(e)
+	if err != nil {
+		return 0, nil, err
+	}
+	n, err := io.Copy(file, resp.Body)
+	cerr := file.Close()
+	if err == nil {
+		err = cerr
+	}
+	if err == nil && resp.ContentLength >= 0 && n != resp.ContentLength {
+		err = io.ErrUnexpectedEOF
+	}
+	if err == nil && e.rng != nil && n != e.rng.Length {
+		err = fmt.Errorf("byte range: got %d bytes, want %d", n, e.rng.Length)
+	}
+	if err != nil {
+		r.f.spool.discard(sf)
+		return 0, nil, fmt.Errorf("download %s: %w", e.srcURL, err)
+	}
+	return n, sf, nil
+}
