@@ -73,9 +73,9 @@ var createCases = []struct {
 	{name: "windowSize object", body: `{"name":"a","url":"http://127.0.0.1/m.m3u8","output":"void","windowSize":{}}`, status: 400,
 		err: "'windowSize' must be a number of seconds from 0 to 86400 (0 or absent: the default)"},
 	{name: "wrong content type", contentType: "text/plain", body: `{"name":"a","url":"http://127.0.0.1/m.m3u8","output":"void"}`, status: 415,
-		err: `unsupported Content-Type "text/plain": send application/json`},
+		err: `unsupported Content-Type "text/plain": send application/json (with curl: -H 'Content-Type: application/json')`},
 	{name: "form content type", contentType: "application/x-www-form-urlencoded", body: `name=a`, status: 415,
-		err: `unsupported Content-Type "application/x-www-form-urlencoded": send application/json`},
+		err: `unsupported Content-Type "application/x-www-form-urlencoded": send application/json (with curl: -H 'Content-Type: application/json')`},
 	{name: "body too large", body: `{"name":"a","url":"http://127.0.0.1/m.m3u8","output":"void","payload":{"x":"` + strings.Repeat("x", MaxBodyBytes) + `"}}`, status: 413,
 		err: "request body larger than 1048576 bytes"},
 }

@@ -85,7 +85,7 @@ func (a *API) handleCreate(w http.ResponseWriter, r *http.Request) {
 		mt, _, err := mime.ParseMediaType(ct)
 		if err != nil || mt != "application/json" {
 			writeError(w, http.StatusUnsupportedMediaType,
-				fmt.Sprintf("unsupported Content-Type %q: send application/json", ct))
+				fmt.Sprintf("unsupported Content-Type %q: send application/json (with curl: -H 'Content-Type: application/json')", ct))
 			return
 		}
 	}
