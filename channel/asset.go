@@ -354,7 +354,7 @@ func (ld *assetLoader) check(ctx context.Context, a *asset) error {
 			continue
 		}
 		if _, err := fs.Stat(l.fsys, l.name); err != nil {
-			return fmt.Errorf("open %s: %w", l.name, bareErr(err))
+			return fmt.Errorf("open %s: %w", l, bareErr(err))
 		}
 	}
 	if !ld.probe {

@@ -1,6 +1,7 @@
 package channel
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -10,7 +11,6 @@ import (
 	"log/slog"
 	"net/http"
 	"slices"
-	"strings"
 	"sync"
 	"time"
 )
@@ -94,6 +94,7 @@ type Engine struct {
 
 	mu       sync.Mutex
 	sessions map[string]*channel
+	created  int64 // sessions created so far, orders the list
 
 	logged sync.Map // keys of runtime failures already logged
 
@@ -326,7 +327,8 @@ func (e *Engine) NewSession(spec SessionSpec) (ChannelInfo, error) {
 	if err != nil {
 		return ChannelInfo{}, fmt.Errorf("session: %w", err)
 	}
-	ch.created = now
+	e.created++
+	ch.created = e.created
 	ch.lastUsed.Store(now.UnixNano())
 	e.sessions[ch.id] = ch
 	return e.info(ch), nil
@@ -394,12 +396,7 @@ func (e *Engine) Channels() []ChannelInfo {
 		sessions = append(sessions, ch)
 	}
 	e.mu.Unlock()
-	slices.SortFunc(sessions, func(a, b *channel) int {
-		if c := a.created.Compare(b.created); c != 0 {
-			return c
-		}
-		return strings.Compare(a.id, b.id)
-	})
+	slices.SortFunc(sessions, func(a, b *channel) int { return cmp.Compare(a.created, b.created) })
 	for _, ch := range sessions {
 		out = append(out, e.info(ch))
 	}

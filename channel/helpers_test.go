@@ -154,7 +154,10 @@ func testFS(assets map[string]synth) fstest.MapFS {
 	return fsys
 }
 
-// quietLogger discards logs; countingLogger counts warnings.
+// slogTo logs text to w.
+func slogTo(w io.Writer) *slog.Logger { return slog.New(slog.NewTextHandler(w, nil)) }
+
+// quietLogger discards logs.
 func quietLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 
 type logBuffer struct {

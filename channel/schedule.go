@@ -86,8 +86,8 @@ type channel struct {
 	version        int
 	master         []byte
 
-	created  time.Time
-	lastUsed atomic.Int64 // Unix nanoseconds, sessions only
+	created  int64        // sessions: creation order
+	lastUsed atomic.Int64 // sessions: Unix nanoseconds of the last request
 }
 
 // channelSpec is what buildChannel needs to know about a channel.

@@ -24,12 +24,13 @@ const maxResourceSize = 256 << 20
 // absolute http(s) URL.
 type loc struct {
 	fsys fs.FS  // nil for http
+	root string // how to print fsys: "/" or "embed:"
 	name string // slash path in fsys, or absolute URL
 }
 
 func (l loc) isHTTP() bool { return l.fsys == nil }
 
-func (l loc) String() string { return redact(l.name) }
+func (l loc) String() string { return l.root + redact(l.name) }
 
 // redact hides the password of a URL with user information.
 func redact(uri string) string {
@@ -84,13 +85,13 @@ func (l loc) resolve(ref string) (loc, error) {
 	if name == "" || !fs.ValidPath(name) {
 		return loc{}, fmt.Errorf("uri %q: outside the asset's file system", ref)
 	}
-	return loc{fsys: l.fsys, name: name}, nil
+	return loc{fsys: l.fsys, root: l.root, name: name}, nil
 }
 
 // assetLoc locates the playlist of an asset URI.
 func assetLoc(uri string, embedded fs.FS) (loc, error) {
 	var fsys fs.FS
-	var name string
+	var name, root string
 	switch uriKind(uri) {
 	case kindHTTP:
 		u, err := url.Parse(uri)
@@ -99,7 +100,7 @@ func assetLoc(uri string, embedded fs.FS) (loc, error) {
 		}
 		return loc{name: u.String()}, nil
 	case kindEmbed:
-		fsys = embedded
+		fsys, root = embedded, "embed:"
 		name = path.Clean(strings.TrimPrefix(strings.TrimPrefix(uri, "embed:"), "/"))
 		if !fs.ValidPath(name) {
 			return loc{}, fmt.Errorf("uri %q: invalid embedded path", uri)
@@ -110,7 +111,7 @@ func assetLoc(uri string, embedded fs.FS) (loc, error) {
 		if err != nil {
 			return loc{}, fmt.Errorf("uri %q: %w", uri, err)
 		}
-		fsys = os.DirFS("/")
+		fsys, root = os.DirFS("/"), "/"
 		name = strings.TrimPrefix(filepath.ToSlash(abs), "/")
 		if name == "" {
 			name = "."
@@ -124,12 +125,12 @@ func assetLoc(uri string, embedded fs.FS) (loc, error) {
 		for _, f := range []string{"master.m3u8", "index.m3u8"} {
 			p := path.Join(name, f)
 			if _, err := fs.Stat(fsys, p); err == nil {
-				return loc{fsys: fsys, name: p}, nil
+				return loc{fsys: fsys, root: root, name: p}, nil
 			}
 		}
 		return loc{}, fmt.Errorf("open %s: directory has no master.m3u8 or index.m3u8", uri)
 	}
-	return loc{fsys: fsys, name: name}, nil
+	return loc{fsys: fsys, root: root, name: name}, nil
 }
 
 // bareErr strips the operation and path from an *fs.PathError, which the
@@ -213,7 +214,7 @@ func (f *fetcher) read(ctx context.Context, l loc) ([]byte, error) {
 	if !l.isHTTP() {
 		b, err := fs.ReadFile(l.fsys, l.name)
 		if err != nil {
-			return nil, fmt.Errorf("read %s: %w", l.name, bareErr(err))
+			return nil, fmt.Errorf("read %s: %w", l, bareErr(err))
 		}
 		return b, nil
 	}
