@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"path"
 	"sort"
 	"strings"
 	"sync"
@@ -313,9 +314,11 @@ func allowHeader(rts []route) string {
 	return strings.Join(ms, ", ")
 }
 
-// needsAuth reports whether path is under /api/v1.
-func needsAuth(path string) bool {
-	return path == "/api/v1" || strings.HasPrefix(path, "/api/v1/")
+// needsAuth reports whether p is under /api/v1, judged on the cleaned path
+// so that "//api/v1" or "/x/../api/v1" cannot slip past.
+func needsAuth(p string) bool {
+	p = path.Clean("/" + p)
+	return p == "/api/v1" || strings.HasPrefix(p, "/api/v1/")
 }
 
 func (a *API) authMiddleware(next http.Handler) http.Handler {

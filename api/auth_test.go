@@ -28,6 +28,8 @@ func TestAuth(t *testing.T) {
 		{"get without token", "GET", "/api/v1/fetcher/" + id, "", 401, `Bearer realm="pullpush"`},
 		{"outputs without token", "GET", "/api/v1/outputs", "", 401, `Bearer realm="pullpush"`},
 		{"unknown v1 path hides existence", "GET", "/api/v1/secret-admin", "", 401, `Bearer realm="pullpush"`},
+		{"double slash", "GET", "//api/v1/fetcher", "", 401, `Bearer realm="pullpush"`},
+		{"dot segments", "GET", "/api/x/../v1/fetcher", "", 401, `Bearer realm="pullpush"`},
 		{"right token", "GET", "/api/v1/fetcher", "Bearer " + token, 200, ""},
 		{"scheme case-insensitive", "GET", "/api/v1/fetcher/" + id, "bearer " + token, 200, ""},
 		{"health open", "GET", "/health", "", 200, ""},
