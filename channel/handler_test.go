@@ -14,6 +14,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"testing/fstest"
 	"testing"
 	"time"
 
@@ -520,6 +521,116 @@ func TestLadderMismatch(t *testing.T) {
 		_, err := New(cfg, WithFS(fsys), WithLogger(quietLogger()))
 		if err == nil || err.Error() != tc.err {
 			t.Errorf("error\n got: %v\nwant: %s", err, tc.err)
+		}
+	}
+}
+
+// TestPassThrough: fMP4 assets get EXT-X-MAP on the first segment and after
+// every discontinuity; EXT-X-KEY (and METHOD=NONE after an encrypted asset),
+// EXT-X-BYTERANGE (with explicit offsets), EXT-X-DATERANGE (moved to the
+// live timeline) and CUE tags pass through, and the keys, init sections and
+// byte ranges they reference are served.
+func TestPassThrough(t *testing.T) {
+	enc := synth{
+		video: [][]float64{uniform(6, 2)}, audio: [][]float64{uniform(6, 2)}, fmp4: true, byteRange: true,
+		tags: map[int][]string{
+			0: {"#EXT-X-PROGRAM-DATE-TIME:2020-01-01T00:00:00Z", `#EXT-X-KEY:METHOD=AES-128,URI="key.bin",IV=0x000102030405060708090a0b0c0d0e0f`},
+			2: {"#EXT-X-CUE-OUT:4"},
+			3: {`#EXT-X-DATERANGE:ID="ad1",CLASS="com.example.ad",START-DATE="2020-01-01T00:00:07Z",DURATION=4,X-COM-EXAMPLE="yes"`},
+			4: {"#EXT-X-CUE-IN"},
+		},
+	}
+	plain := synth{video: [][]float64{uniform(5, 2)}, audio: [][]float64{uniform(5, 2)}, fmp4: true}
+	fsys := testFS(map[string]synth{"enc": enc, "plain": plain})
+	for _, r := range []string{"v0", "a0"} {
+		fsys["enc/"+r+"/key.bin"] = &fstest.MapFile{Data: []byte("0123456789abcdef")}
+	}
+	cfg := Config{Channels: []ChannelConfig{{ID: "p", Start: DefaultStart, Window: 30 * time.Second, Assets: []AssetConfig{
+		{ID: "enc", URI: "embed:enc"}, {ID: "plain", URI: "embed:plain"},
+	}}}}
+	loopStart := DefaultStart.Add(10 * 22 * time.Second)
+	c := newClock(loopStart.Add(21 * time.Second))
+	e := newEngine(t, cfg, c, fsys)
+	srv := httptest.NewServer(e.Handler())
+	defer srv.Close()
+	base := srv.URL + "/channels/p/"
+	for _, rend := range []string{"v0", "a0"} {
+		name := map[string]string{"v0": "video_0.m3u8", "a0": "audio_0.m3u8"}[rend]
+		m := playlist(t, e, "p", name)
+		if m.Version < 6 {
+			t.Errorf("%s: version %d, want >= 6 for EXT-X-MAP", name, m.Version)
+		}
+		var boundaries int
+		for i, s := range m.Segments {
+			isEnc := strings.HasPrefix(s.URI, "seg/enc/")
+			asset := map[bool]string{true: "enc", false: "plain"}[isEnc]
+			if s.Discontinuity {
+				boundaries++
+			}
+			if (s.Map != nil) != (i == 0 || s.Discontinuity) {
+				t.Errorf("%s: segment %d: EXT-X-MAP %v, discontinuity %v", name, i, s.Map, s.Discontinuity)
+			}
+			if s.Map != nil {
+				if _, _, b := get(t, base+s.Map.URI); string(b) != asset+"/"+rend+"/init" {
+					t.Errorf("%s: init section %s is %q", name, s.Map.URI, b)
+				}
+			}
+			firstOfAsset := i == 0 || s.Discontinuity
+			switch {
+			case isEnc && firstOfAsset:
+				if len(s.Keys) != 1 || s.Keys[0].Method != "AES-128" || s.Keys[0].IV != "0x000102030405060708090a0b0c0d0e0f" {
+					t.Fatalf("%s: segment %d: keys %+v", name, i, s.Keys)
+				}
+				status, ctype, b := get(t, base+s.Keys[0].URI)
+				if status != http.StatusOK || ctype != "application/octet-stream" || string(b) != "0123456789abcdef" {
+					t.Errorf("%s: key %s: %d %s %q", name, s.Keys[0].URI, status, ctype, b)
+				}
+			case !isEnc && s.Discontinuity:
+				if len(s.Keys) != 1 || s.Keys[0].Method != "NONE" {
+					t.Errorf("%s: segment %d after the encrypted asset: keys %+v, want METHOD=NONE", name, i, s.Keys)
+				}
+			default:
+				if len(s.Keys) != 0 {
+					t.Errorf("%s: segment %d repeats EXT-X-KEY", name, i)
+				}
+			}
+			if !isEnc {
+				continue
+			}
+			k := int(s.ProgramDateTime.Sub(loopStart) / (2 * time.Second))
+			if s.ByteRange == nil || s.ByteRange.Offset == nil {
+				t.Fatalf("%s: segment %d: byte range %+v without offset", name, i, s.ByteRange)
+			}
+			req, _ := http.NewRequest(http.MethodGet, base+s.URI, nil)
+			req.Header.Set("Range", fmt.Sprintf("bytes=%d-%d", *s.ByteRange.Offset, *s.ByteRange.Offset+s.ByteRange.Length-1))
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if want := fmt.Sprintf("enc/%s/%d.m4s", rend, k); string(b) != want {
+				t.Errorf("%s: segment %d: range holds %q, want %q", name, i, b, want)
+			}
+			wantTags := map[int]string{2: "#EXT-X-CUE-OUT:4", 4: "#EXT-X-CUE-IN"}[k]
+			if got := strings.Join(s.Tags, "\n"); got != wantTags {
+				t.Errorf("%s: enc segment %d: tags %q, want %q", name, k, got, wantTags)
+			}
+			if k == 3 {
+				if len(s.DateRanges) != 1 {
+					t.Fatalf("%s: enc segment 3 has %d date ranges", name, len(s.DateRanges))
+				}
+				dr := s.DateRanges[0]
+				if dr.ID != "ad1-10-0" || dr.Class != "com.example.ad" || !dr.StartDate.Equal(s.ProgramDateTime.Add(time.Second)) ||
+					dr.Duration == nil || *dr.Duration != 4 || len(dr.Extra) != 1 || dr.Extra[0].Key != "X-COM-EXAMPLE" {
+					t.Errorf("%s: date range %+v (segment at %s)", name, dr, s.ProgramDateTime)
+				}
+			} else if len(s.DateRanges) != 0 {
+				t.Errorf("%s: enc segment %d has date ranges", name, k)
+			}
+		}
+		if boundaries != 2 {
+			t.Errorf("%s: %d boundaries in the window, want 2:\n%s", name, boundaries, m.Encode())
 		}
 	}
 }
