@@ -14,8 +14,8 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"testing/fstest"
 	"testing"
+	"testing/fstest"
 	"time"
 
 	"github.com/pullpush/pullpush/hls"
