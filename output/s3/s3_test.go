@@ -1,7 +1,6 @@
 package s3_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -13,161 +12,42 @@ import (
 	"net/http/httputil"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/minio/minio-go/v7"
-	"github.com/minio/minio-go/v7/pkg/credentials"
 
+	"github.com/pullpush/pullpush/internal/versitygw"
 	"github.com/pullpush/pullpush/output"
 	"github.com/pullpush/pullpush/output/outputtest"
 	"github.com/pullpush/pullpush/output/s3"
 )
 
 const (
-	accessKey = "k"
-	secretKey = "s"
+	accessKey = versitygw.AccessKey
+	secretKey = versitygw.SecretKey
 	bucket    = "live"
 )
 
-// lookTool finds an external tool on PATH or in $(go env GOPATH)/bin,
-// skipping the test when it is absent unless PULLPUSH_REQUIRE_TOOLS=1
-// (the semantics of testutil.RequireTool).
-func lookTool(t *testing.T, name string) string {
-	t.Helper()
-	if p, err := exec.LookPath(name); err == nil {
-		return p
-	}
-	gopath := os.Getenv("GOPATH")
-	if out, err := exec.Command("go", "env", "GOPATH").Output(); err == nil {
-		gopath = strings.TrimSpace(string(out))
-	}
-	for _, dir := range filepath.SplitList(gopath) {
-		p := filepath.Join(dir, "bin", name)
-		if st, err := os.Stat(p); err == nil && !st.IsDir() && st.Mode()&0o111 != 0 {
-			return p
-		}
-	}
-	msg := fmt.Sprintf("%s not found on PATH or in $(go env GOPATH)/bin; install with go install github.com/versity/versitygw/cmd/versitygw@v1.8.0", name)
-	if os.Getenv("PULLPUSH_REQUIRE_TOOLS") == "1" {
-		t.Fatalf("required tool missing (PULLPUSH_REQUIRE_TOOLS=1): %s", msg)
-	}
-	t.Skip(msg)
-	return ""
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // gateway is a running versitygw with the posix backend.
 type gateway struct {
-	endpoint string // http://127.0.0.1:port
-	root     string // posix root: root/<bucket>/<key>
+	*versitygw.Gateway
+	endpoint string
+	root     string
 }
 
-// startGateway runs `versitygw --port 127.0.0.1:PORT posix DIR` with
-// ROOT_ACCESS_KEY=k ROOT_SECRET_KEY=s on a free loopback port and creates
-// the bucket.
+// startGateway runs versitygw on a free loopback port and creates the bucket.
 func startGateway(t *testing.T) *gateway {
 	t.Helper()
-	bin := lookTool(t, "versitygw")
-	root := t.TempDir()
-	var lastErr string
-	for attempt := 0; attempt < 3; attempt++ {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		addr := l.Addr().String()
-		l.Close()
-		var logs lockedBuffer
-		cmd := exec.Command(bin, "--port", addr, "posix", root)
-		cmd.Env = append(os.Environ(), "ROOT_ACCESS_KEY="+accessKey, "ROOT_SECRET_KEY="+secretKey)
-		cmd.Stdout, cmd.Stderr = &logs, &logs
-		if err := cmd.Start(); err != nil {
-			t.Fatalf("start versitygw: %v", err)
-		}
-		exited := make(chan struct{})
-		go func() { cmd.Wait(); close(exited) }()
-		stop := func() {
-			cmd.Process.Kill()
-			<-exited
-		}
-		if waitReady(addr, exited) {
-			t.Cleanup(func() {
-				stop()
-				if t.Failed() {
-					t.Logf("versitygw output:\n%s", logs.String())
-				}
-			})
-			g := &gateway{endpoint: "http://" + addr, root: root}
-			c := g.client(t)
-			ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
-			defer cancel()
-			if err := c.MakeBucket(ctx, bucket, minio.MakeBucketOptions{Region: "us-east-1"}); err != nil {
-				t.Fatalf("make bucket: %v\n%s", err, logs.String())
-			}
-			return g
-		}
-		stop()
-		lastErr = logs.String()
-	}
-	t.Fatalf("versitygw did not start:\n%s", lastErr)
-	return nil
+	g := versitygw.Start(t, bucket)
+	return &gateway{Gateway: g, endpoint: g.Endpoint, root: g.Root}
 }
 
-// waitReady polls addr until it accepts connections, the process exits or
-// 30 s pass.
-func waitReady(addr string, exited <-chan struct{}) bool {
-	deadline := time.Now().Add(30 * time.Second)
-	for time.Now().Before(deadline) {
-		select {
-		case <-exited:
-			return false
-		default:
-		}
-		if c, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
-			c.Close()
-			return true
-		}
-		select {
-		case <-exited:
-			return false
-		case <-time.After(20 * time.Millisecond):
-		}
-	}
-	return false
-}
-
-func (g *gateway) client(t *testing.T) *minio.Client {
-	t.Helper()
-	u, _ := url.Parse(g.endpoint)
-	c, err := minio.New(u.Host, &minio.Options{Creds: credentials.NewStaticV4(accessKey, secretKey, ""), Region: "us-east-1", BucketLookup: minio.BucketLookupPath})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c
-}
+func (g *gateway) client(t *testing.T) *minio.Client { return g.Client(t) }
 
 // observer is a reverse proxy in front of the gateway that counts request
 // body bytes, so the contract suite can check that bodies are streamed.

@@ -1,0 +1,166 @@
+// Package versitygw starts a real S3 server (versitygw with the posix
+// backend) on a free loopback port for tests.
+//
+// Install it with `go install github.com/versity/versitygw/cmd/versitygw@v1.8.0`;
+// tests skip when it is absent unless PULLPUSH_REQUIRE_TOOLS=1.
+package versitygw
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/minio/minio-go/v7"
+	"github.com/minio/minio-go/v7/pkg/credentials"
+)
+
+// Credentials of every gateway started by Start.
+const (
+	AccessKey = "k"
+	SecretKey = "s"
+	Region    = "us-east-1"
+)
+
+// Gateway is a running versitygw.
+type Gateway struct {
+	Endpoint string // http://127.0.0.1:port
+	Root     string // posix root: Root/<bucket>/<key>
+}
+
+// LookTool finds an external tool on PATH or in $(go env GOPATH)/bin,
+// skipping the test when it is absent unless PULLPUSH_REQUIRE_TOOLS=1.
+func LookTool(t testing.TB, name string) string {
+	t.Helper()
+	if p, err := exec.LookPath(name); err == nil {
+		return p
+	}
+	gopath := os.Getenv("GOPATH")
+	if out, err := exec.Command("go", "env", "GOPATH").Output(); err == nil {
+		gopath = strings.TrimSpace(string(out))
+	}
+	for _, dir := range filepath.SplitList(gopath) {
+		p := filepath.Join(dir, "bin", name)
+		if st, err := os.Stat(p); err == nil && !st.IsDir() && st.Mode()&0o111 != 0 {
+			return p
+		}
+	}
+	msg := fmt.Sprintf("%s not found on PATH or in $(go env GOPATH)/bin", name)
+	if os.Getenv("PULLPUSH_REQUIRE_TOOLS") == "1" {
+		t.Fatalf("required tool missing (PULLPUSH_REQUIRE_TOOLS=1): %s", msg)
+	}
+	t.Skip(msg)
+	return ""
+}
+
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// Start runs `versitygw --port 127.0.0.1:PORT posix DIR` on a free loopback
+// port, waits until it accepts connections, creates the given buckets and
+// stops it at test cleanup.
+func Start(t testing.TB, buckets ...string) *Gateway {
+	t.Helper()
+	bin := LookTool(t, "versitygw")
+	root := t.TempDir()
+	var lastErr string
+	for attempt := 0; attempt < 3; attempt++ {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		addr := l.Addr().String()
+		l.Close()
+		var logs lockedBuffer
+		cmd := exec.Command(bin, "--port", addr, "posix", root)
+		cmd.Env = append(os.Environ(), "ROOT_ACCESS_KEY="+AccessKey, "ROOT_SECRET_KEY="+SecretKey)
+		cmd.Stdout, cmd.Stderr = &logs, &logs
+		if err := cmd.Start(); err != nil {
+			t.Fatalf("start versitygw: %v", err)
+		}
+		exited := make(chan struct{})
+		go func() { cmd.Wait(); close(exited) }()
+		stop := func() {
+			cmd.Process.Kill()
+			<-exited
+		}
+		if waitReady(addr, exited) {
+			t.Cleanup(func() {
+				stop()
+				if t.Failed() {
+					t.Logf("versitygw output:\n%s", logs.String())
+				}
+			})
+			g := &Gateway{Endpoint: "http://" + addr, Root: root}
+			c := g.Client(t)
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			for _, b := range buckets {
+				if err := c.MakeBucket(ctx, b, minio.MakeBucketOptions{Region: Region}); err != nil {
+					t.Fatalf("make bucket %s: %v\n%s", b, err, logs.String())
+				}
+			}
+			return g
+		}
+		stop()
+		lastErr = logs.String()
+	}
+	t.Fatalf("versitygw did not start:\n%s", lastErr)
+	return nil
+}
+
+// waitReady polls addr until it accepts connections, the process exits or
+// 30 s pass.
+func waitReady(addr string, exited <-chan struct{}) bool {
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		select {
+		case <-exited:
+			return false
+		default:
+		}
+		if c, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
+			c.Close()
+			return true
+		}
+		select {
+		case <-exited:
+			return false
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	return false
+}
+
+// Client returns a path-style minio client for the gateway.
+func (g *Gateway) Client(t testing.TB) *minio.Client {
+	t.Helper()
+	u, _ := url.Parse(g.Endpoint)
+	c, err := minio.New(u.Host, &minio.Options{Creds: credentials.NewStaticV4(AccessKey, SecretKey, ""), Region: Region, BucketLookup: minio.BucketLookupPath})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
