@@ -70,6 +70,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runOrigin(ctx, rest, stdout, stderr)
 	case "chaos":
 		return runChaos(ctx, rest, stdout, stderr)
+	case "channel":
+		return runChannel(ctx, rest, stdout, stderr)
 	}
 	fmt.Fprint(stderr, usage)
 	return fmt.Errorf("%w: unknown command %q", errUsage, cmd)

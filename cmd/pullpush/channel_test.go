@@ -1,0 +1,162 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"flag"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/pullpush/pullpush/internal/testutil"
+)
+
+// channelOutput collects a command's output, safe for concurrent use.
+type channelOutput struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (o *channelOutput) Write(p []byte) (int, error) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.b.Write(p)
+}
+
+func (o *channelOutput) String() string {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.b.String()
+}
+
+// startChannel runs `pullpush channel` until the test ends and returns the
+// printed URL of channel id.
+func startChannel(t *testing.T, id string, args ...string) (url string, stop func() error) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	var stdout, stderr channelOutput
+	done := make(chan error, 1)
+	go func() {
+		done <- runChannel(ctx, append([]string{"--listen", "127.0.0.1:0"}, args...), &stdout, &stderr)
+	}()
+	re := regexp.MustCompile(`channel ` + regexp.QuoteMeta(id) + `: (http://127\.0\.0\.1:\d+/channels/` + regexp.QuoteMeta(id) + `/master\.m3u8)`)
+	testutil.Eventually(t, 10*time.Second, func() bool {
+		m := re.FindStringSubmatch(stdout.String())
+		if m != nil {
+			url = m[1]
+		}
+		select {
+		case err := <-done:
+			t.Fatalf("channel command ended: %v\n%s", err, stderr.String())
+		default:
+		}
+		return m != nil
+	}, "no URL for channel %s printed: %s", id, stdout.String())
+	stopped := false
+	stop = func() error {
+		if stopped {
+			return nil
+		}
+		stopped = true
+		cancel()
+		select {
+		case err := <-done:
+			return err
+		case <-time.After(10 * time.Second):
+			return errors.New("channel command did not stop")
+		}
+	}
+	t.Cleanup(func() { _ = stop() })
+	return url, stop
+}
+
+func getChannelURL(t *testing.T, url string) (int, string, string) {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatalf("GET %s: %v", url, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp.StatusCode, resp.Header.Get("Content-Type"), string(b)
+}
+
+func TestChannelCommandDefault(t *testing.T) {
+	url, stop := startChannel(t, "1")
+	status, ctype, body := getChannelURL(t, url)
+	if status != http.StatusOK || ctype != "application/vnd.apple.mpegurl" || !strings.Contains(body, "video_1.m3u8") {
+		t.Fatalf("master: %d %s\n%s", status, ctype, body)
+	}
+	status, _, body = getChannelURL(t, strings.Replace(url, "master.m3u8", "video_0.m3u8", 1))
+	if status != http.StatusOK || !strings.Contains(body, "#EXT-X-PROGRAM-DATE-TIME:") {
+		t.Fatalf("media playlist: %d\n%s", status, body)
+	}
+	if err := stop(); err != nil {
+		t.Fatalf("stop: %v", err)
+	}
+	if _, err := http.Get(url); err == nil {
+		t.Errorf("server still answers after shutdown")
+	}
+}
+
+func TestChannelCommandConfig(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "channels.yaml")
+	yaml := "channels:\n  - id: news\n    window: 30s\n    assets: [embed:b, embed:c]\n  - id: movies\n    order: shuffle\n    seed: 7\n    assets: [embed:a, embed:c]\n"
+	if err := os.WriteFile(cfg, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	url, _ := startChannel(t, "movies", "--config", cfg)
+	if status, _, body := getChannelURL(t, strings.Replace(url, "movies", "news", 1)); status != http.StatusOK {
+		t.Errorf("news: %d %s", status, body)
+	}
+	if status, _, _ := getChannelURL(t, strings.Replace(url, "movies", "1", 1)); status != http.StatusNotFound {
+		t.Errorf("channel 1 served with a config that does not define it: %d", status)
+	}
+}
+
+func TestChannelCommandErrors(t *testing.T) {
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "bad.yaml")
+	if err := os.WriteFile(bad, []byte("channels:\n  - id: a\n    asets: []\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		args  []string
+		usage bool
+		want  string
+	}{
+		{[]string{"--bogus"}, true, "flag provided but not defined: -bogus"},
+		{[]string{"extra"}, true, `unexpected argument "extra"`},
+		{[]string{"--config", bad}, false, bad + `: config: channels[0]: unknown key "asets" (line 3)`},
+		{[]string{"--config", filepath.Join(dir, "none.yaml")}, false, "no such file or directory"},
+		{[]string{"--listen", "127.0.0.1:-1"}, false, "invalid port"},
+	} {
+		var stderr channelOutput
+		err := runChannel(context.Background(), tc.args, io.Discard, &stderr)
+		if err == nil || errors.Is(err, errUsage) != tc.usage || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%v: error %v (usage %v), want %q", tc.args, err, errors.Is(err, errUsage), tc.want)
+		}
+	}
+	var stderr channelOutput
+	if err := runChannel(context.Background(), []string{"-h"}, io.Discard, &stderr); !errors.Is(err, flag.ErrHelp) || !strings.Contains(stderr.String(), "--config") {
+		t.Errorf("-h: %v\n%s", err, stderr.String())
+	}
+}
+
+func TestChannelDispatch(t *testing.T) {
+	err := run(context.Background(), []string{"channel", "--nope"}, io.Discard, io.Discard)
+	if !errors.Is(err, errUsage) || !strings.Contains(err.Error(), "-nope") {
+		t.Errorf("run channel --nope: %v", err)
+	}
+}
