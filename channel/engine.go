@@ -311,6 +311,14 @@ func (e *Engine) NewSession(spec SessionSpec) (ChannelInfo, error) {
 		}
 		cs.assets = append(cs.assets, ac)
 	}
+	if e.sessionCount(now) >= e.cfg.MaxSessions {
+		return ChannelInfo{}, fmt.Errorf("session: %w (max %d)", ErrTooManySessions, e.cfg.MaxSessions)
+	}
+	// Built outside the lock: a configured http slate may have to be loaded.
+	ch, err := buildChannel(cs, e)
+	if err != nil {
+		return ChannelInfo{}, fmt.Errorf("session: %w", err)
+	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.expireLocked(now)
@@ -318,14 +326,10 @@ func (e *Engine) NewSession(spec SessionSpec) (ChannelInfo, error) {
 		return ChannelInfo{}, fmt.Errorf("session: %w (max %d)", ErrTooManySessions, e.cfg.MaxSessions)
 	}
 	for {
-		cs.id = newSessionID()
-		if _, ok := e.sessions[cs.id]; !ok && e.staticChannel(cs.id) == nil {
+		ch.id = newSessionID()
+		if _, ok := e.sessions[ch.id]; !ok && e.staticChannel(ch.id) == nil {
 			break
 		}
-	}
-	ch, err := buildChannel(cs, e)
-	if err != nil {
-		return ChannelInfo{}, fmt.Errorf("session: %w", err)
 	}
 	e.created++
 	ch.created = e.created
@@ -338,6 +342,14 @@ func newSessionID() string {
 	var b [6]byte
 	_, _ = rand.Read(b[:])
 	return "s" + hex.EncodeToString(b[:])
+}
+
+// sessionCount expires idle sessions and counts the others.
+func (e *Engine) sessionCount(now time.Time) int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.expireLocked(now)
+	return len(e.sessions)
 }
 
 // expireLocked removes idle sessions. e.mu must be held.

@@ -513,8 +513,8 @@ func TestLadderMismatch(t *testing.T) {
 			`channel "x": asset "fmp4": fmp4 segments, the channel has ts (ladder of asset "ok")`},
 		{[]AssetConfig{{ID: "ok", URI: "embed:ok", Offset: time.Minute}}, 0,
 			`channel "x": asset "ok": offset 1m0s is not before the end of the asset (20s)`},
-		{[]AssetConfig{{ID: "ok", URI: "embed:ok"}}, 5 * time.Second,
-			`channel "x": window 5s is shorter than three target durations (6s)`},
+		{[]AssetConfig{{ID: "ok", URI: "embed:ok"}}, 9 * time.Second,
+			`channel "x": window 9s is shorter than five target durations (10s)`},
 	}
 	for _, tc := range cases {
 		cfg := Config{Channels: []ChannelConfig{{ID: "x", Window: tc.window, Assets: tc.assets}}}

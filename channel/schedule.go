@@ -189,8 +189,10 @@ func buildChannel(spec channelSpec, src assetSource) (*channel, error) {
 		}
 	}
 	ch.targetDuration = max(ch.targetDuration, 1)
-	if min3 := 3 * time.Duration(ch.targetDuration) * time.Second; ch.window < min3 {
-		return nil, fmt.Errorf("window %s is shorter than three target durations (%s)", ch.window, min3)
+	// A window of W holds at least W minus two segments; five target
+	// durations keep the three that RFC 8216 asks a live playlist to hold.
+	if min5 := 5 * time.Duration(ch.targetDuration) * time.Second; ch.window < min5 {
+		return nil, fmt.Errorf("window %s is shorter than five target durations (%s)", ch.window, min5)
 	}
 	if ch.order != OrderShuffle || len(ch.clips) == 1 {
 		ch.fixed = ch.makeLayout(identity(len(ch.clips)))

@@ -205,6 +205,9 @@ func checkPlaylist(t *testing.T, name string, m *hls.Media, now time.Time, windo
 			}
 		}
 	}
+	if got := end(m).Sub(m.Segments[0].ProgramDateTime); got < 3*time.Duration(m.TargetDuration)*time.Second {
+		t.Fatalf("%s at %s: playlist holds %s, less than three target durations", name, now, got)
+	}
 	edge := end(m)
 	if edge.After(now) || now.Sub(edge) > td+time.Millisecond {
 		t.Fatalf("%s at %s: live edge %s is not within one target duration before now", name, now, edge)
@@ -373,5 +376,24 @@ func TestOffset(t *testing.T) {
 		if got := resourceName(t, e, "o", uri); !strings.HasSuffix(got, "0/2.ts") && !strings.HasSuffix(got, "0/2.vtt") {
 			t.Errorf("%s: first segment %s (%s), want the third", name, uri, got)
 		}
+	}
+}
+
+// BenchmarkMedia renders a playlist of a shuffled channel decades after its
+// epoch: the cost does not depend on how long the channel has run.
+func BenchmarkMedia(b *testing.B) {
+	cfg := DefaultConfig()
+	cfg.Channels[0].Order = OrderShuffle
+	c := newClock(DefaultStart)
+	e := engineFor(b, cfg, nil, c)
+	ch := e.static[0]
+	at := DefaultStart.Add(30 * 365 * 24 * time.Hour)
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		m, err := ch.media(i%len(ch.tracks), at.Add(time.Duration(i)*time.Second))
+		if err != nil {
+			b.Fatal(err)
+		}
+		_ = m.Encode()
 	}
 }
