@@ -35,7 +35,7 @@ var metrics = []metric{
 	{"playlist PUTs", func(r runResult) float64 { return float64(r.Sink.PlaylistPuts) }, "%.0f", false},
 	{"401 answers (all reasons)", func(r runResult) float64 { return float64(sumMap(r.Sink.Unauthorized)) }, "%.0f", false},
 	{"MB relayed in window", func(r runResult) float64 { return float64(r.BytesRelayed) / 1e6 }, "%.1f", false},
-	{"MB relayed per CPU-second", func(r runResult) float64 { return r.BytesPerCPUs / 1e6 }, "%.1f", true},
+	{"MB relayed per CPU-second (higher is better)", func(r runResult) float64 { return r.BytesPerCPUs / 1e6 }, "%.1f", true},
 	{"harness: source cores", func(r runResult) float64 { return r.SourceCores }, "%.3f", false},
 	{"harness: sink cores", func(r runResult) float64 { return r.SinkCores }, "%.3f", false},
 }
