@@ -19,9 +19,10 @@ const (
 	DefaultMaxSessions = 100
 )
 
-// DefaultStart is the epoch of a channel whose config sets no start time.
-// A fixed date keeps engines that share a config in agreement.
-var DefaultStart = time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
+// DefaultStart returns the epoch of a channel whose config sets no start
+// time, 2024-01-01T00:00:00Z: a fixed date keeps engines that share a config
+// in agreement.
+func DefaultStart() time.Time { return time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC) }
 
 // maxConfigSize bounds the size of a config file.
 const maxConfigSize = 4 << 20
@@ -60,7 +61,7 @@ type ChannelConfig struct {
 	// ID names the channel in URLs: /channels/{id}/master.m3u8 (key "id").
 	ID string
 	// Start is the channel's epoch: the instant its first loop began (key
-	// "start", RFC 3339 or Unix seconds). Zero: DefaultStart.
+	// "start", RFC 3339 or Unix seconds). Zero: DefaultStart().
 	Start time.Time
 	// Window is the duration of the live window (key "window", e.g. "60s"
 	// or a number of seconds). Zero: DefaultWindow.

@@ -36,7 +36,7 @@ func DefaultConfig() Config {
 	return Config{
 		Channels: []ChannelConfig{{
 			ID:     "1",
-			Start:  DefaultStart,
+			Start:  DefaultStart(),
 			Window: DefaultWindow,
 			Order:  OrderSequential,
 			Assets: []AssetConfig{
@@ -53,7 +53,7 @@ func DefaultConfig() Config {
 // defaultStartOf returns the epoch of a channel config.
 func defaultStartOf(ch ChannelConfig) time.Time {
 	if ch.Start.IsZero() {
-		return DefaultStart
+		return DefaultStart()
 	}
 	return ch.Start
 }

@@ -54,13 +54,13 @@ func resolveURL(t testing.TB, base, ref string) string {
 // a whole loop; each segment is served with the asset file's bytes and the
 // right Content-Type.
 func TestEverySegmentServed(t *testing.T) {
-	c := newClock(DefaultStart)
+	c := newClock(DefaultStart())
 	e := engineFor(t, DefaultConfig(), nil, c)
 	srv := httptest.NewServer(e.Handler())
 	defer srv.Close()
 	embedded := EmbeddedFS()
 	served := map[string]bool{}
-	loopStart := DefaultStart.Add(40 * 90 * time.Second)
+	loopStart := DefaultStart().Add(40 * 90 * time.Second)
 	for _, at := range []time.Duration{10 * time.Second, 55 * time.Second, 80 * time.Second} {
 		c.Set(loopStart.Add(at))
 		masterURL := srv.URL + "/channels/1/master.m3u8"
@@ -133,7 +133,7 @@ func TestEverySegmentServed(t *testing.T) {
 }
 
 func TestHandlerNotFound(t *testing.T) {
-	c := newClock(DefaultStart.Add(time.Hour))
+	c := newClock(DefaultStart().Add(time.Hour))
 	e := engineFor(t, DefaultConfig(), nil, c)
 	srv := httptest.NewServer(e.Handler())
 	defer srv.Close()
@@ -339,7 +339,7 @@ func (u *upstream) count(p string) int {
 func TestHTTPAssetProxied(t *testing.T) {
 	up := newUpstream(t)
 	cfg := oneChannel(60*time.Second, up.URL+"/a/master.m3u8", up.URL+"/b/master.m3u8")
-	c := newClock(DefaultStart.Add(time.Hour + 20*time.Second))
+	c := newClock(DefaultStart().Add(time.Hour + 20*time.Second))
 	e := newEngine(t, cfg, c, nil, WithHTTPClient(up.Client()))
 	srv := httptest.NewServer(e.Handler())
 	defer srv.Close()
@@ -390,7 +390,7 @@ func TestFailedAssetsPlaySlate(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "master.m3u8"), []byte("this is not a playlist\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	cfg := Config{Channels: []ChannelConfig{{ID: "x", Start: DefaultStart, Assets: []AssetConfig{
+	cfg := Config{Channels: []ChannelConfig{{ID: "x", Start: DefaultStart(), Assets: []AssetConfig{
 		{ID: "a", URI: "embed:a"},
 		{ID: "missing", URI: "embed:nope"},
 		{ID: "garbage", URI: dir},
@@ -399,7 +399,7 @@ func TestFailedAssetsPlaySlate(t *testing.T) {
 		{ID: "b", URI: up.URL + "/b/master.m3u8"},
 	}}}}
 	var logs logBuffer
-	c := newClock(DefaultStart)
+	c := newClock(DefaultStart())
 	e, err := New(cfg, WithClock(c.Now), WithHTTPClient(up.Client()), WithLogger(slogTo(&logs)))
 	if err != nil {
 		t.Fatal(err)
@@ -437,7 +437,7 @@ func TestFailedAssetsPlaySlate(t *testing.T) {
 	// The slate plays between a and b, with discontinuities, and is served.
 	srv := httptest.NewServer(e.Handler())
 	defer srv.Close()
-	c.Set(DefaultStart.Add(100 * 84 * time.Second).Add(60 * time.Second))
+	c.Set(DefaultStart().Add(100 * 84 * time.Second).Add(60 * time.Second))
 	for _, name := range []string{"video_0.m3u8", "audio_0.m3u8", "subs_0.m3u8"} {
 		m := playlist(t, e, "x", name)
 		slates, discs := 0, 0
@@ -545,10 +545,10 @@ func TestPassThrough(t *testing.T) {
 	for _, r := range []string{"v0", "a0"} {
 		fsys["enc/"+r+"/key.bin"] = &fstest.MapFile{Data: []byte("0123456789abcdef")}
 	}
-	cfg := Config{Channels: []ChannelConfig{{ID: "p", Start: DefaultStart, Window: 30 * time.Second, Assets: []AssetConfig{
+	cfg := Config{Channels: []ChannelConfig{{ID: "p", Start: DefaultStart(), Window: 30 * time.Second, Assets: []AssetConfig{
 		{ID: "enc", URI: "embed:enc"}, {ID: "plain", URI: "embed:plain"},
 	}}}}
-	loopStart := DefaultStart.Add(10 * 22 * time.Second)
+	loopStart := DefaultStart().Add(10 * 22 * time.Second)
 	c := newClock(loopStart.Add(21 * time.Second))
 	e := newEngine(t, cfg, c, fsys)
 	srv := httptest.NewServer(e.Handler())

@@ -190,7 +190,7 @@ func newEngine(t testing.TB, cfg Config, c *clock, fsys fstest.MapFS, opts ...Op
 
 // oneChannel is a config with one channel over embedded assets.
 func oneChannel(window time.Duration, uris ...string) Config {
-	ch := ChannelConfig{ID: "x", Start: DefaultStart, Window: window}
+	ch := ChannelConfig{ID: "x", Start: DefaultStart(), Window: window}
 	for i, u := range uris {
 		ch.Assets = append(ch.Assets, AssetConfig{ID: fmt.Sprintf("e%d", i), URI: u})
 	}
