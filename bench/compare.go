@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -63,6 +64,7 @@ func runScale(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	sizes := fs.String("sizes", "10,100,500,1000", "comma-separated channel counts")
 	relays := fs.String("relays", "pullpush,reference", "relays to run, in order")
 	pause := fs.Duration("pause", 5*time.Second, "pause between runs")
+	stopOn := fs.String("stop-after-break", relayReference, "relays not run at larger sizes once they broke (comma-separated)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -107,7 +109,7 @@ func runScale(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 				fmt.Fprintf(stderr, "%s at %d channels failed: %v\n", relay, n, err)
 				r.Broken, r.BrokenReason = true, "run failed: "+err.Error()
 			}
-			broken = r.Broken
+			broken = r.Broken && slices.Contains(strings.Split(*stopOn, ","), relay)
 			results = append(results, r)
 		}
 	}
