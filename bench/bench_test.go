@@ -261,3 +261,14 @@ func TestSampleTimes(t *testing.T) {
 		t.Fatalf("sample times %v", ts)
 	}
 }
+
+func TestParseCPUTimes(t *testing.T) {
+	a, err := parseCPUTimes([]byte("cpu  100 0 50 800 50 0 0 0 0 0\ncpu0 1 2 3\n"))
+	if err != nil || a.busy != 150 || a.total != 1000 {
+		t.Fatalf("%+v %v", a, err)
+	}
+	b := cpuTimes{busy: 650, total: 2000}
+	if got := busyCores(a, b, 2); got != 1 {
+		t.Fatalf("busyCores = %v", got)
+	}
+}

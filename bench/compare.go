@@ -124,19 +124,19 @@ func writeScaleTable(w io.Writer, rs []runResult) {
 		fmt.Fprintf(w, "%d renditions, %s segments, %s per rendition, %s window; %s, %d CPUs (%s)\n\n",
 			c.Renditions, c.Segment, fmtBitrate(c.Bitrate), c.Duration, rs[0].Date.Format(time.RFC3339), rs[0].Machine.CPUs, rs[0].Machine.CPU)
 	}
-	fmt.Fprintf(w, "| relay | channels | CPU s/channel-hour | cores | %% of machine | steady RSS MiB | RSS/channel MiB | p50 ms | p99 ms | loss %% | dup | harness cores (src+sink) | verdict |\n")
-	fmt.Fprintf(w, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n")
+	fmt.Fprintf(w, "| relay | channels | CPU s/channel-hour | cores | %% of machine | steady RSS MiB | RSS/channel MiB | p50 ms | p99 ms | loss %% | dup | harness cores (src+sink) | other cores | verdict |\n")
+	fmt.Fprintf(w, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n")
 	for _, r := range rs {
 		verdict := "ok"
 		if r.Broken {
 			verdict = "BROKEN: " + r.BrokenReason
 		}
 		if r.Date.IsZero() {
-			fmt.Fprintf(w, "| %s | %d | | | | | | | | | | | %s |\n", r.Relay, r.Config.Channels, verdict)
+			fmt.Fprintf(w, "| %s | %d | | | | | | | | | | | | %s |\n", r.Relay, r.Config.Channels, verdict)
 			continue
 		}
-		fmt.Fprintf(w, "| %s | %d | %.1f | %.3f | %.1f | %.1f | %.3f | %.0f | %.0f | %.2f | %d | %.2f | %s |\n",
+		fmt.Fprintf(w, "| %s | %d | %.1f | %.3f | %.1f | %.1f | %.3f | %.0f | %.0f | %.2f | %d | %.2f | %.2f | %s |\n",
 			r.Relay, r.Config.Channels, r.CPUPerChannelHour, r.CoresUsed, r.MachinePct, r.SteadyRSSMiB,
-			r.SteadyRSSPerChannelMiB, r.Latency.P50, r.Latency.P99, r.LossPct, r.DupSegments, r.SourceCores+r.SinkCores, verdict)
+			r.SteadyRSSPerChannelMiB, r.Latency.P50, r.Latency.P99, r.LossPct, r.DupSegments, r.SourceCores+r.SinkCores, r.OtherCores, verdict)
 	}
 }

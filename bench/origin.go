@@ -53,6 +53,7 @@ type originScenario struct {
 	Latency     latencyStats `json:"latency"`
 	OriginCores float64      `json:"originCores"`
 	ClientCores float64      `json:"clientCores"`
+	OtherCores  float64      `json:"otherCores"` // everything else on the machine (noise)
 }
 
 // originResult is the report of 'bench origin'.
@@ -566,6 +567,7 @@ func loadScenario(ctx context.Context, cl *http.Client, name string, tg *targets
 	var oStart, oEnd procSample
 	self := os.Getpid()
 	cStart, _ := readProc(self)
+	mStart, _ := readCPUTimes()
 	if pid != 0 {
 		oStart, _ = readProc(pid)
 	}
@@ -608,11 +610,15 @@ func loadScenario(ctx context.Context, cl *http.Client, name string, tg *targets
 	wg.Wait()
 	el := time.Since(start).Seconds()
 	cEnd, _ := readProc(self)
+	mEnd, _ := readCPUTimes()
 	if pid != 0 {
 		oEnd, _ = readProc(pid)
 		sc.OriginCores = coresBetween(oStart, oEnd)
 	}
 	sc.ClientCores = coresBetween(cStart, cEnd)
+	if pid != 0 {
+		sc.OtherCores = round3(max(0, busyCores(mStart, mEnd, runtime.NumCPU())-sc.OriginCores-sc.ClientCores))
+	}
 	var all []float64
 	for _, l := range lats {
 		all = append(all, l...)
@@ -639,10 +645,10 @@ func writeOriginTable(w io.Writer, r originResult) {
 	fmt.Fprintf(w, "%d keep-alive clients, %s per scenario; startover window %s pre-filled (%d segments x %d renditions of %s, %d bytes each, in %.0f s); time-shift span %s; %s, %d CPUs (%s); origin RSS %.0f MiB idle, %.0f MiB filled\n\n",
 		c.Clients, c.Duration, c.Window, r.Segments, c.Renditions, c.Segment, c.SegmentBytes, r.PrefillSecs, c.ShiftSpan,
 		r.Date.Format(time.RFC3339), r.Machine.CPUs, r.Machine.CPU, r.IdleRSSMiB, r.FilledRSSMiB)
-	fmt.Fprintf(w, "| scenario | GETs/s | p50 ms | p99 ms | max ms | avg bytes | MB/s | errors | origin cores | client cores |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+	fmt.Fprintf(w, "| scenario | GETs/s | p50 ms | p99 ms | max ms | avg bytes | MB/s | errors | origin cores | client cores | other cores |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 	for _, s := range r.Scenarios {
-		fmt.Fprintf(w, "| %s | %.0f | %.2f | %.2f | %.1f | %.0f | %.1f | %d | %.2f | %.2f |\n",
-			s.Name, s.PerSecond, s.Latency.P50, s.Latency.P99, s.Latency.Max, s.AvgBytes, s.MBPerSecond, s.Errors, s.OriginCores, s.ClientCores)
+		fmt.Fprintf(w, "| %s | %.0f | %.2f | %.2f | %.1f | %.0f | %.1f | %d | %.2f | %.2f | %.2f |\n",
+			s.Name, s.PerSecond, s.Latency.P50, s.Latency.P99, s.Latency.Max, s.AvgBytes, s.MBPerSecond, s.Errors, s.OriginCores, s.ClientCores, s.OtherCores)
 	}
 	fmt.Fprintln(w)
 	for _, s := range r.Scenarios {

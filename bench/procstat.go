@@ -123,3 +123,48 @@ func loadAvg() float64 {
 	}
 	return v
 }
+
+// cpuTimes is the machine-wide CPU time from the first line of /proc/stat.
+type cpuTimes struct {
+	busy, total int64 // clock ticks
+}
+
+// readCPUTimes reads the aggregate "cpu" line of /proc/stat.
+func readCPUTimes() (cpuTimes, error) {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return cpuTimes{}, err
+	}
+	return parseCPUTimes(b)
+}
+
+func parseCPUTimes(b []byte) (cpuTimes, error) {
+	line, _, _ := strings.Cut(string(b), "\n")
+	f := strings.Fields(line)
+	if len(f) < 8 || f[0] != "cpu" {
+		return cpuTimes{}, fmt.Errorf("malformed /proc/stat")
+	}
+	var t cpuTimes
+	for i, v := range f[1:] {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			return cpuTimes{}, fmt.Errorf("malformed /proc/stat: %w", err)
+		}
+		if i >= 8 { // guest time is already included in user
+			break
+		}
+		t.total += n
+		if i != 3 && i != 4 { // idle, iowait
+			t.busy += n
+		}
+	}
+	return t, nil
+}
+
+// busyCores returns the machine's busy cores (all processes) between a and b.
+func busyCores(a, b cpuTimes, ncpu int) float64 {
+	if b.total <= a.total {
+		return 0
+	}
+	return round3(float64(b.busy-a.busy) / float64(b.total-a.total) * float64(ncpu))
+}

@@ -38,6 +38,7 @@ var metrics = []metric{
 	{"MB relayed per CPU-second (higher is better)", func(r runResult) float64 { return r.BytesPerCPUs / 1e6 }, "%.1f", true},
 	{"harness: source cores", func(r runResult) float64 { return r.SourceCores }, "%.3f", false},
 	{"harness: sink cores", func(r runResult) float64 { return r.SinkCores }, "%.3f", false},
+	{"other processes' cores (noise)", func(r runResult) float64 { return r.OtherCores }, "%.3f", false},
 }
 
 func sumMap(m map[string]int64) int64 {

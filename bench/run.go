@@ -111,6 +111,7 @@ type runResult struct {
 
 	SourceCores float64 `json:"sourceCores"` // harness load during the window
 	SinkCores   float64 `json:"sinkCores"`
+	OtherCores  float64 `json:"otherCores"` // everything else on the machine during the window (noise)
 
 	Broken       bool   `json:"broken"`
 	BrokenReason string `json:"brokenReason,omitempty"`
@@ -357,6 +358,7 @@ func benchRun(ctx context.Context, cfg runConfig) (res runResult, err error) {
 	// Sampling.
 	var all []procSample
 	var atStart, atEnd, srcStart, srcEnd, sinkStart, sinkEnd procSample
+	var machStart, machEnd cpuTimes
 	times := sampleTimes(tCreated, mStart, mEnd, time.Second)
 	for _, at := range times {
 		if !sleepCtx(ctx, time.Until(at)) {
@@ -372,9 +374,11 @@ func benchRun(ctx context.Context, cfg runConfig) (res runResult, err error) {
 		snk, _ := readProc(sink.cmd.Process.Pid)
 		if at.Equal(mStart) {
 			atStart, srcStart, sinkStart = s, src, snk
+			machStart, _ = readCPUTimes()
 		}
 		if at.Equal(mEnd) {
 			atEnd, srcEnd, sinkEnd = s, src, snk
+			machEnd, _ = readCPUTimes()
 		}
 		res.Samples = append(res.Samples, sampleOut{T: round3(s.At.Sub(tCreated).Seconds()), CPU: round3(s.CPU.Seconds()), RSSMiB: round3(float64(s.RSS) / mib)})
 	}
@@ -433,6 +437,7 @@ func benchRun(ctx context.Context, cfg runConfig) (res runResult, err error) {
 	if !res.Died {
 		res.SourceCores = coresBetween(srcStart, srcEnd)
 		res.SinkCores = coresBetween(sinkStart, sinkEnd)
+		res.OtherCores = round3(max(0, busyCores(machStart, machEnd, runtime.NumCPU())-res.CoresUsed-res.SourceCores-res.SinkCores))
 	}
 	cfg.logf("done: cpu %.1f s/channel-hour, steady rss %.2f MiB/channel, p99 %.0f ms, lost %d/%d",
 		res.CPUPerChannelHour, res.SteadyRSSPerChannelMiB, res.Latency.P99, res.Lost, res.Expected)
