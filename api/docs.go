@@ -26,7 +26,7 @@ h1{margin:.2rem 0}
 .m{display:inline-block;min-width:4.5rem;text-align:center;border-radius:4px;color:#fff;padding:0 .4rem;margin-right:.4rem}
 .get{background:#1f6feb}.post{background:#1a7f37}.delete{background:#cf222e}.put{background:#9a6700}
 .lock{font-size:.8rem;border:1px solid #9a6700;color:#9a6700;border-radius:4px;padding:0 .3rem;margin-left:.4rem}
-table{border-collapse:collapse;width:100%}td,th{text-align:left;vertical-align:top;padding:.2rem .5rem;border-top:1px solid #eef0f2}
+table{border-collapse:collapse;width:100%}td,th{text-align:left;vertical-align:top;padding:.2rem .5rem;border-top:1px solid #eef0f2}th{width:3.5rem}
 pre{background:#f0f2f4;padding:.6rem;border-radius:4px;overflow:auto;font-size:.85rem}
 details summary{cursor:pointer}
 code{font-family:ui-monospace,Menlo,Consolas,monospace}
@@ -52,6 +52,7 @@ code{font-family:ui-monospace,Menlo,Consolas,monospace}
 `))
 
 type docsOp struct {
+	Tag                                                 string
 	ID, Method, MethodClass, Path, Summary, Description string
 	Auth                                                bool
 	Params                                              []string
@@ -76,6 +77,9 @@ func (a *API) handleDocsPage(w http.ResponseWriter, r *http.Request) {
 		Info    struct {
 			Title, Version, Description string
 		} `json:"info"`
+		Tags []struct {
+			Name string `json:"name"`
+		} `json:"tags"`
 		Paths      map[string]map[string]json.RawMessage `json:"paths"`
 		Components struct {
 			Schemas map[string]json.RawMessage `json:"schemas"`
@@ -106,6 +110,7 @@ func (a *API) handleDocsPage(w http.ResponseWriter, r *http.Request) {
 		for _, m := range methods {
 			var op struct {
 				OperationID string                     `json:"operationId"`
+				Tags        []string                   `json:"tags"`
 				Summary     string                     `json:"summary"`
 				Description string                     `json:"description"`
 				Security    []map[string][]string      `json:"security"`
@@ -118,6 +123,9 @@ func (a *API) handleDocsPage(w http.ResponseWriter, r *http.Request) {
 			}
 			d := docsOp{ID: op.OperationID, Method: strings.ToUpper(m), MethodClass: m, Path: p,
 				Summary: op.Summary, Description: op.Description, Auth: len(op.Security) > 0}
+			if len(op.Tags) > 0 {
+				d.Tag = op.Tags[0]
+			}
 			for _, prm := range op.Parameters {
 				d.Params = append(d.Params, prm.Name)
 			}
@@ -144,6 +152,13 @@ func (a *API) handleDocsPage(w http.ResponseWriter, r *http.Request) {
 			view.Ops = append(view.Ops, d)
 		}
 	}
+	// Group by the document's tag order (fetcher, output, service); paths
+	// and methods keep their order within a tag.
+	tagRank := map[string]int{}
+	for i, tg := range doc.Tags {
+		tagRank[tg.Name] = i
+	}
+	sort.SliceStable(view.Ops, func(i, j int) bool { return tagRank[view.Ops[i].Tag] < tagRank[view.Ops[j].Tag] })
 	names := make([]string, 0, len(doc.Components.Schemas))
 	for n := range doc.Components.Schemas {
 		names = append(names, n)
