@@ -216,7 +216,7 @@ func (f *Fetcher) discover(ctx context.Context) error {
 }
 
 func (f *Fetcher) setup(base *url.URL, pl hls.Playlist) error {
-	type src struct{ uri, kind string }
+	type src struct{ uri, ref, kind string }
 	var srcs []src
 	seen := map[string]bool{}
 	add := func(ref, kind string) error {
@@ -233,7 +233,7 @@ func (f *Fetcher) setup(base *url.URL, pl hls.Playlist) error {
 		s := u.String()
 		if !seen[s] {
 			seen[s] = true
-			srcs = append(srcs, src{s, kind})
+			srcs = append(srcs, src{s, ref, kind})
 		}
 		return nil
 	}
@@ -267,10 +267,13 @@ func (f *Fetcher) setup(base *url.URL, pl hls.Playlist) error {
 		uris[i] = s.uri
 	}
 	names := renditionNames(uris)
+	rs := make([]*rendition, 0, len(srcs))
 	for _, s := range srcs {
-		r := newRendition(f, names[s.uri], s.uri, s.kind)
-		f.renditions = append(f.renditions, r)
+		rs = append(rs, newRendition(f, names[s.uri], s.uri, s.ref, s.kind))
 	}
+	f.mu.Lock()
+	f.renditions = rs
+	f.mu.Unlock()
 	f.log.Info("source discovered", "renditions", len(f.renditions), "multivariant", f.master != nil)
 	return nil
 }

@@ -62,23 +62,11 @@ type renditionTarget struct {
 	expired        []string // names that left the window, for deletion
 }
 
-func newRendition(f *Fetcher, name, u, kind string) *rendition {
+func newRendition(f *Fetcher, name, u, ref, kind string) *rendition {
 	r := &rendition{
-		f: f, name: name, url: u, kind: kind, ext: ".ts",
+		f: f, name: name, url: u, ref: ref, kind: kind, ext: ".ts",
 		headSrc: -1, recent: map[int64]string{}, auxes: map[string]*aux{},
 		td: 1,
-	}
-	if f.master != nil {
-		for _, v := range f.master.Variants {
-			if resolveRef(f.cfg.URL, v.URI) == u {
-				r.ref = v.URI
-			}
-		}
-		for _, m := range f.master.Renditions {
-			if m.URI != "" && resolveRef(f.cfg.URL, m.URI) == u {
-				r.ref = m.URI
-			}
-		}
 	}
 	if kind == "subtitles" {
 		r.ext = ".vtt"
@@ -94,18 +82,6 @@ func newRendition(f *Fetcher, name, u, kind string) *rendition {
 		}
 	}
 	return r
-}
-
-func resolveRef(base, ref string) string {
-	b, err := url.Parse(base)
-	if err != nil {
-		return ref
-	}
-	u, err := b.Parse(ref)
-	if err != nil {
-		return ref
-	}
-	return u.String()
 }
 
 // restore applies saved progress: numbering continues and nothing already
