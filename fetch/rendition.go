@@ -659,7 +659,10 @@ func (r *rendition) download(e *entry, _ bool) {
 		}
 		var he *httpError
 		gone := !r.inSource(e.src) || (errors.As(err, &he) && (he.status == http.StatusNotFound || he.status == http.StatusGone) && attempts >= 8)
-		if r.grows && attempts >= 10 {
+		r.mu.Lock()
+		grows := r.grows
+		r.mu.Unlock()
+		if grows && attempts >= 10 {
 			gone = true
 		}
 		if gone {
