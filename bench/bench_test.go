@@ -210,7 +210,7 @@ func TestComputeResult(t *testing.T) {
 	}
 	recs = append(recs, segRecord{C: 0, R: 0, Seq: 0, Listed: 0, Done: 1, Count: 1}) // backfill
 	res := runResult{IdleRSSMiB: 10}
-	cfg := runConfig{Channels: s.Channels, Segment: s.Segment, Duration: 20 * time.Second}
+	cfg := runConfig{Channels: s.Channels, Segment: s.Segment, Duration: 20 * time.Second, BreakP99: s.Segment}
 	atStart := procSample{At: from, CPU: time.Second}
 	atEnd := procSample{At: to, CPU: 3 * time.Second}
 	all := []procSample{{At: from, RSS: 20 * mib}, {At: to.Add(-time.Second), RSS: 14 * mib}, {At: to, RSS: 14 * mib}}

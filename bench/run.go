@@ -38,6 +38,7 @@ type runConfig struct {
 	Duration    time.Duration `json:"durationNs"`
 	Warmup      time.Duration `json:"warmupNs"`
 	Grace       time.Duration `json:"graceNs"`
+	BreakP99    time.Duration `json:"breakP99Ns"` // p99 above this counts as broken (default: one segment)
 	Idle        time.Duration `json:"idleNs"`
 	SinkAuth    string        `json:"sinkAuth"`
 	Concurrency int           `json:"concurrency,omitempty"` // per-fetcher transfers; 0 = relay default
@@ -167,6 +168,7 @@ func runFlags(fs interface {
 	fs.DurationVar(&cfg.Duration, "duration", 60*time.Second, "measurement window")
 	fs.DurationVar(&cfg.Warmup, "warmup", 0, "time between creating the fetchers and the start of the window (default 3 segments)")
 	fs.DurationVar(&cfg.Grace, "grace", 10*time.Second, "how long after the window segments may still arrive")
+	fs.DurationVar(&cfg.BreakP99, "break-p99", 0, "p99 added latency above which a run counts as broken (default: one segment duration)")
 	fs.DurationVar(&cfg.Idle, "idle", 3*time.Second, "idle baseline measurement before creating fetchers")
 	fs.StringVar(&cfg.SinkAuth, "sink-auth", "auto", "sink authentication: strict, lenient, none or auto (strict for pullpush, lenient for the reference)")
 	fs.IntVar(&cfg.Concurrency, "concurrency", 0, "per-fetcher concurrency sent to the relay (0 = relay default)")
@@ -203,6 +205,9 @@ func (cfg *runConfig) finish() error {
 	}
 	if cfg.Warmup <= 0 {
 		cfg.Warmup = 3 * cfg.Segment
+	}
+	if cfg.BreakP99 <= 0 {
+		cfg.BreakP99 = cfg.Segment
 	}
 	if cfg.SinkAuth == "" || cfg.SinkAuth == "auto" {
 		cfg.SinkAuth = authStrict
@@ -760,8 +765,8 @@ func computeResult(res *runResult, cfg runConfig, sch schedule, all []procSample
 	if res.LossPct > 1 {
 		why = append(why, fmt.Sprintf("loss %.1f%% > 1%%", res.LossPct))
 	}
-	if res.Latency.P99 > float64(cfg.Segment.Milliseconds()) {
-		why = append(why, fmt.Sprintf("p99 %.0f ms > segment %s", res.Latency.P99, cfg.Segment))
+	if limit := cfg.BreakP99; limit > 0 && res.Latency.P99 > float64(limit.Milliseconds()) {
+		why = append(why, fmt.Sprintf("p99 %.0f ms > %s", res.Latency.P99, limit))
 	}
 	if res.FetchersFailed > 0 {
 		why = append(why, fmt.Sprintf("%d fetchers not created", res.FetchersFailed))
