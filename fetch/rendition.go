@@ -138,7 +138,7 @@ func (r *rendition) progress() *renditionProgress {
 	if minPushed >= 0 {
 		if e := r.entryLocked(minPushed); e != nil {
 			p.HeadSrc = e.src
-			p.HeadURI = uriKey(e.srcURL)
+			p.HeadURI = uriKey(e.srcURL) + rangeKey(e.rng)
 		} else {
 			p.HeadSrc = minPushed - r.offset
 			p.HeadURI = ""
@@ -210,6 +210,45 @@ func uriKey(u string) string {
 		return u[:i]
 	}
 	return u
+}
+
+// segKey identifies a source segment by URI (without query) and byte range.
+func segKey(s srcSeg) string { return uriKey(s.url) + rangeKey(s.rng) }
+
+// realign handles a source that lists the newest segment already seen
+// under another media sequence number than before: a packager or CDN that
+// renumbered its playlist, or skipped numbers while segments stayed
+// listed. Numbering alone would take the renumbered segments for new ones
+// (pushing them twice) or count segments still listed as missed. When the
+// newest segment seen is listed exactly once, realign rebases the source
+// numbering on it and returns its index: the segments after it are new.
+// Called with r.mu held.
+func (r *rendition) realign(segs []srcSeg) (int, bool) {
+	u, ok := r.recent[r.headSrc]
+	if !ok {
+		return 0, false
+	}
+	if i := r.headSrc - segs[0].msn; i >= 0 && i < int64(len(segs)) && segKey(segs[i]) == u {
+		return 0, false // numbering unchanged
+	}
+	j := -1
+	for i, s := range segs {
+		if segKey(s) == u {
+			if j >= 0 {
+				return 0, false // listed twice: no safe alignment
+			}
+			j = i
+		}
+	}
+	if j < 0 {
+		return 0, false
+	}
+	r.f.log.Warn("source renumbered its segments: continuing after the newest segment seen", "rendition", r.name, "msn", r.headSrc, "now", segs[j].msn)
+	r.offset = r.nextSeq - segs[j].msn - 1
+	r.headSrc = segs[j].msn
+	clear(r.recent)
+	r.recent[r.headSrc] = u
+	return j, true
 }
 
 // poll reloads the source media playlist following RFC 8216 reload rules
@@ -410,8 +449,10 @@ func (r *rendition) apply(pl *hls.Media, segs []srcSeg) bool {
 	startIdx := 0
 	disc := r.pendingDisc
 	if r.headSrc >= 0 {
-		if last < r.headSrc {
-			if u, ok := r.recent[last]; ok && u == uriKey(segs[len(segs)-1].url) {
+		if j, ok := r.realign(segs); ok {
+			startIdx = j + 1
+		} else if last < r.headSrc {
+			if u, ok := r.recent[last]; ok && u == segKey(segs[len(segs)-1]) {
 				return false // stale playlist (e.g. a lagging CDN edge): ignore
 			}
 			f.log.Warn("source media sequence went back: source restarted", "rendition", r.name, "from", r.headSrc, "to", last)
@@ -419,8 +460,7 @@ func (r *rendition) apply(pl *hls.Media, segs []srcSeg) bool {
 			disc = true
 		} else {
 			if u, ok := r.recent[r.headSrc]; ok && r.headSrc >= first {
-				cur := segs[r.headSrc-first].url
-				if uriKey(cur) != u {
+				if segKey(segs[r.headSrc-first]) != u {
 					f.log.Warn("source content changed under the same sequence numbers: source restarted", "rendition", r.name, "msn", r.headSrc)
 					r.offset = r.nextSeq - first
 					disc = true
@@ -517,7 +557,7 @@ add:
 		}
 		r.nextSeq++
 		r.headSrc = s.msn
-		r.recent[s.msn] = uriKey(s.url)
+		r.recent[s.msn] = segKey(s)
 		delete(r.recent, s.msn-512)
 		r.lastPDT, r.lastDur = e.pdt, e.duration
 		r.entries = append(r.entries, e)
