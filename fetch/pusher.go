@@ -134,24 +134,19 @@ func (r *rendition) isDropped(e *entry, ti int) bool {
 	return e.dropped[ti]
 }
 
-// evicted accounts an entry whose spool file was evicted: every target that
-// had not pushed it gets a counted gap.
+// evicted marks an entry whose spool file was evicted: every target that
+// had not pushed it gets a gap, counted by done once its pusher gets there
+// (an upload already in flight may still succeed from the open file).
 func (f *Fetcher) evicted(e *entry) {
 	r := e.r
 	r.mu.Lock()
-	var drop []int
 	for ti, t := range r.tg {
-		if e.seq > t.pushed && !e.dropped[ti] {
+		if e.seq > t.pushed {
 			e.dropped[ti] = true
-			drop = append(drop, ti)
 		}
 	}
 	e.released = true
 	r.mu.Unlock()
-	for _, ti := range drop {
-		f.segmentDropped(ti)
-		f.log.Warn("spool full: dropped oldest segment for a lagging target", "rendition", r.name, "segment", e.name, "target", f.targets[ti].Name())
-	}
 	r.changed.notify()
 }
 
@@ -165,6 +160,7 @@ func (r *rendition) done(ti int, e *entry, pushed bool) {
 	if pushed {
 		e.dropped[ti] = false
 	}
+	dropped := !pushed && !e.missed && e.dropped[ti]
 	e.pending--
 	release := false
 	if e.pending <= 0 && !e.released {
@@ -224,6 +220,10 @@ func (r *rendition) done(ti int, e *entry, pushed bool) {
 		}
 	}
 	r.mu.Unlock()
+	if dropped {
+		f.segmentDropped(ti)
+		f.log.Warn("spool full: dropped oldest segment for a lagging target", "rendition", r.name, "segment", e.name, "target", f.targets[ti].Name())
+	}
 	if release {
 		f.spool.release(e.file)
 	}
