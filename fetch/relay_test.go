@@ -152,6 +152,7 @@ type rig struct {
 	dests  []*dest
 	out    *mediapackage.Output
 	prog   fetch.ProgressStore
+	window time.Duration
 	cancel context.CancelFunc
 	done   chan error
 	wait   func() error
@@ -190,8 +191,12 @@ func (r *rig) start(url string) {
 		r.t.Fatal(err)
 	}
 	r.out = out
+	window := r.window
+	if window == 0 {
+		window = 120 * time.Second
+	}
 	f, err := fetch.New(fetch.Config{
-		ID: "t", URL: url, Output: out, Window: 120 * time.Second,
+		ID: "t", URL: url, Output: out, Window: window,
 		PollInterval: 30 * time.Millisecond, SpoolDir: r.t.TempDir(), Progress: r.prog,
 		PushTimeout: 5 * time.Second,
 	})
