@@ -276,7 +276,11 @@ func (r *rendition) poll(ctx context.Context) {
 			}
 			f.recordError(fmt.Errorf("rendition %s: %w", r.name, err))
 			f.log.Warn("playlist reload failed", "rendition", r.name, "err", err)
-			wait = bo.next()
+			// Back off, but never below the normal reload rate of once per
+			// target duration: a longer wait lets the source window slide
+			// past the last segment seen, losing segments that were listed
+			// all along.
+			wait = min(bo.next(), time.Duration(td)*time.Second)
 		} else {
 			bo.reset()
 			f.running()
