@@ -47,6 +47,7 @@ type rendition struct {
 	tg           []*renditionTarget
 	pendingDisc  bool // next new entry carries a DISCONTINUITY (restart gap)
 	st           RenditionStatus
+	stallTold    bool // last stall state told to a StallObserver
 	lastNew      time.Time
 	bytesIn      int64
 	secondsIn    float64
@@ -281,6 +282,7 @@ func (r *rendition) poll(ctx context.Context) {
 			// past the last segment seen, losing segments that were listed
 			// all along.
 			wait = min(bo.next(), time.Duration(td)*time.Second)
+			r.checkStall(time.Duration(td) * time.Second)
 		} else {
 			bo.reset()
 			f.running()
@@ -302,10 +304,13 @@ func (r *rendition) poll(ctx context.Context) {
 	}
 }
 
+// checkStall marks the rendition stalled when no new segment came for
+// three target durations (plus a second), whether the reloads succeed with
+// an unchanged playlist or fail, and tells a StallObserver of changes.
 func (r *rendition) checkStall(td time.Duration) {
 	r.mu.Lock()
-	defer r.mu.Unlock()
 	if r.lastNew.IsZero() {
+		r.mu.Unlock()
 		return
 	}
 	stalled := time.Since(r.lastNew) > 3*td+time.Second
@@ -314,6 +319,12 @@ func (r *rendition) checkStall(td time.Duration) {
 		r.f.recordError(fmt.Errorf("rendition %s: source stalled: no new segment for %s", r.name, time.Since(r.lastNew).Round(time.Second)))
 	}
 	r.st.Stalled = stalled
+	changed := stalled != r.stallTold
+	r.stallTold = stalled
+	r.mu.Unlock()
+	if so, ok := r.f.obs.(StallObserver); ok && changed {
+		so.SourceStalled(r.f.cfg.ID, r.name, stalled)
+	}
 }
 
 // srcSeg is a source segment with resolved URLs, range and inherited state.

@@ -67,6 +67,14 @@ type Observer interface {
 	Lag(fetcherID string, seconds float64)
 }
 
+// StallObserver is an optional interface of an Observer. SourceStalled is
+// called when a rendition's source stops delivering new segments for three
+// target durations (stalled, whether its playlist reloads fail or stay
+// unchanged) and again when new segments arrive (not stalled).
+type StallObserver interface {
+	SourceStalled(fetcherID, rendition string, stalled bool)
+}
+
 // NopObserver ignores every event.
 type NopObserver struct{}
 
