@@ -59,12 +59,16 @@ type Metrics struct {
 	segmentsDropped *prometheus.CounterVec
 	upload          *prometheus.HistogramVec
 	lag             *prometheus.GaugeVec
+	stalled         *prometheus.GaugeVec
 
 	mu       sync.Mutex
 	fetchers func() []FetcherState
 }
 
-var _ fetch.Observer = (*Metrics)(nil)
+var (
+	_ fetch.Observer      = (*Metrics)(nil)
+	_ fetch.StallObserver = (*Metrics)(nil)
+)
 
 // New returns Metrics registered on a fresh registry together with the Go
 // runtime and process collectors.
@@ -98,7 +102,11 @@ func New() *Metrics {
 		Name: "pullpush_lag_seconds",
 		Help: "Source live edge minus the newest segment pushed to every target.",
 	}, []string{labelFetcher})
-	m.reg.MustRegister(m.upload, m.lag, stateCollector{m},
+	m.stalled = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "pullpush_source_stalled",
+		Help: "1 while a source rendition has delivered no new segment for three target durations.",
+	}, []string{labelFetcher, labelRendition})
+	m.reg.MustRegister(m.upload, m.lag, m.stalled, stateCollector{m},
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -130,6 +138,7 @@ func (m *Metrics) Remove(fetcherID string) {
 	}
 	m.upload.DeletePartialMatch(l)
 	m.lag.DeletePartialMatch(l)
+	m.stalled.DeletePartialMatch(l)
 }
 
 // PlaylistReloaded implements fetch.Observer.
@@ -168,6 +177,15 @@ func (m *Metrics) PushFailed(fetcherID, target string) {
 // SegmentDropped implements fetch.Observer.
 func (m *Metrics) SegmentDropped(fetcherID, target string) {
 	m.segmentsDropped.WithLabelValues(fetcherID, target).Inc()
+}
+
+// SourceStalled implements fetch.StallObserver.
+func (m *Metrics) SourceStalled(fetcherID, rendition string, stalled bool) {
+	v := 0.0
+	if stalled {
+		v = 1
+	}
+	m.stalled.WithLabelValues(fetcherID, rendition).Set(v)
 }
 
 // Lag implements fetch.Observer.
