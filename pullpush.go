@@ -49,6 +49,10 @@ type Options struct {
 	MaxFetchers int
 	// Outputs is the output registry; nil creates an empty one.
 	Outputs *output.Registry
+	// WrapOutput, when set, wraps every fetcher's output before the fetcher
+	// starts; the wrapper's Close must close out. A cluster uses it to fence
+	// uploads to the instance that holds the fetcher's lease.
+	WrapOutput func(fetcherID string, out output.Output) output.Output
 }
 
 // FetcherSpec describes a fetcher to start.
@@ -181,6 +185,9 @@ func (s *Service) StartFetcher(ctx context.Context, spec FetcherSpec) (string, e
 	observer := s.opts.Observer
 	if observer == nil {
 		observer = fetch.NopObserver{}
+	}
+	if s.opts.WrapOutput != nil {
+		spec.Output = s.opts.WrapOutput(spec.ID, spec.Output)
 	}
 	spoolDir := ""
 	if s.opts.SpoolDir != "" {
