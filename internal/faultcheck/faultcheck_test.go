@@ -1,0 +1,200 @@
+package faultcheck
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/pullpush/pullpush/hls"
+	"github.com/pullpush/pullpush/internal/livesource"
+	"github.com/pullpush/pullpush/internal/sink"
+	"github.com/pullpush/pullpush/internal/testmedia"
+)
+
+const dir = "/in/v2/1/a/"
+
+// miniRelay copies what a test source offers to a destination the way the
+// relay names files, with hooks to break the copy.
+type miniRelay struct {
+	t        *testing.T
+	src      *Source
+	srcURL   string
+	dst      *Dest
+	dstURL   string
+	seq      int64
+	listed   []*hls.Segment
+	first    int64
+	seenURIs map[string]bool
+}
+
+func newMiniRelay(t *testing.T) *miniRelay {
+	m := &miniRelay{t: t, seenURIs: map[string]bool{}}
+	m.src = NewSource(livesource.Config{Set: testmedia.MustLoad(testmedia.TS), Window: 4, SingleMedia: true})
+	s := httptest.NewServer(m.src)
+	t.Cleanup(s.Close)
+	m.srcURL = s.URL
+	m.dst = NewDest(sink.Options{})
+	d := httptest.NewServer(m.dst)
+	t.Cleanup(d.Close)
+	m.dstURL = d.URL
+	return m
+}
+
+func (m *miniRelay) get(p string) []byte {
+	m.t.Helper()
+	resp, err := http.Get(m.srcURL + p)
+	if err != nil {
+		m.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		m.t.Fatal(err)
+	}
+	return b
+}
+
+func (m *miniRelay) put(name string, body []byte) {
+	m.t.Helper()
+	req, _ := http.NewRequest(http.MethodPut, m.dstURL+dir+name, bytes.NewReader(body))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		m.t.Fatal(err)
+	}
+	resp.Body.Close()
+}
+
+// poll loads the playlist and handles each new segment with copy, which
+// returns the bytes to push (nil: push nothing and list the segment as a
+// gap when gap is true, or not at all).
+func (m *miniRelay) poll(copyFn func(uri string, body []byte) (out []byte, gap bool)) {
+	m.t.Helper()
+	pl, err := hls.ParseMedia(m.get("/video_hi.m3u8"))
+	if err != nil {
+		m.t.Fatal(err)
+	}
+	if m.seq == 0 {
+		m.seq, m.first = pl.MediaSequence, pl.MediaSequence
+	}
+	for _, s := range pl.Segments {
+		if m.seenURIs[s.URI] {
+			continue
+		}
+		m.seenURIs[s.URI] = true
+		out, gap := copyFn(s.URI, m.get("/"+s.URI))
+		name := fmt.Sprintf("channel_video-hi_%d.ts", m.seq)
+		if out != nil {
+			m.put(name, out)
+		}
+		if out != nil || gap {
+			m.listed = append(m.listed, &hls.Segment{Duration: s.Duration, URI: name, Gap: out == nil})
+			m.seq++
+		}
+	}
+	media := &hls.Media{Version: 3, TargetDuration: 1, MediaSequence: m.first, Segments: m.listed}
+	m.put("channel_video-hi.m3u8", media.Encode())
+}
+
+func (m *miniRelay) check() Report {
+	return Check(m.src, m.dst, Options{Dir: dir}).Renditions["video_hi"]
+}
+
+func keep(_ string, b []byte) ([]byte, bool) { return b, false }
+
+func TestCheckPerfectCopy(t *testing.T) {
+	m := newMiniRelay(t)
+	m.poll(keep)
+	m.src.Advance(3)
+	m.poll(keep)
+	rep := m.check()
+	if rep.Offered != 7 || rep.Delivered != 7 || rep.Gaps != 0 || rep.Lost != 0 || len(rep.Violations) != 0 {
+		t.Fatalf("perfect copy: %v %v", rep, rep.Violations)
+	}
+	if v := m.dst.Violations(); len(v) != 0 {
+		t.Fatalf("dest violations: %v", v)
+	}
+}
+
+func TestCheckFindsBreaches(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		copy  func(uri string, b []byte) ([]byte, bool)
+		check func(t *testing.T, r Report)
+	}{
+		{"marked gap", func(uri string, b []byte) ([]byte, bool) {
+			if strings.HasSuffix(uri, "seg_5.ts") {
+				return nil, true
+			}
+			return b, false
+		}, func(t *testing.T, r Report) {
+			if r.Gaps != 1 || r.Marked != 1 || r.Lost != 0 || len(r.Violations) != 0 {
+				t.Errorf("%v %v", r, r.Violations)
+			}
+		}},
+		{"silently dropped", func(uri string, b []byte) ([]byte, bool) {
+			if strings.HasSuffix(uri, "seg_5.ts") {
+				return nil, false
+			}
+			return b, false
+		}, func(t *testing.T, r Report) {
+			if r.Lost != 1 || len(r.Violations) == 0 {
+				t.Errorf("%v %v", r, r.Violations)
+			}
+		}},
+		{"truncated", func(uri string, b []byte) ([]byte, bool) {
+			if strings.HasSuffix(uri, "seg_5.ts") {
+				return b[:len(b)/2], false
+			}
+			return b, false
+		}, func(t *testing.T, r Report) {
+			if !hasViolation(r, "truncated or corrupt") {
+				t.Errorf("%v %v", r, r.Violations)
+			}
+		}},
+	} {
+		t.Run(strings.ReplaceAll(tc.name, " ", "_"), func(t *testing.T) {
+			m := newMiniRelay(t)
+			m.poll(tc.copy)
+			m.src.Advance(3)
+			m.poll(tc.copy)
+			tc.check(t, m.check())
+		})
+	}
+}
+
+func TestCheckFindsDuplicatesAndReputs(t *testing.T) {
+	m := newMiniRelay(t)
+	m.poll(keep)
+	// The same source segment stored again under the next name.
+	body := m.get("/video_hi/seg_3.ts")
+	m.put(fmt.Sprintf("channel_video-hi_%d.ts", m.seq), body)
+	m.seq++
+	// The same name stored again with the same bytes: a re-PUT, not a duplicate.
+	m.put("channel_video-hi_3.ts", body)
+	rep := m.check()
+	if rep.Duplicates != 1 || rep.RePuts != 1 || !hasViolation(rep, "stored 2 times") {
+		t.Fatalf("%v %v", rep, rep.Violations)
+	}
+}
+
+func TestDestFlagsPlaylistBeforeSegment(t *testing.T) {
+	m := newMiniRelay(t)
+	media := &hls.Media{Version: 3, TargetDuration: 1, Segments: []*hls.Segment{{Duration: 1, URI: "channel_video-hi_0.ts"}}}
+	m.put("channel_video-hi.m3u8", media.Encode())
+	if v := m.dst.Violations(); len(v) != 1 || !strings.Contains(v[0], "before it was stored") {
+		t.Fatalf("violations %v", v)
+	}
+}
+
+func hasViolation(r Report, s string) bool {
+	for _, v := range r.Violations {
+		if strings.Contains(v, s) {
+			return true
+		}
+	}
+	return false
+}
