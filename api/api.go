@@ -68,6 +68,10 @@ type Options struct {
 	// makes one and wraps Logger with it (the service's own logger is then
 	// protected only against URL secrets if the caller wraps it too).
 	Redactor *Redactor
+	// Cluster, when set, makes this API one instance of a cluster sharing
+	// Store (see Cluster): it lists and deletes the fetchers of every
+	// instance and leaves starting them to the cluster.
+	Cluster Cluster
 }
 
 // API serves the REST API for one pullpush.Service. Create it with New.
@@ -145,6 +149,9 @@ func (a *API) Handler() http.Handler { return a.handler }
 // is lost and it can be deleted. It returns the number started and an error
 // only when the store cannot be read.
 func (a *API) Restore(ctx context.Context) (int, error) {
+	if a.clustered() {
+		return 0, nil // the cluster claims and starts stored fetchers
+	}
 	defs, err := a.store.Fetchers(ctx)
 	if err != nil {
 		return 0, fmt.Errorf("restore fetchers: %w", err)

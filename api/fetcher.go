@@ -28,6 +28,9 @@ type Fetcher struct {
 	// Payload is the output payload with every secret replaced by "***";
 	// absent for fetchers started outside the API.
 	Payload json.RawMessage `json:"payload,omitempty"`
+	// Instance is, in cluster mode, the instance running the fetcher
+	// (empty while none holds it).
+	Instance string `json:"instance,omitempty"`
 }
 
 // createResponse is the 201 body of POST /api/v1/fetcher: the fetcher plus
@@ -67,12 +70,31 @@ func (a *API) handleOutputs(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *API) handleList(w http.ResponseWriter, r *http.Request) {
+	if a.clustered() {
+		list, err := a.clusterList(r.Context())
+		if err != nil {
+			a.log.Error("cannot list the cluster's fetchers", logKeyErr, err)
+			writeError(w, http.StatusInternalServerError, "cannot read the fetcher definitions")
+			return
+		}
+		writeJSON(w, http.StatusOK, list)
+		return
+	}
 	writeJSON(w, http.StatusOK, a.list())
 }
 
 func (a *API) handleGet(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
 	f, ok := a.get(id)
+	if a.clustered() {
+		var err error
+		f, ok, err = a.clusterGet(r.Context(), id)
+		if err != nil {
+			a.log.Error("cannot read fetcher definition", logKeyFetcher, id, logKeyErr, err)
+			writeError(w, http.StatusInternalServerError, "cannot read the fetcher definition")
+			return
+		}
+	}
 	if !ok {
 		writeError(w, http.StatusNotFound, fmt.Sprintf("fetcher %q not found", id))
 		return
@@ -124,7 +146,24 @@ func (a *API) handleCreate(w http.ResponseWriter, r *http.Request) {
 
 	a.opMu.Lock()
 	defer a.opMu.Unlock()
-	if id, taken := a.nameTaken(req.Name); taken {
+	taken, id := false, ""
+	if a.clustered() {
+		defs, err := a.store.Fetchers(ctx)
+		if err != nil {
+			a.log.Error("cannot list the cluster's fetchers", logKeyErr, err)
+			writeError(w, http.StatusInternalServerError, "cannot read the fetcher definitions")
+			return
+		}
+		for _, f := range defs {
+			if f.Name == req.Name {
+				taken, id = true, f.ID
+				break
+			}
+		}
+	} else {
+		id, taken = a.nameTaken(req.Name)
+	}
+	if taken {
 		writeJSON(w, http.StatusConflict, errorBody{
 			Error:     fmt.Sprintf("a fetcher named %q already exists: delete it first or choose another name", req.Name),
 			FetcherID: id,
@@ -151,6 +190,22 @@ func (a *API) handleCreate(w http.ResponseWriter, r *http.Request) {
 		out.Close()
 		a.log.Error("cannot store fetcher", logKeyFetcher, def.ID, logKeyErr, a.errorText(err, def))
 		writeError(w, http.StatusInternalServerError, "cannot store the fetcher definition")
+		return
+	}
+	if a.clustered() {
+		// Some instance of the cluster (maybe this one) claims and starts it.
+		out.Close()
+		a.log.Info("fetcher created", logKeyFetcher, def.ID, logKeyName, def.Name,
+			logKeyURL, redactURL(def.URL), logKeyOutput, def.Output)
+		f, _, _ := a.clusterGet(ctx, def.ID)
+		reqOut := req
+		reqOut.URL = redactURL(req.URL)
+		reqOut.Payload = redactPayload(req.Payload, factory.Secrets)
+		writeJSON(w, http.StatusCreated, createResponse{
+			Message:     "Created a fetcher; an instance of the cluster claims it and starts pulling from the HLS live stream",
+			Fetcher:     f,
+			RequestData: reqOut,
+		})
 		return
 	}
 	if err := a.startWith(ctx, def, out); err != nil {
@@ -181,6 +236,10 @@ func (a *API) handleCreate(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *API) handleDelete(w http.ResponseWriter, r *http.Request) {
+	if a.clustered() {
+		a.clusterDelete(w, r)
+		return
+	}
 	id := r.PathValue("id")
 	ctx := context.WithoutCancel(r.Context())
 	a.opMu.Lock()

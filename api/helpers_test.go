@@ -124,6 +124,7 @@ type harnessOpts struct {
 	maxFetchers int
 	factories   []output.Factory
 	cors        string
+	cluster     Cluster
 }
 
 func newHarness(t *testing.T, o harnessOpts) *harness {
@@ -143,7 +144,7 @@ func newHarness(t *testing.T, o harnessOpts) *harness {
 		Logger: log, Outputs: reg, Observer: m, MaxFetchers: o.maxFetchers,
 		SpoolDir: t.TempDir(), Progress: o.store,
 	})
-	a := New(svc, Options{Store: o.store, Token: o.token, Logger: log, Metrics: m, CORSOrigin: o.cors, StopTimeout: 5 * time.Second, Redactor: red})
+	a := New(svc, Options{Store: o.store, Token: o.token, Logger: log, Metrics: m, CORSOrigin: o.cors, StopTimeout: 5 * time.Second, Redactor: red, Cluster: o.cluster})
 	srv := httptest.NewServer(a.Handler())
 	h := &harness{t: t, svc: svc, api: a, srv: srv, logs: logs, token: o.token, metrics: m, log: log}
 	t.Cleanup(h.close)

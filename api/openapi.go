@@ -290,6 +290,7 @@ func (a *API) schemas() map[string]any {
 		"lagSeconds":     map[string]any{"type": "number", "description": "Source live edge minus the newest segment pushed everywhere."},
 		"renditions":     map[string]any{"type": "array", "items": ref("RenditionStatus")},
 		"targets":        map[string]any{"type": "array", "items": ref("TargetStatus"), "description": "Per output target: segments and bytes pushed, failures, last push, last error."},
+		"instance":       str("Cluster mode (`serve --cluster`): the instance running the fetcher, absent while none holds it. Counters of fetchers on other instances are those their instance last published (every lease TTL / 3)."),
 	})
 	number := func(desc string) map[string]any {
 		return map[string]any{"description": desc, "oneOf": []any{
