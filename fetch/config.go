@@ -30,6 +30,17 @@ type Config struct {
 
 	// Client fetches the source; nil uses a client with sane timeouts.
 	Client *http.Client
+	// AllowHosts, when not empty, restricts every source request
+	// (playlists, segments, keys, init segments and redirects) to these
+	// hosts: a host name or IP address, or "*.example.com" for a domain and
+	// its subdomains. Case-insensitive; ports are not checked.
+	AllowHosts []string
+	// DenyPrivate refuses source connections to loopback, private,
+	// link-local, multicast and other non-public addresses. The address is
+	// checked after DNS resolution when connecting, so redirects and DNS
+	// rebinding do not get around it. It needs the built-in client (Client
+	// nil), which then uses no proxy from the environment.
+	DenyPrivate bool
 	// SpoolDir holds downloaded segments until every target has them
 	// (default: a directory under os.TempDir()).
 	SpoolDir string

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"math"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -82,6 +83,22 @@ func New(cfg Config) (*Fetcher, error) {
 	if cfg.PushTimeout <= 0 {
 		cfg.PushTimeout = 10 * time.Second
 	}
+	allow, err := newHostList(cfg.AllowHosts)
+	if err != nil {
+		return nil, err
+	}
+	if len(allow) > 0 && !allow.allows(u.Hostname()) {
+		return nil, fmt.Errorf("fetch: source url %q: %w: host %q is not in the allowed hosts", cfg.URL, ErrSourceNotAllowed, u.Hostname())
+	}
+	if cfg.DenyPrivate {
+		if ip, err := netip.ParseAddr(strings.Trim(u.Hostname(), "[]")); err == nil && !isPublic(ip) {
+			return nil, fmt.Errorf("fetch: source url %q: %w: %s is a private, loopback or reserved address", cfg.URL, ErrSourceNotAllowed, ip)
+		}
+	}
+	client, err := newSourceClient(cfg.Client, allow, cfg.DenyPrivate)
+	if err != nil {
+		return nil, err
+	}
 	if cfg.SpoolDir == "" {
 		cfg.SpoolDir = filepath.Join(os.TempDir(), "pullpush-spool", sanitizeName(cfg.ID)+"-"+shortHash(fmt.Sprint(os.Getpid(), cfg.ID, time.Now().UnixNano())))
 	}
@@ -90,7 +107,7 @@ func New(cfg Config) (*Fetcher, error) {
 		log:     cfg.Logger,
 		obs:     cfg.Observer,
 		now:     cfg.Now,
-		client:  cfg.Client,
+		client:  client,
 		targets: targets,
 		stem:    cfg.Output.Stem(),
 		sem:     make(chan struct{}, cfg.Concurrency),
@@ -104,15 +121,6 @@ func New(cfg Config) (*Fetcher, error) {
 	}
 	if f.now == nil {
 		f.now = time.Now
-	}
-	if f.client == nil {
-		f.client = &http.Client{Transport: &http.Transport{
-			Proxy:                 http.ProxyFromEnvironment,
-			MaxIdleConnsPerHost:   16,
-			IdleConnTimeout:       90 * time.Second,
-			ResponseHeaderTimeout: 15 * time.Second,
-			TLSHandshakeTimeout:   10 * time.Second,
-		}}
 	}
 	if f.stem == "" {
 		f.stem = "channel"

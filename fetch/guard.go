@@ -1,0 +1,201 @@
+package fetch
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/netip"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// ErrSourceNotAllowed is returned (wrapped) for a source request refused by
+// Config.AllowHosts or Config.DenyPrivate, or with a scheme other than
+// http and https.
+var ErrSourceNotAllowed = errors.New("source not allowed")
+
+// hostList is a validated Config.AllowHosts.
+type hostList []string
+
+func newHostList(hosts []string) (hostList, error) {
+	var out hostList
+	for _, h := range hosts {
+		h = strings.ToLower(strings.TrimSpace(h))
+		if h == "" {
+			continue
+		}
+		name, wild := strings.CutPrefix(h, "*.")
+		_, ipErr := netip.ParseAddr(strings.Trim(name, "[]"))
+		if !(ipErr == nil && !wild || isHostName(name)) {
+			return nil, fmt.Errorf("fetch: allowed host %q: want a host name, an IP address or *.domain", h)
+		}
+		out = append(out, h)
+	}
+	return out, nil
+}
+
+func isHostName(s string) bool {
+	if s == "" || len(s) > 253 {
+		return false
+	}
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '.' || r == '-' || r == '_') {
+			return false
+		}
+	}
+	return true
+}
+
+// allows reports whether host (no port) is listed: exactly, or under a
+// "*.domain" entry (which also matches the domain itself).
+func (l hostList) allows(host string) bool {
+	host = strings.TrimSuffix(strings.ToLower(host), ".")
+	if a, err := netip.ParseAddr(strings.Trim(host, "[]")); err == nil {
+		host = a.Unmap().String()
+	}
+	for _, h := range l {
+		if d, ok := strings.CutPrefix(h, "*."); ok {
+			if host == d || strings.HasSuffix(host, "."+d) {
+				return true
+			}
+			continue
+		}
+		if a, err := netip.ParseAddr(strings.Trim(h, "[]")); err == nil {
+			h = a.Unmap().String()
+		}
+		if host == h {
+			return true
+		}
+	}
+	return false
+}
+
+// guard is the RoundTripper every source request goes through, redirects
+// included: it refuses schemes other than http and https and hosts not on
+// the allowlist.
+type guard struct {
+	base  http.RoundTripper
+	allow hostList
+}
+
+func (g *guard) RoundTrip(req *http.Request) (*http.Response, error) {
+	if err := g.check(req.URL.Scheme, req.URL.Hostname()); err != nil {
+		if req.Body != nil {
+			req.Body.Close()
+		}
+		return nil, err
+	}
+	return g.base.RoundTrip(req)
+}
+
+func (g *guard) check(scheme, host string) error {
+	if scheme != "http" && scheme != "https" {
+		return fmt.Errorf("%w: scheme %q is not http or https", ErrSourceNotAllowed, scheme)
+	}
+	if len(g.allow) > 0 && !g.allow.allows(host) {
+		return fmt.Errorf("%w: host %q is not in the allowed hosts", ErrSourceNotAllowed, host)
+	}
+	return nil
+}
+
+// newSourceClient returns the client for source requests: the caller's, or
+// a built-in one with sane timeouts whose dialer refuses non-public
+// addresses when denyPrivate is set, wrapped in the guard.
+func newSourceClient(c *http.Client, allow hostList, denyPrivate bool) (*http.Client, error) {
+	if c != nil {
+		if denyPrivate {
+			return nil, errors.New("fetch: DenyPrivate needs the built-in client (Client must be nil)")
+		}
+		cc := *c
+		base := cc.Transport
+		if base == nil {
+			base = http.DefaultTransport
+		}
+		cc.Transport = &guard{base: base, allow: allow}
+		return &cc, nil
+	}
+	dialer := &net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}
+	proxy := http.ProxyFromEnvironment
+	if denyPrivate {
+		// Checked on the resolved address at connect time, so names that
+		// resolve (or re-resolve) to a private address and redirects are
+		// covered. A proxy would be the only address dialled: none is used.
+		dialer.Control = denyPrivateControl
+		proxy = nil
+	}
+	t := &http.Transport{
+		Proxy:                 proxy,
+		DialContext:           dialer.DialContext,
+		ForceAttemptHTTP2:     true,
+		MaxIdleConnsPerHost:   16,
+		IdleConnTimeout:       90 * time.Second,
+		ResponseHeaderTimeout: 15 * time.Second,
+		TLSHandshakeTimeout:   10 * time.Second,
+	}
+	return &http.Client{Transport: &guard{base: t, allow: allow}}, nil
+}
+
+func denyPrivateControl(network, address string, _ syscall.RawConn) error {
+	host, _, err := net.SplitHostPort(address)
+	if err != nil {
+		return fmt.Errorf("%w: address %q: %v", ErrSourceNotAllowed, address, err)
+	}
+	ip, err := netip.ParseAddr(host)
+	if err != nil {
+		return fmt.Errorf("%w: address %q: %v", ErrSourceNotAllowed, address, err)
+	}
+	if !isPublic(ip) {
+		return fmt.Errorf("%w: %s is a private, loopback or reserved address", ErrSourceNotAllowed, ip)
+	}
+	return nil
+}
+
+// nonPublic lists special-purpose ranges (RFC 6890 and successors) beyond
+// those netip.Addr classifies itself.
+var nonPublic = []netip.Prefix{
+	netip.MustParsePrefix("0.0.0.0/8"),       // "this network"
+	netip.MustParsePrefix("100.64.0.0/10"),   // shared address space (CGNAT)
+	netip.MustParsePrefix("192.0.0.0/24"),    // IETF protocol assignments
+	netip.MustParsePrefix("192.0.2.0/24"),    // documentation
+	netip.MustParsePrefix("198.18.0.0/15"),   // benchmarking
+	netip.MustParsePrefix("198.51.100.0/24"), // documentation
+	netip.MustParsePrefix("203.0.113.0/24"),  // documentation
+	netip.MustParsePrefix("240.0.0.0/4"),     // reserved, broadcast
+	netip.MustParsePrefix("100::/64"),        // discard
+	netip.MustParsePrefix("2001:db8::/32"),   // documentation
+	netip.MustParsePrefix("fec0::/10"),       // site-local (deprecated)
+	netip.MustParsePrefix("64:ff9b:1::/48"),  // local-use NAT64
+}
+
+var (
+	nat64     = netip.MustParsePrefix("64:ff9b::/96")
+	sixToFour = netip.MustParsePrefix("2002::/16")
+)
+
+// isPublic reports whether ip is a globally routable unicast address.
+// IPv4-mapped, NAT64 (64:ff9b::/96) and 6to4 addresses are judged by the
+// IPv4 address they embed.
+func isPublic(ip netip.Addr) bool {
+	ip = ip.Unmap()
+	if !ip.IsValid() || ip.IsLoopback() || ip.IsPrivate() || ip.IsUnspecified() || ip.IsMulticast() ||
+		ip.IsLinkLocalUnicast() || ip.IsLinkLocalMulticast() || ip.IsInterfaceLocalMulticast() {
+		return false
+	}
+	for _, p := range nonPublic {
+		if p.Contains(ip) {
+			return false
+		}
+	}
+	if ip.Is6() {
+		b := ip.As16()
+		switch {
+		case nat64.Contains(ip):
+			return isPublic(netip.AddrFrom4([4]byte(b[12:16])))
+		case sixToFour.Contains(ip):
+			return isPublic(netip.AddrFrom4([4]byte(b[2:6])))
+		}
+	}
+	return true
+}
