@@ -37,6 +37,16 @@ type Options struct {
 	Logger *slog.Logger
 	// Client fetches sources; nil uses a client with sane timeouts.
 	Client *http.Client
+	// AllowHosts, when not empty, restricts every source request of every
+	// fetcher (playlists, segments, keys, redirects) to these hosts: names,
+	// IP addresses or "*.example.com" (see fetch.Config.AllowHosts). A
+	// fetcher whose URL is off the list is refused with ErrInvalidSpec.
+	AllowHosts []string
+	// DenyPrivate refuses source connections to loopback, private,
+	// link-local and other non-public addresses, checked on the resolved
+	// address when connecting (see fetch.Config.DenyPrivate). Off by
+	// default so local demos work; it cannot be combined with Client.
+	DenyPrivate bool
 	// SpoolDir is the parent directory of each fetcher's spool (default under os.TempDir()).
 	SpoolDir string
 	// SpoolBytes bounds each fetcher's spool (default fetch.DefaultSpoolBytes).
@@ -196,7 +206,8 @@ func (s *Service) StartFetcher(ctx context.Context, spec FetcherSpec) (string, e
 	f, err := fetch.New(fetch.Config{
 		ID: spec.ID, Name: spec.Name, URL: spec.URL, Output: spec.Output,
 		Window: spec.WindowSize, Concurrency: spec.Concurrency,
-		Client: s.opts.Client, SpoolDir: spoolDir, SpoolBytes: s.opts.SpoolBytes,
+		Client: s.opts.Client, AllowHosts: s.opts.AllowHosts, DenyPrivate: s.opts.DenyPrivate,
+		SpoolDir: spoolDir, SpoolBytes: s.opts.SpoolBytes,
 		Progress: s.opts.Progress, Observer: observer,
 		Logger: s.log.With("fetcher", spec.ID, "name", spec.Name),
 	})

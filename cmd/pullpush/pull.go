@@ -3,10 +3,12 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/pullpush/pullpush"
@@ -27,6 +29,8 @@ func runPull(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	state := fs.String("state", "", "file to keep progress in, so a restart continues without re-pushing or name collisions")
 	spool := fs.Int64("spool-bytes", fetch.DefaultSpoolBytes, "bound of the on-disk spool that holds segments while an output is down")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
+	allowHosts := fs.String("allow-hosts", "", "comma-separated hosts the source may be fetched from (names, IPs or *.domain), redirects and segment hosts included; empty allows any")
+	denyPrivate := fs.Bool("deny-private", false, "refuse source connections to loopback, private, link-local and other non-public addresses")
 	if err := fs.Parse(args); err != nil {
 		if err == flag.ErrHelp {
 			return err
@@ -52,7 +56,12 @@ func runPull(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
-	opts := pullpush.Options{Logger: log, SpoolBytes: *spool}
+	opts := pullpush.Options{Logger: log, SpoolBytes: *spool, DenyPrivate: *denyPrivate}
+	for _, h := range strings.Split(*allowHosts, ",") {
+		if h = strings.TrimSpace(h); h != "" {
+			opts.AllowHosts = append(opts.AllowHosts, h)
+		}
+	}
 	if *state != "" {
 		opts.Progress = &fetch.FileProgress{Path: *state}
 	}
@@ -66,6 +75,9 @@ func runPull(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		ID: "pull", Name: "pull", URL: *src, Output: out, OutputName: *outName,
 		WindowSize: time.Duration(*window) * time.Second, Concurrency: *concurrency,
 	})
+	if errors.Is(err, pullpush.ErrInvalidSpec) {
+		return fmt.Errorf("%w: %v", errUsage, err)
+	}
 	if err != nil {
 		return err
 	}
