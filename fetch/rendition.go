@@ -356,8 +356,15 @@ func (r *rendition) reload(ctx context.Context) (bool, error) {
 	return r.apply(pl, segs), nil
 }
 
+// maxMediaSequence bounds source media sequence numbers, leaving room for
+// output numbers (source number + offset) without overflow.
+const maxMediaSequence = 1 << 62
+
 // resolveSegments resolves URIs, byte ranges, PDT and key/map state.
 func resolveSegments(base *url.URL, pl *hls.Media) ([]srcSeg, error) {
+	if pl.MediaSequence < 0 || pl.MediaSequence > maxMediaSequence-int64(len(pl.Segments)) {
+		return nil, fmt.Errorf("media sequence %d out of range", pl.MediaSequence)
+	}
 	out := make([]srcSeg, 0, len(pl.Segments))
 	var keys []*hls.Key
 	var mp *hls.Map
