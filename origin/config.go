@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/pullpush/pullpush/keys"
 )
 
 // Defaults and limits of the channel settings (MediaPackage v1 values).
@@ -43,6 +45,15 @@ type Config struct {
 	Now func() time.Time `yaml:"-"`
 	// Logger receives ingest and switchover events (default: discard).
 	Logger *slog.Logger `yaml:"-"`
+	// Keys configures the key provider of encrypted endpoints from YAML:
+	// a static key file or a SPEKE/CPIX key server.
+	Keys KeysConfig `yaml:"keys"`
+	// KeyProvider supplies the keys of encrypted endpoints (Go callers);
+	// it takes precedence over Keys.
+	KeyProvider keys.Provider `yaml:"-"`
+	// PackagerCacheBytes bounds the memory holding repackaged and
+	// encrypted segments (default 128 MiB).
+	PackagerCacheBytes int64 `yaml:"packagerCacheBytes"`
 }
 
 // ChannelConfig is one channel ("endpoint" in MediaPackage terms).
@@ -69,6 +80,11 @@ type ChannelConfig struct {
 	// PDTInterval is the spacing of EXT-X-PROGRAM-DATE-TIME tags; 0 writes
 	// one on every segment.
 	PDTInterval time.Duration `yaml:"pdtInterval"`
+	// Endpoints are packaging endpoints over this channel's ingest, served
+	// at /out/v1/{channel}/{endpoint}/index.m3u8. The first one is also
+	// served at /out/v1/{channel}/index.m3u8. When empty, the channel has
+	// one implicit endpoint (TS as ingested, the settings above, clear).
+	Endpoints []EndpointConfig `yaml:"endpoints"`
 }
 
 // InputConfig sets the name and credentials of one input.
@@ -149,6 +165,9 @@ func (c Config) WithDefaults() Config {
 	if c.Now == nil {
 		c.Now = time.Now
 	}
+	if c.PackagerCacheBytes == 0 {
+		c.PackagerCacheBytes = DefaultPackagerCacheBytes
+	}
 	chs := make([]ChannelConfig, len(c.Channels))
 	for i, ch := range c.Channels {
 		if ch.StartoverWindow == 0 {
@@ -157,6 +176,7 @@ func (c Config) WithDefaults() Config {
 		if ch.ManifestWindow == 0 {
 			ch.ManifestWindow = DefaultManifestWindow
 		}
+		ch.Endpoints = endpointDefaults(ch)
 		chs[i] = ch
 	}
 	c.Channels = chs
@@ -216,23 +236,15 @@ func (c Config) Validate() error {
 				return cfgErr(k+".password", "must be set")
 			}
 		}
-		if ch.StartoverWindow < 0 || ch.StartoverWindow > MaxStartoverWindow {
-			return cfgErr(k+".startoverWindow", "must be between 0 and 336h (14 days)")
+		if err := validateWindows(k, ch.StartoverWindow, ch.ManifestWindow, ch.TimeDelay, ch.PDTInterval); err != nil {
+			return err
 		}
-		if ch.ManifestWindow < time.Second || ch.ManifestWindow > ch.StartoverWindow {
-			return cfgErr(k+".manifestWindow", "must be between 1s and the startover window")
-		}
-		if ch.TimeDelay != 0 {
-			if ch.TimeDelay < MinTimeDelay || ch.TimeDelay > MaxTimeDelay {
-				return cfgErr(k+".timeDelay", "must be between 5s and 24h")
-			}
-			if ch.TimeDelay >= ch.StartoverWindow {
-				return cfgErr(k+".timeDelay", "must be less than the startover window")
-			}
-		}
-		if ch.PDTInterval < 0 {
-			return cfgErr(k+".pdtInterval", "must not be negative")
+		if err := c.validateEndpoints(k, ch); err != nil {
+			return err
 		}
 	}
-	return nil
+	if c.PackagerCacheBytes < 0 {
+		return cfgErr("packagerCacheBytes", "must not be negative")
+	}
+	return c.Keys.validate()
 }

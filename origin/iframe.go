@@ -2,10 +2,8 @@ package origin
 
 import (
 	"bytes"
-	"context"
 	"errors"
 	"fmt"
-	"io"
 
 	"github.com/Eyevinn/mp4ff/mp4"
 	"github.com/asticode/go-astits"
@@ -33,85 +31,51 @@ const tsPacketSize = 188
 // video stream begins, so it holds the whole access unit. mapLen covers the
 // packets up to and including the first PMT, to be used as EXT-X-MAP.
 func scanTS(data []byte) (*keyframes, error) {
-	if len(data) < tsPacketSize || data[0] != 0x47 {
-		return nil, errors.New("not a transport stream")
+	d, err := demuxTS(data)
+	if err != nil {
+		return nil, err
 	}
-	dmx := astits.NewDemuxer(context.Background(), bytes.NewReader(data), astits.DemuxerOptPacketSize(tsPacketSize))
-	var (
-		videoPID   uint16
-		streamType astits.StreamType
-		pes        []*astits.PESData
-		pmtPID     = -1
-	)
-	for {
-		d, err := dmx.NextData()
-		if err != nil {
-			if errors.Is(err, astits.ErrNoMorePackets) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
-				break
-			}
-			return nil, fmt.Errorf("demux ts: %w", err)
-		}
-		if d.PMT != nil && videoPID == 0 {
-			pmtPID = int(d.PID)
-			for _, es := range d.PMT.ElementaryStreams {
-				if es.StreamType == astits.StreamTypeH264Video || es.StreamType == astits.StreamTypeH265Video {
-					videoPID, streamType = es.ElementaryPID, es.StreamType
-					break
-				}
-			}
-		}
-		if d.PES != nil && videoPID != 0 && d.PID == videoPID {
-			pes = append(pes, d.PES)
+	return tsKeyframes(d, int64(len(data)))
+}
+
+// tsKeyframes is scanTS on a demuxed segment of size bytes.
+func tsKeyframes(d *tsDemux, size int64) (*keyframes, error) {
+	var video *tsStream
+	for _, s := range d.streams {
+		if s.st == astits.StreamTypeH264Video || s.st == astits.StreamTypeH265Video {
+			video = s
+			break
 		}
 	}
-	if videoPID == 0 {
+	if video == nil {
 		return nil, nil // audio only
 	}
-	// Offsets of the packets that start a PES on the video PID, in order;
-	// the n-th one starts the n-th PES the demuxer returned.
-	var starts []int64
-	var mapLen int64
-	for off := 0; off+tsPacketSize <= len(data); off += tsPacketSize {
-		p := data[off : off+tsPacketSize]
-		if p[0] != 0x47 {
-			return nil, fmt.Errorf("lost ts sync at byte %d", off)
+	kf := &keyframes{mapLen: d.mapLen}
+	pes := video.pes
+	for _, p := range pes {
+		if p.off < 0 {
+			return nil, fmt.Errorf("ts: PES starts of PID %d do not match the demuxed PES", video.pid)
 		}
-		pid := uint16(p[1]&0x1f)<<8 | uint16(p[2])
-		pusi := p[1]&0x40 != 0
-		if mapLen == 0 && pmtPID >= 0 && int(pid) == pmtPID {
-			mapLen = int64(off + tsPacketSize)
-		}
-		if pid == videoPID && pusi {
-			starts = append(starts, int64(off))
-		}
-	}
-	kf := &keyframes{mapLen: mapLen}
-	if len(starts) != len(pes) {
-		return nil, fmt.Errorf("ts: %d video PES starts but %d PES demuxed", len(starts), len(pes))
 	}
 	var firstPTS int64 = -1
 	for i, p := range pes {
-		pts := int64(-1)
-		if p.Header != nil && p.Header.OptionalHeader != nil && p.Header.OptionalHeader.PTS != nil {
-			pts = p.Header.OptionalHeader.PTS.Base
+		if firstPTS < 0 && p.pts >= 0 {
+			firstPTS = p.pts
 		}
-		if firstPTS < 0 && pts >= 0 {
-			firstPTS = pts
-		}
-		if !isKeyframeAU(p.Data, streamType) {
+		if !isKeyframeAU(p.data, video.st) {
 			continue
 		}
-		end := int64(len(data))
-		if i+1 < len(starts) {
-			end = starts[i+1]
+		end := size
+		if i+1 < len(pes) {
+			end = pes[i+1].off
 		}
 		at := 0.0
-		if pts >= 0 && firstPTS >= 0 {
-			at = float64((pts-firstPTS)&(1<<33-1)) / 90000
+		if p.pts >= 0 && firstPTS >= 0 {
+			at = float64((p.pts-firstPTS)&(1<<33-1)) / 90000
 		}
-		kf.frames = append(kf.frames, keyframe{Off: starts[i], Len: end - starts[i], At: at})
+		kf.frames = append(kf.frames, keyframe{Off: p.off, Len: end - p.off, At: at})
 	}
-	if mapLen == 0 || (len(kf.frames) > 0 && mapLen > kf.frames[0].Off) {
+	if kf.mapLen == 0 || (len(kf.frames) > 0 && kf.mapLen > kf.frames[0].Off) {
 		kf.mapLen = 0
 	}
 	return kf, nil

@@ -26,6 +26,8 @@ type Origin struct {
 	channels map[string]*channel
 	mux      *http.ServeMux
 	uniq     atomic.Uint64
+	cache    *packCache // packaged segments
+	keys     *keyCache  // content keys of encrypted endpoints
 
 	stop      chan struct{}
 	done      chan struct{}
@@ -65,6 +67,15 @@ func New(cfg Config, opts ...Option) (*Origin, error) {
 		return nil, err
 	}
 	o.uniq.Store(uint64(time.Now().UnixNano()))
+	o.cache = newPackCache(o.cfg.PackagerCacheBytes)
+	provider := o.cfg.KeyProvider
+	if provider == nil {
+		var err error
+		if provider, err = o.cfg.Keys.provider(); err != nil {
+			return nil, err
+		}
+	}
+	o.keys = newKeyCache(provider)
 	o.channels = make(map[string]*channel, len(o.cfg.Channels))
 	for _, cc := range o.cfg.Channels {
 		dir := filepath.Join(o.cfg.DataDir, cc.ID)
@@ -76,12 +87,17 @@ func New(cfg Config, opts ...Option) (*Origin, error) {
 		}
 		ch := &channel{
 			cfg:    cc,
+			eps:    newEndpoints(cc),
 			dir:    dir,
 			log:    o.log,
 			now:    o.cfg.Now,
 			inputs: make(map[string]*input),
 			rends:  make(map[string]*rendition),
 			inits:  make(map[uint64]*storedFile),
+		}
+		for _, ep := range ch.eps {
+			ch.retain = max(ch.retain, ep.startover, cc.StartoverWindow)
+			ch.needTS = ch.needTS || ep.cmaf
 		}
 		clock := digest.WithClock(o.cfg.Now)
 		if len(cc.Inputs) == 0 {
@@ -268,7 +284,14 @@ func (o *Origin) serveIngest(w http.ResponseWriter, r *http.Request) {
 	}
 	switch ext {
 	case ".ts":
-		f.kf, _ = scanTS(data)
+		if ch.needTS {
+			if d, err := demuxTS(data); err == nil {
+				f.kf, _ = tsKeyframes(d, int64(len(data)))
+				f.ts = probeTS(d)
+			}
+		} else {
+			f.kf, _ = scanTS(data)
+		}
 	case ".m4s", ".mp4", ".m4v", ".cmfv":
 		f.kf, _ = scanFMP4(data, nil)
 	}

@@ -96,18 +96,36 @@ func (o *Origin) servePlayback(w http.ResponseWriter, r *http.Request) {
 	rest := strings.TrimPrefix(r.URL.EscapedPath(), "/out/v1/"+id+"/")
 	parts := strings.Split(rest, "/")
 	var ps, pe string
-	for len(parts) >= 3 && (parts[0] == "start" || parts[0] == "end") {
-		v, err := url.PathUnescape(parts[1])
-		if err != nil {
-			writeError(w, http.StatusBadRequest, "bad path element")
-			return
+	// Time-shift path elements may come before and after the endpoint:
+	// /out/v1/{channel}[/start/T][/end/T][/{endpoint}][/start/T][/end/T]/...
+	takeShift := func() bool {
+		for len(parts) >= 3 && (parts[0] == "start" || parts[0] == "end") {
+			v, err := url.PathUnescape(parts[1])
+			if err != nil {
+				return false
+			}
+			if parts[0] == "start" {
+				ps = v
+			} else {
+				pe = v
+			}
+			parts = parts[2:]
 		}
-		if parts[0] == "start" {
-			ps = v
-		} else {
-			pe = v
+		return true
+	}
+	if !takeShift() {
+		writeError(w, http.StatusBadRequest, "bad path element")
+		return
+	}
+	ep := ch.eps[0]
+	if len(parts) >= 2 {
+		if e := ch.endpoint(parts[0]); e != nil {
+			ep, parts = e, parts[1:]
+			if !takeShift() {
+				writeError(w, http.StatusBadRequest, "bad path element")
+				return
+			}
 		}
-		parts = parts[2:]
 	}
 	for _, p := range parts {
 		if !validName(p) {
@@ -122,16 +140,26 @@ func (o *Origin) servePlayback(w http.ResponseWriter, r *http.Request) {
 	}
 	switch {
 	case len(parts) == 1 && parts[0] == indexName:
-		o.serveMultivariant(w, r, ch, sh)
+		o.serveMultivariant(w, r, ch, ep, sh)
 	case len(parts) == 1 && strings.HasSuffix(parts[0], ".m3u8"):
-		o.serveMedia(w, r, ch, strings.TrimSuffix(parts[0], ".m3u8"), sh, false)
+		o.serveMedia(w, r, ch, ep, strings.TrimSuffix(parts[0], ".m3u8"), sh, false)
 	case len(parts) == 2 && parts[1] == iframesName:
-		o.serveMedia(w, r, ch, parts[0], sh, true)
+		o.serveMedia(w, r, ch, ep, parts[0], sh, true)
 	case len(parts) == 2:
-		o.serveFile(w, r, ch, parts[0], parts[1])
+		o.serveFile(w, r, ch, ep, parts[0], parts[1])
 	default:
 		writeError(w, http.StatusNotFound, "not found")
 	}
+}
+
+// endpoint returns the endpoint called id, or nil.
+func (c *channel) endpoint(id string) *endpoint {
+	for _, ep := range c.eps {
+		if ep.id != "" && ep.id == id {
+			return ep
+		}
+	}
+	return nil
 }
 
 func servePlaylist(w http.ResponseWriter, r *http.Request, body []byte, cache string) {
@@ -140,21 +168,40 @@ func servePlaylist(w http.ResponseWriter, r *http.Request, body []byte, cache st
 	http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(body))
 }
 
-// serveFile serves a segment ({seq}.{ext}) or init section (init-{id}.mp4).
-func (o *Origin) serveFile(w http.ResponseWriter, r *http.Request, ch *channel, key, name string) {
-	ext := path.Ext(name)
-	base := strings.TrimSuffix(name, ext)
+// serveFile serves a segment ({seq}.{ext}) or init section of rendition
+// name: as stored, or packaged for the endpoint (repackaged to CMAF,
+// encrypted).
+func (o *Origin) serveFile(w http.ResponseWriter, r *http.Request, ch *channel, ep *endpoint, name, file string) {
+	ext := path.Ext(file)
+	base := strings.TrimSuffix(file, ext)
 	ch.mu.Lock()
+	v := ch.view(ep, name)
+	if v != nil && v.transformed() {
+		j, msg := ch.job(v, base, ext)
+		ch.mu.Unlock()
+		if j == nil {
+			writeError(w, http.StatusNotFound, msg)
+			return
+		}
+		p, err := o.produce(r.Context(), ch, j)
+		if err != nil {
+			o.log.Warn("package segment", logChannel, ch.cfg.ID, logEndpoint, ep.id, logFile, name+"/"+file, logErr, err)
+			writeError(w, http.StatusInternalServerError, "cannot package segment")
+			return
+		}
+		w.Header().Set("Content-Type", j.contentType())
+		w.Header().Set("Cache-Control", cacheImmutable)
+		http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(p.data))
+		return
+	}
 	var f *storedFile
 	if id, ok := strings.CutPrefix(base, "init-"); ok {
 		if n, err := strconv.ParseUint(id, 10, 64); err == nil {
 			f = ch.inits[n]
 		}
-	} else if seq, err := strconv.ParseInt(base, 10, 64); err == nil {
-		if rd := ch.rends[key]; rd != nil && rd.ext == ext {
-			if i, ok := rd.bySeq(seq); ok {
-				f = rd.segs[i].file
-			}
+	} else if seq, err := strconv.ParseInt(base, 10, 64); err == nil && v != nil && v.rd.ext == ext {
+		if i, ok := v.rd.bySeq(seq); ok {
+			f = v.rd.segs[i].file
 		}
 	}
 	var p string
@@ -166,19 +213,19 @@ func (o *Origin) serveFile(w http.ResponseWriter, r *http.Request, ch *channel, 
 		writeError(w, http.StatusNotFound, "segment not found (outside the startover window?)")
 		return
 	}
-	file, err := os.Open(p)
+	file2, err := os.Open(p)
 	if err != nil {
 		writeError(w, http.StatusNotFound, "segment not found")
 		return
 	}
-	defer file.Close()
+	defer file2.Close()
 	ct := segmentTypes[strings.ToLower(ext)]
 	if ct == "" {
 		ct = "application/octet-stream"
 	}
 	w.Header().Set("Content-Type", ct)
 	w.Header().Set("Cache-Control", cacheImmutable)
-	http.ServeContent(w, r, "", time.Time{}, file)
+	http.ServeContent(w, r, "", time.Time{}, file2)
 }
 
 // window is the range [lo, hi) of a rendition's segments a playlist shows.
@@ -198,12 +245,12 @@ func (e *errStatus) Error() string { return e.msg }
 
 // window selects the segments to list. Cost is O(log n): binary searches
 // over the time-sorted index.
-func (c *channel) window(r *rendition, sh shift) (window, *errStatus) {
+func (c *channel) window(ep *endpoint, r *rendition, sh shift) (window, *errStatus) {
 	now := c.mediaNow()
 	cutoff := now
 	visible := len(r.segs)
-	if c.cfg.TimeDelay > 0 {
-		cutoff = now - int64(c.cfg.TimeDelay)
+	if ep.delay > 0 {
+		cutoff = now - int64(ep.delay)
 		visible = r.countEndingBy(cutoff)
 	}
 	if !sh.hasStart {
@@ -211,11 +258,11 @@ func (c *channel) window(r *rendition, sh shift) (window, *errStatus) {
 			return window{}, &errStatus{http.StatusNotFound, "no segments available yet"}
 		}
 		edge := r.segs[visible-1].end()
-		lo := r.firstEndingAfter(edge - int64(c.cfg.ManifestWindow))
+		lo := r.firstEndingAfter(edge - int64(ep.manifest))
 		return window{lo: min(lo, visible-1), hi: visible}, nil
 	}
 	start := sh.start.UnixNano()
-	if start > cutoff || start < now-int64(c.cfg.StartoverWindow) {
+	if start > cutoff || start < now-int64(ep.startover) {
 		return window{}, &errStatus{http.StatusNotFound, "requested start is outside the startover window"}
 	}
 	w := window{lo: r.firstEndingAfter(start), hi: visible}
@@ -234,27 +281,47 @@ func (c *channel) window(r *rendition, sh shift) (window, *errStatus) {
 	return w, nil
 }
 
-func (o *Origin) serveMedia(w http.ResponseWriter, r *http.Request, ch *channel, key string, sh shift, iframes bool) {
+func (o *Origin) serveMedia(w http.ResponseWriter, r *http.Request, ch *channel, ep *endpoint, name string, sh shift, iframes bool) {
 	ch.mu.Lock()
-	rd := ch.rends[key]
-	if rd == nil || len(rd.segs) == 0 || (iframes && (!ch.cfg.iframesOn() || ch.iframeKey() != key)) {
+	v := ch.view(ep, name)
+	if v == nil || (iframes && (!ep.iframes || v.pick != pickMain || ch.iframeKey() != v.rd.key)) {
 		ch.mu.Unlock()
-		writeError(w, http.StatusNotFound, fmt.Sprintf("no playlist %q", key))
+		writeError(w, http.StatusNotFound, fmt.Sprintf("no playlist %q", name))
 		return
 	}
-	win, es := ch.window(rd, sh)
+	win, es := ch.window(ep, v.rd, sh)
 	if es != nil {
 		ch.mu.Unlock()
 		writeError(w, es.code, es.msg)
 		return
 	}
 	var m *hls.Media
-	if iframes {
-		m = ch.iframePlaylist(rd, win)
-	} else {
-		m = ch.mediaPlaylist(rd, win)
+	var refs []keyRef
+	switch {
+	case !iframes:
+		m, refs = ch.mediaPlaylist(v, win)
+		ch.mu.Unlock()
+	case !v.transformed():
+		m, refs = ch.iframePlaylist(v, v.rd.segs[win.lo:win.hi], nil, win)
+		ch.mu.Unlock()
+	default:
+		// Packaged I-frames: the keyframes of each packaged segment are
+		// known once it has been packaged; do that outside the lock.
+		segs := append([]rec(nil), v.rd.segs[win.lo:win.hi]...)
+		ch.mu.Unlock()
+		kfs, err := o.derivedKeyframes(r.Context(), ch, v, segs)
+		if err != nil {
+			o.log.Warn("package I-frames", logChannel, ch.cfg.ID, logEndpoint, ep.id, logErr, err)
+			writeError(w, http.StatusInternalServerError, "cannot package segments")
+			return
+		}
+		m, refs = ch.iframePlaylist(v, segs, kfs, win)
 	}
-	ch.mu.Unlock()
+	if err := o.addKeyTags(r.Context(), ch, v, refs); err != nil {
+		o.log.Warn("key for playlist", logChannel, ch.cfg.ID, logEndpoint, ep.id, logErr, err)
+		writeError(w, http.StatusServiceUnavailable, "encryption key unavailable")
+		return
+	}
 	cache := cacheLive
 	if win.vod {
 		cache = cacheImmutable
@@ -273,14 +340,19 @@ func targetDuration(rd *rendition, segs []rec) int {
 }
 
 // header fills the header fields shared by media and I-frame playlists.
-func (c *channel) header(rd *rendition, win window) *hls.Media {
-	segs := rd.segs[win.lo:win.hi]
+func (v *rview) header(segs []rec, win window) *hls.Media {
 	m := &hls.Media{
 		Version:               3,
-		TargetDuration:        targetDuration(rd, segs),
+		TargetDuration:        targetDuration(v.rd, segs),
 		MediaSequence:         segs[0].seq,
 		DiscontinuitySequence: segs[0].discN,
 		Segments:              make([]*hls.Segment, 0, len(segs)),
+	}
+	if v.cmaf {
+		m.DiscontinuitySequence = segs[0].cdiscN
+	}
+	if v.enc != nil {
+		m.Version = 5 // KEYFORMAT
 	}
 	switch {
 	case win.vod:
@@ -291,24 +363,90 @@ func (c *channel) header(rd *rendition, win window) *hls.Media {
 	return m
 }
 
+// keyRef asks for the EXT-X-KEY of a key period before a segment.
+type keyRef struct {
+	seg    *hls.Segment
+	seq    int64
+	period int64
+}
+
+// segState tracks, while listing segments, when EXT-X-MAP and EXT-X-KEY
+// must be repeated.
+type segState struct {
+	first      bool
+	prevInit   *storedFile
+	prevHash   string
+	prevPeriod int64
+}
+
+// decorate sets the discontinuity, EXT-X-MAP (URI relative to dir, "" or
+// "name/") and key request of segment s listed as seg. It reports false
+// when the segment cannot be packaged (a gap).
+func (v *rview) decorate(st *segState, s *rec, seg *hls.Segment, dir string, refs *[]keyRef) bool {
+	disc := s.disc
+	if v.cmaf {
+		disc = s.cdisc
+	}
+	seg.Discontinuity = !st.first && disc
+	var period int64
+	newKey := false
+	if v.enc != nil {
+		period = v.enc.period(s.start)
+		newKey = st.first || period != st.prevPeriod
+	}
+	ok := true
+	switch {
+	case v.cmaf:
+		h := s.ts.hash(v.pick)
+		if h == "" {
+			ok = false
+		} else if st.first || seg.Discontinuity || h != st.prevHash || (newKey && v.enc.keyedInit()) {
+			u := dir + "cinit-" + h
+			if v.enc.keyedInit() {
+				u += "-k" + strconv.FormatInt(period, 10)
+			}
+			seg.Map = &hls.Map{URI: u + ".mp4"}
+		}
+		st.prevHash = h
+	case s.init != nil:
+		if st.first || s.init != st.prevInit || seg.Discontinuity || (newKey && v.enc.keyedInit()) {
+			u := dir + "init-" + strconv.FormatUint(s.init.id, 10)
+			if v.enc.keyedInit() {
+				u += "-k" + strconv.FormatInt(period, 10)
+			}
+			seg.Map = &hls.Map{URI: u + path.Ext(s.init.path)}
+		}
+		st.prevInit = s.init
+	}
+	if v.enc != nil && (newKey || v.enc.repeat) {
+		*refs = append(*refs, keyRef{seg: seg, seq: s.seq, period: period})
+	}
+	st.prevPeriod, st.first = period, false
+	return ok
+}
+
 // mediaPlaylist lists rd's segments in win. Caller holds c.mu.
-func (c *channel) mediaPlaylist(rd *rendition, win window) *hls.Media {
-	m := c.header(rd, win)
+func (c *channel) mediaPlaylist(v *rview, win window) (*hls.Media, []keyRef) {
+	rd := v.rd
+	m := v.header(rd.segs[win.lo:win.hi], win)
+	var refs []keyRef
 	var lastPDT int64
+	st := segState{first: true}
+	ext := v.ext()
 	for i := win.lo; i < win.hi; i++ {
 		s := &rd.segs[i]
 		seg := &hls.Segment{
 			Duration: float64(s.dur) / 1e9,
-			URI:      rd.key + "/" + strconv.FormatInt(s.seq, 10) + rd.ext,
+			URI:      v.name + "/" + strconv.FormatInt(s.seq, 10) + ext,
 		}
-		if i > win.lo && s.disc {
-			seg.Discontinuity = true
+		if !v.decorate(&st, s, seg, v.name+"/", &refs) {
+			seg.Gap = true
+			m.Version = max(m.Version, 8)
 		}
-		if s.init != nil && (i == win.lo || s.init != rd.segs[i-1].init || seg.Discontinuity) {
-			seg.Map = &hls.Map{URI: rd.key + "/init-" + strconv.FormatUint(s.init.id, 10) + path.Ext(s.init.path)}
-			m.Version = 6
+		if seg.Map != nil {
+			m.Version = max(m.Version, 6)
 		}
-		if i == win.lo || seg.Discontinuity || s.start-lastPDT >= int64(c.cfg.PDTInterval) {
+		if i == win.lo || seg.Discontinuity || s.start-lastPDT >= int64(v.ep.pdt) {
 			seg.ProgramDateTime = time.Unix(0, s.start).UTC()
 			lastPDT = s.start
 		}
@@ -318,23 +456,33 @@ func (c *channel) mediaPlaylist(rd *rendition, win window) *hls.Media {
 		}
 		m.Segments = append(m.Segments, seg)
 	}
-	return m
+	return m, refs
 }
 
-// iframePlaylist lists the keyframes of rd's segments in win with their
-// byte ranges. Caller holds c.mu.
-func (c *channel) iframePlaylist(rd *rendition, win window) *hls.Media {
-	m := c.header(rd, win)
-	m.Version = 6
+// iframePlaylist lists the keyframes of segs with their byte ranges: from
+// kfs (packaged segments) when given, else from the stored files. It reads
+// only segs and immutable file fields, so packaged playlists are built
+// without c.mu.
+func (c *channel) iframePlaylist(v *rview, segs []rec, kfs []*keyframes, win window) (*hls.Media, []keyRef) {
+	m := v.header(segs, win)
+	m.Version = max(m.Version, 6)
 	m.IFramesOnly = true
+	var refs []keyRef
 	var lastPDT int64
-	for i := win.lo; i < win.hi; i++ {
-		s := &rd.segs[i]
-		if s.file == nil || s.file.kf == nil {
+	st := segState{first: true}
+	ext := v.ext()
+	for i := range segs {
+		s := &segs[i]
+		var kf *keyframes
+		if kfs != nil {
+			kf = kfs[i]
+		} else if s.file != nil {
+			kf = s.file.kf
+		}
+		if kf == nil {
 			continue
 		}
-		kf := s.file.kf
-		uri := strconv.FormatInt(s.seq, 10) + rd.ext
+		uri := strconv.FormatInt(s.seq, 10) + ext
 		segDur := float64(s.dur) / 1e9
 		for k, f := range kf.frames {
 			at := f.At
@@ -354,19 +502,12 @@ func (c *channel) iframePlaylist(rd *rendition, win window) *hls.Media {
 				ByteRange: &hls.ByteRange{Length: f.Len, Offset: &off},
 			}
 			if k == 0 {
-				if i > win.lo && s.disc {
-					seg.Discontinuity = true
-				}
-				switch {
-				case s.init != nil:
-					if i == win.lo || s.init != rd.segs[i-1].init || seg.Discontinuity {
-						seg.Map = &hls.Map{URI: "init-" + strconv.FormatUint(s.init.id, 10) + path.Ext(s.init.path)}
-					}
-				case kf.mapLen > 0:
+				v.decorate(&st, s, seg, "", &refs)
+				if seg.Map == nil && kf.mapLen > 0 && (s.init == nil && !v.cmaf) {
 					var zero int64
 					seg.Map = &hls.Map{URI: uri, ByteRange: &hls.ByteRange{Length: kf.mapLen, Offset: &zero}}
 				}
-				if i == win.lo || seg.Discontinuity || s.start-lastPDT >= int64(c.cfg.PDTInterval) {
+				if i == 0 || seg.Discontinuity || s.start-lastPDT >= int64(v.ep.pdt) {
 					seg.ProgramDateTime = time.Unix(0, s.start+int64(at*1e9)).UTC()
 					lastPDT = s.start
 				}
@@ -374,7 +515,7 @@ func (c *channel) iframePlaylist(rd *rendition, win window) *hls.Media {
 			m.Segments = append(m.Segments, seg)
 		}
 	}
-	return m
+	return m, refs
 }
 
 // iframeKey returns the rendition the I-frame playlist is built from: the
@@ -430,10 +571,10 @@ func videoCodecs(codecs string) string {
 	return strings.Join(out, ",")
 }
 
-func (o *Origin) serveMultivariant(w http.ResponseWriter, r *http.Request, ch *channel, sh shift) {
+func (o *Origin) serveMultivariant(w http.ResponseWriter, r *http.Request, ch *channel, ep *endpoint, sh shift) {
 	ch.mu.Lock()
-	mv, es := ch.multivariant(sh)
-	cutoff := ch.mediaNow() - int64(ch.cfg.TimeDelay)
+	mv, es := ch.multivariant(ep, sh)
+	cutoff := ch.mediaNow() - int64(ep.delay)
 	ch.mu.Unlock()
 	if es != nil {
 		writeError(w, es.code, es.msg)
@@ -446,9 +587,13 @@ func (o *Origin) serveMultivariant(w http.ResponseWriter, r *http.Request, ch *c
 	servePlaylist(w, r, mv.Encode(), cache)
 }
 
+// cmafAudioGroup is the audio group a CMAF endpoint adds for the audio of
+// muxed TS variants.
+const cmafAudioGroup = "cmaf-audio"
+
 // multivariant builds the playback multivariant playlist from the ingested
 // one (or, without one, from the renditions received). Caller holds c.mu.
-func (c *channel) multivariant(sh shift) (*hls.Multivariant, *errStatus) {
+func (c *channel) multivariant(ep *endpoint, sh shift) (*hls.Multivariant, *errStatus) {
 	if len(c.rendKeys) == 0 {
 		return nil, &errStatus{http.StatusNotFound, "channel has no content yet"}
 	}
@@ -458,7 +603,7 @@ func (c *channel) multivariant(sh shift) (*hls.Multivariant, *errStatus) {
 		if k := c.iframeKey(); k != "" {
 			probe = c.rends[k]
 		}
-		if _, es := c.window(probe, sh); es != nil {
+		if _, es := c.window(ep, probe, sh); es != nil {
 			return nil, es
 		}
 	}
@@ -491,7 +636,10 @@ func (c *channel) multivariant(sh shift) (*hls.Multivariant, *errStatus) {
 			mv.Variants = append(mv.Variants, &cp)
 		}
 	}
-	if k := c.iframeKey(); k != "" && c.cfg.iframesOn() {
+	if ep.cmaf {
+		c.splitMuxedAudio(mv, sh)
+	}
+	if k := c.iframeKey(); k != "" && ep.iframes {
 		iv := &hls.IFrameVariant{URI: k + "/" + iframesName + sh.query, Bandwidth: c.iframeBandwidth(c.rends[k])}
 		for _, v := range mv.Variants {
 			if strings.HasPrefix(v.URI, k+".m3u8") {
@@ -508,6 +656,33 @@ func (c *channel) multivariant(sh shift) (*hls.Multivariant, *errStatus) {
 		}
 	}
 	return mv, nil
+}
+
+// splitMuxedAudio makes the audio of muxed TS variants an audio rendition
+// of its own, as CMAF carries one track per segment: variants whose TS has
+// video and audio and that name no audio group get the group
+// cmafAudioGroup, whose one rendition is the audio of the first of them
+// ({key}.audio.m3u8).
+func (c *channel) splitMuxedAudio(mv *hls.Multivariant, sh shift) {
+	var from string
+	for _, v := range mv.Variants {
+		k := playlistKey(strings.SplitN(v.URI, "?", 2)[0])
+		rd := c.rends[k]
+		if rd == nil || rd.ext != ".ts" || !rd.muxed() || v.Audio != "" {
+			continue
+		}
+		if from == "" {
+			from = k
+		}
+		v.Audio = cmafAudioGroup
+	}
+	if from == "" {
+		return
+	}
+	mv.Renditions = append(mv.Renditions, &hls.Rendition{
+		Type: hls.MediaTypeAudio, GroupID: cmafAudioGroup, Name: "audio", Default: true, Autoselect: true,
+		URI: from + audioSuffix + ".m3u8" + sh.query,
+	})
 }
 
 // iframeBandwidth estimates the peak bit rate of the I-frame playlist from

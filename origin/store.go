@@ -33,8 +33,12 @@ type storedFile struct {
 	size int64
 	recv time.Time
 	kf   *keyframes // keyframe ranges (video segments), computed on receive
+	ts   *tsInfo    // TS tracks and timing, computed on receive for CMAF endpoints
 	refs int
 	init bool // referenced as EXT-X-MAP
+	// derived holds the keyframes of packaged forms of the segment
+	// (repackaged or encrypted), per endpoint and rendition name.
+	derived map[string]*keyframes
 }
 
 // recExtra holds the rarely present per-segment tags carried to viewers.
@@ -53,6 +57,14 @@ type rec struct {
 	file  *storedFile
 	init  *storedFile
 	extra *recExtra
+	// CMAF endpoints: the segment's TS info (codec configuration possibly
+	// carried over from the previous segment), its first DTS unwrapped on
+	// the rendition's TS timeline, and discontinuities that also count
+	// timestamp jumps of the source.
+	ts     *tsInfo
+	tsBase int64
+	cdisc  bool
+	cdiscN int64
 }
 
 func (r *rec) end() int64 { return r.start + r.dur }
@@ -66,6 +78,10 @@ type rendition struct {
 	discN   int64
 	target  time.Duration // largest source target duration seen
 	ext     string        // segment extension, e.g. .ts
+	// TS timeline of CMAF endpoints: unwrapped end of the last segment
+	tsEnd  int64
+	lastTS *tsInfo
+	cdiscN int64
 	// bitrate estimate over all appended segments
 	bytes int64
 	durNS int64
@@ -89,6 +105,7 @@ func (r *rendition) append(rc rec, tol int64) {
 		r.discN++
 	}
 	rc.discN = r.discN
+	r.appendTS(&rc)
 	rc.seq = r.nextSeq
 	r.nextSeq++
 	r.segs = append(r.segs, rc)
@@ -99,6 +116,40 @@ func (r *rendition) append(rc rec, tol int64) {
 			r.peak = bps
 		}
 	}
+}
+
+// appendTS places rc on the rendition's TS timeline: its first DTS is
+// unwrapped next to the end of the previous segment, and a jump of more
+// than half a segment (a source that restarted its clock, or lost
+// segments) is a discontinuity for CMAF endpoints, which keep the source's
+// timestamps.
+func (r *rendition) appendTS(rc *rec) {
+	rc.cdisc = rc.disc
+	if rc.file != nil && rc.file.ts != nil {
+		ti := rc.file.ts.withConfigFrom(r.lastTS)
+		base := ti.dts0
+		if r.lastTS != nil {
+			base = unwrapNear(ti.dts0, r.tsEnd)
+			tol := max(rc.dur*9/200000, 9000) // half the segment, at least 0.1 s (90 kHz)
+			if d := base - r.tsEnd; len(r.segs) > 0 && (d > tol || d < -tol) {
+				rc.cdisc = true
+			}
+		}
+		rc.ts, rc.tsBase = ti, base
+		r.tsEnd, r.lastTS = base+ti.dur, ti
+	}
+	if len(r.segs) == 0 {
+		rc.cdisc = false
+	}
+	if rc.cdisc {
+		r.cdiscN++
+	}
+	rc.cdiscN = r.cdiscN
+}
+
+// muxed reports whether the newest segment has video and audio.
+func (r *rendition) muxed() bool {
+	return len(r.segs) > 0 && r.segs[len(r.segs)-1].ts.muxed()
 }
 
 // bySeq returns the index of the segment with output sequence seq.
@@ -155,6 +206,9 @@ type input struct {
 // channel is the state of one channel. Everything below mu is guarded by it.
 type channel struct {
 	cfg      ChannelConfig
+	eps      []*endpoint // eps[0] is the default endpoint
+	retain   time.Duration
+	needTS   bool // a CMAF endpoint needs the TS timing of every segment
 	dir      string
 	log      *slog.Logger
 	now      func() time.Time
@@ -554,7 +608,7 @@ func (c *channel) switchTo(in *input, reason string) {
 
 // trim removes segments older than the startover window.
 func (c *channel) trim(r *rendition) {
-	cutoff := c.mediaNow() - int64(c.cfg.StartoverWindow)
+	cutoff := c.mediaNow() - int64(c.retain)
 	n := r.countEndingBy(cutoff)
 	if n == 0 {
 		return

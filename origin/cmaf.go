@@ -1,0 +1,218 @@
+package origin
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+
+	"github.com/Eyevinn/mp4ff/aac"
+	"github.com/Eyevinn/mp4ff/avc"
+	"github.com/Eyevinn/mp4ff/mp4"
+)
+
+// Timescale of repackaged video tracks: the TS clock, so that tfdt and
+// composition times are the TS DTS and PTS (and WebVTT X-TIMESTAMP-MAP
+// values keep their meaning).
+const videoTimescale = 90000
+
+// buildInit returns the CMAF init segment of track t (one track, ID 1).
+func buildInit(t *tsTrack) (*mp4.InitSegment, error) {
+	init := mp4.CreateEmptyInit()
+	if t.video {
+		trak := init.AddEmptyTrack(videoTimescale, "video", "und")
+		var err error
+		switch t.codec {
+		case codecAVC:
+			err = trak.SetAVCDescriptor("avc1", t.sps, t.pps, true)
+		case codecHEVC:
+			err = trak.SetHEVCDescriptor("hvc1", t.vps, t.sps, t.pps, nil, true)
+		default:
+			err = fmt.Errorf("unsupported video codec %s", t.codec)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("init segment: %w", err)
+		}
+		return init, nil
+	}
+	trak := init.AddEmptyTrack(uint32(t.sampleRate), "audio", "und")
+	asc := &aac.AudioSpecificConfig{ObjectType: t.objType, ChannelConfiguration: t.channels, SamplingFrequency: t.sampleRate}
+	var buf bytes.Buffer
+	if err := asc.Encode(&buf); err != nil {
+		return nil, fmt.Errorf("init segment: audio specific config: %w", err)
+	}
+	channels := uint16(t.channels)
+	if channels == 7 {
+		channels = 8 // channel configuration 7 is 7.1
+	}
+	entry := mp4.CreateAudioSampleEntryBox("mp4a", channels, 16, uint16(t.sampleRate), mp4.CreateEsdsBox(buf.Bytes()))
+	trak.Mdia.Minf.Stbl.Stsd.AddChild(entry)
+	return init, nil
+}
+
+// videoSamples turns the PES packets of a video stream into samples
+// (length-prefixed NAL units without access unit delimiters and parameter
+// sets, which live in the init segment). Times are 90 kHz, the first DTS
+// unwrapped near base. fallbackDur (90 kHz) is the duration of a lone
+// sample.
+func videoSamples(s *tsStream, t *tsTrack, base, fallbackDur int64) ([]mp4.FullSample, error) {
+	type au struct {
+		dts, pts int64
+		data     []byte
+	}
+	var aus []au
+	prev := base
+	for _, p := range s.pes {
+		if p.pts < 0 {
+			if len(aus) > 0 { // continuation of the previous access unit
+				aus[len(aus)-1].data = append(aus[len(aus)-1].data, p.data...)
+			}
+			continue
+		}
+		dts := unwrapNear(p.dts, prev)
+		pts := unwrapNear(p.pts, dts)
+		prev = dts
+		aus = append(aus, au{dts: dts, pts: pts, data: p.data})
+	}
+	out := make([]mp4.FullSample, 0, len(aus))
+	for i, a := range aus {
+		sample, sync := naluSample(a.data, t.codec)
+		if len(sample) == 0 {
+			continue
+		}
+		if a.dts < 0 {
+			return nil, errors.New("negative decode time")
+		}
+		fs := mp4.FullSample{DecodeTime: uint64(a.dts), Data: sample}
+		fs.Flags = mp4.NonSyncSampleFlags
+		if sync {
+			fs.Flags = mp4.SyncSampleFlags
+		}
+		fs.Size = uint32(len(sample))
+		cto := a.pts - a.dts
+		if cto > 1<<30 || cto < -(1<<30) {
+			cto = 0
+		}
+		fs.CompositionTimeOffset = int32(cto)
+		var dur int64
+		if i+1 < len(aus) {
+			dur = aus[i+1].dts - a.dts
+		}
+		if dur <= 0 || dur > 10*videoTimescale {
+			dur = 0
+			if n := len(out); n > 0 {
+				dur = int64(out[n-1].Dur)
+			}
+		}
+		if dur <= 0 {
+			dur = max(fallbackDur, 1)
+		}
+		fs.Dur = uint32(dur)
+		out = append(out, fs)
+	}
+	return out, nil
+}
+
+// naluSample converts an Annex B access unit to a length-prefixed sample,
+// dropping access unit delimiters and parameter sets, and reports whether
+// it holds an IDR (H.264) or IRAP (H.265) picture.
+func naluSample(au []byte, codec string) ([]byte, bool) {
+	var out []byte
+	sync := false
+	for _, n := range avc.ExtractNalusFromByteStream(au) {
+		if len(n) == 0 {
+			continue
+		}
+		if codec == codecHEVC {
+			typ := (n[0] >> 1) & 0x3f
+			switch {
+			case typ == 32 || typ == 33 || typ == 34 || typ == 35: // VPS, SPS, PPS, AUD
+				continue
+			case typ >= 16 && typ <= 23:
+				sync = true
+			}
+		} else {
+			switch n[0] & 0x1f {
+			case 7, 8, 9: // SPS, PPS, AUD
+				continue
+			case 5:
+				sync = true
+			}
+		}
+		out = append(out, byte(len(n)>>24), byte(len(n)>>16), byte(len(n)>>8), byte(len(n)))
+		out = append(out, n...)
+	}
+	return out, sync
+}
+
+// audioSamples turns the ADTS frames of an audio stream into raw AAC
+// samples of 1024 ticks at the sample rate. The first PTS is unwrapped
+// near base (90 kHz) and converted to the sample rate.
+func audioSamples(s *tsStream, t *tsTrack, base int64) ([]mp4.FullSample, error) {
+	var out []mp4.FullSample
+	var next uint64
+	for _, p := range s.pes {
+		frames := adtsFrames(p.data)
+		if len(frames) == 0 {
+			continue
+		}
+		if len(out) == 0 {
+			if p.pts < 0 {
+				continue
+			}
+			pts := unwrapNear(p.pts, base)
+			if pts < 0 {
+				return nil, errors.New("negative presentation time")
+			}
+			next = uint64((pts*int64(t.sampleRate) + videoTimescale/2) / videoTimescale)
+		}
+		for _, f := range frames {
+			data := p.data[f.off+f.hdrLen : f.off+f.size]
+			fs := mp4.FullSample{DecodeTime: next, Data: data}
+			fs.Flags = mp4.SyncSampleFlags
+			fs.Dur = 1024
+			fs.Size = uint32(len(data))
+			out = append(out, fs)
+			next += 1024
+		}
+	}
+	return out, nil
+}
+
+// cmafSegment repackages the track t of a demuxed TS segment as a CMAF
+// media segment: styp, then one fragment per GOP (one for audio). seq
+// numbers the fragments; base is the unwrapped first DTS of the segment's
+// timing track (90 kHz); fallbackDur is the segment duration (90 kHz).
+func cmafSegment(d *tsDemux, t *tsTrack, seq, base, fallbackDur int64) (*mp4.MediaSegment, error) {
+	s := d.stream(t.pid)
+	if s == nil {
+		return nil, fmt.Errorf("segment has no stream on PID %d", t.pid)
+	}
+	var samples []mp4.FullSample
+	var err error
+	if t.video {
+		samples, err = videoSamples(s, t, base, fallbackDur)
+	} else {
+		samples, err = audioSamples(s, t, base)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if len(samples) == 0 {
+		return nil, errors.New("segment has no samples")
+	}
+	seg := mp4.NewMediaSegment()
+	var frag *mp4.Fragment
+	n := uint32(0)
+	for i, fs := range samples {
+		if frag == nil || (t.video && i > 0 && fs.Flags == mp4.SyncSampleFlags) {
+			frag, err = mp4.CreateFragment(uint32(seq)*64+n, 1)
+			if err != nil {
+				return nil, err
+			}
+			n++
+			seg.AddFragment(frag)
+		}
+		frag.AddFullSample(fs)
+	}
+	return seg, nil
+}

@@ -1,0 +1,443 @@
+package origin
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path"
+	"strconv"
+	"strings"
+
+	"github.com/Eyevinn/mp4ff/mp4"
+
+	"github.com/pullpush/pullpush/hls"
+	"github.com/pullpush/pullpush/keys"
+)
+
+// logEndpoint is the slog key of an endpoint ID.
+const logEndpoint = "endpoint"
+
+// audioSuffix names the audio rendition a CMAF endpoint splits off a muxed
+// TS rendition: {key}.audio.
+const audioSuffix = ".audio"
+
+// commonPSSHSystemID is the W3C Common PSSH system ID (ClearKey); CMAF
+// init segments of encrypted endpoints carry one with the key ID, so EME
+// ClearKey players find it.
+const commonPSSHSystemID = "1077efec-c0b2-4d02-ace3-3c1e52e2fb4b"
+
+// maxIFramePackaging bounds the segments one I-frame playlist request
+// packages; the rest are listed by later requests.
+const maxIFramePackaging = 500
+
+// rview is what one endpoint shows of one rendition.
+type rview struct {
+	ep   *endpoint
+	name string // rendition name in URLs: the rendition key, or key.audio
+	rd   *rendition
+	pick trackPick
+	cmaf bool     // TS segments repackaged as CMAF
+	enc  *encSpec // nil: clear (or subtitles)
+	// hasInit: segments have an init section (CMAF, or fMP4 ingest), so
+	// AES-128 uses one explicit IV per key (the init section is encrypted
+	// too and needs one).
+	hasInit bool
+}
+
+// view resolves rendition name for endpoint ep; nil when there is no such
+// rendition or it has no segments. Caller holds c.mu.
+func (c *channel) view(ep *endpoint, name string) *rview {
+	rd := c.rends[name]
+	pick := pickMain
+	if rd == nil && ep.cmaf {
+		if k, ok := strings.CutSuffix(name, audioSuffix); ok {
+			if r := c.rends[k]; r != nil && r.ext == ".ts" && r.muxed() {
+				rd, pick = r, pickAudio
+			}
+		}
+	}
+	if rd == nil || len(rd.segs) == 0 {
+		return nil
+	}
+	v := &rview{ep: ep, name: name, rd: rd, pick: pick, cmaf: ep.cmaf && rd.ext == ".ts"}
+	v.hasInit = v.cmaf || rd.segs[len(rd.segs)-1].init != nil
+	if !isSubtitles(rd.ext) {
+		v.enc = ep.enc
+	}
+	return v
+}
+
+func isSubtitles(ext string) bool { return ext == ".vtt" || ext == ".webvtt" }
+
+// ext is the extension of the rendition's segments on this endpoint.
+func (v *rview) ext() string {
+	if v.cmaf {
+		return ".m4s"
+	}
+	return v.rd.ext
+}
+
+// transformed reports whether segments are packaged rather than served as
+// stored.
+func (v *rview) transformed() bool { return v.cmaf || v.enc != nil }
+
+// jobKind is what a packaging job produces.
+type jobKind uint8
+
+const (
+	jobSegment  jobKind = iota // a media segment
+	jobCMAFInit                // a CMAF init segment built from TS codec configuration
+	jobInit                    // a stored (fMP4) init section, encrypted
+)
+
+// job describes one packaged file; it holds what produce needs, so that it
+// runs without the channel lock.
+type job struct {
+	kind    jobKind
+	ep      *endpoint
+	name    string
+	pick    trackPick
+	cmaf    bool
+	enc     *encSpec
+	path    string // stored segment or init section
+	fileID  uint64
+	ts      *tsInfo
+	track   *tsTrack
+	tsBase  int64
+	seq     int64
+	dur     int64 // ns
+	period  int64
+	hasInit bool
+	ext     string
+}
+
+func (j *job) contentType() string {
+	switch {
+	case j.kind != jobSegment:
+		return "video/mp4"
+	case j.cmaf:
+		if t := j.ts.track(j.pick); t != nil && !t.video {
+			return "audio/mp4"
+		}
+		return "video/mp4"
+	}
+	if ct := segmentTypes[strings.ToLower(j.ext)]; ct != "" {
+		return ct
+	}
+	return "application/octet-stream"
+}
+
+// cacheKey identifies a job's product in the origin's cache.
+func (j *job) cacheKey(channel string) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s/%s/%s/%d/", channel, j.ep.id, j.name, j.kind)
+	switch j.kind {
+	case jobCMAFInit:
+		fmt.Fprintf(&b, "%s/%d", j.track.hash, j.period)
+	default:
+		fmt.Fprintf(&b, "%d/%d/%d", j.fileID, j.seq, j.period)
+	}
+	return b.String()
+}
+
+// job resolves the packaged file base+ext of view v. Caller holds c.mu.
+func (c *channel) job(v *rview, base, ext string) (*job, string) {
+	j := &job{ep: v.ep, name: v.name, pick: v.pick, cmaf: v.cmaf, enc: v.enc, ext: ext}
+	rd := v.rd
+	period := func(s string) (int64, bool) {
+		if v.enc == nil || !v.enc.keyedInit() {
+			return 0, s == ""
+		}
+		p, err := strconv.ParseInt(strings.TrimPrefix(s, "-k"), 10, 64)
+		if err != nil || !strings.HasPrefix(s, "-k") {
+			return 0, false
+		}
+		// Only periods of retained segments: clients cannot make the
+		// origin ask the key provider for arbitrary keys.
+		for i := len(rd.segs) - 1; i >= 0; i-- {
+			if v.enc.period(rd.segs[i].start) == p {
+				return p, true
+			}
+		}
+		return 0, false
+	}
+	switch {
+	case strings.HasPrefix(base, "cinit-") && v.cmaf && ext == ".mp4":
+		rest := strings.TrimPrefix(base, "cinit-")
+		h, ps, _ := strings.Cut(rest, "-")
+		if ps != "" {
+			ps = "-" + ps
+		}
+		p, ok := period(ps)
+		if !ok {
+			return nil, "init segment not found"
+		}
+		for i := len(rd.segs) - 1; i >= 0; i-- {
+			if t := rd.segs[i].ts.track(v.pick); t != nil && t.hash == h {
+				j.kind, j.track, j.period = jobCMAFInit, t, p
+				return j, ""
+			}
+		}
+		return nil, "init segment not found"
+	case strings.HasPrefix(base, "init-") && !v.cmaf:
+		rest := strings.TrimPrefix(base, "init-")
+		idS, ps, _ := strings.Cut(rest, "-")
+		if ps != "" {
+			ps = "-" + ps
+		}
+		id, err := strconv.ParseUint(idS, 10, 64)
+		f := c.inits[id]
+		p, ok := period(ps)
+		if err != nil || f == nil || !ok {
+			return nil, "init section not found"
+		}
+		if v.enc.method == MethodCBCS || v.enc.method == MethodCENC {
+			return nil, "encrypting fMP4 ingest is not supported"
+		}
+		j.kind, j.path, j.fileID, j.period = jobInit, f.path, f.id, p
+		return j, ""
+	}
+	seq, err := strconv.ParseInt(base, 10, 64)
+	if err != nil || ext != v.ext() {
+		return nil, "not found"
+	}
+	i, ok := rd.bySeq(seq)
+	if !ok {
+		return nil, "segment not found (outside the startover window?)"
+	}
+	s := &rd.segs[i]
+	if s.file == nil {
+		return nil, "segment not found"
+	}
+	j.kind, j.path, j.fileID, j.seq, j.dur = jobSegment, s.file.path, s.file.id, s.seq, s.dur
+	j.ts, j.tsBase, j.hasInit = s.ts, s.tsBase, v.hasInit
+	if v.cmaf {
+		if j.track = s.ts.track(v.pick); j.track == nil {
+			return nil, "segment cannot be repackaged"
+		}
+	}
+	if v.enc != nil {
+		j.period = v.enc.period(s.start)
+	}
+	return j, ""
+}
+
+// produce returns the packaged file of job j, from the cache or built now.
+func (o *Origin) produce(ctx context.Context, ch *channel, j *job) (*product, error) {
+	return o.cache.get(ctx, j.cacheKey(ch.cfg.ID), func() (*product, error) {
+		return o.build(ctx, ch, j)
+	})
+}
+
+// build packages a file.
+func (o *Origin) build(ctx context.Context, ch *channel, j *job) (*product, error) {
+	var k keys.Key
+	if j.enc != nil {
+		var err error
+		if k, err = o.keys.get(ctx, j.enc.resource, j.period); err != nil {
+			return nil, fmt.Errorf("key of period %d: %w", j.period, err)
+		}
+	}
+	switch j.kind {
+	case jobCMAFInit:
+		init, err := buildInit(j.track)
+		if err != nil {
+			return nil, err
+		}
+		if j.enc != nil && j.enc.method != MethodAES128 {
+			iv, _ := j.enc.segmentIV(k, 0, j.period, true)
+			if _, err := protectInit(init, j.enc, k, iv); err != nil {
+				return nil, err
+			}
+		}
+		var buf bytes.Buffer
+		if err := init.Encode(&buf); err != nil {
+			return nil, fmt.Errorf("encode init: %w", err)
+		}
+		return o.finishAES(j, k, buf.Bytes(), nil)
+	case jobInit:
+		data, err := os.ReadFile(j.path)
+		if err != nil {
+			return nil, err
+		}
+		return o.finishAES(j, k, data, nil)
+	}
+	data, err := os.ReadFile(j.path)
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case j.cmaf:
+		d, err := demuxTS(data)
+		if err != nil {
+			return nil, err
+		}
+		seg, err := cmafSegment(d, j.track, j.seq, j.tsBase, j.dur*9/100000)
+		if err != nil {
+			return nil, err
+		}
+		if j.enc != nil && j.enc.method != MethodAES128 {
+			if err := encryptCMAF(seg, j, k); err != nil {
+				return nil, err
+			}
+		}
+		var buf bytes.Buffer
+		if err := seg.Encode(&buf); err != nil {
+			return nil, fmt.Errorf("encode segment: %w", err)
+		}
+		data = buf.Bytes()
+		var kf *keyframes
+		if j.track.video {
+			if kf, err = scanFMP4(data, nil); err != nil {
+				return nil, err
+			}
+		}
+		return o.finishAES(j, k, data, kf)
+	case j.enc != nil && j.enc.method == MethodSampleAES:
+		if j.ext != ".ts" {
+			return nil, errors.New("SAMPLE-AES needs TS segments")
+		}
+		d, err := demuxTS(data)
+		if err != nil {
+			return nil, err
+		}
+		iv, _ := j.enc.segmentIV(k, j.seq, j.period, false)
+		out, err := sampleAESTS(d, k.Value, iv)
+		if err != nil {
+			return nil, err
+		}
+		kf, err := scanTS(out)
+		if err != nil {
+			return nil, err
+		}
+		return &product{data: out, kf: kf}, nil
+	case j.enc != nil && (j.enc.method == MethodCBCS || j.enc.method == MethodCENC):
+		return nil, errors.New("encrypting fMP4 ingest is not supported")
+	}
+	return o.finishAES(j, k, data, nil)
+}
+
+// finishAES applies whole-file AES-128 when the endpoint uses it.
+func (o *Origin) finishAES(j *job, k keys.Key, data []byte, kf *keyframes) (*product, error) {
+	if j.enc == nil || j.enc.method != MethodAES128 {
+		return &product{data: data, kf: kf}, nil
+	}
+	hasInit := j.hasInit || j.kind != jobSegment
+	iv, _ := j.enc.segmentIV(k, j.seq, j.period, hasInit)
+	out, err := aes128CBC(k.Value, iv, data)
+	if err != nil {
+		return nil, err
+	}
+	return &product{data: out}, nil
+}
+
+// protectInit adds the protection boxes (sinf with tenc, W3C common PSSH)
+// of a cbcs or cenc endpoint to a one-track init segment.
+func protectInit(init *mp4.InitSegment, e *encSpec, k keys.Key, iv []byte) (*mp4.InitProtectData, error) {
+	pssh, err := mp4.NewPsshBox(commonPSSHSystemID, []string{k.ID.String()}, nil)
+	if err != nil {
+		return nil, err
+	}
+	ipd, err := mp4.InitProtect(init, k.Value.Bytes(), iv, e.method, mp4.UUID(k.ID[:]), []*mp4.PsshBox{pssh})
+	if err != nil {
+		return nil, fmt.Errorf("protect init: %w", err)
+	}
+	return ipd, nil
+}
+
+// encryptCMAF encrypts the fragments of a repackaged segment with cbcs or
+// cenc (mp4ff's Common Encryption).
+func encryptCMAF(seg *mp4.MediaSegment, j *job, k keys.Key) error {
+	init, err := buildInit(j.track)
+	if err != nil {
+		return err
+	}
+	iv, _ := j.enc.segmentIV(k, j.seq, j.period, true)
+	ipd, err := protectInit(init, j.enc, k, iv)
+	if err != nil {
+		return err
+	}
+	for n, frag := range seg.Fragments {
+		fiv := iv
+		if j.enc.method == MethodCENC {
+			fiv = fragmentIV(j.seq, n)
+		}
+		if err := mp4.EncryptFragment(frag, k.Value.Bytes(), fiv, ipd); err != nil {
+			return fmt.Errorf("encrypt fragment: %w", err)
+		}
+	}
+	return nil
+}
+
+// derivedKeyframes returns the keyframes of the packaged form of each of
+// segs (nil for segments that cannot be packaged), packaging at most
+// maxIFramePackaging segments that were never packaged before.
+func (o *Origin) derivedKeyframes(ctx context.Context, ch *channel, v *rview, segs []rec) ([]*keyframes, error) {
+	kfs := make([]*keyframes, len(segs))
+	id := v.ep.id + "/" + v.name
+	built := 0
+	for i := range segs {
+		s := &segs[i]
+		if s.file == nil {
+			continue
+		}
+		ch.mu.Lock()
+		kf, ok := s.file.derived[id]
+		var j *job
+		if !ok && built < maxIFramePackaging {
+			j, _ = ch.job(v, strconv.FormatInt(s.seq, 10), v.ext())
+		}
+		ch.mu.Unlock()
+		if ok || j == nil {
+			kfs[i] = kf
+			continue
+		}
+		built++
+		p, err := o.produce(ctx, ch, j)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
+			o.log.Warn("package segment", logChannel, ch.cfg.ID, logEndpoint, v.ep.id, logFile, path.Join(v.name, strconv.FormatInt(s.seq, 10)), logErr, err)
+			continue
+		}
+		kfs[i] = p.kf
+		ch.mu.Lock()
+		if s.file.derived == nil {
+			s.file.derived = make(map[string]*keyframes)
+		}
+		s.file.derived[id] = p.kf
+		ch.mu.Unlock()
+	}
+	return kfs, nil
+}
+
+// addKeyTags fetches the keys of refs and sets their EXT-X-KEY tags.
+func (o *Origin) addKeyTags(ctx context.Context, ch *channel, v *rview, refs []keyRef) error {
+	if len(refs) == 0 {
+		return nil
+	}
+	var (
+		k      keys.Key
+		have   bool
+		period int64
+	)
+	for _, ref := range refs {
+		if !have || ref.period != period {
+			var err error
+			if k, err = o.keys.get(ctx, v.enc.resource, ref.period); err != nil {
+				return fmt.Errorf("key of period %d: %w", ref.period, err)
+			}
+			have, period = true, ref.period
+		}
+		iv, explicit := v.enc.segmentIV(k, ref.seq, ref.period, v.hasInit)
+		tag, err := v.enc.keyTag(ch.cfg.ID, v.ep.id, k, ref.period, iv, explicit)
+		if err != nil {
+			return err
+		}
+		ref.seg.Keys = []*hls.Key{tag}
+	}
+	return nil
+}

@@ -1,0 +1,240 @@
+package origin
+
+import (
+	"bytes"
+	"context"
+	"crypto/aes"
+	"crypto/cipher"
+	"errors"
+	"fmt"
+	"sort"
+
+	"github.com/Eyevinn/mp4ff/aac"
+	"github.com/Eyevinn/mp4ff/avc"
+	"github.com/asticode/go-astits"
+
+	"github.com/pullpush/pullpush/keys"
+)
+
+// Stream types and descriptors of Apple's "MPEG-2 Stream Encryption Format
+// for HTTP Live Streaming" (SAMPLE-AES in TS).
+const (
+	streamTypeH264SampleAES astits.StreamType = 0xdb
+	streamTypeAACSampleAES  astits.StreamType = 0xcf
+	fourccZAVC                                = 0x7a617663 // 'zavc'
+	fourccAACD                                = 0x61616364 // 'aacd'
+	fourccAPAD                                = 0x61706164 // 'apad'
+	fourccZAAC                                = 0x7a616163 // 'zaac'
+)
+
+// sampleAESTS re-muxes a demuxed TS segment with SAMPLE-AES: H.264 slice
+// NAL units are encrypted with the 1:9 pattern (32 clear bytes, then one
+// encrypted 16-byte block in every 160), each ADTS AAC frame after a
+// 16-byte clear leader; CBC restarts with iv for every NAL unit and every
+// frame. Audio frames get a PES packet each. Other PES streams are copied
+// in the clear; H.265 is refused (the format does not cover it).
+func sampleAESTS(d *tsDemux, key keys.Secret, iv []byte) ([]byte, error) {
+	block, err := aes.NewCipher(key.Bytes())
+	if err != nil {
+		return nil, fmt.Errorf("aes: %w", err)
+	}
+	type out struct {
+		pid  uint16
+		dts  int64 // unwrapped, for interleaving
+		pes  *astits.PESData
+		sync bool
+	}
+	var pkts []out
+	var buf bytes.Buffer
+	mux := astits.NewMuxer(context.Background(), &buf)
+	pcrPID := uint16(0)
+	var ref int64 = -1
+	for _, s := range d.streams {
+		es := astits.PMTElementaryStream{ElementaryPID: s.pid, StreamType: s.st}
+		streamID := s.st.ToPESStreamID()
+		switch s.st {
+		case astits.StreamTypeH264Video:
+			es.StreamType = streamTypeH264SampleAES
+			es.ElementaryStreamDescriptors = []*astits.Descriptor{privateDataIndicator(fourccZAVC)}
+			streamID = 0xe0
+		case astits.StreamTypeAACAudio:
+			t := audioTrack(s)
+			if t == nil {
+				return nil, errors.New("sample-aes: audio stream without ADTS frames")
+			}
+			es.StreamType = streamTypeAACSampleAES
+			es.ElementaryStreamDescriptors = []*astits.Descriptor{privateDataIndicator(fourccAACD), audioSetup(t)}
+			streamID = 0xc0
+		case astits.StreamTypeH265Video:
+			return nil, errors.New("sample-aes: H.265 is not covered by TS sample encryption (use cmaf with cbcs)")
+		default:
+			if len(s.pes) == 0 {
+				continue
+			}
+		}
+		if err := mux.AddElementaryStream(es); err != nil {
+			return nil, fmt.Errorf("sample-aes: %w", err)
+		}
+		if pcrPID == 0 || s.st == astits.StreamTypeH264Video {
+			pcrPID = s.pid
+		}
+		prev := ref
+		for _, p := range s.pes {
+			if p.pts < 0 {
+				continue
+			}
+			if prev < 0 {
+				prev = p.dts
+			}
+			dts := unwrapNear(p.dts, prev)
+			prev = dts
+			if ref < 0 {
+				ref = dts
+			}
+			switch s.st {
+			case astits.StreamTypeH264Video:
+				data, sync, err := encryptH264AU(block, iv, p.data)
+				if err != nil {
+					return nil, err
+				}
+				pkts = append(pkts, out{s.pid, dts, newPES(streamID, p.pts, p.dts, data), sync})
+			case astits.StreamTypeAACAudio:
+				t := audioTrack(s)
+				for i, f := range adtsFrames(p.data) {
+					frame := append([]byte(nil), p.data[f.off:f.off+f.size]...)
+					encryptADTSFrame(block, iv, frame, f.hdrLen)
+					step := int64(i) * 1024 * 90000 / int64(t.sampleRate)
+					pts := (p.pts + step) & (1<<33 - 1)
+					pkts = append(pkts, out{s.pid, dts + step, newPES(streamID, pts, pts, frame), false})
+				}
+			default:
+				pkts = append(pkts, out{s.pid, dts, newPES(streamID, p.pts, p.dts, p.data), false})
+			}
+		}
+	}
+	if len(pkts) == 0 {
+		return nil, errors.New("sample-aes: no PES packets")
+	}
+	mux.SetPCRPID(pcrPID)
+	sort.SliceStable(pkts, func(i, j int) bool { return pkts[i].dts < pkts[j].dts })
+	if _, err := mux.WriteTables(); err != nil {
+		return nil, fmt.Errorf("sample-aes: %w", err)
+	}
+	for _, p := range pkts {
+		md := &astits.MuxerData{PID: p.pid, PES: p.pes}
+		if p.pid == pcrPID {
+			oh := p.pes.Header.OptionalHeader
+			t := oh.PTS.Base
+			if oh.DTS != nil {
+				t = oh.DTS.Base
+			}
+			pcr := (t - 9000) & (1<<33 - 1)
+			md.AdaptationField = &astits.PacketAdaptationField{HasPCR: true, PCR: &astits.ClockReference{Base: pcr}, RandomAccessIndicator: p.sync}
+		}
+		if _, err := mux.WriteData(md); err != nil {
+			return nil, fmt.Errorf("sample-aes: %w", err)
+		}
+	}
+	return buf.Bytes(), nil
+}
+
+func newPES(streamID uint8, pts, dts int64, data []byte) *astits.PESData {
+	oh := &astits.PESOptionalHeader{MarkerBits: 2, DataAlignmentIndicator: true, PTSDTSIndicator: astits.PTSDTSIndicatorOnlyPTS,
+		PTS: &astits.ClockReference{Base: pts}}
+	if dts != pts {
+		oh.PTSDTSIndicator = astits.PTSDTSIndicatorBothPresent
+		oh.DTS = &astits.ClockReference{Base: dts}
+	}
+	return &astits.PESData{Header: &astits.PESHeader{StreamID: streamID, OptionalHeader: oh}, Data: data}
+}
+
+func privateDataIndicator(fourcc uint32) *astits.Descriptor {
+	return &astits.Descriptor{Tag: astits.DescriptorTagPrivateDataIndicator, Length: 4,
+		PrivateDataIndicator: &astits.DescriptorPrivateDataIndicator{Indicator: fourcc}}
+}
+
+// audioSetup is the registration descriptor 'apad' with the
+// audio_setup_information of an AAC stream: 'zaac', priming 0, version 1,
+// and the AudioSpecificConfig.
+func audioSetup(t *tsTrack) *astits.Descriptor {
+	var asc bytes.Buffer
+	(&aac.AudioSpecificConfig{ObjectType: t.objType, ChannelConfiguration: t.channels, SamplingFrequency: t.sampleRate}).Encode(&asc)
+	info := []byte{'z', 'a', 'a', 'c', 0, 0, 1, byte(asc.Len())}
+	info = append(info, asc.Bytes()...)
+	return &astits.Descriptor{Tag: astits.DescriptorTagRegistration, Length: uint8(4 + len(info)),
+		Registration: &astits.DescriptorRegistration{FormatIdentifier: fourccAPAD, AdditionalIdentificationInfo: info}}
+}
+
+// encryptH264AU encrypts the slice NAL units (types 1 and 5) longer than
+// 48 bytes of an Annex B access unit: the 1:9 pattern after 32 clear
+// bytes, then emulation prevention over the whole result. It reports
+// whether the AU holds an IDR picture.
+func encryptH264AU(block cipher.Block, iv, au []byte) ([]byte, bool, error) {
+	nalus := avc.ExtractNalusFromByteStream(au)
+	out := make([]byte, 0, len(au)+len(au)/64+16)
+	sync := false
+	for _, n := range nalus {
+		if len(n) == 0 {
+			continue
+		}
+		typ := n[0] & 0x1f
+		if typ == 5 {
+			sync = true
+		}
+		if (typ == 1 || typ == 5) && len(n) > 48 {
+			// The NAL unit as stored (with its emulation prevention
+			// bytes) is encrypted, then escaped: a decryptor removes
+			// every emulation prevention byte, decrypts, and has the
+			// original NAL unit back.
+			raw := append([]byte(nil), n...)
+			enc := cipher.NewCBCEncrypter(block, iv)
+			for pos, rem := 32, len(raw)-32; rem > 0; {
+				if rem > 16 {
+					enc.CryptBlocks(raw[pos:pos+16], raw[pos:pos+16])
+					pos, rem = pos+16, rem-16
+				}
+				skip := min(144, rem)
+				pos, rem = pos+skip, rem-skip
+			}
+			n = escapeRBSP(raw)
+		}
+		out = append(out, 0, 0, 0, 1)
+		out = append(out, n...)
+	}
+	return out, sync, nil
+}
+
+// encryptADTSFrame encrypts one ADTS frame in place: after the header and
+// a 16-byte clear leader, every whole 16-byte block, CBC from iv.
+func encryptADTSFrame(block cipher.Block, iv, frame []byte, hdrLen int) {
+	payload := len(frame) - hdrLen
+	if payload <= 31 {
+		return
+	}
+	start := hdrLen + 16
+	n := (len(frame) - start) / 16 * 16
+	cipher.NewCBCEncrypter(block, iv).CryptBlocks(frame[start:start+n], frame[start:start+n])
+}
+
+// escapeRBSP inserts emulation prevention bytes where two zero bytes are
+// followed by a byte <= 3, and after a trailing zero.
+func escapeRBSP(raw []byte) []byte {
+	out := make([]byte, 0, len(raw)+len(raw)/128+4)
+	zeros := 0
+	for _, b := range raw {
+		if zeros >= 2 && b <= 3 {
+			out = append(out, 3)
+			zeros = 0
+		}
+		out = append(out, b)
+		if b == 0 {
+			zeros++
+		} else {
+			zeros = 0
+		}
+	}
+	if zeros > 0 {
+		out = append(out, 3)
+	}
+	return out
+}
