@@ -1,0 +1,164 @@
+package cluster_test
+
+import (
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+func channels(n int) []string {
+	out := make([]string, n)
+	for k := range out {
+		out[k] = channel(k)
+	}
+	return out
+}
+
+// TestFailover: 3 instances, 30 fetchers created through the APIs of all
+// three, spread 10/10/10; the API of every instance lists all 30 with their
+// instance. One instance is killed (no hand-off, its leases expire): the
+// other two take its 10 fetchers over within 2 × TTL and continue each
+// stream: every segment the source published reaches the ingest exactly
+// once per fetcher, byte-identical, with consecutive numbers.
+func TestFailover(t *testing.T) {
+	const total = 30
+	e := newEnv(t, false)
+	a, b, c := e.start("a"), e.start("b"), e.start("c")
+	for _, i := range []*inst{a, b, c} {
+		e.waitFor(5*time.Second, func() bool { return len(i.node.Members()) == 3 }, "%s sees 3 members", i.name)
+	}
+	ids := e.create(total, a, b, c)
+	chs := channels(total)
+	e.waitFor(30*time.Second, func() bool { return balanced(e.owners(), total) }, "spread of %d fetchers: %v", total, counts(e.owners()))
+	for name, n := range counts(e.owners()) {
+		if n < 9 || n > 11 {
+			t.Errorf("%s runs %d fetchers, want 10 ± 1", name, n)
+		}
+	}
+	t.Logf("spread: %v", counts(e.owners()))
+	e.waitFor(60*time.Second, func() bool { return e.caughtUp(chs, 2) }, "all %d fetchers pushing", total)
+
+	// Scenario 4: the API of every instance lists every fetcher with the
+	// instance that runs it.
+	owned := map[string]string{}
+	for inst, list := range e.owners() {
+		for _, id := range list {
+			owned[id] = inst
+		}
+	}
+	for _, i := range []*inst{a, b, c} {
+		e.waitFor(10*time.Second, func() bool {
+			l := i.list()
+			if len(l) != total {
+				return false
+			}
+			for _, f := range l {
+				if f.Instance != owned[f.ID] || f.State != "running" || f.SegmentsPushed == 0 {
+					return false
+				}
+			}
+			return true
+		}, "API of %s lists %d running fetchers with their instance and counters: %v", i.name, total, i.list())
+	}
+
+	// Kill b while everything it pushed is in its stored progress (a kill
+	// in the millisecond between an upload and its progress save would
+	// re-push that one segment: at-least-once, same name, same bytes).
+	victim := b
+	victimIDs := slices.Clone(e.owners()[victim.name])
+	e.pause()
+	e.waitFor(30*time.Second, func() bool {
+		if !e.caughtUp(chs, 0) {
+			return false
+		}
+		for ch, id := range ids {
+			if slices.Contains(victimIDs, id) && !e.progressCaughtUp(victim.st, id, ch) {
+				return false
+			}
+		}
+		return true
+	}, "quiescent before the kill")
+	t0 := time.Now()
+	victim.kill()
+	e.resume()
+	killedAt := time.Now()
+	putsAtKill := 0
+	for _, p := range e.putsCopy() {
+		if p.inst == victim.name {
+			putsAtKill++
+		}
+	}
+
+	e.waitFor(4*testTTL, func() bool { return balanced(e.owners(), total) }, "takeover: %v", counts(e.owners()))
+	claims := e.eventsSince(t0, "claimed")
+	claimTime := map[string]time.Duration{}
+	for _, ev := range claims {
+		if slices.Contains(victimIDs, ev.Fetcher) {
+			claimTime[ev.Fetcher] = ev.Time.Sub(t0)
+		}
+	}
+	if len(claimTime) != len(victimIDs) {
+		t.Fatalf("%d of %d fetchers of the killed instance claimed", len(claimTime), len(victimIDs))
+	}
+	var claimDs []time.Duration
+	for id, d := range claimTime {
+		claimDs = append(claimDs, d)
+		if d > 2*testTTL {
+			t.Errorf("fetcher %s taken over after %s, more than 2 × TTL (%s)", id, d, 2*testTTL)
+		}
+	}
+	// Keep going a few segments after the takeover, then compare.
+	target := len(e.src.Published(e.rends[0])) + 3
+	e.waitFor(30*time.Second, func() bool {
+		return len(e.src.Published(e.rends[0])) >= target && e.caughtUp(chs, 2)
+	}, "streams continue after the takeover")
+	e.pause()
+	e.waitFor(30*time.Second, func() bool { return e.caughtUp(chs, 0) }, "caught up")
+
+	// First segment each taken-over fetcher pushed from its new owner.
+	var pushDs []time.Duration
+	first := map[string]time.Time{}
+	for _, p := range e.putsCopy() {
+		if p.inst == victim.name {
+			if !p.start.Before(killedAt) {
+				t.Errorf("killed instance pushed %s of %s after the kill", p.name, p.fetcher)
+			}
+			continue
+		}
+		if slices.Contains(victimIDs, p.fetcher) && p.start.After(t0) && strings.Contains(p.name, "_") && !strings.HasSuffix(p.name, ".m3u8") {
+			if f, ok := first[p.fetcher]; !ok || p.end.Before(f) {
+				first[p.fetcher] = p.end
+			}
+		}
+	}
+	for _, at := range first {
+		pushDs = append(pushDs, at.Sub(t0))
+	}
+	putsAfter := 0
+	for _, p := range e.putsCopy() {
+		if p.inst == victim.name {
+			putsAfter++
+		}
+	}
+	if putsAfter != putsAtKill {
+		t.Errorf("killed instance: %d uploads at the kill, %d later", putsAtKill, putsAfter)
+	}
+	rep := e.check(chs)
+	conc, detail := concurrentPushes(e.putsCopy())
+	if conc > 0 {
+		t.Errorf("two instances uploaded for one fetcher at once:\n%s", strings.Join(detail, "\n"))
+	}
+	t.Logf("failover: %d fetchers moved; claim after kill median %s max %s; first segment pushed by the new owner median %s max %s (TTL %s)",
+		len(victimIDs), percentile(claimDs, 50), percentile(claimDs, 100), percentile(pushDs, 50), percentile(pushDs, 100), testTTL)
+	t.Logf("failover: %d segment uploads, %d duplicates, %d lost (holes), %d mismatches, %d concurrent uploads; spread after: %v",
+		rep.segments, rep.duplicates, rep.holes, rep.mismatches, conc, counts(e.owners()))
+	if rep.duplicates+rep.holes+rep.mismatches > 0 {
+		t.Errorf("stream damaged:\n%s", strings.Join(rep.detail[:min(len(rep.detail), 40)], "\n"))
+	}
+	for _, i := range []*inst{a, c} {
+		if s := i.node.Stats(); s.Lost > 0 {
+			t.Errorf("%s lost %d leases", i.name, s.Lost)
+		}
+	}
+}
