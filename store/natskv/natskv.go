@@ -341,31 +341,42 @@ func (s *Store) opCtx() (context.Context, context.CancelFunc) {
 func (s *Store) LoadProgress(id string) ([]byte, error) {
 	ctx, cancel := s.opCtx()
 	defer cancel()
-	data, _, err := s.ProgressRecord(ctx, id)
-	return data, err
+	p, err := s.ProgressRecord(ctx, id)
+	return p.Data, err
 }
 
-// ProgressRecord returns a fetcher's progress and the revision of its
-// record (0 and nil data when there is none).
-func (s *Store) ProgressRecord(ctx context.Context, id string) ([]byte, uint64, error) {
+// Progress is a progress record as stored.
+type Progress struct {
+	// Data is the fetcher's progress document, nil when none was saved.
+	Data []byte
+	// Owner is the instance that wrote the record ("" for SaveProgress).
+	Owner string
+	// Revision is the record's revision, 0 when there is no record.
+	Revision uint64
+}
+
+// ProgressRecord returns a fetcher's progress record (the zero Progress
+// when there is none).
+func (s *Store) ProgressRecord(ctx context.Context, id string) (Progress, error) {
 	e, err := s.progress.Get(ctx, Key(id))
 	if errors.Is(err, jetstream.ErrKeyNotFound) {
-		return nil, 0, nil
+		return Progress{}, nil
 	}
 	if err != nil {
-		return nil, 0, fmt.Errorf("load progress %s: %w", id, err)
+		return Progress{}, fmt.Errorf("load progress %s: %w", id, err)
 	}
 	var rec progressRecord
 	if err := json.Unmarshal(e.Value(), &rec); err != nil {
-		return nil, 0, fmt.Errorf("load progress %s: %w", id, err)
+		return Progress{}, fmt.Errorf("load progress %s: %w", id, err)
 	}
-	if rec.Raw != nil {
-		return rec.Raw, e.Revision(), nil
+	p := Progress{Owner: rec.Owner, Revision: e.Revision()}
+	switch {
+	case rec.Raw != nil:
+		p.Data = rec.Raw
+	case len(rec.Data) > 0 && string(rec.Data) != "null":
+		p.Data = []byte(rec.Data)
 	}
-	if len(rec.Data) == 0 || string(rec.Data) == "null" {
-		return nil, e.Revision(), nil
-	}
-	return []byte(rec.Data), e.Revision(), nil
+	return p, nil
 }
 
 func encodeRecord(owner string, data []byte) ([]byte, error) {

@@ -72,9 +72,9 @@ func TestSharedAndFenced(t *testing.T) {
 
 	// Compare-and-set progress: instance a creates, b fences, a's stale
 	// write is refused, b continues.
-	data, rev, err := a.ProgressRecord(ctx, "f1")
-	if err != nil || data != nil || rev != 0 {
-		t.Fatalf("no progress yet: %q %d %v", data, rev, err)
+	p, err := a.ProgressRecord(ctx, "f1")
+	if err != nil || p.Data != nil || p.Revision != 0 {
+		t.Fatalf("no progress yet: %+v %v", p, err)
 	}
 	revA, err := a.SaveProgressAt(ctx, "f1", "a", []byte(`{"n":1}`), 0)
 	if err != nil || revA == 0 {
@@ -83,11 +83,11 @@ func TestSharedAndFenced(t *testing.T) {
 	if _, err := b.SaveProgressAt(ctx, "f1", "b", nil, 0); !errors.Is(err, natskv.ErrConflict) {
 		t.Fatalf("second create: %v, want ErrConflict", err)
 	}
-	data, rev, _ = b.ProgressRecord(ctx, "f1")
-	if string(data) != `{"n":1}` || rev != revA {
-		t.Fatalf("b reads %q at %d, want a's record at %d", data, rev, revA)
+	p, _ = b.ProgressRecord(ctx, "f1")
+	if string(p.Data) != `{"n":1}` || p.Revision != revA || p.Owner != "a" {
+		t.Fatalf("b reads %+v, want a's record at %d", p, revA)
 	}
-	revB, err := b.SaveProgressAt(ctx, "f1", "b", data, rev)
+	revB, err := b.SaveProgressAt(ctx, "f1", "b", p.Data, p.Revision)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -109,11 +109,11 @@ func TestSharedAndFenced(t *testing.T) {
 	}
 
 	// After a delete, a conditional write is discarded, not an error.
-	_, rev, _ = a.ProgressRecord(ctx, "f1")
+	p, _ = a.ProgressRecord(ctx, "f1")
 	if err := b.DeleteFetcher(ctx, "f1"); err != nil {
 		t.Fatal(err)
 	}
-	if n, err := a.SaveProgressAt(ctx, "f1", "a", []byte(`{"n":4}`), rev); err != nil || n != 0 {
+	if n, err := a.SaveProgressAt(ctx, "f1", "a", []byte(`{"n":4}`), p.Revision); err != nil || n != 0 {
 		t.Fatalf("write after delete: %d %v, want 0, nil", n, err)
 	}
 	if p, _ := a.LoadProgress("f1"); p != nil {
