@@ -111,6 +111,10 @@ func runScale(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			}
 			broken = r.Broken && slices.Contains(strings.Split(*stopOn, ","), relay)
 			results = append(results, r)
+			// Keep partial results: a long curve may be interrupted.
+			if *out != "" {
+				writeJSONFile(*out, results)
+			}
 		}
 	}
 	return emit(stdout, *out, *md, results, func(w io.Writer) { writeScaleTable(w, results) })

@@ -619,8 +619,8 @@ func createFetchers(ctx context.Context, api string, cfg runConfig, srcAddr, sin
 				if err != nil {
 					bad.Add(1)
 					once.Do(func() { firstErr = err })
-				} else {
-					ok.Add(1)
+				} else if n := ok.Add(1); n%100 == 0 {
+					cfg.logf("%d fetchers created", n)
 				}
 			}
 		}()
