@@ -36,9 +36,10 @@
 // # Balance
 //
 // With N definitions and M live members, an instance claims unowned
-// fetchers while it runs fewer than ceil(N/M) and no live member runs fewer
-// than it does (the least loaded claim first; Create arbitrates races). It
-// hands fetchers off when it runs more than ceil(N/M), or when it is the
+// fetchers while it runs fewer than ceil(N/M) (more when other members are
+// at their MaxFetchers cap) and no live member runs fewer than it does (the
+// least loaded claim first; Create arbitrates races). It hands fetchers off
+// when it runs more than that target, or when it is the
 // most loaded member and runs two more than the least loaded one. A
 // hand-off stops the fetcher gracefully (in-flight uploads finish, progress
 // is saved), then deletes the lease; the others see the delete and claim.

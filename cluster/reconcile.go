@@ -103,7 +103,7 @@ func (n *Node) decideLocked() plan {
 	loads[n.memKey] = mine
 
 	total := len(n.defs)
-	hi := (total + len(members) - 1) / len(members)
+	hi := fillLevel(total, members, caps)
 	if c := n.cfg.MaxFetchers; c > 0 {
 		hi = min(hi, c)
 	}
@@ -171,6 +171,27 @@ func (n *Node) decideLocked() plan {
 		p.claim = unowned
 	}
 	return p
+}
+
+// fillLevel is the smallest per-member count that places total fetchers
+// on the members given their caps (0 = none): ceil(total/members) when no
+// cap binds.
+func fillLevel(total int, members []string, caps map[string]int) int {
+	level := (total + len(members) - 1) / len(members)
+	for ; level < total; level++ {
+		sum := 0
+		for _, m := range members {
+			if c := caps[m]; c > 0 {
+				sum += min(c, level)
+			} else {
+				sum += level
+			}
+		}
+		if sum >= total {
+			break
+		}
+	}
+	return level
 }
 
 // reconcile applies one plan: hand-offs in the background, claims in turn.
