@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/url"
 	"os"
 	"strconv"
 	"strings"
@@ -40,6 +41,20 @@ type Serve struct {
 	LogFormat string
 	// CORSOrigin, when set, allows browser dashboards from that origin ("*" for any).
 	CORSOrigin string
+	// Cluster, when set, is the NATS URL (several comma-separated) of the
+	// JetStream that holds the cluster's fetchers, shared by every
+	// instance; empty keeps them in bbolt under Data.
+	Cluster string
+	// InstanceID names this instance in the cluster (default: the host
+	// name); unique among live instances.
+	InstanceID string
+	// LeaseTTL is how long a fetcher lease and a membership live without
+	// renewal; a dead instance's fetchers move within 2 × LeaseTTL.
+	LeaseTTL time.Duration
+	// ClusterPrefix starts the names of the cluster's buckets.
+	ClusterPrefix string
+	// ClusterCredsFile is a NATS credentials file (.creds) for the connection.
+	ClusterCredsFile string
 }
 
 // DefaultServe returns the built-in defaults.
@@ -51,7 +66,34 @@ func DefaultServe() Serve {
 		ShutdownTimeout: 15 * time.Second,
 		LogLevel:        "info",
 		LogFormat:       "text",
+		LeaseTTL:        10 * time.Second,
+		ClusterPrefix:   "pullpush",
 	}
+}
+
+// DefaultInstanceID returns the host name reduced to the characters an
+// instance id may hold, or "pullpush" when there is none.
+func DefaultInstanceID() string {
+	h, _ := os.Hostname()
+	var b strings.Builder
+	for _, r := range h {
+		if b.Len() >= 64 {
+			break
+		}
+		if isIDRune(r) {
+			b.WriteRune(r)
+		} else {
+			b.WriteByte('-')
+		}
+	}
+	if id := strings.Trim(b.String(), "-"); id != "" {
+		return id
+	}
+	return "pullpush"
+}
+
+func isIDRune(r rune) bool {
+	return r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_'
 }
 
 // setting is one configuration key.
@@ -125,6 +167,20 @@ var serveSettings = []setting{
 	stringSetting("logLevel", "log level: debug, info, warn, error", false, func(c *Serve) *string { return &c.LogLevel }),
 	stringSetting("logFormat", "log format: text or json", false, func(c *Serve) *string { return &c.LogFormat }),
 	stringSetting("corsOrigin", "allowed browser origin for the API (\"*\" for any; empty disables CORS)", false, func(c *Serve) *string { return &c.CORSOrigin }),
+	stringSetting("cluster", "cluster mode: NATS URL of the JetStream shared by every instance (nats://host:4222, comma-separated for several); fetchers and progress live there instead of bbolt", false, func(c *Serve) *string { return &c.Cluster }),
+	stringSetting("instanceId", "cluster mode: this instance's name, unique among live instances (default: the host name)", false, func(c *Serve) *string { return &c.InstanceID }),
+	{key: "leaseTtl", usage: "cluster mode: lease and membership TTL; a dead instance's fetchers move within 2 x TTL; the same on every instance",
+		get: func(c *Serve) string { return c.LeaseTTL.String() },
+		set: func(c *Serve, v string) error {
+			d, err := time.ParseDuration(strings.TrimSpace(v))
+			if err != nil {
+				return fmt.Errorf("%q is not a duration (e.g. 10s)", v)
+			}
+			c.LeaseTTL = d
+			return nil
+		}},
+	stringSetting("clusterPrefix", "cluster mode: prefix of the NATS key-value bucket names (several clusters can share one NATS)", false, func(c *Serve) *string { return &c.ClusterPrefix }),
+	stringSetting("clusterCredsFile", "cluster mode: NATS credentials file (.creds) for the connection", false, func(c *Serve) *string { return &c.ClusterCredsFile }),
 }
 
 func lookupSetting(key string) (setting, bool) {
@@ -242,6 +298,9 @@ func LoadServe(args []string, lookupEnv func(string) (string, bool), usage io.Wr
 	if err := c.loadTokenFile(); err != nil {
 		return Serve{}, err
 	}
+	if c.Cluster != "" && c.InstanceID == "" {
+		c.InstanceID = DefaultInstanceID()
+	}
 	if err := c.Validate(); err != nil {
 		return Serve{}, err
 	}
@@ -348,6 +407,48 @@ func (c Serve) Validate() error {
 	}
 	if strings.ContainsAny(c.CORSOrigin, " \t\r\n,") {
 		return fmt.Errorf("'corsOrigin' must be one origin (e.g. https://dash.example.com) or *, got %q", c.CORSOrigin)
+	}
+	return c.validateCluster()
+}
+
+// validateCluster checks the cluster keys. A URL is quoted with its
+// password hidden.
+func (c Serve) validateCluster() error {
+	if c.Cluster == "" {
+		return nil
+	}
+	for _, raw := range strings.Split(c.Cluster, ",") {
+		raw = strings.TrimSpace(raw)
+		if !strings.Contains(raw, "://") {
+			raw = "nats://" + raw // as the NATS client reads host:port
+		}
+		u, err := url.Parse(raw)
+		if err != nil {
+			return fmt.Errorf("'cluster' must be NATS URLs like nats://host:4222, got an unparsable URL")
+		}
+		shown := u.Redacted()
+		switch u.Scheme {
+		case "nats", "tls", "ws", "wss":
+		default:
+			return fmt.Errorf("'cluster' URL %q must start with nats://, tls://, ws:// or wss://", shown)
+		}
+		if u.Hostname() == "" {
+			return fmt.Errorf("'cluster' URL %q has no host", shown)
+		}
+	}
+	if c.InstanceID == "" || len(c.InstanceID) > 64 || strings.IndexFunc(c.InstanceID, func(r rune) bool { return !isIDRune(r) }) >= 0 {
+		return fmt.Errorf("'instanceId' must be 1 to 64 letters, digits, '-' or '_', got %q", c.InstanceID)
+	}
+	if c.LeaseTTL < time.Second || c.LeaseTTL > 10*time.Minute {
+		return fmt.Errorf("'leaseTtl' must be between 1s and 10m, got %s", c.LeaseTTL)
+	}
+	if c.ClusterPrefix == "" || len(c.ClusterPrefix) > 64 || strings.IndexFunc(c.ClusterPrefix, func(r rune) bool { return !isIDRune(r) }) >= 0 {
+		return fmt.Errorf("'clusterPrefix' must be 1 to 64 letters, digits, '-' or '_', got %q", c.ClusterPrefix)
+	}
+	if c.ClusterCredsFile != "" {
+		if _, err := os.Stat(c.ClusterCredsFile); err != nil {
+			return fmt.Errorf("'clusterCredsFile': %w", err)
+		}
 	}
 	return nil
 }
