@@ -259,8 +259,9 @@ func LoadServe(args []string, lookupEnv func(string) (string, bool), usage io.Wr
 		sf.fs.Var(recorder{f: sf, s: s}, Flag(s.key), u)
 	}
 	sf.fs.Usage = func() {
-		fmt.Fprintf(usage, "usage: pullpush serve --data DIR [--listen ADDR] [--api-token T] [--config FILE] [flags]\n\n"+
-			"Runs the REST API and the fetchers. Precedence: defaults < config file < %s* env < flags.\n\n", EnvPrefix)
+		fmt.Fprintf(usage, "usage: pullpush serve --data DIR [--listen ADDR] [--api-token T] [--cluster nats://HOST:4222 [--instance-id NAME]] [--config FILE] [flags]\n\n"+
+			"Runs the REST API and the fetchers. With --cluster, several instances share the fetchers stored in NATS JetStream.\n"+
+			"Precedence: defaults < config file < %s* env < flags.\n\n", EnvPrefix)
 		sf.fs.PrintDefaults()
 	}
 	if err := sf.fs.Parse(args); err != nil {
