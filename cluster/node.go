@@ -136,6 +136,7 @@ type Node struct {
 	margin  time.Duration
 	epoch   time.Time // monotonic base of mono()
 	memKey  string
+	joined  time.Time
 
 	runner Runner
 	ctx    context.Context // node lifetime
@@ -322,7 +323,8 @@ func (n *Node) Start(ctx context.Context, r Runner) error {
 
 // join creates this instance's member key.
 func (n *Node) join(ctx context.Context) error {
-	val, _ := json.Marshal(memberValue{Instance: n.cfg.Instance, Since: time.Now().UTC(), Max: n.cfg.MaxFetchers})
+	n.joined = time.Now().UTC()
+	val := n.memberValue()
 	deadline := time.Now().Add(n.ttl + 2*time.Second)
 	waited := false
 	for {
@@ -351,6 +353,13 @@ func (n *Node) join(ctx context.Context) error {
 		case <-time.After(n.ttl / 10):
 		}
 	}
+}
+
+// memberValue is the value of this instance's member key; it does not
+// change between heartbeats.
+func (n *Node) memberValue() []byte {
+	val, _ := json.Marshal(memberValue{Instance: n.cfg.Instance, Since: n.joined, Max: n.cfg.MaxFetchers})
+	return val
 }
 
 // running reports whether the node still takes part.
@@ -388,7 +397,7 @@ func (n *Node) heartbeat() {
 	}
 	ctx, cancel := context.WithTimeout(n.ctx, n.ttl/3)
 	defer cancel()
-	val, _ := json.Marshal(memberValue{Instance: n.cfg.Instance, Since: time.Now().UTC(), Max: n.cfg.MaxFetchers})
+	val := n.memberValue()
 	next, err := n.members.Update(ctx, n.memKey, val, rev)
 	if errors.Is(err, jetstream.ErrKeyRevisionMismatch) || errors.Is(err, jetstream.ErrKeyNotFound) {
 		// Expired while we were cut off, or another instance uses our id.

@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"bytes"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -55,7 +56,10 @@ func (n *Node) watch(name string, kv jetstream.KeyValue) {
 			}
 			n.mu.Lock()
 			v := n.views[name]
+			changed := false
 			if old, ok := v[e.Key()]; !ok || old.rev < ve.rev {
+				// A renewal (same value, new revision) only refreshes seen.
+				changed = !ok || deleted || !bytes.Equal(old.value, ve.value)
 				if deleted {
 					delete(v, e.Key())
 				} else {
@@ -63,7 +67,7 @@ func (n *Node) watch(name string, kv jetstream.KeyValue) {
 				}
 			}
 			n.mu.Unlock()
-			if name != "status" {
+			if changed && name != "status" {
 				n.pokeReconcile()
 			}
 		}
