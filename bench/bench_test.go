@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -270,5 +271,15 @@ func TestParseCPUTimes(t *testing.T) {
 	b := cpuTimes{busy: 650, total: 2000}
 	if got := busyCores(a, b, 2); got != 1 {
 		t.Fatalf("busyCores = %v", got)
+	}
+}
+
+func TestReferenceLauncherSyntax(t *testing.T) {
+	node, err := exec.LookPath("node")
+	if err != nil {
+		t.Skip("node not installed")
+	}
+	if out, err := exec.Command(node, "--check", "reference/launcher.js").CombinedOutput(); err != nil {
+		t.Fatalf("node --check reference/launcher.js: %v\n%s", err, out)
 	}
 }
