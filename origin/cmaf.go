@@ -32,6 +32,15 @@ func buildInit(t *tsTrack) (*mp4.InitSegment, error) {
 		if err != nil {
 			return nil, fmt.Errorf("init segment: %w", err)
 		}
+		// Odd parameter sets can give a decoder configuration record that
+		// does not parse back; refuse those rather than serve them.
+		var buf bytes.Buffer
+		if err := init.Encode(&buf); err != nil {
+			return nil, fmt.Errorf("init segment: %w", err)
+		}
+		if _, err := mp4.DecodeFile(bytes.NewReader(buf.Bytes())); err != nil {
+			return nil, fmt.Errorf("init segment does not decode: %w", err)
+		}
 		return init, nil
 	}
 	trak := init.AddEmptyTrack(uint32(t.sampleRate), "audio", "und")

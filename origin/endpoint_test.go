@@ -2,13 +2,15 @@ package origin
 
 import (
 	"bytes"
+	"context"
+	"errors"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/pullpush/pullpush/hls"
 	"github.com/pullpush/pullpush/internal/testmedia"
 	"github.com/pullpush/pullpush/keys"
 )
@@ -177,5 +179,123 @@ func TestEndpointsOverOneIngest(t *testing.T) {
 			t.Fatalf("%s: %d", bad, code)
 		}
 	}
-	_ = hls.PlaylistTypeVOD
+}
+
+func TestParseEndpointConfig(t *testing.T) {
+	dir := t.TempDir()
+	keyFile := dir + "/keys.yaml"
+	if err := writeFile(keyFile, "keys: [{kid: 11111111111111111111111111111111, key: 00112233445566778899aabbccddeeff}]\n"); err != nil {
+		t.Fatal(err)
+	}
+	data := []byte(`
+dataDir: ` + dir + `
+keys:
+  file: ` + keyFile + `
+packagerCacheBytes: 1048576
+channels:
+  - id: news
+    username: u
+    password: p
+    manifestWindow: 30s
+    timeDelay: 10s
+    endpoints:
+      - id: ts
+      - id: cmaf
+        packaging: cmaf
+        manifestWindow: 12s
+        iframes: false
+      - id: aes
+        startoverWindow: 2h
+        encryption:
+          method: AES-128
+          keyRotationInterval: 0s
+          keyURI: https://keys.example.com/{channel}/{kid}
+      - id: cbcs
+        packaging: cmaf
+        encryption:
+          method: cbcs
+          constantIV: 0x000102030405060708090a0b0c0d0e0f
+          repeatKey: true
+          resourceID: news-drm
+          keyFormat: identity
+`)
+	cfg, err := ParseConfig(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg = cfg.WithDefaults()
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	eps := cfg.Channels[0].Endpoints
+	if eps[0].Packaging != PackagingTS || eps[0].ManifestWindow != 30*time.Second || eps[0].TimeDelay != 10*time.Second || eps[0].StartoverWindow != DefaultStartoverWindow {
+		t.Fatalf("ts endpoint does not inherit the channel settings: %+v", eps[0])
+	}
+	if eps[1].ManifestWindow != 12*time.Second || *eps[1].IFrames || eps[1].Packaging != PackagingCMAF {
+		t.Fatalf("cmaf endpoint: %+v", eps[1])
+	}
+	if e := eps[2].Encryption; *e.KeyRotationInterval != 0 || e.KeyFormat != "identity" || e.KeyFormatVersions != "1" || e.ResourceID != "news" || eps[2].StartoverWindow != 2*time.Hour {
+		t.Fatalf("aes endpoint: %+v %+v", eps[2], e)
+	}
+	if e := eps[3].Encryption; *e.KeyRotationInterval != DefaultKeyRotationInterval || !e.RepeatKey || e.ResourceID != "news-drm" {
+		t.Fatalf("cbcs endpoint: %+v", e)
+	}
+	cfg.DataDir = dir
+	o, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer o.Close()
+	ch := o.channels["news"]
+	if ch.retain != DefaultStartoverWindow || !ch.needTS || len(ch.eps) != 4 || ch.eps[2].iframes {
+		t.Fatalf("resolved: retain %v needTS %v eps %d", ch.retain, ch.needTS, len(ch.eps))
+	}
+	if k, err := o.keys.get(context.Background(), "news", 3); err != nil || k.ID.String() != "11111111111111111111111111111111" {
+		t.Fatalf("static key provider from keys.file: %v %v", k, err)
+	}
+}
+
+func writeFile(p, s string) error { return os.WriteFile(p, []byte(s), 0o600) }
+
+func TestEndpointConfigErrors(t *testing.T) {
+	base := "dataDir: /d\nkeys: {url: http://127.0.0.1:1/speke}\nchannels:\n  - id: c\n    username: u\n    password: p\n    endpoints:\n"
+	cases := []struct{ name, yaml, want string }{
+		{"bad id", base + "      - id: a.b\n", `channels[0].endpoints[0].id: must match [A-Za-z0-9_-]{1,64} and not be start or end, got "a.b"`},
+		{"reserved id", base + "      - id: start\n", `channels[0].endpoints[0].id: must match`},
+		{"duplicate", base + "      - id: a\n      - id: a\n", `channels[0].endpoints[1].id: duplicate endpoint "a"`},
+		{"packaging", base + "      - id: a\n        packaging: dash\n", `channels[0].endpoints[0].packaging: must be ts or cmaf, got "dash"`},
+		{"window", base + "      - id: a\n        manifestWindow: 48h\n", `channels[0].endpoints[0].manifestWindow: must be between 1s and the startover window`},
+		{"delay", base + "      - id: a\n        timeDelay: 1s\n", `channels[0].endpoints[0].timeDelay: must be between 5s and 24h`},
+		{"method", base + "      - id: a\n        encryption: {method: DES}\n", `channels[0].endpoints[0].encryption.method: must be AES-128, SAMPLE-AES, cbcs or cenc, got "DES"`},
+		{"cbcs on ts", base + "      - id: a\n        encryption: {method: cbcs}\n", `channels[0].endpoints[0].encryption.method: cbcs needs cmaf packaging`},
+		{"sample-aes on cmaf", base + "      - id: a\n        packaging: cmaf\n        encryption: {method: SAMPLE-AES}\n", `SAMPLE-AES is for ts packaging; use cbcs for cmaf`},
+		{"rotation", base + "      - id: a\n        encryption: {method: AES-128, keyRotationInterval: 10ms}\n", `encryption.keyRotationInterval: must be 0 (no rotation) or at least 1s`},
+		{"iv", base + "      - id: a\n        encryption: {method: AES-128, constantIV: 0x01}\n", `encryption.constantIV: must be 32 hex digits`},
+		{"cenc iv", base + "      - id: a\n        packaging: cmaf\n        encryption: {method: cenc, constantIV: 000102030405060708090a0b0c0d0e0f}\n", `encryption.constantIV: not allowed with cenc`},
+		{"key uri", base + "      - id: a\n        encryption: {method: AES-128, keyURI: keys/k}\n", `encryption.keyURI: must be an absolute URI or an absolute path`},
+		{"key uri quote", base + "      - id: a\n        encryption: {method: AES-128, keyURI: 'https://k/\"x'}\n", `encryption.keyURI: must be an absolute URI`},
+		{"resource", base + "      - id: a\n        encryption: {method: AES-128, resourceID: ../x}\n", `encryption.resourceID: must match`},
+		{"unknown key", base + "      - id: a\n        encryption: {method: AES-128, rotation: 5s}\n", `field rotation not found`},
+		{"no provider", "dataDir: /d\nchannels:\n  - id: c\n    username: u\n    password: p\n    endpoints:\n      - id: a\n        encryption: {method: AES-128}\n", `channels[0].endpoints[0].encryption: needs a key provider: set keys.file or keys.url`},
+		{"file and url", "dataDir: /d\nkeys: {url: http://h/s, file: /k}\nchannels:\n  - id: c\n    username: u\n    password: p\n", `keys: set file or url, not both`},
+		{"bad url", "dataDir: /d\nkeys: {url: 'http://u:p@h/s'}\nchannels:\n  - id: c\n    username: u\n    password: p\n", `keys.url: must be an http(s) URL without credentials`},
+		{"token without url", "dataDir: /d\nkeys: {token: t}\nchannels:\n  - id: c\n    username: u\n    password: p\n", `keys.token: only used with keys.url`},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg, err := ParseConfig([]byte(tc.yaml))
+			if err == nil {
+				err = cfg.WithDefaults().Validate()
+			}
+			if err == nil || !strings.Contains(err.Error(), tc.want) || !errors.Is(err, ErrConfig) {
+				t.Fatalf("error %v, want it to contain %q", err, tc.want)
+			}
+		})
+	}
+	// A key file that does not load is a config error from New.
+	_, err := New(Config{DataDir: t.TempDir(), Keys: KeysConfig{File: "/nonexistent/keys.yaml"},
+		Channels: []ChannelConfig{{ID: "c", Username: "u", Password: "p"}}})
+	if err == nil || !errors.Is(err, ErrConfig) || !strings.Contains(err.Error(), "keys.file") {
+		t.Fatalf("New with a missing key file: %v", err)
+	}
 }

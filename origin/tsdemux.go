@@ -286,7 +286,7 @@ func probeTS(d *tsDemux) *tsInfo {
 		t := ti.tracks[len(ti.tracks)-1]
 		lastDur = int64(countADTS(timing.pes[len(timing.pes)-1].data)) * 1024 * 90000 / int64(t.sampleRate)
 	}
-	ti.dur = last - ti.dts0 + lastDur
+	ti.dur = max(last-ti.dts0+lastDur, 0)
 	return ti
 }
 
