@@ -124,7 +124,7 @@ func (n *Node) claim(ctx context.Context, id string) bool {
 		// it from bouncing between instances that fail alike.
 		n.log.Error("claimed fetcher did not start", logKeyFetcher, id, logKeyErr, err)
 	} else {
-		n.log.Info("fetcher claimed", logKeyFetcher, id, "resumed", l.progress != nil)
+		n.log.Info("fetcher claimed", logKeyFetcher, id, logKeyResumed, l.progress != nil)
 	}
 	n.event(EventClaimed, id, "")
 	return true

@@ -26,13 +26,13 @@ const (
 
 // Log keys.
 const (
-	logKeyFetcher  = "fetcher"
-	logKeyInstance = "instance"
-	logKeyReason   = "reason"
-	logKeyErr      = "err"
-	logKeyCount    = "count"
-	logKeyMembers  = "members"
-	logKeyTarget   = "target"
+	logKeyFetcher = "fetcher"
+	logKeyTTL     = "leaseTtl"
+	logKeyBucket  = "bucket"
+	logKeyReason  = "reason"
+	logKeyErr     = "err"
+	logKeyCount   = "count"
+	logKeyResumed = "resumed"
 )
 
 // Errors.
@@ -81,7 +81,8 @@ type Config struct {
 	// HandoffTimeout bounds the graceful stop of one fetcher handed off
 	// (default DefaultHandoffTimeout).
 	HandoffTimeout time.Duration
-	// Logger receives the node's logs; nil discards them.
+	// Logger receives the node's logs; nil discards them. The node does
+	// not add its instance id to each line: give it a logger With one.
 	Logger *slog.Logger
 	// OnEvent, when set, is called for every claim, hand-off and lost
 	// lease (tests measure takeovers with it). It must not block.
@@ -317,7 +318,7 @@ func (n *Node) Start(ctx context.Context, r Runner) error {
 	go n.tickLoop()
 	go n.statusLoop()
 	go n.reconcileLoop()
-	n.log.Info("joined cluster", logKeyInstance, n.cfg.Instance, "leaseTtl", n.ttl)
+	n.log.Info("joined cluster", logKeyTTL, n.ttl)
 	return nil
 }
 
@@ -344,7 +345,7 @@ func (n *Node) join(ctx context.Context) error {
 		}
 		if !waited {
 			n.log.Warn("instance id still registered (a previous run, or another instance): waiting for it to expire",
-				logKeyInstance, n.cfg.Instance, "ttl", n.ttl)
+				logKeyTTL, n.ttl)
 			waited = true
 		}
 		select {
@@ -403,7 +404,7 @@ func (n *Node) heartbeat() {
 		// Expired while we were cut off, or another instance uses our id.
 		next, err = n.members.Create(ctx, n.memKey, val)
 		if errors.Is(err, jetstream.ErrKeyExists) {
-			n.log.Error("membership taken by another instance with the same id", logKeyInstance, n.cfg.Instance)
+			n.log.Error("membership taken by another instance with the same id")
 			return
 		}
 	}

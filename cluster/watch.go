@@ -17,7 +17,7 @@ func (n *Node) watch(name string, kv jetstream.KeyValue) {
 		w, err := kv.WatchAll(n.ctx)
 		if err != nil {
 			if n.ctx.Err() == nil {
-				n.log.Warn("watch failed, retrying", "bucket", kv.Bucket(), logKeyErr, err)
+				n.log.Warn("watch failed, retrying", logKeyBucket, kv.Bucket(), logKeyErr, err)
 			}
 			n.sleep(n.ttl / 10)
 			continue
@@ -73,7 +73,7 @@ func (n *Node) watch(name string, kv jetstream.KeyValue) {
 		}
 		w.Stop()
 		if n.ctx.Err() == nil {
-			n.log.Warn("watcher closed, restarting", "bucket", kv.Bucket())
+			n.log.Warn("watcher closed, restarting", logKeyBucket, kv.Bucket())
 			n.sleep(n.ttl / 10)
 		}
 	}
