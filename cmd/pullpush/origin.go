@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"strings"
 	"time"
 
@@ -27,6 +28,12 @@ Playback:
   http://ADDR/out/v1/ID/index.m3u8?start=T[&end=T]              time-shift (ISO 8601 or epoch seconds)
   http://ADDR/out/v1/ID/start/T/end/T/index.m3u8                time-shift, path form
 
+Packaging endpoints (--endpoint, or endpoints: in the config) serve the same
+ingest as TS or CMAF, clear or encrypted, each at
+  http://ADDR/out/v1/ID/ENDPOINT/index.m3u8
+e.g. --endpoint ts --endpoint cmaf --endpoint aes=ts:AES-128 --endpoint cbcs=cmaf:cbcs
+     --key-server http://127.0.0.1:8091/speke/v1.0/copyProtection   (pullpush keys)
+
 The YAML config (--config) sets per-channel endpoint settings; --data and
 --channel override / add to it:
   dataDir: /var/lib/pullpush/origin
@@ -42,18 +49,38 @@ The YAML config (--config) sets per-channel endpoint settings; --data and
       timeDelay: 0s          # 0 or 5s..24h, less than the startover window
       iframes: true
       pdtInterval: 0s        # 0: PROGRAM-DATE-TIME on every segment
+      endpoints:             # optional; the first is also /out/v1/live/index.m3u8
+        - id: ts             # TS as ingested, the channel's settings
+        - id: cmaf
+          packaging: cmaf    # TS repackaged as CMAF (fMP4)
+          manifestWindow: 30s   # startoverWindow, timeDelay, iframes, pdtInterval too
+        - id: cbcs
+          packaging: cmaf
+          encryption:
+            method: cbcs     # AES-128 (ts, cmaf), SAMPLE-AES (ts), cbcs, cenc (cmaf)
+            keyRotationInterval: 60s   # 0: one key
+            constantIV: ""   # 32 hex digits; empty: per segment / per key
+            keyURI: ""       # EXT-X-KEY URI template ({channel} {endpoint} {resource} {kid} {period});
+                             # empty: the URI the key server returns
+            repeatKey: false # EXT-X-KEY before every segment
+  keys:                      # key provider of encrypted endpoints: one of
+    url: http://127.0.0.1:8091/speke/v1.0/copyProtection   # SPEKE v1 / CPIX
+    token: ""                # bearer token for the key server
+    # file: keys.yaml        # static keys: keys: [{channel, kid, key, iv, uri}]
+  packagerCacheBytes: 134217728   # memory for packaged segments
 
 Flags:
 `
 
 // Constant slog keys of the origin command.
 const (
-	originKeyAddr    = "addr"
-	originKeyChannel = "channel"
-	originKeyIngest  = "ingest"
-	originKeyPlay    = "playback"
-	originKeyData    = "data"
-	originKeyError   = "error"
+	originKeyAddr     = "addr"
+	originKeyChannel  = "channel"
+	originKeyIngest   = "ingest"
+	originKeyPlay     = "playback"
+	originKeyData     = "data"
+	originKeyError    = "error"
+	originKeyEndpoint = "endpoint"
 )
 
 // originShutdownGrace is how long in-flight requests get on shutdown.
@@ -80,6 +107,45 @@ func (c *channelFlags) Set(v string) error {
 	return nil
 }
 
+// keyTokenEnv names the environment variable holding the key server token.
+const keyTokenEnv = "PULLPUSH_KEY_TOKEN"
+
+// endpointFlags collects repeated --endpoint ID[=PACKAGING[:METHOD]] values.
+type endpointFlags []origin.EndpointConfig
+
+func (e *endpointFlags) String() string {
+	ids := make([]string, len(*e))
+	for i, ep := range *e {
+		ids[i] = ep.ID
+	}
+	return strings.Join(ids, ",")
+}
+
+func (e *endpointFlags) Set(v string) error {
+	id, spec, hasSpec := strings.Cut(v, "=")
+	ep := origin.EndpointConfig{ID: id, Packaging: origin.PackagingTS}
+	if !hasSpec && id == origin.PackagingCMAF {
+		ep.Packaging = origin.PackagingCMAF
+	}
+	if hasSpec {
+		pkg, method, hasMethod := strings.Cut(spec, ":")
+		ep.Packaging = strings.ToLower(pkg)
+		if hasMethod {
+			m := map[string]string{"aes-128": origin.MethodAES128, "sample-aes": origin.MethodSampleAES,
+				"cbcs": origin.MethodCBCS, "cenc": origin.MethodCENC}[strings.ToLower(method)]
+			if m == "" {
+				return fmt.Errorf("unknown encryption %q (want AES-128, SAMPLE-AES, cbcs or cenc)", method)
+			}
+			ep.Encryption = &origin.EncryptionConfig{Method: m}
+		}
+	}
+	if id == "" || (ep.Packaging != origin.PackagingTS && ep.Packaging != origin.PackagingCMAF) {
+		return errors.New("want ID[=ts|cmaf[:AES-128|SAMPLE-AES|cbcs|cenc]]")
+	}
+	*e = append(*e, ep)
+	return nil
+}
+
 // runOrigin runs the origin server until ctx ends.
 func runOrigin(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("origin", flag.ContinueOnError)
@@ -89,6 +155,13 @@ func runOrigin(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	configPath := fs.String("config", "", "YAML config `file` with per-channel settings")
 	var channels channelFlags
 	fs.Var(&channels, "channel", "channel `ID=USER:PASSWORD` (repeatable; both inputs use these credentials)")
+	var endpoints endpointFlags
+	fs.Var(&endpoints, "endpoint", "packaging endpoint `ID[=PACKAGING[:METHOD]]` of every channel without endpoints in --config (repeatable), e.g. ts, cmaf, aes=ts:AES-128, cbcs=cmaf:cbcs")
+	keyServer := fs.String("key-server", "", "SPEKE/CPIX key server `URL` for encrypted endpoints (pullpush keys)")
+	keyToken := fs.String("key-token", "", "bearer `token` for the key server (default $"+keyTokenEnv+")")
+	keysFile := fs.String("keys-file", "", "static key `file` for encrypted endpoints")
+	keyURI := fs.String("key-uri", "", "EXT-X-KEY URI `template` of --endpoint endpoints ({channel} {endpoint} {resource} {kid} {period}; default: the key server's)")
+	keyRotation := fs.Duration("key-rotation", origin.DefaultKeyRotationInterval, "key rotation `interval` of --endpoint endpoints (0: one key)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			fmt.Fprint(stdout, originUsage)
@@ -123,6 +196,30 @@ func runOrigin(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		if !replaced {
 			cfg.Channels = append(cfg.Channels, ch)
 		}
+	}
+	for i := range cfg.Channels {
+		if len(cfg.Channels[i].Endpoints) > 0 {
+			continue
+		}
+		for _, ep := range endpoints {
+			if ep.Encryption != nil {
+				e := *ep.Encryption
+				e.KeyURI, e.KeyRotationInterval = *keyURI, origin.Duration(*keyRotation)
+				ep.Encryption = &e
+			}
+			cfg.Channels[i].Endpoints = append(cfg.Channels[i].Endpoints, ep)
+		}
+	}
+	if *keyServer != "" {
+		cfg.Keys.URL, cfg.Keys.File = *keyServer, ""
+	}
+	if *keysFile != "" {
+		cfg.Keys.File, cfg.Keys.URL = *keysFile, ""
+	}
+	if *keyToken != "" {
+		cfg.Keys.Token = *keyToken
+	} else if tok := os.Getenv(keyTokenEnv); tok != "" && cfg.Keys.URL != "" && cfg.Keys.Token == "" {
+		cfg.Keys.Token = tok
 	}
 	if cfg.DataDir == "" {
 		return fmt.Errorf("%w: origin: --data is required", errUsage)
@@ -173,6 +270,18 @@ func runOrigin(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		}
 		fmt.Fprintf(stdout, "  playback: %s\n", play)
 		logger.Info("playback", originKeyChannel, ch.ID, originKeyPlay, play)
+		for _, ep := range ch.Endpoints {
+			u := base + "/out/v1/" + ch.ID + "/" + ep.ID + "/index.m3u8"
+			desc := ep.Packaging
+			if desc == "" {
+				desc = origin.PackagingTS
+			}
+			if ep.Encryption != nil {
+				desc += ", " + ep.Encryption.Method
+			}
+			fmt.Fprintf(stdout, "  playback %s (%s): %s\n", ep.ID, desc, u)
+			logger.Info("playback", originKeyChannel, ch.ID, originKeyEndpoint, ep.ID, originKeyPlay, u)
+		}
 	}
 
 	errc := make(chan error, 1)
