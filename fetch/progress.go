@@ -1,8 +1,10 @@
 package fetch
 
 import (
+	"context"
 	"encoding/json"
 	"sync"
+	"sync/atomic"
 )
 
 // progressDoc is the persisted progress of a fetcher: per rendition the
@@ -28,16 +30,53 @@ type targetProgress struct {
 
 // saver persists progress with group commit: any number of requests made
 // while a save runs are covered by the next one.
+//
+// Saves are numbered: a target pushes a segment only once a save that
+// began after its previous segment was done has completed (waitSaved), so
+// after a crash the saved Pushed lags the destination by at most the
+// upload that was in flight.
 type saver struct {
 	f       *Fetcher
 	mu      sync.Mutex
 	dirty   bool
 	stopped bool
 	wake    chan struct{}
+
+	started   atomic.Int64 // saves begun (snapshot taken after the increment)
+	completed atomic.Int64 // number of the last save finished, written or failed
+	saved     notifier     // notified after each finished save
 }
 
 func newSaver(f *Fetcher) *saver {
 	return &saver{f: f, wake: make(chan struct{}, 1)}
+}
+
+// nextGen returns the number of the first save that will begin from now
+// on; 0 when nothing is persisted.
+func (s *saver) nextGen() int64 {
+	if s == nil || s.f.cfg.Progress == nil {
+		return 0
+	}
+	return s.started.Load() + 1
+}
+
+// waitSaved waits until save gen has finished; false when ctx ended first.
+func (s *saver) waitSaved(ctx context.Context, gen int64) bool {
+	if s == nil || s.f.cfg.Progress == nil {
+		return true
+	}
+	for {
+		ch := s.saved.wait()
+		if s.completed.Load() >= gen {
+			return true
+		}
+		s.request()
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return false
+		}
+	}
 }
 
 func (s *saver) request() {
@@ -88,6 +127,11 @@ func (s *saver) saveNow() {
 	if f.cfg.Progress == nil {
 		return
 	}
+	gen := s.started.Add(1)
+	defer func() {
+		s.completed.Store(gen)
+		s.saved.notify()
+	}()
 	doc := progressDoc{Version: 1, Renditions: map[string]*renditionProgress{}}
 	f.mu.Lock()
 	rs := f.renditions

@@ -81,6 +81,15 @@ func (r *rendition) pushEntry(ctx, pctx context.Context, ti int, e *entry) (push
 	if e.missed || r.isDropped(e, ti) || e.file == nil {
 		return false, true
 	}
+	// Persist the progress up to the previous segment first, so that
+	// after a crash at most this upload is unsaved: at most one segment is
+	// pushed again, and no other bytes get its name (see restore).
+	r.mu.Lock()
+	gen := r.tg[ti].saveGen
+	r.mu.Unlock()
+	if !f.save.waitSaved(ctx, gen) {
+		return false, false
+	}
 	bo := newBackoff(100*time.Millisecond, 5*time.Second)
 	auxes := e.keyAux
 	if e.initMap != nil {
@@ -157,6 +166,7 @@ func (r *rendition) done(ti int, e *entry, pushed bool) {
 	r.mu.Lock()
 	t := r.tg[ti]
 	t.pushed = e.seq
+	t.saveGen = f.save.nextGen()
 	if pushed {
 		e.dropped[ti] = false
 	}

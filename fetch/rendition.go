@@ -31,6 +31,7 @@ type rendition struct {
 	entries      []*entry // consecutive output seqs
 	nextSeq      int64
 	offset       int64 // output seq = source msn + offset
+	reserved     int64 // output seqs up to this may name files a previous run pushed
 	headSrc      int64 // newest source msn enqueued, -1 none
 	recent       map[int64]string
 	liveFirst    int64 // first msn listed in the latest source playlist
@@ -56,6 +57,7 @@ type rendition struct {
 // renditionTarget is the per-target push state of a rendition.
 type renditionTarget struct {
 	pushed         int64 // last output seq done (pushed, missed or dropped)
+	saveGen        int64 // save that records pushed, awaited before the next push
 	winStart       int64 // first output seq in the pushed playlist
 	discSeq        int64 // EXT-X-DISCONTINUITY-SEQUENCE of the window
 	playlistPushed bool
@@ -66,7 +68,7 @@ type renditionTarget struct {
 func newRendition(f *Fetcher, name, u, ref, kind string) *rendition {
 	r := &rendition{
 		f: f, name: name, url: u, ref: ref, kind: kind, ext: ".ts",
-		headSrc: -1, recent: map[int64]string{}, auxes: map[string]*aux{},
+		headSrc: -1, reserved: -1, recent: map[int64]string{}, auxes: map[string]*aux{},
 		td: 1,
 	}
 	if kind == "subtitles" {
@@ -86,8 +88,20 @@ func newRendition(f *Fetcher, name, u, ref, kind string) *rendition {
 }
 
 // restore applies saved progress: numbering continues and nothing already
-// pushed everywhere is pushed again.
+// pushed everywhere is pushed again. Segments the source still lists after
+// the last one saved as pushed get their old numbers again (the same names
+// for the same bytes); the number after each target's saved Pushed is
+// reserved, as a crash may have left it pushed unsaved (see skipReserved).
 func (r *rendition) restore(p *renditionProgress) {
+	ok := func(n int64) bool { return n >= -maxMediaSequence && n <= maxMediaSequence }
+	valid := ok(p.Offset) && ok(p.NextSeq) && ok(p.HeadSrc)
+	for _, tp := range p.Targets {
+		valid = valid && (tp == nil || ok(tp.Pushed) && ok(tp.DiscSeq))
+	}
+	if !valid {
+		r.f.log.Warn("ignoring saved progress with numbers out of range", "rendition", r.name)
+		return
+	}
 	r.offset = p.Offset
 	minPushed := int64(math.MaxInt64)
 	for i, t := range r.f.targets {
@@ -111,16 +125,62 @@ func (r *rendition) restore(p *renditionProgress) {
 		}
 	}
 	r.nextSeq = minPushed + 1
+	// A target pushes a segment only once the progress recording the one
+	// before it is saved (pushEntry): it may hold one segment past its
+	// saved Pushed, so that number must not name other content.
+	for _, t := range r.tg {
+		r.reserved = max(r.reserved, t.pushed+1)
+	}
+	if r.reserved-r.nextSeq > maxReservedGap {
+		r.reserved = r.nextSeq - 1 // not from a progress this code saved
+	}
 	r.headSrc = minPushed - r.offset
 	if p.HeadSrc == r.headSrc && p.HeadURI != "" {
 		r.recent[r.headSrc] = p.HeadURI
 	}
 }
 
+// maxReservedGap bounds the gap entries skipReserved creates.
+const maxReservedGap = 1 << 16
+
+// skipReserved moves numbering past the output numbers a previous run may
+// have pushed without saving it, before new content is numbered, so that no
+// name is ever reused for other bytes. Called with r.mu held.
+func (r *rendition) skipReserved() {
+	if r.nextSeq > r.reserved {
+		return
+	}
+	if len(r.entries) == 0 {
+		// Nothing waits to be pushed: each target continues after the
+		// reserved numbers, with a playlist window starting there.
+		for _, t := range r.tg {
+			if t.pushed < r.reserved {
+				t.pushed, t.winStart = r.reserved, r.reserved+1
+			}
+		}
+		r.nextSeq = r.reserved + 1
+		return
+	}
+	// Entries wait: fill the reserved numbers with gaps so numbering stays
+	// consecutive for the pushers.
+	for r.nextSeq <= r.reserved {
+		e := &entry{r: r, seq: r.nextSeq, src: -1, name: r.segmentName(r.nextSeq, r.ext), missed: true,
+			ready: make(chan struct{}), dropped: map[int]bool{}}
+		close(e.ready)
+		for _, t := range r.tg {
+			if e.seq > t.pushed {
+				e.pending++
+			}
+		}
+		r.entries = append(r.entries, e)
+		r.nextSeq++
+	}
+}
+
 func (r *rendition) progress() *renditionProgress {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	p := &renditionProgress{Offset: r.offset, NextSeq: r.nextSeq, HeadSrc: r.headSrc, HeadURI: r.recent[r.headSrc], Targets: map[string]*targetProgress{}}
+	p := &renditionProgress{Offset: r.offset, NextSeq: max(r.nextSeq, r.reserved+1), HeadSrc: r.headSrc, HeadURI: r.recent[r.headSrc], Targets: map[string]*targetProgress{}}
 	for i, t := range r.tg {
 		disc := t.discSeq
 		for _, e := range r.entries {
@@ -478,12 +538,14 @@ func (r *rendition) apply(pl *hls.Media, segs []srcSeg) bool {
 				return false // stale playlist (e.g. a lagging CDN edge): ignore
 			}
 			f.log.Warn("source media sequence went back: source restarted", "rendition", r.name, "from", r.headSrc, "to", last)
+			r.skipReserved()
 			r.offset = r.nextSeq - first
 			disc = true
 		} else {
 			if u, ok := r.recent[r.headSrc]; ok && r.headSrc >= first {
 				if segKey(segs[r.headSrc-first]) != u {
 					f.log.Warn("source content changed under the same sequence numbers: source restarted", "rendition", r.name, "msn", r.headSrc)
+					r.skipReserved()
 					r.offset = r.nextSeq - first
 					disc = true
 					goto add
@@ -499,6 +561,7 @@ func (r *rendition) apply(pl *hls.Media, segs []srcSeg) bool {
 				}
 				f.log.Warn("segments left the source before they were seen", "rendition", r.name, "count", missed, "from", r.headSrc+1)
 				f.recordError(fmt.Errorf("rendition %s: %d segments missed (source moved past msn %d)", r.name, missed, r.headSrc+1))
+				r.skipReserved()
 				r.offset = r.nextSeq - first
 				disc = true
 			}
@@ -512,6 +575,7 @@ func (r *rendition) apply(pl *hls.Media, segs []srcSeg) bool {
 			t.winStart = first
 		}
 	} else {
+		r.skipReserved()
 		r.offset = r.nextSeq - first
 	}
 add:
