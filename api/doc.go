@@ -15,6 +15,11 @@
 //	GET    /api/docs              HTML page rendering the OpenAPI document
 //	GET    /api/docs/openapi.json OpenAPI 3.0 document
 //
+// In cluster mode (Options.Cluster, `pullpush serve --cluster`) every
+// instance answers for the whole cluster: list and get show each stored
+// fetcher with "instance", the instance running it; create stores the
+// definition and some instance claims it; delete works on any instance.
+//
 // When a token is configured every /api/v1 call needs
 // "Authorization: Bearer <token>"; /health, /metrics and the docs stay open
 // so that probes and scrapers need no secret (put /metrics behind the

@@ -172,14 +172,21 @@ func (n *Node) lose(l *lease, reason string) {
 	}
 	delete(n.held, l.id)
 	n.draining[l.id] = true
+	// Tracked by wg only while the node runs: Close waits after the state
+	// became stopped, so no Add can race with its Wait.
+	tracked := n.state != stateStopped
+	if tracked {
+		n.wg.Add(1)
+	}
 	n.mu.Unlock()
 	l.closeFence()
 	n.lost.Add(1)
 	n.log.Warn("lease lost: fetcher stopped", logKeyFetcher, l.id, logKeyReason, reason)
 	n.event(EventLost, l.id, reason)
-	n.wg.Add(1)
 	go func() {
-		defer n.wg.Done()
+		if tracked {
+			defer n.wg.Done()
+		}
 		ctx, cancel := context.WithTimeout(context.Background(), n.cfg.HandoffTimeout)
 		if err := n.runner.StopLocal(ctx, l.id); err != nil {
 			n.log.Warn("stop after lost lease", logKeyFetcher, l.id, logKeyErr, err)

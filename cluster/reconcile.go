@@ -204,7 +204,7 @@ func (n *Node) reconcile() {
 		if p.deleted[l] {
 			reason = "definition deleted"
 		}
-		n.wg.Add(1)
+		n.wg.Add(1) // this goroutine holds a count: no race with Close's Wait
 		go func() { defer n.wg.Done(); n.handOff(n.ctx, l, reason) }()
 	}
 	claimed := 0
