@@ -134,3 +134,34 @@ func TestAES128FFmpegKeyURI(t *testing.T) {
 		t.Fatal("ffmpeg decoded without the key server's token")
 	}
 }
+
+// TestEncryptedFMP4Ingest: an fMP4 ingest is encrypted as stored (AES-128
+// whole files including the init section, cbcs and cenc with mp4ff) on
+// both packagings, and decodes frame for frame like the clear endpoint.
+func TestEncryptedFMP4Ingest(t *testing.T) {
+	testutil.RequireTool(t, "ffmpeg")
+	k := newKeyEnv(t, "tok")
+	e := newEnv(t, allEndpoints(k.speke(t)))
+	l := newLive(t, testmedia.FMP4, e.clock.Now())
+	e.pushSteps(l, e.pusher("a"), 0, 4)
+	q := vod(l, 1, 3)
+	auth := "Authorization: Bearer " + k.token + "\r\n"
+	for _, r := range []string{"channel_video_hi", "channel_audio"} {
+		clear := frameHashes(t, e.url("/out/v1/live/ts/"+r+".m3u8"+q), "")
+		for _, ep := range []string{"cmaf", "aes", "cmaf-aes", "cbcs", "cenc"} {
+			m := e.media("/out/v1/live/" + ep + "/" + r + ".m3u8" + q)
+			if m.Segments[0].Map == nil || strings.Contains(m.Segments[0].URI, ".m4s") != true {
+				t.Fatalf("%s: fMP4 ingest not served as fMP4:\n%s", ep, m.Encode())
+			}
+			got := frameHashes(t, e.url("/out/v1/live/"+ep+"/"+r+".m3u8"+q), auth)
+			if strings.Join(got, ",") != strings.Join(clear, ",") {
+				t.Errorf("%s %s: %d frames decode differently from the clear endpoint (%d frames)", ep, r, len(got), len(clear))
+			}
+		}
+	}
+	// SAMPLE-AES is TS only: fMP4 segments are refused, never served clear.
+	m := e.media("/out/v1/live/sample-aes/channel_audio.m3u8")
+	if code, _ := e.get("/out/v1/live/sample-aes/" + m.Segments[0].URI); code == 200 {
+		t.Fatal("SAMPLE-AES endpoint served an fMP4 segment")
+	}
+}

@@ -169,6 +169,15 @@ func TestEndpointsOverOneIngest(t *testing.T) {
 			t.Fatalf("%s: I-frames %d, want %v:\n%s", name, code, want, mv)
 		}
 	}
+	// WebVTT passes through CMAF and encrypted endpoints as ingested.
+	for _, ep := range []string{"cmaf", "cbcs", "aes"} {
+		sm := e.media("/out/v1/live/" + ep + "/channel_subs.m3u8")
+		last := sm.Segments[len(sm.Segments)-1]
+		if code, body := e.get("/out/v1/live/" + ep + "/" + last.URI); code != http.StatusOK || !strings.HasSuffix(last.URI, ".vtt") ||
+			!bytes.Equal(body, l.segData(l.set.Rendition("subs"), 5)) || last.Map != nil {
+			t.Fatalf("%s: subtitles %s: %d %q", ep, last.URI, code, body)
+		}
+	}
 	// Unknown endpoint names are not endpoints.
 	if code, _ := e.get("/out/v1/live/nope/index.m3u8"); code != http.StatusNotFound {
 		t.Fatalf("unknown endpoint: %d", code)

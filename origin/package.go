@@ -101,7 +101,8 @@ type job struct {
 	pick    trackPick
 	cmaf    bool
 	enc     *encSpec
-	path    string // stored segment or init section
+	path     string // stored segment or init section
+	initPath string // stored init section of an fMP4 segment
 	fileID  uint64
 	ts      *tsInfo
 	track   *tsTrack
@@ -193,9 +194,6 @@ func (c *channel) job(v *rview, base, ext string) (*job, string) {
 		if err != nil || f == nil || !ok {
 			return nil, "init section not found"
 		}
-		if v.enc.method == MethodCBCS || v.enc.method == MethodCENC {
-			return nil, "encrypting fMP4 ingest is not supported"
-		}
 		j.kind, j.path, j.fileID, j.period = jobInit, f.path, f.id, p
 		return j, ""
 	}
@@ -212,6 +210,9 @@ func (c *channel) job(v *rview, base, ext string) (*job, string) {
 		return nil, "segment not found"
 	}
 	j.kind, j.path, j.fileID, j.seq, j.dur = jobSegment, s.file.path, s.file.id, s.seq, s.dur
+	if s.init != nil {
+		j.initPath = s.init.path
+	}
 	j.ts, j.tsBase, j.hasInit = s.ts, s.tsBase, v.hasInit
 	if v.cmaf {
 		if j.track = s.ts.track(v.pick); j.track == nil {
@@ -261,6 +262,17 @@ func (o *Origin) build(ctx context.Context, ch *channel, j *job) (*product, erro
 		data, err := os.ReadFile(j.path)
 		if err != nil {
 			return nil, err
+		}
+		if j.enc.method == MethodCBCS || j.enc.method == MethodCENC {
+			init, _, err := protectStoredInit(data, j, k)
+			if err != nil {
+				return nil, err
+			}
+			var buf bytes.Buffer
+			if err := init.Encode(&buf); err != nil {
+				return nil, fmt.Errorf("encode init: %w", err)
+			}
+			return &product{data: buf.Bytes()}, nil
 		}
 		return o.finishAES(j, k, data, nil)
 	}
@@ -314,7 +326,7 @@ func (o *Origin) build(ctx context.Context, ch *channel, j *job) (*product, erro
 		}
 		return &product{data: out, kf: kf}, nil
 	case j.enc != nil && (j.enc.method == MethodCBCS || j.enc.method == MethodCENC):
-		return nil, errors.New("encrypting fMP4 ingest is not supported")
+		return encryptStoredFMP4(data, j, k)
 	}
 	return o.finishAES(j, k, data, nil)
 }
@@ -440,4 +452,64 @@ func (o *Origin) addKeyTags(ctx context.Context, ch *channel, v *rview, refs []k
 		ref.seg.Keys = []*hls.Key{tag}
 	}
 	return nil
+}
+
+// protectStoredInit decodes a stored (fMP4 ingest) init section and adds
+// the protection boxes of a cbcs or cenc endpoint. Only one-track init
+// sections can be protected.
+func protectStoredInit(data []byte, j *job, k keys.Key) (*mp4.InitSegment, *mp4.InitProtectData, error) {
+	f, err := mp4.DecodeFile(bytes.NewReader(data))
+	if err != nil {
+		return nil, nil, fmt.Errorf("decode init: %w", err)
+	}
+	if f.Init == nil || f.Init.Moov == nil || len(f.Init.Moov.Traks) != 1 {
+		return nil, nil, errors.New("cbcs/cenc needs fMP4 ingest with one track per init section")
+	}
+	iv, _ := j.enc.segmentIV(k, j.seq, j.period, true)
+	ipd, err := protectInit(f.Init, j.enc, k, iv)
+	if err != nil {
+		return nil, nil, err
+	}
+	return f.Init, ipd, nil
+}
+
+// encryptStoredFMP4 encrypts the fragments of a stored (fMP4 ingest)
+// segment with cbcs or cenc.
+func encryptStoredFMP4(data []byte, j *job, k keys.Key) (*product, error) {
+	if j.initPath == "" {
+		return nil, errors.New("fMP4 segment without an init section")
+	}
+	initData, err := os.ReadFile(j.initPath)
+	if err != nil {
+		return nil, err
+	}
+	_, ipd, err := protectStoredInit(initData, j, k)
+	if err != nil {
+		return nil, err
+	}
+	f, err := mp4.DecodeFile(bytes.NewReader(data))
+	if err != nil {
+		return nil, fmt.Errorf("decode segment: %w", err)
+	}
+	iv, _ := j.enc.segmentIV(k, j.seq, j.period, true)
+	n := 0
+	for _, seg := range f.Segments {
+		for _, frag := range seg.Fragments {
+			fiv := iv
+			if j.enc.method == MethodCENC {
+				fiv = fragmentIV(j.seq, n)
+			}
+			n++
+			if err := mp4.EncryptFragment(frag, k.Value.Bytes(), fiv, ipd); err != nil {
+				return nil, fmt.Errorf("encrypt fragment: %w", err)
+			}
+		}
+	}
+	var buf bytes.Buffer
+	if err := f.Encode(&buf); err != nil {
+		return nil, fmt.Errorf("encode segment: %w", err)
+	}
+	out := buf.Bytes()
+	kf, _ := scanFMP4(out, nil)
+	return &product{data: out, kf: kf}, nil
 }
