@@ -95,23 +95,23 @@ const (
 // job describes one packaged file; it holds what produce needs, so that it
 // runs without the channel lock.
 type job struct {
-	kind    jobKind
-	ep      *endpoint
-	name    string
-	pick    trackPick
-	cmaf    bool
-	enc     *encSpec
+	kind     jobKind
+	ep       *endpoint
+	name     string
+	pick     trackPick
+	cmaf     bool
+	enc      *encSpec
 	path     string // stored segment or init section
 	initPath string // stored init section of an fMP4 segment
-	fileID  uint64
-	ts      *tsInfo
-	track   *tsTrack
-	tsBase  int64
-	seq     int64
-	dur     int64 // ns
-	period  int64
-	hasInit bool
-	ext     string
+	fileID   uint64
+	ts       *tsInfo
+	track    *tsTrack
+	tsBase   int64
+	seq      int64
+	dur      int64 // ns
+	period   int64
+	hasInit  bool
+	ext      string
 }
 
 func (j *job) contentType() string {
