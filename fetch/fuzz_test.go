@@ -63,6 +63,9 @@ var fuzzProgress = []string{
 //   - media_sequence_overflow: EXT-X-MEDIA-SEQUENCE near 2^63 overflowed the
 //     segments' numbers; every reload then took the playlist as new. Such
 //     playlists are now refused.
+//   - restored_progress_out_of_range: saved numbers near +-2^63 made the
+//     restart's skip past reserved numbers loop for ever. Such progress is
+//     now ignored.
 //
 // Properties: no panic; the rendition's entries have consecutive output
 // sequence numbers ending just before nextSeq; every pushed name is a valid
