@@ -118,7 +118,16 @@ type Segment struct {
 // Offered returns the segments of a rendition that appeared in a playlist
 // the source served, in order, with the digests of their served bodies.
 func (s *Source) Offered(rendition string) []Segment {
-	refs := s.Source.Offered(rendition)
+	return s.withDigests(rendition, s.Source.Offered(rendition))
+}
+
+// Published returns every segment the rendition published, listed in a
+// served playlist or not, with the digests of their bodies.
+func (s *Source) Published(rendition string) []Segment {
+	return s.withDigests(rendition, s.Source.Published(rendition))
+}
+
+func (s *Source) withDigests(rendition string, refs []livesource.SegmentRef) []Segment {
 	out := make([]Segment, 0, len(refs))
 	for _, ref := range refs {
 		data, _ := s.Data(rendition, ref.Epoch, ref.MediaSequence)
@@ -258,6 +267,13 @@ type Options struct {
 	// Name maps a source rendition to its pushed name; nil replaces "_"
 	// with "-" (the relay's naming of livesource renditions).
 	Name func(rendition string) string
+	// IgnoreTail leaves out the segments offered after the newest one
+	// delivered, for a relay stopped while the source went on.
+	IgnoreTail bool
+	// Published checks against every segment the source published instead
+	// of those listed in a playlist it served: segments published and gone
+	// while no one was polling (the relay was down) count as gaps too.
+	Published bool
 }
 
 // Report is the outcome of Check for one destination.
@@ -315,7 +331,11 @@ func Check(src *Source, d *Dest, opts Options) Report {
 	total := Report{Renditions: map[string]Report{}}
 	writes := d.Sink.Writes()
 	for _, rend := range src.Renditions() {
-		rep := checkRendition(src.Offered(rend), writes, d, opts, opts.Name(rend))
+		ref := src.Offered(rend)
+		if opts.Published {
+			ref = src.Published(rend)
+		}
+		rep := checkRendition(ref, writes, d, opts, opts.Name(rend))
 		total.Renditions[rend] = rep
 		for i, v := range rep.Violations {
 			rep.Violations[i] = rend + ": " + v
@@ -465,7 +485,7 @@ func checkRendition(offered []Segment, writes []sink.Request, d *Dest, opts Opti
 		for i := a.idx + 1; i < b.idx; i++ {
 			rep.Undelivered = append(rep.Undelivered, offered[i].URI)
 		}
-		marked := 0
+		marked, skipped := 0, 0
 		disc := false
 		end := b.seq
 		if tail {
@@ -478,16 +498,21 @@ func checkRendition(offered []Segment, writes []sink.Request, d *Dest, opts Opti
 				marked++
 				disc = disc || sl.disc
 			case tail:
+			case sl == nil:
+				skipped++ // a number no playlist lists (a restart skipped it)
 			default:
-				bad("output sequence %d neither delivered nor listed as EXT-X-GAP", s)
+				bad("output sequence %d listed but neither delivered nor marked EXT-X-GAP", s)
 			}
 		}
 		if !tail {
 			if sl := slots[b.seq]; sl != nil && sl.disc {
 				disc = true
 			}
-			if int64(k) < b.seq-a.seq-1 {
-				bad("%d output sequence numbers between %d and %d for %d offered segments", b.seq-a.seq-1, a.seq, b.seq, k)
+			if skipped > 0 && !disc {
+				bad("output sequence numbers %d to %d skipped without a DISCONTINUITY", a.seq+1, b.seq-1)
+			}
+			if marked > k {
+				bad("%d segments marked EXT-X-GAP between %d and %d for %d offered segments", marked, a.seq, b.seq, k)
 			}
 		}
 		rep.Marked += min(marked, k)
@@ -507,7 +532,11 @@ func checkRendition(offered []Segment, writes []sink.Request, d *Dest, opts Opti
 		account(prev, x, false)
 		prev = x
 	}
-	account(prev, delivery{idx: len(offered)}, true)
+	if opts.IgnoreTail && len(order) > 0 {
+		rep.Offered = prev.idx + 1
+	} else {
+		account(prev, delivery{idx: len(offered)}, true)
+	}
 	rep.Gaps = rep.Marked + rep.Unseen
 	return rep
 }
