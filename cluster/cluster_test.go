@@ -20,7 +20,9 @@ func channels(n int) []string {
 // instance. One instance is killed (no hand-off, its leases expire): the
 // other two take its 10 fetchers over within 2 × TTL and continue each
 // stream: every segment the source published reaches the ingest exactly
-// once per fetcher, byte-identical, with consecutive numbers.
+// once per fetcher, byte-identical, with consecutive numbers. The killed
+// instance then restarts under its id and gets its share back by hand-off,
+// again without a duplicate or a hole.
 func TestFailover(t *testing.T) {
 	const total = 30
 	e := newEnv(t, false)
@@ -160,5 +162,33 @@ func TestFailover(t *testing.T) {
 		if s := i.node.Stats(); s.Lost > 0 {
 			t.Errorf("%s lost %d leases", i.name, s.Lost)
 		}
+	}
+
+	// The killed instance comes back under the same id: the others hand
+	// it its share (join with 30 fetchers).
+	e.resume()
+	tJoin := time.Now()
+	b2 := e.start("b")
+	e.waitFor(6*testTTL, func() bool {
+		o := e.owners()
+		return balanced(o, total) && len(o["b"]) >= total/3-1
+	}, "rebalance after the rejoin: %v", counts(e.owners()))
+	joinTook := time.Since(tJoin)
+	target = len(e.src.Published(e.rends[0])) + 3
+	e.waitFor(30*time.Second, func() bool {
+		return len(e.src.Published(e.rends[0])) >= target && e.caughtUp(chs, 2)
+	}, "streams continue after the rejoin")
+	e.pause()
+	e.waitFor(30*time.Second, func() bool { return e.caughtUp(chs, 0) }, "caught up after the rejoin")
+	rep = e.check(chs)
+	conc, detail = concurrentPushes(e.putsCopy())
+	t.Logf("rejoin: %d fetchers handed to the restarted instance in %s (release to claim max %s; old owner's last upload to new owner's first max %s, source publishes every %s); %d segment uploads in all, %d duplicates, %d lost (holes), %d mismatches, %d concurrent uploads; spread: %v",
+		len(b2.node.Owned()), joinTook.Round(time.Millisecond), maxGap(e.handoffLatency(tJoin)), maxGap(handoffGaps(e.putsCopy(), tJoin)), sourceInterval,
+		rep.segments, rep.duplicates, rep.holes, rep.mismatches, conc, counts(e.owners()))
+	if rep.duplicates+rep.holes+rep.mismatches > 0 {
+		t.Errorf("stream damaged after the rejoin:\n%s", strings.Join(rep.detail[:min(len(rep.detail), 40)], "\n"))
+	}
+	if conc > 0 {
+		t.Errorf("two instances uploaded for one fetcher at once:\n%s", strings.Join(detail, "\n"))
 	}
 }

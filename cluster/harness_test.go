@@ -604,3 +604,19 @@ func handoffGaps(puts []putRec, since time.Time) map[string]time.Duration {
 	}
 	return out
 }
+
+// handoffLatency returns, per fetcher released since t0, how long after
+// its release another instance claimed it.
+func (e *env) handoffLatency(t0 time.Time) map[string]time.Duration {
+	released := map[string]time.Time{}
+	for _, ev := range e.eventsSince(t0, cluster.EventReleased) {
+		released[ev.Fetcher] = ev.Time
+	}
+	out := map[string]time.Duration{}
+	for _, ev := range e.eventsSince(t0, cluster.EventClaimed) {
+		if r, ok := released[ev.Fetcher]; ok && !ev.Time.Before(r) {
+			out[ev.Fetcher] = ev.Time.Sub(r)
+		}
+	}
+	return out
+}

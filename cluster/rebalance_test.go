@@ -36,6 +36,7 @@ func TestJoinAndLeave(t *testing.T) {
 	moved := len(e.owners()["c"])
 	e.waitFor(30*time.Second, func() bool { return e.caughtUp(chs, 2) }, "streams after join")
 	gapsJoin := handoffGaps(e.putsCopy(), tJoin)
+	latJoin := e.handoffLatency(tJoin)
 
 	// Graceful leave.
 	tLeave := time.Now()
@@ -49,6 +50,7 @@ func TestJoinAndLeave(t *testing.T) {
 		return len(e.src.Published(e.rends[0])) >= target && e.caughtUp(chs, 2)
 	}, "streams after leave")
 	gapsLeave := handoffGaps(e.putsCopy(), tLeave)
+	latLeave := e.handoffLatency(tLeave)
 	for _, id := range leaving {
 		if _, ok := gapsLeave[id]; !ok {
 			t.Errorf("fetcher %s of the leaving instance not continued elsewhere", id)
@@ -84,10 +86,10 @@ func TestJoinAndLeave(t *testing.T) {
 
 	rep := e.check(remaining)
 	conc, detail := concurrentPushes(e.putsCopy())
-	t.Logf("join: %d fetchers moved to the new instance in %s; hand-off gap (old owner's last upload to new owner's first) max %s",
-		moved, joinTook.Round(time.Millisecond), maxGap(gapsJoin))
-	t.Logf("leave: %d fetchers handed off, Leave returned after %s, all claimed after %s; gap max %s",
-		len(leaving), leaveTook.Round(time.Millisecond), takeover.Round(time.Millisecond), maxGap(gapsLeave))
+	t.Logf("join: %d fetchers moved to the new instance in %s; release to claim max %s; old owner's last upload to new owner's first max %s (source publishes every %s)",
+		moved, joinTook.Round(time.Millisecond), maxGap(latJoin), maxGap(gapsJoin), sourceInterval)
+	t.Logf("leave: %d fetchers handed off, Leave returned after %s, all claimed after %s; release to claim max %s; upload gap max %s",
+		len(leaving), leaveTook.Round(time.Millisecond), takeover.Round(time.Millisecond), maxGap(latLeave), maxGap(gapsLeave))
 	t.Logf("streams: %d segment uploads, %d duplicates, %d lost (holes), %d mismatches, %d concurrent uploads by two instances",
 		rep.segments, rep.duplicates, rep.holes, rep.mismatches, conc)
 	if rep.duplicates+rep.holes+rep.mismatches > 0 {
