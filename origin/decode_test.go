@@ -3,6 +3,7 @@ package origin
 import (
 	"bytes"
 	"context"
+	"net/http"
 	"os/exec"
 	"strings"
 	"testing"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/pullpush/pullpush/internal/testmedia"
 	"github.com/pullpush/pullpush/internal/testutil"
+	"github.com/pullpush/pullpush/keys"
 )
 
 // frameHashes decodes url with ffmpeg and returns the MD5 of every decoded
@@ -163,5 +165,36 @@ func TestEncryptedFMP4Ingest(t *testing.T) {
 	m := e.media("/out/v1/live/sample-aes/channel_audio.m3u8")
 	if code, _ := e.get("/out/v1/live/sample-aes/" + m.Segments[0].URI); code == 200 {
 		t.Fatal("SAMPLE-AES endpoint served an fMP4 segment")
+	}
+}
+
+// TestInProcessKeyServer is the demo setup: the key server's Provider and
+// handler in the origin's process and on its mux; EXT-X-KEY URIs are
+// absolute paths (/keys/...) on the origin's host, and ffmpeg decodes the
+// AES-128 and cbcs endpoints.
+func TestInProcessKeyServer(t *testing.T) {
+	testutil.RequireTool(t, "ffmpeg")
+	ks, err := keys.NewServer(keys.ServerConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := newEnv(t, allEndpoints(ks.Provider()))
+	mux := http.NewServeMux()
+	mux.Handle("/in/", e.o.Handler())
+	mux.Handle("/out/", e.o.Handler())
+	mux.Handle(keys.KeysPath, ks.Handler())
+	srv := newLoopbackServer(t, mux)
+	l := newLive(t, testmedia.TS, e.clock.Now())
+	e.pushSteps(l, e.pusher("a"), 0, 4)
+	m := e.media("/out/v1/live/aes/channel_video_hi.m3u8")
+	if uri := m.Segments[0].Keys[0].URI; !strings.HasPrefix(uri, "/keys/live/") {
+		t.Fatalf("key URI %q", uri)
+	}
+	q := vod(l, 1, 3)
+	clear := frameHashes(t, srv.URL+"/out/v1/live/ts/channel_video_hi.m3u8"+q, "")
+	for _, ep := range []string{"aes", "cbcs"} {
+		if got := frameHashes(t, srv.URL+"/out/v1/live/"+ep+"/channel_video_hi.m3u8"+q, ""); strings.Join(got, ",") != strings.Join(clear, ",") {
+			t.Fatalf("%s: decodes differently", ep)
+		}
 	}
 }

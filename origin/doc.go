@@ -12,6 +12,36 @@
 // /start/<t>/end/<t>/ path elements), time delay, ad-marker passthrough and
 // I-frame-only playlists built from the first video rendition.
 //
+// # Packaging endpoints
+//
+// A channel can have several packaging endpoints over its one ingest
+// (ChannelConfig.Endpoints), each with its own windows and encryption:
+//
+//	/out/v1/{channel}/{endpoint}/index.m3u8              multivariant
+//	/out/v1/{channel}/{endpoint}/{rendition}.m3u8        media playlist
+//	/out/v1/{channel}/{endpoint}/{rendition}/{seq}.{ts|m4s|vtt}
+//	/out/v1/{channel}/{endpoint}/{rendition}/cinit-{hash}[-k{period}].mp4
+//	/out/v1/{channel}/{endpoint}/{rendition}/iframes.m3u8
+//
+// plus the time-shift forms (query, or start/end path elements before or
+// after the endpoint). The endpoint-less URLs serve the first endpoint.
+//
+// Packaging "ts" serves segments as ingested. Packaging "cmaf" repackages
+// TS renditions (H.264, H.265, ADTS AAC; the audio of a muxed TS becomes a
+// rendition of its own, {rendition}.audio) as CMAF with mp4ff on first
+// request, caching the result (Config.PackagerCacheBytes): one init segment
+// per codec configuration, media segments with one fragment per GOP and
+// tfdt taken from the TS DTS (90 kHz video; audio at its sample rate), an
+// EXT-X-DISCONTINUITY where the source has one or its timestamps jump.
+// fMP4 and WebVTT renditions are served as ingested.
+//
+// Encryption (EndpointConfig.Encryption) is AES-128 (whole segments and
+// init sections), SAMPLE-AES (TS: Apple's H.264/AAC sample encryption),
+// cbcs or cenc (CMAF, mp4ff's Common Encryption). Keys come from a
+// keys.Provider (Config.KeyProvider, or a static key file or SPEKE/CPIX key
+// server named in Config.Keys), one per rotation period of the endpoint's
+// resource; WebVTT stays clear.
+//
 // Create an Origin with New, mount Origin.Handler on any mux (paths are
 // absolute), and call Close when done.
 package origin

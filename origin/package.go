@@ -157,12 +157,12 @@ func (c *channel) job(v *rview, base, ext string) (*job, string) {
 		}
 		// Only periods of retained segments: clients cannot make the
 		// origin ask the key provider for arbitrary keys.
-		for i := len(rd.segs) - 1; i >= 0; i-- {
-			if v.enc.period(rd.segs[i].start) == p {
-				return p, true
-			}
+		if v.enc.rotation <= 0 {
+			return p, p == 0
 		}
-		return 0, false
+		from := p * int64(v.enc.rotation)
+		i := rd.countStartingBefore(from)
+		return p, i < len(rd.segs) && v.enc.period(rd.segs[i].start) == p
 	}
 	switch {
 	case strings.HasPrefix(base, "cinit-") && v.cmaf && ext == ".mp4":
@@ -227,7 +227,14 @@ func (c *channel) job(v *rview, base, ext string) (*job, string) {
 
 // produce returns the packaged file of job j, from the cache or built now.
 func (o *Origin) produce(ctx context.Context, ch *channel, j *job) (*product, error) {
-	return o.cache.get(ctx, j.cacheKey(ch.cfg.ID), func() (*product, error) {
+	return o.cache.get(ctx, j.cacheKey(ch.cfg.ID), func() (p *product, err error) {
+		// The packagers parse pushed media with libraries: a panic on odd
+		// input fails this request, not the origin.
+		defer func() {
+			if r := recover(); r != nil {
+				p, err = nil, fmt.Errorf("packager panic: %v", r)
+			}
+		}()
 		return o.build(ctx, ch, j)
 	})
 }

@@ -72,9 +72,13 @@ func TestKeysNeverLogged(t *testing.T) {
 					}
 				}
 				if s.Map != nil {
-					e.get("/out/v1/live/" + ep + "/" + s.Map.URI)
+					if code, _ := e.get("/out/v1/live/" + ep + "/" + s.Map.URI); code != http.StatusOK {
+						t.Fatalf("%s: %s: %d", ep, s.Map.URI, code)
+					}
 				}
-				e.get("/out/v1/live/" + ep + "/" + s.URI)
+				if code, _ := e.get("/out/v1/live/" + ep + "/" + s.URI); code != http.StatusOK {
+					t.Fatalf("%s: %s: %d", ep, s.URI, code)
+				}
 			}
 			e.get("/out/v1/live/" + ep + "/" + r + "/iframes.m3u8")
 		}
