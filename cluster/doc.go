@@ -24,11 +24,14 @@
 // before this one stopped trusting it. A renewal that fails on the revision
 // (the key expired or another instance holds it) loses the lease at once.
 //
-// Losing a lease closes the fence of that fetcher before anything else:
-// every output of a fetcher is wrapped (Node.WrapOutput) so that an upload
-// starts only while the lease is trusted, and runs with a deadline at the
-// end of that trust (cancelled at once when the lease is lost). The
-// fetcher is then stopped. Progress is fenced too: on claim, the new owner
+// Every output of a fetcher is wrapped (Node.WrapOutput) so that an upload
+// starts only while the lease is trusted and is cancelled the moment the
+// trust lapses (a timer at that instant, moved by each renewal) or the
+// lease is lost; a long upload under a lease that keeps being renewed runs
+// to its end. Losing a lease closes that fence before anything else; the
+// fetcher is then stopped. While a progress save fails (NATS unreachable),
+// uploads pause until a retry stores it, so an owner cut off from NATS
+// cannot run ahead of its stored progress by more than one segment. Progress is fenced too: on claim, the new owner
 // rewrites the progress record at its current revision, and the owner saves
 // progress only at the revision it last wrote (Node.Progress), so a former
 // owner that still runs can neither push nor overwrite progress.

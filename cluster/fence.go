@@ -56,9 +56,17 @@ type fencedTarget struct {
 // errUnsaved refuses uploads while the last progress save failed.
 var errUnsaved = errors.New("cluster: waiting until the fetcher's progress is stored in NATS")
 
-// guard returns a context bounded by the lease, or ErrNotOwner.
+// guard returns a context that ends when the lease lapses or is lost, or
+// ErrNotOwner when it is not valid now.
 func (n *Node) guard(ctx context.Context, l *lease) (context.Context, func(), error) {
-	if l == nil || !l.valid(n.mono()) {
+	if l == nil {
+		n.refused.Add(1)
+		return nil, nil, ErrNotOwner
+	}
+	// The epoch first: if the lease lapses after the check below, this
+	// epoch is the one cancelled.
+	epoch := l.currentEpoch()
+	if !l.valid(n.mono()) {
 		n.refused.Add(1)
 		return nil, nil, ErrNotOwner
 	}
@@ -66,8 +74,8 @@ func (n *Node) guard(ctx context.Context, l *lease) (context.Context, func(), er
 		n.refused.Add(1)
 		return nil, nil, errUnsaved
 	}
-	ctx, cancel := context.WithDeadline(ctx, n.at(l.validUntil.Load()))
-	stop := context.AfterFunc(l.fence, cancel)
+	ctx, cancel := context.WithCancel(ctx)
+	stop := context.AfterFunc(epoch, cancel)
 	return ctx, func() { stop(); cancel() }, nil
 }
 

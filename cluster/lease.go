@@ -28,6 +28,14 @@ type lease struct {
 	validUntil atomic.Int64 // mono() until which uploads may start
 	stopping   atomic.Bool  // being handed off: no status, not counted
 
+	// epoch is cancelled (and replaced) whenever the lease lapses, i.e.
+	// validUntil passes before a renewal extends it: uploads in flight
+	// are cut at that instant, however long they have been running, and
+	// new ones are refused until a renewal makes the lease valid again.
+	emu         sync.Mutex
+	epoch       context.Context
+	cancelEpoch context.CancelFunc
+
 	mu       sync.Mutex // serialises renewals and the release
 	rev      uint64
 	released bool
@@ -76,6 +84,8 @@ func (n *Node) claim(ctx context.Context, id string) bool {
 	fence, closeFence := context.WithCancel(n.ctx)
 	l := &lease{id: id, key: key, value: val, fence: fence, closeFence: closeFence, rev: rev}
 	l.validUntil.Store(sent + int64(n.ttl-n.margin))
+	l.epoch, l.cancelEpoch = context.WithCancel(fence)
+	n.watchLapse(l)
 
 	// Fence the progress: rewrite the record at its current revision, so
 	// that a former owner still running can no longer save.
@@ -128,6 +138,37 @@ func (n *Node) claim(ctx context.Context, id string) bool {
 	}
 	n.event(EventClaimed, id, "")
 	return true
+}
+
+// watchLapse arms a timer at the lease's validUntil: if no renewal moved it
+// by then, the current epoch is cancelled (uploads in flight stop) and a new
+// one begins for the uploads allowed after the next renewal. It re-arms
+// itself until the fence closes.
+func (n *Node) watchLapse(l *lease) {
+	var check func()
+	check = func() {
+		if l.fence.Err() != nil {
+			return
+		}
+		if left := l.validUntil.Load() - n.mono(); left > 0 {
+			time.AfterFunc(time.Duration(left), check)
+			return
+		}
+		l.emu.Lock()
+		l.cancelEpoch()
+		l.epoch, l.cancelEpoch = context.WithCancel(l.fence)
+		l.emu.Unlock()
+		// Checked again one renewal period later.
+		time.AfterFunc(n.ttl/3, check)
+	}
+	time.AfterFunc(time.Duration(max(l.validUntil.Load()-n.mono(), 0)), check)
+}
+
+// currentEpoch returns the context of the lease's current validity period.
+func (l *lease) currentEpoch() context.Context {
+	l.emu.Lock()
+	defer l.emu.Unlock()
+	return l.epoch
 }
 
 // renew extends a held lease, or loses it when it can no longer be trusted.

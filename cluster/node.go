@@ -255,9 +255,6 @@ func (n *Node) Stats() Stats {
 // mono returns the monotonic time since the node was created.
 func (n *Node) mono() int64 { return int64(time.Since(n.epoch)) }
 
-// at returns the time.Time (with monotonic reading) of a mono() value.
-func (n *Node) at(m int64) time.Time { return n.epoch.Add(time.Duration(m)) }
-
 func (n *Node) event(t EventType, id, reason string) {
 	if n.cfg.OnEvent != nil {
 		n.cfg.OnEvent(Event{Type: t, Fetcher: id, Instance: n.cfg.Instance, Time: time.Now(), Reason: reason})
@@ -464,11 +461,26 @@ func (n *Node) Leave(ctx context.Context) error {
 		go func() { defer wg.Done(); n.handOff(ctx, l, "leaving") }()
 	}
 	done := make(chan struct{})
-	go func() { wg.Wait(); close(done) }()
+	go func() {
+		wg.Wait()
+		// Hand-offs a rebalance started before Leave finish too.
+		for {
+			n.mu.Lock()
+			left := len(n.held)
+			n.mu.Unlock()
+			if left == 0 || ctx.Err() != nil {
+				break
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		close(done)
+	}()
 	var err error
 	select {
 	case <-done:
 	case <-ctx.Done():
+	}
+	if ctx.Err() != nil {
 		err = fmt.Errorf("cluster: leave: %w", ctx.Err())
 	}
 	n.stop()

@@ -8,9 +8,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
+
 	"github.com/pullpush/pullpush/cluster"
 	"github.com/pullpush/pullpush/fetch"
 	"github.com/pullpush/pullpush/internal/natstest"
+	"github.com/pullpush/pullpush/output"
 	"github.com/pullpush/pullpush/store"
 	"github.com/pullpush/pullpush/store/natskv"
 	"github.com/pullpush/pullpush/store/storetest"
@@ -53,7 +56,13 @@ func (r *fakeRunner) count() int {
 
 func newNode(t *testing.T, srv *natstest.Server, cfg cluster.Config) (*cluster.Node, *natskv.Store) {
 	t.Helper()
-	_, js := srv.Connect(t)
+	n, st, _ := newNodeConn(t, srv, cfg)
+	return n, st
+}
+
+func newNodeConn(t *testing.T, srv *natstest.Server, cfg cluster.Config) (*cluster.Node, *natskv.Store, *nats.Conn) {
+	t.Helper()
+	nc, js := srv.Connect(t)
 	st, err := natskv.Open(t.Context(), js, natskv.Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -64,7 +73,7 @@ func newNode(t *testing.T, srv *natstest.Server, cfg cluster.Config) (*cluster.N
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { n.Close() })
-	return n, st
+	return n, st, nc
 }
 
 func TestConfigErrors(t *testing.T) {
@@ -160,5 +169,73 @@ func TestMaxFetchers(t *testing.T) {
 			}
 			time.Sleep(20 * time.Millisecond)
 		}
+	}
+}
+
+// slowTarget holds every upload for hold, or until its context ends.
+type slowTarget struct{ hold time.Duration }
+
+func (s slowTarget) Name() string { return "slow" }
+func (s slowTarget) Put(ctx context.Context, f output.File) error {
+	select {
+	case <-time.After(s.hold):
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+func (s slowTarget) Delete(ctx context.Context, name string) error { return nil }
+
+type slowOutput struct{ t output.Target }
+
+func (o slowOutput) Stem() string             { return "channel" }
+func (o slowOutput) Targets() []output.Target { return []output.Target{o.t} }
+func (o slowOutput) Close() error             { return nil }
+
+// TestFenceLapse: an upload longer than the lease TTL runs to its end while
+// renewals succeed; when the instance loses NATS, the upload in flight is
+// cut when the lease lapses (before the server can expire it) and no
+// upload starts any more.
+func TestFenceLapse(t *testing.T) {
+	srv := natstest.Start(t)
+	ttl := 2 * time.Second
+	n, st, nc := newNodeConn(t, srv, cluster.Config{Instance: "x", LeaseTTL: ttl})
+	if err := n.Start(t.Context(), &fakeRunner{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.PutFetcher(t.Context(), storetest.Def("f", time.Now())); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for len(n.Owned()) != 1 {
+		if time.Now().After(deadline) {
+			t.Fatal("fetcher not claimed")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	long := n.WrapOutput("f", slowOutput{slowTarget{hold: 2*ttl + ttl/2}}).Targets()[0]
+	if err := long.Put(t.Context(), output.File{Name: "seg_1.ts"}); err != nil {
+		t.Fatalf("upload longer than the TTL under a renewed lease: %v", err)
+	}
+	if err := (n.WrapOutput("other", slowOutput{slowTarget{}})).Targets()[0].Put(t.Context(), output.File{Name: "x"}); !errors.Is(err, cluster.ErrNotOwner) {
+		t.Fatalf("upload for a fetcher not held here: %v", err)
+	}
+
+	endless := n.WrapOutput("f", slowOutput{slowTarget{hold: time.Hour}}).Targets()[0]
+	if err := n.WrapOutput("f", slowOutput{slowTarget{}}).Targets()[0].Put(t.Context(), output.File{Name: "seg_2.ts"}); err != nil {
+		t.Fatalf("upload under a valid lease: %v", err)
+	}
+	nc.Close()
+	cut := time.Now()
+	err := endless.Put(t.Context(), output.File{Name: "seg_3.ts"})
+	took := time.Since(cut)
+	if !errors.Is(err, context.Canceled) || took > ttl {
+		t.Fatalf("upload in flight when NATS went away: %v after %s, want cancelled within the TTL (%s)", err, took, ttl)
+	}
+	if err := endless.Put(t.Context(), output.File{Name: "seg_4.ts"}); !errors.Is(err, cluster.ErrNotOwner) {
+		t.Fatalf("upload after the lapse: %v, want ErrNotOwner", err)
+	}
+	if s := n.Stats(); s.Refused < 2 {
+		t.Errorf("stats %+v: refused uploads not counted", s)
 	}
 }
