@@ -147,8 +147,16 @@ func (e *encSpec) segmentIV(k keys.Key, seq, period int64, hasInit bool) (iv []b
 	case e.method == MethodCBCS || hasInit:
 		return derivedIV(k.ID, period), true
 	default:
-		return seqIV(seq), false
+		return seqIV(seq), e.perSegmentIV(k)
 	}
+}
+
+// perSegmentIV reports whether SAMPLE-AES segments get their media
+// sequence number as IV written out in an EXT-X-KEY each: the implicit IV
+// is what the HLS specification says, but hls.js only decrypts SAMPLE-AES
+// with an explicit IV.
+func (e *encSpec) perSegmentIV(k keys.Key) bool {
+	return e.method == MethodSampleAES && e.constIV == nil && len(k.IV) != 16
 }
 
 // fragmentIV is the first per-sample IV of fragment n of a cenc segment:

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -138,8 +139,14 @@ func TestEndpointsOverOneIngest(t *testing.T) {
 		if len(kt) != 1 || kt[0].Method != want || kt[0].KeyFormat != "identity" || kt[0].KeyFormatVersions != "1" || !strings.HasPrefix(kt[0].URI, k.hs.URL+"/keys/live/") {
 			t.Fatalf("%s: EXT-X-KEY %+v", name, kt)
 		}
-		for _, s := range m.Segments[1:] {
-			if len(s.Keys) != 0 {
+		for i, s := range m.Segments[1:] {
+			// SAMPLE-AES: one EXT-X-KEY per segment with the IV written
+			// out (hls.js needs it); the others only when the key changes.
+			if name == "sample-aes" {
+				if len(s.Keys) != 1 || s.Keys[0].IV != fmt.Sprintf("0x%032x", m.MediaSequence+int64(i)+1) || s.Keys[0].URI != kt[0].URI {
+					t.Fatalf("sample-aes: segment %d keys %+v", i+1, s.Keys)
+				}
+			} else if len(s.Keys) != 0 {
 				t.Fatalf("%s: EXT-X-KEY repeated without rotation", name)
 			}
 		}
@@ -153,9 +160,10 @@ func TestEndpointsOverOneIngest(t *testing.T) {
 			}
 		}
 	}
-	// AES-128 TS: implicit IV (the media sequence number); CMAF AES-128 and
-	// cbcs: explicit IV; cenc: per-sample IVs, none in the playlist.
-	for name, want := range map[string]int{"aes": 0, "cmaf-aes": 34, "cbcs": 34, "cenc": 0, "sample-aes": 0} {
+	// AES-128 TS: implicit IV (the media sequence number); SAMPLE-AES: the
+	// same, written out; CMAF AES-128 and cbcs: explicit IV per key; cenc:
+	// per-sample IVs, none in the playlist.
+	for name, want := range map[string]int{"aes": 0, "cmaf-aes": 34, "cbcs": 34, "cenc": 0, "sample-aes": 34} {
 		if iv := e.media("/out/v1/live/" + name + "/channel_audio.m3u8").Segments[0].Keys[0].IV; len(iv) != want {
 			t.Fatalf("%s: IV %q", name, iv)
 		}

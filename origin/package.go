@@ -452,6 +452,9 @@ func (o *Origin) addKeyTags(ctx context.Context, ch *channel, v *rview, refs []k
 			have, period = true, ref.period
 		}
 		iv, explicit := v.enc.segmentIV(k, ref.seq, ref.period, v.hasInit)
+		if !ref.newKey && !v.enc.repeat && !v.enc.perSegmentIV(k) {
+			continue
+		}
 		tag, err := v.enc.keyTag(ch.cfg.ID, v.ep.id, k, ref.period, iv, explicit)
 		if err != nil {
 			return err

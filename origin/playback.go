@@ -368,6 +368,7 @@ type keyRef struct {
 	seg    *hls.Segment
 	seq    int64
 	period int64
+	newKey bool // first segment of the key (or of the playlist)
 }
 
 // segState tracks, while listing segments, when EXT-X-MAP and EXT-X-KEY
@@ -418,8 +419,8 @@ func (v *rview) decorate(st *segState, s *rec, seg *hls.Segment, dir string, ref
 		}
 		st.prevInit = s.init
 	}
-	if v.enc != nil && (newKey || v.enc.repeat) {
-		*refs = append(*refs, keyRef{seg: seg, seq: s.seq, period: period})
+	if v.enc != nil && (newKey || v.enc.repeat || v.enc.method == MethodSampleAES) {
+		*refs = append(*refs, keyRef{seg: seg, seq: s.seq, period: period, newKey: newKey})
 	}
 	st.prevPeriod, st.first = period, false
 	return ok
