@@ -3,6 +3,7 @@ package origin
 import (
 	"encoding/hex"
 	"fmt"
+	"log/slog"
 	"net/url"
 	"regexp"
 	"strconv"
@@ -109,6 +110,18 @@ type KeysConfig struct {
 	// Token is sent to the key server as a bearer token.
 	Token string `yaml:"token"`
 }
+
+// String describes the key provider config without the token.
+func (k KeysConfig) String() string {
+	tok := ""
+	if k.Token != "" {
+		tok = " token=[redacted]"
+	}
+	return fmt.Sprintf("{file=%q url=%q%s}", k.File, k.URL, tok)
+}
+
+// LogValue implements slog.LogValuer without the token.
+func (k KeysConfig) LogValue() slog.Value { return slog.StringValue(k.String()) }
 
 // Duration returns a pointer to d, for EncryptionConfig.KeyRotationInterval.
 func Duration(d time.Duration) *time.Duration { return &d }

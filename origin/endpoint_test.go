@@ -316,3 +316,40 @@ func TestEndpointConfigErrors(t *testing.T) {
 		t.Fatalf("New with a missing key file: %v", err)
 	}
 }
+
+// TestEndpointWindows: each endpoint applies its own manifest window,
+// time delay and startover window to the one ingest; retention keeps what
+// the longest startover window needs.
+func TestEndpointWindows(t *testing.T) {
+	e := newEnv(t, func(c *Config) {
+		c.Channels[0].StartoverWindow = 30 * time.Second
+		c.Channels[0].Endpoints = []EndpointConfig{
+			{ID: "live"},
+			{ID: "delayed", TimeDelay: 5 * time.Second, ManifestWindow: 3 * time.Second},
+			{ID: "short", StartoverWindow: 10 * time.Second},
+			{ID: "long", StartoverWindow: time.Hour},
+		}
+	})
+	l := newLive(t, testmedia.TS, e.clock.Now())
+	e.pushSteps(l, e.pusher("a"), 0, 20)
+	live := e.media("/out/v1/live/live/channel_video_hi.m3u8")
+	delayed := e.media("/out/v1/live/delayed/channel_video_hi.m3u8")
+	if len(live.Segments) != 5 || len(delayed.Segments) != 3 {
+		t.Fatalf("live %d, delayed %d segments; want 5 and 3", len(live.Segments), len(delayed.Segments))
+	}
+	lastLive := live.Segments[len(live.Segments)-1].ProgramDateTime
+	lastDelayed := delayed.Segments[len(delayed.Segments)-1].ProgramDateTime
+	if d := lastLive.Sub(lastDelayed); d != 5*time.Second {
+		t.Fatalf("delayed endpoint is %v behind, want 5s", d)
+	}
+	old := "/channel_video_hi.m3u8" + vod(l, 2, 5) // 15-18 s ago
+	if code, _ := e.get("/out/v1/live/short" + old); code != http.StatusNotFound {
+		t.Fatalf("short startover served an old window: %d", code)
+	}
+	if m := e.media("/out/v1/live/long" + old); len(m.Segments) != 3 {
+		t.Fatalf("long startover: %d segments", len(m.Segments))
+	}
+	if ch := e.o.channels[testChannel]; ch.retain != time.Hour {
+		t.Fatalf("retention %v, want the longest startover window", ch.retain)
+	}
+}

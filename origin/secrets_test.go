@@ -109,3 +109,14 @@ func TestKeysNeverLogged(t *testing.T) {
 		}
 	}
 }
+
+func TestKeysConfigHidesToken(t *testing.T) {
+	cfg := Config{Keys: KeysConfig{URL: "http://k/speke", Token: "tok-123"}}
+	var buf bytes.Buffer
+	slog.New(slog.NewTextHandler(&buf, nil)).Info("cfg", "keys", cfg.Keys)
+	for _, s := range []string{fmt.Sprintf("%v", cfg), fmt.Sprintf("%+v", cfg), fmt.Sprint(cfg.Keys), buf.String()} {
+		if strings.Contains(s, "tok-123") || !strings.Contains(s, "http://k/speke") {
+			t.Fatalf("%s", s)
+		}
+	}
+}
