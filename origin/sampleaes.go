@@ -31,8 +31,9 @@ const (
 // NAL units are encrypted with the 1:9 pattern (32 clear bytes, then one
 // encrypted 16-byte block in every 160), each ADTS AAC frame after a
 // 16-byte clear leader; CBC restarts with iv for every NAL unit and every
-// frame. Audio frames get a PES packet each. Other PES streams are copied
-// in the clear; H.265 is refused (the format does not cover it).
+// frame. Audio frames get a PES packet each. Timed ID3 metadata is copied
+// in the clear; segments with other streams (H.265, AC-3, MPEG audio) are
+// refused rather than served clear.
 func sampleAESTS(d *tsDemux, key keys.Secret, iv []byte) ([]byte, error) {
 	block, err := aes.NewCipher(key.Bytes())
 	if err != nil {
@@ -67,10 +68,18 @@ func sampleAESTS(d *tsDemux, key keys.Secret, iv []byte) ([]byte, error) {
 			streamID = 0xc0
 		case astits.StreamTypeH265Video:
 			return nil, errors.New("sample-aes: H.265 is not covered by TS sample encryption (use cmaf with cbcs)")
+		case astits.StreamTypeMetadata:
+			// Timed ID3 metadata stays clear.
+			if len(s.pes) == 0 {
+				continue
+			}
 		default:
 			if len(s.pes) == 0 {
 				continue
 			}
+			// Never pass other audio or video in the clear on an
+			// encrypted endpoint.
+			return nil, fmt.Errorf("sample-aes: cannot encrypt stream type %#x (H.264 and ADTS AAC only)", uint8(s.st))
 		}
 		if err := mux.AddElementaryStream(es); err != nil {
 			return nil, fmt.Errorf("sample-aes: %w", err)
