@@ -473,15 +473,19 @@ func (c *channel) indexPlaylist(in *input, key string, m *hls.Media, recv time.T
 				c.inits[init.id] = init
 			}
 		}
+		// Only the input's own clock going back (a restarted source) is a
+		// jump to re-time; a segment that is merely older than what the
+		// other input already delivered is not.
+		back := ir.lastEnd != 0 && starts[i] < ir.lastEnd-rc.dur/2
 		ir.restart = false
 		ir.lastSeq, ir.lastEnd = srcSeq, starts[i]+rc.dur
-		c.offer(in, key, rc, ir.target, path.Ext(fileName(s.URI)))
+		c.offer(in, key, rc, ir.target, path.Ext(fileName(s.URI)), back)
 	}
 }
 
 // offer hands a newly indexed segment of input in to the channel: appended
 // to the output timeline when in is active, buffered otherwise.
-func (c *channel) offer(in *input, key string, rc rec, target time.Duration, ext string) {
+func (c *channel) offer(in *input, key string, rc rec, target time.Duration, ext string, back bool) {
 	if c.active == "" {
 		c.active = in.name
 		c.log.Info("input active", logChannel, c.cfg.ID, logInput, in.name)
@@ -506,7 +510,7 @@ func (c *channel) offer(in *input, key string, rc rec, target time.Duration, ext
 	tol := rc.dur / 2
 	if len(r.segs) > 0 {
 		end := r.lastEnd()
-		if rc.disc && rc.start < end-tol {
+		if rc.disc && back && rc.start < end-tol {
 			// The source marked a discontinuity and its clock went back:
 			// continue the timeline after what viewers already have, so
 			// it stays sorted by time.
