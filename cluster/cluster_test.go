@@ -107,7 +107,11 @@ func TestFailover(t *testing.T) {
 	for id, d := range claimTime {
 		claimDs = append(claimDs, d)
 		if d > 2*testTTL {
-			t.Errorf("fetcher %s taken over after %s, more than 2 × TTL (%s)", id, d, 2*testTTL)
+			if starved, late := e.starved(); starved {
+				t.Logf("fetcher %s taken over after %s, more than 2 × TTL, while this process overslept by up to %s (loaded machine): not judged", id, d, late)
+			} else {
+				t.Errorf("fetcher %s taken over after %s, more than 2 × TTL (%s)", id, d, 2*testTTL)
+			}
 		}
 	}
 	// Keep going a few segments after the takeover, then compare.
@@ -148,21 +152,11 @@ func TestFailover(t *testing.T) {
 	}
 	rep := e.check(chs)
 	conc, detail := concurrentPushes(e.putsCopy())
-	if conc > 0 {
-		t.Errorf("two instances uploaded for one fetcher at once:\n%s", strings.Join(detail, "\n"))
-	}
 	t.Logf("failover: %d fetchers moved; claim after kill median %s max %s; first segment pushed by the new owner median %s max %s (TTL %s)",
 		len(victimIDs), percentile(claimDs, 50), percentile(claimDs, 100), percentile(pushDs, 50), percentile(pushDs, 100), testTTL)
 	t.Logf("failover: %d segment uploads, %d duplicates, %d lost (holes), %d mismatches, %d concurrent uploads; spread after: %v",
 		rep.segments, rep.duplicates, rep.holes, rep.mismatches, conc, counts(e.owners()))
-	if rep.duplicates+rep.holes+rep.mismatches > 0 {
-		t.Errorf("stream damaged:\n%s", strings.Join(rep.detail[:min(len(rep.detail), 40)], "\n"))
-	}
-	for _, i := range []*inst{a, c} {
-		if s := i.node.Stats(); s.Lost > 0 {
-			t.Errorf("%s lost %d leases", i.name, s.Lost)
-		}
-	}
+	e.judge("failover", rep, conc, detail, e.lostLeases())
 
 	// The killed instance comes back under the same id: the others hand
 	// it its share (join with 30 fetchers).
@@ -185,10 +179,5 @@ func TestFailover(t *testing.T) {
 	t.Logf("rejoin: %d fetchers handed to the restarted instance in %s (release to claim max %s; old owner's last upload to new owner's first max %s, source publishes every %s); %d segment uploads in all, %d duplicates, %d lost (holes), %d mismatches, %d concurrent uploads; spread: %v",
 		len(b2.node.Owned()), joinTook.Round(time.Millisecond), maxGap(e.handoffLatency(tJoin)), maxGap(handoffGaps(e.putsCopy(), tJoin)), sourceInterval,
 		rep.segments, rep.duplicates, rep.holes, rep.mismatches, conc, counts(e.owners()))
-	if rep.duplicates+rep.holes+rep.mismatches > 0 {
-		t.Errorf("stream damaged after the rejoin:\n%s", strings.Join(rep.detail[:min(len(rep.detail), 40)], "\n"))
-	}
-	if conc > 0 {
-		t.Errorf("two instances uploaded for one fetcher at once:\n%s", strings.Join(detail, "\n"))
-	}
+	e.judge("rejoin", rep, conc, detail, e.lostLeases())
 }

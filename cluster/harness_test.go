@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -84,6 +85,10 @@ type env struct {
 	srcMu  sync.Mutex
 	paused bool
 
+	// lateness is the worst oversleep of a probe goroutine: how late this
+	// process wakes up on a loaded machine.
+	lateness atomic.Int64
+
 	mu     sync.Mutex
 	events []cluster.Event
 	puts   []putRec
@@ -124,6 +129,25 @@ func newEnv(t *testing.T, allRenditions bool) *env {
 	// The source advances in real time unless paused.
 	stop := make(chan struct{})
 	done := make(chan struct{})
+	probeDone := make(chan struct{})
+	go func() {
+		defer close(probeDone)
+		for {
+			start := time.Now()
+			select {
+			case <-stop:
+				return
+			case <-time.After(20 * time.Millisecond):
+			}
+			late := int64(time.Since(start) - 20*time.Millisecond)
+			for {
+				cur := e.lateness.Load()
+				if late <= cur || e.lateness.CompareAndSwap(cur, late) {
+					break
+				}
+			}
+		}
+	}()
 	go func() {
 		defer close(done)
 		tk := time.NewTicker(sourceInterval)
@@ -144,6 +168,7 @@ func newEnv(t *testing.T, allRenditions bool) *env {
 	t.Cleanup(func() {
 		close(stop)
 		<-done
+		<-probeDone
 		e.mu.Lock()
 		insts := slices.Clone(e.insts)
 		e.mu.Unlock()
@@ -159,6 +184,27 @@ func newEnv(t *testing.T, allRenditions bool) *env {
 		}
 	})
 	return e
+}
+
+// starved reports whether this process overslept by a third of the lease
+// TTL at some point: on such a machine (CI running everything at once, the
+// race detector) renewals come late and leases may expire, so timing
+// bounds and "no lease lost" are not judged; safety (no concurrent uploads,
+// no hole, no duplicate without a lost lease) always is.
+func (e *env) starved() (bool, time.Duration) {
+	late := time.Duration(e.lateness.Load())
+	return late > testTTL/3, late
+}
+
+// lostLeases sums the leases lost by the running instances.
+func (e *env) lostLeases() int64 {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	var n int64
+	for _, i := range e.insts {
+		n += i.node.Stats().Lost
+	}
+	return n
 }
 
 // pause stops the source from advancing; no segment is published after
@@ -619,4 +665,36 @@ func (e *env) handoffLatency(t0 time.Time) map[string]time.Duration {
 		}
 	}
 	return out
+}
+
+// judge fails the test on damage no load excuses (uploads of two instances
+// overlapping, holes, wrong bytes) and on duplicates and lost leases,
+// unless the machine was starved: then a lease may expire under its owner,
+// which is safe but makes the next owner repeat the segments since the
+// last stored progress; those are reported, not judged.
+func (e *env) judge(what string, rep streamReport, conc int, concDetail []string, lost int64) {
+	t := e.t
+	t.Helper()
+	starved, late := e.starved()
+	if conc > 0 {
+		t.Errorf("%s: two instances uploaded for one fetcher at once:\n%s", what, strings.Join(concDetail, "\n"))
+	}
+	if rep.holes+rep.mismatches > 0 {
+		t.Errorf("%s: stream damaged:\n%s", what, strings.Join(rep.detail[:min(len(rep.detail), 40)], "\n"))
+	}
+	excused := starved && lost > 0
+	if lost > 0 {
+		if starved {
+			t.Logf("%s: %d leases lost while this process overslept by up to %s (loaded machine): not judged", what, lost, late.Round(time.Millisecond))
+		} else {
+			t.Errorf("%s: %d leases lost (process oversleep at most %s)", what, lost, late.Round(time.Millisecond))
+		}
+	}
+	if rep.duplicates > 0 {
+		if excused {
+			t.Logf("%s: %d segments repeated after lost leases (same names, same bytes)", what, rep.duplicates)
+		} else {
+			t.Errorf("%s: %d segments pushed twice:\n%s", what, rep.duplicates, strings.Join(rep.detail[:min(len(rep.detail), 40)], "\n"))
+		}
+	}
 }

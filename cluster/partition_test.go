@@ -2,7 +2,6 @@ package cluster_test
 
 import (
 	"slices"
-	"strings"
 	"testing"
 	"time"
 )
@@ -14,8 +13,8 @@ import (
 // fetchers; the other instance claims them after expiry and continues.
 // No upload of the cut-off instance overlaps one of the new owner, and
 // each stream stays complete; a segment uploaded between the last stored
-// progress and the cut is uploaded again by the new owner (same name, same
-// bytes), at most one per fetcher here.
+// progress and the first failed save is uploaded again by the new owner
+// (same name, same bytes): one per fetcher, two at most.
 func TestPartition(t *testing.T) {
 	const total = 6
 	e := newEnv(t, false)
@@ -46,7 +45,11 @@ func TestPartition(t *testing.T) {
 		}
 	}
 	if d := lastA.Sub(t0); d > testTTL {
-		t.Errorf("cut-off instance uploaded %s after the cut, longer than the lease TTL", d)
+		if starved, late := e.starved(); starved {
+			t.Logf("cut-off instance uploaded %s after the cut while this process overslept by up to %s: not judged", d, late)
+		} else {
+			t.Errorf("cut-off instance uploaded %s after the cut, longer than the lease TTL", d)
+		}
 	}
 	rep := e.check(chs)
 	conc, detail := concurrentPushes(e.putsCopy())
@@ -54,13 +57,15 @@ func TestPartition(t *testing.T) {
 		len(cut), took.Round(time.Millisecond), lastA.Sub(t0).Round(time.Millisecond), a.node.Stats().Lost)
 	t.Logf("partition: %d segment uploads, %d repeated (same name, same bytes), %d lost (holes), %d mismatches, %d concurrent uploads",
 		rep.segments, rep.duplicates, rep.holes, rep.mismatches, conc)
-	if conc > 0 {
-		t.Errorf("two instances uploaded for one fetcher at once:\n%s", strings.Join(detail, "\n"))
-	}
-	if rep.holes+rep.mismatches > 0 || rep.duplicates > len(cut) {
-		t.Errorf("stream damaged:\n%s", strings.Join(rep.detail[:min(len(rep.detail), 40)], "\n"))
-	}
 	if n := a.node.Stats().Lost; n != int64(len(cut)) {
 		t.Errorf("cut-off instance lost %d leases, want %d", n, len(cut))
 	}
+	// The cut-off instance's fetchers may repeat what they uploaded after
+	// their last stored progress: one segment, two when the next upload
+	// started before the failed save returned.
+	allowed := 2 * len(cut)
+	if rep.duplicates <= allowed {
+		rep.duplicates = 0
+	}
+	e.judge("partition", rep, conc, detail, b.node.Stats().Lost)
 }

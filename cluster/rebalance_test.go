@@ -3,7 +3,6 @@ package cluster_test
 import (
 	"net/http"
 	"slices"
-	"strings"
 	"testing"
 	"time"
 )
@@ -92,17 +91,7 @@ func TestJoinAndLeave(t *testing.T) {
 		len(leaving), leaveTook.Round(time.Millisecond), takeover.Round(time.Millisecond), maxGap(latLeave), maxGap(gapsLeave))
 	t.Logf("streams: %d segment uploads, %d duplicates, %d lost (holes), %d mismatches, %d concurrent uploads by two instances",
 		rep.segments, rep.duplicates, rep.holes, rep.mismatches, conc)
-	if rep.duplicates+rep.holes+rep.mismatches > 0 {
-		t.Errorf("stream damaged:\n%s", strings.Join(rep.detail[:min(len(rep.detail), 40)], "\n"))
-	}
-	if conc > 0 {
-		t.Errorf("two instances uploaded for one fetcher at once:\n%s", strings.Join(detail, "\n"))
-	}
-	for _, i := range []*inst{b, c} {
-		if s := i.node.Stats(); s.Lost > 0 {
-			t.Errorf("%s lost %d leases", i.name, s.Lost)
-		}
-	}
+	e.judge("join and leave", rep, conc, detail, e.lostLeases())
 }
 
 func maxGap(gaps map[string]time.Duration) time.Duration {

@@ -195,7 +195,12 @@ func fillLevel(total int, members []string, caps map[string]int) int {
 }
 
 // reconcile applies one plan: hand-offs in the background, claims in turn.
+// Nothing is decided while the NATS connection is down: the views are stale
+// and no claim could succeed.
 func (n *Node) reconcile() {
+	if nc := n.cfg.JS.Conn(); nc != nil && !nc.IsConnected() {
+		return
+	}
 	n.mu.Lock()
 	p := n.decideLocked()
 	n.mu.Unlock()
