@@ -38,7 +38,7 @@ func TestServeCluster(t *testing.T) {
 	defer ingest.Close()
 
 	logs := &lockedBuffer{}
-	common := []string{"--cluster", nsrv.URL, "--lease-ttl", "2s"}
+	common := []string{"--cluster", nsrv.URL, "--lease-ttl", "5s"}
 	s1 := startServe(t, logs, append([]string{"--data", filepath.Join(t.TempDir(), "1"), "--instance-id", "one"}, common...)...)
 	s2 := startServe(t, logs, append([]string{"--data", filepath.Join(t.TempDir(), "2"), "--instance-id", "two"}, common...)...)
 
