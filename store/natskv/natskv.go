@@ -415,16 +415,22 @@ func (s *Store) SaveProgress(id string, data []byte) error {
 // revision fail). It returns an error wrapping ErrConflict when the record
 // changed, and (0, nil) without writing when the definition no longer
 // exists.
+//
+// A write at a revision costs one request: DeleteFetcher deletes the
+// progress record after the definition, which moves its revision, so a
+// save racing with a delete fails the compare-and-set and is then found to
+// be for a deleted fetcher. Only the first write (no record yet) checks the
+// definition before and after.
 func (s *Store) SaveProgressAt(ctx context.Context, id, owner string, data []byte, rev uint64) (uint64, error) {
-	if ok, err := s.defined(ctx, id); err != nil || !ok {
-		return 0, err
-	}
 	val, err := encodeRecord(owner, data)
 	if err != nil {
 		return 0, fmt.Errorf("save progress %s: %w", id, err)
 	}
 	var next uint64
 	if rev == 0 {
+		if ok, err := s.defined(ctx, id); err != nil || !ok {
+			return 0, err
+		}
 		next, err = s.progress.Create(ctx, Key(id), val)
 	} else {
 		next, err = s.progress.Update(ctx, Key(id), val, rev)
@@ -438,8 +444,10 @@ func (s *Store) SaveProgressAt(ctx context.Context, id, owner string, data []byt
 	if err != nil {
 		return 0, fmt.Errorf("save progress %s: %w", id, err)
 	}
-	if err := s.dropOrphan(ctx, id); err != nil {
-		return 0, err
+	if rev == 0 {
+		if err := s.dropOrphan(ctx, id); err != nil {
+			return 0, err
+		}
 	}
 	return next, nil
 }
