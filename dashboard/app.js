@@ -1,0 +1,291 @@
+// pullpush dashboard: a player on the origin's live playlist (hls.js) with
+// Live / Start over / −60 s, and the relay's fetchers from the REST API.
+'use strict';
+
+(function () {
+  const PLAYBACK = document.body.dataset.playback;
+  const FETCHERS = document.body.dataset.fetchers;
+  const REFRESH_MS = 2000;
+  const BACK_S = 60;
+  const STARTOVER_S = 5 * 60;
+  // Where a time-shifted window starts playing (s). Not 0: hls.js aligns
+  // the demuxed audio playlist to the video one by PROGRAM-DATE-TIME, and
+  // when the first audio segment starts a few ms after the first video
+  // segment, a start position before it makes hls.js 1.5 start the audio
+  // at the live edge and wait there forever for video.
+  const SHIFT_START_S = 1;
+
+  const $ = (id) => document.getElementById(id);
+  const video = $('video');
+  const player = $('player');
+  const modeBadge = $('mode');
+  const statusLine = $('player-status');
+  const playingURL = $('playing-url');
+
+  // Server clock minus browser clock (ms), from the API's Date header, so
+  // time-shift requests use the origin's notion of "now".
+  let serverOffset = 0;
+  const serverNow = () => Date.now() + serverOffset;
+
+  // ---- player --------------------------------------------------------
+
+  let hls = null;
+  let current = { url: PLAYBACK, mode: 'live' };
+  let retryTimer = 0;
+
+  const MODES = { live: 'LIVE', startover: 'START OVER', shift: 'TIME-SHIFT' };
+
+  // withStart returns PLAYBACK time-shifted to start at epoch ms t.
+  function withStart(t) {
+    const u = new URL(PLAYBACK, location.href);
+    u.searchParams.set('start', String(Math.floor(t / 1000)));
+    return u.origin === location.origin ? u.pathname + u.search : u.href;
+  }
+
+  function load(url, mode) {
+    clearTimeout(retryTimer);
+    if (hls) {
+      hls.destroy();
+      hls = null;
+    }
+    current = { url: url, mode: mode };
+    player.dataset.mode = mode;
+    modeBadge.textContent = MODES[mode];
+    modeBadge.className = 'badge ' + mode;
+    playingURL.href = url;
+    playingURL.textContent = new URL(url, location.href).href;
+    setStatus('loading', 'loading…');
+    if (window.Hls && window.Hls.isSupported()) {
+      // Live starts near the live edge; time-shifted windows near their start.
+      hls = new window.Hls({ startPosition: mode === 'live' ? -1 : SHIFT_START_S, backBufferLength: 90 });
+      hls.on(window.Hls.Events.ERROR, onError);
+      hls.on(window.Hls.Events.MANIFEST_PARSED, play);
+      hls.loadSource(url);
+      hls.attachMedia(video);
+    } else if (video.canPlayType('application/vnd.apple.mpegurl')) {
+      video.src = url; // Safari plays HLS natively
+      play();
+    } else {
+      setStatus('error', 'this browser cannot play HLS (no Media Source Extensions)');
+    }
+  }
+
+  function play() {
+    const p = video.play();
+    if (p && p.catch) {
+      p.catch(() => setStatus('paused', 'press play (the browser blocked autoplay)'));
+    }
+  }
+
+  function onError(_event, data) {
+    if (!data.fatal) {
+      return;
+    }
+    if (data.type === window.Hls.ErrorTypes.MEDIA_ERROR) {
+      hls.recoverMediaError();
+      return;
+    }
+    // Typically the origin has no segments yet (the relay is starting):
+    // try again shortly.
+    const what = data.response && data.response.code ? 'HTTP ' + data.response.code : data.details;
+    setStatus('waiting', 'waiting for the origin (' + what + '), retrying…');
+    const again = current;
+    hls.destroy();
+    hls = null;
+    retryTimer = setTimeout(() => load(again.url, again.mode), 1500);
+  }
+
+  // position returns the wall-clock time (epoch ms) being shown, from the
+  // segments' PROGRAM-DATE-TIME, or NaN.
+  function position() {
+    const d = hls && hls.playingDate;
+    return d ? d.getTime() : NaN;
+  }
+
+  function goLive() {
+    load(PLAYBACK, 'live');
+  }
+
+  function startOver() {
+    // The origin answers from its oldest segment when start is earlier.
+    load(withStart(serverNow() - STARTOVER_S * 1000), 'startover');
+  }
+
+  function back() {
+    const s = video.seekable;
+    // In a growing time-shift window a plain seek works; the live window
+    // slides, so there we reload with a start 60 s before the position.
+    if (current.mode !== 'live' && s.length > 0 && video.currentTime - BACK_S >= s.start(0)) {
+      video.currentTime -= BACK_S;
+      play();
+      return;
+    }
+    let pos = position();
+    if (isNaN(pos)) {
+      pos = serverNow();
+    }
+    load(withStart(pos - BACK_S * 1000), 'shift');
+  }
+
+  function setStatus(state, text) {
+    player.dataset.state = state;
+    statusLine.textContent = text;
+  }
+
+  // Stall watchdog: a player that has not advanced for STALL_MS although
+  // it should play (e.g. it opened the origin while it was starting) loads
+  // the same URL again.
+  const STALL_MS = 12000;
+  let lastTime = -1;
+  let lastProgress = Date.now();
+
+  function watchdog() {
+    if (video.currentTime !== lastTime || video.paused || player.dataset.state === 'waiting') {
+      lastTime = video.currentTime;
+      lastProgress = Date.now();
+      return;
+    }
+    if (Date.now() - lastProgress > STALL_MS) {
+      lastProgress = Date.now();
+      load(current.url, current.mode);
+    }
+  }
+
+  function updateStatus() {
+    watchdog();
+    if (player.dataset.state === 'waiting' || player.dataset.state === 'error') {
+      return;
+    }
+    let state = 'playing';
+    if (video.error) {
+      state = 'error';
+    } else if (video.paused) {
+      state = video.currentTime > 0 ? 'paused' : 'loading';
+    } else if (video.readyState < 3) {
+      state = 'buffering';
+    }
+    const parts = [state];
+    const pos = position();
+    delete player.dataset.behind;
+    if (!isNaN(pos)) {
+      parts.push(new Date(pos).toLocaleTimeString());
+      const behind = (serverNow() - pos) / 1000;
+      player.dataset.behind = behind.toFixed(1);
+      parts.push(behind < 1 ? 'at real time' : fmtDuration(behind) + ' behind real time');
+    }
+    setStatus(state, parts.join(' · '));
+  }
+
+  function fmtDuration(s) {
+    s = Math.round(s);
+    if (s < 60) {
+      return s + ' s';
+    }
+    const m = Math.floor(s / 60);
+    return m + ' min ' + (s % 60) + ' s';
+  }
+
+  // Show the listed links in full, to copy into another player.
+  for (const a of document.querySelectorAll('.links a')) {
+    a.textContent = a.href;
+  }
+
+  $('btn-live').addEventListener('click', goLive);
+  $('btn-startover').addEventListener('click', startOver);
+  $('btn-back').addEventListener('click', back);
+  video.addEventListener('playing', updateStatus);
+  video.addEventListener('waiting', updateStatus);
+  setInterval(updateStatus, 500);
+
+  // ---- fetchers ------------------------------------------------------
+
+  const tbody = document.querySelector('#fetchers tbody');
+  const updated = $('fetchers-updated');
+
+  function el(tag, cls, text) {
+    const e = document.createElement(tag);
+    if (cls) {
+      e.className = cls;
+    }
+    if (text !== undefined) {
+      e.textContent = text;
+    }
+    return e;
+  }
+
+  // shortTarget drops scheme and host from a target name such as
+  // "ingest[0] http://host/in/v2/1/a/channel".
+  function shortTarget(name) {
+    return name.replace(/\b[a-z][a-z0-9+.-]*:\/\/[^/\s]+/gi, '');
+  }
+
+  function row(f) {
+    const tr = el('tr');
+    const name = el('td');
+    name.append(el('div', 'name', f.name), el('div', 'muted url', f.url));
+    tr.append(name);
+    const state = el('td');
+    state.append(el('span', 'state ' + f.state, f.state));
+    tr.append(state);
+    tr.append(el('td', 'num', typeof f.lagSeconds === 'number' ? f.lagSeconds.toFixed(1) + ' s' : '–'));
+    const pushed = el('td');
+    const targets = f.targets || [];
+    if (targets.length === 0) {
+      pushed.append(el('div', 'num', String(f.segmentsPushed || 0)));
+    }
+    for (const t of targets) {
+      const line = el('div', 'target');
+      line.title = t.name;
+      line.append(el('span', 'muted', shortTarget(t.name) + ' '), el('strong', '', String(t.segmentsPushed)));
+      if (t.pending > 0) {
+        line.append(el('span', 'muted', ' (' + t.pending + ' pending)'));
+      }
+      pushed.append(line);
+    }
+    tr.append(pushed);
+    const errs = [];
+    if (f.lastError) {
+      errs.push(f.lastError);
+    }
+    for (const t of targets) {
+      if (t.lastError) {
+        errs.push(shortTarget(t.name) + ': ' + t.lastError);
+      }
+    }
+    const err = el('td', errs.length ? 'error' : 'muted', errs.length ? errs.join('\n') : 'none');
+    tr.append(err);
+    return tr;
+  }
+
+  async function refresh() {
+    try {
+      const resp = await fetch(FETCHERS, { cache: 'no-store', headers: { Accept: 'application/json' } });
+      const date = Date.parse(resp.headers.get('Date') || '');
+      if (!isNaN(date) && Math.abs(date - Date.now() - serverOffset) > 2000) {
+        serverOffset = date - Date.now();
+      }
+      if (!resp.ok) {
+        throw new Error('HTTP ' + resp.status);
+      }
+      const list = await resp.json();
+      const rows = list.map(row);
+      if (rows.length === 0) {
+        const tr = el('tr');
+        const td = el('td', 'muted', 'no fetchers');
+        td.colSpan = 5;
+        tr.append(td);
+        rows.push(tr);
+      }
+      tbody.replaceChildren(...rows);
+      updated.textContent = 'updated ' + new Date().toLocaleTimeString();
+      updated.className = '';
+    } catch (e) {
+      updated.textContent = 'cannot reach the API: ' + e.message;
+      updated.className = 'error';
+    }
+  }
+
+  refresh();
+  setInterval(refresh, REFRESH_MS);
+  goLive();
+})();
