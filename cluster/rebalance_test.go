@@ -33,7 +33,10 @@ func TestJoinAndLeave(t *testing.T) {
 	}, "rebalance after join: %v", counts(e.owners()))
 	joinTook := time.Since(tJoin)
 	moved := len(e.owners()["c"])
-	e.waitFor(30*time.Second, func() bool { return e.caughtUp(chs, 2) }, "streams after join")
+	target := len(e.src.Published(e.rends[0])) + 3
+	e.waitFor(30*time.Second, func() bool {
+		return len(e.src.Published(e.rends[0])) >= target && e.caughtUp(chs, 2)
+	}, "streams after join")
 	gapsJoin := handoffGaps(e.putsCopy(), tJoin)
 	latJoin := e.handoffLatency(tJoin)
 
@@ -44,7 +47,7 @@ func TestJoinAndLeave(t *testing.T) {
 	leaveTook := time.Since(tLeave)
 	e.waitFor(4*testTTL, func() bool { return balanced(e.owners(), total) }, "hand-off on leave: %v", counts(e.owners()))
 	takeover := time.Since(tLeave)
-	target := len(e.src.Published(e.rends[0])) + 3
+	target = len(e.src.Published(e.rends[0])) + 3
 	e.waitFor(30*time.Second, func() bool {
 		return len(e.src.Published(e.rends[0])) >= target && e.caughtUp(chs, 2)
 	}, "streams after leave")
