@@ -62,6 +62,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil
+	case "demo":
+		return runDemo(ctx, rest, stdout, stderr)
 	case "pull":
 		return runPull(ctx, rest, stdout, stderr)
 	case "serve":

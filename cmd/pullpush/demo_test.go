@@ -1,0 +1,563 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/pullpush/pullpush/hls"
+	"github.com/pullpush/pullpush/internal/cdp"
+	"github.com/pullpush/pullpush/internal/testutil"
+)
+
+// demoBuffer collects the output of a demo running in another goroutine.
+type demoBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (d *demoBuffer) Write(p []byte) (int, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.b.Write(p)
+}
+
+func (d *demoBuffer) String() string {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.b.String()
+}
+
+// demoRun is one `pullpush demo` running in the test process.
+type demoRun struct {
+	base           string // http://127.0.0.1:PORT
+	started        time.Time
+	stdout, stderr *demoBuffer
+	cancel         context.CancelFunc
+	done           chan error
+	stopped        bool
+}
+
+var demoBaseRe = regexp.MustCompile(`channel engine -> relay -> origin on (http://\S+) \(playing `)
+
+// startDemo runs `pullpush demo --listen 127.0.0.1:0` through run, as main
+// does, and learns the bound address from its first line of output, which
+// it prints once the channel plays at the origin.
+func startDemo(t *testing.T) *demoRun {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	d := &demoRun{started: time.Now(), stdout: &demoBuffer{}, stderr: &demoBuffer{}, cancel: cancel, done: make(chan error, 1)}
+	go func() {
+		d.done <- run(ctx, []string{"demo", "--listen", "127.0.0.1:0", "--log-level", "warn"}, d.stdout, d.stderr)
+	}()
+	testutil.Eventually(t, 30*time.Second, func() bool {
+		select {
+		case err := <-d.done:
+			d.done <- err
+			return true
+		default:
+		}
+		if m := demoBaseRe.FindStringSubmatch(d.stdout.String()); m != nil {
+			d.base = m[1]
+			return true
+		}
+		return false
+	}, "demo did not print its address")
+	if d.base == "" {
+		cancel()
+		t.Fatalf("demo exited before serving: %v\nstdout:\n%s\nstderr:\n%s", <-d.done, d.stdout, d.stderr)
+	}
+	t.Cleanup(func() {
+		if !d.stopped {
+			d.stop(t)
+		}
+	})
+	return d
+}
+
+// stop cancels the demo (Ctrl-C) and requires a clean exit.
+func (d *demoRun) stop(t *testing.T) {
+	t.Helper()
+	d.stopped = true
+	d.cancel()
+	select {
+	case err := <-d.done:
+		if err != nil {
+			t.Errorf("demo returned %v after cancel\nstderr:\n%s", err, d.stderr)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatalf("demo did not stop within 20 s of cancel\nstderr:\n%s", d.stderr)
+	}
+}
+
+var demoClient = &http.Client{Timeout: 10 * time.Second}
+
+// demoGetURL fetches u and returns status, body and headers (status 0 on a
+// transport error).
+func demoGetURL(t *testing.T, u string) (int, string, http.Header) {
+	t.Helper()
+	resp, err := demoClient.Get(u)
+	if err != nil {
+		return 0, err.Error(), nil
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return 0, err.Error(), nil
+	}
+	return resp.StatusCode, string(b), resp.Header
+}
+
+// demoOriginEdges returns the end (PROGRAM-DATE-TIME plus duration of the
+// last segment) of the origin's first video and first audio live playlists.
+func demoOriginEdges(base string) (video, audio time.Time, err error) {
+	get := func(u string) ([]byte, error) {
+		resp, err := demoClient.Get(u)
+		if err != nil {
+			return nil, err
+		}
+		defer resp.Body.Close()
+		b, err := io.ReadAll(resp.Body)
+		if err == nil && resp.StatusCode != http.StatusOK {
+			err = fmt.Errorf("GET %s: %s", u, resp.Status)
+		}
+		return b, err
+	}
+	edge := func(uri string) (time.Time, error) {
+		b, err := get(base + "/out/v1/1/" + uri)
+		if err != nil {
+			return time.Time{}, err
+		}
+		m, err := hls.ParseMedia(b)
+		if err != nil {
+			return time.Time{}, err
+		}
+		var end time.Time
+		for _, s := range m.Segments {
+			if !s.ProgramDateTime.IsZero() {
+				end = s.ProgramDateTime
+			}
+			end = end.Add(time.Duration(s.Duration * float64(time.Second)))
+		}
+		return end, nil
+	}
+	b, err := get(base + "/out/v1/1/index.m3u8")
+	if err != nil {
+		return video, audio, err
+	}
+	mv, err := hls.ParseMultivariant(b)
+	if err != nil {
+		return video, audio, err
+	}
+	var audioURI string
+	for _, r := range mv.Renditions {
+		if r.Type == hls.MediaTypeAudio && r.URI != "" {
+			audioURI = r.URI
+			break
+		}
+	}
+	if len(mv.Variants) == 0 || audioURI == "" {
+		return video, audio, fmt.Errorf("multivariant without video variant or audio rendition:\n%s", b)
+	}
+	if video, err = edge(mv.Variants[0].URI); err != nil {
+		return video, audio, err
+	}
+	audio, err = edge(audioURI)
+	return video, audio, err
+}
+
+// demoEdgesText describes the origin's video and audio live edges for a
+// failure message.
+func demoEdgesText(base string) string {
+	v, a, err := demoOriginEdges(base)
+	if err != nil {
+		return err.Error()
+	}
+	return fmt.Sprintf("video ends %s, audio ends %s (audio %+.1f s)", v.Format(time.RFC3339Nano), a.Format(time.RFC3339Nano), a.Sub(v).Seconds())
+}
+
+// demoFetcher is the part of GET /api/v1/fetcher the tests check.
+type demoFetcher struct {
+	ID             string          `json:"fetcherId"`
+	Name           string          `json:"name"`
+	State          string          `json:"state"`
+	SegmentsPushed int64           `json:"segmentsPushed"`
+	LastError      string          `json:"lastError"`
+	Payload        json.RawMessage `json:"payload"`
+	Targets        []struct {
+		Name           string `json:"name"`
+		SegmentsPushed int64  `json:"segmentsPushed"`
+	} `json:"targets"`
+}
+
+// TestDemo runs the whole chain and checks every part a user opens: the
+// channel, the origin's live, start-over, time-shift and I-frame
+// playlists (decoded by ffprobe), the API's fetcher, the dashboard; then a
+// clean stop that removes the temporary data.
+func TestDemo(t *testing.T) {
+	t.Parallel()
+	ffprobe := testutil.RequireTool(t, "ffprobe")
+	d := startDemo(t)
+	out := d.stdout.String()
+	for _, want := range []string{"Dashboard", "Live", "Start over", "Time-shift", "I-frames", "Channel source", "API", "Ingest"} {
+		if !regexp.MustCompile(`(?m)^  ` + want + ` `).MatchString(out) {
+			t.Errorf("demo output has no %q line:\n%s", want, out)
+		}
+	}
+
+	// The channel source.
+	testutil.Eventually(t, 20*time.Second, func() bool {
+		code, body, _ := demoGetURL(t, d.base+"/channels/1/master.m3u8")
+		return code == http.StatusOK && strings.Contains(body, "#EXT-X-STREAM-INF")
+	}, "channel 1 master playlist not served")
+
+	// The origin goes live: multivariant and its first media playlist.
+	testutil.Eventually(t, 30*time.Second, func() bool {
+		code, body, _ := demoGetURL(t, d.base+"/out/v1/1/index.m3u8")
+		if code != http.StatusOK {
+			return false
+		}
+		// Until the relay's multivariant arrives, the origin lists the
+		// renditions it has.
+		m, err := hls.ParseMultivariant([]byte(body))
+		if err != nil || len(m.Variants) != 2 || len(m.Renditions) != 2 || len(m.IFrameVariants) == 0 {
+			return false
+		}
+		code, body, _ = demoGetURL(t, d.base+"/out/v1/1/"+m.Variants[0].URI)
+		if code != http.StatusOK || !strings.Contains(body, "#EXTINF") {
+			return false
+		}
+		return true
+	}, "the origin did not go live\nstderr:\n%s", d.stderr)
+	t.Logf("origin live %s after start", time.Since(d.started).Round(time.Millisecond))
+
+	// Video and demuxed audio at the origin end at the same time: a player
+	// stalls when they do not.
+	testutil.Eventually(t, 10*time.Second, func() bool {
+		v, a, err := demoOriginEdges(d.base)
+		return err == nil && v.Sub(a).Abs() <= 4*time.Second
+	}, "video and audio live playlists at the origin out of step: %s", demoEdgesText(d.base))
+
+	// ffprobe decodes the live playlist: video and demuxed audio.
+	ctx, cancel := context.WithTimeout(context.Background(), 45*time.Second)
+	defer cancel()
+	probe, err := exec.CommandContext(ctx, ffprobe, "-v", "error", "-show_entries", "stream=codec_type,codec_name",
+		"-of", "csv=p=0", d.base+"/out/v1/1/index.m3u8").CombinedOutput()
+	if err != nil {
+		t.Fatalf("ffprobe live playlist: %v\n%s", err, probe)
+	}
+	if s := string(probe); !strings.Contains(s, "h264,video") || !strings.Contains(s, "aac,audio") {
+		t.Errorf("ffprobe found no h264 video and aac audio in the live playlist:\n%s", s)
+	}
+
+	// The I-frame and time-shift URLs printed.
+	for _, c := range []struct {
+		name, re, want string
+	}{
+		{"I-frames", `(?m)^  I-frames\s+(http://\S+/iframes\.m3u8)$`, "#EXT-X-I-FRAMES-ONLY"},
+		{"Start over", `(?m)^  Start over\s+(\S+)`, "#EXT-X-PLAYLIST-TYPE:EVENT"},
+		{"Time-shift", `(?m)^  Time-shift\s+(\S+)`, "#EXT-X-ENDLIST"},
+	} {
+		m := regexp.MustCompile(c.re).FindStringSubmatch(out)
+		if m == nil {
+			t.Errorf("no %s URL in the output:\n%s", c.name, out)
+			continue
+		}
+		code, body, _ := demoGetURL(t, m[1])
+		if code != http.StatusOK {
+			t.Errorf("%s %s: %d %s", c.name, m[1], code, body)
+			continue
+		}
+		if !strings.Contains(body, c.want) {
+			// A multivariant: look at its first variant.
+			if mvs, err := hls.ParseMultivariant([]byte(body)); err == nil && len(mvs.Variants) > 0 {
+				_, body, _ = demoGetURL(t, d.base+"/out/v1/1/"+mvs.Variants[0].URI)
+			}
+		}
+		if !strings.Contains(body, c.want) {
+			t.Errorf("%s %s has no %s:\n%s", c.name, m[1], c.want, body)
+		}
+	}
+
+	// The API lists the fetcher running, both targets pushed, the
+	// password redacted.
+	var f demoFetcher
+	testutil.Eventually(t, 20*time.Second, func() bool {
+		code, body, _ := demoGetURL(t, d.base+"/api/v1/fetcher")
+		var list []demoFetcher
+		if code != http.StatusOK || json.Unmarshal([]byte(body), &list) != nil || len(list) != 1 {
+			return false
+		}
+		f = list[0]
+		return f.State == "running" && f.SegmentsPushed > 0 && len(f.Targets) == 2 &&
+			f.Targets[0].SegmentsPushed > 0 && f.Targets[1].SegmentsPushed > 0
+	}, "fetcher not running with segments pushed to both inputs: %+v", &f)
+	if f.Name != demoFetcherName || f.LastError != "" {
+		t.Errorf("fetcher = %+v", f)
+	}
+	var payload struct {
+		IngestURLs []struct{ URL, Username, Password string } `json:"ingestUrls"`
+	}
+	if err := json.Unmarshal(f.Payload, &payload); err != nil || len(payload.IngestURLs) != 2 {
+		t.Fatalf("payload %s: %v", f.Payload, err)
+	}
+	for _, in := range payload.IngestURLs {
+		if in.Password != "***" {
+			t.Errorf("API shows an ingest password: %s", f.Payload)
+		}
+	}
+	if !strings.HasSuffix(payload.IngestURLs[0].URL, "/in/v2/1/a/channel") || !strings.HasSuffix(payload.IngestURLs[1].URL, "/in/v2/1/b/channel") {
+		t.Errorf("ingest URLs %+v, want inputs a and b of channel 1", payload.IngestURLs)
+	}
+
+	// Dashboard, hls.js and the rest of the API.
+	for _, c := range []struct {
+		path, ctype, want string
+	}{
+		{"/", "text/html", "/dashboard/vendor/hls.min.js"},
+		{"/dashboard/vendor/hls.min.js", "javascript", "Hls"},
+		{"/dashboard/app.js", "javascript", "btn-back"},
+		{"/dashboard/style.css", "text/css", "video"},
+		{"/health", "application/json", `"ok"`},
+		{"/api/docs", "text/html", "fetcher"},
+		{"/metrics", "text/plain", "pullpush_"},
+	} {
+		code, body, h := demoGetURL(t, d.base+c.path)
+		if code != http.StatusOK || !strings.Contains(h.Get("Content-Type"), c.ctype) || !strings.Contains(body, c.want) {
+			t.Errorf("GET %s: %d %q, want 200 %s containing %q", c.path, code, h.Get("Content-Type"), c.ctype, c.want)
+		}
+	}
+
+	// The generated ingest password (128 bits in hex) is never printed.
+	if m := regexp.MustCompile(`\b[0-9a-f]{32}\b`).FindString(d.stdout.String() + d.stderr.String()); m != "" {
+		t.Errorf("demo output contains a 128-bit hex token %q (the ingest password?)", m)
+	}
+
+	// Ctrl-C: clean exit, temporary data removed.
+	m := regexp.MustCompile(`(?m)^Data: (\S+) \(removed on exit\)`).FindStringSubmatch(out)
+	if m == nil {
+		t.Fatalf("no data directory in the output:\n%s", out)
+	}
+	if _, err := os.Stat(m[1]); err != nil {
+		t.Fatalf("data directory: %v", err)
+	}
+	d.stop(t)
+	if _, err := os.Stat(m[1]); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("data directory %s still there after exit: %v", m[1], err)
+	}
+}
+
+func TestDemoFlags(t *testing.T) {
+	t.Parallel()
+	var out bytes.Buffer
+	if err := run(context.Background(), []string{"demo", "-h"}, &out, io.Discard); !errors.Is(err, flag.ErrHelp) {
+		t.Errorf("demo -h: %v, want flag.ErrHelp", err)
+	}
+	if !strings.Contains(out.String(), "usage: pullpush demo") || !strings.Contains(out.String(), "-listen") {
+		t.Errorf("demo -h printed:\n%s", out.String())
+	}
+	for _, args := range [][]string{
+		{"--bogus"},
+		{"extra"},
+		{"--log-level", "loud"},
+	} {
+		err := run(context.Background(), append([]string{"demo"}, args...), io.Discard, io.Discard)
+		if !errors.Is(err, errUsage) {
+			t.Errorf("demo %v: %v, want a usage error", args, err)
+		}
+	}
+	// A port in use fails at once with the address in the error.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	data := t.TempDir()
+	err = run(context.Background(), []string{"demo", "--listen", ln.Addr().String(), "--data", data}, io.Discard, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "listen") {
+		t.Errorf("demo on a port in use: %v", err)
+	}
+	if _, err := os.Stat(data); err != nil {
+		t.Errorf("--data directory removed: %v", err)
+	}
+}
+
+// TestDemoBrowser opens the dashboard in headless Chromium: the video
+// plays, −60 s and Start over move it into the past and it keeps playing,
+// Live returns to the live edge; a screenshot is saved (to
+// $PULLPUSH_SCREENSHOT_DIR when set).
+func TestDemoBrowser(t *testing.T) {
+	t.Parallel()
+	chromium := testutil.RequireTool(t, "chromium")
+	d := startDemo(t)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	b, err := cdp.Start(ctx, chromium, "--window-size=1280,1200")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	page, err := b.NewPage(ctx)
+	if err != nil {
+		t.Fatalf("%v\nchromium output:\n%s", err, b.Output())
+	}
+	defer page.Close()
+	var problems demoBuffer // uncaught exceptions and console errors
+	go collectPageProblems(page, &problems)
+	for _, domain := range []string{"Runtime.enable", "Log.enable", "Page.enable"} {
+		if err := page.Call(ctx, domain, nil, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := page.Navigate(ctx, d.base+"/"); err != nil {
+		t.Fatal(err)
+	}
+
+	type playerState struct {
+		Time   float64 `json:"time"`
+		Paused bool    `json:"paused"`
+		Mode   string  `json:"mode"`
+		State  string  `json:"state"`
+		Behind float64 `json:"behind"` // seconds behind real time, from PROGRAM-DATE-TIME; -1 unknown
+		Status string  `json:"status"`
+		Rows   int     `json:"rows"`
+		Table  string  `json:"table"`
+	}
+	const stateJS = `(() => {
+		const v = document.getElementById('video'), p = document.getElementById('player');
+		if (!v || !p || document.readyState !== 'complete') return null;
+		return {time: v.currentTime, paused: v.paused, mode: p.dataset.mode, state: p.dataset.state,
+			behind: p.dataset.behind === undefined ? -1 : Number(p.dataset.behind),
+			status: document.getElementById('player-status').textContent,
+			rows: document.querySelectorAll('#fetchers tbody tr td.num').length,
+			table: document.querySelector('#fetchers tbody').innerText};
+	})()`
+	var st playerState
+	read := func() playerState {
+		var s playerState
+		if err := page.Evaluate(ctx, stateJS, &s); err != nil {
+			t.Fatalf("%v\npage problems:\n%s", err, &problems)
+		}
+		return s
+	}
+	// waitPlaying waits until the player is in mode and has played more
+	// than 2 s past from (its position when the mode was entered).
+	waitPlaying := func(mode string, from float64) playerState {
+		t.Helper()
+		testutil.Eventually(t, 30*time.Second, func() bool {
+			st = read()
+			return st.Mode == mode && !st.Paused && st.State == "playing" && st.Time > from+2
+		}, "video not playing in mode %s past %.1f s: %+v\norigin: %s\npage problems:\n%s\ndemo stderr:\n%s",
+			mode, from, &st, stringer(func() string { return demoEdgesText(d.base) }), &problems, d.stderr)
+		return st
+	}
+
+	st = waitPlaying("live", 0)
+	t.Logf("dashboard playing live %s after demo start: %+v", time.Since(d.started).Round(time.Millisecond), st)
+	if st.Behind < 0 || st.Behind > 30 {
+		t.Errorf("live playback is %.1f s behind real time, want 0-30 s", st.Behind)
+	}
+	testutil.Eventually(t, 10*time.Second, func() bool {
+		st = read()
+		return st.Rows == 1 && strings.Contains(st.Table, demoFetcherName) && strings.Contains(st.Table, "running")
+	}, "fetchers table does not show the running fetcher: %q", &st.Table)
+
+	click := func(id string) {
+		t.Helper()
+		if err := page.Evaluate(ctx, `document.getElementById('`+id+`').click()`, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	liveBehind := st.Behind
+	click("btn-back")
+	st = waitPlaying("shift", 0)
+	t.Logf("after −60 s: %+v", st)
+	if st.Behind < liveBehind+50 {
+		t.Errorf("after −60 s the player is %.1f s behind real time; live was %.1f s", st.Behind, liveBehind)
+	}
+
+	click("btn-startover")
+	st = waitPlaying("startover", 0)
+	t.Logf("after Start over: %+v", st)
+	if st.Behind < 55 {
+		t.Errorf("Start over plays %.1f s behind real time, want the oldest segments (about a minute or more)", st.Behind)
+	}
+
+	click("btn-live")
+	st = waitPlaying("live", 0)
+	if st.Behind > 30 {
+		t.Errorf("back to live the player is %.1f s behind real time", st.Behind)
+	}
+
+	png, err := page.Screenshot(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := os.Getenv("PULLPUSH_SCREENSHOT_DIR")
+	if dir == "" {
+		dir = t.TempDir()
+	} else if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "demo-dashboard.png")
+	if err := os.WriteFile(path, png, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("screenshot: %s (%d bytes)", path, len(png))
+	if p := problems.String(); p != "" {
+		t.Errorf("page problems:\n%s", p)
+	}
+}
+
+// stringer formats as the string f returns when printed.
+type stringer func() string
+
+func (f stringer) String() string { return f() }
+
+// collectPageProblems records uncaught exceptions and console errors
+// (including Content-Security-Policy violations) until the page closes.
+func collectPageProblems(page *cdp.Page, problems io.Writer) {
+	for ev := range page.Events() {
+		switch ev.Method {
+		case "Runtime.exceptionThrown":
+			fmt.Fprintf(problems, "exception: %s\n", ev.Params)
+		case "Runtime.consoleAPICalled":
+			var c struct {
+				Type string `json:"type"`
+				Args []struct {
+					Value       any    `json:"value"`
+					Description string `json:"description"`
+				} `json:"args"`
+			}
+			if json.Unmarshal(ev.Params, &c) == nil && (c.Type == "error" || c.Type == "assert") {
+				fmt.Fprintf(problems, "console.%s: %+v\n", c.Type, c.Args)
+			}
+		case "Log.entryAdded":
+			var l struct {
+				Entry struct {
+					Level, Source, Text, URL string
+				} `json:"entry"`
+			}
+			// Network errors (a 404 while the origin starts) are not problems
+			// of the page: hls.js retries them.
+			if json.Unmarshal(ev.Params, &l) == nil && l.Entry.Level == "error" && l.Entry.Source != "network" {
+				fmt.Fprintf(problems, "log %s: %s %s\n", l.Entry.Source, l.Entry.Text, l.Entry.URL)
+			}
+		}
+	}
+}
