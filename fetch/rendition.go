@@ -786,7 +786,7 @@ func (r *rendition) download(e *entry, _ bool) {
 		var he *httpError
 		gone := !r.inSource(e.src) || (errors.As(err, &he) && (he.status == http.StatusNotFound || he.status == http.StatusGone) && attempts >= 8)
 		r.mu.Lock()
-		grows := r.grows
+		grows, td := r.grows, time.Duration(r.td)*time.Second
 		r.mu.Unlock()
 		if grows && attempts >= 10 {
 			gone = true
@@ -801,7 +801,9 @@ func (r *rendition) download(e *entry, _ bool) {
 			f.log.Warn("segment lost: gone from the source before it could be downloaded", "rendition", r.name, "msn", e.src, "err", err)
 			return
 		}
-		if !sleep(ctx, bo.next()) {
+		// Back off, but retry at least once per target duration: a live
+		// source lists a segment for only a few of them.
+		if !sleep(ctx, min(bo.next(), td)) {
 			e.missed = true // shutting down: nobody will push it
 			return
 		}
