@@ -408,10 +408,9 @@ func setRules(t *testing.T, p *chaos.Proxy, rules ...chaos.Rule) {
 	}
 }
 
-var get = []string{http.MethodGet}
-var putOnly = []string{http.MethodPut}
-
 func faultScenarios() []faultScenario {
+	get := []string{http.MethodGet}
+	putOnly := []string{http.MethodPut}
 	return []faultScenario{
 		{name: "source 5xx bursts", realTime: true, run: func(t *testing.T, h *faultRig) {
 			flaky := []chaos.Rule{
@@ -430,6 +429,21 @@ func faultScenarios() []faultScenario {
 			}, "burst not hit")
 			setRules(t, h.srcProxy, flaky...)
 			h.step(6)
+		}},
+		{name: "segment 5xx burst 3 s, purging origin (real time)", clock: true, window: 6, run: func(t *testing.T, h *faultRig) {
+			h.src.Purge(true)
+			h.waitPublished(2)
+			// Right after a segment is published, every segment download
+			// fails for 3 s of a live source with 1 s segments (target
+			// duration 1 or 2) and a window of 6 that deletes segments
+			// leaving it: the relay must not back off so far that its next
+			// try of a segment comes after the window has passed it
+			// (exponential backoff alone would wait up to about 6 s).
+			h.waitPublished(1)
+			setRules(t, h.srcProxy,
+				chaos.Rule{Fault: chaos.FaultStatus, Status: 503, Path: "*.ts", For: 3 * time.Second},
+				chaos.Rule{Fault: chaos.FaultStatus, Status: 503, Path: "*.vtt", For: 3 * time.Second})
+			h.waitPublished(8)
 		}},
 		{name: "source delays and timeouts", realTime: true, config: func(c *fetch.Config) {
 			c.Client = &http.Client{Timeout: time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 16}}

@@ -56,6 +56,28 @@ type Source struct {
 
 	mu        sync.Mutex
 	requested map[string]int
+	purge     bool
+}
+
+// Purge makes the source answer 404 for segments it no longer lists, like
+// an origin that deletes segments once they leave its window (by default
+// every published segment stays available).
+func (s *Source) Purge(on bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.purge = on
+}
+
+// listed reports whether the segment at path (with a leading slash) is in
+// its rendition's current window.
+func (s *Source) listed(p string) bool {
+	rendition, _, _ := strings.Cut(strings.TrimPrefix(p, "/"), "/")
+	for _, ref := range s.Window(rendition) {
+		if "/"+ref.URI == p {
+			return true
+		}
+	}
+	return false
 }
 
 // NewSource returns a Source over livesource.New(cfg).
@@ -74,7 +96,12 @@ func (s *Source) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	s.mu.Lock()
 	s.requested[r.URL.Path]++
+	purge := s.purge
 	s.mu.Unlock()
+	if purge && !s.listed(r.URL.Path) {
+		http.NotFound(w, r)
+		return
+	}
 	rec := httptest.NewRecorder()
 	s.Source.ServeHTTP(rec, r)
 	body := rec.Body.Bytes()
