@@ -42,6 +42,7 @@ func runCompare(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		if err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", relay, err))
 			fmt.Fprintf(stderr, "%s run failed: %v\n", relay, err)
+			r.RunError = err.Error()
 		}
 		res[i] = r
 		if ctx.Err() != nil {
@@ -107,7 +108,7 @@ func runScale(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			}
 			if err != nil {
 				fmt.Fprintf(stderr, "%s at %d channels failed: %v\n", relay, n, err)
-				r.Broken, r.BrokenReason = true, "run failed: "+err.Error()
+				r.Broken, r.BrokenReason, r.RunError = true, "run failed: "+err.Error(), err.Error()
 			}
 			broken = r.Broken && slices.Contains(strings.Split(*stopOn, ","), relay)
 			results = append(results, r)

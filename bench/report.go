@@ -81,6 +81,9 @@ func writeNotes(w io.Writer, rs ...runResult) {
 	fmt.Fprintln(w)
 	for _, r := range rs {
 		var notes []string
+		if r.RunError != "" {
+			notes = append(notes, "RUN FAILED (numbers are empty): "+r.RunError)
+		}
 		if r.Broken {
 			notes = append(notes, "BROKEN: "+r.BrokenReason)
 		}

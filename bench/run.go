@@ -114,6 +114,7 @@ type runResult struct {
 	SinkCores   float64 `json:"sinkCores"`
 	OtherCores  float64 `json:"otherCores"` // everything else on the machine during the window (noise)
 
+	RunError     string `json:"runError,omitempty"` // the run itself failed (harness or relay start-up)
 	Broken       bool   `json:"broken"`
 	BrokenReason string `json:"brokenReason,omitempty"`
 
