@@ -25,6 +25,7 @@ import (
 	"github.com/pullpush/pullpush/channel"
 	"github.com/pullpush/pullpush/dashboard"
 	"github.com/pullpush/pullpush/hls"
+	"github.com/pullpush/pullpush/keys"
 	"github.com/pullpush/pullpush/metrics"
 	"github.com/pullpush/pullpush/origin"
 	"github.com/pullpush/pullpush/output"
@@ -61,6 +62,8 @@ const (
 const (
 	demoSourcePath   = "/channels/" + demoChannelID + "/master.m3u8"
 	demoPlaybackPath = "/out/v1/" + demoChannelID + "/index.m3u8"
+	demoCMAFPath     = "/out/v1/" + demoChannelID + "/cmaf/index.m3u8"
+	demoAESPath      = "/out/v1/" + demoChannelID + "/aes/index.m3u8"
 	demoFetchersPath = "/api/v1/fetcher"
 )
 
@@ -156,9 +159,23 @@ func demo(ctx context.Context, cfg demoConfig, stdout, stderr io.Writer) (err er
 	if err != nil {
 		return fmt.Errorf("demo: channel engine: %w", err)
 	}
+	// An in-process key server gives the encrypted endpoint its keys,
+	// served at /keys/{channel}/{kid} on the demo's own port.
+	ks, err := keys.NewServer(keys.ServerConfig{})
+	if err != nil {
+		return fmt.Errorf("demo: key server: %w", err)
+	}
 	org, err := origin.New(origin.Config{
-		DataDir:  filepath.Join(dataDir, "origin"),
-		Channels: []origin.ChannelConfig{{ID: demoChannelID, Username: demoUser, Password: password}},
+		DataDir:     filepath.Join(dataDir, "origin"),
+		KeyProvider: ks.Provider(),
+		Channels: []origin.ChannelConfig{{
+			ID: demoChannelID, Username: demoUser, Password: password,
+			Endpoints: []origin.EndpointConfig{
+				{ID: "ts"},
+				{ID: "cmaf", Packaging: origin.PackagingCMAF},
+				{ID: "aes", Encryption: &origin.EncryptionConfig{Method: origin.MethodAES128}},
+			},
+		}},
 	}, origin.WithLogger(log.With(demoKeyComponent, "origin")))
 	if err != nil {
 		return fmt.Errorf("demo: origin: %w", err)
@@ -184,7 +201,7 @@ func demo(ctx context.Context, cfg demoConfig, stdout, stderr io.Writer) (err er
 		internal: "http://" + demoDialAddr(ln.Addr()),
 	}
 	srv := &http.Server{
-		Handler:           app.mux(eng.Handler(), org.Handler(), a.Handler()),
+		Handler:           app.mux(eng.Handler(), org.Handler(), a.Handler(), ks.Handler()),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       2 * time.Minute, // segment uploads
 		IdleTimeout:       2 * time.Minute,
@@ -231,8 +248,9 @@ func demo(ctx context.Context, cfg demoConfig, stdout, stderr io.Writer) (err er
 }
 
 // mux routes the one port: channel engine, origin, API and dashboard.
-func (app *demoApp) mux(channels, org, apiHandler http.Handler) http.Handler {
+func (app *demoApp) mux(channels, org, apiHandler, keyServer http.Handler) http.Handler {
 	mux := http.NewServeMux()
+	mux.Handle(keys.KeysPath, keyServer)
 	mux.Handle("/channels", channels)
 	mux.Handle("/channels/", channels)
 	mux.Handle("/in/", org)
@@ -259,6 +277,8 @@ func (app *demoApp) links(now time.Time) []dashboard.Link {
 		{Label: "Live", URL: demoPlaybackPath, Note: "the origin's live playlist (60 s window)"},
 		{Label: "Start over", URL: demoStartoverURL("", now), Note: "from 5 minutes ago (or the oldest segment)"},
 		{Label: "Time-shift", URL: demoShiftURL("", shiftStart, shiftEnd), Note: "a 30 s window in the past, as VOD"},
+		{Label: "CMAF", URL: demoCMAFPath, Note: "the same channel repackaged to fMP4/CMAF"},
+		{Label: "AES-128", URL: demoAESPath, Note: "the same channel encrypted, keys from the built-in key server"},
 	}
 	if p := app.iframes(); p != "" {
 		l = append(l, dashboard.Link{Label: "I-frames", URL: p, Note: "I-frame-only playlist of the first video rendition"})
@@ -354,6 +374,8 @@ func (app *demoApp) printURLs(w io.Writer, now time.Time, took time.Duration, li
 	row("Live", b+demoPlaybackPath, "")
 	row("Start over", demoStartoverURL(b, now), "from 5 minutes ago, or the oldest segment")
 	row("Time-shift", demoShiftURL(b, shiftStart, shiftEnd), "30 s in the past, as VOD")
+	row("CMAF", b+demoCMAFPath, "fMP4/CMAF endpoint")
+	row("AES-128", b+demoAESPath, "encrypted endpoint, keys at "+b+keys.KeysPath)
 	if p := app.iframes(); p != "" {
 		row("I-frames", b+p, "")
 	}

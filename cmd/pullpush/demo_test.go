@@ -264,6 +264,37 @@ func TestDemo(t *testing.T) {
 		t.Errorf("ffprobe found no h264 video and aac audio in the live playlist:\n%s", s)
 	}
 
+	// The CMAF and AES-128 endpoints printed decode (the AES key comes from
+	// the built-in key server on the same port).
+	for _, c := range []struct{ name, re, want string }{
+		{"CMAF", `(?m)^  CMAF\s+(http://\S+)`, "#EXT-X-MAP"},
+		{"AES-128", `(?m)^  AES-128\s+(http://\S+)`, "METHOD=AES-128"},
+	} {
+		m := regexp.MustCompile(c.re).FindStringSubmatch(out)
+		if m == nil {
+			t.Errorf("no %s URL in the output:\n%s", c.name, out)
+			continue
+		}
+		_, body, _ := demoGetURL(t, m[1])
+		mv, err := hls.ParseMultivariant([]byte(body))
+		if err != nil || len(mv.Variants) == 0 {
+			t.Errorf("%s %s: not a multivariant playlist: %v\n%s", c.name, m[1], err, body)
+			continue
+		}
+		variant := strings.TrimSuffix(m[1], "index.m3u8") + mv.Variants[0].URI
+		_, media, _ := demoGetURL(t, variant)
+		if !strings.Contains(media, c.want) {
+			t.Errorf("%s media playlist has no %s:\n%s", c.name, c.want, media)
+		}
+		dctx, dcancel := context.WithTimeout(context.Background(), 30*time.Second)
+		dec, err := exec.CommandContext(dctx, testutil.RequireTool(t, "ffmpeg"), "-nostdin", "-v", "error", "-allowed_extensions", "ALL",
+			"-i", variant, "-t", "4", "-f", "framemd5", "-").CombinedOutput()
+		dcancel()
+		if frames := strings.Count(string(dec), "\n0,"); err != nil || frames < 30 {
+			t.Errorf("ffmpeg decoded %d frames of the %s endpoint: %v\n%.2000s", frames, c.name, err, dec)
+		}
+	}
+
 	// The I-frame and time-shift URLs printed.
 	for _, c := range []struct {
 		name, re, want string

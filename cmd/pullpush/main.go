@@ -40,7 +40,8 @@ commands:
   demo      channel engine + relay + origin on one port, with a dashboard
   pull      run one fetcher in the foreground (pull a live HLS source, push it to an output)
   serve     REST API and fetchers (hls-pull-push compatible)
-  origin    MediaPackage-compatible ingest + playback origin
+  origin    MediaPackage-compatible ingest + playback origin (CMAF, encryption)
+  keys      content key server (SPEKE/CPIX) for encrypted origin endpoints
   channel   VOD2Live channel engine
   chaos     fault-injection proxy for manual reliability tests
   version   print the version
