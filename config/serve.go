@@ -55,6 +55,23 @@ type Serve struct {
 	ClusterPrefix string
 	// ClusterCredsFile is a NATS credentials file (.creds) for the connection.
 	ClusterCredsFile string
+	// AllowHosts, when set, limits source fetches to these hosts
+	// (comma-separated names, IPs or *.domain).
+	AllowHosts string
+	// DenyPrivate refuses source fetches to loopback, private, link-local
+	// and other non-public addresses (checked at connect time).
+	DenyPrivate bool
+}
+
+// AllowHostList returns AllowHosts split on commas, empty entries dropped.
+func (c Serve) AllowHostList() []string {
+	var out []string
+	for _, h := range strings.Split(c.AllowHosts, ",") {
+		if h = strings.TrimSpace(h); h != "" {
+			out = append(out, h)
+		}
+	}
+	return out
 }
 
 // DefaultServe returns the built-in defaults.
@@ -142,6 +159,17 @@ var serveSettings = []setting{
 				return fmt.Errorf("%q is not an integer", v)
 			}
 			c.MaxFetchers = n
+			return nil
+		}},
+	stringSetting("allowHosts", "only fetch sources from these hosts (comma-separated names, IPs or *.domain); empty allows any", false, func(c *Serve) *string { return &c.AllowHosts }),
+	{key: "denyPrivate", usage: "refuse sources on loopback, private and link-local addresses (true or false)",
+		get: func(c *Serve) string { return strconv.FormatBool(c.DenyPrivate) },
+		set: func(c *Serve, v string) error {
+			b, err := strconv.ParseBool(strings.TrimSpace(v))
+			if err != nil {
+				return fmt.Errorf("%q is not true or false", v)
+			}
+			c.DenyPrivate = b
 			return nil
 		}},
 	{key: "spoolBytes", usage: "per-fetcher spool bound in bytes; suffixes KiB, MiB, GiB allowed",

@@ -31,6 +31,8 @@ func TestNames(t *testing.T) {
 		"maxFetchers":     {"max-fetchers", "PULLPUSH_MAX_FETCHERS"},
 		"spoolBytes":      {"spool-bytes", "PULLPUSH_SPOOL_BYTES"},
 		"shutdownTimeout": {"shutdown-timeout", "PULLPUSH_SHUTDOWN_TIMEOUT"},
+		"allowHosts":      {"allow-hosts", "PULLPUSH_ALLOW_HOSTS"},
+		"denyPrivate":     {"deny-private", "PULLPUSH_DENY_PRIVATE"},
 	} {
 		if Flag(key) != want[0] || Env(key) != want[1] {
 			t.Errorf("%s: flag %s env %s, want %v", key, Flag(key), Env(key), want)
@@ -174,5 +176,18 @@ func TestParseBytes(t *testing.T) {
 		if _, err := ParseBytes(in); err == nil {
 			t.Errorf("ParseBytes(%q) accepted", in)
 		}
+	}
+}
+
+func TestSourcePolicyKeys(t *testing.T) {
+	c, err := LoadServe([]string{"--data", "/d", "--allow-hosts", " cdn.example.com, *.origin.example ,", "--deny-private=true"}, func(string) (string, bool) { return "", false }, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := c.AllowHostList(); len(got) != 2 || got[0] != "cdn.example.com" || got[1] != "*.origin.example" || !c.DenyPrivate {
+		t.Errorf("allowHosts %q denyPrivate %v", got, c.DenyPrivate)
+	}
+	if _, err := LoadServe([]string{"--data", "/d", "--deny-private=maybe"}, func(string) (string, bool) { return "", false }, io.Discard); err == nil || !strings.Contains(err.Error(), "'denyPrivate'") {
+		t.Errorf("bad boolean: %v", err)
 	}
 }

@@ -84,7 +84,8 @@ func serve(ctx context.Context, cfg config.Serve, logw io.Writer, ready func(add
 	opts := pullpush.Options{
 		Logger: log, Observer: m, Outputs: reg,
 		MaxFetchers: cfg.MaxFetchers, SpoolBytes: cfg.SpoolBytes,
-		SpoolDir: filepath.Join(cfg.Data, "spool"),
+		SpoolDir:   filepath.Join(cfg.Data, "spool"),
+		AllowHosts: cfg.AllowHostList(), DenyPrivate: cfg.DenyPrivate,
 	}
 	apiOpts := api.Options{
 		Token: cfg.APIToken, Logger: log, Metrics: m,
