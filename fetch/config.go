@@ -55,6 +55,12 @@ type Config struct {
 	Logger   *slog.Logger
 	// Now is the clock (tests); nil means time.Now.
 	Now func() time.Time
-	// PollInterval overrides the RFC 8216 reload interval (tests); 0 follows the RFC.
+	// ReloadRFC reloads media playlists strictly at the RFC 8216 intervals
+	// (a target duration after a change, half of it otherwise). By default
+	// the fetcher tracks the source's live edge instead: it learns when
+	// segments appear and reloads just then, about two requests per segment,
+	// which cuts the added latency from up to a target duration to a fraction.
+	ReloadRFC bool
+	// PollInterval overrides the reload interval (tests); 0 follows the source.
 	PollInterval time.Duration
 }

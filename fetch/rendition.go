@@ -317,6 +317,7 @@ func (r *rendition) realign(segs []srcSeg) (int, bool) {
 func (r *rendition) poll(ctx context.Context) {
 	f := r.f
 	bo := newBackoff(250*time.Millisecond, 15*time.Second)
+	var edge edgeTracker
 	for {
 		start := time.Now()
 		changed, err := r.reload(ctx)
@@ -352,6 +353,9 @@ func (r *rendition) poll(ctx context.Context) {
 			} else {
 				wait = tdur / 2
 			}
+			if !f.cfg.ReloadRFC {
+				wait = r.edgeWait(&edge, start, changed, tdur)
+			}
 			if f.cfg.PollInterval > 0 {
 				wait = f.cfg.PollInterval
 			}
@@ -362,6 +366,62 @@ func (r *rendition) poll(ctx context.Context) {
 			return
 		}
 	}
+}
+
+// edgeTracker schedules reloads near the moment the source publishes its
+// next segment (see edgeWait).
+type edgeTracker struct {
+	lastUnchanged time.Time // start of the latest reload that found nothing new
+	due           time.Time // when the next segment is expected
+	locked        bool      // the publishing phase is known within one step
+	sinceProbe    int
+}
+
+// edgeProbeEvery is how many segments pass between two early reloads that
+// re-measure the publishing phase while locked.
+const edgeProbeEvery = 8
+
+// edgeWait returns how long to wait before the next reload. Once a change is
+// seen within one step of a reload that saw none, the publishing phase is
+// known: the next reload is one segment duration after the change was seen,
+// so a regular source costs one request per segment and a discovery delay of
+// at most one step (a target duration / 16, 50-500 ms), instead of up to a
+// target duration with the RFC 8216 intervals. Without a known phase, or
+// when a reload at the due time finds nothing, the playlist is reloaded
+// every step until it changes; half a target duration past the due time (a
+// stalled or irregular source) it falls back to every half target duration.
+func (r *rendition) edgeWait(e *edgeTracker, start time.Time, changed bool, tdur time.Duration) time.Duration {
+	step := min(max(tdur/16, 50*time.Millisecond), 500*time.Millisecond)
+	r.mu.Lock()
+	dur := time.Duration(r.lastDur * float64(time.Second))
+	r.mu.Unlock()
+	if dur <= 0 {
+		dur = tdur
+	}
+	now := time.Now()
+	if changed {
+		if !e.lastUnchanged.IsZero() {
+			e.locked = start.Sub(e.lastUnchanged) <= 2*step
+		}
+		switch {
+		case !e.locked:
+			e.due = start.Add(dur / 2) // look early to learn the phase
+		case e.sinceProbe >= edgeProbeEvery:
+			e.sinceProbe = 0
+			e.due = start.Add(dur - step) // re-measure the phase
+		default:
+			e.sinceProbe++
+			e.due = start.Add(dur)
+		}
+		e.lastUnchanged = time.Time{}
+		return max(e.due.Sub(now), step)
+	}
+	e.lastUnchanged = start
+	if !e.due.IsZero() && now.Before(e.due.Add(tdur/2)) {
+		return max(min(e.due.Sub(now), tdur/2), step)
+	}
+	e.locked = false
+	return tdur / 2
 }
 
 // checkStall marks the rendition stalled when no new segment came for
