@@ -33,7 +33,7 @@ func filledOrigin(b *testing.B, window time.Duration, now time.Time, two bool) h
 	o, err := origin.New(origin.Config{
 		DataDir: b.TempDir(),
 		Channels: []origin.ChannelConfig{{ID: "ch", Username: "u", Password: "p",
-			StartoverWindow: window + time.Hour, IFrames: origin.Bool(false)}},
+			StartoverWindow: min(window+time.Hour, origin.MaxStartoverWindow), IFrames: origin.Bool(false)}},
 		Now: func() time.Time { return now },
 	})
 	if err != nil {
