@@ -8,14 +8,11 @@
 package natstest
 
 import (
-	"bytes"
 	"fmt"
+	"github.com/pullpush/pullpush/internal/testutil"
 	"net"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -44,43 +41,10 @@ type Server struct {
 // skipping the test when it is absent unless PULLPUSH_REQUIRE_TOOLS=1.
 func LookTool(t testing.TB, name string) string {
 	t.Helper()
-	if p, err := exec.LookPath(name); err == nil {
-		return p
-	}
-	gopath := os.Getenv("GOPATH")
-	if out, err := exec.Command("go", "env", "GOPATH").Output(); err == nil {
-		gopath = strings.TrimSpace(string(out))
-	}
-	for _, dir := range filepath.SplitList(gopath) {
-		p := filepath.Join(dir, "bin", name)
-		if st, err := os.Stat(p); err == nil && !st.IsDir() && st.Mode()&0o111 != 0 {
-			return p
-		}
-	}
-	msg := fmt.Sprintf("%s not found on PATH or in $(go env GOPATH)/bin (go install github.com/nats-io/nats-server/v2@v2.15.2)", name)
-	if os.Getenv("PULLPUSH_REQUIRE_TOOLS") == "1" {
-		t.Fatalf("required tool missing (PULLPUSH_REQUIRE_TOOLS=1): %s", msg)
-	}
-	t.Skip(msg)
-	return ""
+	return testutil.LookTool(t, name, "go install github.com/nats-io/nats-server/v2@v2.15.2")
 }
 
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
+type lockedBuffer = testutil.LockedBuffer
 
 // Start runs `nats-server -js -sd DIR -a 127.0.0.1 -p PORT` on a free
 // loopback port, waits until it accepts connections and stops it at test

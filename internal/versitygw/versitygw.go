@@ -6,16 +6,12 @@
 package versitygw
 
 import (
-	"bytes"
 	"context"
-	"fmt"
+	"github.com/pullpush/pullpush/internal/testutil"
 	"net"
 	"net/url"
 	"os"
 	"os/exec"
-	"path/filepath"
-	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -40,43 +36,10 @@ type Gateway struct {
 // skipping the test when it is absent unless PULLPUSH_REQUIRE_TOOLS=1.
 func LookTool(t testing.TB, name string) string {
 	t.Helper()
-	if p, err := exec.LookPath(name); err == nil {
-		return p
-	}
-	gopath := os.Getenv("GOPATH")
-	if out, err := exec.Command("go", "env", "GOPATH").Output(); err == nil {
-		gopath = strings.TrimSpace(string(out))
-	}
-	for _, dir := range filepath.SplitList(gopath) {
-		p := filepath.Join(dir, "bin", name)
-		if st, err := os.Stat(p); err == nil && !st.IsDir() && st.Mode()&0o111 != 0 {
-			return p
-		}
-	}
-	msg := fmt.Sprintf("%s not found on PATH or in $(go env GOPATH)/bin", name)
-	if os.Getenv("PULLPUSH_REQUIRE_TOOLS") == "1" {
-		t.Fatalf("required tool missing (PULLPUSH_REQUIRE_TOOLS=1): %s", msg)
-	}
-	t.Skip(msg)
-	return ""
+	return testutil.LookTool(t, name, "go install github.com/versity/versitygw/cmd/versitygw@v1.8.0")
 }
 
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
+type lockedBuffer = testutil.LockedBuffer
 
 // Start runs `versitygw --port 127.0.0.1:PORT posix DIR` on a free loopback
 // port, waits until it accepts connections, creates the given buckets and
