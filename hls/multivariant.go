@@ -27,7 +27,6 @@ func parseMultivariant(s string) (*Multivariant, error) {
 		pending   []string // unknown tags waiting for the rendition or variant they precede
 		awaiting  *Variant // variant whose URI line comes next
 		awaitLine int
-		entries   bool // a rendition or a complete variant has been seen
 	)
 	take := func() []string {
 		t := pending
@@ -43,7 +42,7 @@ func parseMultivariant(s string) (*Multivariant, error) {
 			if awaiting == nil {
 				return nil, lineError(sc.line, "", fmt.Errorf("%w %q: no EXT-X-STREAM-INF before it", ErrUnexpectedURI, line))
 			}
-			awaiting.URI, awaiting, entries = line, nil, true
+			awaiting.URI, awaiting = line, nil
 			continue
 		}
 		if !strings.HasPrefix(line, "#EXT") {
@@ -69,7 +68,6 @@ func parseMultivariant(s string) (*Multivariant, error) {
 			if r, err = parseRendition(value); err == nil {
 				r.Tags = take()
 				m.Renditions = append(m.Renditions, r)
-				entries = true
 			}
 		case "#EXT-X-STREAM-INF":
 			var v *Variant
@@ -83,7 +81,6 @@ func parseMultivariant(s string) (*Multivariant, error) {
 			if v, err = parseIFrameVariant(value); err == nil {
 				v.Tags = take()
 				m.IFrameVariants = append(m.IFrameVariants, v)
-				entries = true
 			}
 		case "#EXT-X-SESSION-DATA":
 			var d *SessionData
@@ -99,10 +96,10 @@ func parseMultivariant(s string) (*Multivariant, error) {
 			switch {
 			case k == kindMedia:
 				err = ErrMediaTag
-			case !entries && isHeaderTag(name):
-				// Before the first entry; a first variant still waiting
-				// for its URI counts as not seen, as its tags are
-				// written before it.
+			case isHeaderTag(name):
+				// Playlist-wide tags belong to the header wherever they
+				// appear: Encode writes entries grouped by kind, so a
+				// position between entries would not survive it.
 				m.Tags = append(m.Tags, line)
 			case awaiting != nil:
 				awaiting.Tags = append(awaiting.Tags, line)
