@@ -51,6 +51,10 @@ type Options struct {
 	SpoolDir string
 	// SpoolBytes bounds each fetcher's spool (default fetch.DefaultSpoolBytes).
 	SpoolBytes int64
+	// SpoolMemoryBytes is the memory shared by all fetchers for segments
+	// in flight (default fetch.DefaultSpoolMemoryBytes); segments beyond it,
+	// when an output is down or slow, wait in files under SpoolDir.
+	SpoolMemoryBytes int64
 	// Progress persists fetcher progress across restarts (optional).
 	Progress fetch.ProgressStore
 	// Observer receives metrics events (optional).
@@ -94,6 +98,7 @@ type Service struct {
 	opts    Options
 	log     *slog.Logger
 	outputs *output.Registry
+	memory  *fetch.MemoryBudget
 
 	mu       sync.Mutex
 	closed   bool
@@ -120,7 +125,8 @@ func New(opts Options) *Service {
 	if reg == nil {
 		reg = output.NewRegistry()
 	}
-	return &Service{opts: opts, log: log, outputs: reg, fetchers: make(map[string]*running)}
+	return &Service{opts: opts, log: log, outputs: reg, memory: fetch.NewMemoryBudget(opts.SpoolMemoryBytes),
+		fetchers: make(map[string]*running)}
 }
 
 // RegisterOutput makes an output available by name to BuildOutput and the REST API.
@@ -207,7 +213,7 @@ func (s *Service) StartFetcher(ctx context.Context, spec FetcherSpec) (string, e
 		ID: spec.ID, Name: spec.Name, URL: spec.URL, Output: spec.Output,
 		Window: spec.WindowSize, Concurrency: spec.Concurrency,
 		Client: s.opts.Client, AllowHosts: s.opts.AllowHosts, DenyPrivate: s.opts.DenyPrivate,
-		SpoolDir: spoolDir, SpoolBytes: s.opts.SpoolBytes,
+		SpoolDir: spoolDir, SpoolBytes: s.opts.SpoolBytes, SpoolMemory: s.memory,
 		Progress: s.opts.Progress, Observer: observer,
 		Logger: s.log.With("fetcher", spec.ID, "name", spec.Name),
 	})

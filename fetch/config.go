@@ -47,6 +47,10 @@ type Config struct {
 	// SpoolBytes bounds the spool; when full the oldest unpushed segments of a
 	// target are dropped and counted as gaps (default 512 MiB).
 	SpoolBytes int64
+	// SpoolMemory is the memory budget for segments in flight, shared by
+	// the fetchers of a process; segments that do not fit go to files
+	// under SpoolDir. Nil gives this fetcher a private budget.
+	SpoolMemory *MemoryBudget
 	// PushTimeout bounds one upload attempt (default 10 s).
 	PushTimeout time.Duration
 	// Progress persists progress across restarts (optional).

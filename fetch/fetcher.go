@@ -136,7 +136,7 @@ func New(cfg Config) (*Fetcher, error) {
 // Run relays until ctx is cancelled (returns nil), the source ends and
 // everything was pushed (returns nil), or the fetcher fails.
 func (f *Fetcher) Run(ctx context.Context) error {
-	sp, err := newSpool(f.cfg.SpoolDir, f.cfg.SpoolBytes)
+	sp, err := newSpool(f.cfg.SpoolDir, f.cfg.SpoolBytes, f.cfg.SpoolMemory)
 	if err != nil {
 		f.fail(err)
 		return err

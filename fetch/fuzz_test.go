@@ -33,7 +33,7 @@ func fuzzFetcher(t testing.TB, dir string) *Fetcher {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	f.dlCtx = ctx
-	if f.spool, err = newSpool(dir, DefaultSpoolBytes); err != nil {
+	if f.spool, err = newSpool(dir, DefaultSpoolBytes, nil); err != nil {
 		t.Fatal(err)
 	}
 	return f

@@ -118,7 +118,7 @@ func (r *rendition) pushEntry(ctx, pctx context.Context, ti int, e *entry) (push
 	ext := e.name[len(e.name)-len(segmentExt(e.name, "")):]
 	file := output.File{
 		Name: e.name, ContentType: contentType(ext), CacheControl: cacheSegment, Size: e.size,
-		Open: func() (io.ReadCloser, error) { return e.file.open() },
+		Open: func() (io.ReadCloser, error) { return f.spool.open(e.file) },
 	}
 	for {
 		err := f.put(pctx, ti, file)

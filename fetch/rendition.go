@@ -824,9 +824,11 @@ func (r *rendition) download(e *entry, _ bool) {
 	for {
 		attempts++
 		f.sem <- struct{}{}
-		size, sf, err := r.fetchSegment(ctx, e)
+		w, sf, err := r.fetchSegment(ctx, e)
 		<-f.sem
 		if err == nil {
+			evicted := f.spool.commit(sf, w)
+			size := sf.size
 			r.mu.Lock()
 			e.file, e.size = sf, size
 			r.bytesIn += size
@@ -838,7 +840,7 @@ func (r *rendition) download(e *entry, _ bool) {
 			f.bytesPulled += size
 			f.mu.Unlock()
 			f.obs.SegmentPulled(f.cfg.ID, r.name, size)
-			for _, ev := range f.spool.commit(sf, size) {
+			for _, ev := range evicted {
 				f.evicted(ev)
 			}
 			return
@@ -929,24 +931,17 @@ func (r *rendition) rangeGet(ctx context.Context, u string, rng *hls.ByteRange) 
 }
 
 // fetchSegment streams one segment into a spool file.
-func (r *rendition) fetchSegment(ctx context.Context, e *entry) (int64, *spoolFile, error) {
+func (r *rendition) fetchSegment(ctx context.Context, e *entry) (*segmentWriter, *spoolFile, error) {
 	timeout := time.Duration(max(4*e.duration, 10)*float64(time.Second)) + 5*time.Second
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	resp, err := r.rangeGet(ctx, e.srcURL, e.rng)
 	if err != nil {
-		return 0, nil, err
+		return nil, nil, err
 	}
 	defer resp.Body.Close()
-	file, sf, err := r.f.spool.create(e)
-	if err != nil {
-		return 0, nil, err
-	}
-	n, err := io.Copy(file, resp.Body)
-	cerr := file.Close()
-	if err == nil {
-		err = cerr
-	}
+	w, sf := r.f.spool.create(e)
+	n, err := w.ReadFrom(resp.Body)
 	if err == nil && resp.ContentLength >= 0 && n != resp.ContentLength {
 		err = io.ErrUnexpectedEOF
 	}
@@ -954,8 +949,8 @@ func (r *rendition) fetchSegment(ctx context.Context, e *entry) (int64, *spoolFi
 		err = fmt.Errorf("byte range: got %d bytes, want %d", n, e.rng.Length)
 	}
 	if err != nil {
-		r.f.spool.discard(sf)
-		return 0, nil, fmt.Errorf("download %s: %w", e.srcURL, err)
+		r.f.spool.discard(w)
+		return nil, nil, fmt.Errorf("download %s: %w", e.srcURL, err)
 	}
-	return n, sf, nil
+	return w, sf, nil
 }

@@ -1,6 +1,7 @@
 package fetch
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -8,57 +9,262 @@ import (
 	"sync"
 )
 
-// spool holds downloaded segments on disk until every target has pushed
-// them. It is bounded: when a new segment does not fit, the oldest spooled
-// segments are evicted (never the newest) and the evict callback lets the
-// fetcher account them as gaps on the targets that had not pushed them.
+// spool holds downloaded segments until every target has pushed them.
+//
+// Segments live in memory, in pooled chunks, as long as the fetcher's share
+// of the process-wide MemoryBudget allows: in the normal case a segment is
+// pushed to every target within a fraction of its duration and never touches
+// the disk. Segments that do not fit in memory (a target is down or lagging)
+// are written to files under dir. The whole spool is bounded by limit: when a
+// new segment does not fit, the oldest spooled segments are evicted (never
+// the newest) and the evict callback lets the fetcher account them as gaps on
+// the targets that had not pushed them.
 type spool struct {
-	dir   string
-	limit int64
+	dir    string
+	limit  int64
+	budget *MemoryBudget
+	memCap int64 // most bytes this spool keeps in memory
 
-	mu    sync.Mutex
-	used  int64
-	files []*spoolFile // in arrival order
-	seq   int64
+	mu     sync.Mutex
+	used   int64        // memory and disk
+	mem    int64        // memory only
+	files  []*spoolFile // in arrival order
+	seq    int64
+	hasDir bool
 }
 
+// spoolFile is one spooled segment: in memory (data != nil) or on disk.
 type spoolFile struct {
-	path    string
 	size    int64
 	owner   *entry
 	removed bool
+	data    *memData // in memory; nil once on disk or removed
+	path    string   // on disk
 }
 
-func newSpool(dir string, limit int64) (*spool, error) {
+// memData is a segment's bytes in pooled chunks. Readers hold references so
+// that the chunks go back to the pool only when nobody reads them any more.
+type memData struct {
+	chunks  []*[]byte
+	refs    int  // open readers
+	dropped bool // the spool no longer needs it
+}
+
+// spoolChunk is the size of the pooled buffers segments are read into.
+const spoolChunk = 64 << 10
+
+// chunkPool recycles segment buffers across fetchers. It is a cache with no
+// observable state, like the pools in net/http.
+var chunkPool = sync.Pool{New: func() any { b := make([]byte, spoolChunk); return &b }}
+
+// DefaultSpoolMemoryBytes is the default MemoryBudget of a process.
+const DefaultSpoolMemoryBytes = 256 << 20
+
+// MemoryBudget bounds the memory that the spools of many fetchers use for
+// segments in flight. Share one among the fetchers of a process (the
+// Service does); a fetcher without one gets a private budget of
+// DefaultSpoolMemoryBytes/8.
+type MemoryBudget struct {
+	mu    sync.Mutex
+	limit int64
+	used  int64
+}
+
+// NewMemoryBudget returns a budget of limit bytes (DefaultSpoolMemoryBytes
+// when limit <= 0).
+func NewMemoryBudget(limit int64) *MemoryBudget {
+	if limit <= 0 {
+		limit = DefaultSpoolMemoryBytes
+	}
+	return &MemoryBudget{limit: limit}
+}
+
+func (b *MemoryBudget) reserve(n int64) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.used+n > b.limit {
+		return false
+	}
+	b.used += n
+	return true
+}
+
+func (b *MemoryBudget) release(n int64) {
+	b.mu.Lock()
+	b.used -= n
+	b.mu.Unlock()
+}
+
+// Used reports the bytes currently held in memory under the budget.
+func (b *MemoryBudget) Used() int64 {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.used
+}
+
+func newSpool(dir string, limit int64, budget *MemoryBudget) (*spool, error) {
 	if err := os.RemoveAll(dir); err != nil {
 		return nil, fmt.Errorf("spool: clean %s: %w", dir, err)
 	}
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, fmt.Errorf("spool: %w", err)
+	if budget == nil {
+		budget = NewMemoryBudget(DefaultSpoolMemoryBytes / 8)
 	}
-	return &spool{dir: dir, limit: limit}, nil
+	// One fetcher with a dead target must not take the memory every other
+	// fetcher needs for its segments in flight.
+	memCap := max(budget.limit/8, min(budget.limit, 8<<20))
+	return &spool{dir: dir, limit: limit, budget: budget, memCap: memCap}, nil
 }
 
-// create returns a new empty spool file for e.
-func (s *spool) create(e *entry) (*os.File, *spoolFile, error) {
-	s.mu.Lock()
-	s.seq++
-	name := filepath.Join(s.dir, fmt.Sprintf("%d.seg", s.seq))
-	s.mu.Unlock()
-	f, err := os.OpenFile(name, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+// segmentWriter receives a segment being downloaded: into memory, moving
+// to a file when the segment outgrows what the spool keeps in memory.
+type segmentWriter struct {
+	s    *spool
+	sf   *spoolFile
+	size int64
+	file *os.File // set once the segment went to disk
+}
+
+// create returns a writer for a new segment of e.
+func (s *spool) create(e *entry) (*segmentWriter, *spoolFile) {
+	sf := &spoolFile{owner: e, data: &memData{}}
+	return &segmentWriter{s: s, sf: sf}, sf
+}
+
+// ReadFrom reads the whole segment from r.
+func (w *segmentWriter) ReadFrom(r io.Reader) (int64, error) {
+	var total int64
+	for {
+		if w.size > w.s.limit {
+			return total, fmt.Errorf("segment larger than the spool (%d bytes)", w.s.limit)
+		}
+		if w.file == nil && w.size >= w.s.memCap {
+			if err := w.toFile(); err != nil {
+				return total, err
+			}
+		}
+		var n int
+		var err error
+		if w.file != nil {
+			var n64 int64
+			n64, err = io.Copy(w.file, io.LimitReader(r, w.s.limit+1-w.size))
+			n = int(n64)
+			if err == nil && w.size+n64 <= w.s.limit {
+				err = io.EOF
+			}
+		} else {
+			d := w.sf.data
+			off := int(w.size % spoolChunk)
+			if off == 0 {
+				d.chunks = append(d.chunks, chunkPool.Get().(*[]byte))
+			}
+			n, err = r.Read((*d.chunks[len(d.chunks)-1])[off:])
+		}
+		w.size += int64(n)
+		total += int64(n)
+		if errors.Is(err, io.EOF) {
+			if w.size > w.s.limit {
+				return total, fmt.Errorf("segment larger than the spool (%d bytes)", w.s.limit)
+			}
+			return total, nil
+		}
+		if err != nil {
+			return total, err
+		}
+	}
+}
+
+// toFile moves what was received so far to a new spool file and frees the
+// memory.
+func (w *segmentWriter) toFile() error {
+	path, err := w.s.newPath()
 	if err != nil {
-		return nil, nil, fmt.Errorf("spool: %w", err)
+		return err
 	}
-	return f, &spoolFile{path: name, owner: e}, nil
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+	if err != nil {
+		return fmt.Errorf("spool: %w", err)
+	}
+	size := w.size
+	for _, c := range w.sf.data.chunks {
+		if size == 0 {
+			break
+		}
+		n := min(size, spoolChunk)
+		if _, err := f.Write((*c)[:n]); err != nil {
+			f.Close()
+			os.Remove(path)
+			return fmt.Errorf("spool: %w", err)
+		}
+		size -= n
+	}
+	w.s.freeData(w.sf)
+	w.file, w.sf.path = f, path
+	return nil
 }
 
-// commit accounts a completely written file and returns the entries whose
-// files were evicted to make room (oldest first).
-func (s *spool) commit(sf *spoolFile, size int64) []*entry {
+// finish closes the file of a segment that went to disk.
+func (w *segmentWriter) finish() error {
+	if w.file == nil {
+		return nil
+	}
+	err := w.file.Close()
+	w.file = nil
+	if err != nil {
+		return fmt.Errorf("spool: %w", err)
+	}
+	return nil
+}
+
+// newPath returns the path for a new spool file, creating the directory on
+// first use.
+func (s *spool) newPath() (string, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	sf.size = size
-	s.used += size
+	if !s.hasDir {
+		if err := os.MkdirAll(s.dir, 0o700); err != nil {
+			return "", fmt.Errorf("spool: %w", err)
+		}
+		s.hasDir = true
+	}
+	s.seq++
+	return filepath.Join(s.dir, fmt.Sprintf("%d.seg", s.seq)), nil
+}
+
+// commit accounts a completely written segment and returns the entries
+// whose segments were evicted to make room (oldest first). A segment that
+// does not fit in memory goes to disk; if that fails it is evicted itself.
+func (s *spool) commit(sf *spoolFile, w *segmentWriter) []*entry {
+	sf.size = w.size
+	err := w.finish()
+	if err == nil && sf.path == "" {
+		s.mu.Lock()
+		inMemory := s.mem+sf.size <= s.memCap && s.budget.reserve(sf.size)
+		if inMemory {
+			s.mem += sf.size
+		}
+		s.mu.Unlock()
+		if !inMemory {
+			err = w.toFile()
+			if err == nil {
+				err = w.finish()
+			}
+		}
+	}
+
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err != nil {
+		if sf.path != "" {
+			os.Remove(sf.path)
+		}
+		sf.removed = true
+		if d := sf.data; d != nil {
+			sf.data = nil
+			recycle(d)
+		}
+		return []*entry{sf.owner}
+	}
+	s.used += sf.size
 	s.files = append(s.files, sf)
 	var evicted []*entry
 	for s.used > s.limit && len(s.files) > 1 {
@@ -67,30 +273,80 @@ func (s *spool) commit(sf *spoolFile, size int64) []*entry {
 		if old.removed {
 			continue
 		}
-		old.removed = true
-		s.used -= old.size
-		os.Remove(old.path)
+		s.removeLocked(old)
 		evicted = append(evicted, old.owner)
 	}
 	s.compact()
 	return evicted
 }
 
-// release deletes a file once no target needs it any more.
+// freeData drops the memory copy of a segment that was never accounted
+// against the budget (it went to disk or was discarded).
+func (s *spool) freeData(sf *spoolFile) {
+	s.mu.Lock()
+	d := sf.data
+	sf.data = nil
+	s.mu.Unlock()
+	if d != nil {
+		s.drop(d)
+	}
+}
+
+// drop marks d unneeded and recycles its chunks once no reader holds it.
+func (s *spool) drop(d *memData) {
+	s.mu.Lock()
+	d.dropped = true
+	free := d.refs == 0
+	s.mu.Unlock()
+	if free {
+		recycle(d)
+	}
+}
+
+func recycle(d *memData) {
+	for _, c := range d.chunks {
+		chunkPool.Put(c)
+	}
+	d.chunks = nil
+}
+
+// removeLocked deletes a spooled segment; s.mu is held.
+func (s *spool) removeLocked(sf *spoolFile) {
+	sf.removed = true
+	s.used -= sf.size
+	if d := sf.data; d != nil {
+		sf.data = nil
+		s.mem -= sf.size
+		s.budget.release(sf.size)
+		d.dropped = true
+		if d.refs == 0 {
+			recycle(d)
+		}
+	}
+	if sf.path != "" {
+		os.Remove(sf.path)
+	}
+}
+
+// release deletes a segment once no target needs it any more.
 func (s *spool) release(sf *spoolFile) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if sf.removed {
 		return
 	}
-	sf.removed = true
-	s.used -= sf.size
-	os.Remove(sf.path)
+	s.removeLocked(sf)
 	s.compact()
 }
 
-// discard removes a file that was never committed.
-func (s *spool) discard(sf *spoolFile) { os.Remove(sf.path) }
+// discard drops a segment that was never committed.
+func (s *spool) discard(w *segmentWriter) {
+	w.finish()
+	if w.sf.path != "" {
+		os.Remove(w.sf.path)
+	}
+	s.freeData(w.sf)
+}
 
 func (s *spool) compact() {
 	i := 0
@@ -108,13 +364,82 @@ func (s *spool) usedBytes() int64 {
 	return s.used
 }
 
-// open opens a spooled file for reading.
-func (sf *spoolFile) open() (io.ReadCloser, error) {
-	f, err := os.Open(sf.path)
+// open opens a spooled segment for reading.
+func (s *spool) open(sf *spoolFile) (io.ReadCloser, error) {
+	s.mu.Lock()
+	if sf.removed {
+		s.mu.Unlock()
+		return nil, errors.New("spool: segment was evicted")
+	}
+	if d := sf.data; d != nil {
+		d.refs++
+		s.mu.Unlock()
+		return &memReader{s: s, d: d, size: sf.size}, nil
+	}
+	path := sf.path
+	s.mu.Unlock()
+	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("spool: %w", err)
 	}
 	return f, nil
 }
 
-func (s *spool) close() { os.RemoveAll(s.dir) }
+// memReader reads a segment held in memory. Its mutex makes Close wait
+// for a Read in progress (an HTTP transport may close a request body from
+// another goroutine), so chunks are never recycled under a reader.
+type memReader struct {
+	mu   sync.Mutex
+	s    *spool
+	d    *memData
+	size int64
+	off  int64
+	done bool
+}
+
+// Read implements io.Reader.
+func (r *memReader) Read(p []byte) (int, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.done {
+		return 0, os.ErrClosed
+	}
+	if r.off >= r.size {
+		return 0, io.EOF
+	}
+	c := (*r.d.chunks[r.off/spoolChunk])[r.off%spoolChunk:]
+	n := copy(p, c[:min(int64(len(c)), r.size-r.off)])
+	r.off += int64(n)
+	return n, nil
+}
+
+// Close implements io.Closer.
+func (r *memReader) Close() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.done {
+		return nil
+	}
+	r.done = true
+	r.s.mu.Lock()
+	r.d.refs--
+	free := r.d.refs == 0 && r.d.dropped
+	r.s.mu.Unlock()
+	if free {
+		recycle(r.d)
+	}
+	return nil
+}
+
+// close drops everything still spooled.
+func (s *spool) close() {
+	s.mu.Lock()
+	for _, sf := range s.files {
+		if !sf.removed {
+			s.removeLocked(sf)
+		}
+	}
+	s.files = nil
+	s.mu.Unlock()
+	os.RemoveAll(s.dir)
+}
