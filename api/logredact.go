@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"log/slog"
 	"regexp"
-	"slices"
 	"sync"
 )
 
@@ -18,22 +17,29 @@ import (
 type Redactor struct {
 	mu      sync.RWMutex
 	secrets map[string]int // value -> number of fetchers using it
-	sorted  []string       // longest first
+	index   *secretIndex   // every form (secretForms) of every value
 }
 
 // NewRedactor returns a Redactor with no registered values.
-func NewRedactor() *Redactor { return &Redactor{secrets: make(map[string]int)} }
+func NewRedactor() *Redactor {
+	return &Redactor{secrets: make(map[string]int), index: newSecretIndex()}
+}
 
-// Add registers secret values; empty ones are ignored.
+// Add registers secret values; empty ones are ignored. It costs the
+// length of the values, whatever the number already registered.
 func (r *Redactor) Add(values ...string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for _, v := range values {
-		if v != "" {
-			r.secrets[v]++
+		if v == "" {
+			continue
+		}
+		if r.secrets[v]++; r.secrets[v] == 1 {
+			for _, f := range secretForms(v) {
+				r.index.add(f)
+			}
 		}
 	}
-	r.resort()
 }
 
 // Remove unregisters values added once by Add.
@@ -41,26 +47,26 @@ func (r *Redactor) Remove(values ...string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for _, v := range values {
-		if n := r.secrets[v]; n > 1 {
+		n, ok := r.secrets[v]
+		if !ok {
+			continue
+		}
+		if n > 1 {
 			r.secrets[v] = n - 1
-		} else {
-			delete(r.secrets, v)
+			continue
+		}
+		delete(r.secrets, v)
+		for _, f := range secretForms(v) {
+			r.index.remove(f)
 		}
 	}
-	r.resort()
-}
-
-func (r *Redactor) resort() {
-	r.sorted = r.sorted[:0]
-	for v := range r.secrets {
-		r.sorted = append(r.sorted, v)
-	}
-	slices.SortFunc(r.sorted, func(a, b string) int { return len(b) - len(a) })
 }
 
 var urlInText = regexp.MustCompile(`(?i)[a-z][a-z0-9+.-]*://[^\s"'<>` + "`" + `]+`)
 
-// Redact returns s with registered secrets and URL secrets replaced by "***".
+// Redact returns s with registered secrets and URL secrets replaced by
+// "***". Its cost depends on the length of s, not on the number of
+// registered secrets.
 func (r *Redactor) Redact(s string) string {
 	if r == nil || s == "" {
 		return s
@@ -70,10 +76,7 @@ func (r *Redactor) Redact(s string) string {
 	s = redactURLsIn(s)
 	r.mu.RLock()
 	defer r.mu.RUnlock()
-	if len(r.sorted) > 0 {
-		s = scrub(s, r.sorted)
-	}
-	return s
+	return r.index.replace(s, redacted)
 }
 
 // Handler wraps h so that every record passes through Redact.

@@ -182,19 +182,23 @@ func urlSecrets(s string) []string {
 // scrub replaces every occurrence of a secret value in msg by "***".
 func scrub(msg string, secrets []string) string {
 	for _, s := range secrets {
-		msg = strings.ReplaceAll(msg, s, redacted)
-		// Also the escaped forms a message may quote (%q, URL escaping).
-		if q := strings.Trim(jsonQuote(s), `"`); q != s {
-			msg = strings.ReplaceAll(msg, q, redacted)
-		}
-		if e := url.QueryEscape(s); e != s {
-			msg = strings.ReplaceAll(msg, e, redacted)
-		}
-		if e := url.PathEscape(s); e != s {
-			msg = strings.ReplaceAll(msg, e, redacted)
+		for _, f := range secretForms(s) {
+			msg = strings.ReplaceAll(msg, f, redacted)
 		}
 	}
 	return msg
+}
+
+// secretForms returns s and the escaped forms a message may quote it in
+// (%q or JSON, URL query and path escaping), each once.
+func secretForms(s string) []string {
+	forms := []string{s}
+	for _, f := range []string{strings.Trim(jsonQuote(s), `"`), url.QueryEscape(s), url.PathEscape(s)} {
+		if !slices.Contains(forms, f) {
+			forms = append(forms, f)
+		}
+	}
+	return forms
 }
 
 func jsonQuote(s string) string {
