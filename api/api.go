@@ -93,6 +93,7 @@ type API struct {
 	defs   map[string]store.Fetcher // definitions of fetchers created or restored here
 	logged map[string][]string      // secret values registered with the Redactor, by fetcher id
 	broken map[string]brokenFetcher // stored fetchers that could not be started again
+	names  map[string][]string      // ids of the fetchers in defs and broken, by name
 }
 
 // brokenFetcher is a stored definition whose restart failed: it is listed
@@ -127,7 +128,7 @@ func New(svc *pullpush.Service, opts Options) *API {
 	a := &API{
 		svc: svc, opts: opts, log: opts.Logger, store: opts.Store, metrics: opts.Metrics,
 		defs: make(map[string]store.Fetcher), broken: make(map[string]brokenFetcher),
-		logged: make(map[string][]string),
+		logged: make(map[string][]string), names: make(map[string][]string),
 	}
 	if opts.Token != "" {
 		a.token = sha256.Sum256([]byte(opts.Token))
@@ -173,7 +174,7 @@ func (a *API) Restore(ctx context.Context) (int, error) {
 			msg := a.errorText(err, def)
 			a.log.Error("fetcher not restored", logKeyFetcher, def.ID, logKeyName, def.Name, logKeyErr, msg)
 			a.mu.Lock()
-			a.broken[def.ID] = brokenFetcher{def: def, err: "restore: " + msg, at: time.Now().UTC()}
+			a.setBrokenLocked(def, "restore: "+msg)
 			a.mu.Unlock()
 			continue
 		}

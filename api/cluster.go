@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
-	"time"
 
 	"github.com/pullpush/pullpush"
 	"github.com/pullpush/pullpush/fetch"
@@ -39,12 +38,12 @@ type Cluster interface {
 // (secrets scrubbed) is returned.
 func (a *API) StartLocal(ctx context.Context, def store.Fetcher) error {
 	a.mu.Lock()
-	delete(a.broken, def.ID)
+	a.forgetBrokenLocked(def.ID)
 	a.mu.Unlock()
 	if err := a.start(ctx, def); err != nil {
 		msg := a.errorText(err, def)
 		a.mu.Lock()
-		a.broken[def.ID] = brokenFetcher{def: def, err: "start: " + msg, at: time.Now().UTC()}
+		a.setBrokenLocked(def, "start: "+msg)
 		a.mu.Unlock()
 		return errors.New(msg)
 	}
@@ -58,8 +57,7 @@ func (a *API) StartLocal(ctx context.Context, def store.Fetcher) error {
 func (a *API) StopLocal(ctx context.Context, id string) error {
 	err := a.svc.StopFetcher(ctx, id)
 	a.mu.Lock()
-	delete(a.defs, id)
-	delete(a.broken, id)
+	a.forgetLocked(id)
 	secrets := a.logged[id]
 	delete(a.logged, id)
 	a.mu.Unlock()

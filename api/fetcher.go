@@ -261,8 +261,7 @@ func (a *API) handleDelete(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	a.mu.Lock()
-	delete(a.defs, id)
-	delete(a.broken, id)
+	a.forgetLocked(id)
 	a.mu.Unlock()
 	if running {
 		stopCtx, cancel := context.WithTimeout(ctx, a.opts.StopTimeout)
@@ -300,19 +299,77 @@ func (a *API) startWith(ctx context.Context, def store.Fetcher, out output.Outpu
 	}
 	a.mu.Lock()
 	a.defs[def.ID] = def
+	a.addNameLocked(def.Name, def.ID)
 	a.logged[def.ID] = secrets
 	a.mu.Unlock()
 	return nil
 }
 
-// nameTaken returns the id of the fetcher called name, if any.
+// nameTaken returns the id of the fetcher called name, if any, among the
+// fetchers the API created, restored or could not restore. It costs the
+// same whatever their number (a fetcher started on the Service directly,
+// outside the API, does not reserve its name).
 func (a *API) nameTaken(name string) (string, bool) {
-	for _, f := range a.list() {
-		if f.Name == name {
-			return f.ID, true
-		}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if ids := a.names[name]; len(ids) > 0 {
+		return ids[0], true
 	}
 	return "", false
+}
+
+// addNameLocked records that fetcher id is called name. a.mu is held.
+func (a *API) addNameLocked(name, id string) {
+	if !slices.Contains(a.names[name], id) {
+		a.names[name] = append(a.names[name], id)
+	}
+}
+
+// setBrokenLocked lists def as failed with msg. a.mu is held.
+func (a *API) setBrokenLocked(def store.Fetcher, msg string) {
+	a.broken[def.ID] = brokenFetcher{def: def, err: msg, at: time.Now().UTC()}
+	a.addNameLocked(def.Name, def.ID)
+}
+
+// forgetLocked drops fetcher id from defs, broken and the name index.
+// a.mu is held.
+func (a *API) forgetLocked(id string) {
+	d, inDefs := a.defs[id]
+	b, inBroken := a.broken[id]
+	delete(a.defs, id)
+	delete(a.broken, id)
+	if inDefs {
+		a.dropNameLocked(d.Name, id)
+	}
+	if inBroken {
+		a.dropNameLocked(b.def.Name, id)
+	}
+}
+
+// forgetBrokenLocked drops fetcher id from broken, and from the name index
+// unless defs still holds it. a.mu is held.
+func (a *API) forgetBrokenLocked(id string) {
+	if b, ok := a.broken[id]; ok {
+		delete(a.broken, id)
+		a.dropNameLocked(b.def.Name, id)
+	}
+}
+
+// dropNameLocked removes id from the ids called name, unless defs or
+// broken still lists id under that name. a.mu is held.
+func (a *API) dropNameLocked(name, id string) {
+	if d, ok := a.defs[id]; ok && d.Name == name {
+		return
+	}
+	if b, ok := a.broken[id]; ok && b.def.Name == name {
+		return
+	}
+	ids := slices.DeleteFunc(a.names[name], func(x string) bool { return x == id })
+	if len(ids) == 0 {
+		delete(a.names, name)
+	} else {
+		a.names[name] = ids
+	}
 }
 
 // get returns one fetcher as the API shows it.
