@@ -33,8 +33,11 @@ const (
 // Config configures an Origin. Zero values take the documented defaults.
 type Config struct {
 	// DataDir is where segments are stored (DataDir/{channel}/{input}/...).
-	// Required.
+	// Required unless Storage is set.
 	DataDir string `yaml:"dataDir"`
+	// Storage, when its URL is set, keeps segments and the index in an S3
+	// bucket shared by several origin instances instead of DataDir.
+	Storage StorageConfig `yaml:"storage"`
 	// Channels are the channels accepted for ingest and playback.
 	Channels []ChannelConfig `yaml:"channels"`
 	// MaxBodyBytes limits one ingest request body (default 64 MiB).
@@ -168,6 +171,9 @@ func (c Config) WithDefaults() Config {
 	if c.PackagerCacheBytes == 0 {
 		c.PackagerCacheBytes = DefaultPackagerCacheBytes
 	}
+	if c.Storage.Enabled() {
+		c.Storage = c.Storage.withDefaults()
+	}
 	chs := make([]ChannelConfig, len(c.Channels))
 	for i, ch := range c.Channels {
 		if ch.StartoverWindow == 0 {
@@ -186,8 +192,12 @@ func (c Config) WithDefaults() Config {
 // Validate checks c (after WithDefaults) and returns the first problem,
 // quoting the key, e.g. `channels[0].timeDelay: must be between 5s and 24h`.
 func (c Config) Validate() error {
-	if c.DataDir == "" {
-		return cfgErr("dataDir", "must be set")
+	if c.Storage.Enabled() {
+		if err := c.Storage.validate(); err != nil {
+			return err
+		}
+	} else if c.DataDir == "" {
+		return cfgErr("dataDir", "must be set (or storage.url)")
 	}
 	if c.MaxBodyBytes < 0 {
 		return cfgErr("maxBodyBytes", "must not be negative")

@@ -1,6 +1,7 @@
 package origin
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -28,6 +29,12 @@ type Origin struct {
 	uniq     atomic.Uint64
 	cache    *packCache // packaged segments
 	keys     *keyCache  // content keys of encrypted endpoints
+	// shared is the shared storage runtime (nil: local storage), and
+	// channelList the channels in configuration order.
+	shared      *sharedStore
+	channelList []*channel
+	cancel      context.CancelFunc
+	bg          sync.WaitGroup
 
 	stop      chan struct{}
 	done      chan struct{}
@@ -52,7 +59,18 @@ const realm = "pullpush-origin"
 // New validates cfg (after applying defaults), prepares DataDir and returns
 // an Origin. The segment index lives in memory: files left in a channel's
 // folder by an earlier run are removed.
+//
+// With shared storage (Config.Storage), nothing is kept on disk: New
+// checks the bucket and rebuilds every channel's index from it (the newest
+// snapshot and the ingest log after it) before it returns; see
+// NewContext to bound that.
 func New(cfg Config, opts ...Option) (*Origin, error) {
+	return NewContext(context.Background(), cfg, opts...)
+}
+
+// NewContext is New with a context bounding the recovery from shared
+// storage.
+func NewContext(ctx context.Context, cfg Config, opts ...Option) (*Origin, error) {
 	o := &Origin{cfg: cfg.WithDefaults(), log: cfg.Logger}
 	for _, opt := range opts {
 		opt(o)
@@ -77,13 +95,26 @@ func New(cfg Config, opts ...Option) (*Origin, error) {
 	}
 	o.keys = newKeyCache(provider)
 	o.channels = make(map[string]*channel, len(o.cfg.Channels))
-	for _, cc := range o.cfg.Channels {
-		dir := filepath.Join(o.cfg.DataDir, cc.ID)
-		if err := os.RemoveAll(dir); err != nil {
-			return nil, fmt.Errorf("origin: clear %s: %w", dir, err)
+	if o.cfg.Storage.Enabled() {
+		blob, err := newS3Blob(o.cfg.Storage)
+		if err != nil {
+			return nil, fmt.Errorf("%w: storage: %v", ErrConfig, err)
 		}
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			return nil, fmt.Errorf("origin: create %s: %w", dir, err)
+		if err := blob.checkBucket(ctx); err != nil {
+			return nil, fmt.Errorf("origin: storage %s: %w", blob, err)
+		}
+		o.shared = newSharedStore(blob, o.cfg.Storage, o.log, o.cfg.Now)
+	}
+	for _, cc := range o.cfg.Channels {
+		dir := ""
+		if o.shared == nil {
+			dir = filepath.Join(o.cfg.DataDir, cc.ID)
+			if err := os.RemoveAll(dir); err != nil {
+				return nil, fmt.Errorf("origin: clear %s: %w", dir, err)
+			}
+			if err := os.MkdirAll(dir, 0o755); err != nil {
+				return nil, fmt.Errorf("origin: create %s: %w", dir, err)
+			}
 		}
 		ch := &channel{
 			cfg:    cc,
@@ -110,7 +141,15 @@ func New(cfg Config, opts ...Option) (*Origin, error) {
 				ch.perInput[in.Name] = digest.NewVerifier(realm, o.cfg.NonceTTL, func(u string) (string, bool) { return pass, u == user }, clock)
 			}
 		}
+		if o.shared != nil {
+			ch.shared, ch.removeFile = true, o.shared.remove
+			ch.publishLag = int64(o.cfg.Storage.PublishDelay())
+		}
 		o.channels[cc.ID] = ch
+		o.channelList = append(o.channelList, ch)
+	}
+	if err := o.startBackground(ctx); err != nil {
+		return nil, err
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("PUT /in/v2/{channel}/{input}/{file}", o.serveIngest)
@@ -119,10 +158,33 @@ func New(cfg Config, opts ...Option) (*Origin, error) {
 	mux.HandleFunc("HEAD /out/v1/{channel}/{rest...}", o.servePlayback)
 	mux.HandleFunc("OPTIONS /out/v1/{channel}/{rest...}", o.servePlayback)
 	o.mux = mux
+	return o, nil
+}
+
+// startBackground recovers shared state and starts the replay loop and
+// deleter, or starts the retention sweeper of local storage.
+func (o *Origin) startBackground(ctx context.Context) error {
 	o.stop = make(chan struct{})
 	o.done = make(chan struct{})
-	go o.sweeper()
-	return o, nil
+	if o.shared == nil {
+		go o.sweeper()
+		return nil
+	}
+	close(o.done)
+	bg, cancel := context.WithCancel(context.Background())
+	o.cancel = cancel
+	o.bg.Add(1)
+	go func() { defer o.bg.Done(); o.shared.deleter(bg) }()
+	for _, ch := range o.channelList {
+		if err := o.recoverChannel(ctx, ch); err != nil {
+			cancel()
+			o.bg.Wait()
+			return fmt.Errorf("origin: recover channel %s from %s: %w", ch.cfg.ID, o.shared.blob, err)
+		}
+	}
+	o.bg.Add(1)
+	go func() { defer o.bg.Done(); o.replayLoop(bg) }()
+	return nil
 }
 
 // Handler returns the HTTP handler serving PUT|DELETE /in/v2/... and
@@ -130,11 +192,16 @@ func New(cfg Config, opts ...Option) (*Origin, error) {
 // mounted as is on a larger mux (mux.Handle("/in/", h); mux.Handle("/out/", h)).
 func (o *Origin) Handler() http.Handler { return o.mux }
 
-// Close stops background retention. Stored files stay on disk.
+// Close stops background retention (and, on shared storage, the replay
+// of the ingest log). Stored files stay on disk or in the bucket.
 func (o *Origin) Close() error {
 	o.closeOnce.Do(func() {
 		close(o.stop)
 		<-o.done
+		if o.cancel != nil {
+			o.cancel()
+			o.bg.Wait()
+		}
 	})
 	return nil
 }
@@ -156,7 +223,13 @@ func (o *Origin) sweeper() {
 // Sweep applies retention now: segments older than each channel's startover
 // window are deleted from the index and disk. It also runs every few
 // seconds in the background and after every ingested segment.
+//
+// On shared storage, retention follows the ingest log (every instance
+// sweeps at the same points of it) and Sweep does nothing.
 func (o *Origin) Sweep() {
+	if o.shared != nil {
+		return
+	}
 	for _, ch := range o.channels {
 		ch.mu.Lock()
 		ch.sweep()
@@ -222,6 +295,10 @@ func (o *Origin) serveIngest(w http.ResponseWriter, r *http.Request) {
 		v.Challenge(w, errors.Is(err, digest.ErrStale))
 		return
 	}
+	if o.shared != nil {
+		o.ingestShared(w, r, ch, p)
+		return
+	}
 	if r.Method == http.MethodDelete {
 		ch.mu.Lock()
 		if in := ch.inputs[p.Input]; in != nil {
@@ -231,19 +308,8 @@ func (o *Origin) serveIngest(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusNoContent)
 		return
 	}
-	ext := strings.ToLower(filepath.Ext(p.File))
-	if ext != ".m3u8" && segmentTypes[ext] == "" {
-		writeError(w, http.StatusUnsupportedMediaType, fmt.Sprintf("unsupported file type %q", ext))
-		return
-	}
-	data, err := io.ReadAll(http.MaxBytesReader(w, r.Body, o.cfg.MaxBodyBytes))
-	if err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			writeError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("body larger than %d bytes", mbe.Limit))
-			return
-		}
-		writeError(w, http.StatusBadRequest, fmt.Sprintf("read body: %v", err))
+	data, ext, ok := o.readIngestBody(w, r, p)
+	if !ok {
 		return
 	}
 	recv := o.cfg.Now()
@@ -282,19 +348,7 @@ func (o *Origin) serveIngest(w http.ResponseWriter, r *http.Request) {
 		size: int64(len(data)),
 		recv: recv,
 	}
-	switch ext {
-	case ".ts":
-		if ch.needTS {
-			if d, err := demuxTS(data); err == nil {
-				f.kf, _ = tsKeyframes(d, int64(len(data)))
-				f.ts = probeTS(d)
-			}
-		} else {
-			f.kf, _ = scanTS(data)
-		}
-	case ".m4s", ".mp4", ".m4v", ".cmfv":
-		f.kf, _ = scanFMP4(data, nil)
-	}
+	f.kf, f.ts = probeSegment(ext, data, ch.needTS)
 	if err := os.WriteFile(f.path, data, 0o644); err != nil {
 		o.log.Error("store segment", logChannel, p.Channel, logInput, p.Input, logFile, p.File, logErr, err)
 		writeError(w, http.StatusInternalServerError, "cannot store file")
@@ -306,6 +360,27 @@ func (o *Origin) serveIngest(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusCreated)
 }
 
+// readIngestBody checks the file type of an ingest PUT and reads its
+// body; on failure it writes the error response and returns false.
+func (o *Origin) readIngestBody(w http.ResponseWriter, r *http.Request, p IngestPath) (data []byte, ext string, ok bool) {
+	ext = strings.ToLower(filepath.Ext(p.File))
+	if ext != ".m3u8" && segmentTypes[ext] == "" {
+		writeError(w, http.StatusUnsupportedMediaType, fmt.Sprintf("unsupported file type %q", ext))
+		return nil, "", false
+	}
+	data, err := io.ReadAll(http.MaxBytesReader(w, r.Body, o.cfg.MaxBodyBytes))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			writeError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("body larger than %d bytes", mbe.Limit))
+			return nil, "", false
+		}
+		writeError(w, http.StatusBadRequest, fmt.Sprintf("read body: %v", err))
+		return nil, "", false
+	}
+	return data, ext, true
+}
+
 // input returns the named input, creating it (and its folder) when the
 // channel has fewer than MaxInputs.
 func (c *channel) input(name string) (*input, error) {
@@ -315,9 +390,12 @@ func (c *channel) input(name string) (*input, error) {
 	if len(c.inputs) >= MaxInputs {
 		return nil, fmt.Errorf("channel %s already has %d inputs (%s)", c.cfg.ID, MaxInputs, strings.Join(c.order, ", "))
 	}
-	dir := filepath.Join(c.dir, name)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, fmt.Errorf("create input folder: %w", err)
+	dir := ""
+	if !c.shared {
+		dir = filepath.Join(c.dir, name)
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return nil, fmt.Errorf("create input folder: %w", err)
+		}
 	}
 	in := &input{name: name, dir: dir, files: make(map[string]*storedFile), rends: make(map[string]*inRend)}
 	c.inputs[name] = in

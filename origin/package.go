@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"path"
 	"strconv"
 	"strings"
@@ -266,7 +265,7 @@ func (o *Origin) build(ctx context.Context, ch *channel, j *job) (*product, erro
 		}
 		return o.finishAES(j, k, buf.Bytes(), nil)
 	case jobInit:
-		data, err := os.ReadFile(j.path)
+		data, err := o.readStored(ctx, j.path)
 		if err != nil {
 			return nil, err
 		}
@@ -283,7 +282,7 @@ func (o *Origin) build(ctx context.Context, ch *channel, j *job) (*product, erro
 		}
 		return o.finishAES(j, k, data, nil)
 	}
-	data, err := os.ReadFile(j.path)
+	data, err := o.readStored(ctx, j.path)
 	if err != nil {
 		return nil, err
 	}
@@ -333,7 +332,14 @@ func (o *Origin) build(ctx context.Context, ch *channel, j *job) (*product, erro
 		}
 		return &product{data: out, kf: kf}, nil
 	case j.enc != nil && (j.enc.method == MethodCBCS || j.enc.method == MethodCENC):
-		return encryptStoredFMP4(data, j, k)
+		if j.initPath == "" {
+			return nil, errors.New("fMP4 segment without an init section")
+		}
+		initData, err := o.readStored(ctx, j.initPath)
+		if err != nil {
+			return nil, err
+		}
+		return encryptStoredFMP4(data, initData, j, k)
 	}
 	return o.finishAES(j, k, data, nil)
 }
@@ -485,14 +491,7 @@ func protectStoredInit(data []byte, j *job, k keys.Key) (*mp4.InitSegment, *mp4.
 
 // encryptStoredFMP4 encrypts the fragments of a stored (fMP4 ingest)
 // segment with cbcs or cenc.
-func encryptStoredFMP4(data []byte, j *job, k keys.Key) (*product, error) {
-	if j.initPath == "" {
-		return nil, errors.New("fMP4 segment without an init section")
-	}
-	initData, err := os.ReadFile(j.initPath)
-	if err != nil {
-		return nil, err
-	}
+func encryptStoredFMP4(data, initData []byte, j *job, k keys.Key) (*product, error) {
 	_, ipd, err := protectStoredInit(initData, j, k)
 	if err != nil {
 		return nil, err

@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"os"
 	"path"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -213,19 +214,43 @@ func (o *Origin) serveFile(w http.ResponseWriter, r *http.Request, ch *channel, 
 		writeError(w, http.StatusNotFound, "segment not found (outside the startover window?)")
 		return
 	}
+	ct := segmentTypes[strings.ToLower(ext)]
+	if ct == "" {
+		ct = "application/octet-stream"
+	}
+	if o.shared != nil {
+		data, err := o.shared.read(r.Context(), p)
+		if err != nil {
+			o.log.Warn("read segment", logChannel, ch.cfg.ID, logFile, p, logErr, err)
+			writeError(w, http.StatusNotFound, "segment not found")
+			return
+		}
+		w.Header().Set("Content-Type", ct)
+		w.Header().Set("Cache-Control", cacheImmutable)
+		http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(data))
+		return
+	}
 	file2, err := os.Open(p)
 	if err != nil {
 		writeError(w, http.StatusNotFound, "segment not found")
 		return
 	}
 	defer file2.Close()
-	ct := segmentTypes[strings.ToLower(ext)]
-	if ct == "" {
-		ct = "application/octet-stream"
-	}
 	w.Header().Set("Content-Type", ct)
 	w.Header().Set("Cache-Control", cacheImmutable)
 	http.ServeContent(w, r, "", time.Time{}, file2)
+}
+
+// published returns the number of segments of r that playlists may list:
+// all of them, or on shared storage those appended at least the
+// propagation delay ago by the ingest clock, so that every instance lists
+// the same segments at the same time.
+func (c *channel) published(r *rendition) int {
+	if c.publishLag <= 0 {
+		return len(r.segs)
+	}
+	limit := c.now().UnixNano() - c.publishLag
+	return sort.Search(len(r.segs), func(i int) bool { return r.segs[i].pub > limit })
 }
 
 // window is the range [lo, hi) of a rendition's segments a playlist shows.
@@ -248,10 +273,10 @@ func (e *errStatus) Error() string { return e.msg }
 func (c *channel) window(ep *endpoint, r *rendition, sh shift) (window, *errStatus) {
 	now := c.mediaNow()
 	cutoff := now
-	visible := len(r.segs)
+	visible := c.published(r)
 	if ep.delay > 0 {
 		cutoff = now - int64(ep.delay)
-		visible = r.countEndingBy(cutoff)
+		visible = min(visible, r.countEndingBy(cutoff))
 	}
 	if !sh.hasStart {
 		if visible == 0 {
@@ -690,7 +715,8 @@ func (c *channel) splitMuxedAudio(mv *hls.Multivariant, sh shift) {
 // the newest segments.
 func (c *channel) iframeBandwidth(rd *rendition) int {
 	best := 0.0
-	for i := max(0, len(rd.segs)-10); i < len(rd.segs); i++ {
+	n := c.published(rd)
+	for i := max(0, n-10); i < n; i++ {
 		s := &rd.segs[i]
 		if s.file == nil || s.file.kf == nil || len(s.file.kf.frames) == 0 || s.dur <= 0 {
 			continue

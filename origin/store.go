@@ -65,6 +65,10 @@ type rec struct {
 	tsBase int64
 	cdisc  bool
 	cdiscN int64
+	// pub is when the segment was appended to the output timeline (the
+	// ingest clock, unix ns); shared storage shows a segment only once
+	// its pub is older than the propagation delay.
+	pub int64
 }
 
 func (r *rec) end() int64 { return r.start + r.dur }
@@ -188,6 +192,7 @@ type inRend struct {
 	shift     int64 // added to this input's segment times after a backward clock jump (ns)
 	target    time.Duration
 	pending   *hls.Media // latest playlist not fully indexed yet
+	pendRaw   []byte     // its text (shared storage: for snapshots)
 	pendRecv  time.Time
 	waitName  string    // file the pending playlist waits for
 	waitSince time.Time // when the wait began
@@ -201,6 +206,8 @@ type input struct {
 	files  map[string]*storedFile // latest file per name
 	rends  map[string]*inRend
 	master *hls.Multivariant
+	// masterRaw is the text of master (shared storage: for snapshots).
+	masterRaw []byte
 }
 
 // channel is the state of one channel. Everything below mu is guarded by it.
@@ -214,6 +221,12 @@ type channel struct {
 	now      func() time.Time
 	verifier *digest.Verifier            // shared credentials
 	perInput map[string]*digest.Verifier // per-input credentials
+	// shared is set on shared storage: the index is built by replaying
+	// the ingest log, with the ingest clock at vnow, and released files
+	// are handed to removeFile (delete from the bucket).
+	shared     bool
+	removeFile func(path string)
+	publishLag int64 // ns; see published
 
 	mu       sync.Mutex
 	inputs   map[string]*input
@@ -227,6 +240,18 @@ type channel struct {
 	skew     int64 // media time minus wall time at the newest append (ns)
 	hasSkew  bool
 	switches int
+	vnow     time.Time // ingest clock of the replay (shared storage)
+}
+
+// clockNow is the ingest clock: the time of the log entry being replayed
+// on shared storage, else the wall clock. Everything that changes the
+// index reads it, so every instance replaying the same log builds the same
+// index.
+func (c *channel) clockNow() time.Time {
+	if c.shared {
+		return c.vnow
+	}
+	return c.now()
 }
 
 // maxPassiveBuffer bounds the segments kept per rendition of a passive input.
@@ -247,6 +272,10 @@ func (c *channel) release(f *storedFile) {
 	}
 	if f.init {
 		delete(c.inits, f.id)
+	}
+	if c.shared {
+		c.removeFile(f.path)
+		return
 	}
 	if err := os.Remove(f.path); err != nil && !os.IsNotExist(err) {
 		c.log.Warn("remove segment", logFile, f.path, logErr, err)
@@ -287,9 +316,15 @@ func (c *channel) other(in *input) *input {
 	return nil
 }
 
-// mediaNow is "now" on the source's timeline (PROGRAM-DATE-TIME), in ns.
-func (c *channel) mediaNow() int64 {
-	n := c.now().UnixNano()
+// mediaNow is "now" on the source's timeline (PROGRAM-DATE-TIME), in ns,
+// by the wall clock (playback).
+func (c *channel) mediaNow() int64 { return c.toMedia(c.now()) }
+
+// ingestMediaNow is mediaNow by the ingest clock (index changes).
+func (c *channel) ingestMediaNow() int64 { return c.toMedia(c.clockNow()) }
+
+func (c *channel) toMedia(t time.Time) int64 {
+	n := t.UnixNano()
 	if c.hasSkew {
 		n += c.skew
 	}
@@ -313,7 +348,7 @@ func (c *channel) storeFile(in *input, name string, f *storedFile) {
 // retryPending re-indexes the pending playlists of in that wait for name
 // or have waited long enough to skip a missing file.
 func (c *channel) retryPending(in *input, name string) {
-	now := c.now()
+	now := c.clockNow()
 	for _, key := range sortedKeys(in.rends) {
 		ir := in.rends[key]
 		if ir.pending == nil {
@@ -427,7 +462,7 @@ func (c *channel) indexPlaylist(in *input, key string, m *hls.Media, recv time.T
 	}
 	starts := segmentTimes(m, ir, recv)
 	var curMap *hls.Map
-	now := c.now()
+	now := c.clockNow()
 	for i, s := range m.Segments {
 		if s.Map != nil {
 			curMap = s.Map
@@ -534,9 +569,11 @@ func (c *channel) offer(in *input, key string, rc rec, target time.Duration, ext
 }
 
 func (c *channel) appendRec(r *rendition, rc rec, tol int64) {
+	now := c.clockNow().UnixNano()
+	rc.pub = now
 	r.append(rc, tol)
-	skew := rc.end() - c.now().UnixNano()
-	if !c.hasSkew || rc.end() > c.mediaNow() {
+	skew := rc.end() - now
+	if !c.hasSkew || rc.end() > c.ingestMediaNow() {
 		c.skew, c.hasSkew = skew, true
 	}
 	c.trim(r)
@@ -612,7 +649,7 @@ func (c *channel) switchTo(in *input, reason string) {
 
 // trim removes segments older than the startover window.
 func (c *channel) trim(r *rendition) {
-	cutoff := c.mediaNow() - int64(c.retain)
+	cutoff := c.ingestMediaNow() - int64(c.retain)
 	n := r.countEndingBy(cutoff)
 	if n == 0 {
 		return
@@ -629,7 +666,7 @@ func (c *channel) sweep() {
 	for _, key := range c.rendKeys {
 		c.trim(c.rends[key])
 	}
-	now := c.now()
+	now := c.clockNow()
 	for _, in := range c.inputs {
 		for name, f := range in.files {
 			if now.Sub(f.recv) > fileGrace {

@@ -1,0 +1,138 @@
+package origin
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+
+	"github.com/minio/minio-go/v7"
+	"github.com/minio/minio-go/v7/pkg/credentials"
+)
+
+// s3Blob is a blobStore on an S3 bucket (minio-go).
+type s3Blob struct {
+	client *minio.Client
+	bucket string
+	prefix string // "" or ending in "/"
+	name   string // s3://bucket/prefix, for logs
+}
+
+// newS3Blob builds the client of cfg (validated). It does not contact the
+// server.
+func newS3Blob(cfg StorageConfig) (*s3Blob, error) {
+	bucket, prefix, err := ParseStorageURL(cfg.URL)
+	if err != nil {
+		return nil, err
+	}
+	host, secure, lookup := "s3.amazonaws.com", true, minio.BucketLookupAuto
+	if cfg.Endpoint != "" {
+		if host, secure, err = parseS3Endpoint(cfg.Endpoint); err != nil {
+			return nil, err
+		}
+		lookup = minio.BucketLookupPath
+	}
+	var creds *credentials.Credentials
+	if cfg.AccessKey != "" {
+		creds = credentials.NewStaticV4(cfg.AccessKey, cfg.SecretKey, cfg.SessionToken)
+	} else {
+		creds = credentials.NewChainCredentials([]credentials.Provider{
+			&credentials.EnvAWS{}, &credentials.FileAWSCredentials{}, &credentials.IAM{},
+		})
+	}
+	client, err := minio.New(host, &minio.Options{
+		Creds: creds, Secure: secure, Region: cfg.Region, BucketLookup: lookup,
+		MaxRetries: 2, // the replay loop and the pusher retry
+	})
+	if err != nil {
+		return nil, fmt.Errorf("s3 client: %w", err)
+	}
+	return &s3Blob{client: client, bucket: bucket, prefix: prefix, name: "s3://" + bucket + "/" + prefix}, nil
+}
+
+func (b *s3Blob) String() string { return b.name }
+
+func (b *s3Blob) put(ctx context.Context, key string, data []byte) error {
+	_, err := b.client.PutObject(ctx, b.bucket, b.prefix+key, bytes.NewReader(data), int64(len(data)),
+		minio.PutObjectOptions{ContentType: "application/octet-stream", DisableMultipart: true})
+	if err != nil {
+		return fmt.Errorf("s3 put %s: %w", key, err)
+	}
+	return nil
+}
+
+func (b *s3Blob) get(ctx context.Context, key string) ([]byte, error) {
+	obj, err := b.client.GetObject(ctx, b.bucket, b.prefix+key, minio.GetObjectOptions{})
+	if err != nil {
+		return nil, fmt.Errorf("s3 get %s: %w", key, err)
+	}
+	defer obj.Close()
+	data, err := io.ReadAll(obj)
+	if err != nil {
+		if isNotFound(err) {
+			return nil, fmt.Errorf("s3 get %s: %w", key, errNoObject)
+		}
+		return nil, fmt.Errorf("s3 get %s: %w", key, err)
+	}
+	return data, nil
+}
+
+func (b *s3Blob) list(ctx context.Context, prefix, startAfter string, max int) ([]string, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel() // stops minio's listing goroutine
+	opts := minio.ListObjectsOptions{Prefix: b.prefix + prefix, Recursive: true, MaxKeys: max}
+	if startAfter != "" {
+		opts.StartAfter = b.prefix + startAfter
+	}
+	var keys []string
+	for obj := range b.client.ListObjects(ctx, b.bucket, opts) {
+		if obj.Err != nil {
+			return nil, fmt.Errorf("s3 list %s: %w", prefix, obj.Err)
+		}
+		keys = append(keys, obj.Key[len(b.prefix):])
+		if len(keys) >= max {
+			break
+		}
+	}
+	return keys, nil
+}
+
+func (b *s3Blob) remove(ctx context.Context, key string) error {
+	if err := b.client.RemoveObject(ctx, b.bucket, b.prefix+key, minio.RemoveObjectOptions{}); err != nil && !isNotFound(err) {
+		return fmt.Errorf("s3 delete %s: %w", key, err)
+	}
+	return nil
+}
+
+func (b *s3Blob) exists(ctx context.Context, key string) (bool, error) {
+	_, err := b.client.StatObject(ctx, b.bucket, b.prefix+key, minio.StatObjectOptions{})
+	switch {
+	case err == nil:
+		return true, nil
+	case isNotFound(err):
+		return false, nil
+	}
+	return false, fmt.Errorf("s3 stat %s: %w", key, err)
+}
+
+// checkBucket verifies that the bucket exists and is reachable.
+func (b *s3Blob) checkBucket(ctx context.Context) error {
+	ok, err := b.client.BucketExists(ctx, b.bucket)
+	if err != nil {
+		return fmt.Errorf("s3 bucket %s: %w", b.bucket, err)
+	}
+	if !ok {
+		return fmt.Errorf("s3 bucket %s does not exist", b.bucket)
+	}
+	return nil
+}
+
+func isNotFound(err error) bool {
+	var er minio.ErrorResponse
+	if errors.As(err, &er) {
+		return er.StatusCode == http.StatusNotFound || er.Code == "NoSuchKey"
+	}
+	return false
+}

@@ -1,0 +1,335 @@
+package origin
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/pullpush/pullpush/hls"
+)
+
+// replayTick is the spacing of the replay's retention sweeps, on the
+// ingest clock (multiples of it since the epoch, the same on every
+// instance).
+const replayTick = int64(time.Second)
+
+// listPage is the number of keys one list request asks for.
+const listPage = 1000
+
+// fetchParallel bounds concurrent log entry downloads.
+const fetchParallel = 8
+
+// replayState is how far one channel's replay got. Only the replay loop
+// (and the initial recovery before it starts) touches it.
+type replayState struct {
+	lastKey string // every log key up to this one was handled
+	doneTo  int64  // entries up to this time were applied (ns); later-listed ones are late
+	tick    int64  // next sweep tick (0: before the first entry)
+	snap    []byte // newest snapshot taken by a tick, not written yet
+	snapAt  int64
+}
+
+// recover loads the newest usable snapshot of ch and replays the log up to
+// the watermark.
+func (o *Origin) recoverChannel(ctx context.Context, ch *channel) error {
+	s := o.shared
+	rp := &replayState{}
+	s.mu.Lock()
+	s.replays[ch.cfg.ID] = rp
+	s.mu.Unlock()
+	keys, err := listAll(ctx, s.blob, snapDir+ch.cfg.ID+"/")
+	if err != nil {
+		return err
+	}
+	for i := len(keys) - 1; i >= 0; i-- {
+		t, err := parseSnapKey(ch.cfg.ID, keys[i])
+		if err != nil {
+			continue
+		}
+		data, err := s.blob.get(ctx, keys[i])
+		if err != nil {
+			if errors.Is(err, errNoObject) {
+				continue
+			}
+			return err
+		}
+		snap, err := decodeSnapshot(ch.cfg.ID, data)
+		if err == nil && snap.Time == t {
+			ch.mu.Lock()
+			err = ch.restore(snap)
+			ch.vnow = time.Unix(0, t)
+			ch.mu.Unlock()
+		}
+		if err != nil {
+			s.log.Warn("unusable snapshot", logChannel, ch.cfg.ID, logSnapshot, keys[i], logErr, err)
+			continue
+		}
+		rp.lastKey, rp.doneTo, rp.tick = logTimeBound(ch.cfg.ID, t), t-1, t+replayTick
+		s.log.Info("index restored from snapshot", logChannel, ch.cfg.ID, logSnapshot, keys[i])
+		break
+	}
+	return o.replayChannel(ctx, ch)
+}
+
+func listAll(ctx context.Context, b blobStore, prefix string) ([]string, error) {
+	var all []string
+	after := ""
+	for {
+		keys, err := b.list(ctx, prefix, after, listPage)
+		if err != nil {
+			return nil, err
+		}
+		all = append(all, keys...)
+		if len(keys) < listPage {
+			return all, nil
+		}
+		after = keys[len(keys)-1]
+	}
+}
+
+// replayLoop keeps every channel's index up to date until ctx ends.
+func (o *Origin) replayLoop(ctx context.Context) {
+	t := time.NewTicker(o.shared.cfg.PollInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		for _, ch := range o.channelList {
+			if err := o.replayChannel(ctx, ch); err != nil && ctx.Err() == nil {
+				o.log.Warn("replay ingest log", logChannel, ch.cfg.ID, logErr, err)
+			}
+		}
+	}
+}
+
+// replayChannel applies the log entries of ch up to the watermark (now −
+// settle delay), in key order, with the sweeps of the ticks between them,
+// then writes the snapshot a tick took.
+func (o *Origin) replayChannel(ctx context.Context, ch *channel) error {
+	s := o.shared
+	s.mu.Lock()
+	rp := s.replays[ch.cfg.ID]
+	s.mu.Unlock()
+	wm := s.now().Add(-s.cfg.SettleDelay).UnixNano()
+	if wm <= rp.doneTo {
+		return nil
+	}
+	for {
+		keys, err := s.blob.list(ctx, logPrefix(ch.cfg.ID), rp.lastKey, listPage)
+		if err != nil {
+			return err
+		}
+		var batch []string
+		var infos []logKeyInfo
+		stop := false
+		for _, k := range keys {
+			info, err := parseLogKey(k)
+			if err != nil || info.Channel != ch.cfg.ID {
+				s.log.Warn("ignoring a foreign object in the ingest log", logObject, k)
+				batch, infos = append(batch, k), append(infos, logKeyInfo{Time: -1})
+				continue
+			}
+			if info.Time > wm {
+				stop = true
+				break
+			}
+			batch, infos = append(batch, k), append(infos, info)
+		}
+		entries, errs := fetchEntries(ctx, s.blob, batch, infos)
+		for i, k := range batch {
+			switch info := infos[i]; {
+			case info.Time < 0:
+			case info.Time <= rp.doneTo:
+				s.log.Warn("ingest log entry listed after the settle delay; ignored", logChannel, ch.cfg.ID, logObject, k)
+			case errs[i] != nil && errors.Is(errs[i], errNoObject):
+				// withdrawn by its writer (too slow) between list and get
+			case errs[i] != nil && errors.Is(errs[i], errBadEntry):
+				// never applicable: skipped by every instance alike
+				s.log.Warn("malformed ingest log entry; ignored", logChannel, ch.cfg.ID, logObject, k, logErr, errs[i])
+			case errs[i] != nil:
+				return errs[i]
+			default:
+				ch.mu.Lock()
+				o.advance(ch, rp, info.Time)
+				o.apply(ch, entries[i])
+				ch.mu.Unlock()
+			}
+			rp.lastKey = k
+		}
+		if stop || len(keys) < listPage {
+			break
+		}
+	}
+	ch.mu.Lock()
+	o.advance(ch, rp, wm)
+	ch.mu.Unlock()
+	rp.doneTo = wm
+	if rp.snap != nil {
+		data, at := rp.snap, rp.snapAt
+		rp.snap = nil
+		if err := o.writeSnapshot(ctx, ch, at, data); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// fetchEntries downloads and decodes the entries of keys (infos[i].Time <
+// 0: skipped) concurrently.
+func fetchEntries(ctx context.Context, b blobStore, keys []string, infos []logKeyInfo) ([]*logEntry, []error) {
+	entries, errs := make([]*logEntry, len(keys)), make([]error, len(keys))
+	sem := make(chan struct{}, fetchParallel)
+	var wg sync.WaitGroup
+	for i, k := range keys {
+		if infos[i].Time < 0 {
+			continue
+		}
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			data, err := b.get(ctx, k)
+			if err == nil {
+				entries[i], err = decodeEntry(infos[i], data)
+				if err != nil {
+					err = fmt.Errorf("%s: %w", k, err)
+				}
+			}
+			errs[i] = err
+		}()
+	}
+	wg.Wait()
+	return entries, errs
+}
+
+// advance runs the sweep ticks up to t and sets the ingest clock to t.
+// Caller holds ch.mu.
+func (o *Origin) advance(ch *channel, rp *replayState, t int64) {
+	if rp.tick == 0 {
+		rp.tick = (t + replayTick - 1) / replayTick * replayTick
+	}
+	snapEvery := int64(o.shared.cfg.SnapshotInterval)
+	for ; rp.tick <= t; rp.tick += replayTick {
+		ch.vnow = time.Unix(0, rp.tick)
+		ch.sweep()
+		if rp.tick%snapEvery == 0 && len(ch.inputs) > 0 {
+			data, err := ch.encodeSnapshot(rp.tick)
+			if err != nil {
+				o.log.Warn("snapshot", logChannel, ch.cfg.ID, logErr, err)
+				continue
+			}
+			rp.snap, rp.snapAt = data, rp.tick
+		}
+	}
+	ch.vnow = time.Unix(0, t)
+}
+
+// apply applies one log entry to the index. Caller holds ch.mu.
+func (o *Origin) apply(ch *channel, e *logEntry) {
+	in, err := ch.input(e.Input)
+	if err != nil {
+		o.log.Warn("ingest log entry refused", logChannel, ch.cfg.ID, logInput, e.Input, logErr, err)
+		return
+	}
+	recv := time.Unix(0, e.Time)
+	switch e.Kind {
+	case entryFile:
+		f := &storedFile{path: e.Object, size: e.Size, recv: recv, kf: e.KF.value(), ts: e.TS.value()}
+		ch.storeFile(in, e.Name, f)
+	case entryDelete:
+		ch.deleteFile(in, e.Name)
+	case entryPlaylist:
+		pl, err := hls.Parse([]byte(e.Body))
+		if err != nil {
+			o.log.Warn("ingest log playlist", logChannel, ch.cfg.ID, logInput, e.Input, logFile, e.Name, logErr, err)
+			return
+		}
+		switch pl := pl.(type) {
+		case *hls.Multivariant:
+			ch.setMaster(in, pl)
+			in.masterRaw = []byte(e.Body)
+		case *hls.Media:
+			key := playlistKey(e.Name)
+			ch.indexPlaylist(in, key, pl, recv)
+			if ir := in.rend(key); ir.pending == pl {
+				ir.pendRaw = []byte(e.Body)
+			} else if ir.pending == nil {
+				ir.pendRaw = nil
+			}
+		}
+	}
+}
+
+// writeSnapshot stores the snapshot taken at tick t unless another instance
+// already did; the instance that writes it prunes what it makes obsolete.
+func (o *Origin) writeSnapshot(ctx context.Context, ch *channel, t int64, data []byte) error {
+	s := o.shared
+	key := snapKey(ch.cfg.ID, t)
+	ok, err := s.blob.exists(ctx, key)
+	if err != nil || ok {
+		return err
+	}
+	if err := s.blob.put(ctx, key, data); err != nil {
+		return err
+	}
+	s.log.Debug("snapshot written", logChannel, ch.cfg.ID, logSnapshot, key)
+	return o.prune(ctx, ch)
+}
+
+// keepSnapshots is how many snapshots stay in the bucket; log entries
+// older than the oldest of them are deleted.
+const keepSnapshots = 2
+
+// prune deletes old snapshots and the log entries no kept snapshot needs.
+func (o *Origin) prune(ctx context.Context, ch *channel) error {
+	s := o.shared
+	keys, err := listAll(ctx, s.blob, snapDir+ch.cfg.ID+"/")
+	if err != nil {
+		return err
+	}
+	var times []int64
+	var valid []string
+	for _, k := range keys {
+		if t, err := parseSnapKey(ch.cfg.ID, k); err == nil {
+			times, valid = append(times, t), append(valid, k)
+		}
+	}
+	if len(valid) < keepSnapshots {
+		return nil
+	}
+	cut := len(valid) - keepSnapshots
+	for _, k := range valid[:cut] {
+		if err := s.blob.remove(ctx, k); err != nil {
+			return err
+		}
+	}
+	oldest := times[cut]
+	n := 0
+	for {
+		logKeys, err := s.blob.list(ctx, logPrefix(ch.cfg.ID), "", listPage)
+		if err != nil {
+			return err
+		}
+		done := len(logKeys) < listPage
+		for _, k := range logKeys {
+			if info, err := parseLogKey(k); err == nil && info.Time >= oldest {
+				done = true
+				break
+			}
+			if err := s.blob.remove(ctx, k); err != nil {
+				return err
+			}
+			n++
+		}
+		if done {
+			break
+		}
+	}
+	s.log.Debug("ingest log pruned", logChannel, ch.cfg.ID, logCount, n)
+	return nil
+}
