@@ -1,16 +1,16 @@
 package api
 
 import (
-	"bytes"
 	"encoding/json"
-	"io"
 	"net/url"
 	"slices"
 	"strings"
+
+	"github.com/pullpush/pullpush/output"
 )
 
 // redacted replaces every secret value.
-const redacted = "***"
+const redacted = output.Redacted
 
 // defaultSecretKeys are redacted in every payload in addition to the keys the
 // output's factory lists, so that an output that forgets one still leaks
@@ -70,49 +70,12 @@ func redactURL(s string) string {
 }
 
 // redactPayload returns payload with the values of secret keys (at any
-// depth) replaced by "***" and passwords in URL strings hidden. A payload
-// that is not valid JSON gives null so that nothing can leak through it;
-// an empty one gives nil.
+// depth, the output's and defaultSecretKeys) replaced by "***" and
+// passwords in URL strings hidden. A payload that is not valid JSON gives
+// null so that nothing can leak through it; an empty one gives nil.
 func redactPayload(payload json.RawMessage, secrets []string) json.RawMessage {
-	data := bytes.TrimSpace(payload)
-	if len(data) == 0 {
-		return nil
-	}
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.UseNumber()
-	var v any
-	if err := dec.Decode(&v); err != nil {
-		return json.RawMessage("null")
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		return json.RawMessage("null")
-	}
-	v = redactValue(v, secrets)
-	out, err := json.Marshal(v)
-	if err != nil {
-		return json.RawMessage("null")
-	}
-	return out
-}
-
-func redactValue(v any, secrets []string) any {
-	switch x := v.(type) {
-	case map[string]any:
-		for k, e := range x {
-			if hasFold(secrets, k) || hasFold(defaultSecretKeys, k) {
-				x[k] = redacted
-			} else {
-				x[k] = redactValue(e, secrets)
-			}
-		}
-	case []any:
-		for i, e := range x {
-			x[i] = redactValue(e, secrets)
-		}
-	case string:
-		return redactURL(x)
-	}
-	return v
+	keys := append(slices.Clip(secrets), defaultSecretKeys...)
+	return output.RedactJSONFunc(payload, keys, redactURL)
 }
 
 // secretValues collects the string values under secret keys and the

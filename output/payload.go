@@ -255,6 +255,13 @@ func (f Factory) Redact(payload json.RawMessage) json.RawMessage {
 
 // RedactJSON is Factory.Redact for an explicit list of secret keys.
 func RedactJSON(payload json.RawMessage, secrets []string) json.RawMessage {
+	return RedactJSONFunc(payload, secrets, nil)
+}
+
+// RedactJSONFunc is RedactJSON that also passes every string value not
+// under a secret key (object keys excepted) through str, when str is not
+// nil: for example to hide passwords in URLs, or to replace every string.
+func RedactJSONFunc(payload json.RawMessage, secrets []string, str func(string) string) json.RawMessage {
 	data := bytes.TrimSpace(payload)
 	if len(data) == 0 {
 		return nil
@@ -268,7 +275,7 @@ func RedactJSON(payload json.RawMessage, secrets []string) json.RawMessage {
 	if _, err := dec.Token(); err != io.EOF {
 		return json.RawMessage("null")
 	}
-	v = redactValue(v, secrets)
+	v = redactValue(v, secrets, str)
 	out, err := json.Marshal(v)
 	if err != nil {
 		return json.RawMessage("null")
@@ -285,19 +292,23 @@ func isSecret(key string, secrets []string) bool {
 	return false
 }
 
-func redactValue(v any, secrets []string) any {
+func redactValue(v any, secrets []string, str func(string) string) any {
 	switch x := v.(type) {
 	case map[string]any:
 		for k, e := range x {
 			if isSecret(k, secrets) {
 				x[k] = Redacted
 			} else {
-				x[k] = redactValue(e, secrets)
+				x[k] = redactValue(e, secrets, str)
 			}
 		}
 	case []any:
 		for i, e := range x {
-			x[i] = redactValue(e, secrets)
+			x[i] = redactValue(e, secrets, str)
+		}
+	case string:
+		if str != nil {
+			return str(x)
 		}
 	}
 	return v

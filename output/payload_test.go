@@ -142,6 +142,11 @@ func TestRedact(t *testing.T) {
 			t.Errorf("Redact(%s) = %s, want %s", c.in, got, c.want)
 		}
 	}
+	// RedactJSONFunc maps the other string values, never keys nor secrets.
+	upper := string(output.RedactJSONFunc(json.RawMessage(`{"a":["x",{"b":"y","password":"p"}],"n":1}`), f.Secrets, strings.ToUpper))
+	if want := `{"a":["X",{"b":"Y","password":"***"}],"n":1}`; upper != want {
+		t.Errorf("RedactJSONFunc = %s, want %s", upper, want)
+	}
 }
 
 func TestStatusError(t *testing.T) {

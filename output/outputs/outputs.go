@@ -34,5 +34,5 @@ func Redact(name string, payload json.RawMessage, r *output.Registry) json.RawMe
 			return f.Redact(payload)
 		}
 	}
-	return redactAllStrings(payload)
+	return output.RedactJSONFunc(payload, nil, func(string) string { return output.Redacted })
 }
