@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"slices"
 
 	"github.com/pullpush/pullpush"
 	"github.com/pullpush/pullpush/fetch"
@@ -127,49 +126,6 @@ func (a *API) presentRemote(def store.Fetcher) Fetcher {
 	f := a.presentDef(def, status)
 	f.Instance = instance
 	return f
-}
-
-// presentDef shows def with status st, redacted like a local fetcher.
-func (a *API) presentDef(def store.Fetcher, st fetch.Status) Fetcher {
-	window := def.WindowSize
-	if window == 0 {
-		window = fetch.DefaultWindow.Seconds()
-	}
-	conc := def.Concurrency
-	if conc == 0 {
-		conc = fetch.DefaultConcurrency
-	}
-	secretKeys := a.secretsOf(def.Output)
-	secrets := append(secretValues(def.Payload, secretKeys), secretValues(jsonString(def.URL), nil)...)
-	clean := func(s string) string {
-		if s == "" {
-			return s
-		}
-		return scrub(redactURLsIn(s), secrets)
-	}
-	st.LastError = clean(st.LastError)
-	st.Renditions = slices.Clone(st.Renditions)
-	for i := range st.Renditions {
-		st.Renditions[i].URI = redactURL(st.Renditions[i].URI)
-	}
-	st.Targets = slices.Clone(st.Targets)
-	for i := range st.Targets {
-		st.Targets[i].LastError = clean(st.Targets[i].LastError)
-	}
-	if st.Renditions == nil {
-		st.Renditions = []fetch.RenditionStatus{}
-	}
-	if st.Targets == nil {
-		st.Targets = []fetch.TargetStatus{}
-	}
-	return Fetcher{
-		FetcherInfo: pullpush.FetcherInfo{
-			ID: def.ID, Name: def.Name, URL: redactURL(def.URL), Output: def.Output,
-			WindowSize: window, Concurrency: conc, Created: def.Created, Status: st,
-		},
-		Dest:    def.Output,
-		Payload: redactPayload(def.Payload, secretKeys),
-	}
 }
 
 // clusterDelete removes a definition from the shared store; when the

@@ -195,17 +195,9 @@ func (a *API) handleCreate(w http.ResponseWriter, r *http.Request) {
 	if a.clustered() {
 		// Some instance of the cluster (maybe this one) claims and starts it.
 		out.Close()
-		a.log.Info("fetcher created", logKeyFetcher, def.ID, logKeyName, def.Name,
-			logKeyURL, redactURL(def.URL), logKeyOutput, def.Output)
 		f, _, _ := a.clusterGet(ctx, def.ID)
-		reqOut := req
-		reqOut.URL = redactURL(req.URL)
-		reqOut.Payload = redactPayload(req.Payload, factory.Secrets)
-		writeJSON(w, http.StatusCreated, createResponse{
-			Message:     "Created a fetcher; an instance of the cluster claims it and starts pulling from the HLS live stream",
-			Fetcher:     f,
-			RequestData: reqOut,
-		})
+		a.created(w, def, req, factory, f,
+			"Created a fetcher; an instance of the cluster claims it and starts pulling from the HLS live stream")
 		return
 	}
 	if err := a.startWith(ctx, def, out); err != nil {
@@ -222,17 +214,19 @@ func (a *API) handleCreate(w http.ResponseWriter, r *http.Request) {
 		writeError(w, status, msg)
 		return
 	}
+	f, _ := a.get(def.ID)
+	a.created(w, def, req, factory, f, "Created a fetcher and started pulling from the HLS live stream")
+}
+
+// created logs the creation of def and answers 201 with f and the request
+// as understood, secrets redacted.
+func (a *API) created(w http.ResponseWriter, def store.Fetcher, req CreateRequest, factory output.Factory, f Fetcher, msg string) {
 	a.log.Info("fetcher created", logKeyFetcher, def.ID, logKeyName, def.Name,
 		logKeyURL, redactURL(def.URL), logKeyOutput, def.Output)
-	f, _ := a.get(def.ID)
 	reqOut := req
 	reqOut.URL = redactURL(req.URL)
 	reqOut.Payload = redactPayload(req.Payload, factory.Secrets)
-	writeJSON(w, http.StatusCreated, createResponse{
-		Message:     "Created a fetcher and started pulling from the HLS live stream",
-		Fetcher:     f,
-		RequestData: reqOut,
-	})
+	writeJSON(w, http.StatusCreated, createResponse{Message: msg, Fetcher: f, RequestData: reqOut})
 }
 
 func (a *API) handleDelete(w http.ResponseWriter, r *http.Request) {
@@ -415,18 +409,51 @@ func (a *API) list() []Fetcher {
 	return out
 }
 
-// present redacts info and adds the stored payload.
+// present shows a fetcher of the service: info redacted, with the stored
+// payload (redacted) when the API knows its definition.
 func (a *API) present(info pullpush.FetcherInfo) Fetcher {
 	a.mu.Lock()
 	def, ok := a.defs[info.ID]
 	a.mu.Unlock()
-	secretKeys := a.secretsOf(info.Output)
-	var secrets []string
+	if !ok {
+		return a.presentInfo(info, nil)
+	}
+	return a.presentInfo(info, &def)
+}
+
+// presentBroken shows a stored definition that could not be started.
+func (a *API) presentBroken(b brokenFetcher) Fetcher {
+	return a.presentDef(b.def, fetch.Status{State: fetch.StateFailed, LastError: b.err, LastErrorAt: b.at})
+}
+
+// presentDef shows the definition def with status st (of a fetcher that
+// does not run here, or could not start), redacted like a running one.
+func (a *API) presentDef(def store.Fetcher, st fetch.Status) Fetcher {
+	window := def.WindowSize
+	if window == 0 {
+		window = fetch.DefaultWindow.Seconds()
+	}
+	conc := def.Concurrency
+	if conc == 0 {
+		conc = fetch.DefaultConcurrency
+	}
+	return a.presentInfo(pullpush.FetcherInfo{
+		ID: def.ID, Name: def.Name, URL: def.URL, Output: def.Output,
+		WindowSize: window, Concurrency: conc, Created: def.Created, Status: st,
+	}, &def)
+}
+
+// presentInfo is the one place a fetcher becomes what the API returns: the
+// URLs in info redacted, its errors scrubbed of URL secrets and of def's
+// secrets, and, when def is not nil, def's payload with its secrets
+// replaced by "***". Nil status lists become empty ones.
+func (a *API) presentInfo(info pullpush.FetcherInfo, def *store.Fetcher) Fetcher {
 	f := Fetcher{FetcherInfo: info, Dest: info.Output}
-	if ok {
-		f.Payload = redactPayload(def.Payload, secretKeys)
-		secrets = secretValues(def.Payload, secretKeys)
-		secrets = append(secrets, secretValues(jsonString(def.URL), nil)...)
+	var secrets []string
+	if def != nil {
+		keys := a.secretsOf(def.Output)
+		f.Payload = redactPayload(def.Payload, keys)
+		secrets = append(secretValues(def.Payload, keys), secretValues(jsonString(def.URL), nil)...)
 	}
 	f.URL = redactURL(info.URL)
 	clean := func(s string) string {
@@ -451,27 +478,4 @@ func (a *API) present(info pullpush.FetcherInfo) Fetcher {
 		f.Targets = []fetch.TargetStatus{}
 	}
 	return f
-}
-
-func (a *API) presentBroken(b brokenFetcher) Fetcher {
-	window := b.def.WindowSize
-	if window == 0 {
-		window = fetch.DefaultWindow.Seconds()
-	}
-	conc := b.def.Concurrency
-	if conc == 0 {
-		conc = fetch.DefaultConcurrency
-	}
-	return Fetcher{
-		FetcherInfo: pullpush.FetcherInfo{
-			ID: b.def.ID, Name: b.def.Name, URL: redactURL(b.def.URL), Output: b.def.Output,
-			WindowSize: window, Concurrency: conc, Created: b.def.Created,
-			Status: fetch.Status{
-				State: fetch.StateFailed, LastError: b.err, LastErrorAt: b.at,
-				Renditions: []fetch.RenditionStatus{}, Targets: []fetch.TargetStatus{},
-			},
-		},
-		Dest:    b.def.Output,
-		Payload: redactPayload(b.def.Payload, a.secretsOf(b.def.Output)),
-	}
 }
