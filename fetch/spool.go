@@ -385,23 +385,25 @@ func (s *spool) open(sf *spoolFile) (io.ReadCloser, error) {
 	return f, nil
 }
 
-// memReader reads a segment held in memory. Its mutex makes Close wait
-// for a Read in progress (an HTTP transport may close a request body from
-// another goroutine), so chunks are never recycled under a reader.
+// memReader reads a segment held in memory. An HTTP transport may close a
+// request body from another goroutine while it is still being written, so
+// the reader's reference to the chunks is dropped only when neither Read nor
+// WriteTo is using them: chunks are never recycled under a reader.
 type memReader struct {
-	mu   sync.Mutex
-	s    *spool
-	d    *memData
-	size int64
-	off  int64
-	done bool
+	mu      sync.Mutex
+	s       *spool
+	d       *memData
+	size    int64
+	off     int64
+	done    bool // closed
+	writing bool // a WriteTo is in progress
 }
 
 // Read implements io.Reader.
 func (r *memReader) Read(p []byte) (int, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.done {
+	if r.done || r.writing {
 		return 0, os.ErrClosed
 	}
 	if r.off >= r.size {
@@ -413,6 +415,37 @@ func (r *memReader) Read(p []byte) (int, error) {
 	return n, nil
 }
 
+// WriteTo implements io.WriterTo: io.Copy hands the chunks to w without
+// the 32 KiB buffer it would otherwise allocate per upload.
+func (r *memReader) WriteTo(w io.Writer) (int64, error) {
+	r.mu.Lock()
+	if r.done || r.writing {
+		r.mu.Unlock()
+		return 0, os.ErrClosed
+	}
+	r.writing = true
+	r.mu.Unlock()
+	var total int64
+	var err error
+	for r.off < r.size {
+		c := (*r.d.chunks[r.off/spoolChunk])[r.off%spoolChunk:]
+		var n int
+		n, err = w.Write(c[:min(int64(len(c)), r.size-r.off)])
+		r.off += int64(n)
+		total += int64(n)
+		if err != nil {
+			break
+		}
+	}
+	r.mu.Lock()
+	r.writing = false
+	if r.done { // closed while writing: drop the reference now
+		r.unref()
+	}
+	r.mu.Unlock()
+	return total, err
+}
+
 // Close implements io.Closer.
 func (r *memReader) Close() error {
 	r.mu.Lock()
@@ -421,6 +454,14 @@ func (r *memReader) Close() error {
 		return nil
 	}
 	r.done = true
+	if !r.writing {
+		r.unref()
+	}
+	return nil
+}
+
+// unref drops the reader's reference to its chunks; r.mu is held.
+func (r *memReader) unref() {
 	r.s.mu.Lock()
 	r.d.refs--
 	free := r.d.refs == 0 && r.d.dropped
@@ -428,7 +469,6 @@ func (r *memReader) Close() error {
 	if free {
 		recycle(r.d)
 	}
-	return nil
 }
 
 // close drops everything still spooled.

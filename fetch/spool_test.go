@@ -186,3 +186,43 @@ func TestSpoolEvictsOldestAndReadersKeepTheirBytes(t *testing.T) {
 		t.Error("the newest segment was evicted")
 	}
 }
+
+// closingWriter closes the reader in the middle of a WriteTo, as an HTTP
+// transport may when the server answers before the body is sent.
+type closingWriter struct {
+	rc  io.Closer
+	buf bytes.Buffer
+}
+
+func (w *closingWriter) Write(p []byte) (int, error) {
+	if w.buf.Len() == 0 {
+		w.rc.Close()
+	}
+	return w.buf.Write(p)
+}
+
+func TestSpoolReaderClosedDuringWriteToKeepsChunks(t *testing.T) {
+	s, err := newSpool(filepath.Join(t.TempDir(), "spool"), 64<<20, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.close()
+	data := randomBytes(300<<10, 4)
+	sf, _ := spoolSegment(t, s, data)
+	rc, err := s.open(sf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.release(sf) // the spool no longer needs it: only the reader holds it
+	w := &closingWriter{rc: rc}
+	n, err := io.Copy(w, rc) // uses WriteTo
+	if err != nil || n != int64(len(data)) || !bytes.Equal(w.buf.Bytes(), data) {
+		t.Fatalf("WriteTo with a concurrent Close: n=%d err=%v, bytes equal=%v", n, err, bytes.Equal(w.buf.Bytes(), data))
+	}
+	if sf.data != nil || len(s.files) != 0 {
+		t.Error("released segment still held by the spool")
+	}
+	if _, err := rc.Read(make([]byte, 1)); err == nil {
+		t.Error("Read after Close succeeded")
+	}
+}
