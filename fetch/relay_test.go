@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os/exec"
-	"path"
 	"regexp"
 	"sort"
 	"strconv"
@@ -21,6 +20,7 @@ import (
 
 	"github.com/pullpush/pullpush/fetch"
 	"github.com/pullpush/pullpush/hls"
+	"github.com/pullpush/pullpush/internal/faultcheck"
 	"github.com/pullpush/pullpush/internal/livesource"
 	"github.com/pullpush/pullpush/internal/sink"
 	"github.com/pullpush/pullpush/internal/testmedia"
@@ -57,44 +57,14 @@ func (d *dest) serve(w http.ResponseWriter, r *http.Request) {
 	if r.Method == http.MethodPut && strings.HasSuffix(r.URL.Path, ".m3u8") && r.Header.Get("Authorization") != "" {
 		body, _ := io.ReadAll(r.Body)
 		r.Body = io.NopCloser(bytes.NewReader(body))
-		dir := path.Dir(r.URL.Path) + "/"
 		d.mu.Lock()
 		d.playlists[r.URL.Path] = append(d.playlists[r.URL.Path], body)
 		d.mu.Unlock()
-		if pl, err := hls.Parse(body); err != nil {
-			d.violate("playlist %s does not parse: %v", r.URL.Path, err)
-		} else {
-			var refs []string
-			switch p := pl.(type) {
-			case *hls.Media:
-				for _, s := range p.Segments {
-					if !s.Gap {
-						refs = append(refs, s.URI)
-					}
-					if s.Map != nil {
-						refs = append(refs, s.Map.URI)
-					}
-					for _, k := range s.Keys {
-						if k.URI != "" {
-							refs = append(refs, k.URI)
-						}
-					}
-				}
-			case *hls.Multivariant:
-				for _, v := range p.Variants {
-					refs = append(refs, v.URI)
-				}
-				for _, m := range p.Renditions {
-					if m.URI != "" {
-						refs = append(refs, m.URI)
-					}
-				}
-			}
-			for _, ref := range refs {
-				if _, ok := d.sink.Get(dir + ref); !ok {
-					d.violate("playlist %s references %s before it was stored", r.URL.Path, ref)
-				}
-			}
+		for _, v := range faultcheck.CheckRefs(r.URL.Path, body, func(file string) bool {
+			_, ok := d.sink.Get(file)
+			return ok
+		}) {
+			d.violate("%s", v)
 		}
 	}
 	d.sink.ServeHTTP(w, r)

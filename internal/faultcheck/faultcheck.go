@@ -226,11 +226,39 @@ type readCloser struct{ *bytes.Reader }
 func (readCloser) Close() error { return nil }
 
 func (d *Dest) checkRefs(p string, body []byte) {
+	for _, v := range CheckRefs(p, body, func(file string) bool {
+		_, ok := d.Sink.Get(file)
+		return ok
+	}) {
+		d.violate("%s", v)
+	}
+}
+
+// CheckRefs checks the playlist body about to be stored at path p: it
+// returns one violation for each file the playlist references (segments
+// not marked EXT-X-GAP, init sections, keys, media playlists) that stored
+// does not report as held yet, or a single one when the playlist does not
+// parse. References are resolved against p's directory.
+func CheckRefs(p string, body []byte, stored func(path string) bool) []string {
 	pl, err := hls.Parse(body)
 	if err != nil {
-		d.violate("playlist %s does not parse: %v", p, err)
-		return
+		return []string{fmt.Sprintf("playlist %s does not parse: %v", p, err)}
 	}
+	dir := path.Dir(p) + "/"
+	var out []string
+	for _, ref := range References(pl) {
+		if !stored(dir + ref) {
+			out = append(out, fmt.Sprintf("playlist %s references %s before it was stored", p, ref))
+		}
+	}
+	return out
+}
+
+// References lists the URIs of the files a playlist needs a player to
+// find: for a media playlist each segment not marked EXT-X-GAP, its init
+// section and its keys; for a multivariant playlist each variant and
+// rendition playlist.
+func References(pl hls.Playlist) []string {
 	var refs []string
 	switch m := pl.(type) {
 	case *hls.Media:
@@ -257,12 +285,7 @@ func (d *Dest) checkRefs(p string, body []byte) {
 			}
 		}
 	}
-	dir := path.Dir(p) + "/"
-	for _, ref := range refs {
-		if _, ok := d.Sink.Get(dir + ref); !ok {
-			d.violate("playlist %s references %s before it was stored", p, ref)
-		}
-	}
+	return refs
 }
 
 func (d *Dest) violate(format string, args ...any) {

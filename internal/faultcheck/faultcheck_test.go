@@ -198,3 +198,50 @@ func hasViolation(r Report, s string) bool {
 	}
 	return false
 }
+
+// TestCheckRefs covers what a playlist references: segments unless marked
+// as gaps, init sections, keys (not METHOD=NONE), and in a multivariant
+// playlist the variants and the renditions that have a URI.
+func TestCheckRefs(t *testing.T) {
+	media := "#EXTM3U\n#EXT-X-VERSION:6\n#EXT-X-TARGETDURATION:1\n" +
+		"#EXT-X-KEY:METHOD=AES-128,URI=\"k.key\"\n#EXT-X-MAP:URI=\"init.mp4\"\n" +
+		"#EXTINF:1,\ns0.m4s\n#EXT-X-GAP\n#EXTINF:1,\ngap.m4s\n#EXTINF:1,\ns1.m4s\n"
+	multi := "#EXTM3U\n#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID=\"a\",NAME=\"en\",URI=\"audio.m3u8\"\n" +
+		"#EXT-X-MEDIA:TYPE=CLOSED-CAPTIONS,GROUP-ID=\"cc\",NAME=\"cc1\",INSTREAM-ID=\"CC1\"\n" +
+		"#EXT-X-STREAM-INF:BANDWIDTH=1000,AUDIO=\"a\"\nvideo.m3u8\n"
+	cases := []struct {
+		name, body string
+		have       []string
+		want       []string
+	}{
+		{"media, all stored", media, []string{"k.key", "init.mp4", "s0.m4s", "s1.m4s"}, nil},
+		{"media, gap not needed, one missing", media, []string{"k.key", "init.mp4", "s0.m4s"},
+			[]string{"playlist /d/p.m3u8 references s1.m4s before it was stored"}},
+		{"media, nothing stored", media, nil, []string{
+			"playlist /d/p.m3u8 references s0.m4s before it was stored",
+			"playlist /d/p.m3u8 references init.mp4 before it was stored",
+			"playlist /d/p.m3u8 references k.key before it was stored",
+			"playlist /d/p.m3u8 references s1.m4s before it was stored",
+		}},
+		{"multivariant", multi, []string{"audio.m3u8"},
+			[]string{"playlist /d/p.m3u8 references video.m3u8 before it was stored"}},
+		{"not a playlist", "nope", nil, []string{"playlist /d/p.m3u8 does not parse: "}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			have := map[string]bool{}
+			for _, h := range c.have {
+				have["/d/"+h] = true
+			}
+			got := CheckRefs("/d/p.m3u8", []byte(c.body), func(p string) bool { return have[p] })
+			if len(got) != len(c.want) {
+				t.Fatalf("got %q, want %q", got, c.want)
+			}
+			for i := range got {
+				if !strings.HasPrefix(got[i], c.want[i]) {
+					t.Errorf("[%d] = %q, want %q", i, got[i], c.want[i])
+				}
+			}
+		})
+	}
+}
