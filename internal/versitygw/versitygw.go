@@ -28,8 +28,10 @@ const (
 
 // Gateway is a running versitygw.
 type Gateway struct {
-	Endpoint string // http://127.0.0.1:port
-	Root     string // posix root: Root/<bucket>/<key>
+	Endpoint  string // http://127.0.0.1:port
+	Root      string // posix root: Root/<bucket>/<key>
+	AccessKey string // root credentials (AccessKey and SecretKey unless StartWithCredentials)
+	SecretKey string
 }
 
 // LookTool finds an external tool on PATH or in $(go env GOPATH)/bin,
@@ -46,6 +48,14 @@ type lockedBuffer = testutil.LockedBuffer
 // stops it at test cleanup.
 func Start(t testing.TB, buckets ...string) *Gateway {
 	t.Helper()
+	return StartWithCredentials(t, AccessKey, SecretKey, buckets...)
+}
+
+// StartWithCredentials is Start with the given root credentials (tests
+// that check a secret never shows in logs need one that is not a single
+// letter).
+func StartWithCredentials(t testing.TB, accessKey, secretKey string, buckets ...string) *Gateway {
+	t.Helper()
 	bin := LookTool(t, "versitygw")
 	root := t.TempDir()
 	var lastErr string
@@ -58,7 +68,7 @@ func Start(t testing.TB, buckets ...string) *Gateway {
 		l.Close()
 		var logs lockedBuffer
 		cmd := exec.Command(bin, "--port", addr, "posix", root)
-		cmd.Env = append(os.Environ(), "ROOT_ACCESS_KEY="+AccessKey, "ROOT_SECRET_KEY="+SecretKey)
+		cmd.Env = append(os.Environ(), "ROOT_ACCESS_KEY="+accessKey, "ROOT_SECRET_KEY="+secretKey)
 		cmd.Stdout, cmd.Stderr = &logs, &logs
 		if err := cmd.Start(); err != nil {
 			t.Fatalf("start versitygw: %v", err)
@@ -76,7 +86,7 @@ func Start(t testing.TB, buckets ...string) *Gateway {
 					t.Logf("versitygw output:\n%s", logs.String())
 				}
 			})
-			g := &Gateway{Endpoint: "http://" + addr, Root: root}
+			g := &Gateway{Endpoint: "http://" + addr, Root: root, AccessKey: accessKey, SecretKey: secretKey}
 			c := g.Client(t)
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()
@@ -121,7 +131,7 @@ func waitReady(addr string, exited <-chan struct{}) bool {
 func (g *Gateway) Client(t testing.TB) *minio.Client {
 	t.Helper()
 	u, _ := url.Parse(g.Endpoint)
-	c, err := minio.New(u.Host, &minio.Options{Creds: credentials.NewStaticV4(AccessKey, SecretKey, ""), Region: Region, BucketLookup: minio.BucketLookupPath})
+	c, err := minio.New(u.Host, &minio.Options{Creds: credentials.NewStaticV4(g.AccessKey, g.SecretKey, ""), Region: Region, BucketLookup: minio.BucketLookupPath})
 	if err != nil {
 		t.Fatal(err)
 	}
