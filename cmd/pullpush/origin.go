@@ -17,6 +17,7 @@ import (
 )
 
 const originUsage = `usage: pullpush origin --listen ADDR --data DIR --channel ID=USER:PASSWORD [--channel ...] [--config origin.yaml]
+       pullpush origin --listen ADDR --storage s3://BUCKET/PREFIX [--s3-endpoint URL] --channel ...
 
 Runs a MediaPackage-compatible origin in the foreground until interrupted.
 
@@ -28,6 +29,15 @@ Playback:
   http://ADDR/out/v1/ID/index.m3u8?start=T[&end=T]              time-shift (ISO 8601 or epoch seconds)
   http://ADDR/out/v1/ID/start/T/end/T/index.m3u8                time-shift, path form
 
+Shared storage (--storage s3://BUCKET/PREFIX): segments and the index live
+in the bucket instead of --data, so several origin instances behind a load
+balancer serve the same channels; ingest may go to any of them. Playlists
+agree on every instance once an ingest is PublishDelay old (settle delay +
+2 polls, 1.5 s by default). Credentials: --s3-access-key/--s3-secret-key,
+else $PULLPUSH_S3_ACCESS_KEY/$PULLPUSH_S3_SECRET_KEY, else the AWS
+environment, credentials file or instance role. $PULLPUSH_STORAGE,
+$PULLPUSH_S3_ENDPOINT and $PULLPUSH_S3_REGION (or $AWS_REGION) set the others.
+
 Packaging endpoints (--endpoint, or endpoints: in the config) serve the same
 ingest as TS or CMAF, clear or encrypted, each at
   http://ADDR/out/v1/ID/ENDPOINT/index.m3u8
@@ -37,6 +47,16 @@ e.g. --endpoint ts --endpoint cmaf --endpoint aes=ts:AES-128 --endpoint cbcs=cma
 The YAML config (--config) sets per-channel endpoint settings; --data and
 --channel override / add to it:
   dataDir: /var/lib/pullpush/origin
+  storage:                   # optional: shared S3 storage instead of dataDir
+    url: s3://bucket/prefix
+    endpoint: http://127.0.0.1:7070   # default AWS
+    region: us-east-1
+    accessKey: ""            # empty: $PULLPUSH_S3_ACCESS_KEY, AWS environment or role
+    secretKey: ""
+    settleDelay: 1s          # how late a log entry may become visible
+    pollInterval: 250ms
+    snapshotInterval: 1m
+    cacheBytes: 268435456    # memory cache of segments read from the bucket
   maxBodyBytes: 67108864
   nonceTTL: 5m
   channels:
@@ -81,6 +101,17 @@ const (
 	originKeyData     = "data"
 	originKeyError    = "error"
 	originKeyEndpoint = "endpoint"
+	originKeyStorage  = "storage"
+)
+
+// Environment variables of the origin's shared storage.
+const (
+	storageEnv     = "PULLPUSH_STORAGE"
+	s3EndpointEnv  = "PULLPUSH_S3_ENDPOINT"
+	s3RegionEnv    = "PULLPUSH_S3_REGION"
+	s3AccessKeyEnv = "PULLPUSH_S3_ACCESS_KEY"
+	s3SecretKeyEnv = "PULLPUSH_S3_SECRET_KEY"
+	s3TokenEnv     = "PULLPUSH_S3_SESSION_TOKEN"
 )
 
 // originShutdownGrace is how long in-flight requests get on shutdown.
@@ -162,6 +193,11 @@ func runOrigin(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	keysFile := fs.String("keys-file", "", "static key `file` for encrypted endpoints")
 	keyURI := fs.String("key-uri", "", "EXT-X-KEY URI `template` of --endpoint endpoints ({channel} {endpoint} {resource} {kid} {period}; default: the key server's)")
 	keyRotation := fs.Duration("key-rotation", origin.DefaultKeyRotationInterval, "key rotation `interval` of --endpoint endpoints (0: one key)")
+	storage := fs.String("storage", "", "shared storage `URL` s3://BUCKET[/PREFIX] instead of --data (default $"+storageEnv+")")
+	s3Endpoint := fs.String("s3-endpoint", "", "S3 endpoint `URL` of --storage, e.g. http://127.0.0.1:7070 (default AWS; $"+s3EndpointEnv+")")
+	s3Region := fs.String("s3-region", "", "S3 `region` of --storage (default $"+s3RegionEnv+", $AWS_REGION, us-east-1)")
+	s3AccessKey := fs.String("s3-access-key", "", "S3 access `key` of --storage (default $"+s3AccessKeyEnv+", else the AWS environment or role)")
+	s3SecretKey := fs.String("s3-secret-key", "", "S3 secret `key` of --storage (default $"+s3SecretKeyEnv+"; prefer the environment)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			fmt.Fprint(stdout, originUsage)
@@ -221,15 +257,18 @@ func runOrigin(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	} else if tok := os.Getenv(keyTokenEnv); tok != "" && cfg.Keys.URL != "" && cfg.Keys.Token == "" {
 		cfg.Keys.Token = tok
 	}
-	if cfg.DataDir == "" {
-		return fmt.Errorf("%w: origin: --data is required", errUsage)
+	if err := applyStorageSettings(&cfg.Storage, *storage, *s3Endpoint, *s3Region, *s3AccessKey, *s3SecretKey); err != nil {
+		return fmt.Errorf("%w: origin: %v", errUsage, err)
+	}
+	if cfg.DataDir == "" && !cfg.Storage.Enabled() {
+		return fmt.Errorf("%w: origin: --data (or --storage) is required", errUsage)
 	}
 	if len(cfg.Channels) == 0 {
 		return fmt.Errorf("%w: origin: at least one --channel ID=USER:PASSWORD is required", errUsage)
 	}
 
 	logger := slog.New(slog.NewTextHandler(stderr, nil)).With("cmd", "origin")
-	o, err := origin.New(cfg, origin.WithLogger(logger))
+	o, err := origin.NewContext(ctx, cfg, origin.WithLogger(logger))
 	if err != nil {
 		if errors.Is(err, origin.ErrConfig) {
 			return fmt.Errorf("%w: origin: %v", errUsage, err)
@@ -252,7 +291,12 @@ func runOrigin(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		ErrorLog:       slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
 	base := "http://" + originDisplayAddr(ln.Addr())
-	logger.Info("origin listening", originKeyAddr, ln.Addr().String(), originKeyData, cfg.DataDir)
+	if cfg.Storage.Enabled() {
+		logger.Info("origin listening", originKeyAddr, ln.Addr().String(), originKeyStorage, cfg.Storage.URL)
+		fmt.Fprintf(stdout, "storage %s (shared; playlists agree across instances after %s)\n", cfg.Storage.URL, cfg.Storage.PublishDelay())
+	} else {
+		logger.Info("origin listening", originKeyAddr, ln.Addr().String(), originKeyData, cfg.DataDir)
+	}
 	for _, ch := range cfg.Channels {
 		inputs := []string{"a", "b"}
 		if len(ch.Inputs) > 0 {
@@ -313,4 +357,42 @@ func originDisplayAddr(a net.Addr) string {
 		host = "localhost"
 	}
 	return net.JoinHostPort(host, port)
+}
+
+// applyStorageSettings layers the shared storage settings: flags, then
+// PULLPUSH_* environment variables, then the config file, then the AWS
+// environment (region, endpoint; credentials are found by the S3 client).
+// It checks the URL so that a bad --storage is a one-line usage error.
+func applyStorageSettings(st *origin.StorageConfig, url, endpoint, region, access, secret string) error {
+	pick := func(dst *string, flag, env string, fallbacks ...string) {
+		switch {
+		case flag != "":
+			*dst = flag
+		case os.Getenv(env) != "":
+			*dst = os.Getenv(env)
+		case *dst == "":
+			for _, f := range fallbacks {
+				if v := os.Getenv(f); v != "" {
+					*dst = v
+					return
+				}
+			}
+		}
+	}
+	pick(&st.URL, url, storageEnv)
+	if st.URL == "" {
+		if endpoint != "" || access != "" || secret != "" {
+			return errors.New("--s3-* flags need --storage s3://BUCKET[/PREFIX]")
+		}
+		return nil
+	}
+	if _, _, err := origin.ParseStorageURL(st.URL); err != nil {
+		return fmt.Errorf("--storage: %v", err)
+	}
+	pick(&st.Endpoint, endpoint, s3EndpointEnv, "AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL")
+	pick(&st.Region, region, s3RegionEnv, "AWS_REGION", "AWS_DEFAULT_REGION")
+	pick(&st.AccessKey, access, s3AccessKeyEnv)
+	pick(&st.SecretKey, secret, s3SecretKeyEnv)
+	pick(&st.SessionToken, "", s3TokenEnv)
+	return nil
 }

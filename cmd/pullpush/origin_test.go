@@ -15,6 +15,7 @@ import (
 
 	"github.com/pullpush/pullpush/digest"
 	"github.com/pullpush/pullpush/internal/testutil"
+	"github.com/pullpush/pullpush/internal/versitygw"
 )
 
 // syncBuffer is a bytes.Buffer safe for concurrent writes and reads.
@@ -108,7 +109,11 @@ func TestOriginCommandUsage(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"--channel", "a=u:p"}, "--data is required"},
+		{[]string{"--channel", "a=u:p"}, "--data (or --storage) is required"},
+		{[]string{"--channel", "a=u:p", "--storage", "ftp://bucket/x"}, "--storage: want s3://bucket[/prefix]"},
+		{[]string{"--channel", "a=u:p", "--storage", "s3://Not_A_Bucket"}, "not a valid bucket name"},
+		{[]string{"--channel", "a=u:p", "--storage", "s3://bucket/../x"}, "prefix elements"},
+		{[]string{"--data", dir, "--channel", "a=u:p", "--s3-endpoint", "http://127.0.0.1:1"}, "need --storage"},
 		{[]string{"--data", dir}, "at least one --channel"},
 		{[]string{"--data", dir, "--channel", "nopassword"}, "want ID=USER:PASSWORD"},
 		{[]string{"--data", dir, "--channel", "a=u"}, "want ID=USER:PASSWORD"},
@@ -118,8 +123,81 @@ func TestOriginCommandUsage(t *testing.T) {
 	} {
 		var out, errb bytes.Buffer
 		err := runOrigin(context.Background(), tc.args, &out, &errb)
-		if !errors.Is(err, errUsage) || !strings.Contains(err.Error(), tc.want) {
-			t.Errorf("%v: %v, want usage error containing %q", tc.args, err, tc.want)
+		// Storage errors are one line (the YAML decoder's may not be).
+		joined := strings.Join(tc.args, " ")
+		multiLine := strings.Contains(err.Error(), "\n") && (strings.Contains(joined, "--storage") || strings.Contains(joined, "--s3-"))
+		if !errors.Is(err, errUsage) || !strings.Contains(err.Error(), tc.want) || multiLine {
+			t.Errorf("%v: %v, want a one-line usage error containing %q", tc.args, err, tc.want)
 		}
+	}
+}
+
+// TestOriginCommandSharedStorage runs `pullpush origin --storage` on a real
+// S3 server (versitygw): it starts, takes ingest and serves it, and the
+// secret key shows nowhere in its output.
+func TestOriginCommandSharedStorage(t *testing.T) {
+	const secret = "s3-s3cret-Key-9f2"
+	gw := versitygw.StartWithCredentials(t, "origin-key", secret, "media")
+	t.Setenv("PULLPUSH_S3_SECRET_KEY", secret)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var stdout, stderr syncBuffer
+	done := make(chan error, 1)
+	go func() {
+		done <- runOrigin(ctx, []string{"--listen", "127.0.0.1:0", "--storage", "s3://media/origin",
+			"--s3-endpoint", gw.Endpoint, "--s3-access-key", "origin-key", "--s3-region", "us-east-1",
+			"--channel", "live=pusher:pw"}, &stdout, &stderr)
+	}()
+	re := regexp.MustCompile(`ingest a: (http://127\.0\.0\.1:\d+)/in/v2/live/a/channel`)
+	var base string
+	testutil.Eventually(t, 30*time.Second, func() bool {
+		m := re.FindStringSubmatch(stdout.String())
+		if m != nil {
+			base = m[1]
+		}
+		select {
+		case err := <-done:
+			t.Fatalf("runOrigin: %v\n%s", err, stderr.String())
+		default:
+		}
+		return m != nil
+	}, "no ingest URL printed: %s %s", stdout.String(), stderr.String())
+	if !strings.Contains(stdout.String(), "storage s3://media/origin") {
+		t.Fatalf("stdout does not name the storage:\n%s", stdout.String())
+	}
+	client := &http.Client{Transport: &digest.Transport{Username: "pusher", Password: "pw"}}
+	for _, f := range []struct{ name, body string }{
+		{"channel_1_0.vtt", "WEBVTT\n\n00:00.000 --> 00:01.000\nhello\n"},
+		{"channel_1.m3u8", "#EXTM3U\n#EXT-X-TARGETDURATION:1\n#EXTINF:1.0,\nchannel_1_0.vtt\n"},
+	} {
+		req, _ := http.NewRequest(http.MethodPut, base+"/in/v2/live/a/"+f.name, strings.NewReader(f.body))
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusCreated {
+			t.Fatalf("PUT %s: %d", f.name, resp.StatusCode)
+		}
+	}
+	testutil.Eventually(t, 30*time.Second, func() bool {
+		resp, err := http.Get(base + "/out/v1/live/channel_1.m3u8")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	}, "the ingested playlist is not served")
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("runOrigin: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("runOrigin did not stop on cancel")
+	}
+	if out := stdout.String() + stderr.String(); strings.Contains(out, secret) {
+		t.Fatalf("secret key leaked into the output:\n%s", out)
 	}
 }
