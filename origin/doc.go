@@ -42,6 +42,30 @@
 // server named in Config.Keys), one per rotation period of the endpoint's
 // resource; WebVTT stays clear.
 //
+// # Shared storage
+//
+// With Config.Storage (s3://bucket/prefix) several instances behind a load
+// balancer serve the same channels and ingest may go to any of them. The
+// instance that receives a segment writes its bytes to
+// seg/{channel}/{input}/..., then every ingest request (segment, playlist,
+// DELETE) becomes one immutable log object
+// log/{channel}/{receive time:019d}/{input}/{file}/{writer} holding the
+// receive time, the playlist text or the segment's size, keyframes and TS
+// timing. No instance changes its index on ingest: each one, the writer
+// included, lists the log every PollInterval and applies the entries in
+// key order once they are SettleDelay old, with the index's clock set to
+// each entry's receive time and retention sweeps at whole seconds, so every
+// instance derives the same index. Playlists list only segments appended
+// PublishDelay (SettleDelay + 2 × PollInterval) ago, so the same request at
+// the same time gets the same bytes everywhere. Every SnapshotInterval the
+// index is snapshotted to snap/{channel}/{time}.json (the same bytes on
+// every instance; the first to find it missing writes it and deletes older
+// snapshots and the log entries they cover); a starting instance loads the
+// newest snapshot and replays the log after it. Segments leaving the
+// startover window are deleted from the bucket; reads go through an LRU
+// cache (StorageConfig.CacheBytes). Instances need the same channel
+// configuration and clocks within a fraction of the settle delay (NTP).
+//
 // Create an Origin with New, mount Origin.Handler on any mux (paths are
 // absolute), and call Close when done.
 package origin

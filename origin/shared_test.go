@@ -228,6 +228,13 @@ func TestSharedStorageInstances(t *testing.T) {
 			c := newSharedEnv(t, st)
 			pls = converged(t, l, steps+3, queries, a, b, c)
 			segmentsIdentical(t, pls, a, b, c)
+			// Propagation: from the last ingest response until all
+			// three instances list the new segment.
+			t0 := time.Now()
+			l.push(pa, steps+4)
+			l.push(pb, steps+4)
+			converged(t, l, steps+4, queries[:1], a, b, c)
+			t.Logf("propagation: %s after the last ingest response (publish delay %s)", time.Since(t0).Round(10*time.Millisecond), st.PublishDelay())
 			// The three indexes are the same, byte for byte.
 			testutil.Eventually(t, 10*time.Second, func() bool {
 				sa, sb, sc := snapshotOf(a.o), snapshotOf(b.o), snapshotOf(c.o)
