@@ -11,7 +11,7 @@ import (
 
 // spool holds downloaded segments until every target has pushed them.
 //
-// Segments live in memory, in pooled chunks, as long as the fetcher's share
+// Segments live in memory, in chunks from the budget's allocator, as long as the fetcher's share
 // of the process-wide MemoryBudget allows: in the normal case a segment is
 // pushed to every target within a fraction of its duration and never touches
 // the disk. Segments that do not fit in memory (a target is down or lagging)
@@ -50,24 +50,21 @@ type memData struct {
 	dropped bool // the spool no longer needs it
 }
 
-// spoolChunk is the size of the pooled buffers segments are read into.
-const spoolChunk = 64 << 10
-
-// chunkPool recycles segment buffers across fetchers. It is a cache with no
-// observable state, like the pools in net/http.
-var chunkPool = sync.Pool{New: func() any { b := make([]byte, spoolChunk); return &b }}
-
 // DefaultSpoolMemoryBytes is the default MemoryBudget of a process.
 const DefaultSpoolMemoryBytes = 256 << 20
+
+// SpoolMemoryPerFetcher is the most memory one fetcher's spool uses.
+const SpoolMemoryPerFetcher = 2 << 20
 
 // MemoryBudget bounds the memory that the spools of many fetchers use for
 // segments in flight. Share one among the fetchers of a process (the
 // Service does); a fetcher without one gets a private budget of
-// DefaultSpoolMemoryBytes/8.
+// SpoolMemoryPerFetcher.
 type MemoryBudget struct {
-	mu    sync.Mutex
-	limit int64
-	used  int64
+	mu     sync.Mutex
+	limit  int64
+	used   int64
+	chunks chunkAllocator
 }
 
 // NewMemoryBudget returns a budget of limit bytes (DefaultSpoolMemoryBytes
@@ -107,11 +104,14 @@ func newSpool(dir string, limit int64, budget *MemoryBudget) (*spool, error) {
 		return nil, fmt.Errorf("spool: clean %s: %w", dir, err)
 	}
 	if budget == nil {
-		budget = NewMemoryBudget(DefaultSpoolMemoryBytes / 8)
+		budget = NewMemoryBudget(SpoolMemoryPerFetcher)
 	}
-	// One fetcher with a dead target must not take the memory every other
-	// fetcher needs for its segments in flight.
-	memCap := max(budget.limit/8, min(budget.limit, 8<<20))
+	// In the steady state a fetcher holds about one segment per rendition
+	// in flight; more means a target is lagging or the initial window is
+	// being backfilled, and those segments can wait on disk. The cap also
+	// keeps one fetcher with a dead target from taking the memory the
+	// others need.
+	memCap := min(budget.limit, SpoolMemoryPerFetcher)
 	return &spool{dir: dir, limit: limit, budget: budget, memCap: memCap}, nil
 }
 
@@ -155,7 +155,7 @@ func (w *segmentWriter) ReadFrom(r io.Reader) (int64, error) {
 			d := w.sf.data
 			off := int(w.size % spoolChunk)
 			if off == 0 {
-				d.chunks = append(d.chunks, chunkPool.Get().(*[]byte))
+				d.chunks = append(d.chunks, w.s.budget.chunks.get())
 			}
 			n, err = r.Read((*d.chunks[len(d.chunks)-1])[off:])
 		}
@@ -260,7 +260,7 @@ func (s *spool) commit(sf *spoolFile, w *segmentWriter) []*entry {
 		sf.removed = true
 		if d := sf.data; d != nil {
 			sf.data = nil
-			recycle(d)
+			s.recycle(d)
 		}
 		return []*entry{sf.owner}
 	}
@@ -299,13 +299,14 @@ func (s *spool) drop(d *memData) {
 	free := d.refs == 0
 	s.mu.Unlock()
 	if free {
-		recycle(d)
+		s.recycle(d)
 	}
 }
 
-func recycle(d *memData) {
+// recycle returns d's chunks to the allocator.
+func (s *spool) recycle(d *memData) {
 	for _, c := range d.chunks {
-		chunkPool.Put(c)
+		s.budget.chunks.put(c)
 	}
 	d.chunks = nil
 }
@@ -320,7 +321,7 @@ func (s *spool) removeLocked(sf *spoolFile) {
 		s.budget.release(sf.size)
 		d.dropped = true
 		if d.refs == 0 {
-			recycle(d)
+			s.recycle(d)
 		}
 	}
 	if sf.path != "" {
@@ -467,7 +468,7 @@ func (r *memReader) unref() {
 	free := r.d.refs == 0 && r.d.dropped
 	r.s.mu.Unlock()
 	if free {
-		recycle(r.d)
+		r.s.recycle(r.d)
 	}
 }
 

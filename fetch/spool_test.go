@@ -226,3 +226,25 @@ func TestSpoolReaderClosedDuringWriteToKeepsChunks(t *testing.T) {
 		t.Error("Read after Close succeeded")
 	}
 }
+
+func TestChunkAllocatorKeepsFewFreeChunks(t *testing.T) {
+	var a chunkAllocator
+	var held []*[]byte
+	for range 200 {
+		c := a.get()
+		if len(*c) != spoolChunk {
+			t.Fatalf("chunk of %d bytes", len(*c))
+		}
+		(*c)[0], (*c)[spoolChunk-1] = 1, 2 // writable end to end
+		held = append(held, c)
+	}
+	for _, c := range held {
+		a.put(c)
+	}
+	if a.inUse != 0 || len(a.free) != minFreeChunks {
+		t.Fatalf("after a burst of 200: %d in use, %d kept free; want 0 and %d", a.inUse, len(a.free), minFreeChunks)
+	}
+	if c := a.get(); len(*c) != spoolChunk || len(a.free) != minFreeChunks-1 {
+		t.Fatal("a freed chunk was not reused")
+	}
+}
