@@ -118,6 +118,7 @@ type setting struct {
 	key    string // YAML key; the flag and env names derive from it
 	usage  string
 	secret bool // its value never appears in messages
+	isBool bool // a flag that may be given bare (--deny-private) for true
 	get    func(c *Serve) string
 	set    func(c *Serve, v string) error
 }
@@ -146,6 +147,21 @@ func stringSetting(key, usage string, secret bool, field func(c *Serve) *string)
 	}
 }
 
+// boolSetting is a true/false key; its flag may be given bare for true
+// (--deny-private) or with a value (--deny-private=false), as flag.Bool.
+func boolSetting(key, usage string, field func(c *Serve) *bool) setting {
+	return setting{key: key, usage: usage + " (true or false)", isBool: true,
+		get: func(c *Serve) string { return strconv.FormatBool(*field(c)) },
+		set: func(c *Serve, v string) error {
+			b, err := strconv.ParseBool(strings.TrimSpace(v))
+			if err != nil {
+				return fmt.Errorf("%q is not true or false", v)
+			}
+			*field(c) = b
+			return nil
+		}}
+}
+
 var serveSettings = []setting{
 	stringSetting("listen", "HTTP listen address host:port (\":8080\" for every interface)", false, func(c *Serve) *string { return &c.Listen }),
 	stringSetting("data", "data directory: fetcher database (owner-only) and spools (required)", false, func(c *Serve) *string { return &c.Data }),
@@ -162,16 +178,7 @@ var serveSettings = []setting{
 			return nil
 		}},
 	stringSetting("allowHosts", "only fetch sources from these hosts (comma-separated names, IPs or *.domain); empty allows any", false, func(c *Serve) *string { return &c.AllowHosts }),
-	{key: "denyPrivate", usage: "refuse sources on loopback, private and link-local addresses (true or false)",
-		get: func(c *Serve) string { return strconv.FormatBool(c.DenyPrivate) },
-		set: func(c *Serve, v string) error {
-			b, err := strconv.ParseBool(strings.TrimSpace(v))
-			if err != nil {
-				return fmt.Errorf("%q is not true or false", v)
-			}
-			c.DenyPrivate = b
-			return nil
-		}},
+	boolSetting("denyPrivate", "refuse sources on loopback, private and link-local addresses", func(c *Serve) *bool { return &c.DenyPrivate }),
 	{key: "spoolBytes", usage: "per-fetcher spool bound in bytes; suffixes KiB, MiB, GiB allowed",
 		get: func(c *Serve) string { return strconv.FormatInt(c.SpoolBytes, 10) },
 		set: func(c *Serve, v string) error {
@@ -262,6 +269,10 @@ type recorder struct {
 }
 
 func (r recorder) String() string { return "" }
+
+// IsBoolFlag lets the flag package accept a boolean key's flag bare.
+func (r recorder) IsBoolFlag() bool { return r.s.isBool }
+
 func (r recorder) Set(v string) error {
 	r.f.set = append(r.f.set, flagValue{s: r.s, value: v})
 	return nil

@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -189,5 +190,57 @@ func TestSourcePolicyKeys(t *testing.T) {
 	}
 	if _, err := LoadServe([]string{"--data", "/d", "--deny-private=maybe"}, func(string) (string, bool) { return "", false }, io.Discard); err == nil || !strings.Contains(err.Error(), "'denyPrivate'") {
 		t.Errorf("bad boolean: %v", err)
+	}
+}
+
+// TestBoolFlags: every true/false key's flag works bare, as flag.Bool does
+// (and as `pullpush pull --deny-private`), and with =true/=false; a bare
+// flag followed by a separate value leaves that value as an argument.
+func TestBoolFlags(t *testing.T) {
+	noEnv := func(string) (string, bool) { return "", false }
+	var bools []string
+	for _, s := range serveSettings {
+		d := DefaultServe()
+		if v := s.get(&d); v == "true" || v == "false" {
+			if !s.isBool {
+				t.Errorf("%s holds a boolean but its flag --%s needs a value: use boolSetting", s.key, Flag(s.key))
+			}
+			bools = append(bools, s.key)
+		}
+	}
+	if !slices.Contains(bools, "denyPrivate") {
+		t.Fatalf("boolean keys %v lack denyPrivate", bools)
+	}
+	get := func(c Serve, key string) string {
+		s, _ := lookupSetting(key)
+		return s.get(&c)
+	}
+	for _, key := range bools {
+		f := "--" + Flag(key)
+		for _, tc := range []struct {
+			args []string
+			env  map[string]string
+			want string
+		}{
+			{[]string{f, "--data", "/d"}, nil, "true"},
+			{[]string{"--data", "/d", f}, nil, "true"},
+			{[]string{"--data", "/d", f + "=true"}, nil, "true"},
+			{[]string{"--data", "/d", f + "=false"}, map[string]string{Env(key): "true"}, "false"},
+			{[]string{"--data", "/d", f + "=0"}, nil, "false"},
+			{[]string{"--data", "/d"}, map[string]string{Env(key): "1"}, "true"},
+		} {
+			c, err := LoadServe(tc.args, env(tc.env), io.Discard)
+			if err != nil || get(c, key) != tc.want {
+				t.Errorf("LoadServe(%q, env %v): %s = %s, %v; want %s", tc.args, tc.env, key, get(c, key), err, tc.want)
+			}
+		}
+		if _, err := LoadServe([]string{"--data", "/d", f, "false"}, noEnv, io.Discard); err == nil || err.Error() != `unexpected argument "false"` {
+			t.Errorf("%s false: %v, want the flag package's unexpected argument", f, err)
+		}
+		var usage strings.Builder
+		LoadServe([]string{"-h"}, noEnv, &usage)
+		if !strings.Contains(usage.String(), "  "+f[1:]+"\n") {
+			t.Errorf("usage does not show %s as a bare flag:\n%s", f, usage.String())
+		}
 	}
 }

@@ -466,3 +466,37 @@ func TestServeRestartContinuesStream(t *testing.T) {
 		t.Error("ingest password in the log")
 	}
 }
+
+// TestServeDenyPrivateBareFlag: `serve --deny-private` (bare, as in `pull`)
+// turns the policy on: a fetcher of a loopback source is refused with the
+// reason, while without the flag the same source relays.
+func TestServeDenyPrivateBareFlag(t *testing.T) {
+	_, url := endingSource(t) // on 127.0.0.1
+	create := fmt.Sprintf(`{"name":"p","url":%q,"output":"void"}`, url)
+
+	s := startServe(t, io.Discard, "--data", t.TempDir(), "--deny-private")
+	status, body := s.call(t, "", "POST", "/api/v1/fetcher", create)
+	if status != http.StatusBadRequest || !strings.Contains(string(body), "127.0.0.1 is a private, loopback or reserved address") {
+		t.Fatalf("create with --deny-private: %d %s, want 400 naming the private address", status, body)
+	}
+	s.stop(t)
+
+	s = startServe(t, io.Discard, "--data", t.TempDir())
+	status, body = s.call(t, "", "POST", "/api/v1/fetcher", create)
+	if status != http.StatusCreated {
+		t.Fatalf("create without --deny-private: %d %s", status, body)
+	}
+	var f struct {
+		ID string `json:"fetcherId"`
+	}
+	json.Unmarshal(body, &f)
+	var last struct {
+		LastError      string `json:"lastError"`
+		SegmentsPulled int64  `json:"segmentsPulled"`
+	}
+	testutil.Eventually(t, 20*time.Second, func() bool {
+		_, b := s.call(t, "", "GET", "/api/v1/fetcher/"+f.ID, "")
+		json.Unmarshal(b, &last)
+		return last.SegmentsPulled > 0
+	}, "fetcher without --deny-private pulled nothing: %+v", &last)
+}
