@@ -9,6 +9,9 @@ import (
 	"io"
 	"os"
 	"regexp"
+	"strconv"
+	"strings"
+	"unicode"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -104,9 +107,52 @@ func ParseStatic(data []byte) (*Static, error) {
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
 	if err := dec.Decode(&f); err != nil && !errors.Is(err, io.EOF) {
-		return nil, fmt.Errorf("static keys: %w", err)
+		return nil, fmt.Errorf("static keys: %w", yamlError(err))
 	}
 	return NewStatic(f)
+}
+
+// yamlError returns err as one line that quotes no value. yaml.v3 lists
+// type errors on several lines, each quoting the start of the offending
+// value ("cannot unmarshal !!str `0011223...` into ..."), which may be key
+// material: those quotes are dropped. Control characters (a tag or field
+// name may hold a newline) are escaped.
+func yamlError(err error) error {
+	var te *yaml.TypeError
+	if !errors.As(err, &te) {
+		return errors.New(oneLine(err.Error()))
+	}
+	msgs := make([]string, len(te.Errors))
+	for i, m := range te.Errors {
+		const verb = "cannot unmarshal "
+		if at := strings.Index(m, verb); at >= 0 {
+			tag := at + len(verb)
+			if end := strings.IndexByte(m[tag:], ' '); end >= 0 {
+				if into := strings.LastIndex(m, " into "); into >= tag+end {
+					m = m[:tag+end] + m[into:]
+				}
+			}
+		}
+		msgs[i] = oneLine(m)
+	}
+	return errors.New("yaml: " + strings.Join(msgs, "; "))
+}
+
+// oneLine escapes the control characters of s as Go would quote them.
+func oneLine(s string) string {
+	if strings.IndexFunc(s, unicode.IsControl) < 0 {
+		return s
+	}
+	var b strings.Builder
+	for _, r := range s {
+		if unicode.IsControl(r) {
+			q := strconv.QuoteRune(r)
+			b.WriteString(q[1 : len(q)-1])
+		} else {
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
 }
 
 // LoadStaticFile reads and parses a static key file.
