@@ -1,7 +1,12 @@
-//go:build !unix
+//go:build !linux
 
 package fetch
 
-func allocChunk() []byte { return make([]byte, spoolChunk) }
+// arena allocates chunks on the Go heap where anonymous memory maps are
+// not used.
+type arena struct{}
 
-func freeChunk([]byte) {}
+func (*arena) carve() *chunk { return &chunk{b: make([]byte, spoolChunk)} }
+
+// releaseChunk drops a chunk: the garbage collector frees it.
+func releaseChunk([]byte) bool { return false }

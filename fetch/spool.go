@@ -39,13 +39,14 @@ type spoolFile struct {
 	owner   *entry
 	removed bool
 	data    *memData // in memory; nil once on disk or removed
+	held    int64    // memory accounted against the budget
 	path    string   // on disk
 }
 
 // memData is a segment's bytes in pooled chunks. Readers hold references so
 // that the chunks go back to the pool only when nobody reads them any more.
 type memData struct {
-	chunks  []*[]byte
+	chunks  []*chunk
 	refs    int  // open readers
 	dropped bool // the spool no longer needs it
 }
@@ -157,7 +158,7 @@ func (w *segmentWriter) ReadFrom(r io.Reader) (int64, error) {
 			if off == 0 {
 				d.chunks = append(d.chunks, w.s.budget.chunks.get())
 			}
-			n, err = r.Read((*d.chunks[len(d.chunks)-1])[off:])
+			n, err = r.Read(d.chunks[len(d.chunks)-1].b[off:])
 		}
 		w.size += int64(n)
 		total += int64(n)
@@ -190,7 +191,7 @@ func (w *segmentWriter) toFile() error {
 			break
 		}
 		n := min(size, spoolChunk)
-		if _, err := f.Write((*c)[:n]); err != nil {
+		if _, err := f.Write(c.b[:n]); err != nil {
 			f.Close()
 			os.Remove(path)
 			return fmt.Errorf("spool: %w", err)
@@ -238,9 +239,12 @@ func (s *spool) commit(sf *spoolFile, w *segmentWriter) []*entry {
 	err := w.finish()
 	if err == nil && sf.path == "" {
 		s.mu.Lock()
-		inMemory := s.mem+sf.size <= s.memCap && s.budget.reserve(sf.size)
+		// Account the memory the chunks take, not the segment's size.
+		held := int64(len(sf.data.chunks)) * spoolChunk
+		inMemory := s.mem+held <= s.memCap && s.budget.reserve(held)
 		if inMemory {
-			s.mem += sf.size
+			s.mem += held
+			sf.held = held
 		}
 		s.mu.Unlock()
 		if !inMemory {
@@ -317,8 +321,8 @@ func (s *spool) removeLocked(sf *spoolFile) {
 	s.used -= sf.size
 	if d := sf.data; d != nil {
 		sf.data = nil
-		s.mem -= sf.size
-		s.budget.release(sf.size)
+		s.mem -= sf.held
+		s.budget.release(sf.held)
 		d.dropped = true
 		if d.refs == 0 {
 			s.recycle(d)
@@ -410,7 +414,7 @@ func (r *memReader) Read(p []byte) (int, error) {
 	if r.off >= r.size {
 		return 0, io.EOF
 	}
-	c := (*r.d.chunks[r.off/spoolChunk])[r.off%spoolChunk:]
+	c := r.d.chunks[r.off/spoolChunk].b[r.off%spoolChunk:]
 	n := copy(p, c[:min(int64(len(c)), r.size-r.off)])
 	r.off += int64(n)
 	return n, nil
@@ -429,7 +433,7 @@ func (r *memReader) WriteTo(w io.Writer) (int64, error) {
 	var total int64
 	var err error
 	for r.off < r.size {
-		c := (*r.d.chunks[r.off/spoolChunk])[r.off%spoolChunk:]
+		c := r.d.chunks[r.off/spoolChunk].b[r.off%spoolChunk:]
 		var n int
 		n, err = w.Write(c[:min(int64(len(c)), r.size-r.off)])
 		r.off += int64(n)

@@ -88,8 +88,8 @@ func TestSpoolKeepsSegmentsInMemoryThenSpillsToDisk(t *testing.T) {
 	if got := spoolFiles(t, dir); got != 2 {
 		t.Errorf("files on disk = %d, want 2 (memory budget 1 MiB)", got)
 	}
-	if used := budget.Used(); used != int64(3*(300<<10)+0+1+2) {
-		t.Errorf("budget used = %d", used)
+	if used := budget.Used(); used != 3*5*spoolChunk { // the chunks held, not the bytes
+		t.Errorf("budget used = %d, want 3 segments of 5 chunks", used)
 	}
 	for i, sf := range segs {
 		if got := readSpooled(t, s, sf); !bytes.Equal(got, want[i]) {
@@ -229,13 +229,13 @@ func TestSpoolReaderClosedDuringWriteToKeepsChunks(t *testing.T) {
 
 func TestChunkAllocatorKeepsFewFreeChunks(t *testing.T) {
 	var a chunkAllocator
-	var held []*[]byte
+	var held []*chunk
 	for range 200 {
 		c := a.get()
-		if len(*c) != spoolChunk {
-			t.Fatalf("chunk of %d bytes", len(*c))
+		if len(c.b) != spoolChunk {
+			t.Fatalf("chunk of %d bytes", len(c.b))
 		}
-		(*c)[0], (*c)[spoolChunk-1] = 1, 2 // writable end to end
+		c.b[0], c.b[spoolChunk-1] = 1, 2 // writable end to end
 		held = append(held, c)
 	}
 	for _, c := range held {
@@ -244,7 +244,20 @@ func TestChunkAllocatorKeepsFewFreeChunks(t *testing.T) {
 	if a.inUse != 0 || len(a.free) != minFreeChunks {
 		t.Fatalf("after a burst of 200: %d in use, %d kept free; want 0 and %d", a.inUse, len(a.free), minFreeChunks)
 	}
-	if c := a.get(); len(*c) != spoolChunk || len(a.free) != minFreeChunks-1 {
+	if c := a.get(); len(c.b) != spoolChunk || len(a.free) != minFreeChunks-1 {
 		t.Fatal("a freed chunk was not reused")
+	}
+	// Chunks whose memory went back to the OS are reused, zeroed.
+	var again []*chunk
+	for range 200 {
+		c := a.get()
+		c.b[spoolChunk-1] = 3
+		again = append(again, c)
+	}
+	if len(a.cold) != 0 {
+		t.Errorf("%d released chunks not reused", len(a.cold))
+	}
+	for _, c := range again {
+		a.put(c)
 	}
 }
