@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/http/pprof"
 	"path"
 	"sort"
 	"strings"
@@ -68,6 +69,9 @@ type Options struct {
 	// makes one and wraps Logger with it (the service's own logger is then
 	// protected only against URL secrets if the caller wraps it too).
 	Redactor *Redactor
+	// Pprof serves Go's profiling endpoints (net/http/pprof) under
+	// /debug/pprof/, behind the bearer token like /api/v1.
+	Pprof bool
 	// Cluster, when set, makes this API one instance of a cluster sharing
 	// Store (see Cluster): it lists and deletes the fetchers of every
 	// instance and leaves starting them to the cluster.
@@ -306,6 +310,16 @@ func (a *API) buildHandler() http.Handler {
 	h = trailingSlash(h)
 	h = securityHeaders(h)
 	h = a.logRequests(h)
+	if a.opts.Pprof {
+		pp := http.NewServeMux()
+		pp.HandleFunc("GET /debug/pprof/", pprof.Index)
+		pp.HandleFunc("GET /debug/pprof/cmdline", pprof.Cmdline)
+		pp.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
+		pp.HandleFunc("GET /debug/pprof/symbol", pprof.Symbol)
+		pp.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
+		pp.Handle("/", h)
+		h = a.authMiddleware(pp)
+	}
 	h = a.recoverPanics(h)
 	return h
 }
@@ -322,11 +336,12 @@ func allowHeader(rts []route) string {
 	return strings.Join(ms, ", ")
 }
 
-// needsAuth reports whether p is under /api/v1, judged on the cleaned path
+// needsAuth reports whether p is under /api/v1 or /debug/pprof, judged on the cleaned path
 // so that "//api/v1" or "/x/../api/v1" cannot slip past.
 func needsAuth(p string) bool {
 	p = path.Clean("/" + p)
-	return p == "/api/v1" || strings.HasPrefix(p, "/api/v1/")
+	return p == "/api/v1" || strings.HasPrefix(p, "/api/v1/") ||
+		p == "/debug/pprof" || strings.HasPrefix(p, "/debug/pprof/")
 }
 
 func (a *API) authMiddleware(next http.Handler) http.Handler {

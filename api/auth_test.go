@@ -74,3 +74,28 @@ func TestNoTokenMeansOpen(t *testing.T) {
 		t.Fatalf("no token configured: %d", r.status)
 	}
 }
+
+func TestPprofBehindToken(t *testing.T) {
+	const token = "pprof-test-token"
+	h := newHarness(t, harnessOpts{token: token, pprof: true})
+	h.token = ""
+	if r := h.do("GET", "/debug/pprof/", ""); r.status != 401 {
+		t.Fatalf("pprof without token: %d, want 401", r.status)
+	}
+	if r := h.do("GET", "/debug/pprof/../pprof/cmdline", ""); r.status != 401 && r.status != 404 && r.status != 301 {
+		t.Fatalf("pprof by dot segments without token: %d", r.status)
+	}
+	r := h.do("GET", "/debug/pprof/", "", "Authorization", "Bearer "+token)
+	if r.status != 200 || !strings.Contains(string(r.body), "goroutine") {
+		t.Fatalf("pprof index with token: %d %.200s", r.status, r.body)
+	}
+	r = h.do("GET", "/debug/pprof/heap?debug=1", "", "Authorization", "Bearer "+token)
+	if r.status != 200 || !strings.Contains(string(r.body), "heap profile") {
+		t.Fatalf("heap profile: %d %.200s", r.status, r.body)
+	}
+
+	off := newHarness(t, harnessOpts{})
+	if r := off.do("GET", "/debug/pprof/", ""); r.status != 404 {
+		t.Fatalf("pprof when not enabled: %d, want 404", r.status)
+	}
+}

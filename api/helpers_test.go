@@ -125,6 +125,7 @@ type harnessOpts struct {
 	factories   []output.Factory
 	cors        string
 	cluster     Cluster
+	pprof       bool
 }
 
 func newHarness(t *testing.T, o harnessOpts) *harness {
@@ -144,7 +145,7 @@ func newHarness(t *testing.T, o harnessOpts) *harness {
 		Logger: log, Outputs: reg, Observer: m, MaxFetchers: o.maxFetchers,
 		SpoolDir: t.TempDir(), Progress: o.store,
 	})
-	a := New(svc, Options{Store: o.store, Token: o.token, Logger: log, Metrics: m, CORSOrigin: o.cors, StopTimeout: 5 * time.Second, Redactor: red, Cluster: o.cluster})
+	a := New(svc, Options{Store: o.store, Token: o.token, Logger: log, Metrics: m, CORSOrigin: o.cors, StopTimeout: 5 * time.Second, Redactor: red, Cluster: o.cluster, Pprof: o.pprof})
 	srv := httptest.NewServer(a.Handler())
 	h := &harness{t: t, svc: svc, api: a, srv: srv, logs: logs, token: o.token, metrics: m, log: log}
 	t.Cleanup(h.close)

@@ -33,6 +33,12 @@ type Serve struct {
 	MaxFetchers int
 	// SpoolBytes bounds each fetcher's spool of segments waiting for upload.
 	SpoolBytes int64
+	// SpoolMemory is the memory all fetchers share for segments in flight;
+	// what does not fit waits in the spool files.
+	SpoolMemory int64
+	// Pprof serves Go's profiling endpoints under /debug/pprof/ (behind
+	// the API token when one is set).
+	Pprof bool
 	// ShutdownTimeout bounds a graceful shutdown (in-flight requests and uploads).
 	ShutdownTimeout time.Duration
 	// LogLevel is debug, info, warn or error.
@@ -80,6 +86,7 @@ func DefaultServe() Serve {
 		Listen:          "127.0.0.1:8080",
 		MaxFetchers:     100,
 		SpoolBytes:      512 << 20,
+		SpoolMemory:     256 << 20,
 		ShutdownTimeout: 15 * time.Second,
 		LogLevel:        "info",
 		LogFormat:       "text",
@@ -189,6 +196,17 @@ var serveSettings = []setting{
 			c.SpoolBytes = n
 			return nil
 		}},
+	{key: "spoolMemory", usage: "memory shared by all fetchers for segments in flight, beyond it they wait in spool files; suffixes KiB, MiB, GiB allowed",
+		get: func(c *Serve) string { return strconv.FormatInt(c.SpoolMemory, 10) },
+		set: func(c *Serve, v string) error {
+			n, err := ParseBytes(v)
+			if err != nil {
+				return err
+			}
+			c.SpoolMemory = n
+			return nil
+		}},
+	boolSetting("pprof", "serve Go profiling endpoints under /debug/pprof/ (behind the API token when set)", func(c *Serve) *bool { return &c.Pprof }),
 	{key: "shutdownTimeout", usage: "bound on a graceful shutdown, e.g. 15s",
 		get: func(c *Serve) string { return c.ShutdownTimeout.String() },
 		set: func(c *Serve, v string) error {
@@ -428,6 +446,9 @@ func (c Serve) Validate() error {
 	}
 	if c.MaxFetchers < 0 {
 		return fmt.Errorf("'maxFetchers' must not be negative, got %d", c.MaxFetchers)
+	}
+	if c.SpoolMemory < 1<<20 {
+		return fmt.Errorf("'spoolMemory' must be at least 1048576 (1MiB), got %d", c.SpoolMemory)
 	}
 	if c.SpoolBytes < 1<<20 {
 		return fmt.Errorf("'spoolBytes' must be at least 1048576 (1MiB), got %d", c.SpoolBytes)

@@ -34,6 +34,8 @@ func TestNames(t *testing.T) {
 		"shutdownTimeout": {"shutdown-timeout", "PULLPUSH_SHUTDOWN_TIMEOUT"},
 		"allowHosts":      {"allow-hosts", "PULLPUSH_ALLOW_HOSTS"},
 		"denyPrivate":     {"deny-private", "PULLPUSH_DENY_PRIVATE"},
+		"spoolMemory":     {"spool-memory", "PULLPUSH_SPOOL_MEMORY"},
+		"pprof":           {"pprof", "PULLPUSH_PPROF"},
 	} {
 		if Flag(key) != want[0] || Env(key) != want[1] {
 			t.Errorf("%s: flag %s env %s, want %v", key, Flag(key), Env(key), want)
@@ -116,6 +118,7 @@ func TestErrors(t *testing.T) {
 		{name: "bad integer flag", args: []string{"--data", "/d", "--max-fetchers", "x"}, want: `flag --max-fetchers: 'maxFetchers': "x" is not an integer`},
 		{name: "negative max", args: []string{"--data", "/d", "--max-fetchers", "-1"}, want: "'maxFetchers' must not be negative, got -1"},
 		{name: "spool too small", args: []string{"--data", "/d", "--spool-bytes", "1KiB"}, want: "'spoolBytes' must be at least 1048576 (1MiB), got 1024"},
+		{name: "spool memory too small", args: []string{"--data", "/d", "--spool-memory", "64KiB"}, want: "'spoolMemory' must be at least 1048576 (1MiB), got 65536"},
 		{name: "bad listen", args: []string{"--data", "/d", "--listen", "localhost"}, want: `'listen' must be host:port or :port, got "localhost"`},
 		{name: "bad port", args: []string{"--data", "/d", "--listen", "127.0.0.1:http2"}, want: `'listen' has an invalid port "http2"`},
 		{name: "zero shutdown", args: []string{"--data", "/d", "--shutdown-timeout", "0s"}, want: "'shutdownTimeout' must be positive, got 0s"},

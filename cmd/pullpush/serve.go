@@ -83,13 +83,14 @@ func serve(ctx context.Context, cfg config.Serve, logw io.Writer, ready func(add
 	outputs.Register(reg)
 	opts := pullpush.Options{
 		Logger: log, Observer: m, Outputs: reg,
-		MaxFetchers: cfg.MaxFetchers, SpoolBytes: cfg.SpoolBytes,
+		MaxFetchers: cfg.MaxFetchers, SpoolBytes: cfg.SpoolBytes, SpoolMemoryBytes: cfg.SpoolMemory,
 		SpoolDir:   filepath.Join(cfg.Data, "spool"),
 		AllowHosts: cfg.AllowHostList(), DenyPrivate: cfg.DenyPrivate,
 	}
 	apiOpts := api.Options{
 		Token: cfg.APIToken, Logger: log, Metrics: m,
 		CORSOrigin: cfg.CORSOrigin, StopTimeout: cfg.ShutdownTimeout, Version: version, Redactor: red,
+		Pprof: cfg.Pprof,
 	}
 	var (
 		st   store.Store

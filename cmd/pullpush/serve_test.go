@@ -500,3 +500,20 @@ func TestServeDenyPrivateBareFlag(t *testing.T) {
 		return last.SegmentsPulled > 0
 	}, "fetcher without --deny-private pulled nothing: %+v", &last)
 }
+
+func TestServePprofAndSpoolMemoryFlags(t *testing.T) {
+	s := startServe(t, io.Discard, "--data", t.TempDir(), "--api-token", "tok", "--pprof", "--spool-memory", "8MiB")
+	if status, _ := s.call(t, "", "GET", "/debug/pprof/", ""); status != http.StatusUnauthorized {
+		t.Fatalf("pprof without the token: %d, want 401", status)
+	}
+	status, body := s.call(t, "tok", "GET", "/debug/pprof/goroutine?debug=1", "")
+	if status != http.StatusOK || !strings.Contains(string(body), "goroutine profile") {
+		t.Fatalf("pprof with the token: %d %.200s", status, body)
+	}
+	s.stop(t)
+
+	s = startServe(t, io.Discard, "--data", t.TempDir())
+	if status, _ := s.call(t, "", "GET", "/debug/pprof/", ""); status != http.StatusNotFound {
+		t.Fatalf("pprof without --pprof: %d, want 404", status)
+	}
+}
