@@ -182,7 +182,7 @@ func runFlags(fs interface {
 	})
 	fs.StringVar(&cfg.WorkDir, "work", "", "directory for logs and relay data (default: a temp dir, removed unless -keep)")
 	fs.BoolVar(&cfg.Keep, "keep", false, "keep the work directory")
-	fs.StringVar(&cfg.CPUProfile, "cpuprofile", "", "save a CPU profile of the relay over the window (pullpush, needs /debug/pprof)")
+	fs.StringVar(&cfg.CPUProfile, "cpuprofile", "", "save a CPU profile of the relay over the window (pullpush, started with --pprof)")
 	fs.StringVar(&cfg.Perf, "perf", "", "record the relay with 'perf record -g' over the window into this file; a 'perf report' summary goes to FILE.txt")
 	jsonOut = fs.String("json", "", "also write the JSON report to this file")
 	mdOut = fs.String("md", "", "also write the Markdown table to this file")
@@ -479,8 +479,12 @@ func prepareRelay(ctx context.Context, cfg runConfig, work string) (func(port in
 			}
 			// No fetcher limit (default 100) and warnings only, like the
 			// reference launcher; -relay-arg flags come last and win.
-			args := append([]string{"serve", "--listen", fmt.Sprintf("127.0.0.1:%d", port), "--data", data,
-				"--max-fetchers", "0", "--log-level", "warn"}, cfg.RelayArgs...)
+			args := []string{"serve", "--listen", fmt.Sprintf("127.0.0.1:%d", port), "--data", data,
+				"--max-fetchers", "0", "--log-level", "warn"}
+			if cfg.CPUProfile != "" {
+				args = append(args, "--pprof")
+			}
+			args = append(args, cfg.RelayArgs...)
 			return exec.Command(bin, args...), nil
 		}, ver, nil
 	case relayReference:
