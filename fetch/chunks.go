@@ -3,7 +3,7 @@ package fetch
 import "sync"
 
 // spoolChunk is the size of the buffers segments in flight are held in.
-const spoolChunk = 64 << 10
+const spoolChunk = 32 << 10
 
 // minFreeChunks is how many unused chunks an allocator keeps resident for
 // reuse at least; it keeps up to a quarter of the chunks in use when that

@@ -85,11 +85,16 @@ func TestSpoolKeepsSegmentsInMemoryThenSpillsToDisk(t *testing.T) {
 		}
 		segs, want = append(segs, sf), append(want, data)
 	}
-	if got := spoolFiles(t, dir); got != 2 {
-		t.Errorf("files on disk = %d, want 2 (memory budget 1 MiB)", got)
+	if got := spoolFiles(t, dir); got != 1 {
+		t.Errorf("files on disk = %d, want 1 log file for the 2 segments over the 1 MiB budget", got)
 	}
-	if used := budget.Used(); used != 3*5*spoolChunk { // the chunks held, not the bytes
-		t.Errorf("budget used = %d, want 3 segments of 5 chunks", used)
+	for i, sf := range segs {
+		if inMemory := sf.data != nil; inMemory != (i < 3) || (!inMemory && sf.log == nil) {
+			t.Errorf("segment %d: in memory %v, in the log %v", i, inMemory, sf.log != nil)
+		}
+	}
+	if used, want := budget.Used(), int64(3*((300<<10)/spoolChunk+1)*spoolChunk); used != want { // the chunks held, not the bytes
+		t.Errorf("budget used = %d, want %d", used, want)
 	}
 	for i, sf := range segs {
 		if got := readSpooled(t, s, sf); !bytes.Equal(got, want[i]) {
@@ -260,4 +265,81 @@ func TestChunkAllocatorKeepsFewFreeChunks(t *testing.T) {
 	for _, c := range again {
 		a.put(c)
 	}
+}
+
+func TestSpoolLogFileLivesAsLongAsItsSegmentsAndReaders(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "spool")
+	s, err := newSpool(dir, 512<<20, NewMemoryBudget(1<<20))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.close()
+	// Fill memory, then enough segments to roll the log file once.
+	var segs []*spoolFile
+	var want [][]byte
+	var first *logFile
+	for i := 0; first == nil || !first.sealed; i++ {
+		if i > 300 {
+			t.Fatal("log never rolled")
+		}
+		data := randomBytes(500<<10, uint64(100+i))
+		sf, ev := spoolSegment(t, s, data)
+		if len(ev) != 0 {
+			t.Fatalf("evicted %d", len(ev))
+		}
+		segs, want = append(segs, sf), append(want, data)
+		if first == nil {
+			first = sf.log
+		}
+	}
+	if !first.sealed {
+		t.Fatalf("first log file not sealed after %d segments", len(segs))
+	}
+	if got := spoolFiles(t, dir); got != 2 {
+		t.Fatalf("%d files, want 2 log files", got)
+	}
+	// A reader of the first log file keeps it until it is closed.
+	var held *spoolFile
+	for _, sf := range segs {
+		if sf.log == first {
+			held = sf
+			break
+		}
+	}
+	rc, err := s.open(held)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, sf := range segs {
+		if sf != held {
+			if sf.log != nil && !bytes.Equal(readSpooled(t, s, sf), want[i]) {
+				t.Fatalf("segment %d read back from the log differs", i)
+			}
+			s.release(sf)
+		}
+	}
+	s.release(held)
+	if got := spoolFiles(t, dir); got != 1 {
+		t.Fatalf("%d files while a reader is open, want the first log file only", got)
+	}
+	b, err := io.ReadAll(rc)
+	if err != nil || !bytes.Equal(b, want[slicesIndex(segs, held)]) {
+		t.Fatalf("reader of a released log segment: %v", err)
+	}
+	rc.Close()
+	if got := spoolFiles(t, dir); got != 0 {
+		t.Fatalf("%d files after the last reader closed, want none", got)
+	}
+	if s.usedBytes() != 0 {
+		t.Errorf("used %d after releasing everything", s.usedBytes())
+	}
+}
+
+func slicesIndex(s []*spoolFile, x *spoolFile) int {
+	for i, v := range s {
+		if v == x {
+			return i
+		}
+	}
+	return -1
 }
