@@ -99,6 +99,7 @@ type Service struct {
 	log     *slog.Logger
 	outputs *output.Registry
 	memory  *fetch.MemoryBudget
+	sources *fetch.SourceTransport // nil when Options.Client is set
 
 	mu       sync.Mutex
 	closed   bool
@@ -125,8 +126,13 @@ func New(opts Options) *Service {
 	if reg == nil {
 		reg = output.NewRegistry()
 	}
-	return &Service{opts: opts, log: log, outputs: reg, memory: fetch.NewMemoryBudget(opts.SpoolMemoryBytes),
+	s := &Service{opts: opts, log: log, outputs: reg, memory: fetch.NewMemoryBudget(opts.SpoolMemoryBytes),
 		fetchers: make(map[string]*running)}
+	if opts.Client == nil {
+		// One connection pool for every fetcher's source requests.
+		s.sources = fetch.NewSourceTransport(opts.DenyPrivate)
+	}
+	return s
 }
 
 // RegisterOutput makes an output available by name to BuildOutput and the REST API.
@@ -213,6 +219,7 @@ func (s *Service) StartFetcher(ctx context.Context, spec FetcherSpec) (string, e
 		ID: spec.ID, Name: spec.Name, URL: spec.URL, Output: spec.Output,
 		Window: spec.WindowSize, Concurrency: spec.Concurrency,
 		Client: s.opts.Client, AllowHosts: s.opts.AllowHosts, DenyPrivate: s.opts.DenyPrivate,
+		Sources:  s.sources,
 		SpoolDir: spoolDir, SpoolBytes: s.opts.SpoolBytes, SpoolMemory: s.memory,
 		Progress: s.opts.Progress, Observer: observer,
 		Logger: s.log.With("fetcher", spec.ID, "name", spec.Name),
@@ -323,6 +330,9 @@ func (s *Service) Close(ctx context.Context) error {
 	go func() { s.wg.Wait(); close(done) }()
 	select {
 	case <-done:
+		if s.sources != nil {
+			s.sources.CloseIdleConnections()
+		}
 		return nil
 	case <-ctx.Done():
 		return fmt.Errorf("close: %w", ctx.Err())

@@ -28,8 +28,13 @@ type Config struct {
 	// Concurrency bounds parallel segment downloads and uploads per target (default 4).
 	Concurrency int
 
-	// Client fetches the source; nil uses a client with sane timeouts.
+	// Client fetches the source; nil uses a client with sane timeouts on
+	// Sources.
 	Client *http.Client
+	// Sources is the connection pool for source requests shared by the
+	// fetchers of a process (see NewSourceTransport); nil gives the fetcher
+	// a pool of its own.
+	Sources *SourceTransport
 	// AllowHosts, when not empty, restricts every source request
 	// (playlists, segments, keys, init segments and redirects) to these
 	// hosts: a host name or IP address, or "*.example.com" for a domain and

@@ -95,7 +95,7 @@ func New(cfg Config) (*Fetcher, error) {
 			return nil, fmt.Errorf("fetch: source url %q: %w: %s is a private, loopback or reserved address", cfg.URL, ErrSourceNotAllowed, ip)
 		}
 	}
-	client, err := newSourceClient(cfg.Client, allow, cfg.DenyPrivate)
+	client, err := newSourceClient(cfg.Client, cfg.Sources, allow, cfg.DenyPrivate)
 	if err != nil {
 		return nil, err
 	}

@@ -100,10 +100,46 @@ func (g *guard) check(scheme, host string) error {
 	return nil
 }
 
-// newSourceClient returns the client for source requests: the caller's, or
-// a built-in one with sane timeouts whose dialer refuses non-public
-// addresses when denyPrivate is set, wrapped in the guard.
-func newSourceClient(c *http.Client, allow hostList, denyPrivate bool) (*http.Client, error) {
+// SourceTransport is a pool of connections to sources that many fetchers
+// share (Config.Sources), so that a process with a thousand fetchers keeps
+// a few dozen connections open rather than several per fetcher.
+type SourceTransport struct {
+	t           *http.Transport
+	denyPrivate bool
+}
+
+// NewSourceTransport returns a shared source transport with sane timeouts.
+// With denyPrivate its dialer refuses loopback, private, link-local and
+// other non-public addresses (see Config.DenyPrivate) and no proxy is used.
+func NewSourceTransport(denyPrivate bool) *SourceTransport {
+	dialer := &net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}
+	proxy := http.ProxyFromEnvironment
+	if denyPrivate {
+		// Checked on the resolved address at connect time, so names that
+		// resolve (or re-resolve) to a private address and redirects are
+		// covered. A proxy would be the only address dialled: none is used.
+		dialer.Control = denyPrivateControl
+		proxy = nil
+	}
+	return &SourceTransport{denyPrivate: denyPrivate, t: &http.Transport{
+		Proxy:                 proxy,
+		DialContext:           dialer.DialContext,
+		ForceAttemptHTTP2:     true,
+		MaxIdleConns:          512,
+		MaxIdleConnsPerHost:   64,
+		IdleConnTimeout:       90 * time.Second,
+		ResponseHeaderTimeout: 15 * time.Second,
+		TLSHandshakeTimeout:   10 * time.Second,
+	}}
+}
+
+// CloseIdleConnections closes the idle connections of the pool.
+func (st *SourceTransport) CloseIdleConnections() { st.t.CloseIdleConnections() }
+
+// newSourceClient returns the client for source requests, wrapped in the
+// guard: the caller's client, or one on the shared transport, or on a
+// transport of the fetcher's own.
+func newSourceClient(c *http.Client, shared *SourceTransport, allow hostList, denyPrivate bool) (*http.Client, error) {
 	if c != nil {
 		if denyPrivate {
 			return nil, errors.New("fetch: DenyPrivate needs the built-in client (Client must be nil)")
@@ -116,25 +152,12 @@ func newSourceClient(c *http.Client, allow hostList, denyPrivate bool) (*http.Cl
 		cc.Transport = &guard{base: base, allow: allow}
 		return &cc, nil
 	}
-	dialer := &net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}
-	proxy := http.ProxyFromEnvironment
-	if denyPrivate {
-		// Checked on the resolved address at connect time, so names that
-		// resolve (or re-resolve) to a private address and redirects are
-		// covered. A proxy would be the only address dialled: none is used.
-		dialer.Control = denyPrivateControl
-		proxy = nil
+	if shared == nil {
+		shared = NewSourceTransport(denyPrivate)
+	} else if denyPrivate && !shared.denyPrivate {
+		return nil, errors.New("fetch: DenyPrivate needs a shared source transport made with denyPrivate")
 	}
-	t := &http.Transport{
-		Proxy:                 proxy,
-		DialContext:           dialer.DialContext,
-		ForceAttemptHTTP2:     true,
-		MaxIdleConnsPerHost:   16,
-		IdleConnTimeout:       90 * time.Second,
-		ResponseHeaderTimeout: 15 * time.Second,
-		TLSHandshakeTimeout:   10 * time.Second,
-	}
-	return &http.Client{Transport: &guard{base: t, allow: allow}}, nil
+	return &http.Client{Transport: &guard{base: shared.t, allow: allow}}, nil
 }
 
 func denyPrivateControl(network, address string, _ syscall.RawConn) error {

@@ -2,6 +2,7 @@ package mediapackage
 
 import (
 	"encoding/json"
+	"net/http"
 
 	"github.com/pullpush/pullpush/output"
 )
@@ -51,18 +52,25 @@ const Schema = `{
 }`
 
 // Factory builds mediapackage outputs from a JSON payload.
-var Factory = output.Factory{
-	Name:        "mediapackage",
-	Description: "Push to MediaPackage-style HLS WebDAV ingest (1 or 2 ingest URLs, digest auth).",
-	Schema:      json.RawMessage(Schema),
-	Secrets:     []string{"password"},
-	New: func(payload json.RawMessage) (output.Output, error) {
-		cfg, err := ParsePayload(payload)
-		if err != nil {
-			return nil, err
-		}
-		return New(cfg)
-	},
+var Factory = NewFactory(nil)
+
+// NewFactory returns the factory with every output it builds on transport
+// (nil: each output gets its own connection pool).
+func NewFactory(transport *http.Transport) output.Factory {
+	return output.Factory{
+		Name:        "mediapackage",
+		Description: "Push to MediaPackage-style HLS WebDAV ingest (1 or 2 ingest URLs, digest auth).",
+		Schema:      json.RawMessage(Schema),
+		Secrets:     []string{"password"},
+		New: func(payload json.RawMessage) (output.Output, error) {
+			cfg, err := ParsePayload(payload)
+			if err != nil {
+				return nil, err
+			}
+			cfg.Transport = transport
+			return New(cfg)
+		},
+	}
 }
 
 // ParsePayload strictly decodes a Factory payload into a Config.

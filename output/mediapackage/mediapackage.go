@@ -23,6 +23,9 @@ type Config struct {
 	// Timeout bounds each request (PUT or DELETE, body included); zero
 	// means 60 s, negative means no bound beyond the caller's context.
 	Timeout time.Duration
+	// Transport is a connection pool shared with other outputs (see
+	// httpput.NewTransport and NewFactory); nil gives the output its own.
+	Transport *http.Transport
 }
 
 // Ingest is one ingest endpoint.
@@ -38,9 +41,10 @@ type Ingest struct {
 
 // Output pushes to MediaPackage-style ingest endpoints.
 type Output struct {
-	stem      string
-	transport *http.Transport
-	targets   []output.Target
+	stem         string
+	transport    *http.Transport
+	ownTransport bool
+	targets      []output.Target
 }
 
 var _ output.Output = (*Output)(nil)
@@ -55,7 +59,10 @@ func New(cfg Config) (*Output, error) {
 	if len(cfg.IngestURLs) > MaxIngestURLs {
 		return nil, output.Invalid("ingestUrls", "at most %d ingest URLs are allowed", MaxIngestURLs)
 	}
-	o := &Output{transport: httpput.NewTransport()}
+	o := &Output{transport: cfg.Transport, ownTransport: cfg.Transport == nil}
+	if o.ownTransport {
+		o.transport = httpput.NewTransport()
+	}
 	seen := make(map[string]int)
 	for i, in := range cfg.IngestURLs {
 		field := fmt.Sprintf("ingestUrls[%d]", i)
@@ -144,9 +151,12 @@ func (o *Output) Targets() []output.Target {
 	return append([]output.Target(nil), o.targets...)
 }
 
-// Close implements output.Output; it closes idle connections.
+// Close implements output.Output; it closes the idle connections of a
+// transport of its own.
 func (o *Output) Close() error {
-	o.transport.CloseIdleConnections()
+	if o.ownTransport {
+		o.transport.CloseIdleConnections()
+	}
 	return nil
 }
 

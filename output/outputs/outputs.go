@@ -5,6 +5,7 @@ import (
 
 	"github.com/pullpush/pullpush/output"
 	"github.com/pullpush/pullpush/output/file"
+	"github.com/pullpush/pullpush/output/internal/httpput"
 	"github.com/pullpush/pullpush/output/mediapackage"
 	"github.com/pullpush/pullpush/output/s3"
 	"github.com/pullpush/pullpush/output/void"
@@ -12,9 +13,12 @@ import (
 )
 
 // Factories returns the built-in factories: file, mediapackage, s3, void
-// and webdav.
+// and webdav. The HTTP outputs (mediapackage, webdav) it builds share one
+// connection pool, so a process with a thousand outputs to one ingest
+// server keeps a few dozen connections rather than several per output.
 func Factories() []output.Factory {
-	return []output.Factory{file.Factory, mediapackage.Factory, s3.Factory, void.Factory, webdav.Factory}
+	shared := httpput.NewTransport()
+	return []output.Factory{file.Factory, mediapackage.NewFactory(shared), s3.Factory, void.Factory, webdav.NewFactory(shared)}
 }
 
 // Register adds every built-in factory to r.

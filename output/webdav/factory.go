@@ -43,18 +43,25 @@ const Schema = `{
 }`
 
 // Factory builds webdav outputs from a JSON payload.
-var Factory = output.Factory{
-	Name:        "webdav",
-	Description: "Push with HTTP PUT to a WebDAV or plain HTTP directory (no, basic or digest auth).",
-	Schema:      json.RawMessage(Schema),
-	Secrets:     []string{"password", "headers"},
-	New: func(payload json.RawMessage) (output.Output, error) {
-		cfg, err := ParsePayload(payload)
-		if err != nil {
-			return nil, err
-		}
-		return New(cfg)
-	},
+var Factory = NewFactory(nil)
+
+// NewFactory returns the factory with every output it builds on transport
+// (nil: each output gets its own connection pool).
+func NewFactory(transport *http.Transport) output.Factory {
+	return output.Factory{
+		Name:        "webdav",
+		Description: "Push with HTTP PUT to a WebDAV or plain HTTP directory (no, basic or digest auth).",
+		Schema:      json.RawMessage(Schema),
+		Secrets:     []string{"password", "headers"},
+		New: func(payload json.RawMessage) (output.Output, error) {
+			cfg, err := ParsePayload(payload)
+			if err != nil {
+				return nil, err
+			}
+			cfg.Transport = transport
+			return New(cfg)
+		},
+	}
 }
 
 // ParsePayload strictly decodes a Factory payload into a Config.

@@ -49,13 +49,17 @@ type Config struct {
 	// Timeout bounds each request; zero means 60 s, negative no bound
 	// beyond the caller's context.
 	Timeout time.Duration
+	// Transport is a connection pool shared with other outputs (see
+	// httpput.NewTransport and NewFactory); nil gives the output its own.
+	Transport *http.Transport
 }
 
 // Output pushes to one HTTP directory.
 type Output struct {
-	stem      string
-	transport *http.Transport
-	target    *target
+	stem         string
+	transport    *http.Transport
+	ownTransport bool
+	target       *target
 }
 
 var _ output.Output = (*Output)(nil)
@@ -127,7 +131,10 @@ func New(cfg Config) (*Output, error) {
 	if err := output.ValidName(stem); err != nil {
 		return nil, output.Invalid("stem", "must be a name of [A-Za-z0-9._-] not starting with a dot")
 	}
-	o := &Output{stem: stem, transport: httpput.NewTransport()}
+	o := &Output{stem: stem, transport: cfg.Transport, ownTransport: cfg.Transport == nil}
+	if o.ownTransport {
+		o.transport = httpput.NewTransport()
+	}
 	o.target = &target{
 		name:          "webdav " + dir.String(),
 		deleteExpired: cfg.DeleteExpired,
@@ -212,9 +219,12 @@ func (o *Output) Stem() string { return o.stem }
 // Targets implements output.Output: a single target.
 func (o *Output) Targets() []output.Target { return []output.Target{o.target} }
 
-// Close implements output.Output; it closes idle connections.
+// Close implements output.Output; it closes the idle connections of a
+// transport of its own.
 func (o *Output) Close() error {
-	o.transport.CloseIdleConnections()
+	if o.ownTransport {
+		o.transport.CloseIdleConnections()
+	}
 	return nil
 }
 

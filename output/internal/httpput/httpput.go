@@ -25,10 +25,10 @@ const DefaultTimeout = 60 * time.Second
 // maxExcerpt is the longest response body excerpt kept in errors.
 const maxExcerpt = 200
 
-// NewTransport returns the http.Transport an output shares between its
-// targets: pooled keep-alive connections (16 idle per host, enough for the
-// fetcher's concurrent uploads), bounded dial and TLS handshake times, and
-// HTTP/2 when the server offers it.
+// NewTransport returns an http.Transport for outputs: pooled keep-alive
+// connections (64 idle per host, enough for the concurrent uploads of many
+// fetchers sharing it), bounded dial and TLS handshake times, and HTTP/2
+// when the server offers it.
 func NewTransport() *http.Transport {
 	return &http.Transport{
 		Proxy: http.ProxyFromEnvironment,
@@ -37,8 +37,8 @@ func NewTransport() *http.Transport {
 			KeepAlive: 30 * time.Second,
 		}).DialContext,
 		ForceAttemptHTTP2:     true,
-		MaxIdleConns:          64,
-		MaxIdleConnsPerHost:   16,
+		MaxIdleConns:          512,
+		MaxIdleConnsPerHost:   64,
 		IdleConnTimeout:       90 * time.Second,
 		TLSHandshakeTimeout:   10 * time.Second,
 		ExpectContinueTimeout: time.Second,
