@@ -26,8 +26,8 @@ const DefaultTimeout = 60 * time.Second
 const maxExcerpt = 200
 
 // NewTransport returns an http.Transport for outputs: pooled keep-alive
-// connections (64 idle per host, enough for the concurrent uploads of many
-// fetchers sharing it), bounded dial and TLS handshake times, and HTTP/2
+// connections (up to 512 idle per host, so that the concurrent uploads of
+// a thousand fetchers sharing it do not dial again after every burst), bounded dial and TLS handshake times, and HTTP/2
 // when the server offers it.
 func NewTransport() *http.Transport {
 	return &http.Transport{
@@ -37,8 +37,8 @@ func NewTransport() *http.Transport {
 			KeepAlive: 30 * time.Second,
 		}).DialContext,
 		ForceAttemptHTTP2:     true,
-		MaxIdleConns:          512,
-		MaxIdleConnsPerHost:   64,
+		MaxIdleConns:          1024,
+		MaxIdleConnsPerHost:   512,
 		IdleConnTimeout:       90 * time.Second,
 		TLSHandshakeTimeout:   10 * time.Second,
 		ExpectContinueTimeout: time.Second,
