@@ -37,8 +37,13 @@ type Bolt struct {
 
 var _ Store = (*Bolt)(nil)
 
+// progressBatchDelay is how long a progress save may wait for others to
+// share its transaction.
+const progressBatchDelay = 40 * time.Millisecond
+
 // OpenBolt opens or creates the database dir/pullpush.db. It fails after a
 // second when another process holds the database.
+
 func OpenBolt(dir string) (*Bolt, error) {
 	if dir == "" {
 		return nil, errors.New("open store: no data directory")
@@ -54,6 +59,11 @@ func OpenBolt(dir string) (*Bolt, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}
+	// Progress saves of all fetchers are grouped into one transaction (two
+	// fsyncs) per window: 40 ms rather than bbolt's 10 ms cuts the commits
+	// of a thousand fetchers fivefold, and a fetcher's saves are off the
+	// upload path except when it catches up on a backlog.
+	db.MaxBatchDelay = progressBatchDelay
 	// bbolt applies the mode only when it creates the file: tighten a file
 	// that was created or copied with a looser one.
 	if err := os.Chmod(path, 0o600); err != nil {
