@@ -357,18 +357,21 @@ func (app *demoApp) createFetcher(ctx context.Context, password string) (string,
 // printURLs writes what a user wants to open. took is how long the origin
 // took to go live (live false: not yet).
 func (app *demoApp) printURLs(w io.Writer, now time.Time, took time.Duration, live bool, dataDir string, temporary bool) {
+	// One write, so that a reader never sees half the block.
+	var buf bytes.Buffer
+	defer func() { w.Write(buf.Bytes()) }()
 	shiftStart, shiftEnd := demoShiftExample(now)
 	b := app.base
 	state := fmt.Sprintf("playing %s after start", took.Round(100*time.Millisecond))
 	if !live {
 		state = "the origin is not live yet: see the fetcher's lastError in the API"
 	}
-	fmt.Fprintf(w, "pullpush demo: channel engine -> relay -> origin on %s (%s)\n\n", b, state)
+	fmt.Fprintf(&buf, "pullpush demo: channel engine -> relay -> origin on %s (%s)\n\n", b, state)
 	row := func(label, url, note string) {
 		if note != "" {
 			note = "  (" + note + ")"
 		}
-		fmt.Fprintf(w, "  %-15s %s%s\n", label, url, note)
+		fmt.Fprintf(&buf, "  %-15s %s%s\n", label, url, note)
 	}
 	row("Dashboard", b+"/", "player and fetchers")
 	row("Live", b+demoPlaybackPath, "")
@@ -386,7 +389,7 @@ func (app *demoApp) printURLs(w io.Writer, now time.Time, took time.Duration, li
 	if temporary {
 		where += " (removed on exit)"
 	}
-	fmt.Fprintf(w, "\nData: %s. Press Ctrl-C to stop.\n", where)
+	fmt.Fprintf(&buf, "\nData: %s. Press Ctrl-C to stop.\n", where)
 }
 
 // waitLive waits until the origin serves the channel (or ctx ends, or
