@@ -122,11 +122,16 @@ func NewSourceTransport(denyPrivate bool) *SourceTransport {
 		proxy = nil
 	}
 	return &SourceTransport{denyPrivate: denyPrivate, t: &http.Transport{
-		Proxy:                 proxy,
-		DialContext:           dialer.DialContext,
-		ForceAttemptHTTP2:     true,
-		MaxIdleConns:          1024,
-		MaxIdleConnsPerHost:   512,
+		Proxy:               proxy,
+		DialContext:         dialer.DialContext,
+		ForceAttemptHTTP2:   true,
+		MaxIdleConns:        1024,
+		MaxIdleConnsPerHost: 512,
+		// Beyond this many connections to one host, requests queue for a
+		// free one instead of opening more: under overload, connections
+		// (two goroutines and 8 KiB of buffers each) would otherwise grow
+		// with the backlog and make it worse.
+		MaxConnsPerHost:       1024,
 		IdleConnTimeout:       90 * time.Second,
 		ResponseHeaderTimeout: 15 * time.Second,
 		TLSHandshakeTimeout:   10 * time.Second,

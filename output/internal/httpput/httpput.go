@@ -36,9 +36,14 @@ func NewTransport() *http.Transport {
 			Timeout:   10 * time.Second,
 			KeepAlive: 30 * time.Second,
 		}).DialContext,
-		ForceAttemptHTTP2:     true,
-		MaxIdleConns:          1024,
-		MaxIdleConnsPerHost:   512,
+		ForceAttemptHTTP2:   true,
+		MaxIdleConns:        1024,
+		MaxIdleConnsPerHost: 512,
+		// Beyond this many connections to one host, requests queue for a
+		// free one instead of opening more: under overload, connections
+		// (two goroutines and 8 KiB of buffers each) would otherwise grow
+		// with the backlog and make it worse.
+		MaxConnsPerHost:       1024,
 		IdleConnTimeout:       90 * time.Second,
 		TLSHandshakeTimeout:   10 * time.Second,
 		ExpectContinueTimeout: time.Second,
