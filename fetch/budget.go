@@ -6,7 +6,7 @@ import "sync"
 const DefaultSpoolMemoryBytes = 256 << 20
 
 // SpoolMemoryPerFetcher is the most memory one fetcher's spool uses.
-const SpoolMemoryPerFetcher = 2 << 20
+const SpoolMemoryPerFetcher = 1 << 20
 
 // MemoryBudget bounds the memory that the spools of many fetchers use for
 // segments in flight. Share one among the fetchers of a process (the
