@@ -113,7 +113,10 @@ func writeCompareTable(w io.Writer, pp, ref runResult) {
 	for _, m := range metrics {
 		a, b := m.val(pp), m.val(ref)
 		ratio := ""
-		if m.ratio && a != 0 {
+		switch {
+		case m.ratio && strings.Contains(m.label, "higher is better") && b != 0:
+			ratio = fmt.Sprintf("pullpush %.1fx", a/b)
+		case m.ratio && a != 0:
 			ratio = fmt.Sprintf("%.1fx", b/a)
 		}
 		fmt.Fprintf(w, "| %s | "+m.fmt+" | "+m.fmt+" | %s |\n", m.label, a, b, ratio)
