@@ -312,6 +312,11 @@ func (r *rendition) realign(segs []srcSeg) (int, bool) {
 	return j, true
 }
 
+// maxCountedMiss is the largest forward jump of a source's media sequence
+// counted as missed segments (a day of 1 s segments); a larger one is the
+// source renumbering, like a restart.
+const maxCountedMiss = 86400
+
 // poll reloads the source media playlist following RFC 8216 reload rules
 // until ctx ends or the source ends.
 func (r *rendition) poll(ctx context.Context) {
@@ -615,12 +620,18 @@ func (r *rendition) apply(pl *hls.Media, segs []srcSeg) bool {
 			if startIdx < 0 {
 				missed := -int64(startIdx)
 				startIdx = 0
-				r.st.SegmentsMissed += missed
-				for range missed {
-					f.obs.SegmentMissed(f.cfg.ID, r.name)
+				if missed > maxCountedMiss {
+					// More segments than a live source publishes between two
+					// reloads: the source renumbered, nothing was lost.
+					f.log.Warn("source media sequence jumped ahead: source restarted", "rendition", r.name, "from", r.headSrc, "to", first)
+				} else {
+					r.st.SegmentsMissed += missed
+					for range missed {
+						f.obs.SegmentMissed(f.cfg.ID, r.name)
+					}
+					f.log.Warn("segments left the source before they were seen", "rendition", r.name, "count", missed, "from", r.headSrc+1)
+					f.recordError(fmt.Errorf("rendition %s: %d segments missed (source moved past msn %d)", r.name, missed, r.headSrc+1))
 				}
-				f.log.Warn("segments left the source before they were seen", "rendition", r.name, "count", missed, "from", r.headSrc+1)
-				f.recordError(fmt.Errorf("rendition %s: %d segments missed (source moved past msn %d)", r.name, missed, r.headSrc+1))
 				r.skipReserved()
 				r.offset = r.nextSeq - first
 				disc = true
