@@ -33,6 +33,9 @@ func (r *rendition) push(ctx, pctx context.Context, ti int) {
 		r.mu.Unlock()
 
 		if e == nil || !e.isReady() {
+			if (dirty || ended) && ctx.Err() != nil {
+				return // stopping: only uploads already in flight finish
+			}
 			if dirty || ended {
 				err := r.pushPlaylist(pctx, ti, ended)
 				if err == nil {
