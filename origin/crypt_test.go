@@ -121,6 +121,15 @@ func TestSampleAESDecrypts(t *testing.T) {
 			if len(es.pes[0].data) == 0 {
 				t.Fatal("empty PES")
 			}
+			if r == "channel_video_hi" {
+				// The segment ends with a clear delimiter PES (see
+				// appendAUDPES); the media starts with IDR pictures.
+				last := es.pes[len(es.pes)-1]
+				if want := []byte{0, 0, 0, 1, 9, 0xf0, 0, 0, 0, 1, 0x0a}; !bytes.Equal(last.data, want) || last.pts >= 0 {
+					t.Fatalf("%s segment %d: last PES %x, want the closing delimiter %x", r, i, last.data, want)
+				}
+				es.pes = es.pes[:len(es.pes)-1]
+			}
 			got := decryptSampleAES(t, es, key, seqIV(m.MediaSequence+int64(i)))
 			if r == "channel_audio" {
 				// One ADTS frame per PES; compare the concatenations.

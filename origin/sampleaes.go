@@ -144,7 +144,96 @@ func sampleAESTS(d *tsDemux, key keys.Secret, iv []byte) ([]byte, error) {
 			return nil, fmt.Errorf("sample-aes: %w", err)
 		}
 	}
-	return buf.Bytes(), nil
+	ts := buf.Bytes()
+	for _, s := range d.streams {
+		if s.st == astits.StreamTypeH264Video && len(s.pes) > 0 {
+			ts = appendAUDPES(ts, s.pid, startsWithIDR(s))
+		}
+	}
+	return ts, nil
+}
+
+// startsWithIDR reports whether the first access unit of H.264 stream s
+// holds an IDR picture.
+func startsWithIDR(s *tsStream) bool {
+	var au []byte
+	for i, p := range s.pes {
+		if i > 0 && p.pts >= 0 {
+			break
+		}
+		au = append(au, p.data...)
+	}
+	_, idr := naluSample(au, codecAVC)
+	return idr
+}
+
+// appendAUDPES ends a segment's H.264 stream on pid with a bounded PES
+// holding a lone access unit delimiter, in two TS packets; with eos, an
+// end of sequence NAL unit follows the delimiter.
+//
+// A demuxer learns that a video PES of unbounded length is complete only
+// from the next PES on its PID, and an H.264 parser that an access unit is
+// complete only from the start of the next one; so without this PES the
+// last access unit of a segment leaves the demuxer after it has begun
+// reading the next segment. ffmpeg's HLS demuxer decrypts each packet with
+// the IV and key of the segment it is reading at that moment: the last two
+// frames of every segment were decrypted with the next segment's IV (and
+// those of the last segment not at all). The first packet (the PES header)
+// completes the last access unit's PES; the second completes the bounded
+// delimiter PES (ffmpeg emits a bounded PES as soon as it is complete, but
+// at most one PES per TS packet), and the delimiter ends the access unit
+// before it. So every encrypted access unit leaves the demuxer while its
+// segment is current. The delimiter is never encrypted and joins the next
+// segment's first access unit.
+//
+// At the end of a closed playlist the delimiter is an access unit without
+// a picture: ffmpeg's parser notes "missing picture", and its decoder
+// fails on it ("no frame!") unless it holds an end of sequence, which the
+// decoder takes as the end of the stream. An end of sequence must be
+// followed by an IDR picture, so it is added only when the segment itself
+// starts with one: a source whose segments start with IDR pictures (as
+// HLS asks) starts the next one with an IDR too.
+func appendAUDPES(ts []byte, pid uint16, eos bool) []byte {
+	cc := byte(0)
+	for off := len(ts) - tsPacketSize; off >= 0; off -= tsPacketSize {
+		if p := ts[off:]; p[0] == 0x47 && (uint16(p[1]&0x1f)<<8|uint16(p[2])) == pid && p[3]&0x10 != 0 {
+			cc = p[3] + 1
+			break
+		}
+	}
+	// The delimiter (primary_pic_type 7, stop bit), then end of sequence.
+	nalus := []byte{0, 0, 0, 1, 0x09, 0xf0}
+	if eos {
+		nalus = append(nalus, 0, 0, 0, 1, 0x0a)
+	}
+	// Start code, stream_id 0xe0, PES_packet_length (3 header bytes, no
+	// PTS, then the NAL units).
+	header := []byte{0, 0, 1, 0xe0, 0, byte(3 + len(nalus)), 0x80, 0, 0}
+	ts = appendStuffedPacket(ts, pid, true, cc, header)
+	return appendStuffedPacket(ts, pid, false, cc+1, nalus)
+}
+
+// appendStuffedPacket appends one TS packet on pid carrying payload after
+// an adaptation field of stuffing bytes.
+func appendStuffedPacket(ts []byte, pid uint16, start bool, cc byte, payload []byte) []byte {
+	pkt := make([]byte, tsPacketSize)
+	pkt[0] = 0x47
+	pkt[1] = byte(pid>>8) & 0x1f
+	if start {
+		pkt[1] |= 0x40 // payload_unit_start_indicator
+	}
+	pkt[2] = byte(pid)
+	pkt[3] = 0x30 | cc&0x0f // adaptation field, then payload
+	afLen := tsPacketSize - 5 - len(payload)
+	pkt[4] = byte(afLen)
+	if afLen > 0 {
+		pkt[5] = 0 // no adaptation field flags
+		for i := 6; i < 5+afLen; i++ {
+			pkt[i] = 0xff
+		}
+	}
+	copy(pkt[5+afLen:], payload)
+	return append(ts, pkt...)
 }
 
 func newPES(streamID uint8, pts, dts int64, data []byte) *astits.PESData {
