@@ -33,7 +33,7 @@ func benchOrigin(b *testing.B, n int) *Origin {
 	r.segs = make([]rec, 0, n)
 	start := end.Add(-time.Duration(n) * time.Second).UnixNano()
 	for i := 0; i < n; i++ {
-		r.append(rec{start: start + int64(i)*int64(time.Second), dur: int64(time.Second), file: f}, int64(time.Second/2))
+		r.append(rec{start: start + int64(i)*int64(time.Second), dur: int64(time.Second), file: f}, int64(time.Second/2), nil)
 	}
 	return o
 }

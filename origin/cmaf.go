@@ -63,7 +63,7 @@ func buildInit(t *tsTrack) (*mp4.InitSegment, error) {
 // sets, which live in the init segment). Times are 90 kHz, the first DTS
 // unwrapped near base. fallbackDur (90 kHz) is the duration of a lone
 // sample.
-func videoSamples(s *tsStream, t *tsTrack, base, fallbackDur int64) ([]mp4.FullSample, error) {
+func videoSamples(s *tsStream, t *tsTrack, base, off, fallbackDur int64) ([]mp4.FullSample, error) {
 	type au struct {
 		dts, pts int64
 		data     []byte
@@ -88,10 +88,10 @@ func videoSamples(s *tsStream, t *tsTrack, base, fallbackDur int64) ([]mp4.FullS
 		if len(sample) == 0 {
 			continue
 		}
-		if a.dts < 0 {
+		if a.dts+off < 0 {
 			return nil, errors.New("negative decode time")
 		}
-		fs := mp4.FullSample{DecodeTime: uint64(a.dts), Data: sample}
+		fs := mp4.FullSample{DecodeTime: uint64(a.dts + off), Data: sample}
 		fs.Flags = mp4.NonSyncSampleFlags
 		if sync {
 			fs.Flags = mp4.SyncSampleFlags
@@ -156,7 +156,7 @@ func naluSample(au []byte, codec string) ([]byte, bool) {
 // audioSamples turns the ADTS frames of an audio stream into raw AAC
 // samples of 1024 ticks at the sample rate. The first PTS is unwrapped
 // near base (90 kHz) and converted to the sample rate.
-func audioSamples(s *tsStream, t *tsTrack, base int64) ([]mp4.FullSample, error) {
+func audioSamples(s *tsStream, t *tsTrack, base, off int64) ([]mp4.FullSample, error) {
 	var out []mp4.FullSample
 	var next uint64
 	for _, p := range s.pes {
@@ -168,7 +168,7 @@ func audioSamples(s *tsStream, t *tsTrack, base int64) ([]mp4.FullSample, error)
 			if p.pts < 0 {
 				continue
 			}
-			pts := unwrapNear(p.pts, base)
+			pts := unwrapNear(p.pts, base) + off
 			if pts < 0 {
 				return nil, errors.New("negative presentation time")
 			}
@@ -190,8 +190,9 @@ func audioSamples(s *tsStream, t *tsTrack, base int64) ([]mp4.FullSample, error)
 // cmafSegment repackages the track t of a demuxed TS segment as a CMAF
 // media segment: styp, then one fragment per GOP (one for audio). seq
 // numbers the fragments; base is the unwrapped first DTS of the segment's
-// timing track (90 kHz); fallbackDur is the segment duration (90 kHz).
-func cmafSegment(d *tsDemux, t *tsTrack, seq, base, fallbackDur int64) (*mp4.MediaSegment, error) {
+// timing track and off is added to every timestamp (90 kHz, see
+// rendition.appendTS); fallbackDur is the segment duration (90 kHz).
+func cmafSegment(d *tsDemux, t *tsTrack, seq, base, off, fallbackDur int64) (*mp4.MediaSegment, error) {
 	s := d.stream(t.pid)
 	if s == nil {
 		return nil, fmt.Errorf("segment has no stream on PID %d", t.pid)
@@ -199,9 +200,9 @@ func cmafSegment(d *tsDemux, t *tsTrack, seq, base, fallbackDur int64) (*mp4.Med
 	var samples []mp4.FullSample
 	var err error
 	if t.video {
-		samples, err = videoSamples(s, t, base, fallbackDur)
+		samples, err = videoSamples(s, t, base, off, fallbackDur)
 	} else {
-		samples, err = audioSamples(s, t, base)
+		samples, err = audioSamples(s, t, base, off)
 	}
 	if err != nil {
 		return nil, err

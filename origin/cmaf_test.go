@@ -44,7 +44,7 @@ func repackage(t *testing.T, name string, n int) (init, seg []byte, ti *tsInfo) 
 	if err != nil {
 		t.Fatal(err)
 	}
-	ms, err := cmafSegment(d, tr, int64(n), ti.dts0, ti.dur)
+	ms, err := cmafSegment(d, tr, int64(n), ti.dts0, 0, ti.dur)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -159,8 +159,9 @@ func cmafTimes(t *testing.T, init, seg []byte) (tfdt, dur uint64, ts uint32) {
 // TestCMAFTimeline: tfdt is the source's TS timestamp and continues from
 // segment to segment; where the source's timestamps restart (the test
 // media loops after 8 segments, with no tag in the playlist) the CMAF
-// endpoint has a DISCONTINUITY and a new EXT-X-MAP, while the TS endpoint
-// is unchanged.
+// endpoint has a DISCONTINUITY and a new EXT-X-MAP, and its timestamps
+// still continue (ffmpeg drops a fragment whose decode times go back),
+// while the TS endpoint is unchanged.
 func TestCMAFTimeline(t *testing.T) {
 	e := newEnv(t, func(c *Config) {
 		c.Channels[0].Endpoints = []EndpointConfig{{ID: "ts"}, {ID: "cmaf", Packaging: PackagingCMAF}}
@@ -171,6 +172,7 @@ func TestCMAFTimeline(t *testing.T) {
 	if m := e.media("/out/v1/live/ts/channel_video_hi.m3u8" + q); m.Segments[8].Discontinuity {
 		t.Fatal("TS endpoint got a DISCONTINUITY")
 	}
+	offsets := map[string]int64{} // CMAF minus source timestamp after the restart, 90 kHz
 	for _, r := range []string{"channel_video_hi", "channel_audio"} {
 		m := e.media("/out/v1/live/cmaf/" + r + ".m3u8" + q)
 		if len(m.Segments) != 12 {
@@ -187,20 +189,39 @@ func TestCMAFTimeline(t *testing.T) {
 			}
 			_, seg := e.get("/out/v1/live/cmaf/" + s.URI)
 			tfdt, dur, ts := cmafTimes(t, init, seg)
-			if i > 0 && i != 8 && (tfdt+1 < end || tfdt > end+1) {
+			if i > 0 && (tfdt+1 < end || tfdt > end+1) {
 				t.Fatalf("%s segment %d: tfdt %d, previous segment ended at %d", r, i, tfdt, end)
 			}
-			if i == 0 || i == 8 {
-				// The source's first timestamp (TS PTS, 90 kHz).
-				d, _ := demuxTS(l.segData(l.set.Rendition(strings.TrimPrefix(r, "channel_")), i))
-				if want := uint64(probeTS(d).dts0) * uint64(ts) / 90000; tfdt+1 < want || tfdt > want+1 {
-					t.Fatalf("%s segment %d: tfdt %d, TS timestamp %d", r, i, tfdt, want)
-				}
+			// The source's first timestamp (TS PTS, 90 kHz).
+			d, _ := demuxTS(l.segData(l.set.Rendition(strings.TrimPrefix(r, "channel_")), i))
+			src := probeTS(d).dts0
+			if want := uint64(src) * uint64(ts) / 90000; i == 0 && (tfdt+1 < want || tfdt > want+1) {
+				t.Fatalf("%s segment %d: tfdt %d, TS timestamp %d", r, i, tfdt, want)
+			}
+			if i == 8 {
+				offsets[r] = int64(tfdt)*90000/int64(ts) - src
 			}
 			end = tfdt + dur
 		}
 		if m.DiscontinuitySequence != 0 {
 			t.Fatalf("DISCONTINUITY-SEQUENCE %d", m.DiscontinuitySequence)
+		}
+	}
+	// Audio and video move by the same offset, so they stay in sync, and
+	// the subtitles' X-TIMESTAMP-MAP moves with them.
+	if d := offsets["channel_video_hi"] - offsets["channel_audio"]; d < -2 || d > 2 || offsets["channel_audio"] == 0 {
+		t.Fatalf("offsets after the restart: %v", offsets)
+	}
+	cm, tm := e.media("/out/v1/live/cmaf/channel_subs.m3u8"+q), e.media("/out/v1/live/ts/channel_subs.m3u8"+q)
+	for i := range cm.Segments {
+		_, c := e.get("/out/v1/live/cmaf/" + cm.Segments[i].URI)
+		_, s := e.get("/out/v1/live/ts/" + tm.Segments[i].URI)
+		want := s
+		if i >= 8 {
+			want = shiftTimestampMap(s, offsets["channel_video_hi"])
+		}
+		if !bytes.Equal(c, want) || (i >= 8) == bytes.Equal(c, s) {
+			t.Fatalf("subtitle segment %d on the CMAF endpoint:\n%s\nTS endpoint:\n%s", i, c, s)
 		}
 	}
 	// The live window starts after the discontinuity: the sequence counts it.

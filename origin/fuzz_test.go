@@ -56,7 +56,7 @@ func fuzzTS(t *testing.T, data []byte) {
 			if err != nil {
 				continue
 			}
-			seg, err := cmafSegment(d, tr, 1, ti.dts0, ti.dur)
+			seg, err := cmafSegment(d, tr, 1, ti.dts0, 0, ti.dur)
 			if err != nil {
 				continue
 			}
@@ -71,7 +71,7 @@ func fuzzTS(t *testing.T, data []byte) {
 				t.Fatalf("repackaged CMAF does not decode: %v", err)
 			}
 			// Encrypt a fresh copy, as the packager does before encoding.
-			if seg, err = cmafSegment(d, tr, 1, ti.dts0, ti.dur); err == nil {
+			if seg, err = cmafSegment(d, tr, 1, ti.dts0, 0, ti.dur); err == nil {
 				encryptCMAF(seg, &job{enc: cbcs, track: tr, seq: 1}, k)
 			}
 		}

@@ -39,6 +39,7 @@ type rview struct {
 	pick trackPick
 	cmaf bool     // TS segments repackaged as CMAF
 	enc  *encSpec // nil: clear (or subtitles)
+	cues bool     // WebVTT on a CMAF endpoint: timestamp map follows the CMAF timeline
 	// hasInit: segments have an init section (CMAF, or fMP4 ingest), so
 	// AES-128 uses one explicit IV per key (the init section is encrypted
 	// too and needs one).
@@ -64,6 +65,8 @@ func (c *channel) view(ep *endpoint, name string) *rview {
 	v.hasInit = v.cmaf || rd.segs[len(rd.segs)-1].init != nil
 	if !isSubtitles(rd.ext) {
 		v.enc = ep.enc
+	} else {
+		v.cues = ep.cmaf
 	}
 	return v
 }
@@ -80,7 +83,7 @@ func (v *rview) ext() string {
 
 // transformed reports whether segments are packaged rather than served as
 // stored.
-func (v *rview) transformed() bool { return v.cmaf || v.enc != nil }
+func (v *rview) transformed() bool { return v.cmaf || v.enc != nil || v.cues }
 
 // jobKind is what a packaging job produces.
 type jobKind uint8
@@ -106,6 +109,7 @@ type job struct {
 	ts       *tsInfo
 	track    *tsTrack
 	tsBase   int64
+	tsOff    int64
 	seq      int64
 	dur      int64 // ns
 	period   int64
@@ -137,7 +141,7 @@ func (j *job) cacheKey(channel string) string {
 	case jobCMAFInit:
 		fmt.Fprintf(&b, "%s/%d", j.track.hash, j.period)
 	default:
-		fmt.Fprintf(&b, "%d/%d/%d", j.fileID, j.seq, j.period)
+		fmt.Fprintf(&b, "%d/%d/%d/%d", j.fileID, j.seq, j.period, j.tsOff)
 	}
 	return b.String()
 }
@@ -212,7 +216,7 @@ func (c *channel) job(v *rview, base, ext string) (*job, string) {
 	if s.init != nil {
 		j.initPath = s.init.path
 	}
-	j.ts, j.tsBase, j.hasInit = s.ts, s.tsBase, v.hasInit
+	j.ts, j.tsBase, j.tsOff, j.hasInit = s.ts, s.tsBase, s.tsOff, v.hasInit
 	if v.cmaf {
 		if j.track = s.ts.track(v.pick); j.track == nil {
 			return nil, "segment cannot be repackaged"
@@ -220,6 +224,12 @@ func (c *channel) job(v *rview, base, ext string) (*job, string) {
 	}
 	if v.enc != nil {
 		j.period = v.enc.period(s.start)
+	}
+	if v.cues {
+		// Cues follow the CMAF timeline of the renditions they belong to.
+		if p := c.peerTS(rd, s.start, s.dur/2); p != nil {
+			j.tsOff = p.tsOff
+		}
 	}
 	return j, ""
 }
@@ -292,7 +302,7 @@ func (o *Origin) build(ctx context.Context, ch *channel, j *job) (*product, erro
 		if err != nil {
 			return nil, err
 		}
-		seg, err := cmafSegment(d, j.track, j.seq, j.tsBase, j.dur*9/100000)
+		seg, err := cmafSegment(d, j.track, j.seq, j.tsBase, j.tsOff, j.dur*9/100000)
 		if err != nil {
 			return nil, err
 		}
@@ -340,6 +350,8 @@ func (o *Origin) build(ctx context.Context, ch *channel, j *job) (*product, erro
 			return nil, err
 		}
 		return encryptStoredFMP4(data, initData, j, k)
+	case isSubtitles(j.ext) && j.tsOff != 0:
+		data = shiftTimestampMap(data, j.tsOff)
 	}
 	return o.finishAES(j, k, data, nil)
 }

@@ -59,10 +59,12 @@ type rec struct {
 	extra *recExtra
 	// CMAF endpoints: the segment's TS info (codec configuration possibly
 	// carried over from the previous segment), its first DTS unwrapped on
-	// the rendition's TS timeline, and discontinuities that also count
-	// timestamp jumps of the source.
+	// the rendition's TS timeline, the offset from source to CMAF
+	// timestamps (90 kHz; see appendTS), and discontinuities that also
+	// count timestamp jumps of the source.
 	ts     *tsInfo
 	tsBase int64
+	tsOff  int64
 	cdisc  bool
 	cdiscN int64
 	// pub is when the segment was appended to the output timeline (the
@@ -82,8 +84,10 @@ type rendition struct {
 	discN   int64
 	target  time.Duration // largest source target duration seen
 	ext     string        // segment extension, e.g. .ts
-	// TS timeline of CMAF endpoints: unwrapped end of the last segment
+	// TS timeline of CMAF endpoints: unwrapped source end of the last
+	// segment and the source-to-CMAF offset of the current epoch
 	tsEnd  int64
+	tsOff  int64
 	lastTS *tsInfo
 	cdiscN int64
 	// bitrate estimate over all appended segments
@@ -95,8 +99,9 @@ type rendition struct {
 func (r *rendition) lastEnd() int64 { return r.segs[len(r.segs)-1].end() }
 
 // append adds rc to the timeline; a gap or overlap of more than tol, or a
-// source discontinuity, becomes an output discontinuity.
-func (r *rendition) append(rc rec, tol int64) {
+// source discontinuity, becomes an output discontinuity. peer finds the
+// segment another rendition has at a time (see appendTS); nil for none.
+func (r *rendition) append(rc rec, tol int64, peer func(start, tol int64) *rec) {
 	if len(r.segs) == 0 {
 		if r.nextSeq == 0 {
 			r.nextSeq = rc.start / int64(time.Second)
@@ -109,7 +114,7 @@ func (r *rendition) append(rc rec, tol int64) {
 		r.discN++
 	}
 	rc.discN = r.discN
-	r.appendTS(&rc)
+	r.appendTS(&rc, peer)
 	rc.seq = r.nextSeq
 	r.nextSeq++
 	r.segs = append(r.segs, rc)
@@ -124,23 +129,46 @@ func (r *rendition) append(rc rec, tol int64) {
 
 // appendTS places rc on the rendition's TS timeline: its first DTS is
 // unwrapped next to the end of the previous segment, and a jump of more
-// than half a segment (a source that restarted its clock, or lost
-// segments) is a discontinuity for CMAF endpoints, which keep the source's
-// timestamps.
-func (r *rendition) appendTS(rc *rec) {
+// than half a segment (a source that restarted its clock, as a VOD2Live
+// channel does at every asset, or lost segments) is a discontinuity for
+// CMAF endpoints.
+//
+// CMAF timestamps are the source's plus an offset that changes only at
+// such jumps, so that they never go back: a decoder that keeps one fMP4
+// demuxer across segments, as ffmpeg's HLS demuxer does, drops the samples
+// of a fragment whose decode time is earlier than what it has read. The
+// new offset continues the rendition's timeline, unless another rendition
+// (found by peer) already has a segment at the same time: then its offset
+// is taken, so that every rendition of the channel keeps the source's
+// relation between audio and video times, and a rendition that starts
+// late joins the others' timeline.
+func (r *rendition) appendTS(rc *rec, peer func(start, tol int64) *rec) {
 	rc.cdisc = rc.disc
 	if rc.file != nil && rc.file.ts != nil {
 		ti := rc.file.ts.withConfigFrom(r.lastTS)
-		base := ti.dts0
+		base, off := ti.dts0, r.tsOff
+		tol := max(rc.dur*9/200000, 9000) // half the segment, at least 0.1 s (90 kHz)
+		jump := false
 		if r.lastTS != nil {
 			base = unwrapNear(ti.dts0, r.tsEnd)
-			tol := max(rc.dur*9/200000, 9000) // half the segment, at least 0.1 s (90 kHz)
 			if d := base - r.tsEnd; len(r.segs) > 0 && (d > tol || d < -tol) {
-				rc.cdisc = true
+				rc.cdisc, jump = true, true
 			}
 		}
-		rc.ts, rc.tsBase = ti, base
-		r.tsEnd, r.lastTS = base+ti.dur, ti
+		if r.lastTS == nil || jump {
+			var p *rec
+			if peer != nil {
+				p = peer(rc.start, rc.dur/2)
+			}
+			switch {
+			case p != nil:
+				base, off = unwrapNear(ti.dts0, p.tsBase), p.tsOff
+			case jump:
+				off = r.tsEnd + r.tsOff - base
+			}
+		}
+		rc.ts, rc.tsBase, rc.tsOff = ti, base, off
+		r.tsEnd, r.tsOff, r.lastTS = base+ti.dur, off, ti
 	}
 	if len(r.segs) == 0 {
 		rc.cdisc = false
@@ -149,6 +177,33 @@ func (r *rendition) appendTS(rc *rec) {
 		r.cdiscN++
 	}
 	rc.cdiscN = r.cdiscN
+}
+
+// peerTS returns the segment with TS timing that a rendition other than
+// self has starting within tol of start, or nil. Renditions are searched
+// in order of first appearance, so every instance that builds the index
+// from the same log finds the same one.
+func (c *channel) peerTS(self *rendition, start, tol int64) *rec {
+	for _, key := range c.rendKeys {
+		r := c.rends[key]
+		if r == self {
+			continue
+		}
+		if s := r.tsAt(start, tol); s != nil {
+			return s
+		}
+	}
+	return nil
+}
+
+// tsAt returns the segment with TS timing starting within tol of start,
+// or nil.
+func (r *rendition) tsAt(start, tol int64) *rec {
+	i := sort.Search(len(r.segs), func(i int) bool { return r.segs[i].start >= start-tol })
+	if i < len(r.segs) && r.segs[i].start <= start+tol && r.segs[i].ts != nil {
+		return &r.segs[i]
+	}
+	return nil
 }
 
 // muxed reports whether the newest segment has video and audio.
@@ -571,7 +626,7 @@ func (c *channel) offer(in *input, key string, rc rec, target time.Duration, ext
 func (c *channel) appendRec(r *rendition, rc rec, tol int64) {
 	now := c.clockNow().UnixNano()
 	rc.pub = now
-	r.append(rc, tol)
+	r.append(rc, tol, func(start, tol int64) *rec { return c.peerTS(r, start, tol) })
 	skew := rc.end() - now
 	if !c.hasSkew || rc.end() > c.ingestMediaNow() {
 		c.skew, c.hasSkew = skew, true
