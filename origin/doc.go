@@ -33,7 +33,10 @@
 // per codec configuration, media segments with one fragment per GOP and
 // tfdt taken from the TS DTS (90 kHz video; audio at its sample rate), an
 // EXT-X-DISCONTINUITY where the source has one or its timestamps jump.
-// fMP4 and WebVTT renditions are served as ingested.
+// Where they jump (a VOD2Live channel restarts its clock at every asset),
+// CMAF timestamps continue instead, moved by one offset for every
+// rendition of the channel, and the X-TIMESTAMP-MAP of WebVTT segments on
+// CMAF endpoints moves with them. fMP4 renditions are served as ingested.
 //
 // Encryption (EndpointConfig.Encryption) is AES-128 (whole segments and
 // init sections), SAMPLE-AES (TS: Apple's H.264/AAC sample encryption),
