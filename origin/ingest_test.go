@@ -2,9 +2,11 @@ package origin
 
 import (
 	"bufio"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net"
 	"net/http"
 	"path/filepath"
@@ -298,4 +300,56 @@ func FuzzIngestPath(f *testing.F) {
 			t.Fatalf("%q does not round trip", s)
 		}
 	})
+}
+
+// TestUnsafePathsRefused: ingest and playback paths with dot or empty
+// segments, encoded slashes or NUL bytes are answered 400 with a JSON
+// error, with valid digest credentials and without (the check runs before
+// authentication), and nothing is written anywhere.
+func TestUnsafePathsRefused(t *testing.T) {
+	e := newEnv(t, nil)
+	digestClient := e.pusher("a").client
+	for _, p := range []string{
+		"/in/v2/live/a/../../../../escape.ts",
+		"/in/v2/live/a/%2e%2e/%2e%2e/escape.ts",
+		"/in/v2/live/a/./escape.ts",
+		"/in/v2/live//a/escape.ts",
+		"/in/v2/live/a/..%2F..%2Fescape.ts",
+		"/in/v2/live/a/..%5cescape.ts",
+		"/in/v2/live/a/escape%00.ts",
+		"/out/v1/live/../../escape.m3u8",
+		"/out/v1/live//index.m3u8",
+	} {
+		method := http.MethodPut
+		if strings.HasPrefix(p, "/out/") {
+			method = http.MethodGet
+		}
+		for _, client := range []*http.Client{digestClient, http.DefaultClient} {
+			req, err := http.NewRequest(method, e.srv.URL+p, strings.NewReader("#EXTM3U\n"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := req.URL.RequestURI(); got != p {
+				t.Fatalf("the client would send %q, not %q", got, p)
+			}
+			resp, err := client.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			var msg struct{ Error string }
+			if resp.StatusCode != http.StatusBadRequest || json.Unmarshal(body, &msg) != nil || msg.Error == "" {
+				t.Errorf("%s %s: %d %s, want 400 with a JSON error", method, p, resp.StatusCode, body)
+			}
+		}
+	}
+	filepath.WalkDir(filepath.Dir(e.dir), func(path string, d fs.DirEntry, err error) error {
+		if err == nil && strings.Contains(d.Name(), "escape") {
+			t.Errorf("written: %s", path)
+		}
+		return nil
+	})
+	// A safe path still works.
+	e.pusher("a").put("channel.m3u8", []byte("#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=1\nchannel_1.m3u8\n"))
 }

@@ -17,6 +17,7 @@ import (
 
 	"github.com/pullpush/pullpush/digest"
 	"github.com/pullpush/pullpush/hls"
+	"github.com/pullpush/pullpush/internal/safepath"
 )
 
 // Origin is a MediaPackage-compatible ingest and playback origin. It is safe
@@ -190,7 +191,18 @@ func (o *Origin) startBackground(ctx context.Context) error {
 // Handler returns the HTTP handler serving PUT|DELETE /in/v2/... and
 // GET|HEAD|OPTIONS /out/v1/...; the paths are absolute, so it can be
 // mounted as is on a larger mux (mux.Handle("/in/", h); mux.Handle("/out/", h)).
-func (o *Origin) Handler() http.Handler { return o.mux }
+// It answers 400 to paths with dot or empty segments, encoded slashes or
+// NUL bytes (see SafePaths); a larger ServeMux redirects those before h
+// sees them, so wrap that mux in SafePaths too.
+func (o *Origin) Handler() http.Handler { return safepath.Handler(o.mux) }
+
+// SafePaths returns h behind a check that answers 400 with a JSON error,
+// before h (and its authentication) runs, to every request whose path has
+// a "." or ".." segment (also percent-encoded), an empty segment ("//"),
+// an encoded slash or backslash, or a NUL byte. net/http's ServeMux would
+// redirect such a path to its cleaned form, and a client following the
+// redirect would re-send an ingest body to a URL it never named.
+func SafePaths(h http.Handler) http.Handler { return safepath.Handler(h) }
 
 // Close stops background retention (and, on shared storage, the replay
 // of the ingest log). Stored files stay on disk or in the bucket.

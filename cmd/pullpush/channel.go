@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/pullpush/pullpush/channel"
+	"github.com/pullpush/pullpush/origin"
 )
 
 // runChannel serves the VOD2Live channel engine until ctx is cancelled.
@@ -52,7 +53,7 @@ func runChannel(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return fmt.Errorf("channel: %w", err)
 	}
 	srv := &http.Server{
-		Handler:           eng.Handler(),
+		Handler:           origin.SafePaths(eng.Handler()),
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),

@@ -266,7 +266,7 @@ func (app *demoApp) mux(channels, org, apiHandler, keyServer http.Handler) http.
 	})
 	mux.Handle("GET /{$}", dash)
 	mux.Handle("GET "+dashboard.AssetPrefix, dash)
-	return mux
+	return origin.SafePaths(mux)
 }
 
 // links are the URLs the dashboard lists (relative; the page shows them

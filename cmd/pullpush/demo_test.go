@@ -219,6 +219,12 @@ func TestDemo(t *testing.T) {
 		}
 	}
 
+	// A dot segment is refused on the demo's one listener, not redirected
+	// by its mux to another path.
+	if code, body, _ := demoGetURL(t, d.base+"/out/v1/1/../../api/v1/fetcher"); code != http.StatusBadRequest || !strings.Contains(body, `"error"`) {
+		t.Errorf("GET with a dot segment: %d %s, want 400 with a JSON error", code, body)
+	}
+
 	// The channel source.
 	testutil.Eventually(t, 20*time.Second, func() bool {
 		code, body, _ := demoGetURL(t, d.base+"/channels/1/master.m3u8")

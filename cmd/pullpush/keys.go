@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/pullpush/pullpush/keys"
+	"github.com/pullpush/pullpush/origin"
 )
 
 const keysUsage = `usage: pullpush keys [--listen ADDR] [--token T] [--secret-file F] [--keys-file F] [--public-url URL]
@@ -97,7 +98,7 @@ func runKeys(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return fmt.Errorf("keys: listen: %w", err)
 	}
 	hs := &http.Server{
-		Handler:           srv.Handler(),
+		Handler:           origin.SafePaths(srv.Handler()),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		IdleTimeout:       2 * time.Minute,

@@ -21,6 +21,7 @@ import (
 	"github.com/pullpush/pullpush/cluster"
 	"github.com/pullpush/pullpush/config"
 	"github.com/pullpush/pullpush/metrics"
+	"github.com/pullpush/pullpush/origin"
 	"github.com/pullpush/pullpush/output"
 	"github.com/pullpush/pullpush/output/outputs"
 	"github.com/pullpush/pullpush/store"
@@ -134,7 +135,7 @@ func serve(ctx context.Context, cfg config.Serve, logw io.Writer, ready func(add
 		return fmt.Errorf("serve: %w", err)
 	}
 	srv := &http.Server{
-		Handler:           a.Handler(),
+		Handler:           origin.SafePaths(a.Handler()),
 		ReadHeaderTimeout: serveReadHeaderTimeout,
 		ReadTimeout:       serveReadTimeout,
 		WriteTimeout:      serveWriteTimeout,
