@@ -713,10 +713,9 @@ func countDelivered(exp map[segKey]int64, recs []segRecord) int {
 func computeResult(res *runResult, cfg runConfig, sch schedule, all []procSample, atStart, atEnd procSample,
 	mStart, mEnd time.Time, exp map[segKey]int64, recs []segRecord) {
 	n := float64(cfg.Channels)
-	win := cfg.Duration.Seconds()
 	if !res.Died && !atEnd.At.IsZero() && !atStart.At.IsZero() {
 		res.CPUSeconds = (atEnd.CPU - atStart.CPU).Seconds()
-		win = atEnd.At.Sub(atStart.At).Seconds()
+		win := atEnd.At.Sub(atStart.At).Seconds()
 		res.CPUPerChannelHour = res.CPUSeconds / (n * win / 3600)
 		res.CoresUsed = res.CPUSeconds / win
 		res.MachinePct = 100 * res.CoresUsed / float64(runtime.NumCPU())

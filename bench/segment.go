@@ -28,9 +28,6 @@ type marker struct {
 	Size      uint32 // total segment size in bytes
 }
 
-// markerLen is the encoded size of a marker inside the TS payload.
-const markerLen = len(markerMagic) + 4 + 2 + 8 + 8 + 4
-
 // nullPacket writes a TS null packet header (PID 0x1FFF, payload only) with
 // continuity counter cc into p and fills its payload with 0xFF.
 func nullPacket(p []byte, cc byte) {

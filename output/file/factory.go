@@ -46,5 +46,5 @@ func ParsePayload(payload json.RawMessage) (Config, error) {
 	if err := output.DecodePayload(payload, &p); err != nil {
 		return Config{}, err
 	}
-	return Config{Dir: p.Dir, Stem: p.Stem}, nil
+	return Config(p), nil
 }
