@@ -4,6 +4,7 @@ import (
 	"container/list"
 	"context"
 	"sync"
+	"sync/atomic"
 )
 
 // product is a packaged file: repackaged or encrypted segment or init
@@ -23,6 +24,9 @@ type packCache struct {
 	ll       *list.List // front = most recent; values are *cacheEntry
 	items    map[string]*list.Element
 	inflight map[string]*flight
+	// hits counts gets served from the cache (or from a build in flight),
+	// misses the gets that built.
+	hits, misses atomic.Uint64
 }
 
 type cacheEntry struct {
@@ -48,10 +52,12 @@ func (c *packCache) get(ctx context.Context, key string, build func() (*product,
 		c.ll.MoveToFront(el)
 		p := el.Value.(*cacheEntry).p
 		c.mu.Unlock()
+		c.hits.Add(1)
 		return p, nil
 	}
 	if f, ok := c.inflight[key]; ok {
 		c.mu.Unlock()
+		c.hits.Add(1)
 		select {
 		case <-f.done:
 			return f.p, f.err
@@ -62,6 +68,7 @@ func (c *packCache) get(ctx context.Context, key string, build func() (*product,
 	f := &flight{done: make(chan struct{})}
 	c.inflight[key] = f
 	c.mu.Unlock()
+	c.misses.Add(1)
 
 	f.p, f.err = build()
 

@@ -29,6 +29,7 @@ type Origin struct {
 	mux      *http.ServeMux
 	uniq     atomic.Uint64
 	cache    *packCache // packaged segments
+	metrics  *originMetrics
 	keys     *keyCache  // content keys of encrypted endpoints
 	// shared is the shared storage runtime (nil: local storage), and
 	// channelList the channels in configuration order.
@@ -159,6 +160,7 @@ func NewContext(ctx context.Context, cfg Config, opts ...Option) (*Origin, error
 	mux.HandleFunc("HEAD /out/v1/{channel}/{rest...}", o.servePlayback)
 	mux.HandleFunc("OPTIONS /out/v1/{channel}/{rest...}", o.servePlayback)
 	o.mux = mux
+	o.metrics = newOriginMetrics(o)
 	return o, nil
 }
 
@@ -194,7 +196,7 @@ func (o *Origin) startBackground(ctx context.Context) error {
 // It answers 400 to paths with dot or empty segments, encoded slashes or
 // NUL bytes (see SafePaths); a larger ServeMux redirects those before h
 // sees them, so wrap that mux in SafePaths too.
-func (o *Origin) Handler() http.Handler { return safepath.Handler(o.mux) }
+func (o *Origin) Handler() http.Handler { return safepath.Handler(o.instrument(o.mux)) }
 
 // SafePaths returns h behind a check that answers 400 with a JSON error,
 // before h (and its authentication) runs, to every request whose path has

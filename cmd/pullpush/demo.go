@@ -20,7 +20,10 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/pullpush/pullpush"
+
 	"github.com/pullpush/pullpush/api"
 	"github.com/pullpush/pullpush/channel"
 	"github.com/pullpush/pullpush/dashboard"
@@ -201,7 +204,8 @@ func demo(ctx context.Context, cfg demoConfig, stdout, stderr io.Writer) (err er
 		internal: "http://" + demoDialAddr(ln.Addr()),
 	}
 	srv := &http.Server{
-		Handler:           app.mux(eng.Handler(), org.Handler(), a.Handler(), ks.Handler()),
+		Handler: app.mux(eng.Handler(), org.Handler(), a.Handler(), ks.Handler(),
+			promhttp.HandlerFor(prometheus.Gatherers{m.Registry(), org.Gatherer()}, promhttp.HandlerOpts{})),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       2 * time.Minute, // segment uploads
 		IdleTimeout:       2 * time.Minute,
@@ -248,7 +252,7 @@ func demo(ctx context.Context, cfg demoConfig, stdout, stderr io.Writer) (err er
 }
 
 // mux routes the one port: channel engine, origin, API and dashboard.
-func (app *demoApp) mux(channels, org, apiHandler, keyServer http.Handler) http.Handler {
+func (app *demoApp) mux(channels, org, apiHandler, keyServer, metrics http.Handler) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle(keys.KeysPath, keyServer)
 	mux.Handle("/channels", channels)
@@ -257,7 +261,7 @@ func (app *demoApp) mux(channels, org, apiHandler, keyServer http.Handler) http.
 	mux.Handle("/out/", org)
 	mux.Handle("/api/", apiHandler)
 	mux.Handle("/health", apiHandler)
-	mux.Handle("/metrics", apiHandler)
+	mux.Handle("/metrics", metrics) // the relay's and the origin's
 	dash := dashboard.Handler(dashboard.Config{
 		Title:    "pullpush demo",
 		Playback: demoPlaybackPath,

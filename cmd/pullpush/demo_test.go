@@ -371,7 +371,8 @@ func TestDemo(t *testing.T) {
 		{"/dashboard/style.css", "text/css", "video"},
 		{"/health", "application/json", `"ok"`},
 		{"/api/docs", "text/html", "fetcher"},
-		{"/metrics", "text/plain", "pullpush_"},
+		{"/metrics", "text/plain", "pullpush_segments_pulled_total"},           // the relay's
+		{"/metrics", "text/plain", `pullpush_origin_active_input{channel="1"`}, // the origin's
 	} {
 		code, body, h := demoGetURL(t, d.base+c.path)
 		if code != http.StatusOK || !strings.Contains(h.Get("Content-Type"), c.ctype) || !strings.Contains(body, c.want) {

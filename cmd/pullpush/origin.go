@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pullpush/pullpush/internal/accesslog"
 	"github.com/pullpush/pullpush/origin"
 )
 
@@ -37,6 +38,10 @@ agree on every instance once an ingest is PublishDelay old (settle delay +
 else $PULLPUSH_S3_ACCESS_KEY/$PULLPUSH_S3_SECRET_KEY, else the AWS
 environment, credentials file or instance role. $PULLPUSH_STORAGE,
 $PULLPUSH_S3_ENDPOINT and $PULLPUSH_S3_REGION (or $AWS_REGION) set the others.
+
+Operations: GET http://ADDR/health (200 when storage is reachable, else
+503) and GET http://ADDR/metrics (Prometheus); one log line per request
+unless --access-log=false.
 
 Packaging endpoints (--endpoint, or endpoints: in the config) serve the same
 ingest as TS or CMAF, clear or encrypted, each at
@@ -197,6 +202,7 @@ func runOrigin(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	s3Endpoint := fs.String("s3-endpoint", "", "S3 endpoint `URL` of --storage, e.g. http://127.0.0.1:7070 (default AWS; $"+s3EndpointEnv+")")
 	s3Region := fs.String("s3-region", "", "S3 `region` of --storage (default $"+s3RegionEnv+", $AWS_REGION, us-east-1)")
 	s3AccessKey := fs.String("s3-access-key", "", "S3 access `key` of --storage (default $"+s3AccessKeyEnv+", else the AWS environment or role)")
+	accessLog := fs.Bool("access-log", true, "log every request (method, path, status, bytes, duration, remote); --access-log=false turns it off")
 	s3SecretKey := fs.String("s3-secret-key", "", "S3 secret `key` of --storage (default $"+s3SecretKeyEnv+"; prefer the environment)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -281,8 +287,16 @@ func runOrigin(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return fmt.Errorf("origin: listen: %w", err)
 	}
+	mux := http.NewServeMux()
+	mux.Handle("GET /health", o.HealthHandler())
+	mux.Handle("GET /metrics", o.MetricsHandler())
+	mux.Handle("/", o.Handler())
+	handler := origin.SafePaths(mux)
+	if *accessLog {
+		handler = accesslog.Handler(logger, handler)
+	}
 	srv := &http.Server{
-		Handler:           o.Handler(),
+		Handler:           handler,
 		ReadHeaderTimeout: 10 * time.Second,
 		// Segments can be large; the body limit is enforced per request.
 		ReadTimeout:    2 * time.Minute,

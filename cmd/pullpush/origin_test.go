@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -87,6 +88,34 @@ func TestOriginCommand(t *testing.T) {
 		t.Fatalf("playback: %d", resp.StatusCode)
 	}
 
+	// Operations: health, metrics, one access log line per request.
+	get := func(path string) (int, string) {
+		resp, err := http.Get(base + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	if code, body := get("/health"); code != http.StatusOK || !strings.Contains(body, `"ok"`) {
+		t.Fatalf("/health: %d %s", code, body)
+	}
+	_, metrics := get("/metrics")
+	for _, want := range []string{
+		`pullpush_origin_ingest_requests_total{channel="live",code="201",input="a"} 2`,
+		`pullpush_origin_playback_requests_total{channel="live",code="200",endpoint="default",kind="playlist"} 1`,
+		`pullpush_origin_active_input{channel="live",input="a"} 1`,
+		`pullpush_origin_segments_retained{channel="live",rendition="channel_1"} 1`,
+	} {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("/metrics lacks %s:\n%s", want, grepLines(metrics, "pullpush_origin_"))
+		}
+	}
+	testutil.Eventually(t, 5*time.Second, func() bool {
+		return regexp.MustCompile(`msg="http request" cmd=origin method=GET path=/out/v1/live/channel_1.m3u8 status=200 bytes=\d+ duration=\S+ remote=127\.0\.0\.1:\d+`).MatchString(stderr.String())
+	}, "no access log line for the playback GET:\n%s", stderr.String())
+
 	cancel()
 	select {
 	case err := <-done:
@@ -99,6 +128,17 @@ func TestOriginCommand(t *testing.T) {
 	if strings.Contains(stdout.String()+stderr.String(), secret) {
 		t.Fatalf("password leaked into the output:\n%s\n%s", stdout.String(), stderr.String())
 	}
+}
+
+// grepLines returns the lines of s that contain sub.
+func grepLines(s, sub string) string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if strings.Contains(l, sub) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
 }
 
 func TestOriginCommandUsage(t *testing.T) {
