@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -264,5 +265,33 @@ func TestHLSPullPushUnknownKeys(t *testing.T) {
 				t.Errorf("error = %q, want %q", got, c.err)
 			}
 		})
+	}
+}
+
+// TestHLSPullPushKeysInOpenAPI checks that the served OpenAPI document
+// describes the hls-pull-push payload keys of the built-in outputs.
+func TestHLSPullPushKeysInOpenAPI(t *testing.T) {
+	h := newHarness(t, harnessOpts{factories: outputs.Factories()})
+	doc := fetchDoc(t, h)
+	for name, keys := range map[string][]string{
+		"Payload_mediapackage": {"ingestUrls", "timeoutMs"},
+		"Payload_s3":           {"bucket", "folder", "outputIndexFilename", "timeoutMs"},
+	} {
+		var s struct {
+			Properties map[string]struct {
+				Type string `json:"type"`
+			} `json:"properties"`
+		}
+		if err := json.Unmarshal(doc.Components.Schemas[name], &s); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		for _, k := range keys {
+			if _, ok := s.Properties[k]; !ok {
+				t.Errorf("%s has no property %q", name, k)
+			}
+		}
+		if s.Properties["timeoutMs"].Type != "number" {
+			t.Errorf("%s.timeoutMs type %q, want number", name, s.Properties["timeoutMs"].Type)
+		}
 	}
 }
