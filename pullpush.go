@@ -208,6 +208,8 @@ func (s *Service) StartFetcher(ctx context.Context, spec FetcherSpec) (string, e
 	if observer == nil {
 		observer = fetch.NopObserver{}
 	}
+	// Read before wrapping: a wrapper need not pass optional interfaces on.
+	segTimeout := output.SegmentTimeout(spec.Output)
 	if s.opts.WrapOutput != nil {
 		spec.Output = s.opts.WrapOutput(spec.ID, spec.Output)
 	}
@@ -217,7 +219,7 @@ func (s *Service) StartFetcher(ctx context.Context, spec FetcherSpec) (string, e
 	}
 	f, err := fetch.New(fetch.Config{
 		ID: spec.ID, Name: spec.Name, URL: spec.URL, Output: spec.Output,
-		Window: spec.WindowSize, Concurrency: spec.Concurrency,
+		Window: spec.WindowSize, Concurrency: spec.Concurrency, SegmentTimeout: segTimeout,
 		Client: s.opts.Client, AllowHosts: s.opts.AllowHosts, DenyPrivate: s.opts.DenyPrivate,
 		Sources:  s.sources,
 		SpoolDir: spoolDir, SpoolBytes: s.opts.SpoolBytes, SpoolMemory: s.memory,

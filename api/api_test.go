@@ -31,6 +31,8 @@ var createCases = []struct {
 	{name: "empty body", body: ``, status: 400, err: "request body is empty: send a JSON object"},
 	{name: "malformed JSON", body: `{"name":`, status: 400, err: "malformed JSON (unexpected end of body)"},
 	{name: "syntax error", body: `{"name" "x"}`, status: 400, err: "malformed JSON at byte 9"},
+	{name: "trailing comma", body: `{"name":"a", }`, status: 400, err: "malformed JSON at byte 14: trailing comma before '}' (JSON allows none)"},
+	{name: "trailing comma in array", body: `{"name":"a","payload":{"ingestUrls":[{},]}}`, status: 400, err: "malformed JSON at byte 41: trailing comma before ']' (JSON allows none)"},
 	{name: "not an object", body: `[1,2]`, status: 400, err: "body must be a JSON object"},
 	{name: "null body", body: `null`, status: 400, err: "body must be a JSON object"},
 	{name: "trailing data", body: `{"name":"a","url":"http://127.0.0.1/m.m3u8","output":"void"} {}`, status: 400, err: "unexpected data after the JSON object"},

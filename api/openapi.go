@@ -40,7 +40,9 @@ func (a *API) routeTable() []route {
 		{method: http.MethodPost, path: "/api/v1/fetcher", auth: true, handler: a.handleCreate, op: operation{
 			tag: "fetcher", summary: "Create a fetcher and start pulling and pushing",
 			description: "Validates the request and the output payload, stores the definition (so it survives a restart) and starts the fetcher. " +
-				"The payload may also be sent as a string holding JSON, as some hls-pull-push clients do. Secrets in the payload are never echoed: they come back as \"***\".",
+				"The payload may also be sent as a string holding JSON, as some hls-pull-push clients do. Secrets in the payload are never echoed: they come back as \"***\". " +
+				"The payload keys hls-pull-push's plugins document are accepted with the same meaning: `timeoutMs` (mediapackage and s3: bound in ms on one download attempt of a source segment), " +
+				"`folder` (s3: the key prefix) and `outputIndexFilename` (s3: object name of the multivariant playlist); see each Payload_<output> schema.",
 			requestBody: "CreateRequest",
 			responses: []response{
 				{code: http.StatusCreated, description: "Created; the fetcher with its status.", schema: ref("CreateResponse")},

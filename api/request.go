@@ -79,7 +79,7 @@ func DecodeCreateRequest(body []byte) (CreateRequest, error) {
 		if errors.As(err, &te) {
 			return req, &RequestError{Msg: "body must be a JSON object"}
 		}
-		return req, &RequestError{Msg: "malformed JSON" + syntaxWhere(err)}
+		return req, &RequestError{Msg: "malformed JSON" + syntaxWhere(body, err)}
 	}
 	if _, err := dec.Token(); err != io.EOF {
 		return req, &RequestError{Msg: "unexpected data after the JSON object"}
@@ -138,9 +138,18 @@ func knownField(k string) bool {
 	return false
 }
 
-func syntaxWhere(err error) string {
+// syntaxWhere says where a syntax error is, and names a trailing comma
+// (which JSON does not allow, though some documented examples have one),
+// without quoting the body.
+func syntaxWhere(body []byte, err error) string {
 	var se *json.SyntaxError
 	if errors.As(err, &se) {
+		if i := int(se.Offset) - 1; i > 0 && i < len(body) && (body[i] == '}' || body[i] == ']') {
+			prev := bytes.TrimRight(body[:i], " \t\r\n")
+			if n := len(prev); n > 0 && prev[n-1] == ',' {
+				return fmt.Sprintf(" at byte %d: trailing comma before %q (JSON allows none)", se.Offset, body[i])
+			}
+		}
 		return fmt.Sprintf(" at byte %d", se.Offset)
 	}
 	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {

@@ -56,6 +56,11 @@ type Config struct {
 	// the fetchers of a process; segments that do not fit go to files
 	// under SpoolDir. Nil gives this fetcher a private budget.
 	SpoolMemory *MemoryBudget
+	// SegmentTimeout bounds one download attempt of a source segment,
+	// headers and body. Zero means the Output's bound when it is an
+	// output.SegmentTimeouter (the timeoutMs payload key), else four
+	// segment durations (at least 10 s) plus 5 s.
+	SegmentTimeout time.Duration
 	// PushTimeout bounds one upload attempt (default 10 s).
 	PushTimeout time.Duration
 	// Progress persists progress across restarts (optional).

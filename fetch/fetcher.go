@@ -83,6 +83,9 @@ func New(cfg Config) (*Fetcher, error) {
 	if cfg.PushTimeout <= 0 {
 		cfg.PushTimeout = 10 * time.Second
 	}
+	if cfg.SegmentTimeout <= 0 {
+		cfg.SegmentTimeout = output.SegmentTimeout(cfg.Output)
+	}
 	allow, err := newHostList(cfg.AllowHosts)
 	if err != nil {
 		return nil, err

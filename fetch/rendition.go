@@ -943,7 +943,10 @@ func (r *rendition) rangeGet(ctx context.Context, u string, rng *hls.ByteRange) 
 
 // fetchSegment streams one segment into a spool file.
 func (r *rendition) fetchSegment(ctx context.Context, e *entry) (*segmentWriter, *spoolFile, error) {
-	timeout := time.Duration(max(4*e.duration, 10)*float64(time.Second)) + 5*time.Second
+	timeout := r.f.cfg.SegmentTimeout
+	if timeout <= 0 {
+		timeout = time.Duration(max(4*e.duration, 10)*float64(time.Second)) + 5*time.Second
+	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	resp, err := r.rangeGet(ctx, e.srcURL, e.rng)

@@ -10,6 +10,7 @@ import (
 	"io"
 	"sort"
 	"sync"
+	"time"
 )
 
 // File is one file to push. Open may be called more than once (once per
@@ -49,6 +50,44 @@ type Output interface {
 	Targets() []Target
 	// Close releases resources (idle connections, clients).
 	Close() error
+}
+
+// SegmentTimeouter is implemented by outputs whose configuration bounds
+// one download attempt of a source segment (headers and body), as the
+// timeoutMs payload key of hls-pull-push's mediapackage and s3 plugins
+// does. The fetcher uses it instead of its own default.
+type SegmentTimeouter interface {
+	// SegmentTimeout is the bound; zero or negative leaves the fetcher's
+	// default.
+	SegmentTimeout() time.Duration
+}
+
+// SegmentTimeout returns o's SegmentTimeout when o is a SegmentTimeouter
+// with a positive one, and zero otherwise.
+func SegmentTimeout(o Output) time.Duration {
+	if st, ok := o.(SegmentTimeouter); ok {
+		if d := st.SegmentTimeout(); d > 0 {
+			return d
+		}
+	}
+	return 0
+}
+
+// MaxTimeoutMs is the largest timeoutMs a payload may give (one hour).
+const MaxTimeoutMs = 3_600_000
+
+// TimeoutMs converts the optional timeoutMs payload value (milliseconds,
+// as hls-pull-push's plugins take it) to a duration: absent or 0 gives
+// zero, the default. Values outside 0..MaxTimeoutMs give a *PayloadError
+// for "timeoutMs".
+func TimeoutMs(ms *float64) (time.Duration, error) {
+	if ms == nil {
+		return 0, nil
+	}
+	if *ms < 0 || *ms > MaxTimeoutMs {
+		return 0, Invalid("timeoutMs", "must be a number of milliseconds from 0 to %d (0 or absent: the default)", MaxTimeoutMs)
+	}
+	return time.Duration(*ms * float64(time.Millisecond)), nil
 }
 
 // ErrInvalidPayload is wrapped by factories when the JSON payload does not

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/pullpush/pullpush/output"
 )
@@ -157,5 +158,34 @@ func TestStatusError(t *testing.T) {
 	e.Body = ""
 	if got := e.Error(); got != "PUT http://h/x.ts: 401 Unauthorized" {
 		t.Errorf("Error() = %q", got)
+	}
+}
+
+func TestTimeoutMs(t *testing.T) {
+	f := func(v float64) *float64 { return &v }
+	cases := []struct {
+		in   *float64
+		want time.Duration
+		err  string
+	}{
+		{nil, 0, ""},
+		{f(0), 0, ""},
+		{f(5000), 5 * time.Second, ""},
+		{f(0.5), 500 * time.Microsecond, ""},
+		{f(output.MaxTimeoutMs), time.Hour, ""},
+		{f(-1), 0, "timeoutMs: must be a number of milliseconds from 0 to 3600000 (0 or absent: the default)"},
+		{f(output.MaxTimeoutMs + 1), 0, "timeoutMs: must be a number of milliseconds from 0 to 3600000 (0 or absent: the default)"},
+	}
+	for _, c := range cases {
+		got, err := output.TimeoutMs(c.in)
+		if c.err != "" {
+			if err == nil || err.Error() != c.err || !errors.Is(err, output.ErrInvalidPayload) {
+				t.Errorf("TimeoutMs(%v) error = %v, want %q", *c.in, err, c.err)
+			}
+			continue
+		}
+		if err != nil || got != c.want {
+			t.Errorf("TimeoutMs = %v, %v, want %v", got, err, c.want)
+		}
 	}
 }

@@ -11,5 +11,11 @@
 // Go callers build an output with New; the REST API uses Factory with the
 // payload
 //
-//	{"ingestUrls": [{"url": "https://host/in/v2/abc/abc/channel", "username": "u", "password": "p"}]}
+//	{"ingestUrls": [{"url": "https://host/in/v2/abc/abc/channel", "username": "u", "password": "p"}],
+//	 "timeoutMs": 5000}
+//
+// timeoutMs, as in Eyevinn hls-pull-push's mediapackage plugin, bounds one
+// download attempt of a source segment in milliseconds; the output reports
+// it to the fetcher through output.SegmentTimeouter. Absent or 0 keeps the
+// fetcher's default.
 package mediapackage

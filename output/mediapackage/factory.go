@@ -10,6 +10,10 @@ import (
 // Payload is the JSON payload of Factory.
 type Payload struct {
 	IngestURLs []IngestPayload `json:"ingestUrls"`
+	// TimeoutMs bounds one download attempt of a source segment, in
+	// milliseconds (hls-pull-push's key of the same name); absent or 0
+	// keeps the fetcher's default.
+	TimeoutMs *float64 `json:"timeoutMs"`
 }
 
 // IngestPayload is one element of Payload.IngestURLs.
@@ -47,6 +51,12 @@ const Schema = `{
           "password": {"type": "string", "writeOnly": true, "description": "Digest password (secret)."}
         }
       }
+    },
+    "timeoutMs": {
+      "type": "number",
+      "minimum": 0,
+      "maximum": 3600000,
+      "description": "Bound in milliseconds on one download attempt of a source segment (as in hls-pull-push); absent or 0: the fetcher's default (4 segment durations, at least 10 s, plus 5 s)."
     }
   }
 }`
@@ -79,7 +89,11 @@ func ParsePayload(payload json.RawMessage) (Config, error) {
 	if err := output.DecodePayload(payload, &p); err != nil {
 		return Config{}, err
 	}
-	cfg := Config{IngestURLs: make([]Ingest, 0, len(p.IngestURLs))}
+	timeout, err := output.TimeoutMs(p.TimeoutMs)
+	if err != nil {
+		return Config{}, err
+	}
+	cfg := Config{IngestURLs: make([]Ingest, 0, len(p.IngestURLs)), SegmentTimeout: timeout}
 	for _, in := range p.IngestURLs {
 		cfg.IngestURLs = append(cfg.IngestURLs, Ingest{URL: in.URL, Username: in.Username, Password: in.Password})
 	}

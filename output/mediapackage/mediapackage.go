@@ -23,6 +23,10 @@ type Config struct {
 	// Timeout bounds each request (PUT or DELETE, body included); zero
 	// means 60 s, negative means no bound beyond the caller's context.
 	Timeout time.Duration
+	// SegmentTimeout bounds one download attempt of a source segment by
+	// the fetcher that pushes to this output (see output.SegmentTimeouter);
+	// zero keeps the fetcher's default. It is the payload's timeoutMs.
+	SegmentTimeout time.Duration
 	// Transport is a connection pool shared with other outputs (see
 	// httpput.NewTransport and NewFactory); nil gives the output its own.
 	Transport *http.Transport
@@ -42,12 +46,16 @@ type Ingest struct {
 // Output pushes to MediaPackage-style ingest endpoints.
 type Output struct {
 	stem         string
+	segTimeout   time.Duration
 	transport    *http.Transport
 	ownTransport bool
 	targets      []output.Target
 }
 
-var _ output.Output = (*Output)(nil)
+var (
+	_ output.Output           = (*Output)(nil)
+	_ output.SegmentTimeouter = (*Output)(nil)
+)
 
 // New validates cfg and returns an output. Validation errors are
 // *output.PayloadError values naming the field as in the JSON payload
@@ -59,7 +67,10 @@ func New(cfg Config) (*Output, error) {
 	if len(cfg.IngestURLs) > MaxIngestURLs {
 		return nil, output.Invalid("ingestUrls", "at most %d ingest URLs are allowed", MaxIngestURLs)
 	}
-	o := &Output{transport: cfg.Transport, ownTransport: cfg.Transport == nil}
+	if cfg.SegmentTimeout < 0 {
+		return nil, output.Invalid("timeoutMs", "must not be negative")
+	}
+	o := &Output{transport: cfg.Transport, ownTransport: cfg.Transport == nil, segTimeout: cfg.SegmentTimeout}
 	if o.ownTransport {
 		o.transport = httpput.NewTransport()
 	}
@@ -145,6 +156,9 @@ func parseIngestURL(field, raw string) (*url.URL, string, error) {
 
 // Stem implements output.Output: the last path element of the ingest URLs.
 func (o *Output) Stem() string { return o.stem }
+
+// SegmentTimeout implements output.SegmentTimeouter: Config.SegmentTimeout.
+func (o *Output) SegmentTimeout() time.Duration { return o.segTimeout }
 
 // Targets implements output.Output: one target per ingest URL, in order.
 func (o *Output) Targets() []output.Target {

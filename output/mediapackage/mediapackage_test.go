@@ -357,6 +357,44 @@ var payloadCases = []struct {
 	{"different stems", `{"ingestUrls":[{"url":"http://h/a/channel"},{"url":"http://h/b/live"}]}`, `ingestUrls[1].url: last path element "live" differs from "channel" of ingestUrls[0]`, ""},
 	{"same directory", `{"ingestUrls":[{"url":"http://h/a/channel"},{"url":"http://h/a/channel"}]}`, "ingestUrls[1].url: same directory as ingestUrls[0]", ""},
 	{"password without user", `{"ingestUrls":[{"url":"http://h/a/channel","password":"p"}]}`, "ingestUrls[0].username: required when password is set", ""},
+	// hls-pull-push's README example, verbatim.
+	{"hls-pull-push README", `{
+    "ingestUrls": [ {
+      "url": "https://033c20e6acf79d8f.mediapackage.eu-north-1.amazonaws.com/in/v2/8bca7c5e42d94296896a317c72714086/8bca7c5e42d94296896a317c72714abc/channel",
+      "username": "***",
+      "password": "***"
+    } ]
+  }`, "", "channel"},
+	{"timeoutMs", `{"ingestUrls":[{"url":"http://h/a/channel","username":"u","password":"p"}],"timeoutMs":5000}`, "", "channel"},
+	{"timeoutMs zero", `{"ingestUrls":[{"url":"http://h/a/channel"}],"timeoutMs":0}`, "", "channel"},
+	{"timeoutMs null", `{"ingestUrls":[{"url":"http://h/a/channel"}],"timeoutMs":null}`, "", "channel"},
+	{"timeoutMs negative", `{"ingestUrls":[{"url":"http://h/a/channel"}],"timeoutMs":-5}`, "timeoutMs: must be a number of milliseconds from 0 to 3600000 (0 or absent: the default)", ""},
+	{"timeoutMs too large", `{"ingestUrls":[{"url":"http://h/a/channel"}],"timeoutMs":1e12}`, "timeoutMs: must be a number of milliseconds from 0 to 3600000 (0 or absent: the default)", ""},
+	{"timeoutMs type", `{"ingestUrls":[{"url":"http://h/a/channel"}],"timeoutMs":"5000"}`, "timeoutMs: must be a number", ""},
+	{"timeout misspelt", `{"ingestUrls":[{"url":"http://h/a/channel"}],"timeout":5000}`, "timeout: unknown field", ""},
+}
+
+// TestTimeoutMs checks that timeoutMs reaches the fetcher through
+// output.SegmentTimeouter, in milliseconds as hls-pull-push reads it.
+func TestTimeoutMs(t *testing.T) {
+	for _, c := range []struct {
+		payload string
+		want    time.Duration
+	}{
+		{`{"ingestUrls":[{"url":"http://h/a/channel"}],"timeoutMs":5000}`, 5 * time.Second},
+		{`{"ingestUrls":[{"url":"http://h/a/channel"}],"timeoutMs":250.5}`, 250500 * time.Microsecond},
+		{`{"ingestUrls":[{"url":"http://h/a/channel"}],"timeoutMs":0}`, 0},
+		{`{"ingestUrls":[{"url":"http://h/a/channel"}]}`, 0},
+	} {
+		o, err := mediapackage.Factory.New(json.RawMessage(c.payload))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := output.SegmentTimeout(o); got != c.want {
+			t.Errorf("%s: SegmentTimeout = %v, want %v", c.payload, got, c.want)
+		}
+		o.Close()
+	}
 }
 
 func TestSchema(t *testing.T) {

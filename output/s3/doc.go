@@ -11,5 +11,14 @@
 //
 // With neither accessKeyId nor secretAccessKey, credentials come from the
 // environment (AWS_ACCESS_KEY_ID...), the shared credentials file or the
-// instance role.
+// instance role; without endpoint or region, Factory takes them from
+// AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL and AWS_REGION /
+// AWS_DEFAULT_REGION (NewFactory chooses the lookup).
+//
+// The keys of Eyevinn hls-pull-push's s3 plugin are accepted with its
+// meaning: "folder" is the key prefix (the same as "prefix"; giving both
+// is an error unless they are equal), "outputIndexFilename" is the object
+// name of the multivariant playlist (default <stem>.m3u8) and "timeoutMs"
+// bounds one download attempt of a source segment, in milliseconds
+// (reported to the fetcher through output.SegmentTimeouter).
 package s3

@@ -45,6 +45,15 @@ type Config struct {
 	PathStyle bool
 	// Stem is the base name of pushed files; empty means DefaultStem.
 	Stem string
+	// IndexName is the object name of the multivariant playlist; empty
+	// means Stem + ".m3u8". It must be a name of [A-Za-z0-9._-] and must
+	// not start with Stem + "_", where media playlists and segments go.
+	// It is the payload's outputIndexFilename.
+	IndexName string
+	// SegmentTimeout bounds one download attempt of a source segment by
+	// the fetcher that pushes to this output (see output.SegmentTimeouter);
+	// zero keeps the fetcher's default. It is the payload's timeoutMs.
+	SegmentTimeout time.Duration
 	// Timeout bounds each request; zero means 60 s, negative no bound
 	// beyond the caller's context.
 	Timeout time.Duration
@@ -52,12 +61,16 @@ type Config struct {
 
 // Output pushes to one bucket.
 type Output struct {
-	stem      string
-	transport *http.Transport
-	target    *target
+	stem       string
+	segTimeout time.Duration
+	transport  *http.Transport
+	target     *target
 }
 
-var _ output.Output = (*Output)(nil)
+var (
+	_ output.Output           = (*Output)(nil)
+	_ output.SegmentTimeouter = (*Output)(nil)
+)
 
 // New validates cfg and returns an output. It does not contact the
 // server. Validation errors are *output.PayloadError values naming the
@@ -73,10 +86,8 @@ func New(cfg Config) (*Output, error) {
 	if err != nil {
 		return nil, err
 	}
-	for _, c := range cfg.Region {
-		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-') {
-			return nil, output.Invalid("region", "must be a region name such as eu-west-1")
-		}
+	if !validRegion(cfg.Region) {
+		return nil, output.Invalid("region", "must be a region name such as eu-west-1")
 	}
 	host, secure, display, err := parseEndpoint(cfg.Endpoint)
 	if err != nil {
@@ -106,6 +117,19 @@ func New(cfg Config) (*Output, error) {
 	if err := output.ValidName(stem); err != nil {
 		return nil, output.Invalid("stem", "must be a name of [A-Za-z0-9._-] not starting with a dot")
 	}
+	index := ""
+	if cfg.IndexName != "" && cfg.IndexName != stem+".m3u8" {
+		if output.ValidName(cfg.IndexName) != nil {
+			return nil, output.Invalid("outputIndexFilename", "must be a name of [A-Za-z0-9._-] not starting with a dot, without a folder")
+		}
+		if strings.HasPrefix(cfg.IndexName, stem+"_") {
+			return nil, output.Invalid("outputIndexFilename", "must not start with %q: media playlists and segments have such names", stem+"_")
+		}
+		index = cfg.IndexName
+	}
+	if cfg.SegmentTimeout < 0 {
+		return nil, output.Invalid("timeoutMs", "must not be negative")
+	}
 	lookup := minio.BucketLookupAuto
 	if cfg.PathStyle {
 		lookup = minio.BucketLookupPath
@@ -126,8 +150,10 @@ func New(cfg Config) (*Output, error) {
 	if timeout == 0 {
 		timeout = httpput.DefaultTimeout
 	}
-	o := &Output{stem: stem, transport: tr}
+	o := &Output{stem: stem, segTimeout: cfg.SegmentTimeout, transport: tr}
 	o.target = &target{
+		master:  stem + ".m3u8",
+		index:   index,
 		name:    fmt.Sprintf("s3 %s/%s/%s", display, cfg.Bucket, prefix),
 		client:  client,
 		bucket:  cfg.Bucket,
@@ -136,6 +162,16 @@ func New(cfg Config) (*Output, error) {
 		timeout: timeout,
 	}
 	return o, nil
+}
+
+// validRegion reports whether r is empty or looks like a region name.
+func validRegion(r string) bool {
+	for _, c := range r {
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-') {
+			return false
+		}
+	}
+	return true
 }
 
 // cleanPrefix validates a key prefix and returns it with one trailing "/"
@@ -187,6 +223,9 @@ func parseEndpoint(raw string) (host string, secure bool, display string, err er
 // Stem implements output.Output.
 func (o *Output) Stem() string { return o.stem }
 
+// SegmentTimeout implements output.SegmentTimeouter: Config.SegmentTimeout.
+func (o *Output) SegmentTimeout() time.Duration { return o.segTimeout }
+
 // Targets implements output.Output: a single target.
 func (o *Output) Targets() []output.Target { return []output.Target{o.target} }
 
@@ -197,12 +236,22 @@ func (o *Output) Close() error {
 }
 
 type target struct {
+	master  string // <stem>.m3u8, the name the fetcher gives the multivariant playlist
+	index   string // object name that replaces master, or empty
 	name    string
 	client  *minio.Client
 	bucket  string
 	prefix  string
 	display string
 	timeout time.Duration
+}
+
+// key returns the object key of file name.
+func (t *target) key(name string) string {
+	if t.index != "" && name == t.master {
+		return t.prefix + t.index
+	}
+	return t.prefix + name
 }
 
 // Name implements output.Target: "s3 <endpoint>/<bucket>/<prefix>".
@@ -224,7 +273,7 @@ func (t *target) Put(ctx context.Context, f output.File) error {
 	if f.Open == nil {
 		return fmt.Errorf("put %s: file has no Open function", f.Name)
 	}
-	key := t.prefix + f.Name
+	key := t.key(f.Name)
 	ctx, cancel := t.withTimeout(ctx)
 	defer cancel()
 	if err := ctx.Err(); err != nil {
@@ -252,7 +301,7 @@ func (t *target) Delete(ctx context.Context, name string) error {
 	if err := output.CheckName(name); err != nil {
 		return err
 	}
-	key := t.prefix + name
+	key := t.key(name)
 	ctx, cancel := t.withTimeout(ctx)
 	defer cancel()
 	if err := ctx.Err(); err != nil {

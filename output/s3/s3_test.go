@@ -18,6 +18,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/minio/minio-go/v7"
 
@@ -310,12 +311,37 @@ var payloadCases = []struct{ name, payload, err string }{
 	{"token alone", `{"bucket":"live","sessionToken":"t"}`, "sessionToken: needs accessKeyId and secretAccessKey"},
 	{"pathStyle type", `{"bucket":"live","pathStyle":"yes"}`, "pathStyle: must be a boolean"},
 	{"stem", `{"bucket":"live","stem":"a/b"}`, "stem: must be a name of [A-Za-z0-9._-] not starting with a dot"},
+	// hls-pull-push's README example, without the two trailing commas
+	// that make it invalid JSON there too.
+	{"hls-pull-push README", `{
+    "bucket": "lab-live-output",
+    "folder": "S3_PLUGIN_CONTENT"
+  }`, ""},
+	// hls-pull-push's plugin schema example: every key is accepted; the
+	// placeholder bucket name is refused as S3 would refuse it.
+	{"hls-pull-push schema example", `{"bucket":"S3_BUCKET_NAME","folder":"S3_FOLDER_BUCKET_NAME","timeoutMs":5000}`, "bucket: not a valid bucket name"},
+	{"folder", `{"bucket":"live","folder":"a/b"}`, ""},
+	{"folder equal to prefix", `{"bucket":"live","prefix":"a/b/","folder":"/a/b"}`, ""},
+	{"folder conflicts with prefix", `{"bucket":"live","prefix":"a","folder":"b"}`, "folder: differs from prefix: both name the key prefix (folder is hls-pull-push's name for it); give one of them"},
+	{"folder traversal", `{"bucket":"live","folder":"../x"}`, "folder: elements must be names of [A-Za-z0-9._-] not starting with a dot, separated by single slashes"},
+	{"folder type", `{"bucket":"live","folder":1}`, "folder: must be a string"},
+	{"outputIndexFilename", `{"bucket":"live","folder":"f","outputIndexFilename":"index.m3u8"}`, ""},
+	{"outputIndexFilename default name", `{"bucket":"live","stem":"live","outputIndexFilename":"live.m3u8"}`, ""},
+	{"outputIndexFilename folder", `{"bucket":"live","outputIndexFilename":"a/index.m3u8"}`, "outputIndexFilename: must be a name of [A-Za-z0-9._-] not starting with a dot, without a folder"},
+	{"outputIndexFilename rendition", `{"bucket":"live","outputIndexFilename":"channel_720p.m3u8"}`, `outputIndexFilename: must not start with "channel_": media playlists and segments have such names`},
+	{"timeoutMs", `{"bucket":"live","timeoutMs":5000}`, ""},
+	{"timeoutMs fraction", `{"bucket":"live","timeoutMs":2.5}`, ""},
+	{"timeoutMs negative", `{"bucket":"live","timeoutMs":-1}`, "timeoutMs: must be a number of milliseconds from 0 to 3600000 (0 or absent: the default)"},
+	{"timeoutMs too large", `{"bucket":"live","timeoutMs":3600001}`, "timeoutMs: must be a number of milliseconds from 0 to 3600000 (0 or absent: the default)"},
+	{"timeoutMs type", `{"bucket":"live","timeoutMs":"5000"}`, "timeoutMs: must be a number"},
+	{"unknown near a known key", `{"bucket":"live","folderName":"f"}`, "folderName: unknown field"},
 }
 
 func TestPayload(t *testing.T) {
 	for _, c := range payloadCases {
 		t.Run(c.name, func(t *testing.T) {
-			o, err := s3.Factory.New(json.RawMessage(c.payload))
+			// No environment: the cases must not depend on the machine's.
+			o, err := s3.NewFactory(nil).New(json.RawMessage(c.payload))
 			if c.err == "" {
 				if err != nil {
 					t.Fatalf("unexpected error: %v", err)
@@ -329,6 +355,110 @@ func TestPayload(t *testing.T) {
 			}
 			if err.Error() != c.err || !errors.Is(err, output.ErrInvalidPayload) {
 				t.Errorf("error = %q, want %q wrapping ErrInvalidPayload", err, c.err)
+			}
+		})
+	}
+}
+
+// TestHLSPullPushPayload builds an output from the payload of
+// hls-pull-push's README (bucket and folder only), with the endpoint,
+// region and credentials from the environment as hls-pull-push takes
+// them, and checks what folder, outputIndexFilename and timeoutMs do.
+func TestHLSPullPushPayload(t *testing.T) {
+	g := versitygw.Start(t, "lab-live-output")
+	t.Setenv("AWS_ACCESS_KEY_ID", accessKey)
+	t.Setenv("AWS_SECRET_ACCESS_KEY", secretKey)
+	env := map[string]string{"AWS_ENDPOINT_URL_S3": g.Endpoint, "AWS_REGION": versitygw.Region}
+	f := s3.NewFactory(func(k string) string { return env[k] })
+	o, err := f.New(json.RawMessage(`{"bucket":"lab-live-output","folder":"S3_PLUGIN_CONTENT","outputIndexFilename":"index.m3u8","timeoutMs":5000}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer o.Close()
+	if d := output.SegmentTimeout(o); d != 5*time.Second {
+		t.Errorf("SegmentTimeout = %v, want 5s", d)
+	}
+	tg := o.Targets()[0]
+	for _, name := range []string{"channel.m3u8", "channel_0.m3u8", "channel_0_1.ts"} {
+		if err := tg.Put(t.Context(), outputtest.BytesFile(name, "", []byte(name))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	check := g.Client(t)
+	get := func(key string) (string, bool) {
+		obj, err := check.GetObject(t.Context(), "lab-live-output", key, minio.GetObjectOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer obj.Close()
+		data, err := io.ReadAll(obj)
+		if minio.ToErrorResponse(err).Code == "NoSuchKey" {
+			return "", false
+		}
+		if err != nil {
+			t.Fatalf("get %s: %v", key, err)
+		}
+		return string(data), true
+	}
+	for key, want := range map[string]string{
+		"S3_PLUGIN_CONTENT/index.m3u8":     "channel.m3u8",
+		"S3_PLUGIN_CONTENT/channel_0.m3u8": "channel_0.m3u8",
+		"S3_PLUGIN_CONTENT/channel_0_1.ts": "channel_0_1.ts",
+	} {
+		if got, ok := get(key); !ok || got != want {
+			t.Errorf("%s = %q (found %v), want %q", key, got, ok, want)
+		}
+	}
+	if _, ok := get("S3_PLUGIN_CONTENT/channel.m3u8"); ok {
+		t.Error("the multivariant playlist was also stored as channel.m3u8")
+	}
+	if err := tg.Delete(t.Context(), "channel.m3u8"); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := get("S3_PLUGIN_CONTENT/index.m3u8"); ok {
+		t.Error("Delete of channel.m3u8 left index.m3u8")
+	}
+
+	// A payload endpoint wins over the environment's.
+	env["AWS_ENDPOINT_URL_S3"] = "http://127.0.0.1:1"
+	o2, err := f.New(json.RawMessage(`{"bucket":"lab-live-output","folder":"S3_PLUGIN_CONTENT","endpoint":"` + g.Endpoint + `"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer o2.Close()
+	if err := o2.Targets()[0].Put(t.Context(), outputtest.BytesFile("channel.m3u8", "", []byte("x"))); err != nil {
+		t.Fatalf("payload endpoint not used: %v", err)
+	}
+	if d := output.SegmentTimeout(o2); d != 0 {
+		t.Errorf("SegmentTimeout without timeoutMs = %v, want 0", d)
+	}
+}
+
+func TestEnvironmentDefaults(t *testing.T) {
+	cases := []struct{ name, key, value, err string }{
+		{"endpoint", "AWS_ENDPOINT_URL", "http://127.0.0.1:9000", ""},
+		{"bad endpoint", "AWS_ENDPOINT_URL_S3", "ftp://h", "endpoint: absent, and the default from $AWS_ENDPOINT_URL_S3 is not usable: must be http or https"},
+		{"region", "AWS_DEFAULT_REGION", "eu-north-1", ""},
+		{"bad region", "AWS_REGION", "EU North", "region: absent, and the default from $AWS_REGION is not a region name such as eu-west-1"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			f := s3.NewFactory(func(k string) string {
+				if k == c.key {
+					return c.value
+				}
+				return ""
+			})
+			o, err := f.New(json.RawMessage(`{"bucket":"live","accessKeyId":"k","secretAccessKey":"s"}`))
+			if c.err == "" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				o.Close()
+				return
+			}
+			if err == nil || err.Error() != c.err || !errors.Is(err, output.ErrInvalidPayload) {
+				t.Errorf("error = %v, want %q", err, c.err)
 			}
 		})
 	}
