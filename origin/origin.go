@@ -263,6 +263,19 @@ func (o *Origin) ActiveInput(channelID string) string {
 	return ch.active
 }
 
+// InputSwitches returns how many times a channel switched its active input
+// (0 for an unknown channel). Becoming active for the first time is not a
+// switch.
+func (o *Origin) InputSwitches(channelID string) int {
+	ch := o.channels[channelID]
+	if ch == nil {
+		return 0
+	}
+	ch.mu.Lock()
+	defer ch.mu.Unlock()
+	return ch.switches
+}
+
 // writeError writes {"error": msg} with status.
 func writeError(w http.ResponseWriter, status int, msg string) {
 	w.Header().Set("Content-Type", "application/json")

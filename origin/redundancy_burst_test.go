@@ -11,9 +11,13 @@ import (
 // TestRedundantInputsInitialBurst: both inputs start together and push a
 // whole window at once, one rendition after the other and in a different
 // order (what a relay with two ingest targets does when it starts on a
-// live source), across an asset boundary. An input that delivers segments the other input already
-// delivered must not be taken for a source whose clock went back: every
-// rendition stays on the source's timeline, video and audio aligned.
+// live source), across an asset boundary. Both inputs deliver, so the
+// origin must not switch inputs (it did: the passive input's audio backlog
+// arrived while the output had no audio yet, and looked like an active
+// input that stopped delivering). Segments an input delivers that the
+// other input already delivered must not be taken for a source whose
+// clock went back: every rendition stays on the source's timeline, video
+// and audio aligned.
 func TestRedundantInputsInitialBurst(t *testing.T) {
 	e := newEnv(t, func(c *Config) { c.Channels[0].ManifestWindow = time.Minute })
 	const n = 10
@@ -41,9 +45,15 @@ func TestRedundantInputsInitialBurst(t *testing.T) {
 	b.put("channel.m3u8", l.master())
 	a.put("channel.m3u8", l.master())
 	burst(b, video) // b is active
-	burst(a, audio) // the output has no audio yet: a takes over
+	burst(a, audio) // the output has no audio yet, but b is not late
 	burst(b, audio)
-	burst(a, video) // a is active and sends the video b sent already
+	burst(a, video) // the passive input sends the video b sent already
+	if n := e.o.InputSwitches(testChannel); n != 0 {
+		t.Errorf("%d input switches during the initial burst, want none (active %q)", n, e.o.ActiveInput(testChannel))
+	}
+	if got := e.o.ActiveInput(testChannel); got != "b" {
+		t.Errorf("active input %q, want b (the first to deliver)", got)
+	}
 
 	for _, r := range []*testmedia.Rendition{video, audio} {
 		m := e.media("/out/v1/" + testChannel + "/channel_" + r.Name + ".m3u8")

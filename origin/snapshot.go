@@ -10,26 +10,28 @@ import (
 
 // snapshotVersion is bumped when the snapshot format changes; a starting
 // instance ignores snapshots of another version.
-const snapshotVersion = 1
+const snapshotVersion = 2
 
 // snapshot is a channel's whole index at a virtual time of the replay
 // (after every log entry before Time and every tick up to Time). Every
 // instance that replayed the same log encodes the same bytes.
 type snapshot struct {
-	Version    int        `json:"version"`
-	Channel    string     `json:"channel"`
-	Time       int64      `json:"time"`
-	Active     string     `json:"active"`
-	Switches   int        `json:"switches"`
-	Skew       int64      `json:"skew"`
-	HasSkew    bool       `json:"hasSkew"`
-	FileSeq    uint64     `json:"fileSeq"`
-	MasterFrom string     `json:"masterFrom,omitempty"`
-	Order      []string   `json:"order"`
-	RendKeys   []string   `json:"rendKeys"`
-	Files      []fileDTO  `json:"files"`
-	Rends      []rendDTO  `json:"rends"`
-	Inputs     []inputDTO `json:"inputs"`
+	Version  int    `json:"version"`
+	Channel  string `json:"channel"`
+	Time     int64  `json:"time"`
+	Active   string `json:"active"`
+	Switches int    `json:"switches"`
+	// ActiveSince is when Active became active (ingest clock, unix ns).
+	ActiveSince int64      `json:"activeSince,omitempty"`
+	Skew        int64      `json:"skew"`
+	HasSkew     bool       `json:"hasSkew"`
+	FileSeq     uint64     `json:"fileSeq"`
+	MasterFrom  string     `json:"masterFrom,omitempty"`
+	Order       []string   `json:"order"`
+	RendKeys    []string   `json:"rendKeys"`
+	Files       []fileDTO  `json:"files"`
+	Rends       []rendDTO  `json:"rends"`
+	Inputs      []inputDTO `json:"inputs"`
 }
 
 type fileDTO struct {
@@ -96,6 +98,7 @@ type inRendDTO struct {
 	WaitName  string        `json:"waitName,omitempty"`
 	WaitSince int64         `json:"waitSince,omitempty"`
 	Buf       []recDTO      `json:"buf,omitempty"`
+	LastRecv  int64         `json:"lastRecv,omitempty"`
 }
 
 type kfDTO struct {
@@ -166,6 +169,7 @@ func (c *channel) encodeSnapshot(t int64) ([]byte, error) {
 	s := snapshot{
 		Version: snapshotVersion, Channel: c.cfg.ID, Time: t, Active: c.active, Switches: c.switches,
 		Skew: c.skew, HasSkew: c.hasSkew, FileSeq: c.fileSeq, Order: c.order, RendKeys: c.rendKeys,
+		ActiveSince: unixNano(c.activeSince),
 	}
 	files := map[uint64]*storedFile{}
 	ref := func(f *storedFile) uint64 {
@@ -204,10 +208,7 @@ func (c *channel) encodeSnapshot(t int64) ([]byte, error) {
 		}
 		for k, ir := range in.rends {
 			rd := inRendDTO{LastSeq: ir.lastSeq, LastEnd: ir.lastEnd, Restart: ir.restart, Shift: ir.shift, Target: ir.target,
-				WaitName: ir.waitName, WaitSince: ir.waitSince.UnixNano(), Buf: recs(ir.buf)}
-			if ir.waitSince.IsZero() {
-				rd.WaitSince = 0
-			}
+				WaitName: ir.waitName, WaitSince: unixNano(ir.waitSince), Buf: recs(ir.buf), LastRecv: unixNano(ir.lastRecv)}
 			if ir.pending != nil {
 				rd.Pending, rd.PendRecv = string(ir.pendRaw), ir.pendRecv.UnixNano()
 			}
@@ -225,6 +226,22 @@ func (c *channel) encodeSnapshot(t int64) ([]byte, error) {
 		return nil, fmt.Errorf("encode snapshot: %w", err)
 	}
 	return data, nil
+}
+
+// unixNano is t in unix nanoseconds, 0 for the zero time.
+func unixNano(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixNano()
+}
+
+// fromUnixNano inverts unixNano.
+func fromUnixNano(n int64) time.Time {
+	if n == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, n)
 }
 
 func sortedIDs(m map[uint64]*storedFile) []uint64 {
@@ -316,6 +333,7 @@ func (c *channel) restore(s *snapshot) error {
 		return out
 	}
 	c.active, c.switches, c.skew, c.hasSkew, c.fileSeq = s.Active, s.Switches, s.Skew, s.HasSkew, s.FileSeq
+	c.activeSince = fromUnixNano(s.ActiveSince)
 	c.rends, c.rendKeys = map[string]*rendition{}, nil
 	for _, d := range s.Rends {
 		c.rends[d.Key] = &rendition{key: d.Key, segs: recs(d.Segs), nextSeq: d.NextSeq, discN: d.DiscN, target: d.Target, ext: d.Ext,
@@ -340,10 +358,7 @@ func (c *channel) restore(s *snapshot) error {
 		}
 		for k, rd := range d.Rends {
 			ir := &inRend{lastSeq: rd.LastSeq, lastEnd: rd.LastEnd, restart: rd.Restart, shift: rd.Shift, target: rd.Target,
-				waitName: rd.WaitName, buf: recs(rd.Buf)}
-			if rd.WaitSince != 0 {
-				ir.waitSince = time.Unix(0, rd.WaitSince)
-			}
+				waitName: rd.WaitName, waitSince: fromUnixNano(rd.WaitSince), buf: recs(rd.Buf), lastRecv: fromUnixNano(rd.LastRecv)}
 			if rd.Pending != "" {
 				m, err := hls.ParseMedia([]byte(rd.Pending))
 				if err != nil {

@@ -252,6 +252,10 @@ type inRend struct {
 	waitName  string    // file the pending playlist waits for
 	waitSince time.Time // when the wait began
 	buf       []rec     // segments received while this input is passive
+	// lastRecv is when this input last indexed a new segment of the
+	// rendition (the ingest clock): how the origin tells an active input
+	// that stopped delivering from one that is merely a little behind.
+	lastRecv time.Time
 }
 
 // input is one redundant ingest of a channel.
@@ -295,7 +299,11 @@ type channel struct {
 	skew     int64 // media time minus wall time at the newest append (ns)
 	hasSkew  bool
 	switches int
-	vnow     time.Time // ingest clock of the replay (shared storage)
+	// activeSince is when active became the active input (ingest clock):
+	// a rendition the active input has not delivered yet counts as
+	// delivered then.
+	activeSince time.Time
+	vnow        time.Time // ingest clock of the replay (shared storage)
 }
 
 // clockNow is the ingest clock: the time of the log entry being replayed
@@ -307,6 +315,20 @@ func (c *channel) clockNow() time.Time {
 		return c.vnow
 	}
 	return c.now()
+}
+
+// staleAfter is how long the active input may go without delivering a new
+// segment of a rendition, while the passive input has media the output
+// lacks, before the origin switches to the passive input: one and a half
+// target durations, so an input that keeps its cadence but arrives up to a
+// target duration after the other (or sends its first backlog a moment
+// later) never loses the output, and one that stopped loses it about a
+// target duration after its next segment was due.
+func staleAfter(target time.Duration) time.Duration {
+	if target <= 0 {
+		target = 2 * time.Second
+	}
+	return target * 3 / 2
 }
 
 // maxPassiveBuffer bounds the segments kept per rendition of a passive input.
@@ -568,7 +590,7 @@ func (c *channel) indexPlaylist(in *input, key string, m *hls.Media, recv time.T
 		// other input already delivered is not.
 		back := ir.lastEnd != 0 && starts[i] < ir.lastEnd-rc.dur/2
 		ir.restart = false
-		ir.lastSeq, ir.lastEnd = srcSeq, starts[i]+rc.dur
+		ir.lastSeq, ir.lastEnd, ir.lastRecv = srcSeq, starts[i]+rc.dur, now
 		c.offer(in, key, rc, ir.target, path.Ext(fileName(s.URI)), back)
 	}
 }
@@ -577,7 +599,7 @@ func (c *channel) indexPlaylist(in *input, key string, m *hls.Media, recv time.T
 // to the output timeline when in is active, buffered otherwise.
 func (c *channel) offer(in *input, key string, rc rec, target time.Duration, ext string, back bool) {
 	if c.active == "" {
-		c.active = in.name
+		c.active, c.activeSince = in.name, c.clockNow()
 		c.log.Info("input active", logChannel, c.cfg.ID, logInput, in.name)
 	}
 	ir := in.rend(key)
@@ -589,7 +611,7 @@ func (c *channel) offer(in *input, key string, rc rec, target time.Duration, ext
 			}
 			ir.buf = append(ir.buf[:0], ir.buf[over:]...)
 		}
-		c.checkPassive(in, key, target)
+		c.checkPassive(in, key)
 		return
 	}
 	r := c.rend(key)
@@ -648,34 +670,59 @@ func (in *input) covers(key string, end, tol int64) bool {
 	return false
 }
 
-// checkPassive switches to passive input in when it is ahead of the output
-// timeline of key by more than two target durations (the active input
-// stopped delivering or missed segments).
-func (c *channel) checkPassive(in *input, key string, target time.Duration) {
+// checkPassive switches to passive input in when it buffered media of
+// rendition key that the output timeline lacks and the active input
+// delivered no new segment of key for longer than staleAfter (by the
+// ingest clock). Where the passive input is ahead does not matter: during
+// the first backlog burst, or with inputs arriving a little apart, the
+// passive input is often ahead for a moment, and switching then would only
+// flap. It reports whether it switched.
+func (c *channel) checkPassive(in *input, key string) bool {
 	ir := in.rends[key]
-	if len(ir.buf) == 0 {
-		return
+	act := c.inputs[c.active]
+	if ir == nil || len(ir.buf) == 0 || act == nil || act == in {
+		return false
 	}
-	if target <= 0 {
-		target = time.Second
+	newest := &ir.buf[len(ir.buf)-1]
+	target := ir.target
+	if r := c.rends[key]; r != nil && len(r.segs) > 0 {
+		if newest.end() <= r.lastEnd()+newest.dur/2 {
+			return false // the output has all of it already
+		}
+		target = max(target, r.target)
 	}
-	newest := ir.buf[len(ir.buf)-1].end()
-	r := c.rends[key]
-	var outEnd int64
-	if r != nil && len(r.segs) > 0 {
-		outEnd = r.lastEnd()
-	} else {
-		outEnd = ir.buf[0].start
+	last := c.activeSince
+	if air := act.rends[key]; air != nil && air.lastRecv.After(last) {
+		last = air.lastRecv
 	}
-	if newest-outEnd > int64(2*target) {
-		c.switchTo(in, "active input stopped delivering")
+	if c.clockNow().Sub(last) <= staleAfter(target) {
+		return false
+	}
+	c.switchTo(in, "active input stopped delivering")
+	return true
+}
+
+// checkInputs runs checkPassive on every rendition of the passive inputs,
+// so an active input that stopped loses the output even when no further
+// segment arrives on any input.
+func (c *channel) checkInputs() {
+	for _, n := range c.order {
+		in := c.inputs[n]
+		if n == c.active {
+			continue
+		}
+		for _, key := range sortedKeys(in.rends) {
+			if c.checkPassive(in, key) {
+				return
+			}
+		}
 	}
 }
 
 // switchTo makes in the active input and appends what it buffered.
 func (c *channel) switchTo(in *input, reason string) {
 	c.log.Warn("switching input", logChannel, c.cfg.ID, logFrom, c.active, logTo, in.name, logReason, reason)
-	c.active = in.name
+	c.active, c.activeSince = in.name, c.clockNow()
 	c.switches++
 	if in.master != nil {
 		c.master = in.master
@@ -716,13 +763,15 @@ func (c *channel) trim(r *rendition) {
 	r.segs = r.segs[n:]
 }
 
-// sweep applies retention to every rendition and forgets old file names.
+// sweep applies retention to every rendition, forgets old file names and
+// switches away from an active input that stopped delivering.
 func (c *channel) sweep() {
 	for _, key := range c.rendKeys {
 		c.trim(c.rends[key])
 	}
 	now := c.clockNow()
-	for _, in := range c.inputs {
+	for _, n := range c.order { // in order: indexing may switch inputs
+		in := c.inputs[n]
 		for name, f := range in.files {
 			if now.Sub(f.recv) > fileGrace {
 				delete(in.files, name)
@@ -736,6 +785,7 @@ func (c *channel) sweep() {
 			}
 		}
 	}
+	c.checkInputs()
 }
 
 // cloneExtra copies the ad markers of s, so the index does not keep the
