@@ -32,15 +32,26 @@ const (
 	password  = "interop-secret"
 )
 
-// endpoints are every packaging the origin offers over one ingest.
+// endpoints are every packaging the origin offers over one ingest. Keys of
+// the TS and AES-128 endpoints rotate every 10 s, so the decoded 14 s
+// window always crosses a key change. The cbcs and cenc keys do not
+// rotate: ffmpeg (5.1, Debian 12) decrypts an fMP4 rendition with the key
+// it started with and ignores later EXT-X-KEY tags, so a rotation inside
+// the window would test ffmpeg, not the origin.
 var endpoints = []origin.EndpointConfig{
 	{ID: "ts"},
 	{ID: "cmaf", Packaging: origin.PackagingCMAF},
-	{ID: "aes", Encryption: &origin.EncryptionConfig{Method: origin.MethodAES128}},
-	{ID: "cmaf-aes", Packaging: origin.PackagingCMAF, Encryption: &origin.EncryptionConfig{Method: origin.MethodAES128}},
-	{ID: "sample-aes", Encryption: &origin.EncryptionConfig{Method: origin.MethodSampleAES}},
-	{ID: "cbcs", Packaging: origin.PackagingCMAF, Encryption: &origin.EncryptionConfig{Method: origin.MethodCBCS}},
-	{ID: "cenc", Packaging: origin.PackagingCMAF, Encryption: &origin.EncryptionConfig{Method: origin.MethodCENC}},
+	{ID: "aes", Encryption: encryption(origin.MethodAES128, 10*time.Second)},
+	{ID: "cmaf-aes", Packaging: origin.PackagingCMAF, Encryption: encryption(origin.MethodAES128, 10*time.Second)},
+	{ID: "sample-aes", Encryption: encryption(origin.MethodSampleAES, 10*time.Second)},
+	{ID: "cbcs", Packaging: origin.PackagingCMAF, Encryption: encryption(origin.MethodCBCS, 0)},
+	{ID: "cenc", Packaging: origin.PackagingCMAF, Encryption: encryption(origin.MethodCENC, 0)},
+}
+
+// encryption is an endpoint's encryption with keys rotating every
+// rotation (0: one key).
+func encryption(method string, rotation time.Duration) *origin.EncryptionConfig {
+	return &origin.EncryptionConfig{Method: method, KeyRotationInterval: origin.Duration(rotation)}
 }
 
 // chain is the bundled channel relayed into an origin, on one loopback
@@ -266,6 +277,22 @@ func TestEveryEndpointDecodesLikeClearTS(t *testing.T) {
 		t.Fatal("the window's H.264 slices hold no emulation prevention bytes")
 	} else {
 		t.Logf("channel_video-1: %d emulation prevention bytes in the window's slices", n)
+	}
+	// The rotating keys change inside the window.
+	for _, ep := range []string{"aes", "sample-aes"} {
+		m, err := c.media(t, "/out/v1/"+channelID+"/"+ep+"/channel_video-0.m3u8"+q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		uris := map[string]bool{}
+		for _, s := range m.Segments {
+			for _, k := range s.Keys {
+				uris[k.URI] = true
+			}
+		}
+		if len(uris) < 2 {
+			t.Fatalf("%s: %d key URIs in the window, want a key change", ep, len(uris))
+		}
 	}
 	for _, r := range renditions {
 		clear, msg := decode(t, c.srv.URL+"/out/v1/"+channelID+"/ts/"+r+".m3u8"+q)
