@@ -30,7 +30,7 @@ type Origin struct {
 	uniq     atomic.Uint64
 	cache    *packCache // packaged segments
 	metrics  *originMetrics
-	keys     *keyCache  // content keys of encrypted endpoints
+	keys     *keyCache // content keys of encrypted endpoints
 	// shared is the shared storage runtime (nil: local storage), and
 	// channelList the channels in configuration order.
 	shared      *sharedStore
