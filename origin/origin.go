@@ -429,3 +429,18 @@ func (c *channel) input(name string) (*input, error) {
 	c.order = append(c.order, name)
 	return in, nil
 }
+
+// Endpoints returns the endpoint IDs of a channel, the default endpoint
+// (served at /out/v1/{channel}/index.m3u8 too; "" when the channel has no
+// endpoints configured) first, and whether the channel exists.
+func (o *Origin) Endpoints(channelID string) ([]string, bool) {
+	ch := o.channels[channelID]
+	if ch == nil {
+		return nil, false
+	}
+	ids := make([]string, len(ch.eps))
+	for i, ep := range ch.eps {
+		ids[i] = ep.id
+	}
+	return ids, true
+}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -10,11 +11,16 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/pullpush/pullpush/internal/accesslog"
 	"github.com/pullpush/pullpush/origin"
+	"github.com/pullpush/pullpush/origin/admin"
+	"github.com/pullpush/pullpush/origin/harvest"
+	"github.com/pullpush/pullpush/output"
+	"github.com/pullpush/pullpush/output/outputs"
 )
 
 const originUsage = `usage: pullpush origin --listen ADDR --data DIR --channel ID=USER:PASSWORD [--channel ...] [--config origin.yaml]
@@ -41,7 +47,13 @@ $PULLPUSH_S3_ENDPOINT and $PULLPUSH_S3_REGION (or $AWS_REGION) set the others.
 
 Operations: GET http://ADDR/health (200 when storage is reachable, else
 503) and GET http://ADDR/metrics (Prometheus); one log line per request
-unless --access-log=false.
+unless --access-log=false. Control API (Authorization: Bearer --api-token),
+documented at http://ADDR/api/docs/openapi.json:
+  GET  /api/v1/channels[/ID]       inputs (active, last segment), switches, endpoints
+  POST /api/v1/harvest             live-to-VOD: {"channel":"ID","endpoint":"ts",
+       "start":"2026-01-01T10:00:00Z","end":"2026-01-01T10:30:00Z",
+       "destination":{"output":"file","payload":{"dir":"/srv/vod/clip1"}}}
+       (or "output":"s3" with the s3 output's payload); GET /api/v1/harvest[/JOB]
 
 Packaging endpoints (--endpoint, or endpoints: in the config) serve the same
 ingest as TS or CMAF, clear or encrypted, each at
@@ -202,6 +214,7 @@ func runOrigin(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	s3Endpoint := fs.String("s3-endpoint", "", "S3 endpoint `URL` of --storage, e.g. http://127.0.0.1:7070 (default AWS; $"+s3EndpointEnv+")")
 	s3Region := fs.String("s3-region", "", "S3 `region` of --storage (default $"+s3RegionEnv+", $AWS_REGION, us-east-1)")
 	s3AccessKey := fs.String("s3-access-key", "", "S3 access `key` of --storage (default $"+s3AccessKeyEnv+", else the AWS environment or role)")
+	apiToken := fs.String("api-token", "", "bearer `token` of the control API under /api/v1/ (default $PULLPUSH_API_TOKEN)")
 	accessLog := fs.Bool("access-log", true, "log every request (method, path, status, bytes, duration, remote); --access-log=false turns it off")
 	s3SecretKey := fs.String("s3-secret-key", "", "S3 secret `key` of --storage (default $"+s3SecretKeyEnv+"; prefer the environment)")
 	if err := fs.Parse(args); err != nil {
@@ -287,9 +300,31 @@ func runOrigin(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return fmt.Errorf("origin: listen: %w", err)
 	}
+	if *apiToken == "" {
+		*apiToken = os.Getenv("PULLPUSH_API_TOKEN")
+	}
+	if *apiToken == "" && !isLoopback(ln.Addr()) {
+		logger.Warn("the control API has no token and listens beyond loopback: anyone who reaches it can read channel status and write harvests; set --api-token or PULLPUSH_API_TOKEN")
+	}
+	stateFile := ""
+	if cfg.DataDir != "" {
+		stateFile = filepath.Join(cfg.DataDir, "harvest.json")
+	}
+	reg := output.NewRegistry()
+	outputs.Register(reg)
+	hv, err := harvest.New(harvest.Config{
+		Origin: o.Handler(), Endpoints: o.Endpoints, Outputs: reg, StateFile: stateFile, Logger: logger,
+		Redact: func(name string, p json.RawMessage) json.RawMessage { return outputs.Redact(name, p, reg) },
+	})
+	if err != nil {
+		return fmt.Errorf("origin: %w", err)
+	}
+	defer hv.Close()
 	mux := http.NewServeMux()
 	mux.Handle("GET /health", o.HealthHandler())
 	mux.Handle("GET /metrics", o.MetricsHandler())
+	control := admin.New(o, hv).Handler(*apiToken)
+	mux.Handle("/api/", control)
 	mux.Handle("/", o.Handler())
 	handler := origin.SafePaths(mux)
 	if *accessLog {

@@ -48,7 +48,7 @@ func TestOriginCommand(t *testing.T) {
 	done := make(chan error, 1)
 	go func() {
 		done <- runOrigin(ctx, []string{"--listen", "127.0.0.1:0", "--data", filepath.Join(dir, "data"),
-			"--channel", "live=pusher:" + secret, "--config", cfgPath}, &stdout, &stderr)
+			"--channel", "live=pusher:" + secret, "--config", cfgPath, "--api-token", "ctl-t0ken"}, &stdout, &stderr)
 	}()
 	re := regexp.MustCompile(`ingest a: (http://127\.0\.0\.1:\d+)/in/v2/live/a/channel`)
 	var base string
@@ -100,6 +100,25 @@ func TestOriginCommand(t *testing.T) {
 	}
 	if code, body := get("/health"); code != http.StatusOK || !strings.Contains(body, `"ok"`) {
 		t.Fatalf("/health: %d %s", code, body)
+	}
+	// The control API needs its token, and lists the channel without its
+	// password.
+	if code, _ := get("/api/v1/channels/live"); code != http.StatusUnauthorized {
+		t.Fatalf("control API without token: %d", code)
+	}
+	req, _ := http.NewRequest(http.MethodGet, base+"/api/v1/channels/live", nil)
+	req.Header.Set("Authorization", "Bearer ctl-t0ken")
+	resp, err = http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	status, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || !strings.Contains(string(status), `"activeInput":"a"`) || strings.Contains(string(status), secret) {
+		t.Fatalf("control API: %d %s", resp.StatusCode, status)
+	}
+	if code, body := get("/api/docs/openapi.json"); code != http.StatusOK || !strings.Contains(body, "/api/v1/harvest") {
+		t.Fatalf("openapi: %d %s", code, body)
 	}
 	_, metrics := get("/metrics")
 	for _, want := range []string{
