@@ -36,7 +36,7 @@ const (
 // Chain is the bundled channel relayed into an origin, on one loopback
 // server.
 type Chain struct {
-	URL    string // the server: /channels/, /in/, /out/ and the key server
+	URL    string    // the server: /channels/, /in/, /out/ and the key server
 	Start  time.Time // the channel's epoch: asset a plays [0, 30 s), b from 30 s
 	Origin *origin.Origin
 }

@@ -103,7 +103,7 @@ func TestEveryEndpointDecodesLikeClearTS(t *testing.T) {
 	}
 	// The rotating keys change inside the window.
 	for _, ep := range []string{"aes", "sample-aes"} {
-		m, err := c.Media("/out/v1/"+channelID+"/"+ep+"/channel_video-0.m3u8"+q)
+		m, err := c.Media("/out/v1/" + channelID + "/" + ep + "/channel_video-0.m3u8" + q)
 		if err != nil {
 			t.Fatal(err)
 		}
