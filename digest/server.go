@@ -28,6 +28,15 @@ var (
 // Lookup returns the password for user, or false when the user is unknown.
 type Lookup func(user string) (password string, ok bool)
 
+// HA1Lookup returns every HA1 (hex MD5 of "user:realm:password", see HA1)
+// that user may authenticate with: more than one while a rotated password
+// is still accepted. None means the user is unknown.
+type HA1Lookup func(user string) []string
+
+// HA1 returns the hex MD5 of "user:realm:password", what a server needs to
+// verify digest responses without keeping the password.
+func HA1(user, realm, password string) string { return md5hex(user + ":" + realm + ":" + password) }
+
 // Verifier checks Digest Authorization headers (MD5, qop=auth). Nonces are
 // self-validating (HMAC over their issue time) and expire after NonceTTL;
 // each nonce-count may be used once, so captured requests cannot be replayed.
@@ -35,6 +44,7 @@ type Verifier struct {
 	realm  string
 	ttl    time.Duration
 	lookup Lookup
+	ha1s   HA1Lookup // replaces lookup when set
 	key    [32]byte
 	now    func() time.Time
 
@@ -54,6 +64,14 @@ const maxNonceCounts = 4096
 
 // Option configures a Verifier.
 type Option func(*Verifier)
+
+// WithHA1Lookup makes the verifier check responses against the HA1 values
+// of lookup instead of the passwords of NewVerifier's Lookup (which may
+// then be nil).
+func WithHA1Lookup(lookup HA1Lookup) Option { return func(v *Verifier) { v.ha1s = lookup } }
+
+// Realm returns the verifier's realm.
+func (v *Verifier) Realm() string { return v.realm }
 
 // WithClock sets the time source (tests).
 func WithClock(now func() time.Time) Option { return func(v *Verifier) { v.now = now } }
@@ -150,15 +168,24 @@ func (v *Verifier) Verify(r *http.Request) (string, error) {
 	if now.Sub(issued) > v.ttl || issued.Sub(now) > time.Minute {
 		return "", ErrStale
 	}
-	pass, ok := v.lookup(user)
+	var ha1s []string
+	if v.ha1s != nil {
+		ha1s = v.ha1s(user)
+	} else if pass, ok := v.lookup(user); ok {
+		ha1s = []string{HA1(user, v.realm, pass)}
+	}
+	ok = len(ha1s) > 0
 	if !ok {
 		// Compute anyway so unknown users cost the same as wrong passwords.
-		pass = "\x00unknown"
+		ha1s = []string{HA1(user, v.realm, "\x00unknown")}
 	}
-	ha1 := md5hex(user + ":" + v.realm + ":" + pass)
 	ha2 := md5hex(r.Method + ":" + uri)
-	want := md5hex(ha1 + ":" + nonce + ":" + p["nc"] + ":" + cnonce + ":auth:" + ha2)
-	if subtle.ConstantTimeCompare([]byte(want), []byte(strings.ToLower(resp))) != 1 || !ok {
+	match := 0
+	for _, ha1 := range ha1s {
+		want := md5hex(ha1 + ":" + nonce + ":" + p["nc"] + ":" + cnonce + ":auth:" + ha2)
+		match |= subtle.ConstantTimeCompare([]byte(want), []byte(strings.ToLower(resp)))
+	}
+	if match != 1 || !ok {
 		return "", ErrBadCredentials
 	}
 	if !v.markUsed(nonce, issued, nc, now) {

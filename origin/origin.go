@@ -133,14 +133,13 @@ func NewContext(ctx context.Context, cfg Config, opts ...Option) (*Origin, error
 			ch.needTS = ch.needTS || ep.cmaf
 		}
 		clock := digest.WithClock(o.cfg.Now)
+		ch.creds = newCredStore(cc, o.cfg.Now)
 		if len(cc.Inputs) == 0 {
-			user, pass := cc.Username, cc.Password
-			ch.verifier = digest.NewVerifier(realm, o.cfg.NonceTTL, func(u string) (string, bool) { return pass, u == user }, clock)
+			ch.verifier = digest.NewVerifier(realm, o.cfg.NonceTTL, nil, clock, digest.WithHA1Lookup(ch.creds.ha1s("")))
 		} else {
 			ch.perInput = make(map[string]*digest.Verifier)
 			for _, in := range cc.Inputs {
-				user, pass, _ := cc.credentials(in.Name)
-				ch.perInput[in.Name] = digest.NewVerifier(realm, o.cfg.NonceTTL, func(u string) (string, bool) { return pass, u == user }, clock)
+				ch.perInput[in.Name] = digest.NewVerifier(realm, o.cfg.NonceTTL, nil, clock, digest.WithHA1Lookup(ch.creds.ha1s(in.Name)))
 			}
 		}
 		if o.shared != nil {
@@ -149,6 +148,9 @@ func NewContext(ctx context.Context, cfg Config, opts ...Option) (*Origin, error
 		}
 		o.channels[cc.ID] = ch
 		o.channelList = append(o.channelList, ch)
+	}
+	if err := o.loadCredentials(); err != nil {
+		return nil, err
 	}
 	if err := o.startBackground(ctx); err != nil {
 		return nil, err

@@ -280,6 +280,7 @@ type channel struct {
 	now      func() time.Time
 	verifier *digest.Verifier            // shared credentials
 	perInput map[string]*digest.Verifier // per-input credentials
+	creds    *credStore                  // what the verifiers accept
 	// shared is set on shared storage: the index is built by replaying
 	// the ingest log, with the ingest clock at vnow, and released files
 	// are handed to removeFile (delete from the bucket).

@@ -50,6 +50,9 @@ Operations: GET http://ADDR/health (200 when storage is reachable, else
 unless --access-log=false. Control API (Authorization: Bearer --api-token),
 documented at http://ADDR/api/docs/openapi.json:
   GET  /api/v1/channels[/ID]       inputs (active, last segment), switches, endpoints
+  POST /api/v1/channels/ID/credentials  {"password":"...","graceSeconds":300}: rotate
+       ingest credentials ("input":"b" on a channel with per-input ones); the
+       old password works for the grace period; kept under --data as HA1 only
   POST /api/v1/harvest             live-to-VOD: {"channel":"ID","endpoint":"ts",
        "start":"2026-01-01T10:00:00Z","end":"2026-01-01T10:30:00Z",
        "destination":{"output":"file","payload":{"dir":"/srv/vod/clip1"}}}

@@ -7,8 +7,11 @@ package admin
 
 import (
 	"encoding/json"
+	"errors"
+	"io"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/pullpush/pullpush/internal/bearer"
 	"github.com/pullpush/pullpush/origin"
@@ -40,6 +43,9 @@ func New(o *origin.Origin, h *harvest.Manager) *API {
 			responses: map[string]string{"200": "{\"channels\": [ChannelStatus]}"}, handler: a.listChannels},
 		{method: "GET", path: "/api/v1/channels/{id}", summary: "One channel's status",
 			responses: map[string]string{"200": "ChannelStatus", "404": "no such channel"}, handler: a.getChannel},
+		{method: "POST", path: "/api/v1/channels/{id}/credentials", summary: "Rotate ingest credentials: the new password works at once, the old one for graceSeconds (default 300, at most 86400; -1: none)",
+			body:      `{"input": "b" (only for a channel with per-input credentials), "username": optional (default: the current one), "password": at least 8 characters, "graceSeconds": optional}`,
+			responses: map[string]string{"204": "rotated", "400": "bad request", "404": "no such channel"}, handler: a.rotate},
 	}
 	if h != nil {
 		hh := h.Handler()
@@ -80,6 +86,50 @@ func (a *API) getChannel(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, st)
+}
+
+// rotateRequest is the body of POST /api/v1/channels/{id}/credentials.
+type rotateRequest struct {
+	Input        string `json:"input"`
+	Username     string `json:"username"`
+	Password     string `json:"password"`
+	GraceSeconds *int   `json:"graceSeconds"`
+}
+
+func (a *API) rotate(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	if _, ok := a.origin.Channel(id); !ok {
+		writeJSON(w, http.StatusNotFound, map[string]string{"error": "no such channel"})
+		return
+	}
+	dec := json.NewDecoder(io.LimitReader(r.Body, 16<<10))
+	dec.DisallowUnknownFields()
+	var req rotateRequest
+	if err := dec.Decode(&req); err != nil {
+		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "invalid JSON body: " + err.Error()})
+		return
+	}
+	grace := time.Duration(0)
+	if req.GraceSeconds != nil {
+		switch g := *req.GraceSeconds; {
+		case g == -1:
+			grace = -1
+		case g < 0:
+			writeJSON(w, http.StatusBadRequest, map[string]string{"error": "graceSeconds must be -1 (none), 0 (the default) or positive"})
+			return
+		default:
+			grace = time.Duration(g) * time.Second
+		}
+	}
+	if err := a.origin.RotateCredentials(id, req.Input, req.Username, req.Password, grace); err != nil {
+		code := http.StatusBadRequest
+		if !errors.Is(err, origin.ErrCredentials) {
+			code = http.StatusInternalServerError
+		}
+		writeJSON(w, code, map[string]string{"error": err.Error()})
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
 }
 
 // OpenAPI returns the OpenAPI 3 document of the routes.

@@ -85,6 +85,28 @@ func TestChannelStatus(t *testing.T) {
 	if code, _ := do(t, "GET", srv.URL+"/api/v1/channels", "wrong", ""); code != 401 {
 		t.Fatalf("wrong token: %d", code)
 	}
+
+	// Credential rotation: the relay keeps pushing with the old password
+	// during the grace period; bad requests are 400 with the reason.
+	for _, c := range []struct {
+		body string
+		code int
+		want string
+	}{
+		{`{"password":"short"}`, 400, "at least 8"},
+		{`{"password":"long-enough","input":"a"}`, 400, "share their credentials"},
+		{`{"password":"long-enough","graceSeconds":-5}`, 400, "graceSeconds"},
+		{`{"password":"long-enough","extra":1}`, 400, "unknown field"},
+		{`{"password":"rotated-secret","graceSeconds":600}`, 204, ""},
+	} {
+		code, b := do(t, "POST", srv.URL+"/api/v1/channels/1/credentials", token, c.body)
+		if code != c.code || !strings.Contains(string(b), c.want) {
+			t.Errorf("rotate %s: %d %s, want %d %q", c.body, code, b, c.code, c.want)
+		}
+	}
+	if code, _ := do(t, "POST", srv.URL+"/api/v1/channels/9/credentials", token, `{"password":"long-enough"}`); code != 404 {
+		t.Errorf("rotate on an unknown channel: %d", code)
+	}
 }
 
 // TestOpenAPIMatchesHandlers: every documented operation is served (with
@@ -100,7 +122,7 @@ func TestOpenAPIMatchesHandlers(t *testing.T) {
 	if code != 200 || json.Unmarshal(b, &doc) != nil || doc.OpenAPI == "" {
 		t.Fatalf("openapi: %d %s", code, b)
 	}
-	if len(doc.Paths) != 4 {
+	if len(doc.Paths) != 5 {
 		t.Fatalf("%d paths documented: %v", len(doc.Paths), doc.Paths)
 	}
 	n := 0
@@ -118,7 +140,7 @@ func TestOpenAPIMatchesHandlers(t *testing.T) {
 			}
 		}
 	}
-	if n != 5 || len(a.OpenAPI()["paths"].(map[string]any)) != 4 {
+	if n != 6 || len(a.OpenAPI()["paths"].(map[string]any)) != 5 {
 		t.Fatalf("%d operations", n)
 	}
 	if code, _ := do(t, "GET", srv.URL+"/api/v1/nosuch", token, ""); code != 404 {
