@@ -65,7 +65,8 @@ func (o *Origin) Channel(id string) (ChannelStatus, bool) {
 func (c *channel) status() ChannelStatus {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	st := ChannelStatus{ID: c.cfg.ID, Active: c.active, Switches: c.switches}
+	st := ChannelStatus{ID: c.cfg.ID, Active: c.active, Switches: c.switches,
+		Inputs: []InputStatus{}, Endpoints: []EndpointStatus{}, Renditions: []RenditionStatus{}}
 	for _, name := range c.order {
 		in := c.inputs[name]
 		is := InputStatus{Name: name, Active: name == c.active}

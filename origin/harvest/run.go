@@ -3,6 +3,7 @@ package harvest
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -73,7 +74,12 @@ func (m *Manager) get(ctx context.Context, p string) ([]byte, error) {
 		return nil, err
 	}
 	if w.code != http.StatusOK && w.code != 0 {
-		return nil, &statusError{path: p, code: w.code, msg: strings.TrimSpace(truncate(w.body.String(), 200))}
+		msg := strings.TrimSpace(truncate(w.body.String(), 200))
+		var e struct{ Error string }
+		if json.Unmarshal(w.body.Bytes(), &e) == nil && e.Error != "" {
+			msg = e.Error
+		}
+		return nil, &statusError{path: p, code: w.code, msg: msg}
 	}
 	return w.body.Bytes(), nil
 }
