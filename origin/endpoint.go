@@ -69,6 +69,22 @@ type EndpointConfig struct {
 	PDTInterval     time.Duration `yaml:"pdtInterval"`
 	// Encryption, when set, encrypts the endpoint's audio and video.
 	Encryption *EncryptionConfig `yaml:"encryption"`
+	// StreamSelection, when set, limits and orders the variants of the
+	// endpoint's multivariant playlist (before a request's
+	// ?aws.manifestfilter=).
+	StreamSelection *StreamSelection `yaml:"streamSelection"`
+}
+
+// StreamSelection is MediaPackage's per-endpoint stream selection.
+type StreamSelection struct {
+	// MinVideoBitsPerSecond and MaxVideoBitsPerSecond bound the variants'
+	// BANDWIDTH (0: no bound).
+	MinVideoBitsPerSecond int `yaml:"minVideoBitsPerSecond"`
+	MaxVideoBitsPerSecond int `yaml:"maxVideoBitsPerSecond"`
+	// StreamOrder is original (as ingested, the default),
+	// video_bitrate_ascending or video_bitrate_descending
+	// (case-insensitive).
+	StreamOrder string `yaml:"streamOrder"`
 }
 
 // EncryptionConfig configures an endpoint's encryption.
@@ -210,6 +226,19 @@ func (c Config) validateEndpoints(k string, ch ChannelConfig) error {
 			return cfgErr(ek+".id", "duplicate endpoint %q", ep.ID)
 		}
 		seen[ep.ID] = true
+		if sel := ep.StreamSelection; sel != nil {
+			if sel.MinVideoBitsPerSecond < 0 || sel.MaxVideoBitsPerSecond < 0 ||
+				(sel.MaxVideoBitsPerSecond > 0 && sel.MaxVideoBitsPerSecond < sel.MinVideoBitsPerSecond) {
+				return cfgErr(ek+".streamSelection", "want 0 <= minVideoBitsPerSecond <= maxVideoBitsPerSecond (0: no bound), got %d and %d",
+					sel.MinVideoBitsPerSecond, sel.MaxVideoBitsPerSecond)
+			}
+			switch o := strings.ToLower(sel.StreamOrder); o {
+			case "", StreamOrderOriginal, StreamOrderAscending, StreamOrderDescending:
+			default:
+				return cfgErr(ek+".streamSelection.streamOrder", "must be %s, %s or %s, got %q",
+					StreamOrderOriginal, StreamOrderAscending, StreamOrderDescending, sel.StreamOrder)
+			}
+		}
 		if ep.Packaging != PackagingTS && ep.Packaging != PackagingCMAF {
 			return cfgErr(ek+".packaging", "must be ts or cmaf, got %q", ep.Packaging)
 		}
@@ -334,7 +363,8 @@ type endpoint struct {
 	delay     time.Duration
 	pdt       time.Duration
 	iframes   bool
-	enc       *encSpec // nil: clear
+	enc       *encSpec         // nil: clear
+	sel       *StreamSelection // nil: every variant, as ingested
 }
 
 // encSpec is the resolved encryption of an endpoint.
@@ -364,6 +394,11 @@ func newEndpoints(ch ChannelConfig) []*endpoint {
 			id: ec.ID, cmaf: ec.Packaging == PackagingCMAF,
 			startover: ec.StartoverWindow, manifest: ec.ManifestWindow, delay: ec.TimeDelay,
 			pdt: ec.PDTInterval, iframes: ec.IFrames == nil || *ec.IFrames,
+		}
+		if sel := ec.StreamSelection; sel != nil {
+			cp := *sel
+			cp.StreamOrder = strings.ToLower(cp.StreamOrder)
+			ep.sel = &cp
 		}
 		if e := ec.Encryption; e != nil {
 			ep.enc = &encSpec{

@@ -598,12 +598,26 @@ func videoCodecs(codecs string) string {
 }
 
 func (o *Origin) serveMultivariant(w http.ResponseWriter, r *http.Request, ch *channel, ep *endpoint, sh shift) {
+	filter, err := manifestFilterFromQuery(r.URL.RawQuery)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
 	ch.mu.Lock()
 	mv, es := ch.multivariant(ep, sh)
 	cutoff := ch.mediaNow() - int64(ep.delay)
 	ch.mu.Unlock()
 	if es != nil {
 		writeError(w, es.code, es.msg)
+		return
+	}
+	selectStreams(mv, ep.sel)
+	if len(mv.Variants) == 0 {
+		writeError(w, http.StatusNotFound, "no variant within the endpoint's stream selection")
+		return
+	}
+	if err := filter.apply(mv); err != nil {
+		writeError(w, http.StatusNotFound, err.Error())
 		return
 	}
 	cache := cacheLive

@@ -45,6 +45,12 @@ else $PULLPUSH_S3_ACCESS_KEY/$PULLPUSH_S3_SECRET_KEY, else the AWS
 environment, credentials file or instance role. $PULLPUSH_STORAGE,
 $PULLPUSH_S3_ENDPOINT and $PULLPUSH_S3_REGION (or $AWS_REGION) set the others.
 
+Manifest filtering per request, as MediaPackage's: append to a
+multivariant URL ?aws.manifestfilter=video_bitrate:100000-3000000;video_height:0-720;
+audio_language:en,fr;subtitle_language:de;trickplay_type:none (also video_codec:h264|h265,
+video_framerate, audio_codec:aacl|aach|ac-3|ec-3, audio_channels, trickplay_height); a bad
+clause is a 400 naming it, a filter nothing matches a 404.
+
 Operations: GET http://ADDR/health (200 when storage is reachable, else
 503) and GET http://ADDR/metrics (Prometheus); one log line per request
 unless --access-log=false. Control API (Authorization: Bearer --api-token),
@@ -94,6 +100,10 @@ The YAML config (--config) sets per-channel endpoint settings; --data and
         - id: cmaf
           packaging: cmaf    # TS repackaged as CMAF (fMP4)
           manifestWindow: 30s   # startoverWindow, timeDelay, iframes, pdtInterval too
+          streamSelection:      # optional: variants by BANDWIDTH, and their order
+            minVideoBitsPerSecond: 0
+            maxVideoBitsPerSecond: 3000000
+            streamOrder: original   # or video_bitrate_ascending, video_bitrate_descending
         - id: cbcs
           packaging: cmaf
           encryption:
