@@ -41,6 +41,8 @@
 //	naming.go       rendition, segment and auxiliary file names; content types
 //	rendition.go    per-rendition state, restore and save of progress, poll,
 //	                apply and download (stages 2-4)
+//	numbering.go    numbering: source to output media sequence numbers,
+//	                restarts, renumbering, reserved numbers (stage 3)
 //	entry.go        entry (one segment), aux (init segment or key), notifier
 //	pusher.go       per-target push loop, eviction and release (stage 5)
 //	progress.go     persisted progress document and the saver (stage 6)

@@ -115,8 +115,8 @@ func FuzzApplyPlaylists(f *testing.F) {
 					}
 				}
 			}
-			if n := len(r.entries); n > 0 && r.entries[n-1].seq+1 != r.nextSeq {
-				t.Fatalf("last entry %d, nextSeq %d", r.entries[n-1].seq, r.nextSeq)
+			if n := len(r.entries); n > 0 && r.entries[n-1].seq+1 != r.num.next {
+				t.Fatalf("last entry %d, nextSeq %d", r.entries[n-1].seq, r.num.next)
 			}
 			return true
 		}

@@ -28,7 +28,7 @@ func (r *rendition) push(ctx, pctx context.Context, ti int) {
 		r.mu.Lock()
 		next := t.pushed + 1
 		e := r.entryLocked(next)
-		ended := r.ended && next >= r.nextSeq
+		ended := r.ended && next >= r.num.next
 		wait := r.changed.wait()
 		r.mu.Unlock()
 

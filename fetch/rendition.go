@@ -29,11 +29,7 @@ type rendition struct {
 
 	mu           sync.Mutex
 	entries      []*entry // consecutive output seqs
-	nextSeq      int64
-	offset       int64 // output seq = source msn + offset
-	reserved     int64 // output seqs up to this may name files a previous run pushed
-	headSrc      int64 // newest source msn enqueued, -1 none
-	recent       map[int64]string
+	num          numbering
 	liveFirst    int64 // first msn listed in the latest source playlist
 	liveLast     int64
 	ended        bool // source ENDLIST seen; no more entries
@@ -46,7 +42,6 @@ type rendition struct {
 	lastDur      float64
 	auxes        map[string]*aux
 	tg           []*renditionTarget
-	pendingDisc  bool // next new entry carries a DISCONTINUITY (restart gap)
 	st           RenditionStatus
 	stallTold    bool // last stall state told to a StallObserver
 	lastNew      time.Time
@@ -68,8 +63,7 @@ type renditionTarget struct {
 func newRendition(f *Fetcher, name, u, ref, kind string) *rendition {
 	r := &rendition{
 		f: f, name: name, url: u, ref: ref, kind: kind, ext: ".ts",
-		headSrc: -1, reserved: -1, recent: map[int64]string{}, auxes: map[string]*aux{},
-		td: 1,
+		num: newNumbering(), auxes: map[string]*aux{}, td: 1,
 	}
 	if kind == "subtitles" {
 		r.ext = ".vtt"
@@ -102,7 +96,6 @@ func (r *rendition) restore(p *renditionProgress) {
 		r.f.log.Warn("ignoring saved progress with numbers out of range", "rendition", r.name)
 		return
 	}
-	r.offset = p.Offset
 	minPushed := int64(math.MaxInt64)
 	for i, t := range r.f.targets {
 		tp := p.Targets[t.Name()]
@@ -124,47 +117,34 @@ func (r *rendition) restore(p *renditionProgress) {
 			r.tg[i].winStart = minPushed + 1
 		}
 	}
-	r.nextSeq = minPushed + 1
 	// A target pushes a segment only once the progress recording the one
 	// before it is saved (pushEntry): it may hold one segment past its
 	// saved Pushed, so that number must not name other content.
+	maxPushed := int64(math.MinInt64)
 	for _, t := range r.tg {
-		r.reserved = max(r.reserved, t.pushed+1)
+		maxPushed = max(maxPushed, t.pushed)
 	}
-	if r.reserved-r.nextSeq > maxReservedGap {
-		r.reserved = r.nextSeq - 1 // not from a progress this code saved
-	}
-	r.headSrc = minPushed - r.offset
-	if p.HeadSrc == r.headSrc && p.HeadURI != "" {
-		r.recent[r.headSrc] = p.HeadURI
-	}
+	r.num.restore(p.Offset, minPushed, maxPushed, p.HeadSrc, p.HeadURI)
 }
 
-// maxReservedGap bounds the gap entries skipReserved creates.
-const maxReservedGap = 1 << 16
-
-// skipReserved moves numbering past the output numbers a previous run may
-// have pushed without saving it, before new content is numbered, so that no
-// name is ever reused for other bytes. Called with r.mu held.
-func (r *rendition) skipReserved() {
-	if r.nextSeq > r.reserved {
-		return
-	}
+// skipNumbers passes over output numbers from..to that a previous run may
+// have pushed without saving it (see numbering.skipReserved). Called with
+// r.mu held.
+func (r *rendition) skipNumbers(from, to int64) {
 	if len(r.entries) == 0 {
 		// Nothing waits to be pushed: each target continues after the
 		// reserved numbers, with a playlist window starting there.
 		for _, t := range r.tg {
-			if t.pushed < r.reserved {
-				t.pushed, t.winStart = r.reserved, r.reserved+1
+			if t.pushed < to {
+				t.pushed, t.winStart = to, to+1
 			}
 		}
-		r.nextSeq = r.reserved + 1
 		return
 	}
 	// Entries wait: fill the reserved numbers with gaps so numbering stays
 	// consecutive for the pushers.
-	for r.nextSeq <= r.reserved {
-		e := &entry{r: r, seq: r.nextSeq, src: -1, name: r.segmentName(r.nextSeq, r.ext), missed: true,
+	for seq := from; seq <= to; seq++ {
+		e := &entry{r: r, seq: seq, src: -1, name: r.segmentName(seq, r.ext), missed: true,
 			ready: make(chan struct{}), dropped: map[int]bool{}}
 		close(e.ready)
 		for _, t := range r.tg {
@@ -173,14 +153,13 @@ func (r *rendition) skipReserved() {
 			}
 		}
 		r.entries = append(r.entries, e)
-		r.nextSeq++
 	}
 }
 
 func (r *rendition) progress() *renditionProgress {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	p := &renditionProgress{Offset: r.offset, NextSeq: max(r.nextSeq, r.reserved+1), HeadSrc: r.headSrc, HeadURI: r.recent[r.headSrc], Targets: map[string]*targetProgress{}}
+	p := &renditionProgress{Offset: r.num.offset, NextSeq: r.num.nextToSave(), HeadSrc: r.num.head, HeadURI: r.num.headKey(), Targets: map[string]*targetProgress{}}
 	for i, t := range r.tg {
 		disc := t.discSeq
 		for _, e := range r.entries {
@@ -201,7 +180,7 @@ func (r *rendition) progress() *renditionProgress {
 			p.HeadSrc = e.src
 			p.HeadURI = uriKey(e.srcURL) + rangeKey(e.rng)
 		} else {
-			p.HeadSrc = minPushed - r.offset
+			p.HeadSrc = r.num.source(minPushed)
 			p.HeadURI = ""
 		}
 	}
@@ -275,47 +254,6 @@ func uriKey(u string) string {
 
 // segKey identifies a source segment by URI (without query) and byte range.
 func segKey(s srcSeg) string { return uriKey(s.url) + rangeKey(s.rng) }
-
-// realign handles a source that lists the newest segment already seen
-// under another media sequence number than before: a packager or CDN that
-// renumbered its playlist, or skipped numbers while segments stayed
-// listed. Numbering alone would take the renumbered segments for new ones
-// (pushing them twice) or count segments still listed as missed. When the
-// newest segment seen is listed exactly once, realign rebases the source
-// numbering on it and returns its index: the segments after it are new.
-// Called with r.mu held.
-func (r *rendition) realign(segs []srcSeg) (int, bool) {
-	u, ok := r.recent[r.headSrc]
-	if !ok {
-		return 0, false
-	}
-	if i := r.headSrc - segs[0].msn; i >= 0 && i < int64(len(segs)) && segKey(segs[i]) == u {
-		return 0, false // numbering unchanged
-	}
-	j := -1
-	for i, s := range segs {
-		if segKey(s) == u {
-			if j >= 0 {
-				return 0, false // listed twice: no safe alignment
-			}
-			j = i
-		}
-	}
-	if j < 0 {
-		return 0, false
-	}
-	r.f.log.Warn("source renumbered its segments: continuing after the newest segment seen", "rendition", r.name, "msn", r.headSrc, "now", segs[j].msn)
-	r.offset = r.nextSeq - segs[j].msn - 1
-	r.headSrc = segs[j].msn
-	clear(r.recent)
-	r.recent[r.headSrc] = u
-	return j, true
-}
-
-// maxCountedMiss is the largest forward jump of a source's media sequence
-// counted as missed segments (a day of 1 s segments); a larger one is the
-// source renumbering, like a restart.
-const maxCountedMiss = 86400
 
 // poll reloads the source media playlist following RFC 8216 reload rules
 // until ctx ends or the source ends.
@@ -481,10 +419,6 @@ func (r *rendition) reload(ctx context.Context) (bool, error) {
 	return r.apply(pl, segs), nil
 }
 
-// maxMediaSequence bounds source media sequence numbers, leaving room for
-// output numbers (source number + offset) without overflow.
-const maxMediaSequence = 1 << 62
-
 // resolveSegments resolves URIs, byte ranges, PDT and key/map state.
 func resolveSegments(base *url.URL, pl *hls.Media) ([]srcSeg, error) {
 	if pl.MediaSequence < 0 || pl.MediaSequence > maxMediaSequence-int64(len(pl.Segments)) {
@@ -593,63 +527,37 @@ func (r *rendition) apply(pl *hls.Media, segs []srcSeg) bool {
 	first, last := segs[0].msn, segs[len(segs)-1].msn
 	r.liveFirst, r.liveLast = first, last
 	r.st.MediaSequence = last
-	startIdx := 0
-	disc := r.pendingDisc
-	if r.headSrc >= 0 {
-		if j, ok := r.realign(segs); ok {
-			startIdx = j + 1
-		} else if last < r.headSrc {
-			if u, ok := r.recent[last]; ok && u == segKey(segs[len(segs)-1]) {
-				return false // stale playlist (e.g. a lagging CDN edge): ignore
-			}
-			f.log.Warn("source media sequence went back: source restarted", "rendition", r.name, "from", r.headSrc, "to", last)
-			r.skipReserved()
-			r.offset = r.nextSeq - first
-			disc = true
-		} else {
-			if u, ok := r.recent[r.headSrc]; ok && r.headSrc >= first {
-				if segKey(segs[r.headSrc-first]) != u {
-					f.log.Warn("source content changed under the same sequence numbers: source restarted", "rendition", r.name, "msn", r.headSrc)
-					r.skipReserved()
-					r.offset = r.nextSeq - first
-					disc = true
-					goto add
-				}
-			}
-			startIdx = int(r.headSrc + 1 - first)
-			if startIdx < 0 {
-				missed := -int64(startIdx)
-				startIdx = 0
-				if missed > maxCountedMiss {
-					// More segments than a live source publishes between two
-					// reloads: the source renumbered, nothing was lost.
-					f.log.Warn("source media sequence jumped ahead: source restarted", "rendition", r.name, "from", r.headSrc, "to", first)
-				} else {
-					r.st.SegmentsMissed += missed
-					for range missed {
-						f.obs.SegmentMissed(f.cfg.ID, r.name)
-					}
-					f.log.Warn("segments left the source before they were seen", "rendition", r.name, "count", missed, "from", r.headSrc+1)
-					f.recordError(fmt.Errorf("rendition %s: %d segments missed (source moved past msn %d)", r.name, missed, r.headSrc+1))
-				}
-				r.skipReserved()
-				r.offset = r.nextSeq - first
-				disc = true
-			}
-		}
-	} else if r.nextSeq == 0 && len(r.entries) == 0 {
-		// First load without progress: numbering follows the source.
-		r.offset = 0
-		r.nextSeq = first
+	np := r.num.plan(first, len(segs), func(i int) string { return segKey(segs[i]) }, len(r.entries) > 0)
+	switch np.event {
+	case numStale:
+		return false // stale playlist (e.g. a lagging CDN edge): ignore
+	case numFirst:
 		for _, t := range r.tg {
 			t.pushed = first - 1
 			t.winStart = first
 		}
-	} else {
-		r.skipReserved()
-		r.offset = r.nextSeq - first
+	case numRealigned:
+		f.log.Warn("source renumbered its segments: continuing after the newest segment seen", "rendition", r.name, "msn", np.prevHead, "now", np.realign)
+	case numWentBack:
+		f.log.Warn("source media sequence went back: source restarted", "rendition", r.name, "from", np.prevHead, "to", last)
+	case numChanged:
+		f.log.Warn("source content changed under the same sequence numbers: source restarted", "rendition", r.name, "msn", np.prevHead)
+	case numJumped:
+		// More segments than a live source publishes between two
+		// reloads: the source renumbered, nothing was lost.
+		f.log.Warn("source media sequence jumped ahead: source restarted", "rendition", r.name, "from", np.prevHead, "to", first)
+	case numMissed:
+		r.st.SegmentsMissed += np.missed
+		for range np.missed {
+			f.obs.SegmentMissed(f.cfg.ID, r.name)
+		}
+		f.log.Warn("segments left the source before they were seen", "rendition", r.name, "count", np.missed, "from", np.prevHead+1)
+		f.recordError(fmt.Errorf("rendition %s: %d segments missed (source moved past msn %d)", r.name, np.missed, np.prevHead+1))
 	}
-add:
+	if np.skipped {
+		r.skipNumbers(np.skipFrom, np.skipTo)
+	}
+	startIdx, disc := np.start, np.disc
 	if startIdx >= len(segs) {
 		if pl.Endlist {
 			r.ended = true
@@ -676,7 +584,7 @@ add:
 	for i := startIdx; i < len(segs); i++ {
 		s := segs[i]
 		e := &entry{
-			r: r, seq: r.nextSeq, src: s.msn, srcURL: s.url, rng: s.rng,
+			r: r, seq: r.num.assign(s.msn, segKey(s)), src: s.msn, srcURL: s.url, rng: s.rng,
 			duration: s.seg.Duration, title: strings.Clone(s.seg.Title),
 			disc:    s.seg.Discontinuity || (disc && i == startIdx),
 			tags:    filterTags(s.seg.Tags),
@@ -712,10 +620,6 @@ add:
 				_ = ti
 			}
 		}
-		r.nextSeq++
-		r.headSrc = s.msn
-		r.recent[s.msn] = segKey(s)
-		delete(r.recent, s.msn-512)
 		r.lastPDT, r.lastDur = e.pdt, e.duration
 		r.entries = append(r.entries, e)
 		added++
@@ -726,7 +630,6 @@ add:
 		}
 		go r.download(e, s.seg.Gap)
 	}
-	r.pendingDisc = false
 	r.lastNew = time.Now()
 	r.st.Stalled = false
 	if pl.Endlist {
