@@ -39,14 +39,17 @@
 //	fetcher.go      Fetcher, New, Run, discover and setup (stage 1), status
 //	config.go       Config and defaults
 //	naming.go       rendition, segment and auxiliary file names; content types
-//	rendition.go    per-rendition state, restore and save of progress, poll,
-//	                apply and download (stages 2-4)
+//	rendition.go    per-rendition state, restore and save of progress, status
+//	poll.go         playlist reload loop, edge tracking, backoff, stalls (stage 2)
+//	apply.go        resolving and applying a loaded playlist: new entries,
+//	                keys and init segments, PDT (stage 3)
 //	numbering.go    numbering: source to output media sequence numbers,
 //	                restarts, renumbering, reserved numbers (stage 3)
 //	entry.go        entry (one segment), aux (init segment or key), notifier
 //	pusher.go       per-target push loop, eviction and release (stage 5)
 //	progress.go     persisted progress document and the saver (stage 6)
 //	fileprogress.go FileProgress, a ProgressStore on the local disk
+//	download.go     segment, key and init segment downloads into the spool
 //	spool*.go       the spool (stage 4)
 //	chunks*.go      chunk allocator outside the Go heap (Linux) or on it
 //	budget.go       MemoryBudget shared by the spools of a process
