@@ -50,9 +50,9 @@
 //	progress.go     persisted progress document and the saver (stage 6)
 //	fileprogress.go FileProgress, a ProgressStore on the local disk
 //	download.go     segment, key and init segment downloads into the spool
-//	spool*.go       the spool (stage 4)
-//	chunks*.go      chunk allocator outside the Go heap (Linux) or on it
-//	budget.go       MemoryBudget shared by the spools of a process
+//	memory.go       MemoryBudget shared by the spools of a process
+//	internal/spool  the spool (stage 4): memory chunks outside the Go heap
+//	                (Linux) or on it, log files on disk, eviction, budget
 //	guard.go        SourceTransport and the source host guard
 //	backoff.go      retry backoff and context-aware sleep
 //	status.go       Status, Observer, ProgressStore

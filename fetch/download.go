@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/pullpush/pullpush/fetch/internal/spool"
 	"github.com/pullpush/pullpush/hls"
 )
 
@@ -38,8 +39,8 @@ func (r *rendition) download(e *entry, _ bool) {
 		w, sf, err := r.fetchSegment(ctx, e)
 		<-f.sem
 		if err == nil {
-			evicted := f.spool.commit(sf, w)
-			size := sf.size
+			evicted := f.spool.Commit(sf, w)
+			size := sf.Size()
 			r.mu.Lock()
 			e.file, e.size = sf, size
 			r.bytesIn += size
@@ -142,7 +143,7 @@ func (r *rendition) rangeGet(ctx context.Context, u string, rng *hls.ByteRange) 
 }
 
 // fetchSegment streams one segment into a spool file.
-func (r *rendition) fetchSegment(ctx context.Context, e *entry) (*segmentWriter, *spoolFile, error) {
+func (r *rendition) fetchSegment(ctx context.Context, e *entry) (*spool.Writer[*entry], *spool.File[*entry], error) {
 	timeout := time.Duration(max(4*e.duration, 10)*float64(time.Second)) + 5*time.Second
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
@@ -151,7 +152,7 @@ func (r *rendition) fetchSegment(ctx context.Context, e *entry) (*segmentWriter,
 		return nil, nil, err
 	}
 	defer resp.Body.Close()
-	w, sf := r.f.spool.create(e)
+	w, sf := r.f.spool.Create(e)
 	n, err := w.ReadFrom(resp.Body)
 	if err == nil && resp.ContentLength >= 0 && n != resp.ContentLength {
 		err = io.ErrUnexpectedEOF
@@ -160,7 +161,7 @@ func (r *rendition) fetchSegment(ctx context.Context, e *entry) (*segmentWriter,
 		err = fmt.Errorf("byte range: got %d bytes, want %d", n, e.rng.Length)
 	}
 	if err != nil {
-		r.f.spool.discard(w)
+		r.f.spool.Discard(w)
 		return nil, nil, fmt.Errorf("download %s: %w", e.srcURL, err)
 	}
 	return w, sf, nil
