@@ -4,6 +4,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/pullpush/pullpush/fetch/internal/spool"
 	"github.com/pullpush/pullpush/hls"
 )
 
@@ -42,7 +43,7 @@ type entry struct {
 
 	// set before ready is closed:
 	missed bool // gone from the source (or gap in source): pushed as EXT-X-GAP
-	file   *spoolFile
+	file   *spool.File[*entry]
 	size   int64
 
 	// guarded by the rendition's mutex:

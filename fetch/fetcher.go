@@ -18,6 +18,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/pullpush/pullpush/fetch/internal/spool"
 	"github.com/pullpush/pullpush/hls"
 	"github.com/pullpush/pullpush/output"
 )
@@ -37,7 +38,7 @@ type Fetcher struct {
 
 	sem   chan struct{} // bounds parallel downloads
 	dlCtx context.Context
-	spool *spool
+	spool *spool.Spool[*entry]
 	save  *saver
 
 	mu          sync.Mutex
@@ -139,13 +140,13 @@ func New(cfg Config) (*Fetcher, error) {
 // Run relays until ctx is cancelled (returns nil), the source ends and
 // everything was pushed (returns nil), or the fetcher fails.
 func (f *Fetcher) Run(ctx context.Context) error {
-	sp, err := newSpool(f.cfg.SpoolDir, f.cfg.SpoolBytes, f.cfg.SpoolMemory)
+	sp, err := spool.New[*entry](f.cfg.SpoolDir, f.cfg.SpoolBytes, f.cfg.SpoolMemory)
 	if err != nil {
 		f.fail(err)
 		return err
 	}
 	f.spool = sp
-	defer sp.close()
+	defer sp.Close()
 	if err := f.restore(); err != nil {
 		f.fail(err)
 		return err

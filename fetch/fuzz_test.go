@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/pullpush/pullpush/fetch/internal/spool"
 	"github.com/pullpush/pullpush/hls"
 	"github.com/pullpush/pullpush/output"
 	"github.com/pullpush/pullpush/output/void"
@@ -33,7 +34,7 @@ func fuzzFetcher(t testing.TB, dir string) *Fetcher {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	f.dlCtx = ctx
-	if f.spool, err = newSpool(dir, DefaultSpoolBytes, nil); err != nil {
+	if f.spool, err = spool.New[*entry](dir, DefaultSpoolBytes, nil); err != nil {
 		t.Fatal(err)
 	}
 	return f
@@ -115,8 +116,8 @@ func FuzzApplyPlaylists(f *testing.F) {
 					}
 				}
 			}
-			if n := len(r.entries); n > 0 && r.entries[n-1].seq+1 != r.nextSeq {
-				t.Fatalf("last entry %d, nextSeq %d", r.entries[n-1].seq, r.nextSeq)
+			if n := len(r.entries); n > 0 && r.entries[n-1].seq+1 != r.num.next {
+				t.Fatalf("last entry %d, nextSeq %d", r.entries[n-1].seq, r.num.next)
 			}
 			return true
 		}

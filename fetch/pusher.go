@@ -28,7 +28,7 @@ func (r *rendition) push(ctx, pctx context.Context, ti int) {
 		r.mu.Lock()
 		next := t.pushed + 1
 		e := r.entryLocked(next)
-		ended := r.ended && next >= r.nextSeq
+		ended := r.ended && next >= r.num.next
 		wait := r.changed.wait()
 		r.mu.Unlock()
 
@@ -121,7 +121,7 @@ func (r *rendition) pushEntry(ctx, pctx context.Context, ti int, e *entry) (push
 	ext := e.name[len(e.name)-len(segmentExt(e.name, "")):]
 	file := output.File{
 		Name: e.name, ContentType: contentType(ext), CacheControl: cacheSegment, Size: e.size,
-		Open: func() (io.ReadCloser, error) { return f.spool.open(e.file) },
+		Open: func() (io.ReadCloser, error) { return f.spool.Open(e.file) },
 	}
 	for {
 		err := f.put(pctx, ti, file)
@@ -238,7 +238,7 @@ func (r *rendition) done(ti int, e *entry, pushed bool) {
 		f.log.Warn("spool full: dropped oldest segment for a lagging target", "rendition", r.name, "segment", e.name, "target", f.targets[ti].Name())
 	}
 	if release {
-		f.spool.release(e.file)
+		f.spool.Release(e.file)
 	}
 	f.obs.Lag(f.cfg.ID, lag)
 	f.save.request()

@@ -1,4 +1,4 @@
-package fetch
+package spool
 
 import (
 	"fmt"
@@ -26,7 +26,7 @@ type logFile struct {
 
 // newPath returns the path for a new spool file, creating the directory on
 // first use.
-func (s *spool) newPath() (string, error) {
+func (s *Spool[O]) newPath() (string, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if !s.hasDir {
@@ -40,7 +40,7 @@ func (s *spool) newPath() (string, error) {
 }
 
 // appendLog moves a segment held in memory to the current log file.
-func (s *spool) appendLog(sf *spoolFile) error {
+func (s *Spool[O]) appendLog(sf *File[O]) error {
 	s.logMu.Lock()
 	defer s.logMu.Unlock()
 	s.mu.Lock()
@@ -96,7 +96,7 @@ func (s *spool) appendLog(sf *spoolFile) error {
 // maybeRemoveLogLocked deletes a log file nothing needs any more, the
 // current one included (an empty log is not worth its disk space; the next
 // append starts a new one); s.mu is held.
-func (s *spool) maybeRemoveLogLocked(lf *logFile) {
+func (s *Spool[O]) maybeRemoveLogLocked(lf *logFile) {
 	if lf.live > 0 || lf.refs > 0 || lf.appending || lf.f == nil {
 		return
 	}
@@ -110,15 +110,15 @@ func (s *spool) maybeRemoveLogLocked(lf *logFile) {
 
 // logReader reads a segment from a log file and keeps the file open while
 // it does.
-type logReader struct {
+type logReader[O any] struct {
 	*io.SectionReader
-	s    *spool
+	s    *Spool[O]
 	lf   *logFile
 	done bool
 }
 
 // Close implements io.Closer.
-func (r *logReader) Close() error {
+func (r *logReader[O]) Close() error {
 	r.s.mu.Lock()
 	defer r.s.mu.Unlock()
 	if r.done {

@@ -1,9 +1,9 @@
-package fetch
+package spool
 
 import "sync"
 
-// spoolChunk is the size of the buffers segments in flight are held in.
-const spoolChunk = 32 << 10
+// chunkSize is the size of the buffers segments in flight are held in.
+const chunkSize = 32 << 10
 
 // minFreeChunks is how many unused chunks an allocator keeps resident for
 // reuse at least; it keeps up to a quarter of the chunks in use when that
@@ -12,12 +12,12 @@ const spoolChunk = 32 << 10
 // process's RSS high.
 const minFreeChunks = 16
 
-// chunkAllocator hands out spoolChunk-sized buffers. On Linux they are
+// chunkAllocator hands out chunkSize-sized buffers. On Linux they are
 // carved out of large anonymous memory maps outside the Go heap (see
 // chunks_linux.go), so segments in flight neither raise the garbage
 // collector's heap goal nor stay resident after they are freed; elsewhere
 // they come from the Go heap.
-// chunk is one buffer of spoolChunk bytes.
+// chunk is one buffer of chunkSize bytes.
 type chunk struct {
 	b      []byte
 	mapped bool // carved from a memory map (else from the Go heap)

@@ -1,4 +1,11 @@
-package fetch
+// Package spool holds downloaded segments until every target of a fetcher
+// has pushed them: in memory chunks under a process-wide MemoryBudget
+// (outside the Go heap on Linux), spilling to a few large log files on
+// disk, within a bound past which the oldest segments are evicted.
+//
+// A Spool is generic over the owner of its segments (the fetcher's entry),
+// which Commit hands back for the segments it evicted.
+package spool
 
 import (
 	"errors"
@@ -8,7 +15,7 @@ import (
 	"sync"
 )
 
-// spool holds downloaded segments until every target has pushed them.
+// Spool holds downloaded segments until every target has pushed them.
 //
 // Segments live in memory, in chunks from the budget's allocator, as long
 // as the fetcher's share of the process-wide MemoryBudget allows: in the
@@ -19,9 +26,9 @@ import (
 // segment; a segment larger than the memory cap streams to a file of its
 // own while it downloads. The whole spool is bounded by limit: when a new
 // segment does not fit, the oldest spooled segments are evicted (never the
-// newest) and the evict callback lets the fetcher account them as gaps on
-// the targets that had not pushed them.
-type spool struct {
+// newest) and Commit returns their owners, so that the fetcher accounts
+// them as gaps on the targets that had not pushed them.
+type Spool[O any] struct {
 	dir    string
 	limit  int64
 	budget *MemoryBudget
@@ -30,19 +37,19 @@ type spool struct {
 	logMu sync.Mutex // serialises appends to the current log file
 
 	mu     sync.Mutex
-	used   int64        // memory and disk
-	mem    int64        // memory only
-	files  []*spoolFile // in arrival order
-	seq    int64        // names of files
+	used   int64      // memory and disk
+	mem    int64      // memory only
+	files  []*File[O] // in arrival order
+	seq    int64      // names of files
 	hasDir bool
 	cur    *logFile // log file being appended to
 }
 
-// spoolFile is one spooled segment, in memory (data), in a log file (log)
-// or in a file of its own (path).
-type spoolFile struct {
+// File is one spooled segment, in memory (data), in a log file (log) or
+// in a file of its own (path).
+type File[O any] struct {
 	size    int64
-	owner   *entry
+	owner   O
 	removed bool
 	data    *memData // in memory; nil otherwise
 	held    int64    // memory accounted against the budget
@@ -51,39 +58,45 @@ type spoolFile struct {
 	path    string // in a file of its own
 }
 
-func newSpool(dir string, limit int64, budget *MemoryBudget) (*spool, error) {
+// Size is the segment's length in bytes, known once it is committed.
+func (f *File[O]) Size() int64 { return f.size }
+
+// New returns an empty spool of at most limit bytes whose files go under
+// dir (removed first, created on first use), holding memory from budget (a
+// private budget of MemoryPerFetcher when nil).
+func New[O any](dir string, limit int64, budget *MemoryBudget) (*Spool[O], error) {
 	if err := os.RemoveAll(dir); err != nil {
 		return nil, fmt.Errorf("spool: clean %s: %w", dir, err)
 	}
 	if budget == nil {
-		budget = NewMemoryBudget(SpoolMemoryPerFetcher)
+		budget = NewMemoryBudget(MemoryPerFetcher)
 	}
 	// In the steady state a fetcher holds about one segment per rendition
 	// in flight; more means a target is lagging or the initial window is
 	// being backfilled, and those segments can wait on disk. The cap also
 	// keeps one fetcher with a dead target from taking the memory the
 	// others need.
-	memCap := min(budget.limit, SpoolMemoryPerFetcher)
-	return &spool{dir: dir, limit: limit, budget: budget, memCap: memCap}, nil
+	memCap := min(budget.limit, MemoryPerFetcher)
+	return &Spool[O]{dir: dir, limit: limit, budget: budget, memCap: memCap}, nil
 }
 
-// create returns a writer for a new segment of e.
-func (s *spool) create(e *entry) (*segmentWriter, *spoolFile) {
-	sf := &spoolFile{owner: e, data: &memData{}}
-	return &segmentWriter{s: s, sf: sf}, sf
+// Create returns a writer for a new segment of owner, and its file.
+func (s *Spool[O]) Create(owner O) (*Writer[O], *File[O]) {
+	sf := &File[O]{owner: owner, data: &memData{}}
+	return &Writer[O]{s: s, sf: sf}, sf
 }
 
-// commit accounts a completely written segment and returns the entries
+// Commit accounts a completely written segment and returns the entries
 // whose segments were evicted to make room (oldest first). A segment that
 // does not fit in memory goes to a log file; if that fails it is evicted
 // itself.
-func (s *spool) commit(sf *spoolFile, w *segmentWriter) []*entry {
+func (s *Spool[O]) Commit(sf *File[O], w *Writer[O]) []O {
 	sf.size = w.size
 	err := w.finish()
 	if err == nil && sf.path == "" {
 		s.mu.Lock()
 		// Account the memory the chunks take, not the segment's size.
-		held := int64(len(sf.data.chunks)) * spoolChunk
+		held := int64(len(sf.data.chunks)) * chunkSize
 		inMemory := s.mem+held <= s.memCap && s.budget.reserve(held)
 		if inMemory {
 			s.mem += held
@@ -100,11 +113,11 @@ func (s *spool) commit(sf *spoolFile, w *segmentWriter) []*entry {
 	if err != nil {
 		sf.removed = true
 		s.dropStorageLocked(sf)
-		return []*entry{sf.owner}
+		return []O{sf.owner}
 	}
 	s.used += sf.size
 	s.files = append(s.files, sf)
-	var evicted []*entry
+	var evicted []O
 	for s.used > s.limit && len(s.files) > 1 {
 		old := s.files[0]
 		s.files = s.files[1:]
@@ -119,7 +132,7 @@ func (s *spool) commit(sf *spoolFile, w *segmentWriter) []*entry {
 }
 
 // removeLocked deletes a spooled segment; s.mu is held.
-func (s *spool) removeLocked(sf *spoolFile) {
+func (s *Spool[O]) removeLocked(sf *File[O]) {
 	sf.removed = true
 	s.used -= sf.size
 	if sf.held > 0 {
@@ -131,7 +144,7 @@ func (s *spool) removeLocked(sf *spoolFile) {
 }
 
 // dropStorageLocked frees whatever holds sf's bytes; s.mu is held.
-func (s *spool) dropStorageLocked(sf *spoolFile) {
+func (s *Spool[O]) dropStorageLocked(sf *File[O]) {
 	if d := sf.data; d != nil {
 		sf.data = nil
 		d.dropped = true
@@ -150,8 +163,8 @@ func (s *spool) dropStorageLocked(sf *spoolFile) {
 	}
 }
 
-// release deletes a segment once no target needs it any more.
-func (s *spool) release(sf *spoolFile) {
+// Release deletes a segment once no target needs it any more.
+func (s *Spool[O]) Release(sf *File[O]) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if sf.removed {
@@ -161,15 +174,15 @@ func (s *spool) release(sf *spoolFile) {
 	s.compact()
 }
 
-// discard drops a segment that was never committed.
-func (s *spool) discard(w *segmentWriter) {
+// Discard drops a segment that was never committed.
+func (s *Spool[O]) Discard(w *Writer[O]) {
 	w.finish()
 	s.mu.Lock()
 	s.dropStorageLocked(w.sf)
 	s.mu.Unlock()
 }
 
-func (s *spool) compact() {
+func (s *Spool[O]) compact() {
 	i := 0
 	for i < len(s.files) && s.files[i].removed {
 		i++
@@ -179,14 +192,16 @@ func (s *spool) compact() {
 	}
 }
 
-func (s *spool) usedBytes() int64 {
+// Used reports the bytes spooled, in memory and on disk.
+func (s *Spool[O]) Used() int64 {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.used
 }
 
-// open opens a spooled segment for reading.
-func (s *spool) open(sf *spoolFile) (io.ReadCloser, error) {
+// Open opens a spooled segment for reading. It fails once the segment was
+// evicted; a reader keeps its bytes readable until it is closed.
+func (s *Spool[O]) Open(sf *File[O]) (io.ReadCloser, error) {
 	s.mu.Lock()
 	if sf.removed {
 		s.mu.Unlock()
@@ -195,12 +210,12 @@ func (s *spool) open(sf *spoolFile) (io.ReadCloser, error) {
 	if d := sf.data; d != nil {
 		d.refs++
 		s.mu.Unlock()
-		return &memReader{s: s, d: d, size: sf.size}, nil
+		return &memReader[O]{s: s, d: d, size: sf.size}, nil
 	}
 	if lf := sf.log; lf != nil {
 		lf.refs++
 		s.mu.Unlock()
-		return &logReader{SectionReader: io.NewSectionReader(lf.f, sf.off, sf.size), s: s, lf: lf}, nil
+		return &logReader[O]{SectionReader: io.NewSectionReader(lf.f, sf.off, sf.size), s: s, lf: lf}, nil
 	}
 	path := sf.path
 	s.mu.Unlock()
@@ -211,8 +226,8 @@ func (s *spool) open(sf *spoolFile) (io.ReadCloser, error) {
 	return f, nil
 }
 
-// close drops everything still spooled.
-func (s *spool) close() {
+// Close drops everything still spooled and removes the spool directory.
+func (s *Spool[O]) Close() {
 	s.mu.Lock()
 	for _, sf := range s.files {
 		if !sf.removed {

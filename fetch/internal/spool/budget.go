@@ -1,17 +1,17 @@
-package fetch
+package spool
 
 import "sync"
 
-// DefaultSpoolMemoryBytes is the default MemoryBudget of a process.
-const DefaultSpoolMemoryBytes = 256 << 20
+// DefaultMemoryBytes is the default MemoryBudget of a process.
+const DefaultMemoryBytes = 256 << 20
 
-// SpoolMemoryPerFetcher is the most memory one fetcher's spool uses.
-const SpoolMemoryPerFetcher = 1 << 20
+// MemoryPerFetcher is the most memory one fetcher's spool uses.
+const MemoryPerFetcher = 1 << 20
 
 // MemoryBudget bounds the memory that the spools of many fetchers use for
 // segments in flight. Share one among the fetchers of a process (the
 // Service does); a fetcher without one gets a private budget of
-// SpoolMemoryPerFetcher.
+// MemoryPerFetcher.
 type MemoryBudget struct {
 	mu     sync.Mutex
 	limit  int64
@@ -19,11 +19,11 @@ type MemoryBudget struct {
 	chunks chunkAllocator
 }
 
-// NewMemoryBudget returns a budget of limit bytes (DefaultSpoolMemoryBytes
+// NewMemoryBudget returns a budget of limit bytes (DefaultMemoryBytes
 // when limit <= 0).
 func NewMemoryBudget(limit int64) *MemoryBudget {
 	if limit <= 0 {
-		limit = DefaultSpoolMemoryBytes
+		limit = DefaultMemoryBytes
 	}
 	return &MemoryBudget{limit: limit}
 }

@@ -1,4 +1,4 @@
-package fetch
+package spool
 
 import (
 	"bytes"
@@ -10,16 +10,19 @@ import (
 	"testing"
 )
 
+// testOwner stands for the fetcher's entry that owns a spooled segment.
+type testOwner struct{ _ byte } // not zero-sized: owners are told apart by address
+
 // spoolSegment downloads data into s as one segment and commits it.
-func spoolSegment(t *testing.T, s *spool, data []byte) (*spoolFile, []*entry) {
+func spoolSegment(t *testing.T, s *Spool[*testOwner], data []byte) (*File[*testOwner], []*testOwner) {
 	t.Helper()
-	w, sf := s.create(&entry{})
+	w, sf := s.Create(&testOwner{})
 	// iotest-style short reads: the writer must assemble chunks correctly.
 	n, err := w.ReadFrom(&shortReader{r: bytes.NewReader(data)})
 	if err != nil || n != int64(len(data)) {
 		t.Fatalf("ReadFrom = %d, %v; want %d", n, err, len(data))
 	}
-	return sf, s.commit(sf, w)
+	return sf, s.Commit(sf, w)
 }
 
 type shortReader struct{ r io.Reader }
@@ -31,9 +34,9 @@ func (s *shortReader) Read(p []byte) (int, error) {
 	return s.r.Read(p)
 }
 
-func readSpooled(t *testing.T, s *spool, sf *spoolFile) []byte {
+func readSpooled(t *testing.T, s *Spool[*testOwner], sf *File[*testOwner]) []byte {
 	t.Helper()
-	rc, err := s.open(sf)
+	rc, err := s.Open(sf)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -69,13 +72,13 @@ func spoolFiles(t *testing.T, dir string) int {
 func TestSpoolKeepsSegmentsInMemoryThenSpillsToDisk(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "spool")
 	budget := NewMemoryBudget(1 << 20) // memCap: 1 MiB
-	s, err := newSpool(dir, 64<<20, budget)
+	s, err := New[*testOwner](dir, 64<<20, budget)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer s.close()
+	defer s.Close()
 
-	var segs []*spoolFile
+	var segs []*File[*testOwner]
 	var want [][]byte
 	for i := range 5 { // 5 x 300 KiB: three fit in memory, two go to disk
 		data := randomBytes(300<<10+i, uint64(i))
@@ -93,7 +96,7 @@ func TestSpoolKeepsSegmentsInMemoryThenSpillsToDisk(t *testing.T) {
 			t.Errorf("segment %d: in memory %v, in the log %v", i, inMemory, sf.log != nil)
 		}
 	}
-	if used, want := budget.Used(), int64(3*((300<<10)/spoolChunk+1)*spoolChunk); used != want { // the chunks held, not the bytes
+	if used, want := budget.Used(), int64(3*((300<<10)/chunkSize+1)*chunkSize); used != want { // the chunks held, not the bytes
 		t.Errorf("budget used = %d, want %d", used, want)
 	}
 	for i, sf := range segs {
@@ -102,7 +105,7 @@ func TestSpoolKeepsSegmentsInMemoryThenSpillsToDisk(t *testing.T) {
 		}
 	}
 	for _, sf := range segs {
-		s.release(sf)
+		s.Release(sf)
 	}
 	if used := budget.Used(); used != 0 {
 		t.Errorf("budget used after release = %d, want 0", used)
@@ -110,19 +113,19 @@ func TestSpoolKeepsSegmentsInMemoryThenSpillsToDisk(t *testing.T) {
 	if got := spoolFiles(t, dir); got != 0 {
 		t.Errorf("files left after release = %d", got)
 	}
-	if s.usedBytes() != 0 {
-		t.Errorf("spool used = %d after release", s.usedBytes())
+	if s.Used() != 0 {
+		t.Errorf("spool used = %d after release", s.Used())
 	}
 }
 
 func TestSpoolLargeSegmentGoesToDiskWhileDownloading(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "spool")
 	budget := NewMemoryBudget(256 << 10)
-	s, err := newSpool(dir, 64<<20, budget)
+	s, err := New[*testOwner](dir, 64<<20, budget)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer s.close()
+	defer s.Close()
 	data := randomBytes(3<<20+5, 9)
 	sf, _ := spoolSegment(t, s, data)
 	if sf.path == "" || sf.data != nil {
@@ -137,29 +140,29 @@ func TestSpoolLargeSegmentGoesToDiskWhileDownloading(t *testing.T) {
 }
 
 func TestSpoolRefusesSegmentLargerThanSpool(t *testing.T) {
-	s, err := newSpool(filepath.Join(t.TempDir(), "spool"), 100<<10, nil)
+	s, err := New[*testOwner](filepath.Join(t.TempDir(), "spool"), 100<<10, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer s.close()
-	w, _ := s.create(&entry{})
+	defer s.Close()
+	w, _ := s.Create(&testOwner{})
 	_, err = w.ReadFrom(bytes.NewReader(make([]byte, 200<<10)))
 	if err == nil || !strings.Contains(err.Error(), "larger than the spool") {
 		t.Fatalf("err = %v, want a segment-too-large error", err)
 	}
-	s.discard(w)
+	s.Discard(w)
 }
 
 func TestSpoolEvictsOldestAndReadersKeepTheirBytes(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "spool")
-	s, err := newSpool(dir, 1<<20, NewMemoryBudget(64<<20))
+	s, err := New[*testOwner](dir, 1<<20, NewMemoryBudget(64<<20))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer s.close()
+	defer s.Close()
 	first := randomBytes(600<<10, 1)
 	sf1, _ := spoolSegment(t, s, first)
-	rc, err := s.open(sf1) // a push of the oldest segment is in progress
+	rc, err := s.Open(sf1) // a push of the oldest segment is in progress
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -174,7 +177,7 @@ func TestSpoolEvictsOldestAndReadersKeepTheirBytes(t *testing.T) {
 	// New segments reuse pooled chunks; the reader must still see its own bytes.
 	for i := range 4 {
 		sf, _ := spoolSegment(t, s, randomBytes(100<<10, uint64(10+i)))
-		s.release(sf)
+		s.Release(sf)
 	}
 	rest, err := io.ReadAll(rc)
 	if err != nil {
@@ -184,7 +187,7 @@ func TestSpoolEvictsOldestAndReadersKeepTheirBytes(t *testing.T) {
 	if !bytes.Equal(append(half, rest...), first) {
 		t.Fatal("reader of an evicted segment saw other bytes")
 	}
-	if _, err := s.open(sf1); err == nil {
+	if _, err := s.Open(sf1); err == nil {
 		t.Error("opening an evicted segment succeeded")
 	}
 	if sf2.removed {
@@ -207,18 +210,18 @@ func (w *closingWriter) Write(p []byte) (int, error) {
 }
 
 func TestSpoolReaderClosedDuringWriteToKeepsChunks(t *testing.T) {
-	s, err := newSpool(filepath.Join(t.TempDir(), "spool"), 64<<20, nil)
+	s, err := New[*testOwner](filepath.Join(t.TempDir(), "spool"), 64<<20, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer s.close()
+	defer s.Close()
 	data := randomBytes(300<<10, 4)
 	sf, _ := spoolSegment(t, s, data)
-	rc, err := s.open(sf)
+	rc, err := s.Open(sf)
 	if err != nil {
 		t.Fatal(err)
 	}
-	s.release(sf) // the spool no longer needs it: only the reader holds it
+	s.Release(sf) // the spool no longer needs it: only the reader holds it
 	w := &closingWriter{rc: rc}
 	n, err := io.Copy(w, rc) // uses WriteTo
 	if err != nil || n != int64(len(data)) || !bytes.Equal(w.buf.Bytes(), data) {
@@ -237,10 +240,10 @@ func TestChunkAllocatorKeepsFewFreeChunks(t *testing.T) {
 	var held []*chunk
 	for range 200 {
 		c := a.get()
-		if len(c.b) != spoolChunk {
+		if len(c.b) != chunkSize {
 			t.Fatalf("chunk of %d bytes", len(c.b))
 		}
-		c.b[0], c.b[spoolChunk-1] = 1, 2 // writable end to end
+		c.b[0], c.b[chunkSize-1] = 1, 2 // writable end to end
 		held = append(held, c)
 	}
 	for _, c := range held {
@@ -249,14 +252,14 @@ func TestChunkAllocatorKeepsFewFreeChunks(t *testing.T) {
 	if a.inUse != 0 || len(a.free) != minFreeChunks {
 		t.Fatalf("after a burst of 200: %d in use, %d kept free; want 0 and %d", a.inUse, len(a.free), minFreeChunks)
 	}
-	if c := a.get(); len(c.b) != spoolChunk || len(a.free) != minFreeChunks-1 {
+	if c := a.get(); len(c.b) != chunkSize || len(a.free) != minFreeChunks-1 {
 		t.Fatal("a freed chunk was not reused")
 	}
 	// Chunks whose memory went back to the OS are reused, zeroed.
 	var again []*chunk
 	for range 200 {
 		c := a.get()
-		c.b[spoolChunk-1] = 3
+		c.b[chunkSize-1] = 3
 		again = append(again, c)
 	}
 	if len(a.cold) != 0 {
@@ -269,13 +272,13 @@ func TestChunkAllocatorKeepsFewFreeChunks(t *testing.T) {
 
 func TestSpoolLogFileLivesAsLongAsItsSegmentsAndReaders(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "spool")
-	s, err := newSpool(dir, 512<<20, NewMemoryBudget(1<<20))
+	s, err := New[*testOwner](dir, 512<<20, NewMemoryBudget(1<<20))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer s.close()
+	defer s.Close()
 	// Fill memory, then enough segments to roll the log file once.
-	var segs []*spoolFile
+	var segs []*File[*testOwner]
 	var want [][]byte
 	var first *logFile
 	for i := 0; first == nil || !first.sealed; i++ {
@@ -299,14 +302,14 @@ func TestSpoolLogFileLivesAsLongAsItsSegmentsAndReaders(t *testing.T) {
 		t.Fatalf("%d files, want 2 log files", got)
 	}
 	// A reader of the first log file keeps it until it is closed.
-	var held *spoolFile
+	var held *File[*testOwner]
 	for _, sf := range segs {
 		if sf.log == first {
 			held = sf
 			break
 		}
 	}
-	rc, err := s.open(held)
+	rc, err := s.Open(held)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -315,10 +318,10 @@ func TestSpoolLogFileLivesAsLongAsItsSegmentsAndReaders(t *testing.T) {
 			if sf.log != nil && !bytes.Equal(readSpooled(t, s, sf), want[i]) {
 				t.Fatalf("segment %d read back from the log differs", i)
 			}
-			s.release(sf)
+			s.Release(sf)
 		}
 	}
-	s.release(held)
+	s.Release(held)
 	if got := spoolFiles(t, dir); got != 1 {
 		t.Fatalf("%d files while a reader is open, want the first log file only", got)
 	}
@@ -330,12 +333,12 @@ func TestSpoolLogFileLivesAsLongAsItsSegmentsAndReaders(t *testing.T) {
 	if got := spoolFiles(t, dir); got != 0 {
 		t.Fatalf("%d files after the last reader closed, want none", got)
 	}
-	if s.usedBytes() != 0 {
-		t.Errorf("used %d after releasing everything", s.usedBytes())
+	if s.Used() != 0 {
+		t.Errorf("used %d after releasing everything", s.Used())
 	}
 }
 
-func slicesIndex(s []*spoolFile, x *spoolFile) int {
+func slicesIndex(s []*File[*testOwner], x *File[*testOwner]) int {
 	for i, v := range s {
 		if v == x {
 			return i

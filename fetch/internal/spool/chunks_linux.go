@@ -1,6 +1,6 @@
 //go:build linux
 
-package fetch
+package spool
 
 import "syscall"
 
@@ -17,15 +17,15 @@ type arena struct {
 }
 
 func (a *arena) carve() *chunk {
-	if len(a.cur) < spoolChunk {
+	if len(a.cur) < chunkSize {
 		m, err := syscall.Mmap(-1, 0, arenaBytes, syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_ANON|syscall.MAP_PRIVATE|syscall.MAP_NORESERVE)
 		if err != nil {
-			return &chunk{b: make([]byte, spoolChunk)}
+			return &chunk{b: make([]byte, chunkSize)}
 		}
 		a.cur = m
 	}
-	c := &chunk{b: a.cur[:spoolChunk:spoolChunk], mapped: true}
-	a.cur = a.cur[spoolChunk:]
+	c := &chunk{b: a.cur[:chunkSize:chunkSize], mapped: true}
+	a.cur = a.cur[chunkSize:]
 	return c
 }
 

@@ -1,4 +1,4 @@
-package fetch
+package spool
 
 import (
 	"errors"
@@ -17,25 +17,24 @@ type memData struct {
 }
 
 // recycle returns d's chunks to the allocator.
-func (s *spool) recycle(d *memData) {
+func (s *Spool[O]) recycle(d *memData) {
 	for _, c := range d.chunks {
 		s.budget.chunks.put(c)
 	}
 	d.chunks = nil
 }
 
-// segmentWriter receives a segment being downloaded: into memory, moving
-// to a file of its own when the segment outgrows what the spool keeps in
-// memory.
-type segmentWriter struct {
-	s    *spool
-	sf   *spoolFile
+// Writer receives a segment being downloaded: into memory, moving to a
+// file of its own when the segment outgrows what the spool keeps in memory.
+type Writer[O any] struct {
+	s    *Spool[O]
+	sf   *File[O]
 	size int64
 	file *os.File // set once the segment went to its own file
 }
 
 // ReadFrom reads the whole segment from r.
-func (w *segmentWriter) ReadFrom(r io.Reader) (int64, error) {
+func (w *Writer[O]) ReadFrom(r io.Reader) (int64, error) {
 	var total int64
 	for {
 		if w.size > w.s.limit {
@@ -57,7 +56,7 @@ func (w *segmentWriter) ReadFrom(r io.Reader) (int64, error) {
 			}
 		} else {
 			d := w.sf.data
-			off := int(w.size % spoolChunk)
+			off := int(w.size % chunkSize)
 			if off == 0 {
 				d.chunks = append(d.chunks, w.s.budget.chunks.get())
 			}
@@ -79,7 +78,7 @@ func (w *segmentWriter) ReadFrom(r io.Reader) (int64, error) {
 
 // toFile moves what was received so far to a file of the segment's own and
 // frees the memory.
-func (w *segmentWriter) toFile() error {
+func (w *Writer[O]) toFile() error {
 	path, err := w.s.newPath()
 	if err != nil {
 		return err
@@ -109,7 +108,7 @@ func writeChunks(f *os.File, d *memData, size int64) error {
 		if size == 0 {
 			break
 		}
-		n := min(size, spoolChunk)
+		n := min(size, chunkSize)
 		if _, err := f.Write(c.b[:n]); err != nil {
 			return err
 		}
@@ -119,7 +118,7 @@ func writeChunks(f *os.File, d *memData, size int64) error {
 }
 
 // finish closes the file of a segment that went to its own file.
-func (w *segmentWriter) finish() error {
+func (w *Writer[O]) finish() error {
 	if w.file == nil {
 		return nil
 	}
@@ -135,9 +134,9 @@ func (w *segmentWriter) finish() error {
 // request body from another goroutine while it is still being written, so
 // the reader's reference to the chunks is dropped only when neither Read nor
 // WriteTo is using them: chunks are never recycled under a reader.
-type memReader struct {
+type memReader[O any] struct {
 	mu      sync.Mutex
-	s       *spool
+	s       *Spool[O]
 	d       *memData
 	size    int64
 	off     int64
@@ -147,7 +146,7 @@ type memReader struct {
 
 // Read implements io.Reader. It fills p across chunks, so a copy through a
 // 32 KiB buffer writes 32 KiB at a time whatever the chunk size.
-func (r *memReader) Read(p []byte) (int, error) {
+func (r *memReader[O]) Read(p []byte) (int, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.done || r.writing {
@@ -158,7 +157,7 @@ func (r *memReader) Read(p []byte) (int, error) {
 	}
 	n := 0
 	for n < len(p) && r.off < r.size {
-		c := r.d.chunks[r.off/spoolChunk].b[r.off%spoolChunk:]
+		c := r.d.chunks[r.off/chunkSize].b[r.off%chunkSize:]
 		m := copy(p[n:], c[:min(int64(len(c)), r.size-r.off)])
 		n += m
 		r.off += int64(m)
@@ -168,7 +167,7 @@ func (r *memReader) Read(p []byte) (int, error) {
 
 // WriteTo implements io.WriterTo: io.Copy hands the chunks to w without an
 // intermediate buffer.
-func (r *memReader) WriteTo(w io.Writer) (int64, error) {
+func (r *memReader[O]) WriteTo(w io.Writer) (int64, error) {
 	r.mu.Lock()
 	if r.done || r.writing {
 		r.mu.Unlock()
@@ -179,7 +178,7 @@ func (r *memReader) WriteTo(w io.Writer) (int64, error) {
 	var total int64
 	var err error
 	for r.off < r.size {
-		c := r.d.chunks[r.off/spoolChunk].b[r.off%spoolChunk:]
+		c := r.d.chunks[r.off/chunkSize].b[r.off%chunkSize:]
 		var n int
 		n, err = w.Write(c[:min(int64(len(c)), r.size-r.off)])
 		r.off += int64(n)
@@ -198,7 +197,7 @@ func (r *memReader) WriteTo(w io.Writer) (int64, error) {
 }
 
 // Close implements io.Closer.
-func (r *memReader) Close() error {
+func (r *memReader[O]) Close() error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.done {
@@ -212,7 +211,7 @@ func (r *memReader) Close() error {
 }
 
 // unref drops the reader's reference to its chunks; r.mu is held.
-func (r *memReader) unref() {
+func (r *memReader[O]) unref() {
 	r.s.mu.Lock()
 	r.d.refs--
 	free := r.d.refs == 0 && r.d.dropped

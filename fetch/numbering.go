@@ -1,0 +1,238 @@
+package fetch
+
+// numbering maps source media sequence numbers to output media sequence
+// numbers for one rendition. It is pure state: no I/O, no goroutines, no
+// clock. The rendition calls plan with each loaded playlist, then assign
+// for each segment plan found new, under the rendition's mutex.
+//
+// Output numbers only grow and are consecutive: each new segment gets
+// next, and next only increases. A source that restarts (its numbers go
+// back, its content changes under the same numbers, or its numbers jump
+// ahead by more than maxCountedMiss) or loses segments before they were
+// seen is rebased: the output continues where it was, with a
+// discontinuity. A source that renumbers while keeping the newest segment
+// seen listed is realigned on that segment, so nothing is taken for new
+// twice. Numbers a previous run may have pushed without saving it
+// (reserved) are skipped before new content is numbered after a restart,
+// so that no pushed name ever names other bytes.
+type numbering struct {
+	offset   int64 // output seq = source msn + offset
+	next     int64 // next output seq to assign
+	reserved int64 // output seqs up to this may name files a previous run pushed
+	head     int64 // newest source msn assigned, -1 none
+	recent   map[int64]string
+}
+
+// maxMediaSequence bounds source media sequence numbers, leaving room for
+// output numbers (source number + offset) without overflow.
+const maxMediaSequence = 1 << 62
+
+// maxReservedGap bounds the gap skipReserved creates.
+const maxReservedGap = 1 << 16
+
+// maxCountedMiss is the largest forward jump of a source's media sequence
+// counted as missed segments (a day of 1 s segments); a larger one is the
+// source renumbering, like a restart.
+const maxCountedMiss = 86400
+
+// recentKept is how many source numbers back recent remembers segments.
+const recentKept = 512
+
+func newNumbering() numbering {
+	return numbering{head: -1, reserved: -1, recent: map[int64]string{}}
+}
+
+// numberingEvent says how plan read a playlist.
+type numberingEvent int
+
+const (
+	// numContinue: the listing continues the one seen; segments after the
+	// newest seen are new.
+	numContinue numberingEvent = iota
+	// numFirst: first load without progress; output numbers follow the
+	// source's.
+	numFirst
+	// numResume: first load after restored progress without a known head,
+	// or of a source never seen: the listing is numbered after the
+	// numbers used so far.
+	numResume
+	// numRealigned: the source renumbered while the newest segment seen
+	// stayed listed; numbering continues after it.
+	numRealigned
+	// numStale: an older copy of a listing already seen (a lagging CDN
+	// edge); nothing is new.
+	numStale
+	// numWentBack: the source's numbers went back: it restarted.
+	numWentBack
+	// numChanged: other content under the numbers seen: it restarted.
+	numChanged
+	// numJumped: the numbers jumped ahead by more than maxCountedMiss: the
+	// source renumbered, nothing was lost.
+	numJumped
+	// numMissed: segments left the source before they were seen.
+	numMissed
+)
+
+// numberingPlan is plan's reading of one playlist.
+type numberingPlan struct {
+	event    numberingEvent
+	start    int   // index of the first new segment in the listing
+	disc     bool  // the first new segment starts a discontinuity
+	prevHead int64 // head before the playlist
+	realign  int64 // numRealigned: source number the head is listed under now
+	missed   int64 // numMissed: how many segments were lost
+
+	// skipped reports output numbers skipFrom..skipTo passed over because
+	// a previous run may have used them: the caller fills them with gaps
+	// or moves its targets past them.
+	skipped          bool
+	skipFrom, skipTo int64
+}
+
+// plan reads a listing of count segments numbered first, first+1, ...,
+// whose identities key(i) gives (URI without query, byte range), and
+// updates the numbering for it. waiting tells whether entries are still
+// held (not yet pushed everywhere). The segments from the returned start
+// on are new and get their numbers from assign, in order.
+func (n *numbering) plan(first int64, count int, key func(i int) string, waiting bool) numberingPlan {
+	p := numberingPlan{prevHead: n.head}
+	if count == 0 {
+		return p
+	}
+	last := first + int64(count) - 1
+	if n.head < 0 {
+		if n.next == 0 && !waiting {
+			p.event = numFirst
+			n.offset = 0
+			n.next = first
+			return p
+		}
+		p.event = numResume
+		n.skipReserved(&p)
+		n.offset = n.next - first
+		return p
+	}
+	if j, ok := n.realignOn(first, count, key); ok {
+		p.event, p.start, p.realign = numRealigned, j+1, n.head
+		return p
+	}
+	if last < n.head {
+		if u, ok := n.recent[last]; ok && u == key(count-1) {
+			p.event, p.start = numStale, count
+			return p
+		}
+		p.event = numWentBack
+		n.restart(first, &p)
+		return p
+	}
+	if u, ok := n.recent[n.head]; ok && n.head >= first && key(int(n.head-first)) != u {
+		p.event = numChanged
+		n.restart(first, &p)
+		return p
+	}
+	start := n.head + 1 - first
+	if start >= 0 {
+		p.event, p.start = numContinue, int(start)
+		return p
+	}
+	if missed := -start; missed > maxCountedMiss {
+		p.event = numJumped
+	} else {
+		p.event, p.missed = numMissed, missed
+	}
+	n.restart(first, &p)
+	return p
+}
+
+// restart rebases the numbering on a listing starting at first, after the
+// reserved numbers, with a discontinuity.
+func (n *numbering) restart(first int64, p *numberingPlan) {
+	n.skipReserved(p)
+	n.offset = n.next - first
+	p.disc = true
+}
+
+// skipReserved moves numbering past the output numbers a previous run may
+// have pushed without saving it, before new content is numbered, so that no
+// name is ever reused for other bytes.
+func (n *numbering) skipReserved(p *numberingPlan) {
+	if n.next > n.reserved {
+		return
+	}
+	p.skipped, p.skipFrom, p.skipTo = true, n.next, n.reserved
+	n.next = n.reserved + 1
+}
+
+// realignOn handles a source that lists the newest segment already seen
+// under another media sequence number than before: a packager or CDN that
+// renumbered its playlist, or skipped numbers while segments stayed
+// listed. Numbering alone would take the renumbered segments for new ones
+// (pushing them twice) or count segments still listed as missed. When the
+// newest segment seen is listed exactly once, realignOn rebases the source
+// numbering on it and returns its index: the segments after it are new.
+func (n *numbering) realignOn(first int64, count int, key func(int) string) (int, bool) {
+	u, ok := n.recent[n.head]
+	if !ok {
+		return 0, false
+	}
+	if i := n.head - first; i >= 0 && i < int64(count) && key(int(i)) == u {
+		return 0, false // numbering unchanged
+	}
+	j := -1
+	for i := range count {
+		if key(i) == u {
+			if j >= 0 {
+				return 0, false // listed twice: no safe alignment
+			}
+			j = i
+		}
+	}
+	if j < 0 {
+		return 0, false
+	}
+	msn := first + int64(j)
+	n.offset = n.next - msn - 1
+	n.head = msn
+	clear(n.recent)
+	n.recent[n.head] = u
+	return j, true
+}
+
+// assign numbers the new source segment msn with identity key and returns
+// its output number.
+func (n *numbering) assign(msn int64, key string) int64 {
+	seq := n.next
+	n.next++
+	n.head = msn
+	n.recent[msn] = key
+	delete(n.recent, msn-recentKept)
+	return seq
+}
+
+// restore continues the numbering of a previous run: offset as saved,
+// numbering after minPushed (the last number every target pushed), the
+// numbers up to maxPushed+1 reserved (a target may hold one segment past
+// its saved position), and savedHead/savedKey as the head when they
+// describe the segment numbered minPushed.
+func (n *numbering) restore(offset, minPushed, maxPushed, savedHead int64, savedKey string) {
+	n.offset = offset
+	n.next = minPushed + 1
+	n.reserved = max(n.reserved, maxPushed+1)
+	if n.reserved-n.next > maxReservedGap {
+		n.reserved = n.next - 1 // not from a progress this code saved
+	}
+	n.head = minPushed - n.offset
+	if savedHead == n.head && savedKey != "" {
+		n.recent[n.head] = savedKey
+	}
+}
+
+// nextToSave is the next output number a restarted run may assign.
+func (n *numbering) nextToSave() int64 { return max(n.next, n.reserved+1) }
+
+// headKey is the identity of the newest segment assigned, "" unknown.
+func (n *numbering) headKey() string { return n.recent[n.head] }
+
+// source returns the source number of output number seq under the
+// current offset.
+func (n *numbering) source(seq int64) int64 { return seq - n.offset }
