@@ -4,12 +4,14 @@ import (
 	"encoding/hex"
 	"fmt"
 	"log/slog"
+	"math"
 	"net/url"
 	"regexp"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/pullpush/pullpush/hls"
 	"github.com/pullpush/pullpush/keys"
 )
 
@@ -73,6 +75,18 @@ type EndpointConfig struct {
 	// endpoint's multivariant playlist (before a request's
 	// ?aws.manifestfilter=).
 	StreamSelection *StreamSelection `yaml:"streamSelection"`
+	// ManifestName names the multivariant playlist, {ManifestName}.m3u8
+	// (default "index").
+	ManifestName string `yaml:"manifestName"`
+	// Start, when set, adds EXT-X-START to the endpoint's playlists.
+	Start *StartConfig `yaml:"start"`
+}
+
+// StartConfig is an endpoint's EXT-X-START: where players start, in
+// seconds from the start (or, negative, from the end) of the playlist.
+type StartConfig struct {
+	TimeOffset float64 `yaml:"timeOffset"`
+	Precise    bool    `yaml:"precise"`
 }
 
 // StreamSelection is MediaPackage's per-endpoint stream selection.
@@ -226,6 +240,12 @@ func (c Config) validateEndpoints(k string, ch ChannelConfig) error {
 			return cfgErr(ek+".id", "duplicate endpoint %q", ep.ID)
 		}
 		seen[ep.ID] = true
+		if n := ep.ManifestName; n != "" && (!validName(n+".m3u8") || strings.ContainsAny(n, ".")) {
+			return cfgErr(ek+".manifestName", "must be a name of letters, digits, - and _, got %q", n)
+		}
+		if st := ep.Start; st != nil && (math.IsNaN(st.TimeOffset) || math.IsInf(st.TimeOffset, 0) || math.Abs(st.TimeOffset) > 86400*14) {
+			return cfgErr(ek+".start.timeOffset", "must be a number of seconds within 14 days, got %v", st.TimeOffset)
+		}
 		if sel := ep.StreamSelection; sel != nil {
 			if sel.MinVideoBitsPerSecond < 0 || sel.MaxVideoBitsPerSecond < 0 ||
 				(sel.MaxVideoBitsPerSecond > 0 && sel.MaxVideoBitsPerSecond < sel.MinVideoBitsPerSecond) {
@@ -365,6 +385,8 @@ type endpoint struct {
 	iframes   bool
 	enc       *encSpec         // nil: clear
 	sel       *StreamSelection // nil: every variant, as ingested
+	manifest0 string           // multivariant file name, e.g. index.m3u8
+	start     *hls.Start       // EXT-X-START, nil for none
 }
 
 // encSpec is the resolved encryption of an endpoint.
@@ -385,7 +407,7 @@ func newEndpoints(ch ChannelConfig) []*endpoint {
 	if len(ch.Endpoints) == 0 {
 		return []*endpoint{{
 			startover: ch.StartoverWindow, manifest: ch.ManifestWindow, delay: ch.TimeDelay,
-			pdt: ch.PDTInterval, iframes: ch.iframesOn(),
+			pdt: ch.PDTInterval, iframes: ch.iframesOn(), manifest0: indexName,
 		}}
 	}
 	eps := make([]*endpoint, 0, len(ch.Endpoints))
@@ -394,6 +416,13 @@ func newEndpoints(ch ChannelConfig) []*endpoint {
 			id: ec.ID, cmaf: ec.Packaging == PackagingCMAF,
 			startover: ec.StartoverWindow, manifest: ec.ManifestWindow, delay: ec.TimeDelay,
 			pdt: ec.PDTInterval, iframes: ec.IFrames == nil || *ec.IFrames,
+		}
+		ep.manifest0 = indexName
+		if ec.ManifestName != "" {
+			ep.manifest0 = ec.ManifestName + ".m3u8"
+		}
+		if ec.Start != nil {
+			ep.start = &hls.Start{TimeOffset: ec.Start.TimeOffset, Precise: ec.Start.Precise}
 		}
 		if sel := ec.StreamSelection; sel != nil {
 			cp := *sel

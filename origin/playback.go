@@ -140,7 +140,7 @@ func (o *Origin) servePlayback(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	switch {
-	case len(parts) == 1 && parts[0] == indexName:
+	case len(parts) == 1 && parts[0] == ep.manifest0:
 		o.serveMultivariant(w, r, ch, ep, sh)
 	case len(parts) == 1 && strings.HasSuffix(parts[0], ".m3u8"):
 		o.serveMedia(w, r, ch, ep, strings.TrimSuffix(parts[0], ".m3u8"), sh, false)
@@ -385,6 +385,7 @@ func (v *rview) header(segs []rec, win window) *hls.Media {
 	case win.event:
 		m.PlaylistType = hls.PlaylistTypeEvent
 	}
+	m.Start = v.ep.start
 	return m
 }
 
@@ -611,6 +612,7 @@ func (o *Origin) serveMultivariant(w http.ResponseWriter, r *http.Request, ch *c
 		writeError(w, es.code, es.msg)
 		return
 	}
+	mv.Start = ep.start
 	selectStreams(mv, ep.sel)
 	if len(mv.Variants) == 0 {
 		writeError(w, http.StatusNotFound, "no variant within the endpoint's stream selection")

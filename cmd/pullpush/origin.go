@@ -100,6 +100,8 @@ The YAML config (--config) sets per-channel endpoint settings; --data and
         - id: cmaf
           packaging: cmaf    # TS repackaged as CMAF (fMP4)
           manifestWindow: 30s   # startoverWindow, timeDelay, iframes, pdtInterval too
+          manifestName: index   # the multivariant is {manifestName}.m3u8
+          start: {timeOffset: -6, precise: true}   # optional EXT-X-START
           streamSelection:      # optional: variants by BANDWIDTH, and their order
             minVideoBitsPerSecond: 0
             maxVideoBitsPerSecond: 3000000
