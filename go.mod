@@ -3,6 +3,7 @@ module github.com/pullpush/pullpush
 go 1.26.0
 
 require (
+	github.com/Comcast/scte35-go v1.4.6
 	github.com/Eyevinn/mp4ff v0.51.0
 	github.com/asticode/go-astits v1.13.0
 	github.com/minio/minio-go/v7 v7.0.99
@@ -15,6 +16,7 @@ require (
 
 require (
 	github.com/asticode/go-astikit v0.30.0 // indirect
+	github.com/bamiaux/iobit v0.0.0-20170418073505-498159a04883 // indirect
 	github.com/beorn7/perks v1.0.1 // indirect
 	github.com/cespare/xxhash/v2 v2.3.0 // indirect
 	github.com/dustin/go-humanize v1.0.1 // indirect

@@ -13,6 +13,7 @@ import (
 
 	"github.com/pullpush/pullpush/hls"
 	"github.com/pullpush/pullpush/keys"
+	"github.com/pullpush/pullpush/origin/internal/adcue"
 )
 
 // Packaging formats of an endpoint.
@@ -80,6 +81,11 @@ type EndpointConfig struct {
 	ManifestName string `yaml:"manifestName"`
 	// Start, when set, adds EXT-X-START to the endpoint's playlists.
 	Start *StartConfig `yaml:"start"`
+	// AdMarkers is how ingested ad signals (SCTE-35 in
+	// #EXT-OATCLS-SCTE35, #EXT-X-CUE-OUT/IN, EXT-X-DATERANGE SCTE35-OUT/IN)
+	// appear in media playlists: passthrough (as ingested, the default),
+	// none, scte35_enhanced or daterange.
+	AdMarkers string `yaml:"adMarkers"`
 }
 
 // StartConfig is an endpoint's EXT-X-START: where players start, in
@@ -240,6 +246,9 @@ func (c Config) validateEndpoints(k string, ch ChannelConfig) error {
 			return cfgErr(ek+".id", "duplicate endpoint %q", ep.ID)
 		}
 		seen[ep.ID] = true
+		if !adcue.ValidMode(ep.AdMarkers) {
+			return cfgErr(ek+".adMarkers", "must be passthrough, none, scte35_enhanced or daterange, got %q", ep.AdMarkers)
+		}
 		if n := ep.ManifestName; n != "" && (!validName(n+".m3u8") || strings.ContainsAny(n, ".")) {
 			return cfgErr(ek+".manifestName", "must be a name of letters, digits, - and _, got %q", n)
 		}
@@ -387,6 +396,7 @@ type endpoint struct {
 	sel       *StreamSelection // nil: every variant, as ingested
 	manifest0 string           // multivariant file name, e.g. index.m3u8
 	start     *hls.Start       // EXT-X-START, nil for none
+	ads       string           // ad-marker mode (adcue.Mode*; "" is passthrough)
 }
 
 // encSpec is the resolved encryption of an endpoint.
@@ -417,6 +427,7 @@ func newEndpoints(ch ChannelConfig) []*endpoint {
 			startover: ec.StartoverWindow, manifest: ec.ManifestWindow, delay: ec.TimeDelay,
 			pdt: ec.PDTInterval, iframes: ec.IFrames == nil || *ec.IFrames,
 		}
+		ep.ads = ec.AdMarkers
 		ep.manifest0 = indexName
 		if ec.ManifestName != "" {
 			ep.manifest0 = ec.ManifestName + ".m3u8"

@@ -483,6 +483,7 @@ func (c *channel) mediaPlaylist(v *rview, win window) (*hls.Media, []keyRef) {
 		}
 		m.Segments = append(m.Segments, seg)
 	}
+	v.markAds(m, win)
 	return m, refs
 }
 

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/pullpush/pullpush/hls"
+	"github.com/pullpush/pullpush/origin/internal/adcue"
 )
 
 // snapshotVersion is bumped when the snapshot format changes; a starting
@@ -327,6 +328,7 @@ func (c *channel) restore(s *snapshot) error {
 				ts: d.TS.value(), tsBase: d.TSBase, tsOff: d.TSOff, cdisc: d.CDisc, cdiscN: d.CDiscN, pub: d.Pub}
 			if d.HasExtra {
 				r.extra = &recExtra{tags: d.Tags, dateRanges: d.DateRanges}
+				r.extra.cue, _ = adcue.Read(d.Tags, d.DateRanges)
 			}
 			out[i] = r
 		}

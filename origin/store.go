@@ -11,6 +11,7 @@ import (
 
 	"github.com/pullpush/pullpush/digest"
 	"github.com/pullpush/pullpush/hls"
+	"github.com/pullpush/pullpush/origin/internal/adcue"
 )
 
 // Log keys.
@@ -45,6 +46,7 @@ type storedFile struct {
 type recExtra struct {
 	tags       []string
 	dateRanges []*hls.DateRange
+	cue        *adcue.Cue // the ad signal they carry, nil for none
 }
 
 // rec is one indexed segment.
@@ -805,5 +807,6 @@ func cloneExtra(s *hls.Segment) *recExtra {
 		}
 		e.dateRanges = append(e.dateRanges, &cp)
 	}
+	e.cue, _ = adcue.Read(e.tags, e.dateRanges)
 	return e
 }

@@ -102,6 +102,7 @@ The YAML config (--config) sets per-channel endpoint settings; --data and
           manifestWindow: 30s   # startoverWindow, timeDelay, iframes, pdtInterval too
           manifestName: index   # the multivariant is {manifestName}.m3u8
           start: {timeOffset: -6, precise: true}   # optional EXT-X-START
+          adMarkers: passthrough   # none | scte35_enhanced (CUE-OUT/-CONT/-IN + OATCLS) | daterange (SCTE35-OUT/IN)
           streamSelection:      # optional: variants by BANDWIDTH, and their order
             minVideoBitsPerSecond: 0
             maxVideoBitsPerSecond: 3000000

@@ -1,0 +1,68 @@
+package origin
+
+import (
+	"time"
+
+	"github.com/pullpush/pullpush/hls"
+	"github.com/pullpush/pullpush/origin/internal/adcue"
+)
+
+// maxBreakLookback bounds how far before a playlist's first segment the
+// start of a break still running is looked for.
+const maxBreakLookback = 6 * time.Hour
+
+// markAds rewrites the ad markers of the segments of m, which lists
+// rd.segs[win.lo:win.hi] one to one, in the endpoint's ad-marker mode.
+// Breaks are followed from before the window, so elapsed times are right
+// on every playlist in a break. Caller holds c.mu (or owns the segments).
+func (v *rview) markAds(m *hls.Media, win window) {
+	mode := v.ep.ads
+	if mode == "" || mode == adcue.ModePassthrough {
+		return
+	}
+	segs := v.rd.segs
+	from := win.lo
+	if mode != adcue.ModeNone && win.lo < len(segs) {
+		limit := segs[win.lo].start - int64(maxBreakLookback)
+		for j := win.lo - 1; j >= 0 && segs[j].start >= limit; j-- {
+			if c := segs[j].cue(); c != nil {
+				if c.Out {
+					from = j
+				}
+				break
+			}
+		}
+	}
+	var cur *adcue.Break
+	for i := from; i < win.hi; i++ {
+		s := &segs[i]
+		start := time.Unix(0, s.start).UTC()
+		c := s.cue()
+		var mark *adcue.Mark
+		if cur != nil {
+			tol := time.Duration(s.dur / 2)
+			if (c != nil && c.In) || (cur.Duration > 0 && start.Add(tol).After(cur.Start.Add(cur.Duration))) {
+				mark = &adcue.Mark{Break: *cur, Elapsed: start.Sub(cur.Start), End: true}
+				cur = nil
+			}
+		}
+		if c != nil && c.Out {
+			b := adcue.NewBreak(c, start, s.seq)
+			cur = &b
+			mark = &adcue.Mark{Break: b, First: true}
+		} else if cur != nil {
+			mark = &adcue.Mark{Break: *cur, Elapsed: start.Sub(cur.Start)}
+		}
+		if i >= win.lo {
+			adcue.Write(mode, m.Segments[i-win.lo], mark)
+		}
+	}
+}
+
+// cue is the ad signal of the segment, nil for none.
+func (r *rec) cue() *adcue.Cue {
+	if r.extra == nil {
+		return nil
+	}
+	return r.extra.cue
+}
