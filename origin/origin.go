@@ -446,3 +446,21 @@ func (o *Origin) Endpoints(channelID string) ([]string, bool) {
 	}
 	return ids, true
 }
+
+// ManifestFile returns the file name of an endpoint's multivariant
+// playlist ("index.m3u8" unless the endpoint sets manifestName); endpoint
+// "" is the channel's default endpoint. It is "" for an unknown channel or
+// endpoint.
+func (o *Origin) ManifestFile(channelID, endpointID string) string {
+	ch := o.channels[channelID]
+	if ch == nil {
+		return ""
+	}
+	ep := ch.eps[0]
+	if endpointID != "" {
+		if ep = ch.endpoint(endpointID); ep == nil {
+			return ""
+		}
+	}
+	return ep.manifest0
+}

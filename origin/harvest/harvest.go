@@ -84,6 +84,9 @@ type Config struct {
 	// Endpoints, when set, lists a channel's endpoints (origin.Origin.Endpoints)
 	// so that Submit refuses an unknown channel or endpoint by name.
 	Endpoints func(channel string) ([]string, bool)
+	// ManifestFile, when set, names an endpoint's multivariant playlist
+	// (origin.Origin.ManifestFile); default index.m3u8.
+	ManifestFile func(channel, endpoint string) string
 	// Outputs builds destinations; Redact removes their secrets from the
 	// jobs the Manager returns.
 	Outputs *output.Registry
@@ -186,7 +189,7 @@ func (m *Manager) Submit(ctx context.Context, req Request) (Job, error) {
 		return Job{}, fmt.Errorf("%w: destination: %v", ErrBadRequest, err)
 	}
 	out.Close()
-	if _, err := m.get(ctx, multivariantPath(req)); err != nil {
+	if _, err := m.get(ctx, m.multivariantPath(req)); err != nil {
 		var se *statusError
 		if errors.As(err, &se) && se.code == http.StatusNotFound {
 			return Job{}, fmt.Errorf("%w: %v", ErrNotFound, se.msg)

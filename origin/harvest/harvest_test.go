@@ -36,11 +36,11 @@ type env struct {
 
 func newEnv(t *testing.T, stateFile string) *env {
 	t.Helper()
-	c := chaintest.Start(t, 40*time.Second, []origin.EndpointConfig{{ID: "ts"}, {ID: "cmaf", Packaging: origin.PackagingCMAF}})
+	c := chaintest.Start(t, 40*time.Second, []origin.EndpointConfig{{ID: "ts"}, {ID: "cmaf", Packaging: origin.PackagingCMAF, ManifestName: "cmaf-master"}})
 	reg := output.NewRegistry()
 	outputs.Register(reg)
 	m, err := harvest.New(harvest.Config{
-		Origin: c.Origin.Handler(), Endpoints: c.Origin.Endpoints, Outputs: reg, StateFile: stateFile,
+		Origin: c.Origin.Handler(), Endpoints: c.Origin.Endpoints, ManifestFile: c.Origin.ManifestFile, Outputs: reg, StateFile: stateFile,
 		Redact: func(name string, p json.RawMessage) json.RawMessage { return outputs.Redact(name, p, reg) },
 	})
 	if err != nil {

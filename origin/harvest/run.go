@@ -21,7 +21,7 @@ const indexName = "index.m3u8"
 
 // multivariantPath is the origin path of the window's multivariant
 // playlist.
-func multivariantPath(req Request) string {
+func (m *Manager) multivariantPath(req Request) string {
 	p := "/out/v1/" + url.PathEscape(req.Channel) + "/"
 	if req.Endpoint != "" {
 		p += url.PathEscape(req.Endpoint) + "/"
@@ -29,7 +29,13 @@ func multivariantPath(req Request) string {
 	q := url.Values{}
 	q.Set("start", req.Start.UTC().Format(time.RFC3339Nano))
 	q.Set("end", req.End.UTC().Format(time.RFC3339Nano))
-	return p + "index.m3u8?" + q.Encode()
+	name := "index.m3u8"
+	if m.cfg.ManifestFile != nil {
+		if f := m.cfg.ManifestFile(req.Channel, req.Endpoint); f != "" {
+			name = f
+		}
+	}
+	return p + name + "?" + q.Encode()
 }
 
 // statusError is a non-200 answer of the origin.
@@ -139,7 +145,7 @@ func resolve(base, uri string) (withQuery, plain string, err error) {
 
 // plan fetches and rewrites every playlist of the window.
 func (m *Manager) plan(ctx context.Context, req Request) (*asset, error) {
-	mvPath := multivariantPath(req)
+	mvPath := m.multivariantPath(req)
 	dir := path.Dir(strings.SplitN(mvPath, "?", 2)[0]) + "/"
 	data, err := m.get(ctx, mvPath)
 	if err != nil {
