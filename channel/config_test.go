@@ -36,7 +36,7 @@ var configCases = []struct {
 	{"negative window", "channels:\n  - id: a\n    window: -5s\n    assets: [embed:a]\n", `config: channels[0]: 'window' must not be negative`},
 	{"no uri", "channels:\n  - id: a\n    assets:\n      - id: x\n", `config: channels[0].assets[0]: 'uri' must be set`},
 	{"bad scheme", "channels:\n  - id: a\n    assets: [ftp://host/a.m3u8]\n", `config: channels[0].assets[0]: unsupported uri scheme "ftp"`},
-	{"negative offset", "channels:\n  - id: a\n    assets:\n      - {uri: embed:a, offset: -1}\n", `config: channels[0].assets[0]: 'offset' must not be negative`},
+	{"negative offset", "channels:\n  - id: a\n    assets:\n      - {uri: embed:a, offset: -1}\n", `config: channels[0].assets[0]: 'in' must not be negative`},
 	{"bad asset id", "channels:\n  - id: a\n    assets:\n      - {id: _x, uri: embed:a}\n", `config: channels[0].assets[0]: invalid id "_x": use letters, digits, '-', '_' and '.', starting with a letter or digit`},
 	{"asset id reused", "channels:\n  - id: a\n    assets:\n      - {id: x, uri: embed:a}\n  - id: b\n    assets:\n      - {id: x, uri: embed:b}\n", `config: channels[1].assets[0]: asset id "x" already names "embed:a"`},
 	{"negative ttl", "sessionTTL: -1m\nchannels:\n  - id: a\n    assets: [embed:a]\n", `config: 'sessionTTL' must not be negative`},

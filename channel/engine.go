@@ -83,9 +83,10 @@ type Engine struct {
 	fetch  *fetcher
 	loader *assetLoader
 
-	library map[string]AssetConfig // configured assets by id
-	assets  map[string]*asset      // loaded assets by id
-	failed  map[string]error       // assets that failed to load, by id
+	library  map[string]AssetConfig // configured assets by id
+	assets   map[string]*asset      // loaded assets by id
+	failed   map[string]error       // assets that failed to load, by id
+	partials map[string]*asset      // failed assets whose playlists loaded, by id
 
 	slateMu sync.Mutex
 	slates  map[string]*asset // by format
@@ -133,6 +134,7 @@ func New(cfg Config, opts ...Option) (*Engine, error) {
 		library:  map[string]AssetConfig{},
 		assets:   map[string]*asset{},
 		failed:   map[string]error{},
+		partials: map[string]*asset{},
 		slates:   map[string]*asset{},
 		sessions: map[string]*channel{},
 	}
@@ -202,6 +204,9 @@ func (e *Engine) loadAssets(ctx context.Context, ids []string) error {
 	for i, id := range ids {
 		if err := results[i].err; err != nil {
 			e.failed[id] = err
+			if results[i].a != nil {
+				e.partials[id] = results[i].a
+			}
 			e.log.Warn("channel asset failed; the slate plays instead",
 				logKeyAsset, id, logKeyURI, redact(e.library[id].URI), logKeyError, err)
 			continue
@@ -221,6 +226,9 @@ func (e *Engine) asset(id string) (*asset, error) {
 	}
 	return nil, fmt.Errorf("%w %q", ErrUnknownAsset, id)
 }
+
+// partial implements assetSource.
+func (e *Engine) partial(id string) *asset { return e.partials[id] }
 
 // slate implements assetSource: the configured slate, or the bundled one of
 // the format.
