@@ -10,6 +10,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"path/filepath"
 	"slices"
 	"sync"
 	"time"
@@ -44,12 +45,13 @@ var (
 type Option func(*options)
 
 type options struct {
-	now       func() time.Time
-	client    *http.Client
-	logger    *slog.Logger
-	fsys      fs.FS
-	ctx       context.Context
-	cacheSize int64
+	now         func() time.Time
+	client      *http.Client
+	logger      *slog.Logger
+	fsys        fs.FS
+	ctx         context.Context
+	cacheSize   int64
+	scheduleDir string
 }
 
 // WithClock sets the clock the live playlists are computed from (default
@@ -98,6 +100,9 @@ type Engine struct {
 	created  int64 // sessions created so far, orders the list
 
 	logged sync.Map // keys of runtime failures already logged
+
+	scheduleDir string
+	scheds      map[string]*schedState // schedules of the configured channels, by id
 
 	handler http.Handler
 }
@@ -172,6 +177,16 @@ func New(cfg Config, opts ...Option) (*Engine, error) {
 			return nil, fmt.Errorf("channel %q: %w", cc.ID, err)
 		}
 		e.static = append(e.static, ch)
+	}
+	if o.scheduleDir != "" {
+		e.scheduleDir = o.scheduleDir
+		e.scheds = map[string]*schedState{}
+		for _, ch := range e.static {
+			e.scheds[ch.id] = &schedState{path: filepath.Join(o.scheduleDir, ch.id+".json")}
+			if err := e.refreshSchedule(ch); err != nil {
+				e.log.Warn("channel schedule unusable; the loop plays", logKeyChannel, ch.id, logKeyError, err)
+			}
+		}
 	}
 	e.handler = e.newHandler()
 	return e, nil

@@ -146,6 +146,9 @@ func (e *Engine) servePlaylist(w http.ResponseWriter, r *http.Request) {
 		http.NotFound(w, r)
 		return
 	}
+	if err := e.refreshSchedule(ch); err != nil {
+		e.logOnce("schedule/"+ch.id+"/"+err.Error(), "channel schedule unusable", logKeyChannel, ch.id, logKeyError, err)
+	}
 	name := r.PathValue("name")
 	var body []byte
 	if name == "master.m3u8" {
@@ -182,6 +185,9 @@ func (e *Engine) serveResource(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	a := ch.assets[r.PathValue("asset")]
+	if a == nil {
+		a = ch.tl.Load().assets[r.PathValue("asset")]
+	}
 	if a == nil {
 		http.NotFound(w, r)
 		return
