@@ -183,9 +183,7 @@ func New(cfg Config, opts ...Option) (*Engine, error) {
 		e.scheds = map[string]*schedState{}
 		for _, ch := range e.static {
 			e.scheds[ch.id] = &schedState{path: filepath.Join(o.scheduleDir, ch.id+".json")}
-			if err := e.refreshSchedule(ch); err != nil {
-				e.log.Warn("channel schedule unusable; the loop plays", logKeyChannel, ch.id, logKeyError, err)
-			}
+			_ = e.refreshSchedule(ch) // logged once; the loop plays
 		}
 	}
 	e.handler = e.newHandler()

@@ -146,9 +146,7 @@ func (e *Engine) servePlaylist(w http.ResponseWriter, r *http.Request) {
 		http.NotFound(w, r)
 		return
 	}
-	if err := e.refreshSchedule(ch); err != nil {
-		e.logOnce("schedule/"+ch.id+"/"+err.Error(), "channel schedule unusable", logKeyChannel, ch.id, logKeyError, err)
-	}
+	_ = e.refreshSchedule(ch) // logged once; the previous schedule plays
 	name := r.PathValue("name")
 	var body []byte
 	if name == "master.m3u8" {

@@ -186,8 +186,7 @@ func (e *Engine) refreshLocked(ch *channel, s *schedState) error {
 		}
 		return nil
 	case err != nil:
-		s.err = fmt.Errorf("schedule %s: %w", s.path, err)
-		return s.err
+		return e.scheduleFailed(ch, s, fmt.Errorf("schedule %s: %w", s.path, err))
 	}
 	if s.stat != nil && os.SameFile(st, s.stat) && st.ModTime().Equal(s.stat.ModTime()) && st.Size() == s.stat.Size() {
 		return s.err
@@ -205,9 +204,15 @@ func (e *Engine) refreshLocked(ch *channel, s *schedState) error {
 		}
 	}
 	s.stat = st
-	s.err = fmt.Errorf("schedule %s: %w (the previous schedule plays)", s.path, err)
-	e.logOnce("schedule/"+ch.id+"/"+st.ModTime().String(), "channel schedule file unusable", logKeyChannel, ch.id, logKeyError, err)
-	return s.err
+	return e.scheduleFailed(ch, s, fmt.Errorf("schedule %s: %w (the previous schedule plays)", s.path, err))
+}
+
+// scheduleFailed records and logs (once per error) why the schedule file
+// of ch cannot be used.
+func (e *Engine) scheduleFailed(ch *channel, s *schedState, err error) error {
+	s.err = err
+	e.logOnce("schedule/"+ch.id+"/"+err.Error(), "channel schedule unusable", logKeyChannel, ch.id, logKeyError, err)
+	return err
 }
 
 func contentVersion(data []byte) string {
@@ -323,8 +328,8 @@ func (e *Engine) changeSchedule(id, ifMatch string, op scheduleOp) (Schedule, er
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if err := e.refreshLocked(ch, s); err != nil && s.stat == nil {
-		return Schedule{}, err
+	if err := e.refreshLocked(ch, s); err != nil {
+		return Schedule{}, fmt.Errorf("%w: fix or remove the file first", err)
 	}
 	if ifMatch != "" && ifMatch != "*" && ifMatch != s.version {
 		return Schedule{}, fmt.Errorf("%w: version %s, not %s", ErrScheduleChanged, s.version, ifMatch)
@@ -402,7 +407,7 @@ func (e *Engine) Schedule(id string) (Schedule, error) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if err := e.refreshLocked(ch, s); err != nil && s.stat == nil {
+	if err := e.refreshLocked(ch, s); err != nil {
 		return Schedule{}, err
 	}
 	return e.listing(ch, s, e.now()), nil

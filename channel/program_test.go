@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -279,5 +280,92 @@ func (w *watcher) step(c *clock, until time.Time) {
 				w.seen[tr.name][seq] = obs
 			}
 		}
+	}
+}
+
+// BenchmarkScheduled measures a playlist of a channel whose schedule holds
+// 1000 items (past and upcoming), and rebuilding the timeline from them
+// (what an engine does when the file changes).
+func BenchmarkScheduled(b *testing.B) {
+	base := DefaultStart().Add(1000 * 90 * time.Second)
+	c := newClock(base)
+	e := newEngine(b, DefaultConfig(), c, nil, WithFS(EmbeddedFS()))
+	ch := e.static[0]
+	var items []ScheduleItem
+	for i := range 1000 {
+		items = append(items, ScheduleItem{ID: "i" + strconv.Itoa(i), Asset: []string{"a", "b", "c"}[i%3],
+			Start: base.Add(time.Duration(i) * 41 * time.Second), In: Seconds(time.Duration(i%5) * time.Second)})
+	}
+	tl, err := e.scheduleTimeline(ch, items)
+	if err != nil {
+		b.Fatal(err)
+	}
+	ch.tl.Store(tl)
+	at := base.Add(500 * 41 * time.Second)
+	b.Run("media", func(b *testing.B) {
+		b.ReportAllocs()
+		for i := 0; b.Loop(); i++ {
+			if _, err := ch.media(i%len(ch.tracks), at.Add(time.Duration(i%100)*time.Second)); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("rebuild", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := e.scheduleTimeline(ch, items); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
+
+// TestScheduleFileUnusable: a schedule file that cannot be used (bad JSON,
+// an unknown asset) keeps the previous schedule playing, shows in /status
+// and fails the API with 500 instead of being overwritten; a valid file
+// written by someone else is picked up at the next request.
+func TestScheduleFileUnusable(t *testing.T) {
+	dir := t.TempDir()
+	base := DefaultStart().Add(1000 * 90 * time.Second)
+	c := newClock(base.Add(10 * time.Second))
+	e := newEngine(t, DefaultConfig(), c, nil, WithFS(EmbeddedFS()), WithScheduleDir(dir))
+	srv := schedServer(t, e)
+	api := srv.URL + "/api/v1/channels/1/schedule"
+	if status, body := apiCall(t, "POST", api, testToken, `{"items":[{"id":"x","asset":"c"}]}`, nil); status != 201 {
+		t.Fatalf("append: %d %s", status, body)
+	}
+	path := filepath.Join(dir, "1.json")
+	write := func(s string) {
+		t.Helper()
+		if err := writeAtomic(path, []byte(s)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, bad := range []struct{ file, err string }{
+		{`{"items": [`, "unexpected end of JSON input"},
+		{`{"items": [{"id": "y", "asset": "zz", "start": "` + base.Add(40*time.Second).Format(time.RFC3339) + `"}]}`, `item "y": unknown asset "zz"`},
+	} {
+		write(bad.file)
+		c.Set(base.Add(35 * time.Second))
+		st := e.Status()[0]
+		if st.Now.Item != "x" || len(st.Errors) != 1 || !strings.Contains(st.Errors[0].Error, bad.err) || !strings.Contains(st.Errors[0].Error, "the previous schedule plays") {
+			t.Errorf("status with %s: now %+v, errors %+v", bad.file, st.Now, st.Errors)
+		}
+		if status, body := apiCall(t, "POST", api, testToken, `{"items":[{"asset":"a"}]}`, nil); status != 500 || !strings.Contains(body, "fix or remove the file") {
+			t.Errorf("append over a bad file: %d %s", status, body)
+		}
+		if data, _ := os.ReadFile(path); string(data) != bad.file {
+			t.Errorf("bad file overwritten: %s", data)
+		}
+	}
+	write(`{"channel": "1", "items": [{"id": "z", "asset": "b", "start": "` + base.Add(50*time.Second).Format(time.RFC3339) + `"}]}`)
+	c.Set(base.Add(55 * time.Second))
+	if st := e.Status()[0]; st.Now.Item != "z" || st.Now.Asset != "b" || len(st.Errors) != 0 {
+		t.Errorf("after a valid file: now %+v, errors %+v", st.Now, st.Errors)
+	}
+	m := playlist(t, e, "1", "video_0.m3u8")
+	last := m.Segments[len(m.Segments)-1]
+	if !strings.HasPrefix(last.URI, "seg/b/") {
+		t.Errorf("live edge plays %s, want b", last.URI)
 	}
 }

@@ -351,9 +351,13 @@ func (ch *channel) media(t int, now time.Time) (*hls.Media, error) {
 		if it := pl.pc.item; it != nil && (first || pieceStart) {
 			s.DateRanges = append(s.DateRanges, ch.itemDateRange(pl.pc))
 		}
-		suffix := "-" + strconv.FormatInt(pl.loop, 10) + "-" + strconv.Itoa(pl.entry)
-		if it := pl.pc.item; it != nil {
-			suffix = "-" + it.ID
+		var suffix string
+		switch {
+		case len(cs.src.dateRanges) == 0:
+		case pl.pc.item != nil:
+			suffix = "-" + pl.pc.item.ID
+		default:
+			suffix = "-" + strconv.FormatInt(pl.loop, 10) + "-" + strconv.Itoa(pl.entry)
 		}
 		for _, dr := range cs.src.dateRanges {
 			s.DateRanges = append(s.DateRanges, moveDateRange(dr, cs.src.pdt, s.ProgramDateTime, suffix))
