@@ -3,6 +3,7 @@ package channel
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io/fs"
 	"math"
@@ -81,7 +82,8 @@ type assetLoader struct {
 	probe    bool // fetch the first segment of every http rendition
 }
 
-// load reads and checks an asset. Every error means the asset failed.
+// load reads and checks an asset. Every error means the asset failed; with a
+// *segmentsError the asset is returned too (its playlists loaded).
 func (ld *assetLoader) load(ctx context.Context, id, title, uri string) (*asset, error) {
 	a := &asset{id: id, uri: uri, title: title, version: 3}
 	master, err := assetLoc(uri, ld.embedded)
@@ -141,10 +143,18 @@ func (ld *assetLoader) load(ctx context.Context, id, title, uri string) (*asset,
 		a.format = f
 	}
 	if err := ld.check(ctx, a); err != nil {
-		return nil, err
+		return a, &segmentsError{err}
 	}
 	return a, nil
 }
+
+// segmentsError is a load failure of an asset whose playlists were read but
+// whose segments could not be: load returns the asset with it, so the slate
+// can play for the asset's duration.
+type segmentsError struct{ err error }
+
+func (e *segmentsError) Error() string { return e.err.Error() }
+func (e *segmentsError) Unwrap() error { return e.err }
 
 // loadMultivariant loads the renditions a multivariant playlist names.
 func (a *asset) loadMultivariant(m *hls.Multivariant, loadTrack func(string) (*track, error)) error {
@@ -346,14 +356,23 @@ func cloneStrings(s []string) []string {
 }
 
 // check verifies that the asset's resources can be read: every file of a
-// file-system asset exists; the first segment (and init section) of every
+// file-system asset can be opened; the first segment (and init section) of every
 // rendition of an http asset can be fetched (which also warms the cache).
 func (ld *assetLoader) check(ctx context.Context, a *asset) error {
 	for _, l := range a.res {
 		if l.isHTTP() {
 			continue
 		}
-		if _, err := fs.Stat(l.fsys, l.name); err != nil {
+		f, err := l.fsys.Open(l.name)
+		if err != nil {
+			return fmt.Errorf("open %s: %w", l, bareErr(err))
+		}
+		st, err := f.Stat()
+		_ = f.Close()
+		if err == nil && st.IsDir() {
+			err = errors.New("is a directory")
+		}
+		if err != nil {
 			return fmt.Errorf("open %s: %w", l, bareErr(err))
 		}
 	}

@@ -91,9 +91,14 @@ type AssetConfig struct {
 	// an http(s) URL, "embed:PATH" in the engine's embedded file system, or a
 	// local path. A directory means its master.m3u8 (or index.m3u8).
 	URI string
-	// Offset skips the start of the asset: playback starts at the video
-	// segment that contains Offset (key "offset").
+	// Offset is the in point: playback starts at the start of the video
+	// segment that contains it (key "in", or "offset").
 	Offset time.Duration
+	// Out is the out point: playback ends at the end of the video segment
+	// that contains it, or at Out itself when it is on a segment boundary
+	// (key "out"). Zero: the end of the asset. Trimmed assets are therefore
+	// whole segments; see trimSpan.
+	Out time.Duration
 }
 
 // ParseConfig decodes a YAML or JSON config strictly (an unknown key is an
@@ -199,7 +204,13 @@ func (c Config) Validate() error {
 				return fmt.Errorf("config: %s: %w", where, err)
 			}
 			if a.Offset < 0 {
-				return fmt.Errorf("config: %s: 'offset' must not be negative", where)
+				return fmt.Errorf("config: %s: 'in' must not be negative", where)
+			}
+			if a.Out < 0 {
+				return fmt.Errorf("config: %s: 'out' must not be negative", where)
+			}
+			if a.Out != 0 && a.Out <= a.Offset {
+				return fmt.Errorf("config: %s: 'out' (%s) must be after 'in' (%s)", where, a.Out, a.Offset)
 			}
 			id := assetID(ch.ID, j, a)
 			if !validID(id, true) {
@@ -338,6 +349,7 @@ func decodeAsset(a *AssetConfig, n *yaml.Node, path string) error {
 		a.URI, err = decodeString(n, path)
 		return err
 	}
+	seenIn := false
 	return decodeMap(n, path, func(key string, v *yaml.Node) error {
 		var err error
 		p := path + "." + key
@@ -348,8 +360,14 @@ func decodeAsset(a *AssetConfig, n *yaml.Node, path string) error {
 			a.Title, err = decodeString(v, p)
 		case "uri":
 			a.URI, err = decodeString(v, p)
-		case "offset":
+		case "offset", "in":
+			if seenIn {
+				return configError(v, path, "'in' and 'offset' are the same key")
+			}
+			seenIn = true
 			a.Offset, err = decodeDuration(v, p)
+		case "out":
+			a.Out, err = decodeDuration(v, p)
 		default:
 			return unknownKey(v, path, key)
 		}

@@ -28,10 +28,21 @@
 // EXT-X-PROGRAM-DATE-TIME.
 //
 // An asset that cannot be loaded (unreachable, unparsable, a segment that
-// cannot be fetched) is replaced by a short slate with the channel's ladder
-// and logged once; an asset whose ladder does not match the channel's
-// (different number of video renditions, missing audio or subtitle group,
-// different segment format) is an error at load that names the asset.
+// cannot be read or fetched) is replaced by the slate and logged once; when
+// its playlists loaded, the slate loops for the asset's duration. Assets
+// may be trimmed to whole segments (AssetConfig.Offset and Out). Ladders
+// may differ between assets: each channel rendition plays the asset
+// rendition nearest in bandwidth. Only a different segment format or a
+// missing or extra kind of group (audio, subtitles) is an error at load
+// that names the asset. Engine.OpsHandler serves GET /health and GET
+// /status.
+//
+// With WithScheduleDir, the configured channels have a schedule
+// (Engine.ScheduleHandler, /api/v1/channels/{id}/schedule): items that play
+// an asset from an exact start, interrupting the loop, each marked by an
+// EXT-X-DATERANGE of CLASS "com.pullpush.schedule". The schedule lives in
+// one JSON file per channel that every engine rereads when it changes, so
+// engines sharing the directory still serve identical playlists.
 //
 // Segments of http assets are proxied (not redirected) through a small
 // in-memory cache, so a player or relay only ever talks to the engine.

@@ -10,6 +10,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"path/filepath"
 	"slices"
 	"sync"
 	"time"
@@ -44,12 +45,13 @@ var (
 type Option func(*options)
 
 type options struct {
-	now       func() time.Time
-	client    *http.Client
-	logger    *slog.Logger
-	fsys      fs.FS
-	ctx       context.Context
-	cacheSize int64
+	now         func() time.Time
+	client      *http.Client
+	logger      *slog.Logger
+	fsys        fs.FS
+	ctx         context.Context
+	cacheSize   int64
+	scheduleDir string
 }
 
 // WithClock sets the clock the live playlists are computed from (default
@@ -83,9 +85,10 @@ type Engine struct {
 	fetch  *fetcher
 	loader *assetLoader
 
-	library map[string]AssetConfig // configured assets by id
-	assets  map[string]*asset      // loaded assets by id
-	failed  map[string]error       // assets that failed to load, by id
+	library  map[string]AssetConfig // configured assets by id
+	assets   map[string]*asset      // loaded assets by id
+	failed   map[string]error       // assets that failed to load, by id
+	partials map[string]*asset      // failed assets whose playlists loaded, by id
 
 	slateMu sync.Mutex
 	slates  map[string]*asset // by format
@@ -97,6 +100,9 @@ type Engine struct {
 	created  int64 // sessions created so far, orders the list
 
 	logged sync.Map // keys of runtime failures already logged
+
+	scheduleDir string
+	scheds      map[string]*schedState // schedules of the configured channels, by id
 
 	handler http.Handler
 }
@@ -133,6 +139,7 @@ func New(cfg Config, opts ...Option) (*Engine, error) {
 		library:  map[string]AssetConfig{},
 		assets:   map[string]*asset{},
 		failed:   map[string]error{},
+		partials: map[string]*asset{},
 		slates:   map[string]*asset{},
 		sessions: map[string]*channel{},
 	}
@@ -171,6 +178,14 @@ func New(cfg Config, opts ...Option) (*Engine, error) {
 		}
 		e.static = append(e.static, ch)
 	}
+	if o.scheduleDir != "" {
+		e.scheduleDir = o.scheduleDir
+		e.scheds = map[string]*schedState{}
+		for _, ch := range e.static {
+			e.scheds[ch.id] = &schedState{path: filepath.Join(o.scheduleDir, ch.id+".json")}
+			_ = e.refreshSchedule(ch) // logged once; the loop plays
+		}
+	}
 	e.handler = e.newHandler()
 	return e, nil
 }
@@ -202,6 +217,9 @@ func (e *Engine) loadAssets(ctx context.Context, ids []string) error {
 	for i, id := range ids {
 		if err := results[i].err; err != nil {
 			e.failed[id] = err
+			if results[i].a != nil {
+				e.partials[id] = results[i].a
+			}
 			e.log.Warn("channel asset failed; the slate plays instead",
 				logKeyAsset, id, logKeyURI, redact(e.library[id].URI), logKeyError, err)
 			continue
@@ -221,6 +239,9 @@ func (e *Engine) asset(id string) (*asset, error) {
 	}
 	return nil, fmt.Errorf("%w %q", ErrUnknownAsset, id)
 }
+
+// partial implements assetSource.
+func (e *Engine) partial(id string) *asset { return e.partials[id] }
 
 // slate implements assetSource: the configured slate, or the bundled one of
 // the format.

@@ -146,6 +146,7 @@ func (e *Engine) servePlaylist(w http.ResponseWriter, r *http.Request) {
 		http.NotFound(w, r)
 		return
 	}
+	_ = e.refreshSchedule(ch) // logged once; the previous schedule plays
 	name := r.PathValue("name")
 	var body []byte
 	if name == "master.m3u8" {
@@ -182,6 +183,9 @@ func (e *Engine) serveResource(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	a := ch.assets[r.PathValue("asset")]
+	if a == nil {
+		a = ch.tl.Load().assets[r.PathValue("asset")]
+	}
 	if a == nil {
 		http.NotFound(w, r)
 		return

@@ -208,6 +208,9 @@ func playlist(t testing.TB, e *Engine, id, name string) *hls.Media {
 	if tr < 0 {
 		t.Fatalf("channel %q has no track %q", id, name)
 	}
+	if err := e.refreshSchedule(ch); err != nil {
+		t.Fatalf("schedule of %s: %v", id, err)
+	}
 	m, err := ch.media(tr, e.now())
 	if err != nil {
 		t.Fatalf("media %s/%s: %v", id, name, err)

@@ -86,6 +86,8 @@ type channel struct {
 	version        int
 	master         []byte
 
+	tl atomic.Pointer[timeline] // what plays when: the loop and the schedule
+
 	created  int64        // sessions: creation order
 	lastUsed atomic.Int64 // sessions: Unix nanoseconds of the last request
 }
@@ -107,6 +109,9 @@ type assetSource interface {
 	asset(id string) (*asset, error)
 	// slate returns the slate for a segment format.
 	slate(format string) (*asset, error)
+	// partial returns a failed asset whose playlists loaded (its segments
+	// could not be read), or nil.
+	partial(id string) *asset
 }
 
 // buildChannel builds a channel over loaded assets. A failed asset is
@@ -166,11 +171,21 @@ func buildChannel(spec channelSpec, src assetSource) (*channel, error) {
 			}
 			a = s
 		}
-		offset := ac.Offset
-		if failed != nil {
-			offset = 0
+		var c *clip
+		var err error
+		if failed == nil {
+			c, err = ch.buildClip(a, ac.Offset, ac.Out)
+		} else {
+			// The slate plays for as long as the asset would have, when its
+			// playlists could be read (its segments could not).
+			var dur time.Duration
+			if p := src.partial(ac.ID); p != nil {
+				if from, to, err := trimSpan(p, ac.Offset, ac.Out); err == nil {
+					dur = to - from
+				}
+			}
+			c, err = ch.slateClip(a, dur)
 		}
-		c, err := ch.buildClip(a, offset)
 		if err != nil {
 			return nil, fmt.Errorf("asset %q: %w", ac.ID, err)
 		}
@@ -198,6 +213,7 @@ func buildChannel(spec channelSpec, src assetSource) (*channel, error) {
 		ch.fixed = ch.makeLayout(identity(len(ch.clips)))
 	}
 	ch.master = ch.buildMaster()
+	ch.tl.Store(ch.buildTimeline(nil, nil))
 	return ch, nil
 }
 
@@ -225,14 +241,14 @@ func trackRefs(a *asset) []trackRef {
 }
 
 // matchLadder checks that asset a can play in a channel with the ladder of
-// tmpl. A slate only needs the same segment format and the groups the
-// channel has; its renditions are reused when it has fewer.
+// tmpl: the same segment format and the kinds of groups (audio, subtitles)
+// the channel has. Ladders may differ otherwise: video renditions are mapped
+// by nearest bandwidth and group renditions by language or index (see
+// assetTrack). An asset with a group kind the channel lacks is refused
+// (unless it is a slate), since that group would be lost.
 func matchLadder(tmpl, a *asset, slate bool) error {
 	if a.format != tmpl.format {
 		return fmt.Errorf("%s segments, the channel has %s", a.format, tmpl.format)
-	}
-	if !slate && len(a.video) != len(tmpl.video) {
-		return fmt.Errorf("%d video renditions, the channel has %d", len(a.video), len(tmpl.video))
 	}
 	if err := matchGroups("audio", tmpl.audio, a.audio, slate); err != nil {
 		return err
@@ -244,54 +260,142 @@ func matchGroups(kind string, want, got [][]*track, slate bool) error {
 	switch {
 	case len(want) > 0 && len(got) == 0:
 		return fmt.Errorf("no %s group, the channel has %s group %q", kind, kind, want[0][0].rendition.GroupID)
-	case slate:
-		return nil
-	case len(want) == 0 && len(got) > 0:
+	case !slate && len(want) == 0 && len(got) > 0:
 		return fmt.Errorf("%s group %q, the channel has none", kind, got[0][0].rendition.GroupID)
-	case len(want) != len(got):
-		return fmt.Errorf("%d %s groups, the channel has %d", len(got), kind, len(want))
-	}
-	for g := range want {
-		if len(got[g]) != len(want[g]) {
-			return fmt.Errorf("%s group %q has %d renditions, the channel's %q has %d",
-				kind, got[g][0].rendition.GroupID, len(got[g]), want[g][0].rendition.GroupID, len(want[g]))
-		}
 	}
 	return nil
 }
 
-// assetTrack returns the rendition of a that plays as channel track t;
-// indices are clamped for a slate with a smaller ladder.
-func assetTrack(a *asset, t trackRef) *track {
-	pick := func(groups [][]*track) *track {
+// assetTrack returns the rendition of a that plays as channel track t of a
+// channel with the ladder of tmpl. Video renditions are mapped by nearest
+// bandwidth (on a log scale, so 1 and 4 Mbit/s are equally far from 2),
+// which is the identity for tmpl itself; audio and subtitle renditions by
+// group and language, else by index, clamped to what a has (a slate, or an
+// asset with a smaller ladder).
+func assetTrack(tmpl, a *asset, t trackRef) *track {
+	pick := func(want, groups [][]*track) *track {
 		g := groups[min(t.group, len(groups)-1)]
+		if t.group < len(want) && t.index < len(want[t.group]) && a != tmpl {
+			if w := want[t.group][t.index].rendition; w != nil && w.Language != "" {
+				for _, r := range g {
+					if r.rendition != nil && r.rendition.Language == w.Language && r.rendition.Name == w.Name {
+						return r
+					}
+				}
+				for _, r := range g {
+					if r.rendition != nil && r.rendition.Language == w.Language {
+						return r
+					}
+				}
+			}
+		}
 		return g[min(t.index, len(g)-1)]
 	}
 	switch t.kind {
 	case hls.MediaTypeAudio:
-		return pick(a.audio)
+		return pick(tmpl.audio, a.audio)
 	case hls.MediaTypeSubtitles:
-		return pick(a.subs)
+		return pick(tmpl.subs, a.subs)
 	}
-	return a.video[min(t.index, len(a.video)-1)]
+	if a == tmpl || t.index >= len(tmpl.video) {
+		return a.video[min(t.index, len(a.video)-1)]
+	}
+	return a.video[nearestBandwidth(a.video, tmpl.video[t.index].variant.Bandwidth)]
 }
 
-// buildClip cuts asset a for the channel: from the video segment containing
-// offset to the end of the first video rendition, every track cut to the
-// same span.
-func (ch *channel) buildClip(a *asset, offset time.Duration) (*clip, error) {
-	v := a.video[0]
-	if offset >= v.dur {
-		return nil, fmt.Errorf("offset %s is not before the end of the asset (%s)", offset, v.dur)
+// nearestBandwidth returns the index of the rendition whose bandwidth is
+// nearest to bw on a log scale; the lower one on a tie.
+func nearestBandwidth(video []*track, bw int) int {
+	best, bestD := 0, math.Inf(1)
+	for i, v := range video {
+		d := math.Abs(math.Log(float64(max(v.variant.Bandwidth, 1)) / float64(max(bw, 1))))
+		if d < bestD-1e-12 {
+			best, bestD = i, d
+		}
 	}
-	k0 := sort.Search(len(v.segs), func(i int) bool { return v.segs[i].start > offset }) - 1
-	from, to := v.segs[k0].start, v.dur
+	return best
+}
+
+// trimSpan returns the span of asset a that plays with trim points in and
+// out (zero out: the end): from the start of the video segment that contains
+// in to the end of the video segment that contains out (an out on a segment
+// boundary stays there), so a trimmed asset is whole segments of its first
+// video rendition.
+func trimSpan(a *asset, in, out time.Duration) (from, to time.Duration, err error) {
+	v := a.video[0]
+	if in >= v.dur {
+		return 0, 0, fmt.Errorf("in point %s is not before the end of the asset (%s)", in, v.dur)
+	}
+	if out != 0 && out <= in {
+		return 0, 0, fmt.Errorf("out point %s is not after the in point %s", out, in)
+	}
+	if out > v.dur {
+		return 0, 0, fmt.Errorf("out point %s is after the end of the asset (%s)", out, v.dur)
+	}
+	k0 := sort.Search(len(v.segs), func(i int) bool { return v.segs[i].start > in }) - 1
+	from, to = v.segs[k0].start, v.dur
+	if out != 0 {
+		k1 := sort.Search(len(v.segs), func(i int) bool { return v.segs[i].start >= out })
+		to = v.segs[k1-1].start + v.segs[k1-1].dur
+	}
+	return from, to, nil
+}
+
+// buildClip cuts asset a for the channel to its trim points (see trimSpan),
+// every track cut to the same span.
+func (ch *channel) buildClip(a *asset, in, out time.Duration) (*clip, error) {
+	from, to, err := trimSpan(a, in, out)
+	if err != nil {
+		return nil, err
+	}
 	c := &clip{asset: a, dur: to - from}
 	for _, t := range ch.tracks {
-		at := assetTrack(a, t)
+		at := assetTrack(ch.template, a, t)
 		ct, err := cutTrack(at, from, to)
 		if err != nil {
 			return nil, fmt.Errorf("%s rendition %d: %w", t.kind, t.index, err)
+		}
+		c.tracks = append(c.tracks, ct)
+	}
+	return c, nil
+}
+
+// slateClip loops the slate for dur (one pass when dur is zero): every
+// pass of the slate's first video rendition starts with EXT-X-DISCONTINUITY
+// (the slate's timestamps start over), and the last pass is cut at dur.
+func (ch *channel) slateClip(s *asset, dur time.Duration) (*clip, error) {
+	period := s.video[0].dur
+	if dur <= 0 {
+		dur = period
+	}
+	c := &clip{asset: s, dur: dur}
+	for _, t := range ch.tracks {
+		base, err := cutTrack(assetTrack(ch.template, s, t), 0, period)
+		if err != nil {
+			return nil, fmt.Errorf("slate %s rendition %d: %w", t.kind, t.index, err)
+		}
+		ct := clipTrack{tags: 1}
+	passes:
+		for r := time.Duration(0); ; r++ {
+			for k, bs := range base.segs {
+				st := r*period + bs.start
+				if st >= dur {
+					break passes
+				}
+				cs := cseg{start: st, dur: min(bs.dur, dur-st), disc: bs.disc || (k == 0 && r > 0), src: bs.src}
+				if cs.dur < minSpan && len(ct.segs) > 0 {
+					ct.segs[len(ct.segs)-1].dur += cs.dur
+					continue
+				}
+				ct.tagsBefore = append(ct.tagsBefore, ct.tags)
+				if len(ct.segs) == 0 {
+					ct.tagsBefore[0] = 0
+				}
+				if cs.disc {
+					ct.tags++
+				}
+				ct.segs = append(ct.segs, cs)
+			}
 		}
 		c.tracks = append(c.tracks, ct)
 	}
@@ -428,7 +532,7 @@ func (ch *channel) buildMaster() []byte {
 		if tr.kind == hls.MediaTypeVideo {
 			continue
 		}
-		r := *assetTrack(tmpl, tr).rendition
+		r := *assetTrack(tmpl, tmpl, tr).rendition
 		r.URI = tr.name
 		r.Tags = nil
 		m.Renditions = append(m.Renditions, &r)
@@ -454,7 +558,7 @@ func (ch *channel) buildMaster() []byte {
 		v.Tags = nil
 		v.AverageBandwidth = 0
 		for _, c := range ch.clips {
-			v.Bandwidth = max(v.Bandwidth, assetTrack(c.asset, tr).variant.Bandwidth)
+			v.Bandwidth = max(v.Bandwidth, assetTrack(tmpl, c.asset, tr).variant.Bandwidth)
 		}
 		if !audioGroups[v.Audio] {
 			v.Audio = ""
@@ -468,92 +572,6 @@ func (ch *channel) buildMaster() []byte {
 		m.Variants = append(m.Variants, &v)
 	}
 	return m.Encode()
-}
-
-// media renders the live media playlist of track t at instant now.
-func (ch *channel) media(t int, now time.Time) (*hls.Media, error) {
-	p := now.Sub(ch.epoch)
-	if p <= 0 {
-		return nil, errNotStarted
-	}
-	lo := max(p-ch.window, 0)
-	n := int64(lo / ch.loop)
-	q := lo - time.Duration(n)*ch.loop
-	lay := ch.layoutFor(n)
-	entries := len(ch.clips)
-	e := sort.Search(entries, func(i int) bool { return lay.start[i+1] > q })
-	c := ch.clips[lay.order[e]]
-	ct := &c.tracks[t]
-	rel := q - lay.start[e]
-	k := sort.Search(len(ct.segs), func(i int) bool { return ct.segs[i].start >= rel })
-
-	m := &hls.Media{
-		Version:             ch.version,
-		IndependentSegments: true,
-		TargetDuration:      ch.targetDuration,
-	}
-	var (
-		prevInit *initSection
-		prevKeys *keyState
-	)
-	for {
-		if k == len(ct.segs) {
-			k = 0
-			if e++; e == entries {
-				e = 0
-				n++
-				lay = ch.layoutFor(n)
-			}
-			c = ch.clips[lay.order[e]]
-			ct = &c.tracks[t]
-			continue
-		}
-		cs := ct.segs[k]
-		start := time.Duration(n)*ch.loop + lay.start[e] + cs.start
-		if start+cs.dur > p {
-			break
-		}
-		first := len(m.Segments) == 0
-		if first {
-			m.MediaSequence = n*lay.seqBefore[t][entries] + lay.seqBefore[t][e] + int64(k)
-			tags := n*lay.tagsBefore[t][entries] + lay.tagsBefore[t][e] + ct.tagsBefore[k]
-			if tags > 0 {
-				tags-- // the very first segment of the channel has no tag
-			}
-			m.DiscontinuitySequence = tags
-		}
-		boundary := k == 0 && (n > 0 || e > 0)
-		s := &hls.Segment{
-			Discontinuity:   boundary || cs.disc,
-			ProgramDateTime: ch.epoch.Add(start).UTC(),
-			Tags:            cs.src.tags,
-			Gap:             cs.src.gap,
-			Bitrate:         cs.src.bitrate,
-			Duration:        cs.dur.Seconds(),
-			Title:           cs.src.title,
-			URI:             resourceURL(c.asset, cs.src.res),
-		}
-		if init := cs.src.init; init != nil && (first || k == 0 || cs.disc || init != prevInit) {
-			s.Map = &hls.Map{URI: resourceURL(c.asset, init.res), ByteRange: init.byteRange}
-		}
-		prevInit = cs.src.init
-		if ks := cs.src.keys; (first && ks != nil) || (!first && ks != prevKeys) {
-			s.Keys = renderKeys(c.asset, ks)
-		}
-		prevKeys = cs.src.keys
-		if cs.src.byteRange != nil {
-			s.ByteRange = cs.src.byteRange
-		}
-		for _, dr := range cs.src.dateRanges {
-			s.DateRanges = append(s.DateRanges, moveDateRange(dr, cs.src.pdt, s.ProgramDateTime, n, e))
-		}
-		m.Segments = append(m.Segments, s)
-		k++
-	}
-	if len(m.Segments) == 0 {
-		return nil, errNotStarted
-	}
-	return m, nil
 }
 
 // resourceURL is the URL of resource i of asset a, relative to a media
@@ -581,8 +599,9 @@ func renderKeys(a *asset, ks *keyState) []*hls.Key {
 // moveDateRange moves an EXT-X-DATERANGE of an asset onto the live timeline:
 // dates keep their distance to the segment's PROGRAM-DATE-TIME in the asset
 // (or start at the segment when the asset has none), and the ID gets the loop
-// and entry so that every occurrence is a distinct range.
-func moveDateRange(dr *hls.DateRange, assetPDT, pdt time.Time, n int64, e int) *hls.DateRange {
+// and entry (or the schedule item) in suffix so that every occurrence is a
+// distinct range.
+func moveDateRange(dr *hls.DateRange, assetPDT, pdt time.Time, suffix string) *hls.DateRange {
 	d := *dr
 	shift := pdt.Sub(dr.StartDate)
 	if !assetPDT.IsZero() {
@@ -593,7 +612,7 @@ func moveDateRange(dr *hls.DateRange, assetPDT, pdt time.Time, n int64, e int) *
 		end := dr.EndDate.Add(shift).UTC()
 		d.EndDate = &end
 	}
-	d.ID = dr.ID + "-" + strconv.FormatInt(n, 10) + "-" + strconv.Itoa(e)
+	d.ID = dr.ID + suffix
 	d.Extra = slices.Clone(dr.Extra)
 	return &d
 }

@@ -9,7 +9,11 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
 	"time"
+	"unicode"
 
 	"github.com/pullpush/pullpush/channel"
 	"github.com/pullpush/pullpush/origin"
@@ -20,12 +24,18 @@ func runChannel(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	fs := flag.NewFlagSet("channel", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: pullpush channel [--listen ADDR] [--config channels.yaml]")
+		fmt.Fprintln(stderr, "usage: pullpush channel [--listen ADDR] [--config channels.yaml] [--data DIR] [--api-token T]")
 		fmt.Fprintln(stderr, "\nServes live HLS channels looped from VOD assets; without --config, the bundled channel 1.")
+		fmt.Fprintln(stderr, "GET /health and GET /status report on the channels. With --data, the schedule API")
+		fmt.Fprintln(stderr, "(/api/v1/channels/{id}/schedule) keeps each channel's schedule in DIR/schedules/{id}.json;")
+		fmt.Fprintln(stderr, "instances sharing DIR serve the same playlists. The token also comes from $"+channelTokenEnv+" or $"+channelTokenFileEnv+".")
 		fs.PrintDefaults()
 	}
 	listen := fs.String("listen", "localhost:8000", "address to listen on (host:port)")
 	config := fs.String("config", "", "channels config file (YAML or JSON); default: the bundled channel 1")
+	data := fs.String("data", "", "`directory` for the channels' schedules (the schedule API is off without it)")
+	token := fs.String("api-token", "", "bearer token required on /api/v1 (prefer $"+channelTokenEnv+" or --api-token-file over the flag)")
+	tokenFile := fs.String("api-token-file", "", "`file` holding the API token")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return err
@@ -36,15 +46,22 @@ func runChannel(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		fs.Usage()
 		return fmt.Errorf("%w: unexpected argument %q", errUsage, fs.Arg(0))
 	}
+	tok, err := channelToken(*token, *tokenFile)
+	if err != nil {
+		return fmt.Errorf("channel: %w", err)
+	}
 	cfg := channel.DefaultConfig()
 	if *config != "" {
-		var err error
 		if cfg, err = channel.LoadConfig(*config); err != nil {
 			return err
 		}
 	}
 	logger := slog.New(slog.NewTextHandler(stderr, nil))
-	eng, err := channel.New(cfg, channel.WithLogger(logger), channel.WithContext(ctx))
+	opts := []channel.Option{channel.WithLogger(logger), channel.WithContext(ctx)}
+	if *data != "" {
+		opts = append(opts, channel.WithScheduleDir(filepath.Join(*data, "schedules")))
+	}
+	eng, err := channel.New(cfg, opts...)
 	if err != nil {
 		return fmt.Errorf("channel: %w", err)
 	}
@@ -52,8 +69,14 @@ func runChannel(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err != nil {
 		return fmt.Errorf("channel: %w", err)
 	}
+	mux := http.NewServeMux()
+	ops := eng.OpsHandler()
+	mux.Handle("GET /health", ops)
+	mux.Handle("GET /status", ops)
+	mux.Handle("/api/v1/", eng.ScheduleHandler(tok))
+	mux.Handle("/", eng.Handler())
 	srv := &http.Server{
-		Handler:           origin.SafePaths(eng.Handler()),
+		Handler:           origin.SafePaths(mux),
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
@@ -64,6 +87,13 @@ func runChannel(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		fmt.Fprintf(stdout, "  channel %s: %s%s\n", ch.ID, base, ch.Path)
 	}
 	fmt.Fprintf(stdout, "  list: %s/channels   new session: %s/channels/new?assets=ID,ID\n", base, base)
+	fmt.Fprintf(stdout, "  health: %s/health   status: %s/status\n", base, base)
+	if *data != "" {
+		fmt.Fprintf(stdout, "  schedule: %s/api/v1/channels/ID/schedule\n", base)
+		if tok == "" && !isLoopback(ln.Addr()) {
+			logger.Warn("the schedule API has no token and listens beyond loopback: anyone who reaches it can change the schedules; set --api-token or " + channelTokenEnv)
+		}
+	}
 
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
@@ -81,6 +111,37 @@ func runChannel(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return fmt.Errorf("channel: %w", err)
 	}
 	return nil
+}
+
+// Environment variables of the schedule API token, spelled as for
+// `pullpush serve`.
+const (
+	channelTokenEnv     = "PULLPUSH_API_TOKEN"
+	channelTokenFileEnv = "PULLPUSH_API_TOKEN_FILE"
+)
+
+// channelToken resolves the API token: the flags, else the environment; a
+// token file holds it on its first line.
+func channelToken(token, file string) (string, error) {
+	if token == "" && file == "" {
+		token, file = os.Getenv(channelTokenEnv), os.Getenv(channelTokenFileEnv)
+	}
+	if token != "" && file != "" {
+		return "", errors.New("--api-token and --api-token-file are both set: use one")
+	}
+	if file != "" {
+		b, err := os.ReadFile(file)
+		if err != nil {
+			return "", fmt.Errorf("--api-token-file: %w", err)
+		}
+		if token = strings.TrimRight(string(b), "\r\n"); token == "" {
+			return "", fmt.Errorf("--api-token-file: %s is empty", file)
+		}
+	}
+	if strings.IndexFunc(token, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }) >= 0 {
+		return "", errors.New("--api-token must not contain whitespace or control characters")
+	}
+	return token, nil
 }
 
 // displayAddr is the host:port to print for a listener: the requested host

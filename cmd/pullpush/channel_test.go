@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"io"
@@ -141,6 +142,9 @@ func TestChannelCommandErrors(t *testing.T) {
 		{[]string{"--config", bad}, false, bad + `: config: channels[0]: unknown key "asets" (line 3)`},
 		{[]string{"--config", filepath.Join(dir, "none.yaml")}, false, "no such file or directory"},
 		{[]string{"--listen", "127.0.0.1:-1"}, false, "invalid port"},
+		{[]string{"--api-token", "a b"}, false, "--api-token must not contain whitespace"},
+		{[]string{"--api-token", "a", "--api-token-file", bad}, false, "--api-token and --api-token-file are both set"},
+		{[]string{"--api-token-file", filepath.Join(dir, "none")}, false, "--api-token-file: open"},
 	} {
 		var stderr channelOutput
 		err := runChannel(context.Background(), tc.args, io.Discard, &stderr)
@@ -158,5 +162,121 @@ func TestChannelDispatch(t *testing.T) {
 	err := run(context.Background(), []string{"channel", "--nope"}, io.Discard, io.Discard)
 	if !errors.Is(err, errUsage) || !strings.Contains(err.Error(), "-nope") {
 		t.Errorf("run channel --nope: %v", err)
+	}
+}
+
+// TestChannelCommandHealthStatus: /health and /status on the channel
+// listener; an asset whose segment is missing makes /health 503 and shows
+// in /status while the slate plays.
+func TestChannelCommandHealthStatus(t *testing.T) {
+	url, _ := startChannel(t, "1")
+	base := strings.TrimSuffix(url, "/channels/1/master.m3u8")
+	status, ctype, body := getChannelURL(t, base+"/health")
+	if status != http.StatusOK || ctype != "application/json" || strings.TrimSpace(body) != "{\n  \"status\": \"ok\"\n}" {
+		t.Errorf("health: %d %s %s", status, ctype, body)
+	}
+	status, _, body = getChannelURL(t, base+"/status")
+	var st struct {
+		Channels []struct {
+			ID      string `json:"id"`
+			Started bool   `json:"started"`
+			Now     struct {
+				Asset string `json:"asset"`
+			} `json:"now"`
+			Next struct {
+				Asset string `json:"asset"`
+			} `json:"next"`
+			LastSequence int64 `json:"lastSequence"`
+		} `json:"channels"`
+	}
+	if err := json.Unmarshal([]byte(body), &st); err != nil || status != http.StatusOK || len(st.Channels) != 1 {
+		t.Fatalf("status: %d %v\n%s", status, err, body)
+	}
+	if ch := st.Channels[0]; ch.ID != "1" || !ch.Started || !strings.Contains("abc", ch.Now.Asset) || ch.Next.Asset == ch.Now.Asset || ch.LastSequence <= 0 {
+		t.Errorf("status: %+v", ch)
+	}
+
+	dir := t.TempDir()
+	if err := os.CopyFS(filepath.Join(dir, "b"), os.DirFS("../../channel/assets/b")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(filepath.Join(dir, "b", "aud", "3.ts")); err != nil {
+		t.Fatal(err)
+	}
+	cfg := filepath.Join(dir, "channels.yaml")
+	if err := os.WriteFile(cfg, []byte("channels:\n  - id: x\n    assets: [embed:a, b]\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	url, _ = startChannel(t, "x", "--config", cfg)
+	base = strings.TrimSuffix(url, "/channels/x/master.m3u8")
+	status, _, body = getChannelURL(t, base+"/health")
+	if status != http.StatusServiceUnavailable || !strings.Contains(body, `"degraded"`) || !strings.Contains(body, "aud/3.ts") {
+		t.Errorf("health with a broken asset: %d %s", status, body)
+	}
+	status, _, body = getChannelURL(t, base+"/status")
+	if status != http.StatusOK || !strings.Contains(body, `"asset": "x-1"`) || !strings.Contains(body, "aud/3.ts") {
+		t.Errorf("status with a broken asset: %d %s", status, body)
+	}
+}
+
+// TestChannelCommandSchedule: with --data and the token from
+// PULLPUSH_API_TOKEN, the schedule API needs the token, keeps the schedule
+// in DIR/schedules/{id}.json across a restart, and a second instance
+// sharing DIR lists the same schedule.
+func TestChannelCommandSchedule(t *testing.T) {
+	t.Setenv("PULLPUSH_API_TOKEN", "chan-secret")
+	data := t.TempDir()
+	url, stop := startChannel(t, "1", "--data", data)
+	api := strings.TrimSuffix(url, "/channels/1/master.m3u8") + "/api/v1/channels/1/schedule"
+	do := func(method, url, token, body string) (int, string) {
+		t.Helper()
+		req, err := http.NewRequest(method, url, strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	if status, body := do("GET", api, "", ""); status != http.StatusUnauthorized || !strings.Contains(body, `"error"`) {
+		t.Errorf("without token: %d %s", status, body)
+	}
+	status, body := do("POST", api, "chan-secret", `{"items":[{"id":"show","asset":"b","title":"The show","in":2,"out":10}]}`)
+	if status != http.StatusCreated || !strings.Contains(body, `"id": "show"`) || !strings.Contains(body, `"duration": 8`) {
+		t.Fatalf("append: %d %s", status, body)
+	}
+	if status, body := do("GET", strings.Replace(api, "/1/", "/nope/", 1), "chan-secret", ""); status != http.StatusNotFound {
+		t.Errorf("unknown channel: %d %s", status, body)
+	}
+	if _, err := os.Stat(filepath.Join(data, "schedules", "1.json")); err != nil {
+		t.Errorf("schedule file: %v", err)
+	}
+	// A second instance on the same directory sees the schedule.
+	url2, _ := startChannel(t, "1", "--data", data)
+	api2 := strings.TrimSuffix(url2, "/channels/1/master.m3u8") + "/api/v1/channels/1/schedule"
+	if status, body := do("GET", api2, "chan-secret", ""); status != http.StatusOK || !strings.Contains(body, `"id": "show"`) {
+		t.Errorf("second instance: %d %s", status, body)
+	}
+	// And a restart keeps it.
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	url, _ = startChannel(t, "1", "--data", data)
+	api = strings.TrimSuffix(url, "/channels/1/master.m3u8") + "/api/v1/channels/1/schedule"
+	if status, body := do("GET", api, "chan-secret", ""); status != http.StatusOK || !strings.Contains(body, `"title": "The show"`) {
+		t.Errorf("after restart: %d %s", status, body)
+	}
+	// Without --data the API answers 404 with why.
+	url, _ = startChannel(t, "1")
+	api = strings.TrimSuffix(url, "/channels/1/master.m3u8") + "/api/v1/channels/1/schedule"
+	if status, body := do("GET", api, "chan-secret", ""); status != http.StatusNotFound || !strings.Contains(body, "--data") {
+		t.Errorf("without --data: %d %s", status, body)
 	}
 }

@@ -1,0 +1,601 @@
+package channel
+
+import (
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+	"unicode"
+)
+
+// maxScheduleItems bounds the items of a channel's schedule, past ones
+// included (they are kept: the media sequence numbers are counted through
+// them).
+const maxScheduleItems = 10_000
+
+// Errors of the schedule API callers can branch on (wrapped with details).
+var (
+	// ErrUnknownChannel: no configured channel has the id.
+	ErrUnknownChannel = errors.New("unknown channel")
+	// ErrUnknownItem: the schedule has no item with the id.
+	ErrUnknownItem = errors.New("unknown schedule item")
+	// ErrItemStarted: the item has started; only upcoming items can be
+	// deleted or replaced.
+	ErrItemStarted = errors.New("schedule item has started")
+	// ErrBadSchedule: the request is invalid (bad start, unknown asset,
+	// trim points outside the asset...).
+	ErrBadSchedule = errors.New("invalid schedule")
+	// ErrNoScheduleDir: the engine has no directory to keep schedules in.
+	ErrNoScheduleDir = errors.New("schedules need a data directory (--data)")
+	// ErrScheduleChanged: the schedule file changed since the version the
+	// request names (If-Match).
+	ErrScheduleChanged = errors.New("schedule changed")
+)
+
+// ScheduleItem is one entry of a channel's schedule: an asset that plays
+// from Start until it ends or the next item starts. The loop of the
+// channel's config plays before, between and after items; after an item it
+// resumes at the first of its entry boundaries at or after where it was
+// interrupted.
+type ScheduleItem struct {
+	// ID names the item (in the API and in the EXT-X-DATERANGE that marks
+	// it).
+	ID string `json:"id"`
+	// Asset is the id of a configured asset.
+	Asset string `json:"asset"`
+	// Title is shown in guides (X-TITLE of the EXT-X-DATERANGE).
+	Title string `json:"title,omitempty"`
+	// Start is when the item starts, to the millisecond.
+	Start time.Time `json:"start"`
+	// In and Out are trim points in the asset, as AssetConfig's Offset and
+	// Out (whole segments).
+	In  Seconds `json:"in,omitempty"`
+	Out Seconds `json:"out,omitempty"`
+}
+
+// ItemSpec is a schedule item in a request.
+type ItemSpec struct {
+	// ID is optional; default: a random id.
+	ID    string `json:"id,omitempty"`
+	Asset string `json:"asset"`
+	// Title is optional; default: the asset's title.
+	Title string `json:"title,omitempty"`
+	// Start is an RFC 3339 time, or "next" (or empty): when the previous
+	// item of the request ends, else when the last upcoming item ends, else
+	// when the clip playing now ends.
+	Start string  `json:"start,omitempty"`
+	In    Seconds `json:"in,omitempty"`
+	Out   Seconds `json:"out,omitempty"`
+}
+
+// Schedule is a channel's schedule as the API lists it.
+type Schedule struct {
+	Channel string `json:"channel"`
+	// Time is the instant of the listing.
+	Time time.Time `json:"time"`
+	// Version identifies the schedule file's content (the ETag).
+	Version string       `json:"version"`
+	Items   []ListedItem `json:"items"`
+	// Now is what plays at Time.
+	Now *Playing `json:"now,omitempty"`
+}
+
+// ListedItem is a schedule item with when it plays.
+type ListedItem struct {
+	ScheduleItem
+	// End is when the item ends as scheduled: at the end of its asset or
+	// when the next item starts.
+	End time.Time `json:"end"`
+	// Duration is the item's trimmed duration in seconds.
+	Duration float64 `json:"duration"`
+	// State is "done", "playing" or "upcoming".
+	State string `json:"state"`
+}
+
+// Seconds is a duration that JSON encodes as a number of seconds; it
+// decodes from a number of seconds or a Go duration string ("1m30s").
+type Seconds time.Duration
+
+// MarshalJSON implements json.Marshaler.
+func (s Seconds) MarshalJSON() ([]byte, error) {
+	return strconv.AppendFloat(nil, time.Duration(s).Seconds(), 'f', -1, 64), nil
+}
+
+// UnmarshalJSON implements json.Unmarshaler.
+func (s *Seconds) UnmarshalJSON(b []byte) error {
+	var v any
+	if err := json.Unmarshal(b, &v); err != nil {
+		return err
+	}
+	switch v := v.(type) {
+	case float64:
+		if math.IsNaN(v) || math.Abs(v) > float64(math.MaxInt64/int64(time.Second)) {
+			return fmt.Errorf("invalid duration %v", v)
+		}
+		*s = Seconds(math.Round(v * float64(time.Second)))
+	case string:
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			return fmt.Errorf("invalid duration %q: use seconds or a duration such as \"1m30s\"", v)
+		}
+		*s = Seconds(d)
+	default:
+		return fmt.Errorf("invalid duration %s: use seconds or a duration such as \"1m30s\"", b)
+	}
+	return nil
+}
+
+// scheduleFile is the JSON file of a channel's schedule.
+type scheduleFile struct {
+	Channel string         `json:"channel"`
+	Items   []ScheduleItem `json:"items"`
+}
+
+// schedState is the schedule of a configured channel, read from its file.
+type schedState struct {
+	mu      sync.Mutex
+	path    string
+	stat    os.FileInfo // of the file the timeline was built from; nil: none
+	version string
+	file    scheduleFile
+	err     error // the file could not be used; the previous schedule plays
+}
+
+// WithScheduleDir keeps the schedules of the configured channels in dir,
+// one file per channel ({id}.json). Every engine that shares dir serves
+// the same playlists: each rereads a file when it changes.
+func WithScheduleDir(dir string) Option { return func(o *options) { o.scheduleDir = dir } }
+
+// schedFor returns the schedule state of a configured channel, or nil.
+func (e *Engine) schedFor(ch *channel) *schedState {
+	if ch.session || e.scheduleDir == "" {
+		return nil
+	}
+	return e.scheds[ch.id]
+}
+
+// refreshSchedule rebuilds the timeline of ch when its schedule file
+// changed, and returns why the file cannot be used, if it cannot.
+func (e *Engine) refreshSchedule(ch *channel) error {
+	s := e.schedFor(ch)
+	if s == nil {
+		return nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return e.refreshLocked(ch, s)
+}
+
+func (e *Engine) refreshLocked(ch *channel, s *schedState) error {
+	st, err := os.Stat(s.path)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		if s.stat != nil || s.err != nil {
+			ch.tl.Store(ch.buildTimeline(nil, nil))
+			s.stat, s.version, s.file, s.err = nil, "", scheduleFile{}, nil
+		}
+		return nil
+	case err != nil:
+		return e.scheduleFailed(ch, s, fmt.Errorf("schedule %s: %w", s.path, err))
+	}
+	if s.stat != nil && os.SameFile(st, s.stat) && st.ModTime().Equal(s.stat.ModTime()) && st.Size() == s.stat.Size() {
+		return s.err
+	}
+	data, err := os.ReadFile(s.path)
+	if err == nil {
+		var f scheduleFile
+		if err = json.Unmarshal(data, &f); err == nil {
+			var tl *timeline
+			if tl, err = e.scheduleTimeline(ch, f.Items); err == nil {
+				ch.tl.Store(tl)
+				s.stat, s.version, s.file, s.err = st, contentVersion(data), f, nil
+				return nil
+			}
+		}
+	}
+	s.stat = st
+	return e.scheduleFailed(ch, s, fmt.Errorf("schedule %s: %w (the previous schedule plays)", s.path, err))
+}
+
+// scheduleFailed records and logs (once per error) why the schedule file
+// of ch cannot be used.
+func (e *Engine) scheduleFailed(ch *channel, s *schedState, err error) error {
+	s.err = err
+	e.logOnce("schedule/"+ch.id+"/"+err.Error(), "channel schedule unusable", logKeyChannel, ch.id, logKeyError, err)
+	return err
+}
+
+func contentVersion(data []byte) string {
+	h := sha256.Sum256(data)
+	return `"` + hex.EncodeToString(h[:8]) + `"`
+}
+
+// itemClip builds the clip of a schedule item on ch: the asset cut to the
+// trim points, or the slate for as long when the asset failed.
+func (e *Engine) itemClip(ch *channel, it ScheduleItem) (*clip, error) {
+	if _, ok := e.library[it.Asset]; !ok {
+		return nil, fmt.Errorf("%w %q", ErrUnknownAsset, it.Asset)
+	}
+	if a, ok := e.assets[it.Asset]; ok {
+		if err := matchLadder(ch.template, a, false); err != nil {
+			return nil, fmt.Errorf("asset %q: %w (ladder of asset %q)", it.Asset, err, ch.template.id)
+		}
+		if a.version > ch.version {
+			return nil, fmt.Errorf("asset %q needs EXT-X-VERSION %d, the channel has %d", it.Asset, a.version, ch.version)
+		}
+		c, err := ch.buildClip(a, time.Duration(it.In), time.Duration(it.Out))
+		if err != nil {
+			return nil, fmt.Errorf("asset %q: %w", it.Asset, err)
+		}
+		for _, ct := range c.tracks {
+			for _, s := range ct.segs {
+				if td := int(math.Round(s.dur.Seconds())); td > ch.targetDuration {
+					return nil, fmt.Errorf("asset %q has %ds segments, the channel's target duration is %ds", it.Asset, td, ch.targetDuration)
+				}
+			}
+		}
+		return c, nil
+	}
+	s, err := e.slate(ch.template.format)
+	if err != nil {
+		return nil, err
+	}
+	var dur time.Duration
+	if p := e.partials[it.Asset]; p != nil {
+		if from, to, err := trimSpan(p, time.Duration(it.In), time.Duration(it.Out)); err == nil {
+			dur = to - from
+		}
+	}
+	c, err := ch.slateClip(s, dur)
+	if err != nil {
+		return nil, err
+	}
+	c.failed = e.failed[it.Asset]
+	return c, nil
+}
+
+// scheduleTimeline builds the timeline of ch with items (sorted by start).
+func (e *Engine) scheduleTimeline(ch *channel, items []ScheduleItem) (*timeline, error) {
+	if len(items) > maxScheduleItems {
+		return nil, fmt.Errorf("more than %d items", maxScheduleItems)
+	}
+	assets := map[string]*asset{}
+	var tcs []timedClip
+	ids := map[string]bool{}
+	for i := range items {
+		it := &items[i]
+		if err := checkItem(*it); err != nil {
+			return nil, err
+		}
+		if ids[it.ID] {
+			return nil, fmt.Errorf("item %q: duplicate id", it.ID)
+		}
+		ids[it.ID] = true
+		start := it.Start.Sub(ch.epoch)
+		if start <= 0 {
+			return nil, fmt.Errorf("item %q: start %s is not after the channel's start %s", it.ID, it.Start.Format(time.RFC3339Nano), ch.epoch.Format(time.RFC3339))
+		}
+		if i > 0 && !it.Start.After(items[i-1].Start) {
+			return nil, fmt.Errorf("item %q: starts at %s, not after item %q", it.ID, it.Start.Format(time.RFC3339Nano), items[i-1].ID)
+		}
+		c, err := e.itemClip(ch, *it)
+		if err != nil {
+			return nil, fmt.Errorf("item %q: %w", it.ID, err)
+		}
+		assets[c.asset.id] = c.asset
+		tcs = append(tcs, timedClip{start: start, clip: c, item: it})
+	}
+	return ch.buildTimeline(tcs, assets), nil
+}
+
+// checkItem checks the fields of an item that need no engine.
+func checkItem(it ScheduleItem) error {
+	if !validID(it.ID, true) {
+		return fmt.Errorf("invalid item id %q: use letters, digits, '-', '_' and '.', starting with a letter or digit", it.ID)
+	}
+	if len(it.Title) > 256 || strings.ContainsFunc(it.Title, func(r rune) bool { return r == '"' || unicode.IsControl(r) }) {
+		return fmt.Errorf("item %q: invalid title: at most 256 characters, no '\"' or control characters", it.ID)
+	}
+	if it.In < 0 || it.Out < 0 {
+		return fmt.Errorf("item %q: 'in' and 'out' must not be negative", it.ID)
+	}
+	return nil
+}
+
+// scheduleOp changes the items of a schedule at instant now.
+type scheduleOp func(items []ScheduleItem, now time.Time) ([]ScheduleItem, error)
+
+// changeSchedule applies op to the schedule of channel id and writes the
+// result. ifMatch, when not empty, must be the current version.
+func (e *Engine) changeSchedule(id, ifMatch string, op scheduleOp) (Schedule, error) {
+	ch := e.staticChannel(id)
+	if ch == nil {
+		return Schedule{}, fmt.Errorf("%w %q", ErrUnknownChannel, id)
+	}
+	s := e.schedFor(ch)
+	if s == nil {
+		return Schedule{}, ErrNoScheduleDir
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := e.refreshLocked(ch, s); err != nil {
+		return Schedule{}, fmt.Errorf("%w: fix or remove the file first", err)
+	}
+	if ifMatch != "" && ifMatch != "*" && ifMatch != s.version {
+		return Schedule{}, fmt.Errorf("%w: version %s, not %s", ErrScheduleChanged, s.version, ifMatch)
+	}
+	now := e.now()
+	items, err := op(slices.Clone(s.file.Items), now)
+	if err != nil {
+		return Schedule{}, err
+	}
+	slices.SortStableFunc(items, func(a, b ScheduleItem) int { return a.Start.Compare(b.Start) })
+	tl, err := e.scheduleTimeline(ch, items)
+	if err != nil {
+		return Schedule{}, fmt.Errorf("%w: %w", ErrBadSchedule, err)
+	}
+	f := scheduleFile{Channel: ch.id, Items: items}
+	data, err := json.MarshalIndent(f, "", "  ")
+	if err != nil {
+		return Schedule{}, err
+	}
+	data = append(data, '\n')
+	if err := writeAtomic(s.path, data); err != nil {
+		return Schedule{}, fmt.Errorf("schedule: %w", err)
+	}
+	st, err := os.Stat(s.path)
+	if err != nil {
+		return Schedule{}, fmt.Errorf("schedule: %w", err)
+	}
+	ch.tl.Store(tl)
+	s.stat, s.version, s.file, s.err = st, contentVersion(data), f, nil
+	return e.listing(ch, s, now), nil
+}
+
+// writeAtomic writes data to path through a temporary file in the same
+// directory, synced and renamed over path, then syncs the directory.
+func writeAtomic(path string, data []byte) error {
+	dir := filepath.Dir(path)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name()) // after a successful rename: nothing to remove
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return err
+	}
+	if d, err := os.Open(dir); err == nil {
+		_ = d.Sync()
+		_ = d.Close()
+	}
+	return nil
+}
+
+// Schedule lists the schedule of configured channel id.
+func (e *Engine) Schedule(id string) (Schedule, error) {
+	ch := e.staticChannel(id)
+	if ch == nil {
+		return Schedule{}, fmt.Errorf("%w %q", ErrUnknownChannel, id)
+	}
+	s := e.schedFor(ch)
+	if s == nil {
+		return Schedule{}, ErrNoScheduleDir
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := e.refreshLocked(ch, s); err != nil {
+		return Schedule{}, err
+	}
+	return e.listing(ch, s, e.now()), nil
+}
+
+func (e *Engine) listing(ch *channel, s *schedState, now time.Time) Schedule {
+	out := Schedule{Channel: ch.id, Time: now.UTC(), Version: s.version, Items: []ListedItem{}}
+	if out.Version == "" {
+		out.Version = contentVersion(nil)
+	}
+	tl := ch.tl.Load()
+	for _, pc := range tl.pieces {
+		if pc.item == nil {
+			continue
+		}
+		li := ListedItem{ScheduleItem: *pc.item, End: ch.epoch.Add(pc.end).UTC(), Duration: pc.clip.dur.Seconds(), State: "upcoming"}
+		switch {
+		case !now.Before(li.End):
+			li.State = "done"
+		case !now.Before(li.Start):
+			li.State = "playing"
+		}
+		out.Items = append(out.Items, li)
+	}
+	if p := now.Sub(ch.epoch); p >= 0 {
+		out.Now = e.playing(ch, tl, p)
+		out.Now.Position = now.Sub(out.Now.Start).Seconds()
+	}
+	return out
+}
+
+// AppendSchedule adds items after the channel's upcoming ones.
+func (e *Engine) AppendSchedule(id, ifMatch string, items []ItemSpec) (Schedule, error) {
+	ch := e.staticChannel(id)
+	return e.changeSchedule(id, ifMatch, func(cur []ScheduleItem, now time.Time) ([]ScheduleItem, error) {
+		return e.addItems(ch, cur, items, now)
+	})
+}
+
+// ReplaceSchedule replaces the channel's upcoming items (those that start
+// after now) with items; items that have started stay.
+func (e *Engine) ReplaceSchedule(id, ifMatch string, items []ItemSpec) (Schedule, error) {
+	ch := e.staticChannel(id)
+	return e.changeSchedule(id, ifMatch, func(cur []ScheduleItem, now time.Time) ([]ScheduleItem, error) {
+		cur = slices.DeleteFunc(cur, func(it ScheduleItem) bool { return it.Start.After(now) })
+		return e.addItems(ch, cur, items, now)
+	})
+}
+
+// DeleteScheduleItem removes an upcoming item.
+func (e *Engine) DeleteScheduleItem(id, ifMatch, item string) (Schedule, error) {
+	return e.changeSchedule(id, ifMatch, func(cur []ScheduleItem, now time.Time) ([]ScheduleItem, error) {
+		i := slices.IndexFunc(cur, func(it ScheduleItem) bool { return it.ID == item })
+		if i < 0 {
+			return nil, fmt.Errorf("%w %q", ErrUnknownItem, item)
+		}
+		if !cur[i].Start.After(now) {
+			return nil, fmt.Errorf("%w: %q started at %s", ErrItemStarted, item, cur[i].Start.Format(time.RFC3339Nano))
+		}
+		return slices.Delete(cur, i, i+1), nil
+	})
+}
+
+// addItems resolves the specs of a request and adds them to cur.
+func (e *Engine) addItems(ch *channel, cur []ScheduleItem, specs []ItemSpec, now time.Time) ([]ScheduleItem, error) {
+	if len(specs) == 0 {
+		return nil, fmt.Errorf("%w: 'items' must list at least one item", ErrBadSchedule)
+	}
+	ids := map[string]bool{}
+	for _, it := range cur {
+		ids[it.ID] = true
+	}
+	for i, sp := range specs {
+		bad := func(format string, args ...any) error {
+			return fmt.Errorf("%w: items[%d]: %s", ErrBadSchedule, i, fmt.Sprintf(format, args...))
+		}
+		ac, ok := e.library[sp.Asset]
+		if !ok {
+			return nil, bad("%v %q", ErrUnknownAsset, sp.Asset)
+		}
+		it := ScheduleItem{ID: sp.ID, Asset: sp.Asset, Title: sp.Title, In: sp.In, Out: sp.Out}
+		if it.Title == "" {
+			it.Title = ac.Title
+		}
+		if it.ID == "" {
+			for it.ID == "" || ids[it.ID] {
+				var b [5]byte
+				_, _ = rand.Read(b[:])
+				it.ID = "i" + hex.EncodeToString(b[:])
+			}
+		}
+		if ids[it.ID] {
+			return nil, bad("duplicate item id %q", it.ID)
+		}
+		if err := checkItem(it); err != nil {
+			return nil, bad("%v", err)
+		}
+		tl, err := e.scheduleTimeline(ch, cur)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrBadSchedule, err)
+		}
+		switch sp.Start {
+		case "", "next":
+			it.Start = e.nextStart(ch, tl, cur, now)
+		default:
+			t, err := time.Parse(time.RFC3339Nano, sp.Start)
+			if err != nil {
+				return nil, bad("invalid start %q: use RFC 3339 (2024-01-01T00:00:00.000Z) or \"next\"", sp.Start)
+			}
+			if !t.After(now) {
+				return nil, bad("start %s is not after now (%s)", sp.Start, now.UTC().Format(time.RFC3339Nano))
+			}
+			it.Start = e.snapStart(ch, tl, t, now)
+			if slices.ContainsFunc(cur, func(o ScheduleItem) bool { return o.Start.Equal(it.Start) }) {
+				return nil, bad("start %s is taken by another item", it.Start.Format(time.RFC3339Nano))
+			}
+		}
+		ids[it.ID] = true
+		cur = append(cur, it)
+		slices.SortStableFunc(cur, func(a, b ScheduleItem) int { return a.Start.Compare(b.Start) })
+	}
+	return cur, nil
+}
+
+// nextStart is where a "next" item starts: when the last item ends, or
+// when the clip playing now ends if that is later.
+func (e *Engine) nextStart(ch *channel, tl *timeline, cur []ScheduleItem, now time.Time) time.Time {
+	p := max(now.Sub(ch.epoch), 0)
+	_, _, _, _, end := ch.clipAt(tl, p)
+	at := ch.epoch.Add(end)
+	for _, pc := range tl.pieces {
+		if pc.item != nil {
+			at = later(at, ch.epoch.Add(pc.start+pc.clip.dur))
+		}
+	}
+	return at.UTC()
+}
+
+func later(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
+}
+
+// snapStart places an explicit start t on the frame grid of the video that
+// plays at t (FRAME-RATE of the rendition, relative to its segment's start),
+// rounded to the millisecond of EXT-X-PROGRAM-DATE-TIME. A start within
+// minSpan after a segment boundary moves to the boundary (when that is
+// after now), so no segment shorter than minSpan is left before the item.
+func (e *Engine) snapStart(ch *channel, tl *timeline, t, now time.Time) time.Time {
+	p := t.Sub(ch.epoch)
+	td := time.Duration(ch.targetDuration) * time.Second
+	cur := tl.seek(ch, 0, max(p-2*td, 0))
+	pl := cur.at()
+	for i := 0; pl.start+pl.dur <= p && i < 1000; i++ {
+		cur.next()
+		pl = cur.at()
+	}
+	if pl.start > p {
+		return t.Round(time.Millisecond).UTC()
+	}
+	d := p - pl.start
+	if v := assetTrack(ch.template, pl.c.asset, ch.tracks[0]).variant; v != nil && v.FrameRate > 0 {
+		frame := float64(time.Second) / v.FrameRate
+		d = time.Duration(math.Round(float64(d)/frame) * frame)
+	}
+	d = d.Round(time.Millisecond)
+	if d < minSpan {
+		if seg := ch.epoch.Add(pl.start); seg.After(now) {
+			return seg.UTC()
+		}
+		d = minSpan
+	}
+	return ch.epoch.Add(pl.start + d).UTC()
+}
+
+// scheduleStatus maps an error of the schedule API to an HTTP status.
+func scheduleStatus(err error) int {
+	switch {
+	case errors.Is(err, ErrUnknownChannel), errors.Is(err, ErrUnknownItem), errors.Is(err, ErrNoScheduleDir):
+		return 404
+	case errors.Is(err, ErrItemStarted):
+		return 409
+	case errors.Is(err, ErrScheduleChanged):
+		return 412
+	case errors.Is(err, ErrBadSchedule):
+		return 400
+	}
+	return 500
+}

@@ -1,0 +1,395 @@
+package channel
+
+import (
+	"math"
+	"sort"
+	"strconv"
+	"time"
+
+	"github.com/pullpush/pullpush/hls"
+)
+
+// forever is the end of the last piece of a timeline.
+const forever = time.Duration(math.MaxInt64)
+
+// timeline is what a channel plays from its epoch on: the loop, interrupted
+// by schedule items. It is a list of pieces; the first is the loop from its
+// start, each later one starts with EXT-X-DISCONTINUITY. A channel without a
+// schedule has one piece, so its playlists are those of the plain loop.
+type timeline struct {
+	pieces []*piece
+	assets map[string]*asset // assets of the schedule items, by id
+}
+
+// piece is a span [start, end) of a timeline, from the channel's epoch. A
+// loop piece plays the endless loop from loopPos, an entry boundary of it;
+// an item piece plays the clip of a schedule item. The segment that
+// straddles end is cut there (its EXTINF ends at end).
+type piece struct {
+	start, end time.Duration
+	loopPos    time.Duration // loop pieces
+	item       *ScheduleItem // item pieces
+	clip       *clip         // item pieces
+	// seqBase and tagsBase are, per track, the segments and discontinuity
+	// tags (counted as if the channel's first segment had one) before the
+	// piece.
+	seqBase, tagsBase []int64
+	// loopSeq and loopTags are, per track, the segments and tags of the
+	// endless loop before loopPos (loop pieces).
+	loopSeq, loopTags []int64
+}
+
+// loopIndex addresses a segment of the endless loop: loop n, entry e,
+// segment k of the entry's clip.
+type loopIndex struct {
+	n   int64
+	lay *layout
+	e   int
+	k   int
+}
+
+// seekLoop returns the first segment of track t of the endless loop that
+// starts at or after loop position x, normalised so k is a valid segment.
+func (ch *channel) seekLoop(t int, x time.Duration) loopIndex {
+	n := int64(x / ch.loop)
+	q := x - time.Duration(n)*ch.loop
+	lay := ch.layoutFor(n)
+	entries := len(ch.clips)
+	e := sort.Search(entries, func(i int) bool { return lay.start[i+1] > q })
+	ct := &ch.clips[lay.order[e]].tracks[t]
+	rel := q - lay.start[e]
+	k := sort.Search(len(ct.segs), func(i int) bool { return ct.segs[i].start >= rel })
+	li := loopIndex{n: n, lay: lay, e: e, k: k}
+	ch.normalize(t, &li)
+	return li
+}
+
+// normalize moves li past the end of its clip to the next entry.
+func (ch *channel) normalize(t int, li *loopIndex) {
+	for li.k >= len(ch.clips[li.lay.order[li.e]].tracks[t].segs) {
+		li.k = 0
+		if li.e++; li.e == len(ch.clips) {
+			li.e = 0
+			li.n++
+			li.lay = ch.layoutFor(li.n)
+		}
+	}
+}
+
+// seq is the number of segments of track t before li in the endless loop.
+func (ch *channel) seq(t int, li loopIndex) int64 {
+	return li.n*li.lay.seqBefore[t][len(ch.clips)] + li.lay.seqBefore[t][li.e] + int64(li.k)
+}
+
+// tags is the number of discontinuity tags of track t before li.
+func (ch *channel) tags(t int, li loopIndex) int64 {
+	ct := &ch.clips[li.lay.order[li.e]].tracks[t]
+	return li.n*li.lay.tagsBefore[t][len(ch.clips)] + li.lay.tagsBefore[t][li.e] + ct.tagsBefore[li.k]
+}
+
+// start is the loop position of li's segment.
+func (ch *channel) startOf(t int, li loopIndex) time.Duration {
+	c := ch.clips[li.lay.order[li.e]]
+	return time.Duration(li.n)*ch.loop + li.lay.start[li.e] + c.tracks[t].segs[li.k].start
+}
+
+// nextBoundary returns the first entry boundary of the loop at or after
+// loop position x.
+func (ch *channel) nextBoundary(x time.Duration) time.Duration {
+	n := int64(x / ch.loop)
+	q := x - time.Duration(n)*ch.loop
+	lay := ch.layoutFor(n)
+	e := sort.Search(len(ch.clips), func(i int) bool { return lay.start[i+1] > q })
+	if lay.start[e] == q {
+		return x
+	}
+	return time.Duration(n)*ch.loop + lay.start[e+1]
+}
+
+// timedClip is a schedule item placed on the timeline.
+type timedClip struct {
+	start time.Duration // from the epoch
+	clip  *clip
+	item  *ScheduleItem
+}
+
+// buildTimeline builds the timeline of the loop interrupted by items,
+// sorted by start, all after the epoch. An item plays from its start until
+// it ends or the next item starts; the loop resumes after it at the first
+// entry boundary at or after where it was interrupted.
+func (ch *channel) buildTimeline(items []timedClip, assets map[string]*asset) *timeline {
+	tl := &timeline{assets: assets}
+	nt := len(ch.tracks)
+	first := &piece{start: 0, end: forever, seqBase: make([]int64, nt), tagsBase: make([]int64, nt),
+		loopSeq: make([]int64, nt), loopTags: make([]int64, nt)}
+	tl.pieces = append(tl.pieces, first)
+	loopPos := time.Duration(0) // loop position where the loop resumes next
+	for i, it := range items {
+		last := tl.pieces[len(tl.pieces)-1]
+		if it.start < last.end {
+			last.end = it.start
+		}
+		if last.clip == nil {
+			loopPos = last.loopPos + (last.end - last.start)
+		}
+		p := &piece{start: it.start, end: it.start + it.clip.dur, item: it.item, clip: it.clip}
+		if i+1 < len(items) && items[i+1].start < p.end {
+			p.end = items[i+1].start
+		}
+		ch.chain(last, p)
+		tl.pieces = append(tl.pieces, p)
+		if i+1 < len(items) && items[i+1].start == p.end {
+			continue
+		}
+		resume := &piece{start: p.end, end: forever, loopPos: ch.nextBoundary(loopPos)}
+		ch.chain(p, resume)
+		tl.pieces = append(tl.pieces, resume)
+	}
+	return tl
+}
+
+// chain sets the counters of next from those of prev, which ends where next
+// starts.
+func (ch *channel) chain(prev, next *piece) {
+	nt := len(ch.tracks)
+	next.seqBase, next.tagsBase = make([]int64, nt), make([]int64, nt)
+	if next.clip == nil {
+		next.loopSeq, next.loopTags = make([]int64, nt), make([]int64, nt)
+	}
+	for t := range nt {
+		segs, tags := ch.countIn(t, prev)
+		next.seqBase[t] = prev.seqBase[t] + segs
+		next.tagsBase[t] = prev.tagsBase[t] + tags
+		if next.clip == nil {
+			li := ch.seekLoop(t, next.loopPos)
+			next.loopSeq[t], next.loopTags[t] = ch.seq(t, li), ch.tags(t, li)
+		}
+	}
+}
+
+// countIn counts the segments and discontinuity tags of track t in a
+// bounded piece.
+func (ch *channel) countIn(t int, p *piece) (segs, tags int64) {
+	length := p.end - p.start
+	if p.clip != nil {
+		ct := &p.clip.tracks[t]
+		k := sort.Search(len(ct.segs), func(i int) bool { return ct.segs[i].start >= length })
+		return int64(k), tagsBefore(ct, k)
+	}
+	b := ch.seekLoop(t, p.loopPos+length)
+	return ch.seq(t, b) - p.loopSeq[t], ch.tags(t, b) - p.loopTags[t]
+}
+
+// tagsBefore counts the discontinuity tags on segments 0..k-1 of a clip
+// track.
+func tagsBefore(ct *clipTrack, k int) int64 {
+	if k >= len(ct.segs) {
+		return ct.tags
+	}
+	return ct.tagsBefore[k]
+}
+
+// pieceAt returns the index of the piece that contains p.
+func (tl *timeline) pieceAt(p time.Duration) int {
+	return sort.Search(len(tl.pieces), func(i int) bool { return tl.pieces[i].start > p }) - 1
+}
+
+// cursor walks the segments of one track across the pieces of a timeline.
+type cursor struct {
+	ch *channel
+	tl *timeline
+	t  int
+	pi int
+	li loopIndex // loop pieces
+	k  int       // item pieces
+}
+
+// placed is a segment where the cursor stands.
+type placed struct {
+	start, dur time.Duration // from the epoch; dur cut at the piece's end
+	cs         cseg
+	c          *clip
+	k          int // index in its clip
+	seq, tags  int64
+	pc         *piece
+	loop       int64 // loop number, loop pieces
+	entry      int   // loop entry, loop pieces
+}
+
+// seek returns a cursor at the first segment of track t that starts at or
+// after p.
+func (tl *timeline) seek(ch *channel, t int, p time.Duration) *cursor {
+	cur := &cursor{ch: ch, tl: tl, t: t, pi: tl.pieceAt(p)}
+	pc := tl.pieces[cur.pi]
+	rel := p - pc.start
+	if pc.clip != nil {
+		ct := &pc.clip.tracks[t]
+		cur.k = sort.Search(len(ct.segs), func(i int) bool { return ct.segs[i].start >= rel })
+	} else {
+		cur.li = ch.seekLoop(t, pc.loopPos+rel)
+	}
+	cur.fix()
+	return cur
+}
+
+// fix moves the cursor to the next piece when it is past its piece's end.
+func (cur *cursor) fix() {
+	for {
+		pc := cur.tl.pieces[cur.pi]
+		var st time.Duration
+		if pc.clip != nil {
+			if cur.k < len(pc.clip.tracks[cur.t].segs) {
+				st = pc.start + pc.clip.tracks[cur.t].segs[cur.k].start
+			} else {
+				st = forever
+			}
+		} else {
+			st = pc.start + cur.ch.startOf(cur.t, cur.li) - pc.loopPos
+		}
+		if st < pc.end || cur.pi == len(cur.tl.pieces)-1 {
+			return
+		}
+		cur.pi++
+		next := cur.tl.pieces[cur.pi]
+		cur.k = 0
+		if next.clip == nil {
+			cur.li = cur.ch.seekLoop(cur.t, next.loopPos)
+		}
+	}
+}
+
+// at returns the segment where the cursor stands.
+func (cur *cursor) at() placed {
+	pc := cur.tl.pieces[cur.pi]
+	var pl placed
+	pl.pc = pc
+	if pc.clip != nil {
+		ct := &pc.clip.tracks[cur.t]
+		pl.c, pl.k, pl.cs = pc.clip, cur.k, ct.segs[cur.k]
+		pl.start = pc.start + pl.cs.start
+		pl.seq = pc.seqBase[cur.t] + int64(cur.k)
+		pl.tags = pc.tagsBase[cur.t] + ct.tagsBefore[cur.k]
+	} else {
+		ch, li := cur.ch, cur.li
+		pl.c = ch.clips[li.lay.order[li.e]]
+		pl.k, pl.cs = li.k, pl.c.tracks[cur.t].segs[li.k]
+		pl.loop, pl.entry = li.n, li.e
+		pl.start = pc.start + ch.startOf(cur.t, li) - pc.loopPos
+		pl.seq = pc.seqBase[cur.t] + ch.seq(cur.t, li) - pc.loopSeq[cur.t]
+		pl.tags = pc.tagsBase[cur.t] + ch.tags(cur.t, li) - pc.loopTags[cur.t]
+	}
+	pl.dur = min(pl.cs.dur, pc.end-pl.start)
+	return pl
+}
+
+// next advances the cursor by one segment.
+func (cur *cursor) next() {
+	if cur.tl.pieces[cur.pi].clip != nil {
+		cur.k++
+	} else {
+		cur.li.k++
+		cur.ch.normalize(cur.t, &cur.li)
+	}
+	cur.fix()
+}
+
+// media renders the live media playlist of track t at instant now.
+func (ch *channel) media(t int, now time.Time) (*hls.Media, error) {
+	p := now.Sub(ch.epoch)
+	if p <= 0 {
+		return nil, errNotStarted
+	}
+	tl := ch.tl.Load()
+	lo := max(p-ch.window, 0)
+	cur := tl.seek(ch, t, lo)
+	m := &hls.Media{
+		Version:             ch.version,
+		IndependentSegments: true,
+		TargetDuration:      ch.targetDuration,
+	}
+	var (
+		prevInit *initSection
+		prevKeys *keyState
+	)
+	for ; ; cur.next() {
+		pl := cur.at()
+		if pl.start+pl.dur > p {
+			break
+		}
+		cs, c := pl.cs, pl.c
+		first := len(m.Segments) == 0
+		pieceStart := pl.start == pl.pc.start
+		if first {
+			m.MediaSequence = pl.seq
+			tags := pl.tags
+			if tags > 0 {
+				tags-- // the very first segment of the channel has no tag
+			}
+			m.DiscontinuitySequence = tags
+		}
+		s := &hls.Segment{
+			Discontinuity:   (pl.k == 0 && pl.start > 0) || cs.disc,
+			ProgramDateTime: ch.epoch.Add(pl.start).UTC(),
+			Tags:            cs.src.tags,
+			Gap:             cs.src.gap,
+			Bitrate:         cs.src.bitrate,
+			Duration:        pl.dur.Seconds(),
+			Title:           cs.src.title,
+			URI:             resourceURL(c.asset, cs.src.res),
+		}
+		if init := cs.src.init; init != nil && (first || pl.k == 0 || cs.disc || init != prevInit) {
+			s.Map = &hls.Map{URI: resourceURL(c.asset, init.res), ByteRange: init.byteRange}
+		}
+		prevInit = cs.src.init
+		if ks := cs.src.keys; (first && ks != nil) || (!first && ks != prevKeys) {
+			s.Keys = renderKeys(c.asset, ks)
+		}
+		prevKeys = cs.src.keys
+		if cs.src.byteRange != nil {
+			s.ByteRange = cs.src.byteRange
+		}
+		if it := pl.pc.item; it != nil && (first || pieceStart) {
+			s.DateRanges = append(s.DateRanges, ch.itemDateRange(pl.pc))
+		}
+		var suffix string
+		switch {
+		case len(cs.src.dateRanges) == 0:
+		case pl.pc.item != nil:
+			suffix = "-" + pl.pc.item.ID
+		default:
+			suffix = "-" + strconv.FormatInt(pl.loop, 10) + "-" + strconv.Itoa(pl.entry)
+		}
+		for _, dr := range cs.src.dateRanges {
+			s.DateRanges = append(s.DateRanges, moveDateRange(dr, cs.src.pdt, s.ProgramDateTime, suffix))
+		}
+		m.Segments = append(m.Segments, s)
+	}
+	if len(m.Segments) == 0 {
+		return nil, errNotStarted
+	}
+	return m, nil
+}
+
+// ScheduleDateRangeClass is the CLASS of the EXT-X-DATERANGE that marks
+// each schedule item in the media playlists.
+const ScheduleDateRangeClass = "com.pullpush.schedule"
+
+// itemDateRange is the EXT-X-DATERANGE of the schedule item of piece pc:
+// ID is the item's id, START-DATE its start, PLANNED-DURATION its trimmed
+// duration (it stays the same when a later item cuts it short), X-TITLE and
+// X-ASSET-ID its title and asset.
+func (ch *channel) itemDateRange(pc *piece) *hls.DateRange {
+	it := pc.item
+	planned := pc.clip.dur.Seconds()
+	dr := &hls.DateRange{
+		ID:              it.ID,
+		Class:           ScheduleDateRangeClass,
+		StartDate:       ch.epoch.Add(pc.start).UTC(),
+		PlannedDuration: &planned,
+		Extra:           []hls.Attr{{Key: "X-ASSET-ID", Value: it.Asset, Quoted: true}},
+	}
+	if it.Title != "" {
+		dr.Extra = append(dr.Extra, hls.Attr{Key: "X-TITLE", Value: it.Title, Quoted: true})
+	}
+	return dr
+}
