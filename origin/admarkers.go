@@ -4,7 +4,7 @@ import (
 	"time"
 
 	"github.com/pullpush/pullpush/hls"
-	"github.com/pullpush/pullpush/origin/internal/adcue"
+	"github.com/pullpush/pullpush/internal/adcue"
 )
 
 // maxBreakLookback bounds how far before a playlist's first segment the

@@ -13,7 +13,7 @@ import (
 
 	"github.com/pullpush/pullpush/hls"
 	"github.com/pullpush/pullpush/keys"
-	"github.com/pullpush/pullpush/origin/internal/adcue"
+	"github.com/pullpush/pullpush/internal/adcue"
 )
 
 // Packaging formats of an endpoint.

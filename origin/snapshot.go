@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"github.com/pullpush/pullpush/hls"
-	"github.com/pullpush/pullpush/origin/internal/adcue"
+	"github.com/pullpush/pullpush/internal/adcue"
 )
 
 // snapshotVersion is bumped when the snapshot format changes; a starting

@@ -11,7 +11,7 @@ import (
 
 	"github.com/pullpush/pullpush/digest"
 	"github.com/pullpush/pullpush/hls"
-	"github.com/pullpush/pullpush/origin/internal/adcue"
+	"github.com/pullpush/pullpush/internal/adcue"
 )
 
 // Log keys.
