@@ -16,6 +16,8 @@ import (
 	"sync"
 	"time"
 	"unicode"
+
+	"github.com/pullpush/pullpush/internal/atomicfile"
 )
 
 // maxScheduleItems bounds the items of a channel's schedule, past ones
@@ -362,37 +364,13 @@ func (e *Engine) changeSchedule(id, ifMatch string, op scheduleOp) (Schedule, er
 	return e.listing(ch, s, now), nil
 }
 
-// writeAtomic writes data to path through a temporary file in the same
-// directory, synced and renamed over path, then syncs the directory.
+// writeAtomic writes data to path (creating its directory) so that
+// readers see the old or the new content, never a part.
 func writeAtomic(path string, data []byte) error {
-	dir := filepath.Dir(path)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return err
 	}
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name()) // after a successful rename: nothing to remove
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return err
-	}
-	if d, err := os.Open(dir); err == nil {
-		_ = d.Sync()
-		_ = d.Close()
-	}
-	return nil
+	return atomicfile.Write(path, data)
 }
 
 // Schedule lists the schedule of configured channel id.

@@ -12,6 +12,7 @@ import (
 	"unicode"
 
 	"github.com/pullpush/pullpush/digest"
+	"github.com/pullpush/pullpush/internal/atomicfile"
 )
 
 // Credential rotation limits.
@@ -230,19 +231,7 @@ func (o *Origin) saveCredentials() error {
 	if err != nil {
 		return err
 	}
-	tmp, err := os.CreateTemp(o.cfg.DataDir, "."+credentialsFile+".tmp-*")
-	if err != nil {
-		return fmt.Errorf("save credentials: %w", err)
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return fmt.Errorf("save credentials: %w", err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("save credentials: %w", err)
-	}
-	if err := os.Rename(tmp.Name(), p); err != nil {
+	if err := atomicfile.Write(p, data); err != nil {
 		return fmt.Errorf("save credentials: %w", err)
 	}
 	return nil

@@ -12,8 +12,8 @@ import (
 	"time"
 
 	"github.com/pullpush/pullpush/hls"
-	"github.com/pullpush/pullpush/keys"
 	"github.com/pullpush/pullpush/internal/adcue"
+	"github.com/pullpush/pullpush/keys"
 )
 
 // Packaging formats of an endpoint.

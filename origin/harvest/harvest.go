@@ -28,12 +28,12 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
-	"path/filepath"
 	"slices"
 	"sort"
 	"sync"
 	"time"
 
+	"github.com/pullpush/pullpush/internal/atomicfile"
 	"github.com/pullpush/pullpush/output"
 )
 
@@ -375,31 +375,9 @@ func (m *Manager) saveLocked() {
 	}
 	data, err := json.Marshal(st)
 	if err == nil {
-		err = writeAtomic(m.cfg.StateFile, data)
+		err = atomicfile.Write(m.cfg.StateFile, data)
 	}
 	if err != nil {
 		m.log.Error("harvest: save job state", "file", m.cfg.StateFile, "err", err)
 	}
-}
-
-// writeAtomic replaces path with data (owner-only: destinations may hold
-// credentials).
-func writeAtomic(path string, data []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
 }
