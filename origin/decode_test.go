@@ -30,33 +30,10 @@ func frameHashes(t *testing.T, url, headers string) []string {
 // failing on them.
 func decodeFrames(t *testing.T, url, headers string) ([]string, string) {
 	t.Helper()
-	bin := testutil.RequireTool(t, "ffmpeg")
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	args := []string{"-v", "error", "-allowed_extensions", "ALL"}
-	if headers != "" {
-		args = append(args, "-headers", headers)
+	if headers == "" {
+		return testutil.DecodeFrames(t, url)
 	}
-	args = append(args, "-i", url, "-f", "framemd5", "-")
-	var stderr bytes.Buffer
-	cmd := exec.CommandContext(ctx, bin, args...)
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("ffmpeg %s: %v\n%s", url, err, stderr.String())
-	}
-	var hashes []string
-	for _, l := range strings.Split(string(out), "\n") {
-		if strings.HasPrefix(l, "#") || l == "" {
-			continue
-		}
-		f := strings.Split(l, ",")
-		hashes = append(hashes, strings.TrimSpace(f[len(f)-1]))
-	}
-	if len(hashes) == 0 {
-		t.Fatalf("ffmpeg %s: no frames\n%s", url, stderr.String())
-	}
-	return hashes, stderr.String()
+	return testutil.DecodeFrames(t, url, "-headers", headers)
 }
 
 // TestEncryptedEndpointsDecodeLikeClear has ffmpeg decode every packaged

@@ -5,15 +5,12 @@
 package chaintest
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"os/exec"
-	"strings"
 	"testing"
 	"time"
 
@@ -172,34 +169,10 @@ func (c *Chain) WaitClosed(t *testing.T, ep string, renditions []string, q strin
 	}
 }
 
-// Decode has ffmpeg decode url (with -allowed_extensions ALL, so local
-// files and any segment extension pass) and returns the MD5 of every
-// decoded frame and what ffmpeg printed at level error.
-func Decode(t *testing.T, url string, args ...string) ([]string, string) {
+// Decode has ffmpeg decode url frame by frame (testutil.DecodeFrames).
+func Decode(t *testing.T, url string) ([]string, string) {
 	t.Helper()
-	bin := testutil.RequireTool(t, "ffmpeg")
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	var stderr bytes.Buffer
-	argv := append([]string{"-v", "error", "-allowed_extensions", "ALL", "-i", url}, args...)
-	cmd := exec.CommandContext(ctx, bin, append(argv, "-f", "framemd5", "-")...)
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("ffmpeg %s: %v\n%s", url, err, stderr.String())
-	}
-	var hashes []string
-	for _, l := range strings.Split(string(out), "\n") {
-		if l == "" || strings.HasPrefix(l, "#") {
-			continue
-		}
-		f := strings.Split(l, ",")
-		hashes = append(hashes, strings.TrimSpace(f[len(f)-1]))
-	}
-	if len(hashes) == 0 {
-		t.Fatalf("ffmpeg %s: no frames\n%s", url, stderr.String())
-	}
-	return hashes, stderr.String()
+	return testutil.DecodeFrames(t, url)
 }
 
 // FirstDiff returns the index of the first frame where got and want

@@ -1,9 +1,47 @@
 package testutil
 
 import (
+	"bytes"
+	"context"
+	"os/exec"
 	"regexp"
 	"strings"
+	"testing"
+	"time"
 )
+
+// DecodeFrames has ffmpeg (at level error, -allowed_extensions ALL so
+// local playlists and any segment extension pass) decode url to
+// -f framemd5 and returns the MD5 of every decoded frame and what ffmpeg
+// printed. inputOpts go before -i (e.g. "-headers", "Authorization: ...\r\n").
+// It fails t when ffmpeg fails or decodes no frame.
+func DecodeFrames(t testing.TB, url string, inputOpts ...string) ([]string, string) {
+	t.Helper()
+	bin := RequireTool(t, "ffmpeg")
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	args := append([]string{"-v", "error", "-allowed_extensions", "ALL"}, inputOpts...)
+	args = append(args, "-i", url, "-f", "framemd5", "-")
+	var stderr bytes.Buffer
+	cmd := exec.CommandContext(ctx, bin, args...)
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("ffmpeg %s: %v\n%s", url, err, stderr.String())
+	}
+	var hashes []string
+	for _, l := range strings.Split(string(out), "\n") {
+		if l == "" || strings.HasPrefix(l, "#") {
+			continue
+		}
+		f := strings.Split(l, ",")
+		hashes = append(hashes, strings.TrimSpace(f[len(f)-1]))
+	}
+	if len(hashes) == 0 {
+		t.Fatalf("ffmpeg %s: no frames\n%s", url, stderr.String())
+	}
+	return hashes, stderr.String()
+}
 
 // trailingAUNote is what ffmpeg's H.264 parser prints for the access unit
 // delimiter (and end of sequence) that closes the last SAMPLE-AES segment
