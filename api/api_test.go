@@ -4,8 +4,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"runtime"
 	"strings"
 	"testing"
+
+	"github.com/pullpush/pullpush/internal/buildinfo"
 
 	"github.com/pullpush/pullpush/output/outputs"
 	"github.com/pullpush/pullpush/store"
@@ -224,7 +227,9 @@ func TestRoutingErrors(t *testing.T) {
 func TestHealthOutputsAndHeaders(t *testing.T) {
 	h := newHarness(t, harnessOpts{})
 	r := h.do("GET", "/health", "")
-	if r.status != 200 || strings.TrimSpace(string(r.body)) != `{"status":"ok"}` {
+	var health map[string]string
+	if r.status != 200 || json.Unmarshal(r.body, &health) != nil || health["status"] != "ok" ||
+		health["version"] != buildinfo.Get().Version || health["goVersion"] != runtime.Version() {
 		t.Fatalf("health: %d %s", r.status, r.body)
 	}
 	for k, v := range map[string]string{

@@ -1,6 +1,8 @@
 package api
 
 import (
+	"github.com/pullpush/pullpush/internal/buildinfo"
+
 	"context"
 	"encoding/json"
 	"errors"
@@ -50,7 +52,7 @@ type outputInfo struct {
 }
 
 func (a *API) handleHealth(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	writeJSON(w, http.StatusOK, buildinfo.Health("ok"))
 }
 
 func (a *API) handleOutputs(w http.ResponseWriter, r *http.Request) {

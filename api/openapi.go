@@ -321,7 +321,12 @@ func (a *API) schemas() map[string]any {
 		"schema":      map[string]any{"type": "object", "description": "JSON schema of the payload."},
 		"secrets":     map[string]any{"type": "array", "items": map[string]any{"type": "string"}, "description": "Payload keys whose values are redacted."},
 	})
-	schemas["Health"] = obj([]string{"status"}, map[string]any{"status": map[string]any{"type": "string", "enum": []string{"ok"}}})
+	schemas["Health"] = obj([]string{"status", "version", "goVersion"}, map[string]any{
+		"status":    map[string]any{"type": "string", "enum": []string{"ok"}},
+		"version":   str("Module version of the running pullpush (\"(devel)\" for a plain go build)."),
+		"revision":  str("VCS revision it was built from, when known."),
+		"goVersion": str("Go version it was built with."),
+	})
 	schemas["Error"] = obj([]string{"error"}, map[string]any{
 		"error":     str("What is wrong, naming the field or value."),
 		"fetcherId": str("For a duplicate name: the id of the existing fetcher."),

@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/pullpush/pullpush/fetch"
+	"github.com/pullpush/pullpush/internal/buildinfo"
 )
 
 // Label names.
@@ -107,7 +108,7 @@ func New() *Metrics {
 		Help: "1 while a source rendition has delivered no new segment for three target durations.",
 	}, []string{labelFetcher, labelRendition})
 	m.reg.MustRegister(m.upload, m.lag, m.stalled, stateCollector{m},
-		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), buildinfo.Collector())
 	return m
 }
 

@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"os"
 	"time"
+
+	"github.com/pullpush/pullpush/internal/buildinfo"
 )
 
 // Ready reports whether the origin can serve: its index is loaded (true
@@ -46,9 +48,11 @@ func (o *Origin) HealthHandler() http.Handler {
 		w.Header().Set("Cache-Control", "no-store")
 		if err := o.Ready(ctx); err != nil {
 			w.WriteHeader(http.StatusServiceUnavailable)
-			json.NewEncoder(w).Encode(map[string]string{"status": "unavailable", "error": err.Error()})
+			h := buildinfo.Health("unavailable")
+			h["error"] = err.Error()
+			json.NewEncoder(w).Encode(h)
 			return
 		}
-		json.NewEncoder(w).Encode(map[string]string{"status": "ok"})
+		json.NewEncoder(w).Encode(buildinfo.Health("ok"))
 	})
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/pullpush/pullpush/internal/buildinfo"
 	"github.com/pullpush/pullpush/internal/httprec"
 )
 
@@ -50,7 +51,7 @@ type originMetrics struct {
 
 func newOriginMetrics(o *Origin) *originMetrics {
 	m := &originMetrics{reg: prometheus.NewRegistry(), runtime: prometheus.NewRegistry()}
-	m.runtime.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	m.runtime.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), buildinfo.Collector())
 	m.ingest = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "pullpush_origin_ingest_requests_total", Help: "Ingest requests (PUT and DELETE) by channel, input and status code."},
 		[]string{labelChannel, labelInput, labelCode})
@@ -155,8 +156,8 @@ func (o *Origin) MetricsHandler() http.Handler {
 }
 
 // Gatherer returns the origin's own metrics (those of MetricsHandler
-// without the Go runtime and process), to serve next to another
-// registry's in one process.
+// without the Go runtime, process and build info), to serve next to
+// another registry's in one process.
 func (o *Origin) Gatherer() prometheus.Gatherer { return o.metrics.reg }
 
 // indexCollector reports the index state of an Origin at scrape time.

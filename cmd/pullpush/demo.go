@@ -28,6 +28,7 @@ import (
 	"github.com/pullpush/pullpush/channel"
 	"github.com/pullpush/pullpush/dashboard"
 	"github.com/pullpush/pullpush/hls"
+	"github.com/pullpush/pullpush/internal/buildinfo"
 	"github.com/pullpush/pullpush/keys"
 	"github.com/pullpush/pullpush/metrics"
 	"github.com/pullpush/pullpush/origin"
@@ -191,7 +192,7 @@ func demo(ctx context.Context, cfg demoConfig, stdout, stderr io.Writer) (err er
 	svc := pullpush.New(pullpush.Options{
 		Logger: log, Observer: m, Outputs: reg, SpoolDir: filepath.Join(dataDir, "spool"),
 	})
-	a := api.New(svc, api.Options{Logger: log, Metrics: m, Version: version, Redactor: red})
+	a := api.New(svc, api.Options{Logger: log, Metrics: m, Version: buildinfo.Get().Version, Redactor: red})
 
 	ln, err := net.Listen("tcp", cfg.listen)
 	if err != nil {

@@ -11,10 +11,9 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
-)
 
-// version is set at build time with -ldflags "-X main.version=...".
-var version = "dev"
+	"github.com/pullpush/pullpush/internal/buildinfo"
+)
 
 // errUsage marks errors caused by bad command-line input (exit code 2).
 var errUsage = errors.New("usage")
@@ -44,7 +43,7 @@ commands:
   keys      content key server (SPEKE/CPIX) for encrypted origin endpoints
   channel   VOD2Live channel engine
   chaos     fault-injection proxy for manual reliability tests
-  version   print the version
+  version   print the version, VCS revision, build time and Go version (also --version on any command)
 
 Run 'pullpush <command> -h' for the flags of a command.
 `
@@ -56,9 +55,19 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("%w: no command given", errUsage)
 	}
 	cmd, rest := args[0], args[1:]
+	// --version on every command, before its own flags are parsed.
+	for _, a := range rest {
+		if a == "--" {
+			break
+		}
+		if a == "--version" || a == "-version" {
+			fmt.Fprintln(stdout, buildinfo.Get())
+			return nil
+		}
+	}
 	switch cmd {
 	case "version", "-version", "--version":
-		fmt.Fprintln(stdout, "pullpush", version)
+		fmt.Fprintln(stdout, buildinfo.Get())
 		return nil
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)

@@ -20,6 +20,7 @@ import (
 	"github.com/pullpush/pullpush/api"
 	"github.com/pullpush/pullpush/cluster"
 	"github.com/pullpush/pullpush/config"
+	"github.com/pullpush/pullpush/internal/buildinfo"
 	"github.com/pullpush/pullpush/metrics"
 	"github.com/pullpush/pullpush/origin"
 	"github.com/pullpush/pullpush/output"
@@ -90,7 +91,7 @@ func serve(ctx context.Context, cfg config.Serve, logw io.Writer, ready func(add
 	}
 	apiOpts := api.Options{
 		Token: cfg.APIToken, Logger: log, Metrics: m,
-		CORSOrigin: cfg.CORSOrigin, StopTimeout: cfg.ShutdownTimeout, Version: version, Redactor: red,
+		CORSOrigin: cfg.CORSOrigin, StopTimeout: cfg.ShutdownTimeout, Version: buildinfo.Get().Version, Redactor: red,
 		Pprof: cfg.Pprof,
 	}
 	var (
