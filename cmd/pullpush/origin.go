@@ -230,7 +230,8 @@ func runOrigin(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	s3Endpoint := fs.String("s3-endpoint", "", "S3 endpoint `URL` of --storage, e.g. http://127.0.0.1:7070 (default AWS; $"+s3EndpointEnv+")")
 	s3Region := fs.String("s3-region", "", "S3 `region` of --storage (default $"+s3RegionEnv+", $AWS_REGION, us-east-1)")
 	s3AccessKey := fs.String("s3-access-key", "", "S3 access `key` of --storage (default $"+s3AccessKeyEnv+", else the AWS environment or role)")
-	apiToken := fs.String("api-token", "", "bearer `token` of the control API under /api/v1/ (default $PULLPUSH_API_TOKEN)")
+	apiToken := fs.String("api-token", "", "bearer `token` of the control API under /api/v1/ (default $PULLPUSH_API_TOKEN; prefer --api-token-file)")
+	apiTokenFile := fs.String("api-token-file", "", "`file` holding the control API token")
 	accessLog := fs.Bool("access-log", true, "log every request (method, path, status, bytes, duration, remote); --access-log=false turns it off")
 	s3SecretKey := fs.String("s3-secret-key", "", "S3 secret `key` of --storage (default $"+s3SecretKeyEnv+"; prefer the environment)")
 	if err := fs.Parse(args); err != nil {
@@ -315,6 +316,15 @@ func runOrigin(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	ln, err := net.Listen("tcp", *listen)
 	if err != nil {
 		return fmt.Errorf("origin: listen: %w", err)
+	}
+	if *apiToken == "" && *apiTokenFile != "" {
+		b, err := os.ReadFile(*apiTokenFile)
+		if err != nil {
+			return fmt.Errorf("%w: origin: --api-token-file: %v", errUsage, err)
+		}
+		if *apiToken = strings.TrimSpace(string(b)); *apiToken == "" {
+			return fmt.Errorf("%w: origin: --api-token-file %s is empty", errUsage, *apiTokenFile)
+		}
 	}
 	if *apiToken == "" {
 		*apiToken = os.Getenv("PULLPUSH_API_TOKEN")
