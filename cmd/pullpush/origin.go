@@ -44,9 +44,11 @@ Operations: GET http://ADDR/health (200 when storage is reachable, else
 unless --access-log=false.
 
 Packaging endpoints (--endpoint, or endpoints: in the config) serve the same
-ingest as TS or CMAF, clear or encrypted, each at
+ingest as TS or CMAF (HLS), or DASH, clear or encrypted, each at
   http://ADDR/out/v1/ID/ENDPOINT/index.m3u8
+  http://ADDR/out/v1/ID/ENDPOINT/index.mpd                      DASH endpoints (same ?start=&end=)
 e.g. --endpoint ts --endpoint cmaf --endpoint aes=ts:AES-128 --endpoint cbcs=cmaf:cbcs
+     --endpoint dash --endpoint dash-cenc=dash:cenc
      --key-server http://127.0.0.1:8091/speke/v1.0/copyProtection   (pullpush keys)
 
 The YAML config (--config) sets per-channel endpoint settings; --data and
@@ -79,10 +81,13 @@ The YAML config (--config) sets per-channel endpoint settings; --data and
         - id: cmaf
           packaging: cmaf    # TS repackaged as CMAF (fMP4)
           manifestWindow: 30s   # startoverWindow, timeDelay, iframes, pdtInterval too
+        - id: dash
+          packaging: dash    # the CMAF segments with a live MPD: /out/v1/live/dash/index.mpd
+                             # (encryption: cenc or cbcs; manifestWindow is timeShiftBufferDepth)
         - id: cbcs
           packaging: cmaf
           encryption:
-            method: cbcs     # AES-128 (ts, cmaf), SAMPLE-AES (ts), cbcs, cenc (cmaf)
+            method: cbcs     # AES-128 (ts, cmaf), SAMPLE-AES (ts), cbcs, cenc (cmaf, dash)
             keyRotationInterval: 60s   # 0: one key
             constantIV: ""   # 32 hex digits; empty: per segment / per key
             keyURI: ""       # EXT-X-KEY URI template ({channel} {endpoint} {resource} {kid} {period});
@@ -160,8 +165,8 @@ func (e *endpointFlags) String() string {
 func (e *endpointFlags) Set(v string) error {
 	id, spec, hasSpec := strings.Cut(v, "=")
 	ep := origin.EndpointConfig{ID: id, Packaging: origin.PackagingTS}
-	if !hasSpec && id == origin.PackagingCMAF {
-		ep.Packaging = origin.PackagingCMAF
+	if !hasSpec && (id == origin.PackagingCMAF || id == origin.PackagingDASH) {
+		ep.Packaging = id
 	}
 	if hasSpec {
 		pkg, method, hasMethod := strings.Cut(spec, ":")
@@ -175,8 +180,8 @@ func (e *endpointFlags) Set(v string) error {
 			ep.Encryption = &origin.EncryptionConfig{Method: m}
 		}
 	}
-	if id == "" || (ep.Packaging != origin.PackagingTS && ep.Packaging != origin.PackagingCMAF) {
-		return errors.New("want ID[=ts|cmaf[:AES-128|SAMPLE-AES|cbcs|cenc]]")
+	if id == "" || (ep.Packaging != origin.PackagingTS && ep.Packaging != origin.PackagingCMAF && ep.Packaging != origin.PackagingDASH) {
+		return errors.New("want ID[=ts|cmaf|dash[:AES-128|SAMPLE-AES|cbcs|cenc]]")
 	}
 	*e = append(*e, ep)
 	return nil
@@ -192,7 +197,7 @@ func runOrigin(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	var channels channelFlags
 	fs.Var(&channels, "channel", "channel `ID=USER:PASSWORD` (repeatable; both inputs use these credentials)")
 	var endpoints endpointFlags
-	fs.Var(&endpoints, "endpoint", "packaging endpoint `ID[=PACKAGING[:METHOD]]` of every channel without endpoints in --config (repeatable), e.g. ts, cmaf, aes=ts:AES-128, cbcs=cmaf:cbcs")
+	fs.Var(&endpoints, "endpoint", "packaging endpoint `ID[=PACKAGING[:METHOD]]` of every channel without endpoints in --config (repeatable), e.g. ts, cmaf, dash, aes=ts:AES-128, cbcs=cmaf:cbcs, dash-cenc=dash:cenc")
 	keyServer := fs.String("key-server", "", "SPEKE/CPIX key server `URL` for encrypted endpoints (pullpush keys)")
 	keyToken := fs.String("key-token", "", "bearer `token` for the key server (default $"+keyTokenEnv+")")
 	keysFile := fs.String("keys-file", "", "static key `file` for encrypted endpoints")
