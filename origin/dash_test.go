@@ -3,6 +3,8 @@ package origin
 import (
 	"encoding/xml"
 	"io"
+	"os/exec"
+	"strconv"
 	"net/http"
 	"strings"
 	"testing"
@@ -150,14 +152,258 @@ func dashEnv(t *testing.T, mutate func(*Config)) *env {
 	})
 }
 
-func TestDASHSmoke(t *testing.T) {
+func copyBody(w *strings.Builder, resp *http.Response) (int64, error) {
+	return io.Copy(w, resp.Body)
+}
+
+func TestDASHSmokeStatic(t *testing.T) {
 	e := dashEnv(t, nil)
 	l := newLive(t, testmedia.TS, e.clock.Now())
 	e.pushSteps(l, e.pusher("a"), 0, 12)
-	_, body := e.mpd("/out/v1/live/dash/index.mpd")
+	_, body := e.mpd("/out/v1/live/dash/index.mpd" + vod(l, 1, 4))
 	t.Logf("%s", body)
+	t.Logf("URL %s", e.url("/out/v1/live/dash/index.mpd"+vod(l, 1, 4)))
+	for _, mp := range []string{"0:v:0", "0:a:0"} {
+		out, err := exec.Command("ffmpeg", "-v", "error", "-i", e.url("/out/v1/live/dash/index.mpd"+vod(l, 1, 4)), "-map", mp, "-f", "framemd5", "-").CombinedOutput()
+		t.Logf("%v\n%s", err, out)
+	}
 }
 
-func copyBody(w *strings.Builder, resp *http.Response) (int64, error) {
-	return io.Copy(w, resp.Body)
+// xsSeconds parses an xs:duration the MPD wrote, in seconds.
+func xsSeconds(t *testing.T, s string) float64 {
+	t.Helper()
+	d, err := parseXSDuration(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d.Seconds()
+}
+
+// pdts maps the origin's sequence numbers to PROGRAM-DATE-TIME, from the
+// TS endpoint's playlist of the same rendition.
+func (e *env) pdts(p string) map[int64]time.Time {
+	e.t.Helper()
+	m := e.media(p)
+	out := map[int64]time.Time{}
+	for i, s := range m.Segments {
+		out[m.MediaSequence+int64(i)] = s.ProgramDateTime
+	}
+	return out
+}
+
+// checkTimeline checks every Representation of m: the timeline has no
+// gap, numbers and presentation times agree with the TS endpoint's
+// sequence numbers and PROGRAM-DATE-TIME (within a frame for audio, whose
+// segments are not cut on video frame boundaries), and the init and the
+// first and last media segment are served. It returns the segments per
+// period and Representation.
+func checkTimeline(t *testing.T, e *env, m *tMPD, origin time.Time, q string) map[string]map[string][]tSeg {
+	t.Helper()
+	out := map[string]map[string][]tSeg{}
+	for _, p := range m.Periods {
+		start := origin.Add(time.Duration(xsSeconds(t, p.Start) * float64(time.Second)))
+		out[p.ID] = map[string][]tSeg{}
+		for _, as := range p.Sets {
+			for _, r := range as.Reps {
+				where := p.ID + "/" + r.ID
+				segs := r.Template.segments(t, where)
+				if len(segs) == 0 {
+					t.Fatalf("%s: empty timeline", where)
+				}
+				out[p.ID][r.ID] = segs
+				pdt := e.pdts("/out/v1/live/ts/" + r.ID + ".m3u8" + q)
+				if q == "" {
+					pdt = e.pdts("/out/v1/live/ts/" + r.ID + ".m3u8?start=" + iso(e.clock.Now().Add(-time.Hour)))
+				}
+				for _, s := range segs {
+					at := start.Add(time.Duration((float64(s.t) - float64(r.Template.PTO)) / float64(r.Template.Timescale) * float64(time.Second)))
+					want, ok := pdt[s.n]
+					if !ok {
+						t.Fatalf("%s: segment number %d not in the TS endpoint's playlist", where, s.n)
+					}
+					if d := at.Sub(want); d > 25*time.Millisecond || d < -25*time.Millisecond {
+						t.Errorf("%s: segment %d presented at %v, its PROGRAM-DATE-TIME is %v", where, s.n, at, want)
+					}
+				}
+				base := "/out/v1/live/dash/"
+				for _, u := range []string{r.Template.Init, strings.ReplaceAll(r.Template.Media, "$Number$", fmtInt(segs[0].n)), strings.ReplaceAll(r.Template.Media, "$Number$", fmtInt(segs[len(segs)-1].n))} {
+					if code, body := e.get(base + u); code != http.StatusOK {
+						t.Fatalf("%s: GET %s: %d %s", where, u, code, body)
+					}
+				}
+			}
+		}
+	}
+	return out
+}
+
+func fmtInt(n int64) string { return strconv.FormatInt(n, 10) }
+
+// TestDASHLiveMPD: the live MPD of a channel whose source clock restarts
+// (the test media loop every 8 segments, as a VOD2Live channel restarts
+// at every asset) has a Period per timeline epoch, gapless timelines that
+// continue across the boundary, presentation times on the source's
+// PROGRAM-DATE-TIME, the video variants as Representations of one
+// AdaptationSet and the audio rendition with its language, and dynamic
+// MPD timing attributes from the endpoint's settings.
+func TestDASHLiveMPD(t *testing.T) {
+	e := dashEnv(t, nil)
+	l := newLive(t, testmedia.TS, e.clock.Now())
+	e.pushSteps(l, e.pusher("a"), 0, 12)
+	m, body := e.mpd("/out/v1/live/dash/index.mpd")
+	if m.Type != "dynamic" || m.Profiles != dashLiveProfile || m.AvailabilityStartTime != "1970-01-01T00:00:00.000Z" ||
+		m.TimeShiftBufferDepth != "PT20S" || m.MinimumUpdatePeriod != "PT1S" || m.SuggestedPresentationDelay != "PT3S" {
+		t.Fatalf("MPD attributes:\n%s", body)
+	}
+	if pt, err := time.Parse(time.RFC3339, m.PublishTime); err != nil || pt.Sub(e.clock.Now()).Abs() > time.Minute {
+		t.Fatalf("publishTime %q (clock %v)", m.PublishTime, e.clock.Now())
+	}
+	if len(m.Periods) != 2 {
+		t.Fatalf("%d periods, want 2 (clock restart at segment 8):\n%s", len(m.Periods), body)
+	}
+	if got, want := xsSeconds(t, m.Periods[1].Start), float64(l.epoch.Add(8*time.Second).Unix()); got != want {
+		t.Fatalf("second Period@start %v, want %v (PROGRAM-DATE-TIME of segment 8)", got, want)
+	}
+	if m.Periods[0].ID == m.Periods[1].ID {
+		t.Fatal("periods share an ID")
+	}
+	for _, p := range m.Periods {
+		if len(p.Sets) != 2 || p.Sets[0].ContentType != "video" || p.Sets[1].ContentType != "audio" {
+			t.Fatalf("period %s: adaptation sets %+v", p.ID, p.Sets)
+		}
+		v, a := p.Sets[0], p.Sets[1]
+		if len(v.Reps) != 2 || v.Reps[0].ID != "channel_video_hi" || v.Reps[0].Bandwidth != 273728 || v.Reps[0].Width != 320 ||
+			v.Reps[0].Height != 180 || v.Reps[0].FrameRate != "25" || v.Reps[0].Codecs != "avc1.4d401e" || v.Reps[1].Width != 160 {
+			t.Fatalf("video representations %+v", v.Reps)
+		}
+		if a.Lang != "en" || a.Label != "English" || a.Role == nil || a.Role.Value != "main" || len(a.Reps) != 1 ||
+			a.Reps[0].Codecs != "mp4a.40.2" || a.Reps[0].AudioSamplingRate != 48000 || a.Reps[0].Channels == nil || a.Reps[0].Channels.Value != "2" {
+			t.Fatalf("audio adaptation set %+v", a)
+		}
+	}
+	segs := checkTimeline(t, e, m, time.Unix(0, 0), "")
+	for _, rep := range []string{"channel_video_hi", "channel_audio"} {
+		a, b := segs[m.Periods[0].ID][rep], segs[m.Periods[1].ID][rep]
+		if last := a[len(a)-1]; last.t+last.d != b[0].t || last.n+1 != b[0].n {
+			t.Errorf("%s: the second period does not continue the CMAF timeline: %+v then %+v", rep, last, b[0])
+		}
+		if n := len(a) + len(b); n != 12 {
+			t.Errorf("%s: %d segments, want 12", rep, n)
+		}
+	}
+	// The UTCTiming source answers the clock on the media timeline.
+	if len(m.UTCTiming) == 0 || m.UTCTiming[0].Scheme != schemeUTCHTTPISO || m.UTCTiming[0].Value != e.url("/out/v1/live/dash/time") {
+		t.Fatalf("UTCTiming %+v", m.UTCTiming)
+	}
+	_, tb := e.get("/out/v1/live/dash/time")
+	if now, err := time.Parse(time.RFC3339Nano, string(tb)); err != nil || now.Sub(l.epoch.Add(12*time.Second)).Abs() > 10*time.Millisecond {
+		t.Fatalf("time %q, want about %v", tb, l.epoch.Add(12*time.Second))
+	}
+
+	// The window slides: 20 s of segments, and periods still listed keep
+	// their ID, start and presentation time offsets.
+	e.pushSteps(l, e.pusher("a"), 12, 30)
+	m2, body2 := e.mpd("/out/v1/live/dash/index.mpd")
+	segs2 := checkTimeline(t, e, m2, time.Unix(0, 0), "")
+	n := 0
+	for _, p := range m2.Periods {
+		n += len(segs2[p.ID]["channel_video_hi"])
+	}
+	if n != 20 {
+		t.Fatalf("%d video segments in a 20 s window:\n%s", n, body2)
+	}
+	for _, p2 := range m2.Periods {
+		for _, p := range m.Periods {
+			if p.ID == p2.ID && (p.Start != p2.Start || p.Sets[0].Reps[0].Template.PTO != p2.Sets[0].Reps[0].Template.PTO) {
+				t.Fatalf("period %s changed: start %s -> %s", p.ID, p.Start, p2.Start)
+			}
+		}
+	}
+	// HLS and the time source are not on other endpoints.
+	if code, _ := e.get("/out/v1/live/ts/index.mpd"); code != http.StatusNotFound {
+		t.Fatalf("index.mpd on a ts endpoint: %d", code)
+	}
+}
+
+// TestDASHTimeShift: a window that ended is a static MPD starting at 0
+// with its duration (and a Period per epoch inside it); a start without an
+// end is dynamic with a time-shift buffer back to the start; a start
+// in the future is 404.
+func TestDASHTimeShift(t *testing.T) {
+	e := dashEnv(t, nil)
+	l := newLive(t, testmedia.TS, e.clock.Now())
+	e.pushSteps(l, e.pusher("a"), 0, 30)
+
+	q := vod(l, 1, 4)
+	resp, err := http.Get(e.url("/out/v1/live/dash/index.mpd" + q))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if cc := resp.Header.Get("Cache-Control"); cc != cacheImmutable {
+		t.Fatalf("static MPD Cache-Control %q", cc)
+	}
+	m, body := e.mpd("/out/v1/live/dash/index.mpd" + q)
+	if m.Type != "static" || m.MediaPresentationDuration != "PT3S" || m.AvailabilityStartTime != "" || m.MinimumUpdatePeriod != "" ||
+		len(m.Periods) != 1 || m.Periods[0].Start != "PT0S" || len(m.UTCTiming) != 0 {
+		t.Fatalf("static MPD:\n%s", body)
+	}
+	segs := checkTimeline(t, e, m, l.epoch.Add(time.Second), q)
+	if v := segs[m.Periods[0].ID]["channel_video_hi"]; len(v) != 3 {
+		t.Fatalf("%d video segments in a 3 s window", len(v))
+	}
+
+	// Across the clock restart at segment 8: two periods, the second at 2 s.
+	q = vod(l, 6, 11)
+	m, body = e.mpd("/out/v1/live/dash/index.mpd" + q)
+	if m.Type != "static" || m.MediaPresentationDuration != "PT5S" || len(m.Periods) != 2 || m.Periods[1].Start != "PT2S" {
+		t.Fatalf("static MPD across a discontinuity:\n%s", body)
+	}
+	checkTimeline(t, e, m, l.epoch.Add(6*time.Second), q)
+
+	// Startover: dynamic, everything since the start.
+	q = "?start=" + iso(l.epoch.Add(2*time.Second))
+	m, body = e.mpd("/out/v1/live/dash/index.mpd" + q)
+	if m.Type != "dynamic" || xsSeconds(t, m.TimeShiftBufferDepth) < 28 {
+		t.Fatalf("startover MPD:\n%s", body)
+	}
+	n := 0
+	for id, reps := range checkTimeline(t, e, m, time.Unix(0, 0), q) {
+		_ = id
+		n += len(reps["channel_video_hi"])
+	}
+	if n != 28 {
+		t.Fatalf("startover lists %d video segments, want 28", n)
+	}
+	if code, _ := e.get("/out/v1/live/dash/index.mpd?start=" + iso(e.clock.Now().Add(time.Hour))); code != http.StatusNotFound {
+		t.Fatalf("start in the future: %d, want 404", code)
+	}
+}
+
+// TestDASHTimeDelay: a delayed endpoint lists only segments that ended
+// by the delayed clock, and its time source answers that clock.
+func TestDASHTimeDelay(t *testing.T) {
+	e := newEnv(t, func(c *Config) {
+		c.Channels[0].Endpoints = []EndpointConfig{
+			{ID: "ts"},
+			{ID: "dash", Packaging: PackagingDASH, ManifestWindow: 10 * time.Second, TimeDelay: 8 * time.Second},
+		}
+	})
+	l := newLive(t, testmedia.TS, e.clock.Now())
+	e.pushSteps(l, e.pusher("a"), 0, 20)
+	m, body := e.mpd("/out/v1/live/dash/index.mpd")
+	var last int64
+	for _, r := range checkTimeline(t, e, m, time.Unix(0, 0), "") {
+		if v := r["channel_video_hi"]; len(v) > 0 {
+			last = max(last, v[len(v)-1].n)
+		}
+	}
+	first := l.epoch.Unix() // segment numbers start at the first segment's unix second
+	if got := last - first; got != 11 {
+		t.Fatalf("last listed segment %d, want 11 (20 pushed, 8 s delay):\n%s", got, body)
+	}
+	_, tb := e.get("/out/v1/live/dash/time")
+	if now, err := time.Parse(time.RFC3339Nano, string(tb)); err != nil || now.Sub(l.epoch.Add(12*time.Second)).Abs() > 10*time.Millisecond {
+		t.Fatalf("delayed time %q, want about %v", tb, l.epoch.Add(12*time.Second))
+	}
 }
