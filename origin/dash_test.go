@@ -3,9 +3,9 @@ package origin
 import (
 	"encoding/xml"
 	"io"
+	"net/http"
 	"os/exec"
 	"strconv"
-	"net/http"
 	"strings"
 	"testing"
 	"time"
