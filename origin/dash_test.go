@@ -1,6 +1,8 @@
 package origin
 
 import (
+	"bytes"
+	"context"
 	"encoding/xml"
 	"io"
 	"net/http"
@@ -11,6 +13,7 @@ import (
 	"time"
 
 	"github.com/pullpush/pullpush/internal/testmedia"
+	"github.com/pullpush/pullpush/internal/testutil"
 )
 
 // Parsed-back MPD: an independent, namespace-aware model of what players
@@ -406,4 +409,52 @@ func TestDASHTimeDelay(t *testing.T) {
 	if now, err := time.Parse(time.RFC3339Nano, string(tb)); err != nil || now.Sub(l.epoch.Add(12*time.Second)).Abs() > 10*time.Millisecond {
 		t.Fatalf("delayed time %q, want about %v", tb, l.epoch.Add(12*time.Second))
 	}
+}
+
+// TestDASHDecodesLikeTS has ffmpeg's DASH demuxer decode a static window
+// of the DASH endpoint and compares every video and audio frame with the
+// TS endpoint's frames of the same window.
+func TestDASHDecodesLikeTS(t *testing.T) {
+	testutil.RequireTool(t, "ffmpeg")
+	e := dashEnv(t, nil)
+	l := newLive(t, testmedia.TS, e.clock.Now())
+	e.pushSteps(l, e.pusher("a"), 0, 8)
+	// From segment 0: a later start would give the TS audio playlist the
+	// audio segment that ends just after it, which DASH leaves out as it
+	// precedes the Period (audio segments are 1.0027 s).
+	q := vod(l, 0, 6)
+	for _, tc := range []struct{ stream, ts string }{
+		{"0:v:0", "channel_video_hi"},
+		{"0:a:0", "channel_audio"},
+	} {
+		clear := frameHashes(t, e.url("/out/v1/live/ts/"+tc.ts+".m3u8"+q), "")
+		got := mappedFrameHashes(t, e.url("/out/v1/live/dash/index.mpd"+q), tc.stream)
+		if len(got) != len(clear) || strings.Join(got, ",") != strings.Join(clear, ",") {
+			t.Errorf("%s: DASH decodes to %d frames, the TS endpoint to %d, or they differ", tc.stream, len(got), len(clear))
+		}
+	}
+}
+
+// mappedFrameHashes is frameHashes of one stream of a DASH manifest.
+func mappedFrameHashes(t *testing.T, url, stream string) []string {
+	t.Helper()
+	bin := testutil.RequireTool(t, "ffmpeg")
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	var stderr bytes.Buffer
+	cmd := exec.CommandContext(ctx, bin, "-v", "error", "-i", url, "-map", stream, "-f", "framemd5", "-")
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil || stderr.Len() > 0 {
+		t.Fatalf("ffmpeg %s: %v\n%s", url, err, stderr.String())
+	}
+	var hashes []string
+	for _, l := range strings.Split(string(out), "\n") {
+		if strings.HasPrefix(l, "#") || l == "" {
+			continue
+		}
+		f := strings.Split(l, ",")
+		hashes = append(hashes, strings.TrimSpace(f[len(f)-1]))
+	}
+	return hashes
 }
