@@ -3,6 +3,7 @@ package origin
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/xml"
 	"io"
 	"net/http"
@@ -12,8 +13,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/Eyevinn/mp4ff/mp4"
+
 	"github.com/pullpush/pullpush/internal/testmedia"
 	"github.com/pullpush/pullpush/internal/testutil"
+	"github.com/pullpush/pullpush/keys"
 )
 
 // Parsed-back MPD: an independent, namespace-aware model of what players
@@ -457,4 +461,95 @@ func mappedFrameHashes(t *testing.T, url, stream string) []string {
 		hashes = append(hashes, strings.TrimSpace(f[len(f)-1]))
 	}
 	return hashes
+}
+
+// TestDASHEncrypted: cenc and cbcs DASH endpoints signal Common Encryption
+// with the key ID the init segments carry and the W3C common PSSH box;
+// with key rotation every key period is a Period with its own key, and
+// its segments decrypt (mp4ff) to the clear CMAF samples with that key.
+func TestDASHEncrypted(t *testing.T) {
+	k := newKeyEnv(t, "tok")
+	e := newEnv(t, func(c *Config) {
+		c.KeyProvider = k.speke(t)
+		c.Channels[0].Endpoints = []EndpointConfig{
+			{ID: "ts"},
+			{ID: "dash", Packaging: PackagingDASH},
+			{ID: "cenc", Packaging: PackagingDASH, Encryption: enc(MethodCENC, 0)},
+			{ID: "cbcs", Packaging: PackagingDASH, Encryption: enc(MethodCBCS, 3*time.Second)},
+		}
+	})
+	// Segment n starts at epoch+n s; an epoch on a 3 s boundary.
+	epoch := time.Unix(e.clock.Now().Unix()/3*3+3, 0).UTC()
+	e.clock.Add(epoch.Sub(e.clock.Now()))
+	l := newLive(t, testmedia.TS, epoch)
+	e.pushSteps(l, e.pusher("a"), 0, 8)
+	q := vod(l, 0, 6)
+	clearMPD, _ := e.mpd("/out/v1/live/dash/index.mpd" + q)
+	clearRep := clearMPD.Periods[0].Sets[0].Reps[0]
+	for _, tc := range []struct {
+		ep      string
+		periods int
+	}{{"cenc", 1}, {"cbcs", 2}} {
+		m, body := e.mpd("/out/v1/live/" + tc.ep + "/index.mpd" + q)
+		if len(m.Periods) != tc.periods {
+			t.Fatalf("%s: %d periods, want %d:\n%s", tc.ep, len(m.Periods), tc.periods, body)
+		}
+		kids := map[string]bool{}
+		for pi, p := range m.Periods {
+			for _, as := range p.Sets {
+				if len(as.Protection) != 2 || as.Protection[0].Scheme != schemeMP4Protection || as.Protection[0].Value != tc.ep ||
+					as.Protection[1].Scheme != "urn:uuid:"+commonPSSHSystemID {
+					t.Fatalf("%s: ContentProtection %+v", tc.ep, as.Protection)
+				}
+				kid := as.Protection[0].DefaultKID
+				kids[kid] = true
+				raw, err := base64.StdEncoding.DecodeString(as.Protection[1].PSSH)
+				if err != nil {
+					t.Fatal(err)
+				}
+				box, err := mp4.DecodeBox(0, bytes.NewReader(raw))
+				if err != nil {
+					t.Fatalf("%s: pssh: %v", tc.ep, err)
+				}
+				pssh := box.(*mp4.PsshBox)
+				if len(pssh.KIDs) != 1 || pssh.KIDs[0].String() != kid {
+					t.Fatalf("%s: PSSH key IDs %v, default_KID %s", tc.ep, pssh.KIDs, kid)
+				}
+				for _, r := range as.Reps {
+					_, init := e.get("/out/v1/live/" + tc.ep + "/" + r.Template.Init)
+					first := r.Template.segments(t, r.ID)[0]
+					_, seg := e.get("/out/v1/live/" + tc.ep + "/" + strings.ReplaceAll(r.Template.Media, "$Number$", fmtInt(first.n)))
+					period := int64(0)
+					if tc.ep == "cbcs" {
+						period = first.n / 3 // numbers are unix seconds, periods 3 s
+					}
+					key := k.fetchKey(t, k.keyURI(e, "live", period))
+					samples, initKID := decryptCMAF(t, init, seg, key)
+					if keys.KID(mustHex(t, initKID)).UUID() != kid {
+						t.Fatalf("%s: init key ID %s, MPD default_KID %s", tc.ep, initKID, kid)
+					}
+					if pi == 0 && r.ID == clearRep.ID {
+						_, cinit := e.get("/out/v1/live/dash/" + clearRep.Template.Init)
+						_, cseg := e.get("/out/v1/live/dash/" + strings.ReplaceAll(clearRep.Template.Media, "$Number$", fmtInt(first.n)))
+						want := clearCMAF(t, cinit, cseg)
+						if len(samples) != len(want) || !bytes.Equal(samples[0].Data, want[0].Data) || !bytes.Equal(samples[len(samples)-1].Data, want[len(want)-1].Data) {
+							t.Fatalf("%s: segment %d does not decrypt to the clear samples", tc.ep, first.n)
+						}
+					}
+				}
+			}
+		}
+		if len(kids) != tc.periods {
+			t.Fatalf("%s: key IDs %v, want one per period", tc.ep, kids)
+		}
+	}
+}
+
+func mustHex(t *testing.T, s string) keys.KID {
+	t.Helper()
+	kid, err := keys.ParseKID(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return kid
 }
