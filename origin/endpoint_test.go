@@ -235,6 +235,10 @@ channels:
           repeatKey: true
           resourceID: news-drm
           keyFormat: identity
+      - id: dash
+        packaging: dash
+        encryption:
+          method: cenc
 `)
 	cfg, err := ParseConfig(data)
 	if err != nil {
@@ -257,6 +261,9 @@ channels:
 	if e := eps[3].Encryption; *e.KeyRotationInterval != DefaultKeyRotationInterval || !e.RepeatKey || e.ResourceID != "news-drm" {
 		t.Fatalf("cbcs endpoint: %+v", e)
 	}
+	if eps[4].Packaging != PackagingDASH || eps[4].Encryption.Method != MethodCENC {
+		t.Fatalf("dash endpoint: %+v", eps[4])
+	}
 	cfg.DataDir = dir
 	o, err := New(cfg)
 	if err != nil {
@@ -264,7 +271,7 @@ channels:
 	}
 	defer o.Close()
 	ch := o.channels["news"]
-	if ch.retain != DefaultStartoverWindow || !ch.needTS || len(ch.eps) != 4 || ch.eps[2].iframes {
+	if ch.retain != DefaultStartoverWindow || !ch.needTS || len(ch.eps) != 5 || ch.eps[2].iframes || !ch.eps[4].dash || !ch.eps[4].cmaf {
 		t.Fatalf("resolved: retain %v needTS %v eps %d", ch.retain, ch.needTS, len(ch.eps))
 	}
 	if k, err := o.keys.get(context.Background(), "news", 3); err != nil || k.ID.String() != "11111111111111111111111111111111" {
