@@ -5,9 +5,12 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/xml"
+	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -15,6 +18,7 @@ import (
 
 	"github.com/Eyevinn/mp4ff/mp4"
 
+	"github.com/pullpush/pullpush/hls"
 	"github.com/pullpush/pullpush/internal/testmedia"
 	"github.com/pullpush/pullpush/internal/testutil"
 	"github.com/pullpush/pullpush/keys"
@@ -218,9 +222,11 @@ func checkTimeline(t *testing.T, e *env, m *tMPD, origin time.Time, q string) ma
 					t.Fatalf("%s: empty timeline", where)
 				}
 				out[p.ID][r.ID] = segs
-				pdt := e.pdts("/out/v1/live/ts/" + r.ID + ".m3u8" + q)
+				// (the audio of a muxed TS has the numbers of its TS rendition)
+				tsName := strings.TrimSuffix(r.ID, audioSuffix)
+				pdt := e.pdts("/out/v1/live/ts/" + tsName + ".m3u8" + q)
 				if q == "" {
-					pdt = e.pdts("/out/v1/live/ts/" + r.ID + ".m3u8?start=" + iso(e.clock.Now().Add(-time.Hour)))
+					pdt = e.pdts("/out/v1/live/ts/" + tsName + ".m3u8?start=" + iso(e.clock.Now().Add(-time.Hour)))
 				}
 				for _, s := range segs {
 					at := start.Add(time.Duration((float64(s.t) - float64(r.Template.PTO)) / float64(r.Template.Timescale) * float64(time.Second)))
@@ -232,10 +238,17 @@ func checkTimeline(t *testing.T, e *env, m *tMPD, origin time.Time, q string) ma
 						t.Errorf("%s: segment %d presented at %v, its PROGRAM-DATE-TIME is %v", where, s.n, at, want)
 					}
 				}
-				base := "/out/v1/live/dash/"
-				for _, u := range []string{r.Template.Init, strings.ReplaceAll(r.Template.Media, "$Number$", fmtInt(segs[0].n)), strings.ReplaceAll(r.Template.Media, "$Number$", fmtInt(segs[len(segs)-1].n))} {
-					if code, body := e.get(base + u); code != http.StatusOK {
-						t.Fatalf("%s: GET %s: %d %s", where, u, code, body)
+				// S@t is the decode time of the segment (the audio of a
+				// muxed TS, timed by its video, within an AAC frame).
+				tol := int64(0)
+				if strings.HasSuffix(r.ID, audioSuffix) {
+					tol = 1024
+				}
+				for _, s := range []tSeg{segs[0], segs[len(segs)-1]} {
+					base := "/out/v1/live/dash/"
+					tfdt := tfdtOf(t, e, base+r.Template.Init, base+strings.ReplaceAll(r.Template.Media, "$Number$", fmtInt(s.n)))
+					if d := int64(tfdt) - int64(s.t); d > tol || d < -tol {
+						t.Errorf("%s: segment %d: S@t %d, tfdt %d", where, s.n, s.t, tfdt)
 					}
 				}
 			}
@@ -552,4 +565,65 @@ func mustHex(t *testing.T, s string) keys.KID {
 		t.Fatal(err)
 	}
 	return kid
+}
+
+// TestDASHMuxedTS: without an ingested multivariant, a TS with video and
+// audio in one stream is a video and an audio AdaptationSet (the audio as
+// {key}.audio), and ffmpeg decodes both like the TS endpoint.
+func TestDASHMuxedTS(t *testing.T) {
+	ffmpeg := testutil.RequireTool(t, "ffmpeg")
+	dir := t.TempDir()
+	cmd := exec.Command(ffmpeg, "-v", "error", "-f", "lavfi", "-i", "testsrc2=size=160x90:rate=25", "-f", "lavfi", "-i", "sine=sample_rate=48000",
+		"-t", "4", "-c:v", "libx264", "-g", "25", "-bf", "0", "-c:a", "aac", "-f", "hls", "-hls_time", "1", "-hls_list_size", "0",
+		"-hls_segment_filename", filepath.Join(dir, "s%d.ts"), filepath.Join(dir, "p.m3u8"))
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("ffmpeg: %v\n%s", err, out)
+	}
+	e := dashEnv(t, nil)
+	epoch := e.clock.Now()
+	p := e.pusher("a")
+	var segs []*hls.Segment
+	for n := 0; n < 4; n++ {
+		data, err := os.ReadFile(filepath.Join(dir, fmt.Sprintf("s%d.ts", n)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.clock.Add(time.Second)
+		name := fmt.Sprintf("channel_m_%d.ts", n)
+		p.put(name, data)
+		segs = append(segs, &hls.Segment{Duration: 1, URI: name, ProgramDateTime: epoch.Add(time.Duration(n) * time.Second)})
+		p.put("channel_m.m3u8", (&hls.Media{Version: 3, TargetDuration: 1, Segments: segs}).Encode())
+	}
+	q := "?start=" + iso(epoch) + "&end=" + iso(epoch.Add(4*time.Second))
+	m, body := e.mpd("/out/v1/live/dash/index.mpd" + q)
+	if len(m.Periods) != 1 || len(m.Periods[0].Sets) != 2 || m.Periods[0].Sets[1].ContentType != "audio" ||
+		m.Periods[0].Sets[1].Reps[0].ID != "channel_m"+audioSuffix || m.Periods[0].Sets[0].Reps[0].Codecs[:5] != "avc1." {
+		t.Fatalf("MPD:\n%s", body)
+	}
+	// The split audio is timed by its video: S@t within an AAC frame of
+	// the decode times (checkTimeline), video exact.
+	checkTimeline(t, e, m, epoch, q)
+	for _, s := range []string{"0:v:0", "0:a:0"} {
+		want := mappedFrameHashes(t, e.url("/out/v1/live/ts/channel_m.m3u8"+q), s)
+		got := mappedFrameHashes(t, e.url("/out/v1/live/dash/index.mpd"+q), s)
+		if len(want) == 0 || strings.Join(got, ",") != strings.Join(want, ",") {
+			t.Errorf("%s: DASH decodes to %d frames, TS to %d, or they differ", s, len(got), len(want))
+		}
+	}
+}
+
+// tfdtOf fetches an init and a media segment and returns the decode time
+// of the segment's first fragment.
+func tfdtOf(t *testing.T, e *env, init, seg string) uint64 {
+	t.Helper()
+	code1, i := e.get(init)
+	code2, s := e.get(seg)
+	if code1 != http.StatusOK || code2 != http.StatusOK {
+		t.Fatalf("GET %s: %d, %s: %d", init, code1, seg, code2)
+	}
+	f, err := mp4.DecodeFile(bytes.NewReader(append(i, s...)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f.Segments[0].Fragments[0].Moof.Traf.Tfdt.BaseMediaDecodeTime()
 }
