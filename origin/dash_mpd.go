@@ -156,7 +156,7 @@ func parseXSDuration(s string) (time.Duration, error) {
 		return 0, fmt.Errorf("duration %q: no P", s)
 	}
 	var d time.Duration
-	inTime := false
+	inTime, parsed := false, false
 	for rest != "" {
 		if rest[0] == 'T' {
 			inTime, rest = true, rest[1:]
@@ -175,7 +175,10 @@ func parseXSDuration(s string) (time.Duration, error) {
 			return 0, fmt.Errorf("duration %q: bad element", s)
 		}
 		d += time.Duration(math.Round(v * float64(unit)))
-		rest = rest[i+1:]
+		rest, parsed = rest[i+1:], true
+	}
+	if !parsed {
+		return 0, fmt.Errorf("duration %q: empty", s)
 	}
 	return d, nil
 }
