@@ -38,6 +38,12 @@
 // rendition of the channel, and the X-TIMESTAMP-MAP of WebVTT segments on
 // CMAF endpoints moves with them. fMP4 renditions are served as ingested.
 //
+// Packaging "dash" is a CMAF endpoint that also serves an MPEG-DASH
+// manifest, /out/v1/{channel}/{endpoint}/index.mpd, and its UTCTiming
+// source, /out/v1/{channel}/{endpoint}/time: a Period per CMAF timeline
+// epoch, SegmentTemplate + SegmentTimeline over the CMAF segments (see
+// dash.go).
+//
 // Encryption (EndpointConfig.Encryption) is AES-128 (whole segments and
 // init sections), SAMPLE-AES (TS: Apple's H.264/AAC sample encryption),
 // cbcs or cenc (CMAF, mp4ff's Common Encryption). Keys come from a

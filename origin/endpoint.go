@@ -24,6 +24,9 @@ const (
 	// PackagingCMAF serves TS renditions repackaged as CMAF (fMP4 with
 	// EXT-X-MAP); fMP4 and WebVTT renditions are served as ingested.
 	PackagingCMAF = "cmaf"
+	// PackagingDASH serves the CMAF segments of TS renditions with a live
+	// MPEG-DASH manifest at /out/v1/{channel}/{id}/index.mpd (see dash.go).
+	PackagingDASH = "dash"
 )
 
 // Encryption methods of an endpoint.
@@ -61,7 +64,7 @@ const (
 type EndpointConfig struct {
 	// ID is the path element: [A-Za-z0-9_-]{1,64}, not "start" or "end".
 	ID string `yaml:"id"`
-	// Packaging is "ts" (as ingested, the default) or "cmaf".
+	// Packaging is "ts" (as ingested, the default), "cmaf" or "dash".
 	Packaging string `yaml:"packaging"`
 	// StartoverWindow, ManifestWindow, TimeDelay, IFrames and PDTInterval
 	// are the channel settings of the same name, for this endpoint.
@@ -109,7 +112,8 @@ type StreamSelection struct {
 
 // EncryptionConfig configures an endpoint's encryption.
 type EncryptionConfig struct {
-	// Method is AES-128, SAMPLE-AES (TS), cbcs or cenc (CMAF).
+	// Method is AES-128 (TS, CMAF), SAMPLE-AES (TS), cbcs or cenc (CMAF,
+	// DASH).
 	Method string `yaml:"method"`
 	// KeyRotationInterval is how long one key is used (default 60s; 0
 	// uses one key for ever). Segment s uses the key of period
@@ -268,8 +272,8 @@ func (c Config) validateEndpoints(k string, ch ChannelConfig) error {
 					StreamOrderOriginal, StreamOrderAscending, StreamOrderDescending, sel.StreamOrder)
 			}
 		}
-		if ep.Packaging != PackagingTS && ep.Packaging != PackagingCMAF {
-			return cfgErr(ek+".packaging", "must be ts or cmaf, got %q", ep.Packaging)
+		if ep.Packaging != PackagingTS && ep.Packaging != PackagingCMAF && ep.Packaging != PackagingDASH {
+			return cfgErr(ek+".packaging", "must be ts, cmaf or dash, got %q", ep.Packaging)
 		}
 		if err := validateWindows(ek, ep.StartoverWindow, ep.ManifestWindow, ep.TimeDelay, ep.PDTInterval); err != nil {
 			return err
@@ -287,13 +291,16 @@ func (c Config) validateEncryption(k string, ep EndpointConfig) error {
 	e := ep.Encryption
 	switch e.Method {
 	case MethodAES128:
+		if ep.Packaging == PackagingDASH {
+			return cfgErr(k+".method", "AES-128 is for ts and cmaf; use cenc or cbcs for dash")
+		}
 	case MethodSampleAES:
 		if ep.Packaging != PackagingTS {
 			return cfgErr(k+".method", "SAMPLE-AES is for ts packaging; use cbcs for cmaf")
 		}
 	case MethodCBCS, MethodCENC:
-		if ep.Packaging != PackagingCMAF {
-			return cfgErr(k+".method", "%s needs cmaf packaging", e.Method)
+		if ep.Packaging != PackagingCMAF && ep.Packaging != PackagingDASH {
+			return cfgErr(k+".method", "%s needs cmaf or dash packaging", e.Method)
 		}
 	default:
 		return cfgErr(k+".method", "must be AES-128, SAMPLE-AES, cbcs or cenc, got %q", e.Method)
@@ -386,7 +393,8 @@ func expandKeyURI(tmpl, channel, endpoint, resource string, kid keys.KID, period
 // endpoint is the resolved configuration of one packaging endpoint.
 type endpoint struct {
 	id        string // "" for the implicit endpoint of a channel without endpoints
-	cmaf      bool
+	cmaf      bool   // TS renditions repackaged as CMAF (cmaf and dash)
+	dash      bool   // also an MPEG-DASH manifest (index.mpd)
 	startover time.Duration
 	manifest  time.Duration
 	delay     time.Duration
@@ -423,7 +431,8 @@ func newEndpoints(ch ChannelConfig) []*endpoint {
 	eps := make([]*endpoint, 0, len(ch.Endpoints))
 	for _, ec := range ch.Endpoints {
 		ep := &endpoint{
-			id: ec.ID, cmaf: ec.Packaging == PackagingCMAF,
+			id: ec.ID, cmaf: ec.Packaging == PackagingCMAF || ec.Packaging == PackagingDASH,
+			dash:      ec.Packaging == PackagingDASH,
 			startover: ec.StartoverWindow, manifest: ec.ManifestWindow, delay: ec.TimeDelay,
 			pdt: ec.PDTInterval, iframes: ec.IFrames == nil || *ec.IFrames,
 		}

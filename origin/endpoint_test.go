@@ -235,6 +235,10 @@ channels:
           repeatKey: true
           resourceID: news-drm
           keyFormat: identity
+      - id: dash
+        packaging: dash
+        encryption:
+          method: cenc
 `)
 	cfg, err := ParseConfig(data)
 	if err != nil {
@@ -257,6 +261,9 @@ channels:
 	if e := eps[3].Encryption; *e.KeyRotationInterval != DefaultKeyRotationInterval || !e.RepeatKey || e.ResourceID != "news-drm" {
 		t.Fatalf("cbcs endpoint: %+v", e)
 	}
+	if eps[4].Packaging != PackagingDASH || eps[4].Encryption.Method != MethodCENC {
+		t.Fatalf("dash endpoint: %+v", eps[4])
+	}
 	cfg.DataDir = dir
 	o, err := New(cfg)
 	if err != nil {
@@ -264,7 +271,7 @@ channels:
 	}
 	defer o.Close()
 	ch := o.channels["news"]
-	if ch.retain != DefaultStartoverWindow || !ch.needTS || len(ch.eps) != 4 || ch.eps[2].iframes {
+	if ch.retain != DefaultStartoverWindow || !ch.needTS || len(ch.eps) != 5 || ch.eps[2].iframes || !ch.eps[4].dash || !ch.eps[4].cmaf {
 		t.Fatalf("resolved: retain %v needTS %v eps %d", ch.retain, ch.needTS, len(ch.eps))
 	}
 	if k, err := o.keys.get(context.Background(), "news", 3); err != nil || k.ID.String() != "11111111111111111111111111111111" {
@@ -280,11 +287,12 @@ func TestEndpointConfigErrors(t *testing.T) {
 		{"bad id", base + "      - id: a.b\n", `channels[0].endpoints[0].id: must match [A-Za-z0-9_-]{1,64} and not be start or end, got "a.b"`},
 		{"reserved id", base + "      - id: start\n", `channels[0].endpoints[0].id: must match`},
 		{"duplicate", base + "      - id: a\n      - id: a\n", `channels[0].endpoints[1].id: duplicate endpoint "a"`},
-		{"packaging", base + "      - id: a\n        packaging: dash\n", `channels[0].endpoints[0].packaging: must be ts or cmaf, got "dash"`},
+		{"packaging", base + "      - id: a\n        packaging: hds\n", `channels[0].endpoints[0].packaging: must be ts, cmaf or dash, got "hds"`},
+		{"aes on dash", base + "      - id: a\n        packaging: dash\n        encryption: {method: AES-128}\n", `channels[0].endpoints[0].encryption.method: AES-128 is for ts and cmaf; use cenc or cbcs for dash`},
 		{"window", base + "      - id: a\n        manifestWindow: 48h\n", `channels[0].endpoints[0].manifestWindow: must be between 1s and the startover window`},
 		{"delay", base + "      - id: a\n        timeDelay: 1s\n", `channels[0].endpoints[0].timeDelay: must be between 5s and 24h`},
 		{"method", base + "      - id: a\n        encryption: {method: DES}\n", `channels[0].endpoints[0].encryption.method: must be AES-128, SAMPLE-AES, cbcs or cenc, got "DES"`},
-		{"cbcs on ts", base + "      - id: a\n        encryption: {method: cbcs}\n", `channels[0].endpoints[0].encryption.method: cbcs needs cmaf packaging`},
+		{"cbcs on ts", base + "      - id: a\n        encryption: {method: cbcs}\n", `channels[0].endpoints[0].encryption.method: cbcs needs cmaf or dash packaging`},
 		{"sample-aes on cmaf", base + "      - id: a\n        packaging: cmaf\n        encryption: {method: SAMPLE-AES}\n", `SAMPLE-AES is for ts packaging; use cbcs for cmaf`},
 		{"rotation", base + "      - id: a\n        encryption: {method: AES-128, keyRotationInterval: 10ms}\n", `encryption.keyRotationInterval: must be 0 (no rotation) or at least 1s`},
 		{"iv", base + "      - id: a\n        encryption: {method: AES-128, constantIV: 0x01}\n", `encryption.constantIV: must be 32 hex digits`},

@@ -142,6 +142,10 @@ func (o *Origin) servePlayback(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case len(parts) == 1 && parts[0] == ep.manifest0:
 		o.serveMultivariant(w, r, ch, ep, sh)
+	case len(parts) == 1 && ep.dash && parts[0] == mpdName:
+		o.serveMPD(w, r, ch, ep, sh)
+	case len(parts) == 1 && ep.dash && parts[0] == timeName:
+		o.serveDASHTime(w, r, ch, ep)
 	case len(parts) == 1 && strings.HasSuffix(parts[0], ".m3u8"):
 		o.serveMedia(w, r, ch, ep, strings.TrimSuffix(parts[0], ".m3u8"), sh, false)
 	case len(parts) == 2 && parts[1] == iframesName:

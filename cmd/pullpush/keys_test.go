@@ -273,11 +273,12 @@ func TestOriginEndpointFlagErrors(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"--endpoint", "x=dash"}, "want ID[=ts|cmaf"},
+		{[]string{"--endpoint", "x=hds"}, "want ID[=ts|cmaf|dash"},
+		{[]string{"--endpoint", "x=dash:AES-128", "--key-server", "http://127.0.0.1:1/s"}, "use cenc or cbcs for dash"},
 		{[]string{"--endpoint", "x=ts:rot13"}, `unknown encryption "rot13"`},
 		{[]string{"--endpoint", "=ts"}, "want ID[=ts|cmaf"},
 		{[]string{"--endpoint", "a=ts:AES-128"}, "needs a key provider"},
-		{[]string{"--endpoint", "a=ts:cbcs", "--key-server", "http://127.0.0.1:1/s"}, "cbcs needs cmaf packaging"},
+		{[]string{"--endpoint", "a=ts:cbcs", "--key-server", "http://127.0.0.1:1/s"}, "cbcs needs cmaf or dash packaging"},
 		{[]string{"--endpoint", "a=cmaf:cenc", "--keys-file", filepath.Join(dir, "missing.yaml")}, "keys.file"},
 	} {
 		var out, errb bytes.Buffer

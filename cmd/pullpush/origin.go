@@ -65,9 +65,11 @@ documented at http://ADDR/api/docs/openapi.json:
        (or "output":"s3" with the s3 output's payload); GET /api/v1/harvest[/JOB]
 
 Packaging endpoints (--endpoint, or endpoints: in the config) serve the same
-ingest as TS or CMAF, clear or encrypted, each at
+ingest as TS or CMAF (HLS), or DASH, clear or encrypted, each at
   http://ADDR/out/v1/ID/ENDPOINT/index.m3u8
+  http://ADDR/out/v1/ID/ENDPOINT/index.mpd                      DASH endpoints (same ?start=&end=)
 e.g. --endpoint ts --endpoint cmaf --endpoint aes=ts:AES-128 --endpoint cbcs=cmaf:cbcs
+     --endpoint dash --endpoint dash-cenc=dash:cenc
      --key-server http://127.0.0.1:8091/speke/v1.0/copyProtection   (pullpush keys)
 
 The YAML config (--config) sets per-channel endpoint settings; --data and
@@ -107,10 +109,13 @@ The YAML config (--config) sets per-channel endpoint settings; --data and
             minVideoBitsPerSecond: 0
             maxVideoBitsPerSecond: 3000000
             streamOrder: original   # or video_bitrate_ascending, video_bitrate_descending
+        - id: dash
+          packaging: dash    # the CMAF segments with a live MPD: /out/v1/live/dash/index.mpd
+                             # (encryption: cenc or cbcs; manifestWindow is timeShiftBufferDepth)
         - id: cbcs
           packaging: cmaf
           encryption:
-            method: cbcs     # AES-128 (ts, cmaf), SAMPLE-AES (ts), cbcs, cenc (cmaf)
+            method: cbcs     # AES-128 (ts, cmaf), SAMPLE-AES (ts), cbcs, cenc (cmaf, dash)
             keyRotationInterval: 60s   # 0: one key
             constantIV: ""   # 32 hex digits; empty: per segment / per key
             keyURI: ""       # EXT-X-KEY URI template ({channel} {endpoint} {resource} {kid} {period});
@@ -188,8 +193,8 @@ func (e *endpointFlags) String() string {
 func (e *endpointFlags) Set(v string) error {
 	id, spec, hasSpec := strings.Cut(v, "=")
 	ep := origin.EndpointConfig{ID: id, Packaging: origin.PackagingTS}
-	if !hasSpec && id == origin.PackagingCMAF {
-		ep.Packaging = origin.PackagingCMAF
+	if !hasSpec && (id == origin.PackagingCMAF || id == origin.PackagingDASH) {
+		ep.Packaging = id
 	}
 	if hasSpec {
 		pkg, method, hasMethod := strings.Cut(spec, ":")
@@ -203,8 +208,8 @@ func (e *endpointFlags) Set(v string) error {
 			ep.Encryption = &origin.EncryptionConfig{Method: m}
 		}
 	}
-	if id == "" || (ep.Packaging != origin.PackagingTS && ep.Packaging != origin.PackagingCMAF) {
-		return errors.New("want ID[=ts|cmaf[:AES-128|SAMPLE-AES|cbcs|cenc]]")
+	if id == "" || (ep.Packaging != origin.PackagingTS && ep.Packaging != origin.PackagingCMAF && ep.Packaging != origin.PackagingDASH) {
+		return errors.New("want ID[=ts|cmaf|dash[:AES-128|SAMPLE-AES|cbcs|cenc]]")
 	}
 	*e = append(*e, ep)
 	return nil
@@ -220,7 +225,7 @@ func runOrigin(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	var channels channelFlags
 	fs.Var(&channels, "channel", "channel `ID=USER:PASSWORD` (repeatable; both inputs use these credentials)")
 	var endpoints endpointFlags
-	fs.Var(&endpoints, "endpoint", "packaging endpoint `ID[=PACKAGING[:METHOD]]` of every channel without endpoints in --config (repeatable), e.g. ts, cmaf, aes=ts:AES-128, cbcs=cmaf:cbcs")
+	fs.Var(&endpoints, "endpoint", "packaging endpoint `ID[=PACKAGING[:METHOD]]` of every channel without endpoints in --config (repeatable), e.g. ts, cmaf, dash, aes=ts:AES-128, cbcs=cmaf:cbcs, dash-cenc=dash:cenc")
 	keyServer := fs.String("key-server", "", "SPEKE/CPIX key server `URL` for encrypted endpoints (pullpush keys)")
 	keyToken := fs.String("key-token", "", "bearer `token` for the key server (default $"+keyTokenEnv+")")
 	keysFile := fs.String("keys-file", "", "static key `file` for encrypted endpoints")
