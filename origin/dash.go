@@ -71,8 +71,10 @@ type dashPeriod struct {
 	cdiscN int64
 }
 
-// dashReps lists the Representations of endpoint ep. Caller holds c.mu.
-func (c *channel) dashReps(ep *endpoint) []*dashRep {
+// dashReps lists the Representations of endpoint ep: the variants its
+// stream selection and the request's manifest filter f keep. Caller holds
+// c.mu.
+func (c *channel) dashReps(ep *endpoint, f *manifestFilter) []*dashRep {
 	var reps []*dashRep
 	seen := map[string]bool{}
 	add := func(name string, fill func(r *dashRep)) *dashRep {
@@ -105,7 +107,13 @@ func (c *channel) dashReps(ep *endpoint) []*dashRep {
 		reps = append(reps, r)
 		return r
 	}
-	if m := c.master; m != nil {
+	if c.master != nil {
+		cp := *c.master
+		m := &cp
+		selectStreams(m, ep.sel)
+		if err := f.apply(m); err != nil || len(m.Variants) == 0 {
+			return nil
+		}
 		var muxed string
 		for _, vr := range m.Variants {
 			k := playlistKey(vr.URI)
@@ -330,8 +338,11 @@ type protRef struct {
 }
 
 // dashManifest builds the MPD of ep. Caller holds c.mu.
-func (c *channel) dashManifest(ep *endpoint, sh shift, timeURL string) (*mpdBuild, *errStatus) {
-	reps := c.dashReps(ep)
+func (c *channel) dashManifest(ep *endpoint, sh shift, timeURL string, f *manifestFilter) (*mpdBuild, *errStatus) {
+	reps := c.dashReps(ep, f)
+	if len(reps) == 0 && (f != nil || ep.sel != nil) {
+		return nil, &errStatus{http.StatusNotFound, "no stream matches the stream selection and manifest filter"}
+	}
 	if len(reps) == 0 {
 		return nil, &errStatus{http.StatusNotFound, "channel has no TS content for DASH yet"}
 	}
@@ -506,9 +517,14 @@ func requestBase(r *http.Request) string {
 
 // serveMPD answers index.mpd of a DASH endpoint.
 func (o *Origin) serveMPD(w http.ResponseWriter, r *http.Request, ch *channel, ep *endpoint, sh shift) {
+	filter, err := manifestFilterFromQuery(r.URL.RawQuery)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
 	timeURL := requestBase(r) + "/out/v1/" + ch.cfg.ID + "/" + ep.id + "/" + timeName
 	ch.mu.Lock()
-	b, es := ch.dashManifest(ep, sh, timeURL)
+	b, es := ch.dashManifest(ep, sh, timeURL, filter)
 	ch.mu.Unlock()
 	if es != nil {
 		writeError(w, es.code, es.msg)

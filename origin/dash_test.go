@@ -167,19 +167,6 @@ func copyBody(w *strings.Builder, resp *http.Response) (int64, error) {
 	return io.Copy(w, resp.Body)
 }
 
-func TestDASHSmokeStatic(t *testing.T) {
-	e := dashEnv(t, nil)
-	l := newLive(t, testmedia.TS, e.clock.Now())
-	e.pushSteps(l, e.pusher("a"), 0, 12)
-	_, body := e.mpd("/out/v1/live/dash/index.mpd" + vod(l, 1, 4))
-	t.Logf("%s", body)
-	t.Logf("URL %s", e.url("/out/v1/live/dash/index.mpd"+vod(l, 1, 4)))
-	for _, mp := range []string{"0:v:0", "0:a:0"} {
-		out, err := exec.Command("ffmpeg", "-v", "error", "-i", e.url("/out/v1/live/dash/index.mpd"+vod(l, 1, 4)), "-map", mp, "-f", "framemd5", "-").CombinedOutput()
-		t.Logf("%v\n%s", err, out)
-	}
-}
-
 // xsSeconds parses an xs:duration the MPD wrote, in seconds.
 func xsSeconds(t *testing.T, s string) float64 {
 	t.Helper()

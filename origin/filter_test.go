@@ -208,3 +208,41 @@ func TestStreamSelectionConfig(t *testing.T) {
 		}
 	}
 }
+
+// TestManifestFilterDASH: the same filter on a DASH endpoint keeps only
+// the Representations it allows; a bad one is a 400.
+func TestManifestFilterDASH(t *testing.T) {
+	e := dashEnv(t, nil)
+	l := newLive(t, testmedia.TS, e.clock.Now())
+	e.pushSteps(l, e.pusher("a"), 0, 3)
+	count := func(m *tMPD, contentType string) int {
+		n := 0
+		for _, as := range m.Periods[len(m.Periods)-1].Sets {
+			if as.ContentType == contentType {
+				n += len(as.Reps)
+			}
+		}
+		return n
+	}
+	all, _ := e.mpd("/out/v1/live/dash/index.mpd")
+	if count(all, "video") != 2 {
+		t.Fatalf("%d video Representations unfiltered", count(all, "video"))
+	}
+	m, body := e.mpd("/out/v1/live/dash/index.mpd?aws.manifestfilter=video_bitrate:0-200000")
+	if count(m, "video") != 1 || count(m, "audio") != count(all, "audio") {
+		t.Fatalf("filtered MPD:\n%s", body)
+	}
+	for _, as := range m.Periods[0].Sets {
+		for _, r := range as.Reps {
+			if as.ContentType == "video" && r.Bandwidth > 200000 {
+				t.Fatalf("Representation of %d bit/s kept", r.Bandwidth)
+			}
+		}
+	}
+	if code, body := e.get("/out/v1/live/dash/index.mpd?aws.manifestfilter=bogus:1"); code != 400 || !strings.Contains(string(body), `clause \"bogus:1\"`) {
+		t.Fatalf("bad filter: %d %s", code, body)
+	}
+	if code, _ := e.get("/out/v1/live/dash/index.mpd?aws.manifestfilter=video_height:4000-5000"); code != 404 {
+		t.Fatalf("nothing matches: %d", code)
+	}
+}
