@@ -281,3 +281,26 @@ func TestReleaseScript(t *testing.T) {
 		t.Fatalf("version: %v %q", err, v)
 	}
 }
+
+// TestReadmeFlags: every --flag the README shows belongs to a pullpush
+// command (or to the other tools it shows: docker, versitygw).
+func TestReadmeFlags(t *testing.T) {
+	readme, err := os.ReadFile(filepath.Join(repoRoot(t), "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	known := map[string]bool{"version": true, // handled before the command's own flags
+		"build": true, "build-arg": true, "rm": true, "tags": true, "always": true, // docker, git describe
+		"port": true, // versitygw
+	}
+	for _, cmd := range []string{"demo", "pull", "serve", "origin", "keys", "channel", "chaos"} {
+		for _, f := range commandFlags(t, cmd) {
+			known[f] = true
+		}
+	}
+	for _, m := range regexp.MustCompile("(?:^|[\\s`\\[(])--([a-z][a-z0-9-]*)").FindAllSubmatch(readme, -1) {
+		if !known[string(m[1])] {
+			t.Errorf("README shows --%s, which no command has", m[1])
+		}
+	}
+}
