@@ -153,6 +153,13 @@ func New(cfg Config, opts ...Option) (*Engine, error) {
 				ids = append(ids, a.ID)
 			}
 		}
+		for j, a := range ch.Ads {
+			a.ID = adID(ch.ID, j, a)
+			if _, ok := e.library[a.ID]; !ok {
+				e.library[a.ID] = a
+				ids = append(ids, a.ID)
+			}
+		}
 	}
 	if err := e.loadAssets(o.ctx, ids); err != nil {
 		return nil, err
@@ -175,6 +182,9 @@ func New(cfg Config, opts ...Option) (*Engine, error) {
 		ch, err := buildChannel(spec, e)
 		if err != nil {
 			return nil, fmt.Errorf("channel %q: %w", cc.ID, err)
+		}
+		for j, a := range cc.Ads {
+			ch.ads = append(ch.ads, adID(cc.ID, j, a))
 		}
 		e.static = append(e.static, ch)
 	}

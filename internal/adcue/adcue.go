@@ -290,6 +290,15 @@ type Mark struct {
 // Write removes the ad markers of seg and, for an enhanced mode, writes
 // those of mark (nil: the segment is outside any break).
 func Write(mode string, seg *hls.Segment, mark *Mark) {
+	Strip(seg)
+	if mark != nil {
+		Append(mode, seg, *mark)
+	}
+}
+
+// Strip removes the ad markers (tags and SCTE-35 date ranges) of seg. It
+// builds new slices, so the segment's old ones may be shared.
+func Strip(seg *hls.Segment) {
 	var tags []string
 	for _, t := range seg.Tags {
 		if !IsAdTag(t) {
@@ -302,43 +311,48 @@ func Write(mode string, seg *hls.Segment, mark *Mark) {
 			drs = append(drs, d)
 		}
 	}
-	if mark != nil {
-		b := mark.Break
-		secs := func(d time.Duration) string { return strconv.FormatFloat(d.Seconds(), 'f', 3, 64) }
-		switch mode {
-		case ModeSCTE35Enhanced:
-			switch {
-			case mark.End:
-				tags = append(tags, tagCueIn)
-			case mark.First:
-				out := tagCueOut
-				if b.Duration > 0 {
-					out += ":" + secs(b.Duration)
-				}
-				tags = append(tags, out, tagOATCLS+":"+b.Splice.Base64())
-			default:
-				cont := tagCueOutCont + ":ElapsedTime=" + secs(mark.Elapsed)
-				if b.Duration > 0 {
-					cont += ",Duration=" + secs(b.Duration)
-				}
-				tags = append(tags, cont+",SCTE35="+b.Splice.Base64())
+	seg.Tags, seg.DateRanges = tags, drs
+}
+
+// Append adds the markers of mark in an enhanced mode (ModeSCTE35Enhanced
+// or ModeDateRange) to seg, after those it has. A segment that both ends a
+// break and starts the next one takes the End mark, then the First one.
+// Append may grow seg's slices in place: Strip or copy shared ones first.
+func Append(mode string, seg *hls.Segment, mark Mark) {
+	b := mark.Break
+	secs := func(d time.Duration) string { return strconv.FormatFloat(d.Seconds(), 'f', 3, 64) }
+	switch mode {
+	case ModeSCTE35Enhanced:
+		switch {
+		case mark.End:
+			seg.Tags = append(seg.Tags, tagCueIn)
+		case mark.First:
+			out := tagCueOut
+			if b.Duration > 0 {
+				out += ":" + secs(b.Duration)
 			}
-		case ModeDateRange:
-			switch {
-			case mark.First:
-				d := &hls.DateRange{ID: b.ID, StartDate: b.Start, Extra: []hls.Attr{{Key: "SCTE35-OUT", Value: "0x" + b.Splice.Hex()}}}
-				if b.Duration > 0 {
-					pd := b.Duration.Seconds()
-					d.PlannedDuration = &pd
-				}
-				drs = append(drs, d)
-			case mark.End:
-				end := b.Start.Add(mark.Elapsed)
-				dur := mark.Elapsed.Seconds()
-				drs = append(drs, &hls.DateRange{ID: b.ID, StartDate: b.Start, EndDate: &end, Duration: &dur,
-					Extra: []hls.Attr{{Key: "SCTE35-IN", Value: "0x" + returnSection(b).Hex()}}})
+			seg.Tags = append(seg.Tags, out, tagOATCLS+":"+b.Splice.Base64())
+		default:
+			cont := tagCueOutCont + ":ElapsedTime=" + secs(mark.Elapsed)
+			if b.Duration > 0 {
+				cont += ",Duration=" + secs(b.Duration)
 			}
+			seg.Tags = append(seg.Tags, cont+",SCTE35="+b.Splice.Base64())
+		}
+	case ModeDateRange:
+		switch {
+		case mark.First:
+			d := &hls.DateRange{ID: b.ID, StartDate: b.Start, Extra: []hls.Attr{{Key: "SCTE35-OUT", Value: "0x" + b.Splice.Hex()}}}
+			if b.Duration > 0 {
+				pd := b.Duration.Seconds()
+				d.PlannedDuration = &pd
+			}
+			seg.DateRanges = append(seg.DateRanges, d)
+		case mark.End:
+			end := b.Start.Add(mark.Elapsed)
+			dur := mark.Elapsed.Seconds()
+			seg.DateRanges = append(seg.DateRanges, &hls.DateRange{ID: b.ID, StartDate: b.Start, EndDate: &end, Duration: &dur,
+				Extra: []hls.Attr{{Key: "SCTE35-IN", Value: "0x" + returnSection(b).Hex()}}})
 		}
 	}
-	seg.Tags, seg.DateRanges = tags, drs
 }

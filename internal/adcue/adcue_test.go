@@ -75,6 +75,40 @@ func TestWriteRoundTrip(t *testing.T) {
 	}
 }
 
+// TestAppendBothModes: a segment can carry the markers of both enhanced
+// modes, and one that ends a break and starts the next carries both
+// marks; each reads back as the start of the new break.
+func TestAppendBothModes(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 10, 0, 0, 0, time.UTC)
+	b1 := NewBreak(&Cue{Out: true, Duration: 20 * time.Second, ID: "b1"}, t0, 1)
+	b2 := NewBreak(&Cue{Out: true, Duration: 8 * time.Second, ID: "b2"}, t0.Add(20*time.Second), 2)
+	shared := []string{"#EXT-X-KEEP:1", "#EXT-X-CUE-OUT:99"}
+	seg := &hls.Segment{Tags: shared[:1]}
+	Strip(seg)
+	for _, mode := range []string{ModeSCTE35Enhanced, ModeDateRange} {
+		Append(mode, seg, Mark{Break: b1, Elapsed: 20 * time.Second, End: true})
+		Append(mode, seg, Mark{Break: b2, First: true})
+	}
+	if shared[1] != "#EXT-X-CUE-OUT:99" {
+		t.Fatalf("Append wrote into a shared slice: %v", shared)
+	}
+	var tags []string
+	for _, tg := range seg.Tags {
+		name, _, _ := strings.Cut(tg, ":")
+		tags = append(tags, name)
+	}
+	if got := strings.Join(tags, " "); got != "#EXT-X-KEEP #EXT-X-CUE-IN #EXT-X-CUE-OUT #EXT-OATCLS-SCTE35" {
+		t.Errorf("tags %s", got)
+	}
+	if len(seg.DateRanges) != 2 || seg.DateRanges[0].ID != "b1" || seg.DateRanges[0].EndDate == nil || seg.DateRanges[1].ID != "b2" || *seg.DateRanges[1].PlannedDuration != 8 {
+		t.Errorf("date ranges %+v", seg.DateRanges)
+	}
+	c, err := Read(seg.Tags, seg.DateRanges)
+	if err != nil || c == nil || !c.Out || c.In || c.Duration != 8*time.Second {
+		t.Errorf("read back %+v, %v", c, err)
+	}
+}
+
 func FuzzRead(f *testing.F) {
 	f.Add("#EXT-OATCLS-SCTE35:"+section(true, 30*time.Second, 1).Base64(), "0x"+section(false, 0, 1).Hex())
 	f.Add("#EXT-X-CUE-OUT:DURATION=abc", "0xfc")
