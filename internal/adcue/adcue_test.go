@@ -2,6 +2,7 @@ package adcue
 
 import (
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -107,6 +108,31 @@ func TestAppendBothModes(t *testing.T) {
 	if err != nil || c == nil || !c.Out || c.In || c.Duration != 8*time.Second {
 		t.Errorf("read back %+v, %v", c, err)
 	}
+}
+
+// TestConcurrentWrite: scte35-go writes to a section when encoding it, so
+// a cue read once and breaks made from it are encoded up front: Write from
+// many goroutines at once is race-free (go test -race).
+func TestConcurrentWrite(t *testing.T) {
+	c, err := Read([]string{"#EXT-OATCLS-SCTE35:" + section(true, 30*time.Second, 9).Base64()}, nil)
+	if err != nil || c == nil {
+		t.Fatal(c, err)
+	}
+	own := NewBreak(&Cue{Out: true, Duration: 5 * time.Second}, time.Unix(0, 0), 3)
+	var wg sync.WaitGroup
+	for i := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			b := NewBreak(c, time.Unix(0, 0), int64(i))
+			for _, mode := range []string{ModeSCTE35Enhanced, ModeDateRange} {
+				for _, m := range []Mark{{Break: b, First: true}, {Break: b, Elapsed: time.Second}, {Break: own, End: true, Elapsed: 5 * time.Second}} {
+					Write(mode, &hls.Segment{}, &m)
+				}
+			}
+		}()
+	}
+	wg.Wait()
 }
 
 func FuzzRead(f *testing.F) {
