@@ -35,7 +35,8 @@
 // rendition nearest in bandwidth. Only a different segment format or a
 // missing or extra kind of group (audio, subtitles) is an error at load
 // that names the asset. Engine.OpsHandler serves GET /health and GET
-// /status.
+// /status, Engine.MetricsHandler Prometheus metrics from the engine's own
+// registry.
 //
 // With WithScheduleDir, the configured channels have a schedule
 // (Engine.ScheduleHandler, /api/v1/channels/{id}/schedule): items that play

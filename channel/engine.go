@@ -105,6 +105,7 @@ type Engine struct {
 	scheds      map[string]*schedState // schedules of the configured channels, by id
 
 	handler http.Handler
+	metrics *engineMetrics
 }
 
 // New loads the assets of a config and builds its channels. An asset that
@@ -143,6 +144,7 @@ func New(cfg Config, opts ...Option) (*Engine, error) {
 		slates:   map[string]*asset{},
 		sessions: map[string]*channel{},
 	}
+	e.metrics = newEngineMetrics(e)
 	e.loader = &assetLoader{fetch: e.fetch, embedded: o.fsys, probe: true}
 	var ids []string
 	for _, ch := range cfg.Channels {
@@ -196,7 +198,7 @@ func New(cfg Config, opts ...Option) (*Engine, error) {
 			_ = e.refreshSchedule(ch) // logged once; the loop plays
 		}
 	}
-	e.handler = e.newHandler()
+	e.handler = e.instrument(e.newHandler())
 	return e, nil
 }
 
@@ -227,6 +229,7 @@ func (e *Engine) loadAssets(ctx context.Context, ids []string) error {
 	for i, id := range ids {
 		if err := results[i].err; err != nil {
 			e.failed[id] = err
+			e.metrics.assetErrors.WithLabelValues(id, "load").Inc()
 			if results[i].a != nil {
 				e.partials[id] = results[i].a
 			}

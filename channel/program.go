@@ -188,6 +188,7 @@ type schedState struct {
 	version string
 	file    scheduleFile
 	err     error // the file could not be used; the previous schedule plays
+	read    bool  // the file has been looked at once (changes after count in the metrics)
 }
 
 // WithScheduleDir keeps the schedules of the configured channels in dir,
@@ -216,12 +217,19 @@ func (e *Engine) refreshSchedule(ch *channel) error {
 }
 
 func (e *Engine) refreshLocked(ch *channel, s *schedState) error {
+	changed := func() {
+		if s.read {
+			e.metrics.schedule.WithLabelValues(ch.id, "file").Inc()
+		}
+	}
+	defer func() { s.read = true }()
 	st, err := os.Stat(s.path)
 	switch {
 	case errors.Is(err, os.ErrNotExist):
 		if s.stat != nil || s.err != nil {
 			ch.tl.Store(ch.buildTimeline(nil, nil))
 			s.stat, s.version, s.file, s.err = nil, "", scheduleFile{}, nil
+			changed()
 		}
 		return nil
 	case err != nil:
@@ -238,6 +246,7 @@ func (e *Engine) refreshLocked(ch *channel, s *schedState) error {
 			if tl, err = e.scheduleTimeline(ch, f.Items); err == nil {
 				ch.tl.Store(tl)
 				s.stat, s.version, s.file, s.err = st, contentVersion(data), f, nil
+				changed()
 				return nil
 			}
 		}
@@ -249,6 +258,9 @@ func (e *Engine) refreshLocked(ch *channel, s *schedState) error {
 // scheduleFailed records and logs (once per error) why the schedule file
 // of ch cannot be used.
 func (e *Engine) scheduleFailed(ch *channel, s *schedState, err error) error {
+	if s.err == nil || s.err.Error() != err.Error() {
+		e.metrics.schedErrors.WithLabelValues(ch.id).Inc()
+	}
 	s.err = err
 	e.logOnce("schedule/"+ch.id+"/"+err.Error(), "channel schedule unusable", logKeyChannel, ch.id, logKeyError, err)
 	return err
@@ -513,6 +525,7 @@ func (e *Engine) changeSchedule(id, ifMatch string, op scheduleOp) (Schedule, er
 	}
 	ch.tl.Store(tl)
 	s.stat, s.version, s.file, s.err = st, contentVersion(data), f, nil
+	e.metrics.schedule.WithLabelValues(ch.id, "api").Inc()
 	return e.listing(ch, s, now), nil
 }
 
