@@ -321,3 +321,24 @@ func TestAdBreaks(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkBreakPlaylist measures a media playlist whose window is inside
+// an ad break (every segment carries markers in both forms).
+func BenchmarkBreakPlaylist(b *testing.B) {
+	base := DefaultStart().Add(1000 * 90 * time.Second)
+	c := newClock(base.Add(10 * time.Second))
+	e := newEngine(b, adConfig(), c, nil, WithFS(EmbeddedFS()), WithScheduleDir(b.TempDir()))
+	if _, err := e.AppendSchedule("1", "", []ItemSpec{{Type: ItemBreak, Duration: Seconds(10 * time.Minute)}}); err != nil {
+		b.Fatal(err)
+	}
+	ch := e.static[0]
+	at := base.Add(5 * time.Minute)
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		m, err := ch.media(i%len(ch.tracks), at.Add(time.Duration(i%100)*time.Second))
+		if err != nil {
+			b.Fatal(err)
+		}
+		_ = m.Encode()
+	}
+}
