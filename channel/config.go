@@ -78,6 +78,11 @@ type ChannelConfig struct {
 	Seed int64
 	// Assets are the VOD assets of one loop (key "assets").
 	Assets []AssetConfig
+	// Ads are the assets that fill the channel's ad breaks (schedule items
+	// of type "break" that name no assets), in order (key "ads"). They are
+	// not part of the loop. Empty: the slate fills breaks that name none.
+	// An ad's default id is "{channel id}-ad{index}".
+	Ads []AssetConfig
 }
 
 // AssetConfig is one VOD HLS asset of a channel.
@@ -151,6 +156,10 @@ func LoadConfig(path string) (Config, error) {
 			a := &cfg.Channels[i].Assets[j]
 			a.URI = fix(a.URI)
 		}
+		for j := range cfg.Channels[i].Ads {
+			a := &cfg.Channels[i].Ads[j]
+			a.URI = fix(a.URI)
+		}
 	}
 	return cfg, nil
 }
@@ -196,33 +205,53 @@ func (c Config) Validate() error {
 			return fmt.Errorf("config: %s: 'assets' must list at least one asset", where)
 		}
 		for j, a := range ch.Assets {
-			where := fmt.Sprintf("channels[%d].assets[%d]", i, j)
-			if a.URI == "" {
-				return fmt.Errorf("config: %s: 'uri' must be set", where)
+			if err := checkAsset(fmt.Sprintf("channels[%d].assets[%d]", i, j), assetID(ch.ID, j, a), a, assetURIs); err != nil {
+				return err
 			}
-			if err := checkURI(a.URI); err != nil {
-				return fmt.Errorf("config: %s: %w", where, err)
+		}
+		for j, a := range ch.Ads {
+			if err := checkAsset(fmt.Sprintf("channels[%d].ads[%d]", i, j), adID(ch.ID, j, a), a, assetURIs); err != nil {
+				return err
 			}
-			if a.Offset < 0 {
-				return fmt.Errorf("config: %s: 'in' must not be negative", where)
-			}
-			if a.Out < 0 {
-				return fmt.Errorf("config: %s: 'out' must not be negative", where)
-			}
-			if a.Out != 0 && a.Out <= a.Offset {
-				return fmt.Errorf("config: %s: 'out' (%s) must be after 'in' (%s)", where, a.Out, a.Offset)
-			}
-			id := assetID(ch.ID, j, a)
-			if !validID(id, true) {
-				return fmt.Errorf("config: %s: invalid id %q: use letters, digits, '-', '_' and '.', starting with a letter or digit", where, id)
-			}
-			if prev, ok := assetURIs[id]; ok && prev != a.URI {
-				return fmt.Errorf("config: %s: asset id %q already names %q", where, id, prev)
-			}
-			assetURIs[id] = a.URI
 		}
 	}
 	return nil
+}
+
+// checkAsset checks asset a, with id, at where in the config; assetURIs
+// maps the ids seen so far to their URIs.
+func checkAsset(where, id string, a AssetConfig, assetURIs map[string]string) error {
+	if a.URI == "" {
+		return fmt.Errorf("config: %s: 'uri' must be set", where)
+	}
+	if err := checkURI(a.URI); err != nil {
+		return fmt.Errorf("config: %s: %w", where, err)
+	}
+	if a.Offset < 0 {
+		return fmt.Errorf("config: %s: 'in' must not be negative", where)
+	}
+	if a.Out < 0 {
+		return fmt.Errorf("config: %s: 'out' must not be negative", where)
+	}
+	if a.Out != 0 && a.Out <= a.Offset {
+		return fmt.Errorf("config: %s: 'out' (%s) must be after 'in' (%s)", where, a.Out, a.Offset)
+	}
+	if !validID(id, true) {
+		return fmt.Errorf("config: %s: invalid id %q: use letters, digits, '-', '_' and '.', starting with a letter or digit", where, id)
+	}
+	if prev, ok := assetURIs[id]; ok && prev != a.URI {
+		return fmt.Errorf("config: %s: asset id %q already names %q", where, id, prev)
+	}
+	assetURIs[id] = a.URI
+	return nil
+}
+
+// adID is the configured or default id of ad j of channel ch.
+func adID(ch string, j int, a AssetConfig) string {
+	if a.ID != "" {
+		return a.ID
+	}
+	return ch + "-ad" + strconv.Itoa(j)
 }
 
 // assetID is the configured or default id of asset j of channel ch.
@@ -333,6 +362,15 @@ func decodeChannel(ch *ChannelConfig, n *yaml.Node, path string) error {
 					return err
 				}
 				ch.Assets = append(ch.Assets, a)
+				return nil
+			})
+		case "ads":
+			err = decodeSeq(v, p, func(i int, v *yaml.Node) error {
+				var a AssetConfig
+				if err := decodeAsset(&a, v, fmt.Sprintf("%s[%d]", p, i)); err != nil {
+					return err
+				}
+				ch.Ads = append(ch.Ads, a)
 				return nil
 			})
 		default:

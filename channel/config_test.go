@@ -42,6 +42,9 @@ var configCases = []struct {
 	{"negative offset", "channels:\n  - id: a\n    assets:\n      - {uri: embed:a, offset: -1}\n", `config: channels[0].assets[0]: 'in' must not be negative`},
 	{"bad asset id", "channels:\n  - id: a\n    assets:\n      - {id: _x, uri: embed:a}\n", `config: channels[0].assets[0]: invalid id "_x": use letters, digits, '-', '_' and '.', starting with a letter or digit`},
 	{"asset id reused", "channels:\n  - id: a\n    assets:\n      - {id: x, uri: embed:a}\n  - id: b\n    assets:\n      - {id: x, uri: embed:b}\n", `config: channels[1].assets[0]: asset id "x" already names "embed:a"`},
+	{"ad without uri", "channels:\n  - id: a\n    assets: [embed:a]\n    ads:\n      - {id: ad1}\n", `config: channels[0].ads[0]: 'uri' must be set`},
+	{"ad id names an asset", "channels:\n  - id: a\n    assets: [{id: x, uri: embed:a}]\n    ads: [{id: x, uri: embed:b}]\n", `config: channels[0].ads[0]: asset id "x" already names "embed:a"`},
+	{"unknown ad key", "channels:\n  - id: a\n    ads:\n      - {uri: embed:a, duration: 5}\n", `config: channels[0].ads[0]: unknown key "duration" (line 4)`},
 	{"negative ttl", "sessionTTL: -1m\nchannels:\n  - id: a\n    assets: [embed:a]\n", `config: 'sessionTTL' must not be negative`},
 	{"bad slate", "slate: gopher://x\nchannels:\n  - id: a\n    assets: [embed:a]\n", `config: slate: unsupported uri scheme "gopher"`},
 	{"empty embed", "channels:\n  - id: a\n    assets: ['embed:']\n", `config: channels[0].assets[0]: empty embed path in "embed:"`},
@@ -64,6 +67,9 @@ channels:
     assets:
       - {id: a, title: Asset A, uri: "embed:a"}
       - {id: b, uri: "embed:b", offset: 4}
+      - embed:c
+    ads:
+      - {id: ad1, uri: "embed:b", out: 10}
       - embed:c
   - id: movies
     start: 1700000000
@@ -113,6 +119,10 @@ func TestParseConfig(t *testing.T) {
 			Assets: []AssetConfig{
 				{ID: "a", Title: "Asset A", URI: "embed:a"},
 				{ID: "b", URI: "embed:b", Offset: 4 * time.Second},
+				{URI: "embed:c"},
+			},
+			Ads: []AssetConfig{
+				{ID: "ad1", URI: "embed:b", Out: 10 * time.Second},
 				{URI: "embed:c"},
 			},
 		}, {

@@ -35,14 +35,20 @@
 // rendition nearest in bandwidth. Only a different segment format or a
 // missing or extra kind of group (audio, subtitles) is an error at load
 // that names the asset. Engine.OpsHandler serves GET /health and GET
-// /status.
+// /status, Engine.MetricsHandler Prometheus metrics from the engine's own
+// registry.
 //
 // With WithScheduleDir, the configured channels have a schedule
 // (Engine.ScheduleHandler, /api/v1/channels/{id}/schedule): items that play
 // an asset from an exact start, interrupting the loop, each marked by an
 // EXT-X-DATERANGE of CLASS "com.pullpush.schedule". The schedule lives in
 // one JSON file per channel that every engine rereads when it changes, so
-// engines sharing the directory still serve identical playlists.
+// engines sharing the directory still serve identical playlists. An item
+// of type "break" is an ad break of a fixed duration, filled with ads
+// (ChannelConfig.Ads) and the slate, and signalled on every media playlist
+// with #EXT-X-CUE-OUT/#EXT-OATCLS-SCTE35, #EXT-X-CUE-OUT-CONT and
+// #EXT-X-CUE-IN, and EXT-X-DATERANGE SCTE35-OUT/SCTE35-IN (see
+// ScheduleItem).
 //
 // Segments of http assets are proxied (not redirected) through a small
 // in-memory cache, so a player or relay only ever talks to the engine.

@@ -105,6 +105,7 @@ type Engine struct {
 	scheds      map[string]*schedState // schedules of the configured channels, by id
 
 	handler http.Handler
+	metrics *engineMetrics
 }
 
 // New loads the assets of a config and builds its channels. An asset that
@@ -143,11 +144,19 @@ func New(cfg Config, opts ...Option) (*Engine, error) {
 		slates:   map[string]*asset{},
 		sessions: map[string]*channel{},
 	}
+	e.metrics = newEngineMetrics(e)
 	e.loader = &assetLoader{fetch: e.fetch, embedded: o.fsys, probe: true}
 	var ids []string
 	for _, ch := range cfg.Channels {
 		for j, a := range ch.Assets {
 			a.ID = assetID(ch.ID, j, a)
+			if _, ok := e.library[a.ID]; !ok {
+				e.library[a.ID] = a
+				ids = append(ids, a.ID)
+			}
+		}
+		for j, a := range ch.Ads {
+			a.ID = adID(ch.ID, j, a)
 			if _, ok := e.library[a.ID]; !ok {
 				e.library[a.ID] = a
 				ids = append(ids, a.ID)
@@ -176,6 +185,9 @@ func New(cfg Config, opts ...Option) (*Engine, error) {
 		if err != nil {
 			return nil, fmt.Errorf("channel %q: %w", cc.ID, err)
 		}
+		for j, a := range cc.Ads {
+			ch.ads = append(ch.ads, adID(cc.ID, j, a))
+		}
 		e.static = append(e.static, ch)
 	}
 	if o.scheduleDir != "" {
@@ -186,7 +198,7 @@ func New(cfg Config, opts ...Option) (*Engine, error) {
 			_ = e.refreshSchedule(ch) // logged once; the loop plays
 		}
 	}
-	e.handler = e.newHandler()
+	e.handler = e.instrument(e.newHandler())
 	return e, nil
 }
 
@@ -217,6 +229,7 @@ func (e *Engine) loadAssets(ctx context.Context, ids []string) error {
 	for i, id := range ids {
 		if err := results[i].err; err != nil {
 			e.failed[id] = err
+			e.metrics.assetErrors.WithLabelValues(id, "load").Inc()
 			if results[i].a != nil {
 				e.partials[id] = results[i].a
 			}

@@ -201,10 +201,14 @@ func (e *Engine) serveResource(w http.ResponseWriter, r *http.Request) {
 	data, err := e.fetch.read(r.Context(), l)
 	if err != nil {
 		if r.Context().Err() == nil {
+			e.metrics.assetErrors.WithLabelValues(a.id, "segment").Inc()
 			e.logOnce("resource/"+a.id, "channel asset segment failed", logKeyChannel, ch.id, logKeyAsset, a.id, logKeyError, err)
 		}
 		http.Error(w, "segment unavailable", http.StatusBadGateway)
 		return
+	}
+	if strings.HasPrefix(a.id, "_") { // the slate: configured ids start with a letter or digit
+		e.metrics.slate.WithLabelValues(channelLabel(ch)).Inc()
 	}
 	w.Header().Set("Content-Type", contentType(l.name))
 	w.Header().Set("Cache-Control", "public, max-age=3600")

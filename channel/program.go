@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"math"
 	"os"
 	"path/filepath"
@@ -17,6 +18,7 @@ import (
 	"time"
 	"unicode"
 
+	"github.com/pullpush/pullpush/internal/adcue"
 	"github.com/pullpush/pullpush/internal/atomicfile"
 )
 
@@ -45,16 +47,28 @@ var (
 )
 
 // ScheduleItem is one entry of a channel's schedule: an asset that plays
-// from Start until it ends or the next item starts. The loop of the
-// channel's config plays before, between and after items; after an item it
-// resumes at the first of its entry boundaries at or after where it was
-// interrupted.
+// from Start until it ends or the next item starts, or an ad break
+// (Type ItemBreak) of a fixed duration. The loop of the channel's config
+// plays before, between and after items; after an item it resumes at the
+// first of its entry boundaries at or after where it was interrupted.
+//
+// A break plays its ads (Assets, else the channel's ChannelConfig.Ads) in
+// order, each cut to its configured trim points, the last one cut where the
+// break ends; an ad that failed plays the slate for its duration (or is
+// skipped when that is unknown), and the slate fills what the ads leave.
+// Every media playlist signals it: #EXT-X-CUE-OUT and #EXT-OATCLS-SCTE35 on
+// its first segment, #EXT-X-CUE-OUT-CONT on the others, #EXT-X-CUE-IN on the
+// first segment after it, and EXT-X-DATERANGE with SCTE35-OUT
+// (PLANNED-DURATION) at its start and SCTE35-IN (END-DATE) after it; the
+// SCTE-35 is a splice_insert with the break's duration.
 type ScheduleItem struct {
 	// ID names the item (in the API and in the EXT-X-DATERANGE that marks
 	// it).
 	ID string `json:"id"`
-	// Asset is the id of a configured asset.
-	Asset string `json:"asset"`
+	// Type is empty for an asset, or ItemBreak.
+	Type string `json:"type,omitempty"`
+	// Asset is the id of a configured asset (asset items).
+	Asset string `json:"asset,omitempty"`
 	// Title is shown in guides (X-TITLE of the EXT-X-DATERANGE).
 	Title string `json:"title,omitempty"`
 	// Start is when the item starts, to the millisecond.
@@ -63,13 +77,33 @@ type ScheduleItem struct {
 	// Out (whole segments).
 	In  Seconds `json:"in,omitempty"`
 	Out Seconds `json:"out,omitempty"`
+	// Duration is a break's duration (to the millisecond).
+	Duration Seconds `json:"duration,omitempty"`
+	// Assets are the ids of the configured assets that fill a break, in
+	// order. Empty: the channel's ads.
+	Assets []string `json:"assets,omitempty"`
 }
 
-// ItemSpec is a schedule item in a request.
+// Schedule item types.
+const (
+	// ItemAsset is an item that plays an asset (Type "" in the file).
+	ItemAsset = "asset"
+	// ItemBreak is an ad break.
+	ItemBreak = "break"
+)
+
+// maxBreak bounds the duration of an ad break.
+const maxBreak = time.Hour
+
+// ItemSpec is a schedule item in a request: an asset
+// ({"asset":"a","in":4,"out":12}) or an ad break
+// ({"type":"break","duration":30,"assets":["ad1","ad2"]}).
 type ItemSpec struct {
 	// ID is optional; default: a random id.
-	ID    string `json:"id,omitempty"`
-	Asset string `json:"asset"`
+	ID string `json:"id,omitempty"`
+	// Type is "asset" (or empty) or "break".
+	Type  string `json:"type,omitempty"`
+	Asset string `json:"asset,omitempty"`
 	// Title is optional; default: the asset's title.
 	Title string `json:"title,omitempty"`
 	// Start is an RFC 3339 time, or "next" (or empty): when the previous
@@ -78,6 +112,9 @@ type ItemSpec struct {
 	Start string  `json:"start,omitempty"`
 	In    Seconds `json:"in,omitempty"`
 	Out   Seconds `json:"out,omitempty"`
+	// Duration and Assets are those of a break (see ScheduleItem).
+	Duration Seconds  `json:"duration,omitempty"`
+	Assets   []string `json:"assets,omitempty"`
 }
 
 // Schedule is a channel's schedule as the API lists it.
@@ -95,10 +132,11 @@ type Schedule struct {
 // ListedItem is a schedule item with when it plays.
 type ListedItem struct {
 	ScheduleItem
-	// End is when the item ends as scheduled: at the end of its asset or
-	// when the next item starts.
+	// End is when the item ends as scheduled: at the end of its asset (or
+	// break) or when the next item starts.
 	End time.Time `json:"end"`
-	// Duration is the item's trimmed duration in seconds.
+	// Duration is the item's trimmed duration (a break's duration) in
+	// seconds.
 	Duration float64 `json:"duration"`
 	// State is "done", "playing" or "upcoming".
 	State string `json:"state"`
@@ -151,6 +189,7 @@ type schedState struct {
 	version string
 	file    scheduleFile
 	err     error // the file could not be used; the previous schedule plays
+	read    bool  // the file has been looked at once (changes after count in the metrics)
 }
 
 // WithScheduleDir keeps the schedules of the configured channels in dir,
@@ -179,12 +218,19 @@ func (e *Engine) refreshSchedule(ch *channel) error {
 }
 
 func (e *Engine) refreshLocked(ch *channel, s *schedState) error {
+	changed := func() {
+		if s.read {
+			e.metrics.schedule.WithLabelValues(ch.id, "file").Inc()
+		}
+	}
+	defer func() { s.read = true }()
 	st, err := os.Stat(s.path)
 	switch {
 	case errors.Is(err, os.ErrNotExist):
 		if s.stat != nil || s.err != nil {
 			ch.tl.Store(ch.buildTimeline(nil, nil))
 			s.stat, s.version, s.file, s.err = nil, "", scheduleFile{}, nil
+			changed()
 		}
 		return nil
 	case err != nil:
@@ -201,6 +247,7 @@ func (e *Engine) refreshLocked(ch *channel, s *schedState) error {
 			if tl, err = e.scheduleTimeline(ch, f.Items); err == nil {
 				ch.tl.Store(tl)
 				s.stat, s.version, s.file, s.err = st, contentVersion(data), f, nil
+				changed()
 				return nil
 			}
 		}
@@ -212,6 +259,9 @@ func (e *Engine) refreshLocked(ch *channel, s *schedState) error {
 // scheduleFailed records and logs (once per error) why the schedule file
 // of ch cannot be used.
 func (e *Engine) scheduleFailed(ch *channel, s *schedState, err error) error {
+	if s.err == nil || s.err.Error() != err.Error() {
+		e.metrics.schedErrors.WithLabelValues(ch.id).Inc()
+	}
 	s.err = err
 	e.logOnce("schedule/"+ch.id+"/"+err.Error(), "channel schedule unusable", logKeyChannel, ch.id, logKeyError, err)
 	return err
@@ -290,20 +340,135 @@ func (e *Engine) scheduleTimeline(ch *channel, items []ScheduleItem) (*timeline,
 		if i > 0 && !it.Start.After(items[i-1].Start) {
 			return nil, fmt.Errorf("item %q: starts at %s, not after item %q", it.ID, it.Start.Format(time.RFC3339Nano), items[i-1].ID)
 		}
-		c, err := e.itemClip(ch, *it)
+		sp := &span{item: it, start: start}
+		if it.Type != ItemBreak {
+			c, err := e.itemClip(ch, *it)
+			if err != nil {
+				return nil, fmt.Errorf("item %q: %w", it.ID, err)
+			}
+			assets[c.asset.id] = c.asset
+			sp.planned = c.dur
+			tcs = append(tcs, timedClip{start: start, clip: c, span: sp, asset: it.Asset, limit: forever})
+			continue
+		}
+		parts, err := e.breakParts(ch, *it)
 		if err != nil {
 			return nil, fmt.Errorf("item %q: %w", it.ID, err)
 		}
-		assets[c.asset.id] = c.asset
-		tcs = append(tcs, timedClip{start: start, clip: c, item: it})
+		sp.planned = time.Duration(it.Duration)
+		b := adcue.NewBreak(&adcue.Cue{Out: true, Duration: sp.planned, ID: spliceIDPrefix + it.ID}, it.Start.UTC(), int64(spliceEventID(it.ID)))
+		sp.brk = &b
+		// Parts that would start after the next item has are dropped.
+		limit := start + sp.planned
+		if i+1 < len(items) {
+			limit = min(limit, items[i+1].Start.Sub(ch.epoch))
+		}
+		at := start
+		for k, p := range parts {
+			if at >= limit {
+				break
+			}
+			assets[p.clip.asset.id] = p.clip.asset
+			tcs = append(tcs, timedClip{start: at, clip: p.clip, span: sp, asset: p.id, limit: start + sp.planned, part: k})
+			at += p.clip.dur
+		}
 	}
 	return ch.buildTimeline(tcs, assets), nil
+}
+
+// spliceIDPrefix starts the ID of the SCTE-35 EXT-X-DATERANGE of a break,
+// so it differs from the ID of the break's schedule EXT-X-DATERANGE (item
+// ids have no ':').
+const spliceIDPrefix = "splice:"
+
+// spliceEventID is the splice_event_id of the break with item id id: the
+// same on every engine.
+func spliceEventID(id string) uint32 {
+	h := fnv.New32a()
+	_, _ = h.Write([]byte(id))
+	return h.Sum32()
+}
+
+// errAdsShort is why the slate plays at the end of a break: its ads do not
+// fill it.
+var errAdsShort = errors.New("the break's ads do not fill it")
+
+// breakPart is one clip of a break: an ad (id) or the slate (id empty).
+type breakPart struct {
+	id   string
+	clip *clip
+}
+
+// breakParts fills break it on ch: its ads (or the channel's) in order,
+// each cut to its configured trim points, until the break is full; a
+// failed ad plays the slate for its duration when it is known and is
+// skipped otherwise; the slate fills the rest (unless shorter than
+// minSpan).
+func (e *Engine) breakParts(ch *channel, it ScheduleItem) ([]breakPart, error) {
+	ids := it.Assets
+	if len(ids) == 0 {
+		ids = ch.ads
+	}
+	for _, id := range ids {
+		if _, ok := e.library[id]; !ok {
+			return nil, fmt.Errorf("%w %q", ErrUnknownAsset, id)
+		}
+	}
+	dur := time.Duration(it.Duration)
+	var parts []breakPart
+	var filled time.Duration
+	for _, id := range ids {
+		if filled >= dur {
+			break
+		}
+		ac := e.library[id]
+		c, err := e.itemClip(ch, ScheduleItem{Asset: id, In: Seconds(ac.Offset), Out: Seconds(ac.Out)})
+		if err != nil {
+			return nil, err
+		}
+		if c.failed != nil && e.partials[id] == nil {
+			continue // of unknown duration: the slate fills its place
+		}
+		parts = append(parts, breakPart{id: id, clip: c})
+		filled += c.dur
+	}
+	if rest := dur - filled; rest >= minSpan {
+		s, err := e.slate(ch.template.format)
+		if err != nil {
+			return nil, err
+		}
+		c, err := ch.slateClip(s, rest)
+		if err != nil {
+			return nil, err
+		}
+		c.failed = errAdsShort
+		parts = append(parts, breakPart{clip: c})
+	}
+	return parts, nil
 }
 
 // checkItem checks the fields of an item that need no engine.
 func checkItem(it ScheduleItem) error {
 	if !validID(it.ID, true) {
 		return fmt.Errorf("invalid item id %q: use letters, digits, '-', '_' and '.', starting with a letter or digit", it.ID)
+	}
+	switch it.Type {
+	case "":
+		if it.Duration != 0 || len(it.Assets) > 0 {
+			return fmt.Errorf("item %q: 'duration' and 'assets' are for breaks (\"type\":\"break\"); an asset item plays 'asset'", it.ID)
+		}
+	case ItemBreak:
+		if it.Asset != "" || it.In != 0 || it.Out != 0 {
+			return fmt.Errorf("item %q: a break plays 'assets' for its 'duration'; 'asset', 'in' and 'out' are for asset items", it.ID)
+		}
+		if d := time.Duration(it.Duration); d <= 0 || d > maxBreak {
+			return fmt.Errorf("item %q: a break's 'duration' must be more than 0 and at most %s", it.ID, maxBreak)
+		}
+		if len(it.Assets) > 100 {
+			return fmt.Errorf("item %q: a break has at most 100 'assets'", it.ID)
+		}
+	default:
+		return fmt.Errorf("item %q: invalid type %q: use %q or %q", it.ID, it.Type, ItemAsset, ItemBreak)
 	}
 	if len(it.Title) > 256 || strings.ContainsFunc(it.Title, func(r rune) bool { return r == '"' || unicode.IsControl(r) }) {
 		return fmt.Errorf("item %q: invalid title: at most 256 characters, no '\"' or control characters", it.ID)
@@ -361,6 +526,7 @@ func (e *Engine) changeSchedule(id, ifMatch string, op scheduleOp) (Schedule, er
 	}
 	ch.tl.Store(tl)
 	s.stat, s.version, s.file, s.err = st, contentVersion(data), f, nil
+	e.metrics.schedule.WithLabelValues(ch.id, "api").Inc()
 	return e.listing(ch, s, now), nil
 }
 
@@ -397,11 +563,8 @@ func (e *Engine) listing(ch *channel, s *schedState, now time.Time) Schedule {
 		out.Version = contentVersion(nil)
 	}
 	tl := ch.tl.Load()
-	for _, pc := range tl.pieces {
-		if pc.item == nil {
-			continue
-		}
-		li := ListedItem{ScheduleItem: *pc.item, End: ch.epoch.Add(pc.end).UTC(), Duration: pc.clip.dur.Seconds(), State: "upcoming"}
+	for _, sp := range tl.spans() {
+		li := ListedItem{ScheduleItem: *sp.item, End: ch.epoch.Add(sp.end).UTC(), Duration: sp.planned.Seconds(), State: "upcoming"}
 		switch {
 		case !now.Before(li.End):
 			li.State = "done"
@@ -462,13 +625,19 @@ func (e *Engine) addItems(ch *channel, cur []ScheduleItem, specs []ItemSpec, now
 		bad := func(format string, args ...any) error {
 			return fmt.Errorf("%w: items[%d]: %s", ErrBadSchedule, i, fmt.Sprintf(format, args...))
 		}
-		ac, ok := e.library[sp.Asset]
-		if !ok {
-			return nil, bad("%v %q", ErrUnknownAsset, sp.Asset)
+		it := ScheduleItem{ID: sp.ID, Type: sp.Type, Asset: sp.Asset, Title: sp.Title, In: sp.In, Out: sp.Out,
+			Duration: Seconds(time.Duration(sp.Duration).Round(time.Millisecond)), Assets: sp.Assets}
+		if it.Type == ItemAsset {
+			it.Type = ""
 		}
-		it := ScheduleItem{ID: sp.ID, Asset: sp.Asset, Title: sp.Title, In: sp.In, Out: sp.Out}
-		if it.Title == "" {
-			it.Title = ac.Title
+		if it.Type == "" {
+			ac, ok := e.library[sp.Asset]
+			if !ok {
+				return nil, bad("%v %q", ErrUnknownAsset, sp.Asset)
+			}
+			if it.Title == "" {
+				it.Title = ac.Title
+			}
 		}
 		if it.ID == "" {
 			for it.ID == "" || ids[it.ID] {
@@ -516,10 +685,8 @@ func (e *Engine) nextStart(ch *channel, tl *timeline, cur []ScheduleItem, now ti
 	p := max(now.Sub(ch.epoch), 0)
 	_, _, _, _, end := ch.clipAt(tl, p)
 	at := ch.epoch.Add(end)
-	for _, pc := range tl.pieces {
-		if pc.item != nil {
-			at = later(at, ch.epoch.Add(pc.start+pc.clip.dur))
-		}
+	for _, sp := range tl.spans() {
+		at = later(at, ch.epoch.Add(sp.start+sp.planned))
 	}
 	return at.UTC()
 }

@@ -74,6 +74,7 @@ type channel struct {
 	order   Order
 	seed    int64
 	assetID []string // configured asset ids, in order
+	ads     []string // ids of the ads that fill breaks naming none, in order
 
 	template *asset // the asset whose ladder the channel has
 	tracks   []trackRef

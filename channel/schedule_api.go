@@ -1,12 +1,11 @@
 package channel
 
 import (
-	"crypto/sha256"
-	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"net/http"
-	"strings"
+
+	"github.com/pullpush/pullpush/internal/bearer"
 )
 
 // maxScheduleBody bounds the body of a schedule request.
@@ -53,23 +52,7 @@ func (e *Engine) ScheduleHandler(token string) http.Handler {
 	mux.HandleFunc("/api/v1/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, errors.New("not found: "+r.Method+" "+r.URL.Path))
 	})
-	want := sha256.Sum256([]byte(token))
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if token != "" {
-			scheme, tok, ok := strings.Cut(r.Header.Get("Authorization"), " ")
-			got := sha256.Sum256([]byte(strings.TrimSpace(tok)))
-			if !ok || !strings.EqualFold(scheme, "Bearer") || subtle.ConstantTimeCompare(got[:], want[:]) != 1 {
-				challenge, msg := `Bearer realm="pullpush"`, "missing bearer token: send Authorization: Bearer <token>"
-				if r.Header.Get("Authorization") != "" {
-					challenge, msg = challenge+`, error="invalid_token"`, "invalid bearer token"
-				}
-				w.Header().Set("WWW-Authenticate", challenge)
-				writeError(w, http.StatusUnauthorized, errors.New(msg))
-				return
-			}
-		}
-		mux.ServeHTTP(w, r)
-	})
+	return bearer.Handler(token, "pullpush", mux)
 }
 
 func decodeItems(w http.ResponseWriter, r *http.Request) ([]ItemSpec, bool) {

@@ -38,6 +38,9 @@ type Playing struct {
 	Title string `json:"title,omitempty"`
 	// Item is the id of the schedule item, empty for the loop.
 	Item string `json:"item,omitempty"`
+	// Break is true during an ad break (Item is the break; Asset the ad
+	// that plays, empty for the slate filling the break).
+	Break bool `json:"break,omitempty"`
 	// Slate is true when the slate plays instead of the asset.
 	Slate bool      `json:"slate,omitempty"`
 	Start time.Time `json:"start"`
@@ -57,7 +60,7 @@ type AssetError struct {
 func (ch *channel) clipAt(tl *timeline, p time.Duration) (c *clip, assetID string, it *ScheduleItem, start, end time.Duration) {
 	pc := tl.pieces[tl.pieceAt(p)]
 	if pc.clip != nil {
-		return pc.clip, pc.item.Asset, pc.item, pc.start, min(pc.start+pc.clip.dur, pc.end)
+		return pc.clip, pc.asset, pc.item, pc.start, min(pc.start+pc.clip.dur, pc.end)
 	}
 	x := pc.loopPos + (p - pc.start)
 	n := int64(x / ch.loop)
@@ -80,6 +83,7 @@ func (e *Engine) playing(ch *channel, tl *timeline, p time.Duration) *Playing {
 	}
 	if it != nil {
 		pl.Item = it.ID
+		pl.Break = it.Type == ItemBreak
 		if it.Title != "" {
 			pl.Title = it.Title
 		}

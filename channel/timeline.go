@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/pullpush/pullpush/hls"
+	"github.com/pullpush/pullpush/internal/adcue"
 )
 
 // forever is the end of the last piece of a timeline.
@@ -21,15 +22,30 @@ type timeline struct {
 	assets map[string]*asset // assets of the schedule items, by id
 }
 
+// span is a schedule item on the timeline. An asset item is one piece; a
+// break is one piece per ad, then the slate when the ads do not fill it.
+type span struct {
+	item       *ScheduleItem
+	start, end time.Duration // from the epoch; end: where it ends as built (cut by the next item)
+	planned    time.Duration // the asset's trimmed duration, or the break's
+	brk        *adcue.Break  // breaks: what the ad markers signal
+}
+
 // piece is a span [start, end) of a timeline, from the channel's epoch. A
 // loop piece plays the endless loop from loopPos, an entry boundary of it;
-// an item piece plays the clip of a schedule item. The segment that
-// straddles end is cut there (its EXTINF ends at end).
+// an item piece plays the clip of a schedule item (or one part of a break).
+// The segment that straddles end is cut there (its EXTINF ends at end).
 type piece struct {
 	start, end time.Duration
 	loopPos    time.Duration // loop pieces
 	item       *ScheduleItem // item pieces
 	clip       *clip         // item pieces
+	span       *span         // item pieces
+	asset      string        // item pieces: the id of the asset that plays, "" for the slate filling a break
+	part       int           // item pieces: index of the piece in its break
+	// after is the break that ends where the piece starts (its first
+	// segment carries the break's end markers), nil for none.
+	after *span
 	// seqBase and tagsBase are, per track, the segments and discontinuity
 	// tags (counted as if the channel's first segment had one) before the
 	// piece.
@@ -106,11 +122,15 @@ func (ch *channel) nextBoundary(x time.Duration) time.Duration {
 	return time.Duration(n)*ch.loop + lay.start[e+1]
 }
 
-// timedClip is a schedule item placed on the timeline.
+// timedClip is a schedule item (or a part of a break) placed on the
+// timeline.
 type timedClip struct {
 	start time.Duration // from the epoch
 	clip  *clip
-	item  *ScheduleItem
+	span  *span
+	asset string        // id of the asset that plays
+	limit time.Duration // the clip ends here at the latest (a break's end)
+	part  int           // index in its break
 }
 
 // buildTimeline builds the timeline of the loop interrupted by items,
@@ -118,6 +138,25 @@ type timedClip struct {
 // it ends or the next item starts; the loop resumes after it at the first
 // entry boundary at or after where it was interrupted.
 func (ch *channel) buildTimeline(items []timedClip, assets map[string]*asset) *timeline {
+	tl := ch.buildPieces(items, assets)
+	for _, pc := range tl.pieces {
+		if pc.span != nil {
+			pc.span.end = pc.end
+		}
+	}
+	return tl
+}
+
+// breakBefore is the break that piece prev belongs to when it ends one
+// (next is not part of it), else nil.
+func breakBefore(prev, next *piece) *span {
+	if prev.span != nil && prev.span.brk != nil && prev.span != next.span {
+		return prev.span
+	}
+	return nil
+}
+
+func (ch *channel) buildPieces(items []timedClip, assets map[string]*asset) *timeline {
 	tl := &timeline{assets: assets}
 	nt := len(ch.tracks)
 	first := &piece{start: 0, end: forever, seqBase: make([]int64, nt), tagsBase: make([]int64, nt),
@@ -132,16 +171,19 @@ func (ch *channel) buildTimeline(items []timedClip, assets map[string]*asset) *t
 		if last.clip == nil {
 			loopPos = last.loopPos + (last.end - last.start)
 		}
-		p := &piece{start: it.start, end: it.start + it.clip.dur, item: it.item, clip: it.clip}
+		p := &piece{start: it.start, end: min(it.start+it.clip.dur, it.limit), item: it.span.item, clip: it.clip,
+			span: it.span, asset: it.asset, part: it.part}
 		if i+1 < len(items) && items[i+1].start < p.end {
 			p.end = items[i+1].start
 		}
+		p.after = breakBefore(last, p)
 		ch.chain(last, p)
 		tl.pieces = append(tl.pieces, p)
 		if i+1 < len(items) && items[i+1].start == p.end {
 			continue
 		}
 		resume := &piece{start: p.end, end: forever, loopPos: ch.nextBoundary(loopPos)}
+		resume.after = breakBefore(p, resume)
 		ch.chain(p, resume)
 		tl.pieces = append(tl.pieces, resume)
 	}
@@ -187,6 +229,17 @@ func tagsBefore(ct *clipTrack, k int) int64 {
 		return ct.tags
 	}
 	return ct.tagsBefore[k]
+}
+
+// spans lists the schedule items of the timeline, in order.
+func (tl *timeline) spans() []*span {
+	var out []*span
+	for _, pc := range tl.pieces {
+		if pc.span != nil && (len(out) == 0 || out[len(out)-1] != pc.span) {
+			out = append(out, pc.span)
+		}
+	}
+	return out
 }
 
 // pieceAt returns the index of the piece that contains p.
@@ -348,20 +401,24 @@ func (ch *channel) media(t int, now time.Time) (*hls.Media, error) {
 		if cs.src.byteRange != nil {
 			s.ByteRange = cs.src.byteRange
 		}
-		if it := pl.pc.item; it != nil && (first || pieceStart) {
-			s.DateRanges = append(s.DateRanges, ch.itemDateRange(pl.pc))
+		sp := pl.pc.span
+		if sp != nil && (first || pl.start == sp.start) {
+			s.DateRanges = append(s.DateRanges, ch.itemDateRange(sp))
 		}
 		var suffix string
 		switch {
 		case len(cs.src.dateRanges) == 0:
-		case pl.pc.item != nil:
-			suffix = "-" + pl.pc.item.ID
+		case sp != nil && sp.brk != nil:
+			suffix = "-" + sp.item.ID + "-" + strconv.Itoa(pl.pc.part)
+		case sp != nil:
+			suffix = "-" + sp.item.ID
 		default:
 			suffix = "-" + strconv.FormatInt(pl.loop, 10) + "-" + strconv.Itoa(pl.entry)
 		}
 		for _, dr := range cs.src.dateRanges {
 			s.DateRanges = append(s.DateRanges, moveDateRange(dr, cs.src.pdt, s.ProgramDateTime, suffix))
 		}
+		markBreak(s, pl, pieceStart)
 		m.Segments = append(m.Segments, s)
 	}
 	if len(m.Segments) == 0 {
@@ -374,22 +431,57 @@ func (ch *channel) media(t int, now time.Time) (*hls.Media, error) {
 // each schedule item in the media playlists.
 const ScheduleDateRangeClass = "com.pullpush.schedule"
 
-// itemDateRange is the EXT-X-DATERANGE of the schedule item of piece pc:
-// ID is the item's id, START-DATE its start, PLANNED-DURATION its trimmed
-// duration (it stays the same when a later item cuts it short), X-TITLE and
-// X-ASSET-ID its title and asset.
-func (ch *channel) itemDateRange(pc *piece) *hls.DateRange {
-	it := pc.item
-	planned := pc.clip.dur.Seconds()
+// itemDateRange is the EXT-X-DATERANGE of schedule item sp: ID is the
+// item's id, START-DATE its start, PLANNED-DURATION its trimmed duration
+// (it stays the same when a later item cuts it short), X-TITLE and
+// X-ASSET-ID its title and asset; a break has X-TYPE="break" instead of
+// X-ASSET-ID.
+func (ch *channel) itemDateRange(sp *span) *hls.DateRange {
+	it := sp.item
+	planned := sp.planned.Seconds()
 	dr := &hls.DateRange{
 		ID:              it.ID,
 		Class:           ScheduleDateRangeClass,
-		StartDate:       ch.epoch.Add(pc.start).UTC(),
+		StartDate:       ch.epoch.Add(sp.start).UTC(),
 		PlannedDuration: &planned,
-		Extra:           []hls.Attr{{Key: "X-ASSET-ID", Value: it.Asset, Quoted: true}},
+	}
+	if it.Type == ItemBreak {
+		dr.Extra = append(dr.Extra, hls.Attr{Key: "X-TYPE", Value: ItemBreak, Quoted: true})
+	} else {
+		dr.Extra = append(dr.Extra, hls.Attr{Key: "X-ASSET-ID", Value: it.Asset, Quoted: true})
 	}
 	if it.Title != "" {
 		dr.Extra = append(dr.Extra, hls.Attr{Key: "X-TITLE", Value: it.Title, Quoted: true})
 	}
 	return dr
+}
+
+// markBreak writes the ad markers of segment s, placed at pl, in both of
+// MediaPackage's enhanced forms (SCTE-35 enhanced tags and EXT-X-DATERANGE):
+// the end of the break that ends where the segment starts, then the start
+// of, or the position in, the break it belongs to. The assets' own ad
+// markers are removed from the segments of a break and from the one after
+// it; elsewhere they pass through.
+func markBreak(s *hls.Segment, pl placed, pieceStart bool) {
+	pc := pl.pc
+	ended := pc.after
+	if !pieceStart {
+		ended = nil
+	}
+	in := pc.span
+	if in != nil && in.brk == nil {
+		in = nil
+	}
+	if ended == nil && in == nil {
+		return
+	}
+	adcue.Strip(s)
+	for _, mode := range []string{adcue.ModeSCTE35Enhanced, adcue.ModeDateRange} {
+		if ended != nil {
+			adcue.Append(mode, s, adcue.Mark{Break: *ended.brk, Elapsed: ended.end - ended.start, End: true})
+		}
+		if in != nil {
+			adcue.Append(mode, s, adcue.Mark{Break: *in.brk, Elapsed: pl.start - in.start, First: pl.start == in.start})
+		}
+	}
 }

@@ -16,6 +16,7 @@ import (
 	"unicode"
 
 	"github.com/pullpush/pullpush/channel"
+	"github.com/pullpush/pullpush/internal/accesslog"
 	"github.com/pullpush/pullpush/origin"
 )
 
@@ -24,11 +25,14 @@ func runChannel(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	fs := flag.NewFlagSet("channel", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: pullpush channel [--listen ADDR] [--config channels.yaml] [--data DIR] [--api-token T]")
+		fmt.Fprintln(stderr, "usage: pullpush channel [--listen ADDR] [--config channels.yaml] [--data DIR] [--api-token T] [--access-log=false]")
 		fmt.Fprintln(stderr, "\nServes live HLS channels looped from VOD assets; without --config, the bundled channel 1.")
-		fmt.Fprintln(stderr, "GET /health and GET /status report on the channels. With --data, the schedule API")
-		fmt.Fprintln(stderr, "(/api/v1/channels/{id}/schedule) keeps each channel's schedule in DIR/schedules/{id}.json;")
-		fmt.Fprintln(stderr, "instances sharing DIR serve the same playlists. The token also comes from $"+channelTokenEnv+" or $"+channelTokenFileEnv+".")
+		fmt.Fprintln(stderr, "GET /health and GET /status report on the channels, GET /metrics serves Prometheus metrics")
+		fmt.Fprintln(stderr, "(playlist and segment requests, asset errors, slate segments, schedule changes); one log line")
+		fmt.Fprintln(stderr, "per request unless --access-log=false. With --data, the schedule API")
+		fmt.Fprintln(stderr, "(/api/v1/channels/{id}/schedule: assets and ad breaks) keeps each channel's schedule in")
+		fmt.Fprintln(stderr, "DIR/schedules/{id}.json; instances sharing DIR serve the same playlists. The token also comes")
+		fmt.Fprintln(stderr, "from $"+channelTokenEnv+" or $"+channelTokenFileEnv+".")
 		fs.PrintDefaults()
 	}
 	listen := fs.String("listen", "localhost:8000", "address to listen on (host:port)")
@@ -36,6 +40,7 @@ func runChannel(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	data := fs.String("data", "", "`directory` for the channels' schedules (the schedule API is off without it)")
 	token := fs.String("api-token", "", "bearer token required on /api/v1 (prefer $"+channelTokenEnv+" or --api-token-file over the flag)")
 	tokenFile := fs.String("api-token-file", "", "`file` holding the API token")
+	accessLog := fs.Bool("access-log", true, "log every request (method, path, status, bytes, duration, remote); --access-log=false turns it off")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return err
@@ -73,10 +78,15 @@ func runChannel(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	ops := eng.OpsHandler()
 	mux.Handle("GET /health", ops)
 	mux.Handle("GET /status", ops)
+	mux.Handle("GET /metrics", eng.MetricsHandler())
 	mux.Handle("/api/v1/", eng.ScheduleHandler(tok))
 	mux.Handle("/", eng.Handler())
+	handler := origin.SafePaths(mux)
+	if *accessLog {
+		handler = accesslog.Handler(logger, handler)
+	}
 	srv := &http.Server{
-		Handler:           origin.SafePaths(mux),
+		Handler:           handler,
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
@@ -87,7 +97,7 @@ func runChannel(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		fmt.Fprintf(stdout, "  channel %s: %s%s\n", ch.ID, base, ch.Path)
 	}
 	fmt.Fprintf(stdout, "  list: %s/channels   new session: %s/channels/new?assets=ID,ID\n", base, base)
-	fmt.Fprintf(stdout, "  health: %s/health   status: %s/status\n", base, base)
+	fmt.Fprintf(stdout, "  health: %s/health   status: %s/status   metrics: %s/metrics\n", base, base, base)
 	if *data != "" {
 		fmt.Fprintf(stdout, "  schedule: %s/api/v1/channels/ID/schedule\n", base)
 		if tok == "" && !isLoopback(ln.Addr()) {

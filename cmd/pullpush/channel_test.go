@@ -41,11 +41,20 @@ func (o *channelOutput) String() string {
 // printed URL of channel id.
 func startChannel(t *testing.T, id string, args ...string) (url string, stop func() error) {
 	t.Helper()
+	url, stop, _ = startChannelLog(t, id, args...)
+	return url, stop
+}
+
+// startChannelLog is startChannel that also returns what the command
+// logs.
+func startChannelLog(t *testing.T, id string, args ...string) (url string, stop func() error, log *channelOutput) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	var stdout, stderr channelOutput
+	var stdout channelOutput
+	stderr := &channelOutput{}
 	done := make(chan error, 1)
 	go func() {
-		done <- runChannel(ctx, append([]string{"--listen", "127.0.0.1:0"}, args...), &stdout, &stderr)
+		done <- runChannel(ctx, append([]string{"--listen", "127.0.0.1:0"}, args...), &stdout, stderr)
 	}()
 	re := regexp.MustCompile(`channel ` + regexp.QuoteMeta(id) + `: (http://127\.0\.0\.1:\d+/channels/` + regexp.QuoteMeta(id) + `/master\.m3u8)`)
 	testutil.Eventually(t, 10*time.Second, func() bool {
@@ -75,7 +84,7 @@ func startChannel(t *testing.T, id string, args ...string) (url string, stop fun
 		}
 	}
 	t.Cleanup(func() { _ = stop() })
-	return url, stop
+	return url, stop, stderr
 }
 
 func getChannelURL(t *testing.T, url string) (int, string, string) {
@@ -278,5 +287,41 @@ func TestChannelCommandSchedule(t *testing.T) {
 	api = strings.TrimSuffix(url, "/channels/1/master.m3u8") + "/api/v1/channels/1/schedule"
 	if status, body := do("GET", api, "chan-secret", ""); status != http.StatusNotFound || !strings.Contains(body, "--data") {
 		t.Errorf("without --data: %d %s", status, body)
+	}
+}
+
+// TestChannelCommandMetricsAccessLog: GET /metrics on the channel listener
+// counts playlist requests by channel, kind and status, with the Go
+// runtime; every request is logged (method, path, status) unless
+// --access-log=false.
+func TestChannelCommandMetricsAccessLog(t *testing.T) {
+	url, _, log := startChannelLog(t, "1")
+	base := strings.TrimSuffix(url, "/channels/1/master.m3u8")
+	for _, p := range []string{"/channels/1/master.m3u8", "/channels/1/master.m3u8", "/channels/1/video_0.m3u8", "/channels/1/nope.m3u8"} {
+		getChannelURL(t, base+p)
+	}
+	status, ctype, body := getChannelURL(t, base+"/metrics")
+	if status != http.StatusOK || !strings.HasPrefix(ctype, "text/plain") {
+		t.Fatalf("metrics: %d %s", status, ctype)
+	}
+	for _, want := range []string{
+		`pullpush_channel_playlist_requests_total{channel="1",code="200",kind="multivariant"} 2`,
+		`pullpush_channel_playlist_requests_total{channel="1",code="200",kind="media"} 1`,
+		`pullpush_channel_playlist_requests_total{channel="1",code="404",kind="media"} 1`,
+		"go_goroutines ",
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("metrics lack %q:\n%s", want, body)
+		}
+	}
+	testutil.Eventually(t, 5*time.Second, func() bool {
+		return strings.Contains(log.String(), `msg="http request" method=GET path=/channels/1/video_0.m3u8 status=200`) &&
+			strings.Contains(log.String(), "path=/metrics status=200")
+	}, "access log:\n%s", log.String())
+
+	url, _, log = startChannelLog(t, "1", "--access-log=false")
+	getChannelURL(t, url)
+	if strings.Contains(log.String(), "http request") {
+		t.Errorf("--access-log=false logged requests:\n%s", log.String())
 	}
 }

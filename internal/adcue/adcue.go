@@ -55,6 +55,11 @@ type Cue struct {
 	ID string
 	// Splice is the SCTE-35 section of the signal, nil when it had none.
 	Splice *scte35.SpliceInfoSection
+
+	// b64 and hex are the encodings of Splice, made by Read: encoding a
+	// section writes to it (scte35-go sets its command's JSONType), so a
+	// cue shared by concurrent requests is encoded once, up front.
+	b64, hex string
 }
 
 // Tag names of ad markers.
@@ -165,6 +170,9 @@ func Read(tags []string, drs []*hls.DateRange) (*Cue, error) {
 	if c != nil && !c.Out && !c.In {
 		return nil, firstErr // a section that is neither (e.g. splice_null)
 	}
+	if c != nil && c.Splice != nil {
+		c.b64, c.hex = c.Splice.Base64(), c.Splice.Hex()
+	}
 	return c, firstErr
 }
 
@@ -238,18 +246,26 @@ func decodeHex(v string) (*scte35.SpliceInfoSection, error) {
 	return scte35.DecodeHex(v)
 }
 
-// Break is an ad break on the output timeline.
+// Break is an ad break on the output timeline. Build it with NewBreak;
+// Write and Append only read it, so one Break may serve concurrent
+// requests.
 type Break struct {
 	Start    time.Time
 	Duration time.Duration // planned; 0 unknown (ends at the next In)
 	ID       string
 	Splice   *scte35.SpliceInfoSection // the section to write, never nil
+
+	// Encodings of Splice and of the section that ends the break, made
+	// once by NewBreak (encoding writes to a section).
+	b64, hex, inHex string
 }
 
 // NewBreak returns the break a cue starts at start, with the cue's SCTE-35
-// section or, without one, a splice_insert built for it.
+// section or, without one, a splice_insert built for it. The sections are
+// encoded here, once: a cue from Read is not written to, so cues shared
+// by concurrent callers are safe.
 func NewBreak(c *Cue, start time.Time, seq int64) Break {
-	b := Break{Start: start, Duration: c.Duration, ID: c.ID, Splice: c.Splice}
+	b := Break{Start: start, Duration: c.Duration, ID: c.ID, Splice: c.Splice, b64: c.b64, hex: c.hex}
 	if b.ID == "" {
 		b.ID = strconv.FormatInt(seq, 10)
 	}
@@ -265,6 +281,10 @@ func NewBreak(c *Cue, start time.Time, seq int64) Break {
 		}
 		b.Splice = &scte35.SpliceInfoSection{SpliceCommand: ins, Tier: 4095, SAPType: 3}
 	}
+	if b.b64 == "" {
+		b.b64, b.hex = b.Splice.Base64(), b.Splice.Hex()
+	}
+	b.inHex = returnSection(b).Hex()
 	return b
 }
 
@@ -290,6 +310,15 @@ type Mark struct {
 // Write removes the ad markers of seg and, for an enhanced mode, writes
 // those of mark (nil: the segment is outside any break).
 func Write(mode string, seg *hls.Segment, mark *Mark) {
+	Strip(seg)
+	if mark != nil {
+		Append(mode, seg, *mark)
+	}
+}
+
+// Strip removes the ad markers (tags and SCTE-35 date ranges) of seg. It
+// builds new slices, so the segment's old ones may be shared.
+func Strip(seg *hls.Segment) {
 	var tags []string
 	for _, t := range seg.Tags {
 		if !IsAdTag(t) {
@@ -302,43 +331,71 @@ func Write(mode string, seg *hls.Segment, mark *Mark) {
 			drs = append(drs, d)
 		}
 	}
-	if mark != nil {
-		b := mark.Break
-		secs := func(d time.Duration) string { return strconv.FormatFloat(d.Seconds(), 'f', 3, 64) }
-		switch mode {
-		case ModeSCTE35Enhanced:
-			switch {
-			case mark.End:
-				tags = append(tags, tagCueIn)
-			case mark.First:
-				out := tagCueOut
-				if b.Duration > 0 {
-					out += ":" + secs(b.Duration)
-				}
-				tags = append(tags, out, tagOATCLS+":"+b.Splice.Base64())
-			default:
-				cont := tagCueOutCont + ":ElapsedTime=" + secs(mark.Elapsed)
-				if b.Duration > 0 {
-					cont += ",Duration=" + secs(b.Duration)
-				}
-				tags = append(tags, cont+",SCTE35="+b.Splice.Base64())
+	seg.Tags, seg.DateRanges = tags, drs
+}
+
+// Append adds the markers of mark in an enhanced mode (ModeSCTE35Enhanced
+// or ModeDateRange) to seg, after those it has. A segment that both ends a
+// break and starts the next one takes the End mark, then the First one.
+// Append may grow seg's slices in place: Strip or copy shared ones first.
+func Append(mode string, seg *hls.Segment, mark Mark) {
+	b := mark.Break
+	secs := func(d time.Duration) string { return strconv.FormatFloat(d.Seconds(), 'f', 3, 64) }
+	switch mode {
+	case ModeSCTE35Enhanced:
+		switch {
+		case mark.End:
+			seg.Tags = append(seg.Tags, tagCueIn)
+		case mark.First:
+			out := tagCueOut
+			if b.Duration > 0 {
+				out += ":" + secs(b.Duration)
 			}
-		case ModeDateRange:
-			switch {
-			case mark.First:
-				d := &hls.DateRange{ID: b.ID, StartDate: b.Start, Extra: []hls.Attr{{Key: "SCTE35-OUT", Value: "0x" + b.Splice.Hex()}}}
-				if b.Duration > 0 {
-					pd := b.Duration.Seconds()
-					d.PlannedDuration = &pd
-				}
-				drs = append(drs, d)
-			case mark.End:
-				end := b.Start.Add(mark.Elapsed)
-				dur := mark.Elapsed.Seconds()
-				drs = append(drs, &hls.DateRange{ID: b.ID, StartDate: b.Start, EndDate: &end, Duration: &dur,
-					Extra: []hls.Attr{{Key: "SCTE35-IN", Value: "0x" + returnSection(b).Hex()}}})
+			seg.Tags = append(seg.Tags, out, tagOATCLS+":"+b.base64())
+		default:
+			cont := tagCueOutCont + ":ElapsedTime=" + secs(mark.Elapsed)
+			if b.Duration > 0 {
+				cont += ",Duration=" + secs(b.Duration)
 			}
+			seg.Tags = append(seg.Tags, cont+",SCTE35="+b.base64())
+		}
+	case ModeDateRange:
+		switch {
+		case mark.First:
+			d := &hls.DateRange{ID: b.ID, StartDate: b.Start, Extra: []hls.Attr{{Key: "SCTE35-OUT", Value: "0x" + b.hexOut()}}}
+			if b.Duration > 0 {
+				pd := b.Duration.Seconds()
+				d.PlannedDuration = &pd
+			}
+			seg.DateRanges = append(seg.DateRanges, d)
+		case mark.End:
+			end := b.Start.Add(mark.Elapsed)
+			dur := mark.Elapsed.Seconds()
+			seg.DateRanges = append(seg.DateRanges, &hls.DateRange{ID: b.ID, StartDate: b.Start, EndDate: &end, Duration: &dur,
+				Extra: []hls.Attr{{Key: "SCTE35-IN", Value: "0x" + b.hexIn()}}})
 		}
 	}
-	seg.Tags, seg.DateRanges = tags, drs
+}
+
+// base64, hexOut and hexIn are the encodings of the break's sections,
+// those NewBreak made or, for a Break built otherwise, made now.
+func (b Break) base64() string {
+	if b.b64 != "" {
+		return b.b64
+	}
+	return b.Splice.Base64()
+}
+
+func (b Break) hexOut() string {
+	if b.hex != "" {
+		return b.hex
+	}
+	return b.Splice.Hex()
+}
+
+func (b Break) hexIn() string {
+	if b.inHex != "" {
+		return b.inHex
+	}
+	return returnSection(b).Hex()
 }

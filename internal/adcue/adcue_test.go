@@ -2,6 +2,7 @@ package adcue
 
 import (
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -73,6 +74,65 @@ func TestWriteRoundTrip(t *testing.T) {
 	if c, err := Read(seg.Tags, seg.DateRanges); err != nil || c == nil || !c.In {
 		t.Fatalf("daterange end reads back as %+v, %v", c, err)
 	}
+}
+
+// TestAppendBothModes: a segment can carry the markers of both enhanced
+// modes, and one that ends a break and starts the next carries both
+// marks; each reads back as the start of the new break.
+func TestAppendBothModes(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 10, 0, 0, 0, time.UTC)
+	b1 := NewBreak(&Cue{Out: true, Duration: 20 * time.Second, ID: "b1"}, t0, 1)
+	b2 := NewBreak(&Cue{Out: true, Duration: 8 * time.Second, ID: "b2"}, t0.Add(20*time.Second), 2)
+	shared := []string{"#EXT-X-KEEP:1", "#EXT-X-CUE-OUT:99"}
+	seg := &hls.Segment{Tags: shared[:1]}
+	Strip(seg)
+	for _, mode := range []string{ModeSCTE35Enhanced, ModeDateRange} {
+		Append(mode, seg, Mark{Break: b1, Elapsed: 20 * time.Second, End: true})
+		Append(mode, seg, Mark{Break: b2, First: true})
+	}
+	if shared[1] != "#EXT-X-CUE-OUT:99" {
+		t.Fatalf("Append wrote into a shared slice: %v", shared)
+	}
+	var tags []string
+	for _, tg := range seg.Tags {
+		name, _, _ := strings.Cut(tg, ":")
+		tags = append(tags, name)
+	}
+	if got := strings.Join(tags, " "); got != "#EXT-X-KEEP #EXT-X-CUE-IN #EXT-X-CUE-OUT #EXT-OATCLS-SCTE35" {
+		t.Errorf("tags %s", got)
+	}
+	if len(seg.DateRanges) != 2 || seg.DateRanges[0].ID != "b1" || seg.DateRanges[0].EndDate == nil || seg.DateRanges[1].ID != "b2" || *seg.DateRanges[1].PlannedDuration != 8 {
+		t.Errorf("date ranges %+v", seg.DateRanges)
+	}
+	c, err := Read(seg.Tags, seg.DateRanges)
+	if err != nil || c == nil || !c.Out || c.In || c.Duration != 8*time.Second {
+		t.Errorf("read back %+v, %v", c, err)
+	}
+}
+
+// TestConcurrentWrite: scte35-go writes to a section when encoding it, so
+// a cue read once and breaks made from it are encoded up front: Write from
+// many goroutines at once is race-free (go test -race).
+func TestConcurrentWrite(t *testing.T) {
+	c, err := Read([]string{"#EXT-OATCLS-SCTE35:" + section(true, 30*time.Second, 9).Base64()}, nil)
+	if err != nil || c == nil {
+		t.Fatal(c, err)
+	}
+	own := NewBreak(&Cue{Out: true, Duration: 5 * time.Second}, time.Unix(0, 0), 3)
+	var wg sync.WaitGroup
+	for i := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			b := NewBreak(c, time.Unix(0, 0), int64(i))
+			for _, mode := range []string{ModeSCTE35Enhanced, ModeDateRange} {
+				for _, m := range []Mark{{Break: b, First: true}, {Break: b, Elapsed: time.Second}, {Break: own, End: true, Elapsed: 5 * time.Second}} {
+					Write(mode, &hls.Segment{}, &m)
+				}
+			}
+		}()
+	}
+	wg.Wait()
 }
 
 func FuzzRead(f *testing.F) {

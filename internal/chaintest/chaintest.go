@@ -43,13 +43,43 @@ type Chain struct {
 // channel to the origin's input a; everything stops when t ends.
 func Start(t *testing.T, into time.Duration, endpoints []origin.EndpointConfig) *Chain {
 	t.Helper()
+	return StartWith(t, Options{Into: into, Endpoints: endpoints})
+}
+
+// Options configure the chain of StartWith.
+type Options struct {
+	// Into is how long before now the channel's loop began (ignored when
+	// Start is set).
+	Into time.Duration
+	// Start, when not zero, is the channel's epoch.
+	Start time.Time
+	// Endpoints are the origin channel's endpoints.
+	Endpoints []origin.EndpointConfig
+	// Channel, when not nil, changes the config of the bundled channel
+	// (ads, assets...) before the engine starts; its Start is then set.
+	Channel func(*channel.Config)
+	// ChannelOptions are added to the engine's options (e.g.
+	// channel.WithScheduleDir with a schedule written by the test).
+	ChannelOptions []channel.Option
+}
+
+// StartWith starts the chain of Start with more options.
+func StartWith(t *testing.T, o Options) *Chain {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	log := slog.New(slog.DiscardHandler)
 	cfg := channel.DefaultConfig()
-	start := time.Now().Add(-into).Truncate(time.Second)
+	if o.Channel != nil {
+		o.Channel(&cfg)
+	}
+	start := o.Start
+	if start.IsZero() {
+		start = time.Now().Add(-o.Into).Truncate(time.Second)
+	}
+	endpoints := o.Endpoints
 	cfg.Channels[0].Start = start
-	eng, err := channel.New(cfg, channel.WithLogger(log), channel.WithContext(ctx))
+	eng, err := channel.New(cfg, append([]channel.Option{channel.WithLogger(log), channel.WithContext(ctx)}, o.ChannelOptions...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
