@@ -1,6 +1,8 @@
 package channel
 
 import (
+	"github.com/pullpush/pullpush/internal/buildinfo"
+
 	"net/http"
 	"strconv"
 	"strings"
@@ -46,7 +48,7 @@ type engineMetrics struct {
 
 func newEngineMetrics(e *Engine) *engineMetrics {
 	m := &engineMetrics{reg: prometheus.NewRegistry(), runtime: prometheus.NewRegistry()}
-	m.runtime.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	m.runtime.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), buildinfo.Collector())
 	m.playlists = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "pullpush_channel_playlist_requests_total",
 		Help: "Playlist requests by channel (\"session\" for every session channel), kind (multivariant or media) and status code."},

@@ -1,6 +1,8 @@
 package channel
 
 import (
+	"github.com/pullpush/pullpush/internal/buildinfo"
+
 	"errors"
 	"fmt"
 	"maps"
@@ -157,10 +159,12 @@ func (e *Engine) OpsHandler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /health", func(w http.ResponseWriter, r *http.Request) {
 		if err := e.Health(); err != nil {
-			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "degraded", "error": err.Error()})
+			h := buildinfo.Health("degraded")
+			h["error"] = err.Error()
+			writeJSON(w, http.StatusServiceUnavailable, h)
 			return
 		}
-		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+		writeJSON(w, http.StatusOK, buildinfo.Health("ok"))
 	})
 	mux.HandleFunc("GET /status", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]any{"channels": e.Status()})
