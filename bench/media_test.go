@@ -1,6 +1,9 @@
 package main
 
 import (
+	"bytes"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -63,5 +66,39 @@ func TestH264SegmentsDecode(t *testing.T) {
 	ms, _ := scanTextMarkers(b, nil)
 	if len(ms) != 3 || ms[0].Seq != 10 || ms[2].Seq != 12 {
 		t.Fatalf("markers after remux: %+v", ms)
+	}
+}
+
+// TestSinkRemuxedSegments checks that the sink finds the SEI markers of a TS
+// body without the source's marker packet (as a remuxing relay writes it),
+// one record per source segment it holds.
+func TestSinkRemuxedSegments(t *testing.T) {
+	sk, err := newSink(authNone, "u", "p", "r")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(sk)
+	defer srv.Close()
+	h := newH264Segments(schedule{Channels: 4, Renditions: 1, Segment: 2 * time.Second, Window: 5, Bitrate: 300_000, Media: mediaH264})
+	var body []byte
+	for seq := uint64(7); seq < 9; seq++ {
+		body = append(body, h.segment(marker{Channel: 3, Seq: seq, Listed: int64(seq)})[tsPacket:]...)
+	}
+	for _, p := range []string{"/in/v2/ch3/a/stream_0_0.ts", "/in/v2/ch3/a/stream_0_0.ts"} {
+		req, _ := http.NewRequest(http.MethodPut, srv.URL+p, bytes.NewReader(body))
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil || resp.StatusCode != http.StatusCreated {
+			t.Fatalf("PUT: %v %v", err, resp)
+		}
+		resp.Body.Close()
+	}
+	st := sk.stats()
+	if st.RemuxedPuts != 2 || st.RemuxedSegments != 4 || st.Segments != 2 || st.DuplicateSegment != 2 || st.DuplicatePath != 1 ||
+		st.SegmentBytes != int64(2*len(body)) || st.Misrouted != 0 || st.BadSize != 0 {
+		t.Fatalf("stats %+v", st)
+	}
+	recs := sk.records()
+	if len(recs) != 2 || recs[0].C != 3 || recs[0].Seq+recs[1].Seq != 15 {
+		t.Fatalf("records %+v", recs)
 	}
 }
