@@ -1,9 +1,13 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -53,4 +57,63 @@ func TestFFmpegRelay(t *testing.T) {
 		t.Fatalf("sink %+v", res.Sink)
 	}
 	t.Logf("%s: %d/%d segments, cpu %.2f s, p99 %.0f ms, rss %.1f MiB", res.RelayVersion, res.Delivered, res.Expected, res.CPUSeconds, res.Latency.P99, res.SteadyRSSMiB)
+}
+
+// TestNginxPeer mirrors a small stand-in origin into nginx and loads nginx
+// with two clients for a second: every request answered, the copies served
+// byte for byte, and the CPU of its master and workers measured.
+func TestNginxPeer(t *testing.T) {
+	if _, err := nginxBin(); err != nil {
+		if os.Getenv("PULLPUSH_REQUIRE_TOOLS") == "1" {
+			t.Fatalf("required tool missing (PULLPUSH_REQUIRE_TOOLS=1): %v", err)
+		}
+		t.Skip(err)
+	}
+	seg := segmentBody(10 * tsPacket)
+	mux := http.NewServeMux()
+	mux.HandleFunc("/out/v1/bench/index.m3u8", func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=1000\nr0/index.m3u8\n")
+	})
+	mux.HandleFunc("/out/v1/bench/r0/index.m3u8", func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "#EXTM3U\n#EXT-X-MEDIA-SEQUENCE:"+r.URL.Query().Get("start")+"\n#EXTINF:2,\n9.ts\n")
+	})
+	mux.HandleFunc("/out/v1/bench/r0/", func(w http.ResponseWriter, r *http.Request) { w.Write(seg) })
+	origin := httptest.NewServer(mux)
+	defer origin.Close()
+	tg := &targets{base: origin.URL, master: origin.URL + "/out/v1/bench/index.m3u8", media: []string{origin.URL + "/out/v1/bench/r0/index.m3u8"},
+		segPrefix: []string{origin.URL + "/out/v1/bench/r0/"}, segExt: ".ts", firstSeq: []int64{0}, lastSeq: []int64{9}, oldest: time.Now().Add(-time.Hour)}
+
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	dir, err := newNginxDir()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	ng, err := startNginx(ctx, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ng.stop()
+	cl := &http.Client{Timeout: 10 * time.Second}
+	nt, err := mirrorForNginx(ctx, cl, tg, seg, ng.root, "http://"+ng.addr, time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b, err := get(ctx, cl, nt.segPrefix[0]+"7.ts"); err != nil || !bytes.Equal(b, seg) {
+		t.Fatalf("segment from nginx: %v (%d bytes)", err, len(b))
+	}
+	if b, err := get(ctx, cl, nt.shift[0][3]); err != nil || !strings.Contains(string(b), "#EXT-X-MEDIA-SEQUENCE:1") {
+		t.Fatalf("time-shifted copy from nginx: %v\n%s", err, b)
+	}
+	if pids := ng.pids(); len(pids) < 2 {
+		t.Fatalf("nginx pids %v: want the master and its workers", pids)
+	}
+	for _, name := range []string{"live-playlist", "segment"} {
+		sc := loadScenario(ctx, cl, name, nt, originConfig{Clients: 2, Duration: time.Second, ShiftSpan: time.Minute}, ng.pids())
+		if sc.Requests == 0 || sc.Errors != 0 || sc.OriginCores <= 0 || sc.RSSMiB <= 0 {
+			t.Fatalf("%s on nginx: %+v", name, sc)
+		}
+		t.Logf("%s: %.0f GETs/s, p99 %.2f ms, nginx %.2f cores", name, sc.PerSecond, sc.Latency.P99, sc.OriginCores)
+	}
 }
