@@ -29,14 +29,15 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-// TestFFmpegRelay runs the ffmpeg peer on one channel for a few seconds: the
+// TestFFmpegRelay runs the ffmpeg peer on two channels (the second goes live
+// half a segment after the first) for a few seconds: the
 // sink must see every segment of the window (markers recovered from the
 // remuxed TS), through strict digest auth, and the CPU of the process must
 // have been measured.
 func TestFFmpegRelay(t *testing.T) {
 	testutil.RequireTool(t, "ffmpeg")
 	t.Setenv("PULLPUSH_BENCH_CHILD", "1")
-	cfg := runConfig{Relay: relayFFmpeg, Channels: 1, Renditions: 2, Segment: time.Second, Bitrate: 200_000, Window: 5,
+	cfg := runConfig{Relay: relayFFmpeg, Channels: 2, Renditions: 2, Segment: time.Second, Bitrate: 200_000, Window: 5,
 		Duration: 5 * time.Second, Grace: 10 * time.Second, SinkAuth: "auto", Media: "auto", Progress: io.Discard, WorkDir: t.TempDir()}
 	if err := cfg.finish(); err != nil {
 		t.Fatal(err)

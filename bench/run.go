@@ -262,7 +262,7 @@ func benchRun(ctx context.Context, cfg runConfig) (res runResult, err error) {
 		}
 		if !cfg.Keep {
 			defer func() {
-				if err == nil {
+				if err == nil && !res.Died {
 					os.RemoveAll(work)
 				} else {
 					fmt.Fprintf(cfg.Progress, "logs kept in %s\n", work)
@@ -350,6 +350,12 @@ func benchRun(ctx context.Context, cfg runConfig) (res runResult, err error) {
 	var created, failed int
 	var ferr error
 	if cfg.Relay == relayFFmpeg {
+		// ffmpeg gives up on a 404: wait until every channel is live (the
+		// phases spread over one segment duration after the epoch).
+		if !sleepCtx(ctx, time.Until(sch.Epoch.Add(cfg.Segment+100*time.Millisecond))) {
+			return res, ctx.Err()
+		}
+		tCreateStart = time.Now()
 		procs, ferr = startFFmpegs(cfg, work, source.addr, sink.addr)
 		created, failed = len(procs.list), cfg.Channels-len(procs.list)
 	} else {
