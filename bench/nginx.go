@@ -211,9 +211,21 @@ func mirrorForNginx(ctx context.Context, cl *http.Client, tg *targets, body []by
 		return nil, err
 	}
 	rnd := rand.New(rand.NewPCG(1, 2))
-	seg := filepath.Join(root, "segment.bin")
-	if err := os.WriteFile(seg, body, 0o644); err != nil {
-		return nil, err
+	// Hard links to a few copies of the segment: ext4 allows 65,000 per inode.
+	const linksPerFile = 60000
+	links, seg := 0, ""
+	link := func(dst string) error {
+		if links%linksPerFile == 0 {
+			seg = filepath.Join(root, fmt.Sprintf("segment%d.bin", links/linksPerFile))
+			if err := os.WriteFile(seg, body, 0o644); err != nil {
+				return err
+			}
+		}
+		links++
+		if err := os.Link(seg, dst); err != nil && !os.IsExist(err) {
+			return fmt.Errorf("link segment: %w", err)
+		}
+		return nil
 	}
 	for r, m := range tg.media {
 		if err := copyURL(m); err != nil {
@@ -245,8 +257,8 @@ func mirrorForNginx(ctx context.Context, cl *http.Client, tg *targets, body []by
 		}
 		dir = filepath.Dir(dir)
 		for seq := tg.firstSeq[r]; seq <= tg.lastSeq[r]; seq++ {
-			if err := os.Link(seg, filepath.Join(dir, strconv.FormatInt(seq, 10)+tg.segExt)); err != nil && !os.IsExist(err) {
-				return nil, fmt.Errorf("link segment: %w", err)
+			if err := link(filepath.Join(dir, strconv.FormatInt(seq, 10)+tg.segExt)); err != nil {
+				return nil, err
 			}
 		}
 	}
