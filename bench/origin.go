@@ -254,7 +254,7 @@ func benchOrigin(ctx context.Context, cfg originConfig, progress io.Writer) (res
 				defer os.RemoveAll(ng.dir)
 			}
 			res.Peer, res.PeerVersion = peerNginx, ng.version
-			res.PeerNote = fmt.Sprintf("static copies: live playlists as of the start, %d time-shifted playlists per rendition, segments hard-linked to one file", shiftCopies)
+			res.PeerNote = fmt.Sprintf("static copies: live playlists as of the start, %d time-shifted playlists per rendition, segments hard-linked to copies of one file", shiftCopies)
 			ntr := tr.Clone()
 			ngClient = &http.Client{Transport: ntr, Timeout: cl.Timeout}
 		}
