@@ -11,25 +11,35 @@ import (
 	"time"
 )
 
-// runCompare implements 'bench compare': pullpush, then the reference, on the
-// same load, printed side by side.
+// runCompare implements 'bench compare': pullpush, then each peer (the
+// reference, ffmpeg), one after the other on the same load, printed side by
+// side with the ratio of each peer to the first relay.
 func runCompare(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("compare", stderr)
 	cfg, out, md := runFlags(fs)
-	pause := fs.Duration("pause", 5*time.Second, "pause between the two runs")
+	pause := fs.Duration("pause", 5*time.Second, "pause between the runs")
+	relayList := fs.String("relays", relayPullpush+","+relayReference, "relays to run, in order; ratios are against the first (pullpush, reference, ffmpeg)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	cfg.Progress = stderr
-	cleanup, err := prebuild(ctx, cfg, relayPullpush)
+	relays, err := parseRelays(*relayList)
+	if err != nil {
+		return err
+	}
+	if len(relays) < 2 {
+		return fmt.Errorf("%w: -relays: compare needs at least two relays", errUsage)
+	}
+	sameMedia(cfg, relays)
+	cleanup, err := prebuild(ctx, cfg, relays...)
 	if err != nil {
 		return err
 	}
 	defer cleanup()
 	auth := cfg.SinkAuth
-	var res [2]runResult
+	res := make([]runResult, len(relays))
 	var errs []error
-	for i, relay := range []string{relayPullpush, relayReference} {
+	for i, relay := range relays {
 		c := *cfg
 		c.Relay, c.SinkAuth = relay, auth
 		if err := c.finish(); err != nil {
@@ -49,12 +59,41 @@ func runCompare(ctx context.Context, args []string, stdout, stderr io.Writer) er
 			return ctx.Err()
 		}
 	}
-	if len(errs) == 2 {
+	if len(errs) == len(relays) {
 		return errors.Join(errs...)
 	}
-	werr := emit(stdout, *out, *md, map[string]runResult{"pullpush": res[0], "reference": res[1]},
-		func(w io.Writer) { writeCompareTable(w, res[0], res[1]) })
+	byName := make(map[string]runResult, len(res))
+	for _, r := range res {
+		byName[r.Relay] = r
+	}
+	werr := emit(stdout, *out, *md, byName, func(w io.Writer) { writeCompareTable(w, res) })
 	return errors.Join(append(errs, werr)...)
+}
+
+// parseRelays splits and checks a -relays list.
+func parseRelays(list string) ([]string, error) {
+	var out []string
+	for _, r := range strings.Split(list, ",") {
+		r = strings.TrimSpace(r)
+		switch r {
+		case relayPullpush, relayReference, relayFFmpeg:
+		default:
+			return nil, fmt.Errorf("%w: -relays: unknown relay %q (pullpush, reference, ffmpeg)", errUsage, r)
+		}
+		if slices.Contains(out, r) {
+			return nil, fmt.Errorf("%w: -relays: %s twice", errUsage, r)
+		}
+		out = append(out, r)
+	}
+	return out, nil
+}
+
+// sameMedia resolves -media auto for a set of relays run on the same load:
+// h264 for all of them when ffmpeg is among them (it needs real media).
+func sameMedia(cfg *runConfig, relays []string) {
+	if (cfg.Media == "" || cfg.Media == "auto") && slices.Contains(relays, relayFFmpeg) {
+		cfg.Media = mediaH264
+	}
 }
 
 // runScale implements 'bench scale': pullpush at every size and the reference
@@ -63,7 +102,7 @@ func runScale(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs := newFlagSet("scale", stderr)
 	cfg, out, md := runFlags(fs)
 	sizes := fs.String("sizes", "10,100,500,1000", "comma-separated channel counts")
-	relays := fs.String("relays", "pullpush,reference", "relays to run, in order")
+	relays := fs.String("relays", "pullpush,reference", "relays to run, in order (pullpush, reference, ffmpeg)")
 	pause := fs.Duration("pause", 5*time.Second, "pause between runs")
 	stopOn := fs.String("stop-after-break", relayReference, "relays not run at larger sizes once they broke (comma-separated)")
 	if err := parseFlags(fs, args); err != nil {
@@ -78,15 +117,19 @@ func runScale(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 		ns = append(ns, n)
 	}
-	cleanup, err := prebuild(ctx, cfg, strings.Split(*relays, ",")...)
+	relayNames, err := parseRelays(*relays)
+	if err != nil {
+		return err
+	}
+	sameMedia(cfg, relayNames)
+	cleanup, err := prebuild(ctx, cfg, relayNames...)
 	if err != nil {
 		return err
 	}
 	defer cleanup()
 	var results []runResult
 	first := true
-	for _, relay := range strings.Split(*relays, ",") {
-		relay = strings.TrimSpace(relay)
+	for _, relay := range relayNames {
 		broken := false
 		for _, n := range ns {
 			c := *cfg

@@ -1,6 +1,6 @@
 // Command bench is the benchmark harness of pullpush: a synthetic live HLS
 // source, a recording digest WebDAV sink, and drivers that run a relay under
-// test (pullpush or the Node reference @eyevinn/hls-pull-push) between them
+// test (pullpush, the Node reference @eyevinn/hls-pull-push, or ffmpeg) between them
 // and report CPU, memory, latency and delivery numbers. See bench/README.md.
 //
 //	go run ./bench source  --listen 127.0.0.1:8001 --channels 50
@@ -45,10 +45,10 @@ const usage = `usage: go run ./bench <command> [flags]
 commands:
   source    synthetic live HLS source: N channels x R renditions on wall-clock time
   sink      digest-auth WebDAV sink recording every segment PUT
-  run       one relay (pullpush or reference) between a source and a sink
-  compare   pullpush and the reference on the same load, side by side
-  scale     pullpush (and the reference while it survives) at several channel counts
-  origin    load test of 'pullpush origin': playlist and segment GETs per second
+  run       one relay (pullpush, reference or ffmpeg) between a source and a sink
+  compare   pullpush and its peers (reference, ffmpeg) on the same load, side by side
+  scale     pullpush (and the peers while they survive) at several channel counts
+  origin    load test of 'pullpush origin' (and nginx with -peer nginx): GETs per second
 
 Run 'go run ./bench <command> -h' for the flags of a command.
 `

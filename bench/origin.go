@@ -39,6 +39,7 @@ type originConfig struct {
 	Pid          int           `json:"-"` // its process id, for CPU and RSS
 	WorkDir      string        `json:"-"`
 	Keep         bool          `json:"-"`
+	Peer         string        `json:"peer,omitempty"` // "nginx": the same files from nginx, scenario by scenario
 }
 
 // originScenario is the result of one request mix.
@@ -51,7 +52,8 @@ type originScenario struct {
 	MBPerSecond float64      `json:"mbPerSecond"`
 	AvgBytes    float64      `json:"avgBytes"`
 	Latency     latencyStats `json:"latency"`
-	OriginCores float64      `json:"originCores"`
+	OriginCores float64      `json:"originCores"` // of the server under test (pullpush origin or the peer)
+	RSSMiB      float64      `json:"rssMiB"`      // its RSS at the end (summed over its processes)
 	ClientCores float64      `json:"clientCores"`
 	OtherCores  float64      `json:"otherCores"` // everything else on the machine (noise)
 }
@@ -70,6 +72,11 @@ type originResult struct {
 	IdleRSSMiB   float64          `json:"idleRssMiB"`
 	FilledRSSMiB float64          `json:"filledRssMiB"`
 	Scenarios    []originScenario `json:"scenarios"`
+
+	Peer          string           `json:"peer,omitempty"`
+	PeerVersion   string           `json:"peerVersion,omitempty"`
+	PeerNote      string           `json:"peerNote,omitempty"` // why the peer did not run, or how it was fed
+	PeerScenarios []originScenario `json:"peerScenarios,omitempty"`
 }
 
 // Scenario names of 'bench origin'.
@@ -101,6 +108,7 @@ func runOrigin(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	fs.IntVar(&cfg.Pid, "pid", 0, "process id of the origin given with -addr (for CPU and RSS)")
 	fs.StringVar(&cfg.WorkDir, "work", "", "directory for the origin's data and log (default: temp dir)")
 	fs.BoolVar(&cfg.Keep, "keep", false, "keep the work directory")
+	fs.StringVar(&cfg.Peer, "peer", "", "also serve the same playlists and segments as static files from this peer under the same load: nginx")
 	jsonOut := fs.String("json", "", "also write the JSON report to this file")
 	mdOut := fs.String("md", "", "also write the Markdown table to this file")
 	if err := parseFlags(fs, args); err != nil {
@@ -116,6 +124,9 @@ func runOrigin(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			return fmt.Errorf("%w: unknown scenario %q", errUsage, s)
 		}
 		cfg.Scenarios = append(cfg.Scenarios, s)
+	}
+	if cfg.Peer != "" && cfg.Peer != peerNginx {
+		return fmt.Errorf("%w: -peer must be %s", errUsage, peerNginx)
 	}
 	if cfg.Clients < 1 || cfg.Segment <= 0 || cfg.Window < cfg.Segment || cfg.Renditions < 1 || cfg.SegmentBytes < tsPacket {
 		return fmt.Errorf("%w: bad -clients, -segment, -window, -renditions or -segment-bytes", errUsage)
@@ -220,16 +231,80 @@ func benchOrigin(ctx context.Context, cfg originConfig, progress io.Writer) (res
 		return res, err
 	}
 	res.LiveBytes, res.ShiftBytes = tg.liveBytes, tg.shiftBytes
+	var pids []int
+	if pid != 0 {
+		pids = []int{pid}
+	}
+
+	// The peer: the same files, static, from nginx.
+	var ng *nginxPeer
+	var ngTargets *targets
+	var ngClient *http.Client
+	if cfg.Peer == peerNginx {
+		ng, ngTargets, err = setupNginx(ctx, cl, tg, pf.body, cfg, logf)
+		switch {
+		case errors.Is(err, errNoNginx):
+			res.Peer, res.PeerNote = peerNginx, err.Error()
+			logf("%v", err)
+		case err != nil:
+			return res, fmt.Errorf("nginx peer: %w", err)
+		default:
+			defer ng.stop()
+			if !cfg.Keep {
+				defer os.RemoveAll(ng.dir)
+			}
+			res.Peer, res.PeerVersion = peerNginx, ng.version
+			res.PeerNote = fmt.Sprintf("static copies: live playlists as of the start, %d time-shifted playlists per rendition, segments hard-linked to copies of one file", shiftCopies)
+			ntr := tr.Clone()
+			ngClient = &http.Client{Transport: ntr, Timeout: cl.Timeout}
+		}
+	}
 	for _, name := range cfg.Scenarios {
 		logf("scenario %s: %d clients for %s", name, cfg.Clients, cfg.Duration)
-		sc := loadScenario(ctx, cl, name, tg, cfg, pid)
+		sc := loadScenario(ctx, cl, name, tg, cfg, pids)
 		logf("  %.0f req/s, p99 %.2f ms, %d errors", sc.PerSecond, sc.Latency.P99, sc.Errors)
 		res.Scenarios = append(res.Scenarios, sc)
 		if ctx.Err() != nil {
 			return res, ctx.Err()
 		}
+		if ngTargets != nil {
+			tr.CloseIdleConnections()
+			logf("scenario %s on nginx", name)
+			sc := loadScenario(ctx, ngClient, name, ngTargets, cfg, ng.pids())
+			logf("  %.0f req/s, p99 %.2f ms, %d errors", sc.PerSecond, sc.Latency.P99, sc.Errors)
+			res.PeerScenarios = append(res.PeerScenarios, sc)
+			ngClient.Transport.(*http.Transport).CloseIdleConnections()
+			if ctx.Err() != nil {
+				return res, ctx.Err()
+			}
+		}
 	}
 	return res, nil
+}
+
+// setupNginx copies the origin's files for nginx and starts it.
+func setupNginx(ctx context.Context, cl *http.Client, tg *targets, body []byte, cfg originConfig, logf func(string, ...any)) (*nginxPeer, *targets, error) {
+	if _, err := nginxBin(); err != nil {
+		return nil, nil, err
+	}
+	dir, err := newNginxDir()
+	if err != nil {
+		return nil, nil, err
+	}
+	t0 := time.Now()
+	ng, err := startNginx(ctx, dir)
+	if err != nil {
+		os.RemoveAll(dir)
+		return nil, nil, err
+	}
+	nt, err := mirrorForNginx(ctx, cl, tg, body, ng.root, "http://"+ng.addr, cfg.ShiftSpan)
+	if err != nil {
+		ng.stop()
+		os.RemoveAll(dir)
+		return nil, nil, err
+	}
+	logf("nginx %s on %s (pids %v) serving static copies in %s (copied in %.1f s)", ng.version, ng.addr, ng.pids(), ng.root, time.Since(t0).Seconds())
+	return ng, nt, nil
 }
 
 // waitAnswer polls url until any HTTP response arrives.
@@ -435,6 +510,7 @@ type targets struct {
 	oldest     time.Time
 	liveBytes  int
 	shiftBytes int
+	shift      [][]string // per rendition: static time-shifted playlists (nginx); nil = ask the origin with ?start=&end=
 }
 
 // discoverTargets reads the origin's playlists to learn media playlist and
@@ -542,13 +618,10 @@ func (tg *targets) url(name string, rnd *rand.Rand, span time.Duration) string {
 	case "master":
 		return tg.master
 	case "shift-playlist":
-		lo := tg.oldest.Add(2 * time.Minute).Unix()
-		hi := time.Now().Add(-span - time.Minute).Unix()
-		s := lo
-		if hi > lo {
-			s = lo + rnd.Int64N(hi-lo)
+		if tg.shift != nil {
+			return tg.shift[r][rnd.IntN(len(tg.shift[r]))]
 		}
-		return tg.media[r] + "?start=" + strconv.FormatInt(s, 10) + "&end=" + strconv.FormatInt(s+int64(span/time.Second), 10)
+		return tg.shiftURL(r, rnd, span)
 	case "segment":
 		seq := tg.firstSeq[r] + rnd.Int64N(tg.lastSeq[r]-tg.firstSeq[r]+1)
 		return tg.segPrefix[r] + strconv.FormatInt(seq, 10) + tg.segExt
@@ -556,9 +629,21 @@ func (tg *targets) url(name string, rnd *rand.Rand, span time.Duration) string {
 	return tg.media[r] // live-playlist
 }
 
+// shiftURL is a time-shifted playlist request of rendition r with a random
+// start inside the window.
+func (tg *targets) shiftURL(r int, rnd *rand.Rand, span time.Duration) string {
+	lo := tg.oldest.Add(2 * time.Minute).Unix()
+	hi := time.Now().Add(-span - time.Minute).Unix()
+	s := lo
+	if hi > lo {
+		s = lo + rnd.Int64N(hi-lo)
+	}
+	return tg.media[r] + "?start=" + strconv.FormatInt(s, 10) + "&end=" + strconv.FormatInt(s+int64(span/time.Second), 10)
+}
+
 // loadScenario runs cfg.Clients workers requesting scenario URLs for
 // cfg.Duration and measures them.
-func loadScenario(ctx context.Context, cl *http.Client, name string, tg *targets, cfg originConfig, pid int) originScenario {
+func loadScenario(ctx context.Context, cl *http.Client, name string, tg *targets, cfg originConfig, pids []int) originScenario {
 	sc := originScenario{Name: name}
 	var bytesN, errs atomic.Int64
 	var firstErr atomic.Value
@@ -568,8 +653,8 @@ func loadScenario(ctx context.Context, cl *http.Client, name string, tg *targets
 	self := os.Getpid()
 	cStart, _ := readProc(self)
 	mStart, _ := readCPUTimes()
-	if pid != 0 {
-		oStart, _ = readProc(pid)
+	if len(pids) > 0 {
+		oStart = sumProcs(pids)
 	}
 	start := time.Now()
 	end := start.Add(cfg.Duration)
@@ -611,12 +696,13 @@ func loadScenario(ctx context.Context, cl *http.Client, name string, tg *targets
 	el := time.Since(start).Seconds()
 	cEnd, _ := readProc(self)
 	mEnd, _ := readCPUTimes()
-	if pid != 0 {
-		oEnd, _ = readProc(pid)
+	if len(pids) > 0 {
+		oEnd = sumProcs(pids)
 		sc.OriginCores = coresBetween(oStart, oEnd)
+		sc.RSSMiB = round3(float64(oEnd.RSS) / mib)
 	}
 	sc.ClientCores = coresBetween(cStart, cEnd)
-	if pid != 0 {
+	if len(pids) > 0 {
 		sc.OtherCores = round3(max(0, busyCores(mStart, mEnd, runtime.NumCPU())-sc.OriginCores-sc.ClientCores))
 	}
 	var all []float64
@@ -654,6 +740,54 @@ func writeOriginTable(w io.Writer, r originResult) {
 	for _, s := range r.Scenarios {
 		if s.FirstError != "" {
 			fmt.Fprintf(w, "- %s first error: %s\n", s.Name, s.FirstError)
+		}
+	}
+	if r.Peer != "" {
+		writePeerTable(w, r)
+	}
+}
+
+// cpuPer1k is CPU milliseconds per 1,000 GETs.
+func cpuPer1k(s originScenario) float64 {
+	if s.PerSecond == 0 {
+		return 0
+	}
+	return s.OriginCores / s.PerSecond * 1e6
+}
+
+func ratio(a, b float64) string {
+	if b == 0 {
+		return ""
+	}
+	return fmt.Sprintf("%.2fx", a/b)
+}
+
+// writePeerTable prints the origin and its peer side by side, scenario by
+// scenario (peer / pullpush ratios).
+func writePeerTable(w io.Writer, r originResult) {
+	fmt.Fprintf(w, "\n### pullpush origin vs %s (%s)\n\n", r.Peer, r.PeerVersion)
+	if len(r.PeerScenarios) == 0 {
+		fmt.Fprintf(w, "%s did not run: %s\n", r.Peer, r.PeerNote)
+		return
+	}
+	fmt.Fprintf(w, "%s: %s. Each scenario ran on pullpush, then on %s, with the same clients.\n\n", r.Peer, r.PeerNote, r.Peer)
+	p := r.Peer
+	fmt.Fprintf(w, "| scenario | pullpush GETs/s | %s GETs/s | %s / pullpush | pullpush p50 / p99 ms | %s p50 / p99 ms | pullpush cores | %s cores | pullpush CPU ms per 1k GETs | %s CPU ms per 1k GETs | %s / pullpush CPU per GET | pullpush RSS MiB | %s RSS MiB | errors | client cores |\n",
+		p, p, p, p, p, p, p)
+	fmt.Fprintf(w, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+	for i, a := range r.Scenarios {
+		if i >= len(r.PeerScenarios) {
+			break
+		}
+		b := r.PeerScenarios[i]
+		fmt.Fprintf(w, "| %s | %.0f | %.0f | %s | %.2f / %.2f | %.2f / %.2f | %.2f | %.2f | %.1f | %.1f | %s | %.0f | %.0f | %d / %d | %.2f / %.2f |\n",
+			a.Name, a.PerSecond, b.PerSecond, ratio(b.PerSecond, a.PerSecond), a.Latency.P50, a.Latency.P99, b.Latency.P50, b.Latency.P99,
+			a.OriginCores, b.OriginCores, cpuPer1k(a), cpuPer1k(b), ratio(cpuPer1k(b), cpuPer1k(a)), a.RSSMiB, b.RSSMiB, a.Errors, b.Errors, a.ClientCores, b.ClientCores)
+	}
+	fmt.Fprintln(w)
+	for _, s := range r.PeerScenarios {
+		if s.FirstError != "" {
+			fmt.Fprintf(w, "- %s %s first error: %s\n", r.Peer, s.Name, s.FirstError)
 		}
 	}
 }

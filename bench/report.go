@@ -96,6 +96,12 @@ func writeNotes(w io.Writer, rs ...runResult) {
 		if r.Sink.BadSize+r.Sink.Misrouted+r.Sink.ReadErrors > 0 {
 			notes = append(notes, fmt.Sprintf("sink: %d bad sizes, %d misrouted, %d read errors", r.Sink.BadSize, r.Sink.Misrouted, r.Sink.ReadErrors))
 		}
+		if r.Sink.RemuxedPuts > 0 {
+			notes = append(notes, fmt.Sprintf("%d remuxed segment PUTs carrying %d source segments (markers read from the H.264 SEI; sizes are the relay's)", r.Sink.RemuxedPuts, r.Sink.RemuxedSegments))
+		}
+		if r.Relay == relayFFmpeg {
+			notes = append(notes, fmt.Sprintf("CPU and RSS summed over %d ffmpeg processes (shared library pages counted in each)", r.FetchersCreated))
+		}
 		if len(r.Sink.Unauthorized) > 0 {
 			notes = append(notes, fmt.Sprintf("sink auth %s, 401s: %v", r.Sink.Auth, r.Sink.Unauthorized))
 		} else {
@@ -106,20 +112,47 @@ func writeNotes(w io.Writer, rs ...runResult) {
 	}
 }
 
-// writeCompareTable prints pullpush and the reference side by side.
-func writeCompareTable(w io.Writer, pp, ref runResult) {
-	fmt.Fprintf(w, "### pullpush vs reference\n\n%s\n\n- pullpush: %s\n- reference: %s\n\n", loadLine(pp), pp.RelayVersion, ref.RelayVersion)
-	fmt.Fprintf(w, "| metric | pullpush | reference | reference / pullpush |\n|---|---:|---:|---:|\n")
-	for _, m := range metrics {
-		a, b := m.val(pp), m.val(ref)
-		ratio := ""
-		switch {
-		case m.ratio && strings.Contains(m.label, "higher is better") && b != 0:
-			ratio = fmt.Sprintf("pullpush %.1fx", a/b)
-		case m.ratio && a != 0:
-			ratio = fmt.Sprintf("%.1fx", b/a)
-		}
-		fmt.Fprintf(w, "| %s | "+m.fmt+" | "+m.fmt+" | %s |\n", m.label, a, b, ratio)
+// writeCompareTable prints the relays side by side, with the ratio of each
+// later relay to the first (pullpush).
+func writeCompareTable(w io.Writer, rs []runResult) {
+	if len(rs) == 0 {
+		return
 	}
-	writeNotes(w, pp, ref)
+	base := rs[0]
+	var names []string
+	for _, r := range rs {
+		names = append(names, r.Relay)
+	}
+	fmt.Fprintf(w, "### %s\n\n%s\n\n", strings.Join(names, " vs "), loadLine(base))
+	for _, r := range rs {
+		fmt.Fprintf(w, "- %s: %s\n", r.Relay, r.RelayVersion)
+	}
+	fmt.Fprintf(w, "\n| metric |")
+	for _, r := range rs {
+		fmt.Fprintf(w, " %s |", r.Relay)
+	}
+	for _, r := range rs[1:] {
+		fmt.Fprintf(w, " %s / %s |", r.Relay, base.Relay)
+	}
+	fmt.Fprintf(w, "\n|---|%s%s\n", strings.Repeat("---:|", len(rs)), strings.Repeat("---:|", len(rs)-1))
+	for _, m := range metrics {
+		fmt.Fprintf(w, "| %s |", m.label)
+		for _, r := range rs {
+			fmt.Fprintf(w, " "+m.fmt+" |", m.val(r))
+		}
+		a := m.val(base)
+		for _, r := range rs[1:] {
+			b := m.val(r)
+			ratio := ""
+			switch {
+			case m.ratio && strings.Contains(m.label, "higher is better") && b != 0:
+				ratio = fmt.Sprintf("%s %.1fx", base.Relay, a/b)
+			case m.ratio && a != 0:
+				ratio = fmt.Sprintf("%.1fx", b/a)
+			}
+			fmt.Fprintf(w, " %s |", ratio)
+		}
+		fmt.Fprintln(w)
+	}
+	writeNotes(w, rs...)
 }

@@ -42,6 +42,7 @@ type runConfig struct {
 	Idle        time.Duration `json:"idleNs"`
 	SinkAuth    string        `json:"sinkAuth"`
 	Concurrency int           `json:"concurrency,omitempty"` // per-fetcher transfers; 0 = relay default
+	Media       string        `json:"media"`                 // source segment content: null or h264 (auto: h264 when ffmpeg runs)
 
 	RefDir      string    `json:"-"`      // npm prefix of the reference
 	PullpushBin string    `json:"-"`      // prebuilt pullpush binary (optional)
@@ -130,7 +131,7 @@ const mib = 1 << 20
 func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("run", stderr)
 	cfg, out, md := runFlags(fs)
-	relay := fs.String("relay", relayPullpush, "relay under test: pullpush or reference")
+	relay := fs.String("relay", relayPullpush, "relay under test: pullpush, reference or ffmpeg")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -172,6 +173,7 @@ func runFlags(fs interface {
 	fs.DurationVar(&cfg.BreakP99, "break-p99", 0, "p99 added latency above which a run counts as broken (default: one segment duration)")
 	fs.DurationVar(&cfg.Idle, "idle", 3*time.Second, "idle baseline measurement before creating fetchers")
 	fs.StringVar(&cfg.SinkAuth, "sink-auth", "auto", "sink authentication: strict, lenient, none or auto (strict for pullpush, lenient for the reference)")
+	fs.StringVar(&cfg.Media, "media", "auto", "source segment content: null (TS null packets), h264 (a tiny real H.264 stream) or auto (h264 when ffmpeg is among the relays, so all of them get the same load)")
 	fs.IntVar(&cfg.Concurrency, "concurrency", 0, "per-fetcher concurrency sent to the relay (0 = relay default)")
 	fs.StringVar(&cfg.RefDir, "ref-dir", defaultRefDir(), "npm prefix of the reference (bench/reference/install.sh)")
 	fs.StringVar(&cfg.PullpushBin, "pullpush-bin", "", "prebuilt pullpush binary (default: build it, see -source)")
@@ -198,8 +200,22 @@ func defaultRefDir() string {
 
 // finish validates cfg and fills defaults.
 func (cfg *runConfig) finish() error {
-	if cfg.Relay != relayPullpush && cfg.Relay != relayReference {
-		return fmt.Errorf("%w: -relay must be pullpush or reference, not %q", errUsage, cfg.Relay)
+	if cfg.Relay != relayPullpush && cfg.Relay != relayReference && cfg.Relay != relayFFmpeg {
+		return fmt.Errorf("%w: -relay must be pullpush, reference or ffmpeg, not %q", errUsage, cfg.Relay)
+	}
+	if cfg.Media == "" || cfg.Media == "auto" {
+		// ffmpeg remuxes: it needs real media and drops the null packets
+		// that carry the binary marker.
+		cfg.Media = mediaNull
+		if cfg.Relay == relayFFmpeg {
+			cfg.Media = mediaH264
+		}
+	}
+	if cfg.Media != mediaNull && cfg.Media != mediaH264 {
+		return fmt.Errorf("%w: -media must be auto, %s or %s", errUsage, mediaNull, mediaH264)
+	}
+	if cfg.Relay == relayFFmpeg && cfg.Media != mediaH264 {
+		return fmt.Errorf("%w: the ffmpeg relay needs -media %s", errUsage, mediaH264)
 	}
 	if cfg.Channels < 1 || cfg.Renditions < 1 || cfg.Segment <= 0 || cfg.Duration <= 0 || cfg.Window < 1 {
 		return fmt.Errorf("%w: -channels, -renditions, -segment, -window and -duration must be positive", errUsage)
@@ -246,7 +262,7 @@ func benchRun(ctx context.Context, cfg runConfig) (res runResult, err error) {
 		}
 		if !cfg.Keep {
 			defer func() {
-				if err == nil {
+				if err == nil && !res.Died {
 					os.RemoveAll(work)
 				} else {
 					fmt.Fprintf(cfg.Progress, "logs kept in %s\n", work)
@@ -277,60 +293,80 @@ func benchRun(ctx context.Context, cfg runConfig) (res runResult, err error) {
 	}
 	defer sink.stop(2 * time.Second)
 	sch := schedule{Epoch: time.Now().Truncate(time.Millisecond), Channels: cfg.Channels, Renditions: cfg.Renditions,
-		Segment: cfg.Segment, Window: cfg.Window, Bitrate: cfg.Bitrate, Stagger: true}
+		Segment: cfg.Segment, Window: cfg.Window, Bitrate: cfg.Bitrate, Stagger: true, Media: cfg.Media}
 	source, err := startChild("source", work, exec.Command(self, "source", "-listen", "127.0.0.1:0",
 		"-channels", strconv.Itoa(cfg.Channels), "-renditions", strconv.Itoa(cfg.Renditions),
 		"-segment", cfg.Segment.String(), "-bitrate", strconv.FormatInt(cfg.Bitrate, 10),
-		"-window", strconv.Itoa(cfg.Window), "-epoch", strconv.FormatInt(sch.Epoch.UnixMilli(), 10)), true, 30*time.Second)
+		"-window", strconv.Itoa(cfg.Window), "-epoch", strconv.FormatInt(sch.Epoch.UnixMilli(), 10),
+		"-media", cfg.Media), true, 30*time.Second)
 	if err != nil {
 		return res, err
 	}
 	defer source.stop(2 * time.Second)
 
-	// Relay under test.
-	port, err := freePort()
-	if err != nil {
-		return res, err
-	}
-	relay, err := relayCmd(port)
-	if err != nil {
-		return res, err
-	}
-	rl, err := startChild("relay", work, relay, false, 0)
-	if err != nil {
-		return res, err
-	}
-	defer rl.stop(5 * time.Second)
-	api := fmt.Sprintf("http://127.0.0.1:%d", port)
-	if err := waitHTTP(ctx, rl, api+"/api/v1/fetcher", 60*time.Second); err != nil {
-		return res, err
-	}
-	cfg.logf("relay ready on %s (pid %d); source %s, sink %s (auth %s)", api, rl.cmd.Process.Pid, source.addr, sink.addr, cfg.SinkAuth)
-
-	// Idle baseline.
-	var idle []procSample
-	for end := time.Now().Add(cfg.Idle); time.Now().Before(end) || len(idle) == 0; {
-		s, err := readProc(rl.cmd.Process.Pid)
+	// Relay under test: a process with the fetcher API (pullpush, the
+	// reference), or the ffmpeg peer's processes, started per channel.
+	procs := &relayProcs{}
+	defer func() { procs.stopAll(5 * time.Second) }()
+	api := ""
+	if cfg.Relay != relayFFmpeg {
+		port, err := freePort()
 		if err != nil {
-			return res, fmt.Errorf("relay died while idle: %w (log %s)", err, rl.log)
+			return res, err
 		}
-		idle = append(idle, s)
-		if !sleepCtx(ctx, 250*time.Millisecond) {
-			return res, ctx.Err()
+		relay, err := relayCmd(port)
+		if err != nil {
+			return res, err
 		}
-	}
-	res.IdleRSSMiB = medianRSS(idle) / mib
+		rl, err := startChild("relay", work, relay, false, 0)
+		if err != nil {
+			return res, err
+		}
+		procs.list = []*child{rl}
+		api = fmt.Sprintf("http://127.0.0.1:%d", port)
+		if err := waitHTTP(ctx, rl, api+"/api/v1/fetcher", 60*time.Second); err != nil {
+			return res, err
+		}
+		cfg.logf("relay ready on %s (pid %d); source %s, sink %s (auth %s)", api, rl.cmd.Process.Pid, source.addr, sink.addr, cfg.SinkAuth)
 
-	// Fetchers.
+		// Idle baseline.
+		var idle []procSample
+		for end := time.Now().Add(cfg.Idle); time.Now().Before(end) || len(idle) == 0; {
+			s, err := procs.sample()
+			if err != nil {
+				return res, fmt.Errorf("relay died while idle: %w (log %s)", err, rl.log)
+			}
+			idle = append(idle, s)
+			if !sleepCtx(ctx, 250*time.Millisecond) {
+				return res, ctx.Err()
+			}
+		}
+		res.IdleRSSMiB = medianRSS(idle) / mib
+	}
+
+	// Fetchers (or ffmpeg processes).
 	cfg.logf("creating %d fetchers", cfg.Channels)
 	tCreateStart := time.Now()
-	created, failed, ferr := createFetchers(ctx, api, cfg, source.addr, sink.addr)
+	var created, failed int
+	var ferr error
+	if cfg.Relay == relayFFmpeg {
+		// ffmpeg gives up on a 404: wait until every channel is live (the
+		// phases spread over one segment duration after the epoch).
+		if !sleepCtx(ctx, time.Until(sch.Epoch.Add(cfg.Segment+100*time.Millisecond))) {
+			return res, ctx.Err()
+		}
+		tCreateStart = time.Now()
+		procs, ferr = startFFmpegs(cfg, work, source.addr, sink.addr)
+		created, failed = len(procs.list), cfg.Channels-len(procs.list)
+	} else {
+		created, failed, ferr = createFetchers(ctx, api, cfg, source.addr, sink.addr)
+	}
 	res.FetchersCreated, res.FetchersFailed = created, failed
 	if ferr != nil {
 		res.FetcherError = ferr.Error()
 	}
 	if created == 0 {
-		return res, fmt.Errorf("no fetcher created: %v (relay log %s)", ferr, rl.log)
+		return res, fmt.Errorf("no fetcher created: %v (relay logs in %s)", ferr, work)
 	}
 	tCreated := time.Now()
 	mStart := tCreated.Add(cfg.Warmup)
@@ -338,7 +374,7 @@ func benchRun(ctx context.Context, cfg runConfig) (res runResult, err error) {
 	cfg.logf("%d fetchers created (%d failed) in %s; warm-up %s, window %s", created, failed, tCreated.Sub(tCreateStart).Round(time.Millisecond), cfg.Warmup, cfg.Duration)
 
 	var profErr chan error
-	if cfg.CPUProfile != "" && cfg.Relay == relayPullpush {
+	if cfg.CPUProfile != "" && cfg.Relay == relayPullpush && api != "" {
 		profErr = make(chan error, 1)
 		go func() {
 			if !sleepCtx(ctx, time.Until(mStart)) {
@@ -357,7 +393,7 @@ func benchRun(ctx context.Context, cfg runConfig) (res runResult, err error) {
 				perfDone <- ctx.Err()
 				return
 			}
-			perfDone <- perfRecord(ctx, rl.cmd.Process.Pid, cfg.Duration, cfg.Perf)
+			perfDone <- perfRecord(ctx, procs.pids(), cfg.Duration, cfg.Perf)
 		}()
 	}
 
@@ -370,8 +406,8 @@ func benchRun(ctx context.Context, cfg runConfig) (res runResult, err error) {
 		if !sleepCtx(ctx, time.Until(at)) {
 			return res, ctx.Err()
 		}
-		s, perr := readProc(rl.cmd.Process.Pid)
-		if perr != nil || !rl.alive() {
+		s, perr := procs.sample()
+		if perr != nil {
 			res.Died = true
 			break
 		}
@@ -390,11 +426,12 @@ func benchRun(ctx context.Context, cfg runConfig) (res runResult, err error) {
 	}
 	res.LoadAvgEnd = loadAvg()
 	if res.Died {
-		select {
-		case <-rl.done:
-			res.ExitError = fmt.Sprint(rl.err)
-		case <-time.After(time.Second):
-			res.ExitError = "process gone"
+		res.ExitError = "process gone"
+		for end := time.Now().Add(time.Second); time.Now().Before(end); sleepCtx(ctx, 50*time.Millisecond) {
+			if d := procs.dead(); d != nil {
+				res.ExitError = fmt.Sprintf("%s: %v (log %s)", d.name, d.err, d.log)
+				break
+			}
 		}
 		cfg.logf("relay died: %s", res.ExitError)
 	}
@@ -433,8 +470,9 @@ func benchRun(ctx context.Context, cfg runConfig) (res runResult, err error) {
 			cfg.logf("perf profile written to %s (summary %s.txt)", cfg.Perf, cfg.Perf)
 		}
 	}
-	if !res.Died && rl.alive() {
-		if hwm, err := readProc(rl.cmd.Process.Pid); err == nil {
+	if !res.Died && len(procs.list) == 1 {
+		// The peak since start (for one process; a sum of peaks overstates).
+		if hwm, err := procs.sample(); err == nil {
 			all = append(all, procSample{RSS: hwm.HWM, At: hwm.At})
 		}
 	}
@@ -487,6 +525,9 @@ func prepareRelay(ctx context.Context, cfg runConfig, work string) (func(port in
 			args = append(args, cfg.RelayArgs...)
 			return exec.Command(bin, args...), nil
 		}, ver, nil
+	case relayFFmpeg:
+		ver, err := ffmpegVersion(ctx)
+		return nil, ver, err
 	case relayReference:
 		root, err := moduleRoot()
 		if err != nil {
@@ -877,10 +918,10 @@ func saveProfile(ctx context.Context, url, path string) error {
 	return f.Close()
 }
 
-// perfRecord samples pid with perf(1) for d, then writes the flat profile
+// perfRecord samples pids (comma-separated) with perf(1) for d, then writes the flat profile
 // (top symbols by self time) next to the data file.
-func perfRecord(ctx context.Context, pid int, d time.Duration, path string) error {
-	rec := exec.CommandContext(ctx, "perf", "record", "-F", "499", "-g", "-p", strconv.Itoa(pid), "-o", path,
+func perfRecord(ctx context.Context, pids string, d time.Duration, path string) error {
+	rec := exec.CommandContext(ctx, "perf", "record", "-F", "499", "-g", "-p", pids, "-o", path,
 		"--", "sleep", strconv.FormatFloat(d.Seconds(), 'f', 3, 64))
 	if out, err := rec.CombinedOutput(); err != nil {
 		return fmt.Errorf("perf record: %w\n%s", err, out)

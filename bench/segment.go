@@ -106,6 +106,7 @@ type schedule struct {
 	Window     int           `json:"window"`
 	Bitrate    int64         `json:"bitrate"`
 	Stagger    bool          `json:"stagger"`
+	Media      string        `json:"media,omitempty"` // mediaNull (default) or mediaH264
 }
 
 // phase is channel c's offset from the epoch.

@@ -58,6 +58,8 @@ type sinkStats struct {
 	BadSize          int64            `json:"badSize"`          // segment bodies whose size differs from the marker's
 	Misrouted        int64            `json:"misrouted"`        // segments PUT under another channel's ingest path
 	ReadErrors       int64            `json:"readErrors"`       // bodies that failed mid-transfer
+	RemuxedPuts      int64            `json:"remuxedPuts"`      // TS bodies without a leading marker packet, scanned for SEI markers
+	RemuxedSegments  int64            `json:"remuxedSegments"`  // markers found in them (one per source segment)
 	Unauthorized     map[string]int64 `json:"unauthorized"`     // 401 answers by reason
 }
 
@@ -70,6 +72,7 @@ type sink struct {
 	realm    string
 	verifier *digest.Verifier
 	bufs     sync.Pool
+	scans    sync.Pool // whole bodies of remuxed segments
 	now      func() time.Time
 
 	mu    sync.Mutex
@@ -92,6 +95,7 @@ func newSink(mode, user, pass, realm string) (*sink, error) {
 		return pass, u == user
 	})
 	s.bufs.New = func() any { b := make([]byte, 64<<10); return &b }
+	s.scans.New = func() any { b := make([]byte, 0, 512<<10); return &[2][]byte{b, nil} }
 	return s, nil
 }
 
@@ -202,9 +206,37 @@ func (s *sink) put(w http.ResponseWriter, r *http.Request) {
 	head := buf[:n]
 	var m marker
 	isSeg := false
+	var remuxed []marker
+	scanned := false
 	if err == nil {
 		m, isSeg = decodeMarker(head)
-		for {
+		if !isSeg && head[0] == tsSync {
+			scanned = true
+			// A TS body without the source's marker packet: a remuxing
+			// relay (ffmpeg) rewrote the packets. The markers travel in
+			// the H.264 SEI of each source segment's IDR frame.
+			sp := s.scans.Get().(*[2][]byte)
+			defer s.scans.Put(sp)
+			body := append(sp[0][:0], head...)
+			for {
+				if len(body) == cap(body) {
+					body = append(body, 0)[:len(body)]
+				}
+				k, rerr := r.Body.Read(body[len(body):cap(body)])
+				body = body[:len(body)+k]
+				if rerr == io.EOF {
+					break
+				}
+				if rerr != nil {
+					err = rerr
+					break
+				}
+			}
+			total = int64(len(body))
+			remuxed, sp[1] = scanTextMarkers(body, sp[1])
+			sp[0] = body
+		}
+		for !scanned {
 			k, rerr := r.Body.Read(buf)
 			total += int64(k)
 			if rerr == io.EOF {
@@ -245,6 +277,27 @@ func (s *sink) put(w http.ResponseWriter, r *http.Request) {
 			s.st.DuplicateSegment++
 		} else {
 			s.segs[k] = &segRecord{C: m.Channel, R: m.Rendition, Seq: m.Seq, Listed: m.Listed, Done: done.UnixNano(), Count: 1}
+		}
+		if s.paths[path]++; s.paths[path] > 1 {
+			s.st.DuplicatePath++
+		}
+	case len(remuxed) > 0:
+		s.st.SegmentPuts++
+		s.st.RemuxedPuts++
+		s.st.SegmentBytes += total
+		c, routed := ingestChannel(path)
+		for _, m := range remuxed {
+			s.st.RemuxedSegments++
+			if routed && c != int(m.Channel) {
+				s.st.Misrouted++
+			}
+			k := segKey{m.Channel, m.Rendition, m.Seq}
+			if rec := s.segs[k]; rec != nil {
+				rec.Count++
+				s.st.DuplicateSegment++
+			} else {
+				s.segs[k] = &segRecord{C: m.Channel, R: m.Rendition, Seq: m.Seq, Listed: m.Listed, Done: done.UnixNano(), Count: 1}
+			}
 		}
 		if s.paths[path]++; s.paths[path] > 1 {
 			s.st.DuplicatePath++

@@ -31,7 +31,8 @@ type sourceStats struct {
 // source serves the synthetic live channels of a schedule.
 type source struct {
 	sch  schedule
-	body []byte // shared segment body; the first packet is replaced per segment
+	body []byte        // shared segment body; the first packet is replaced per segment
+	h264 *h264Segments // h264 media: per-segment bodies (nil for null media)
 	now  func() time.Time
 	pool sync.Pool
 
@@ -41,6 +42,9 @@ type source struct {
 
 func newSource(sch schedule) *source {
 	s := &source{sch: sch, body: segmentBody(sch.segSize()), now: time.Now}
+	if sch.Media == mediaH264 {
+		s.h264 = newH264Segments(sch)
+	}
 	s.pool.New = func() any { b := make([]byte, 0, 1024); return &b }
 	return s
 }
@@ -186,6 +190,16 @@ func (s *source) writeSegment(w http.ResponseWriter, r *http.Request, c, rd int,
 		return
 	}
 	s.segmentGets.Add(1)
+	if s.h264 != nil {
+		b := s.h264.segment(marker{Channel: uint32(c), Rendition: uint16(rd), Seq: seq, Listed: s.sch.listed(c, seq).UnixNano()})
+		w.Header().Set("Content-Type", "video/mp2t")
+		w.Header().Set("Content-Length", strconv.Itoa(len(b)))
+		if r.Method != http.MethodHead {
+			n, _ := w.Write(b)
+			s.segmentBytes.Add(int64(n))
+		}
+		return
+	}
 	var first [tsPacket]byte
 	marker{Channel: uint32(c), Rendition: uint16(rd), Seq: seq,
 		Listed: s.sch.listed(c, seq).UnixNano(), Size: uint32(len(s.body))}.encode(first[:])
@@ -213,6 +227,7 @@ func runSource(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	segment := fs.Duration("segment", 2*time.Second, "segment duration")
 	bitrate := fs.String("bitrate", "1M", "bitrate of each rendition (bits/s; k, M, G suffixes)")
 	window := fs.Int("window", 5, "segments per media playlist")
+	media := fs.String("media", mediaNull, "segment content: null (TS null packets) or h264 (a tiny real H.264 stream, for remuxing relays such as ffmpeg)")
 	stagger := fs.Bool("stagger", true, "spread the channels' segment boundaries evenly over one segment duration")
 	epochMs := fs.Int64("epoch", 0, "schedule epoch in unix milliseconds (default: now)")
 	statsOut := fs.String("stats-out", "", "write final stats JSON to this file at exit")
@@ -226,12 +241,15 @@ func runSource(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if *channels < 1 || *renditions < 1 || *segment <= 0 || *window < 1 {
 		return fmt.Errorf("%w: -channels, -renditions, -segment and -window must be positive", errUsage)
 	}
+	if *media != mediaNull && *media != mediaH264 {
+		return fmt.Errorf("%w: -media must be %s or %s", errUsage, mediaNull, mediaH264)
+	}
 	epoch := time.Now()
 	if *epochMs != 0 {
 		epoch = time.UnixMilli(*epochMs)
 	}
 	src := newSource(schedule{Epoch: epoch, Channels: *channels, Renditions: *renditions,
-		Segment: *segment, Window: *window, Bitrate: br, Stagger: *stagger})
+		Segment: *segment, Window: *window, Bitrate: br, Stagger: *stagger, Media: *media})
 	err = serveUntilDone(ctx, *listen, src, stdout)
 	if *statsOut != "" {
 		if werr := writeJSONFile(*statsOut, src.stats()); werr != nil && err == nil {
