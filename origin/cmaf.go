@@ -188,7 +188,9 @@ func audioSamples(s *tsStream, t *tsTrack, base, off int64) ([]mp4.FullSample, e
 }
 
 // cmafSegment repackages the track t of a demuxed TS segment as a CMAF
-// media segment: styp, then one fragment per GOP (one for audio). seq
+// media segment: styp, then two fragments per GOP, the first holding only
+// its keyframe, so that an I-frame playlist's byte range is one whole
+// fragment a demuxer reads as exactly that frame (one fragment for audio). seq
 // numbers the fragments; base is the unwrapped first DTS of the segment's
 // timing track and off is added to every timestamp (90 kHz, see
 // rendition.appendTS); fallbackDur is the segment duration (90 kHz).
@@ -214,7 +216,7 @@ func cmafSegment(d *tsDemux, t *tsTrack, seq, base, off, fallbackDur int64) (*mp
 	var frag *mp4.Fragment
 	n := uint32(0)
 	for i, fs := range samples {
-		if frag == nil || (t.video && i > 0 && fs.Flags == mp4.SyncSampleFlags) {
+		if frag == nil || (t.video && i > 0 && (fs.Flags == mp4.SyncSampleFlags || samples[i-1].Flags == mp4.SyncSampleFlags)) {
 			frag, err = mp4.CreateFragment(uint32(seq)*64+n, 1)
 			if err != nil {
 				return nil, err

@@ -10,7 +10,7 @@
 //
 // with a sliding manifest window, startover, time-shift (?start=&end= or
 // /start/<t>/end/<t>/ path elements), time delay, ad-marker passthrough and
-// I-frame-only playlists built from the first video rendition.
+// I-frame-only playlists for every video rendition.
 //
 // # Packaging endpoints
 //
@@ -30,7 +30,8 @@
 // TS renditions (H.264, H.265, ADTS AAC; the audio of a muxed TS becomes a
 // rendition of its own, {rendition}.audio) as CMAF with mp4ff on first
 // request, caching the result (Config.PackagerCacheBytes): one init segment
-// per codec configuration, media segments with one fragment per GOP and
+// per codec configuration, media segments with two fragments per GOP (the
+// keyframe alone, for I-frame playlists, then the rest of the GOP) and
 // tfdt taken from the TS DTS (90 kHz video; audio at its sample rate), an
 // EXT-X-DISCONTINUITY where the source has one or its timestamps jump.
 // Where they jump (a VOD2Live channel restarts its clock at every asset),

@@ -104,9 +104,19 @@ func TestMultivariant(t *testing.T) {
 	if v.URI != "channel_video_hi.m3u8" {
 		t.Fatalf("variant URI %q", v.URI)
 	}
-	if len(mv.IFrameVariants) != 1 || mv.IFrameVariants[0].URI != "channel_video_hi/iframes.m3u8" ||
-		mv.IFrameVariants[0].Codecs != "avc1.4d401e" || mv.IFrameVariants[0].Resolution == nil {
-		t.Fatalf("I-FRAME-STREAM-INF: %+v\n%s", mv.IFrameVariants, body)
+	// One I-frame playlist per video variant, in variant order, with the
+	// variant's video codec and resolution.
+	if len(mv.IFrameVariants) != 2 {
+		t.Fatalf("I-FRAME-STREAM-INF: %+v, want one per video variant\n%s", mv.IFrameVariants, body)
+	}
+	for i, want := range []string{"channel_video_hi/iframes.m3u8", "channel_video_lo/iframes.m3u8"} {
+		iv := mv.IFrameVariants[i]
+		if iv.URI != want || iv.Codecs != "avc1.4d401e" || iv.Resolution == nil || *iv.Resolution != *mv.Variants[i].Resolution {
+			t.Fatalf("I-FRAME-STREAM-INF %d: %+v, want %s\n%s", i, iv, want, body)
+		}
+		if c, b := e.get("/out/v1/live/" + iv.URI); c != http.StatusOK {
+			t.Fatalf("%s: %d %s", iv.URI, c, b)
+		}
 	}
 	for _, r := range mv.Renditions {
 		if c, b := e.get("/out/v1/live/" + r.URI); c != http.StatusOK {

@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"os"
 	"path"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -313,7 +314,7 @@ func (c *channel) window(ep *endpoint, r *rendition, sh shift) (window, *errStat
 func (o *Origin) serveMedia(w http.ResponseWriter, r *http.Request, ch *channel, ep *endpoint, name string, sh shift, iframes bool) {
 	ch.mu.Lock()
 	v := ch.view(ep, name)
-	if v == nil || (iframes && (!ep.iframes || v.pick != pickMain || ch.iframeKey() != v.rd.key)) {
+	if v == nil || (iframes && (!ep.iframes || v.pick != pickMain || !slices.Contains(ch.iframeKeys(), v.rd.key))) {
 		ch.mu.Unlock()
 		writeError(w, http.StatusNotFound, fmt.Sprintf("no playlist %q", name))
 		return
@@ -550,9 +551,10 @@ func (c *channel) iframePlaylist(v *rview, segs []rec, kfs []*keyframes, win win
 	return m, refs
 }
 
-// iframeKey returns the rendition the I-frame playlist is built from: the
-// first video variant of the master whose segments have keyframes.
-func (c *channel) iframeKey() string {
+// iframeKeys returns the renditions that have an I-frame playlist, in the
+// order of the master's variants (of the renditions received without a
+// master): every video variant whose segments have keyframes.
+func (c *channel) iframeKeys() []string {
 	hasKF := func(key string) bool {
 		rd := c.rends[key]
 		if rd == nil || len(rd.segs) == 0 {
@@ -561,20 +563,22 @@ func (c *channel) iframeKey() string {
 		f := rd.segs[len(rd.segs)-1].file
 		return f != nil && f.kf != nil && len(f.kf.frames) > 0
 	}
+	var keys []string
+	add := func(k string) {
+		if hasKF(k) && !slices.Contains(keys, k) {
+			keys = append(keys, k)
+		}
+	}
 	if c.master != nil {
 		for _, v := range c.master.Variants {
-			if k := playlistKey(v.URI); hasKF(k) {
-				return k
-			}
+			add(playlistKey(v.URI))
 		}
-		return ""
+		return keys
 	}
 	for _, k := range c.rendKeys {
-		if hasKF(k) {
-			return k
-		}
+		add(k)
 	}
-	return ""
+	return keys
 }
 
 // playlistKey maps a playlist URI or ingested file name to a rendition key:
@@ -647,8 +651,8 @@ func (c *channel) multivariant(ep *endpoint, sh shift) (*hls.Multivariant, *errS
 	if sh.hasStart {
 		// 404 when the requested window is outside what is retained.
 		probe := c.rends[c.rendKeys[0]]
-		if k := c.iframeKey(); k != "" {
-			probe = c.rends[k]
+		if ks := c.iframeKeys(); len(ks) > 0 {
+			probe = c.rends[ks[0]]
 		}
 		if _, es := c.window(ep, probe, sh); es != nil {
 			return nil, es
@@ -686,20 +690,22 @@ func (c *channel) multivariant(ep *endpoint, sh shift) (*hls.Multivariant, *errS
 	if ep.cmaf {
 		c.splitMuxedAudio(mv, sh)
 	}
-	if k := c.iframeKey(); k != "" && ep.iframes {
-		iv := &hls.IFrameVariant{URI: k + "/" + iframesName + sh.query, Bandwidth: c.iframeBandwidth(c.rends[k])}
-		for _, v := range mv.Variants {
-			if strings.HasPrefix(v.URI, k+".m3u8") {
-				iv.Codecs = videoCodecs(v.Codecs)
-				iv.Resolution = v.Resolution
-				iv.VideoRange = v.VideoRange
-				iv.HDCPLevel = v.HDCPLevel
-				break
+	if ep.iframes {
+		// One I-frame playlist per video rendition, so that a player can
+		// scrub on the rendition it plays.
+		for _, k := range c.iframeKeys() {
+			iv := &hls.IFrameVariant{URI: k + "/" + iframesName + sh.query, Bandwidth: c.iframeBandwidth(c.rends[k])}
+			for _, v := range mv.Variants {
+				if strings.HasPrefix(v.URI, k+".m3u8") {
+					iv.Codecs = videoCodecs(v.Codecs)
+					iv.Resolution = v.Resolution
+					iv.VideoRange = v.VideoRange
+					iv.HDCPLevel = v.HDCPLevel
+					break
+				}
 			}
-		}
-		mv.IFrameVariants = append(mv.IFrameVariants, iv)
-		if mv.Version < 4 {
-			mv.Version = 4
+			mv.IFrameVariants = append(mv.IFrameVariants, iv)
+			mv.Version = max(mv.Version, 4)
 		}
 	}
 	return mv, nil
