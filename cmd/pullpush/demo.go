@@ -67,6 +67,7 @@ const (
 	demoSourcePath   = "/channels/" + demoChannelID + "/master.m3u8"
 	demoPlaybackPath = "/out/v1/" + demoChannelID + "/index.m3u8"
 	demoCMAFPath     = "/out/v1/" + demoChannelID + "/cmaf/index.m3u8"
+	demoDASHPath     = "/out/v1/" + demoChannelID + "/dash/index.mpd"
 	demoAESPath      = "/out/v1/" + demoChannelID + "/aes/index.m3u8"
 	demoFetchersPath = "/api/v1/fetcher"
 )
@@ -178,6 +179,7 @@ func demo(ctx context.Context, cfg demoConfig, stdout, stderr io.Writer) (err er
 				{ID: "ts"},
 				{ID: "cmaf", Packaging: origin.PackagingCMAF},
 				{ID: "aes", Encryption: &origin.EncryptionConfig{Method: origin.MethodAES128}},
+				{ID: "dash", Packaging: origin.PackagingDASH},
 			},
 		}},
 	}, origin.WithLogger(log.With(demoKeyComponent, "origin")))
@@ -283,6 +285,7 @@ func (app *demoApp) links(now time.Time) []dashboard.Link {
 		{Label: "Start over", URL: demoStartoverURL("", now), Note: "from 5 minutes ago (or the oldest segment)"},
 		{Label: "Time-shift", URL: demoShiftURL("", shiftStart, shiftEnd), Note: "a 30 s window in the past, as VOD"},
 		{Label: "CMAF", URL: demoCMAFPath, Note: "the same channel repackaged to fMP4/CMAF"},
+		{Label: "DASH", URL: demoDASHPath, Note: "the same CMAF segments with an MPEG-DASH manifest"},
 		{Label: "AES-128", URL: demoAESPath, Note: "the same channel encrypted, keys from the built-in key server"},
 	}
 	if p := app.iframes(); p != "" {
@@ -384,6 +387,7 @@ func (app *demoApp) printURLs(w io.Writer, now time.Time, took time.Duration, li
 	row("Time-shift", demoShiftURL(b, shiftStart, shiftEnd), "30 s in the past, as VOD")
 	row("CMAF", b+demoCMAFPath, "fMP4/CMAF endpoint")
 	row("AES-128", b+demoAESPath, "encrypted endpoint, keys at "+b+keys.KeysPath)
+	row("DASH", b+demoDASHPath, "MPEG-DASH over the CMAF segments")
 	if p := app.iframes(); p != "" {
 		row("I-frames", b+p, "")
 	}

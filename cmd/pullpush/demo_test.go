@@ -270,6 +270,16 @@ func TestDemo(t *testing.T) {
 		t.Errorf("ffprobe found no h264 video and aac audio in the live playlist:\n%s", s)
 	}
 
+	// The DASH endpoint printed serves a live MPD.
+	if m := regexp.MustCompile(`(?m)^  DASH\s+(http://\S+)`).FindStringSubmatch(out); m == nil {
+		t.Errorf("no DASH URL in the output:\n%s", out)
+	} else {
+		testutil.Eventually(t, 20*time.Second, func() bool {
+			code, body, _ := demoGetURL(t, m[1])
+			return code == http.StatusOK && strings.Contains(body, `type="dynamic"`) && strings.Contains(body, "<SegmentTimeline>")
+		}, "the demo's DASH endpoint %s serves no live MPD", m[1])
+	}
+
 	// The CMAF and AES-128 endpoints printed decode (the AES key comes from
 	// the built-in key server on the same port).
 	for _, c := range []struct{ name, re, want string }{
