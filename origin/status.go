@@ -82,7 +82,10 @@ func (c *channel) status() ChannelStatus {
 	}
 	for _, ep := range c.eps {
 		es := EndpointStatus{ID: ep.id, Packaging: PackagingTS, ManifestWindow: ep.manifest, Startover: ep.startover, TimeDelay: ep.delay}
-		if ep.cmaf {
+		switch {
+		case ep.dash:
+			es.Packaging = PackagingDASH
+		case ep.cmaf:
 			es.Packaging = PackagingCMAF
 		}
 		if ep.enc != nil {

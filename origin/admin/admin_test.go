@@ -22,7 +22,8 @@ const token = "admin-t0ken"
 
 func start(t *testing.T) (*chaintest.Chain, *admin.API, *httptest.Server) {
 	t.Helper()
-	c := chaintest.Start(t, 20*time.Second, []origin.EndpointConfig{{ID: "ts"}, {ID: "cmaf", Packaging: origin.PackagingCMAF}})
+	c := chaintest.Start(t, 20*time.Second, []origin.EndpointConfig{{ID: "ts"}, {ID: "cmaf", Packaging: origin.PackagingCMAF},
+		{ID: "dash", Packaging: origin.PackagingDASH}})
 	reg := output.NewRegistry()
 	outputs.Register(reg)
 	h, err := harvest.New(harvest.Config{Origin: c.Origin.Handler(), Endpoints: c.Origin.Endpoints, Outputs: reg})
@@ -66,7 +67,7 @@ func TestChannelStatus(t *testing.T) {
 	if len(st.Inputs) != 1 || !st.Inputs[0].Active || st.Inputs[0].LastSegment.IsZero() || time.Since(st.Inputs[0].LastSegment) > time.Minute {
 		t.Fatalf("inputs: %+v", st.Inputs)
 	}
-	if len(st.Endpoints) != 2 || st.Endpoints[1].Packaging != "cmaf" || st.Endpoints[0].ManifestWindow != 2*time.Minute {
+	if len(st.Endpoints) != 3 || st.Endpoints[1].Packaging != "cmaf" || st.Endpoints[2].Packaging != "dash" || st.Endpoints[0].ManifestWindow != 2*time.Minute {
 		t.Fatalf("endpoints: %+v", st.Endpoints)
 	}
 	code, list := do(t, "GET", srv.URL+"/api/v1/channels", token, "")
