@@ -136,7 +136,7 @@ func (s *credStore) user(scope string) string {
 	return ""
 }
 
-// marshal returns the rotated scopes (those no longer as configured).
+// rotated returns copies of the rotated scopes (those no longer as configured).
 func (s *credStore) rotated() map[string]*credScope {
 	s.mu.Lock()
 	defer s.mu.Unlock()
