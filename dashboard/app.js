@@ -1,10 +1,15 @@
-// pullpush dashboard: a player on the origin's live playlist (hls.js) with
-// Live / Start over / −60 s, and the relay's fetchers from the REST API.
+// pullpush dashboard: a player on the origin's live playlist (hls.js, or
+// dash.js on the DASH endpoint) with Live / Start over / −60 s, the relay's
+// fetchers from the REST API, the origin's ingest status per input, and a
+// harvest (live-to-VOD) of the last minute.
 'use strict';
 
 (function () {
-  const PLAYBACK = document.body.dataset.playback;
+  const HLS_URL = document.body.dataset.playback;
+  const DASH_URL = document.body.dataset.dash || '';
   const FETCHERS = document.body.dataset.fetchers;
+  const INGEST = document.body.dataset.ingest || '';
+  const HARVEST = document.body.dataset.harvest || '';
   const REFRESH_MS = 2000;
   const BACK_S = 60;
   const STARTOVER_S = 5 * 60;
@@ -30,14 +35,18 @@
   // ---- player --------------------------------------------------------
 
   let hls = null;
-  let current = { url: PLAYBACK, mode: 'live' };
+  let dash = null;
+  // format is 'hls' or 'dash': which endpoint (and player) plays.
+  let format = 'hls';
+  const playback = () => (format === 'dash' ? DASH_URL : HLS_URL);
+  let current = { url: HLS_URL, mode: 'live' };
   let retryTimer = 0;
 
   const MODES = { live: 'LIVE', startover: 'START OVER', shift: 'TIME-SHIFT' };
 
-  // withStart returns PLAYBACK time-shifted to start at epoch ms t.
+  // withStart returns the playback URL time-shifted to start at epoch ms t.
   function withStart(t) {
-    const u = new URL(PLAYBACK, location.href);
+    const u = new URL(playback(), location.href);
     u.searchParams.set('start', String(Math.floor(t / 1000)));
     return u.origin === location.origin ? u.pathname + u.search : u.href;
   }
@@ -48,6 +57,10 @@
       hls.destroy();
       hls = null;
     }
+    if (dash) {
+      dash.reset();
+      dash = null;
+    }
     current = { url: url, mode: mode };
     player.dataset.mode = mode;
     modeBadge.textContent = MODES[mode];
@@ -55,7 +68,10 @@
     playingURL.href = url;
     playingURL.textContent = new URL(url, location.href).href;
     setStatus('loading', 'loading…');
-    if (window.Hls && window.Hls.isSupported()) {
+    player.dataset.format = format;
+    if (format === 'dash') {
+      loadDASH(url, mode);
+    } else if (window.Hls && window.Hls.isSupported()) {
       // Live starts near the live edge; time-shifted windows near their start.
       hls = new window.Hls({ startPosition: mode === 'live' ? -1 : SHIFT_START_S, backBufferLength: 90 });
       hls.on(window.Hls.Events.ERROR, onError);
@@ -68,6 +84,37 @@
     } else {
       setStatus('error', 'this browser cannot play HLS (no Media Source Extensions)');
     }
+  }
+
+  // loadDASH plays an MPD with dash.js: live at the live edge, a
+  // time-shifted window from its start.
+  function loadDASH(url, mode) {
+    if (!window.dashjs || !window.MediaSource) {
+      setStatus('error', 'this browser cannot play DASH (no Media Source Extensions)');
+      return;
+    }
+    const p = window.dashjs.MediaPlayer().create();
+    dash = p;
+    p.updateSettings({ debug: { logLevel: window.dashjs.Debug.LOG_LEVEL_WARNING } });
+    p.on(window.dashjs.MediaPlayer.events.ERROR, (e) => {
+      if (dash !== p) {
+        return;
+      }
+      const what = (e.error && (e.error.message || e.error.code)) || 'error';
+      setStatus('waiting', 'waiting for the origin (' + what + '), retrying…');
+      const again = current;
+      p.reset();
+      dash = null;
+      retryTimer = setTimeout(() => load(again.url, again.mode), 1500);
+    });
+    p.on(window.dashjs.MediaPlayer.events.STREAM_INITIALIZED, () => {
+      if (mode !== 'live' && dash === p) {
+        // Seek times of a live stream count from the start of its window.
+        p.seek(SHIFT_START_S);
+      }
+      play();
+    });
+    p.initialize(video, url, true);
   }
 
   function play() {
@@ -98,12 +145,35 @@
   // position returns the wall-clock time (epoch ms) being shown, from the
   // segments' PROGRAM-DATE-TIME, or NaN.
   function position() {
+    if (dash) {
+      const t = dash.isReady() ? dash.timeAsUTC() : NaN;
+      return t > 0 ? t * 1000 : NaN;
+    }
     const d = hls && hls.playingDate;
     return d ? d.getTime() : NaN;
   }
 
   function goLive() {
-    load(PLAYBACK, 'live');
+    load(playback(), 'live');
+  }
+
+  // setFormat switches the player between the HLS and the DASH endpoint,
+  // keeping the mode: live stays live, a time-shift resumes at the
+  // position being shown.
+  function setFormat(f) {
+    if (f === format || (f === 'dash' && !DASH_URL)) {
+      return;
+    }
+    const pos = position();
+    format = f;
+    for (const b of document.querySelectorAll('[data-format-button]')) {
+      b.setAttribute('aria-pressed', String(b.dataset.formatButton === f));
+    }
+    if (current.mode === 'live' || isNaN(pos)) {
+      goLive();
+    } else {
+      load(withStart(pos), current.mode);
+    }
   }
 
   function startOver() {
@@ -193,6 +263,9 @@
   $('btn-live').addEventListener('click', goLive);
   $('btn-startover').addEventListener('click', startOver);
   $('btn-back').addEventListener('click', back);
+  for (const b of document.querySelectorAll('[data-format-button]')) {
+    b.addEventListener('click', () => setFormat(b.dataset.formatButton));
+  }
   video.addEventListener('playing', updateStatus);
   video.addEventListener('waiting', updateStatus);
   setInterval(updateStatus, 500);
@@ -285,7 +358,98 @@
     }
   }
 
+  // ---- origin ingest ---------------------------------------------------
+
+  const ingestBody = document.querySelector('#ingest tbody');
+  const ingestUpdated = $('ingest-updated');
+
+  function ingestRow(ch, input) {
+    const tr = el('tr');
+    tr.append(el('td', 'name', input.name));
+    const state = el('td');
+    state.append(el('span', 'state ' + (input.active ? 'running' : 'standby'), input.active ? 'active' : 'standby'));
+    tr.append(state);
+    const last = input.lastSegment ? Date.parse(input.lastSegment) : NaN;
+    tr.append(el('td', 'num', isNaN(last) ? 'never' : fmtDuration(Math.max(0, (serverNow() - last) / 1000)) + ' ago'));
+    tr.append(el('td', 'num', String(ch.switches)));
+    return tr;
+  }
+
+  async function refreshIngest() {
+    try {
+      const resp = await fetch(INGEST, { cache: 'no-store', headers: { Accept: 'application/json' } });
+      if (!resp.ok) {
+        throw new Error('HTTP ' + resp.status);
+      }
+      const ch = await resp.json();
+      const rows = (ch.inputs || []).map((i) => ingestRow(ch, i));
+      if (rows.length === 0) {
+        const tr = el('tr');
+        const td = el('td', 'muted', 'no input has delivered yet');
+        td.colSpan = 4;
+        tr.append(td);
+        rows.push(tr);
+      }
+      ingestBody.replaceChildren(...rows);
+      const segs = (ch.renditions || []).map((r) => r.name + ' ' + r.segments).join(', ');
+      ingestUpdated.textContent = 'updated ' + new Date().toLocaleTimeString() + (segs ? ' · segments retained: ' + segs : '');
+      ingestUpdated.className = '';
+    } catch (e) {
+      ingestUpdated.textContent = 'cannot reach the origin API: ' + e.message;
+      ingestUpdated.className = 'error';
+    }
+  }
+
+  // ---- harvest -------------------------------------------------------
+
+  const harvestButton = $('btn-harvest');
+  const harvestStatus = $('harvest-status');
+
+  async function harvest() {
+    harvestButton.disabled = true;
+    harvestStatus.className = 'muted';
+    harvestStatus.textContent = 'submitting…';
+    try {
+      const resp = await fetch(HARVEST, { method: 'POST', headers: { Accept: 'application/json' } });
+      const job = await resp.json();
+      if (!resp.ok) {
+        throw new Error(job.error || 'HTTP ' + resp.status);
+      }
+      for (;;) {
+        const r = await fetch(job.status, { cache: 'no-store', headers: { Accept: 'application/json' } });
+        const st = await r.json();
+        if (!r.ok) {
+          throw new Error(st.error || 'HTTP ' + r.status);
+        }
+        if (st.state === 'failed') {
+          throw new Error(st.reason || 'failed');
+        }
+        if (st.state === 'succeeded') {
+          const a = el('a', '', new URL(job.play, location.href).href);
+          a.href = job.play;
+          harvestStatus.className = '';
+          harvestStatus.replaceChildren('VOD asset (' + st.files + ' files): ', a);
+          break;
+        }
+        harvestStatus.textContent = st.state + ' ' + Math.round(100 * (st.progress || 0)) + ' %';
+        await new Promise((ok) => setTimeout(ok, 500));
+      }
+    } catch (e) {
+      harvestStatus.className = 'error';
+      harvestStatus.textContent = 'harvest failed: ' + e.message;
+    } finally {
+      harvestButton.disabled = false;
+    }
+  }
+  if (harvestButton) {
+    harvestButton.addEventListener('click', harvest);
+  }
+
   refresh();
   setInterval(refresh, REFRESH_MS);
+  if (INGEST) {
+    refreshIngest();
+    setInterval(refreshIngest, REFRESH_MS);
+  }
   goLive();
 })();

@@ -1,10 +1,12 @@
 // Package dashboard serves the page of `pullpush demo`: the relay's
 // fetchers (state, lag, segments pushed per target, last error), refreshed
-// from the REST API every 2 s, and a player on the origin's live playlist
-// with Live, Start over and −60 s buttons.
+// from the REST API every 2 s; a player on the origin's live playlist
+// with Live, Start over and −60 s buttons and an HLS/DASH switch; the
+// origin's ingest status per input; and a button that harvests the last
+// minute into a VOD asset and links it.
 //
 // Everything the page needs is embedded in the binary: the HTML, its
-// script and style sheet, and a vendored hls.js release (see
+// script and style sheet, and vendored hls.js and dash.js releases (see
 // vendor/README.md). The page loads nothing from another site.
 package dashboard
 
@@ -25,6 +27,7 @@ const AssetPrefix = "/dashboard/"
 // Paths of the embedded assets, as the page references them.
 const (
 	HLSJSPath  = AssetPrefix + "vendor/hls.min.js"
+	DashJSPath = AssetPrefix + "vendor/dash.mediaplayer.min.js"
 	ScriptPath = AssetPrefix + "app.js"
 	StylePath  = AssetPrefix + "style.css"
 )
@@ -32,10 +35,13 @@ const (
 // HLSJSVersion is the version of the vendored hls.js.
 const HLSJSVersion = "1.5.20"
 
+// DashJSVersion is the version of the vendored dash.js.
+const DashJSVersion = "4.7.4"
+
 //go:embed index.html
 var pageHTML string
 
-//go:embed app.js style.css vendor/hls.min.js vendor/hls.js-LICENSE
+//go:embed app.js style.css vendor/hls.min.js vendor/hls.js-LICENSE vendor/dash.mediaplayer.min.js vendor/dashjs-LICENSE
 var assets embed.FS
 
 // page is parsed once; the template has no mutable state.
@@ -57,8 +63,21 @@ type Config struct {
 	// player opens, e.g. "/out/v1/1/index.m3u8". Start over and −60 s add
 	// ?start= (epoch seconds) to it, the origin's time-shift.
 	Playback string
+	// DASH, when set, is the URL of the same channel's live MPD; the page
+	// then offers an HLS/DASH switch and plays it with dash.js (time-shift
+	// with the same ?start=).
+	DASH string
 	// Fetchers is the URL of the fetcher list (GET /api/v1/fetcher).
 	Fetchers string
+	// Ingest, when set, is the URL of the origin channel's status (GET
+	// /api/v1/channels/{id} of the origin's control API); the page shows
+	// each input's state, last segment and the channel's switches.
+	Ingest string
+	// Harvest, when set, is a URL the page POSTs (no body) to harvest the
+	// last minute. It answers 202 with {"status": URL of the job (GET
+	// /api/v1/harvest/{id}), "play": URL of the asset's multivariant
+	// playlist once the job succeeded}, or an error as {"error": ...}.
+	Harvest string
 	// Links returns the links to list, given the time the page is rendered
 	// (time-shift examples depend on it). Optional.
 	Links func(now time.Time) []Link
@@ -68,10 +87,12 @@ type Config struct {
 
 // pageData is what index.html renders.
 type pageData struct {
-	Title, Playback, Fetchers string
-	HLSJS, Script, Style      string
-	HLSJSVersion              string
-	Links                     []Link
+	Title, Playback, Fetchers   string
+	DASH, Ingest, Harvest       string
+	HLSJS, DashJS               string
+	Script, Style               string
+	HLSJSVersion, DashJSVersion string
+	Links                       []Link
 }
 
 // contentSecurityPolicy allows only this server's scripts and styles;
@@ -114,7 +135,8 @@ func Handler(cfg Config) http.Handler {
 // embedded index.html is served only as the rendered page).
 func isAsset(name string) bool {
 	switch name {
-	case "app.js", "style.css", "vendor/hls.min.js", "vendor/hls.js-LICENSE":
+	case "app.js", "style.css", "vendor/hls.min.js", "vendor/hls.js-LICENSE",
+		"vendor/dash.mediaplayer.min.js", "vendor/dashjs-LICENSE":
 		return true
 	}
 	return false
@@ -123,7 +145,9 @@ func isAsset(name string) bool {
 func servePage(w http.ResponseWriter, r *http.Request, cfg Config) {
 	d := pageData{
 		Title: cfg.Title, Playback: cfg.Playback, Fetchers: cfg.Fetchers,
-		HLSJS: HLSJSPath, Script: ScriptPath, Style: StylePath, HLSJSVersion: HLSJSVersion,
+		DASH: cfg.DASH, Ingest: cfg.Ingest, Harvest: cfg.Harvest,
+		HLSJS: HLSJSPath, DashJS: DashJSPath, Script: ScriptPath, Style: StylePath,
+		HLSJSVersion: HLSJSVersion, DashJSVersion: DashJSVersion,
 	}
 	if cfg.Links != nil {
 		d.Links = cfg.Links(cfg.Now())

@@ -84,6 +84,33 @@ func TestPageDefaults(t *testing.T) {
 	if !strings.Contains(body, "<title>pullpush</title>") || strings.Contains(body, "<dl") {
 		t.Errorf("default page:\n%s", body)
 	}
+	// Without DASH, ingest and harvest URLs the page has none of their
+	// controls and loads no dash.js.
+	for _, no := range []string{"data-dash", "btn-dash", "dash.mediaplayer", "data-ingest", `id="ingest"`, "btn-harvest"} {
+		if strings.Contains(body, no) {
+			t.Errorf("default page has %q", no)
+		}
+	}
+}
+
+// TestPageDASHIngestHarvest: with a DASH URL the page has the HLS/DASH
+// switch and loads the vendored dash.js; with the ingest status and
+// harvest URLs it has the origin card and the harvest button.
+func TestPageDASHIngestHarvest(t *testing.T) {
+	_, body := serve(t, Handler(Config{
+		Playback: "/out/v1/1/index.m3u8", DASH: "/out/v1/1/dash/index.mpd",
+		Ingest: "/api/v1/channels/1", Harvest: "/demo/harvest",
+	}), http.MethodGet, "/")
+	for _, want := range []string{
+		`data-dash="/out/v1/1/dash/index.mpd"`, `data-ingest="/api/v1/channels/1"`, `data-harvest="/demo/harvest"`,
+		`id="btn-hls"`, `id="btn-dash"`, `data-format-button="dash"`,
+		`<script src="/dashboard/vendor/dash.mediaplayer.min.js">`, "dash.js " + DashJSVersion,
+		`id="ingest"`, `id="btn-harvest"`, `id="harvest-status"`,
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("page lacks %q", want)
+		}
+	}
 }
 
 func TestAssets(t *testing.T) {
@@ -95,6 +122,8 @@ func TestAssets(t *testing.T) {
 		{ScriptPath, "javascript", "btn-back"},
 		{StylePath, "text/css", "video"},
 		{AssetPrefix + "vendor/hls.js-LICENSE", "text/plain", "Apache License"},
+		{DashJSPath, "javascript", "dashjs"},
+		{AssetPrefix + "vendor/dashjs-LICENSE", "text/plain", "BSD License"},
 	} {
 		resp, body := serve(t, h, http.MethodGet, c.path)
 		if resp.StatusCode != http.StatusOK || !strings.Contains(resp.Header.Get("Content-Type"), c.ctype) || !strings.Contains(body, c.contains) {
@@ -137,5 +166,23 @@ func TestVendoredHLSJS(t *testing.T) {
 	readme, err := os.ReadFile("vendor/README.md")
 	if err != nil || !strings.Contains(string(readme), "hls.js "+HLSJSVersion) {
 		t.Errorf("vendor/README.md does not name hls.js %s: %v", HLSJSVersion, err)
+	}
+}
+
+// TestVendoredDashJS checks that the embedded dash.js is the published
+// release the README names (dist/dash.mediaplayer.min.js of dashjs 4.7.4).
+func TestVendoredDashJS(t *testing.T) {
+	b, err := os.ReadFile("vendor/dash.mediaplayer.min.js")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256(b)
+	const want = "66dff6f83ec1e22418f3fa17a2b2b9b21b7b3ffc290fd17a6a6595678c35ed9b"
+	if got := hex.EncodeToString(sum[:]); got != want {
+		t.Errorf("vendor/dash.mediaplayer.min.js sha256 %s, want %s (dashjs %s); update vendor/README.md, DashJSVersion and this test together", got, want, DashJSVersion)
+	}
+	readme, err := os.ReadFile("vendor/README.md")
+	if err != nil || !strings.Contains(string(readme), "dashjs "+DashJSVersion) {
+		t.Errorf("vendor/README.md does not name dashjs %s: %v", DashJSVersion, err)
 	}
 }

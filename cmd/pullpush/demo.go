@@ -32,6 +32,8 @@ import (
 	"github.com/pullpush/pullpush/keys"
 	"github.com/pullpush/pullpush/metrics"
 	"github.com/pullpush/pullpush/origin"
+	"github.com/pullpush/pullpush/origin/admin"
+	"github.com/pullpush/pullpush/origin/harvest"
 	"github.com/pullpush/pullpush/output"
 	"github.com/pullpush/pullpush/output/mediapackage"
 	"github.com/pullpush/pullpush/output/outputs"
@@ -70,6 +72,9 @@ const (
 	demoDASHPath     = "/out/v1/" + demoChannelID + "/dash/index.mpd"
 	demoAESPath      = "/out/v1/" + demoChannelID + "/aes/index.m3u8"
 	demoFetchersPath = "/api/v1/fetcher"
+	demoIngestPath   = "/api/v1/channels/" + demoChannelID // the origin's channel status
+	demoHarvestPath  = "/demo/harvest"                     // POST: harvest the last minute
+	demoVODPrefix    = "/vod/"                             // harvested assets
 )
 
 // Constant slog keys of the demo.
@@ -131,6 +136,10 @@ type demoApp struct {
 	log      *slog.Logger
 	base     string // URL printed for users
 	internal string // URL the relay uses to reach this server
+
+	harvest *harvest.Manager
+	vodDir  string // where harvests write, served under demoVODPrefix
+	now     func() time.Time
 
 	mu         sync.Mutex
 	iframePath string // the origin's I-frame playlist, once known
@@ -201,13 +210,28 @@ func demo(ctx context.Context, cfg demoConfig, stdout, stderr io.Writer) (err er
 		svc.Close(context.Background())
 		return fmt.Errorf("demo: listen: %w", err)
 	}
+	hv, err := harvest.New(harvest.Config{
+		Origin: org.Handler(), Endpoints: org.Endpoints, ManifestFile: org.ManifestFile, Outputs: reg,
+		StateFile: filepath.Join(dataDir, "harvest.json"), Logger: log.With(demoKeyComponent, "harvest"),
+		Redact: func(name string, p json.RawMessage) json.RawMessage { return outputs.Redact(name, p, reg) },
+	})
+	if err != nil {
+		ln.Close()
+		svc.Close(context.Background())
+		return fmt.Errorf("demo: harvest: %w", err)
+	}
+	defer hv.Close()
 	app := &demoApp{
 		log:      log,
 		base:     "http://" + demoDisplayAddr(ln.Addr(), cfg.listen),
 		internal: "http://" + demoDialAddr(ln.Addr()),
+		harvest:  hv,
+		vodDir:   filepath.Join(dataDir, "vod"),
+		now:      time.Now,
 	}
+	control := admin.New(org, hv).Handler("")
 	srv := &http.Server{
-		Handler: app.mux(eng.Handler(), org.Handler(), a.Handler(), ks.Handler(),
+		Handler: app.mux(eng.Handler(), org.Handler(), a.Handler(), control, ks.Handler(),
 			promhttp.HandlerFor(prometheus.Gatherers{m.Registry(), org.Gatherer()}, promhttp.HandlerOpts{})),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       2 * time.Minute, // segment uploads
@@ -255,8 +279,16 @@ func demo(ctx context.Context, cfg demoConfig, stdout, stderr io.Writer) (err er
 }
 
 // mux routes the one port: channel engine, origin, API and dashboard.
-func (app *demoApp) mux(channels, org, apiHandler, keyServer, metrics http.Handler) http.Handler {
+func (app *demoApp) mux(channels, org, apiHandler, control, keyServer, metrics http.Handler) http.Handler {
 	mux := http.NewServeMux()
+	// The origin's control API (channel status, harvest jobs) next to the
+	// relay's: their paths do not overlap.
+	mux.Handle("/api/v1/channels", control)
+	mux.Handle("/api/v1/channels/", control)
+	mux.Handle("/api/v1/harvest", control)
+	mux.Handle("/api/v1/harvest/", control)
+	mux.HandleFunc("POST "+demoHarvestPath, app.serveHarvest)
+	mux.Handle("GET "+demoVODPrefix, http.StripPrefix(demoVODPrefix, http.FileServer(http.Dir(app.vodDir))))
 	mux.Handle(keys.KeysPath, keyServer)
 	mux.Handle("/channels", channels)
 	mux.Handle("/channels/", channels)
@@ -268,12 +300,38 @@ func (app *demoApp) mux(channels, org, apiHandler, keyServer, metrics http.Handl
 	dash := dashboard.Handler(dashboard.Config{
 		Title:    "pullpush demo",
 		Playback: demoPlaybackPath,
+		DASH:     demoDASHPath,
 		Fetchers: demoFetchersPath,
+		Ingest:   demoIngestPath,
+		Harvest:  demoHarvestPath,
 		Links:    app.links,
 	})
 	mux.Handle("GET /{$}", dash)
 	mux.Handle("GET "+dashboard.AssetPrefix, dash)
 	return origin.SafePaths(mux)
+}
+
+// serveHarvest submits a harvest of the last minute of the TS endpoint
+// into a new directory under vodDir and answers where to follow the job
+// and, once it succeeded, play the asset.
+func (app *demoApp) serveHarvest(w http.ResponseWriter, r *http.Request) {
+	end := app.now().Add(-2 * time.Second).Truncate(time.Second) // the newest segment may still be arriving
+	name := "harvest-" + end.UTC().Format("20060102T150405Z")
+	payload, _ := json.Marshal(map[string]string{"dir": filepath.Join(app.vodDir, name)})
+	job, err := app.harvest.Submit(r.Context(), harvest.Request{
+		Channel: demoChannelID, Endpoint: "ts", Start: end.Add(-time.Minute), End: end,
+		Destination: harvest.Destination{Output: "file", Payload: payload},
+	})
+	w.Header().Set("Content-Type", "application/json")
+	if err != nil {
+		w.WriteHeader(http.StatusBadRequest)
+		json.NewEncoder(w).Encode(map[string]string{"error": err.Error()})
+		return
+	}
+	w.WriteHeader(http.StatusAccepted)
+	json.NewEncoder(w).Encode(map[string]string{
+		"job": job.ID, "status": "/api/v1/harvest/" + job.ID, "play": demoVODPrefix + name + "/index.m3u8",
+	})
 }
 
 // links are the URLs the dashboard lists (relative; the page shows them

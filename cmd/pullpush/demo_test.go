@@ -485,6 +485,10 @@ func TestDemoBrowser(t *testing.T) {
 		Status string  `json:"status"`
 		Rows   int     `json:"rows"`
 		Table  string  `json:"table"`
+		Format string  `json:"format"`
+		Ingest string  `json:"ingest"`
+		Harv   string  `json:"harvest"`
+		VOD    string  `json:"vod"`
 	}
 	const stateJS = `(() => {
 		const v = document.getElementById('video'), p = document.getElementById('player');
@@ -493,7 +497,10 @@ func TestDemoBrowser(t *testing.T) {
 			behind: p.dataset.behind === undefined ? -1 : Number(p.dataset.behind),
 			status: document.getElementById('player-status').textContent,
 			rows: document.querySelectorAll('#fetchers tbody tr td.num').length,
-			table: document.querySelector('#fetchers tbody').innerText};
+			table: document.querySelector('#fetchers tbody').innerText, format: p.dataset.format,
+			ingest: document.querySelector('#ingest tbody').innerText,
+			harvest: document.getElementById('harvest-status').innerText,
+			vod: (document.querySelector('#harvest-status a') || {}).href || ''};
 	})()`
 	var st playerState
 	read := func() playerState {
@@ -505,13 +512,14 @@ func TestDemoBrowser(t *testing.T) {
 	}
 	// waitPlaying waits until the player is in mode and has played more
 	// than 2 s past from (its position when the mode was entered).
+	format := "hls"
 	waitPlaying := func(mode string, from float64) playerState {
 		t.Helper()
 		testutil.Eventually(t, 30*time.Second, func() bool {
 			st = read()
-			return st.Mode == mode && !st.Paused && st.State == "playing" && st.Time > from+2
-		}, "video not playing in mode %s past %.1f s: %+v\norigin: %s\npage problems:\n%s\ndemo stderr:\n%s",
-			mode, from, &st, stringer(func() string { return demoEdgesText(d.base) }), &problems, d.stderr)
+			return st.Mode == mode && st.Format == format && !st.Paused && st.State == "playing" && st.Time > from+2
+		}, "video (%s) not playing in mode %s past %.1f s: %+v\norigin: %s\npage problems:\n%s\ndemo stderr:\n%s",
+			format, mode, from, &st, stringer(func() string { return demoEdgesText(d.base) }), &problems, d.stderr)
 		return st
 	}
 
@@ -550,6 +558,49 @@ func TestDemoBrowser(t *testing.T) {
 	st = waitPlaying("live", 0)
 	if st.Behind > 30 {
 		t.Errorf("back to live the player is %.1f s behind real time", st.Behind)
+	}
+
+	// The origin card shows both redundant inputs, one active, with
+	// recent segments.
+	testutil.Eventually(t, 10*time.Second, func() bool {
+		st = read()
+		return strings.Count(st.Ingest, " ago") == 2 && strings.Contains(st.Ingest, "\tactive\t") && strings.Contains(st.Ingest, "\tstandby\t")
+	}, "origin ingest table does not show inputs a and b, one active: %q", &st.Ingest)
+
+	// The same channel as DASH with dash.js: live, then start over.
+	format = "dash"
+	click("btn-dash")
+	st = waitPlaying("live", 0)
+	t.Logf("DASH live: %+v", st)
+	if st.Behind < 0 || st.Behind > 30 {
+		t.Errorf("DASH live playback is %.1f s behind real time, want 0-30 s", st.Behind)
+	}
+	click("btn-startover")
+	st = waitPlaying("startover", 0)
+	t.Logf("DASH start over: %+v", st)
+	if st.Behind < 30 {
+		t.Errorf("DASH start over plays %.1f s behind real time, want the oldest segments", st.Behind)
+	}
+	format = "hls"
+	click("btn-hls")
+	st = waitPlaying("startover", 0)
+	click("btn-live")
+	st = waitPlaying("live", 0)
+
+	// Harvest the last minute: the page links the VOD asset, which ffmpeg
+	// plays to the end.
+	click("btn-harvest")
+	testutil.Eventually(t, time.Minute, func() bool {
+		st = read()
+		return st.VOD != "" || strings.Contains(st.Harv, "failed")
+	}, "no harvest link: %q", &st.Harv)
+	if st.VOD == "" {
+		t.Fatalf("harvest: %s", st.Harv)
+	}
+	frames, stderr := testutil.DecodeFrames(t, st.VOD)
+	t.Logf("harvested asset %s: %s, %d frames", st.VOD, st.Harv, len(frames))
+	if len(frames) < 100 {
+		t.Errorf("harvested asset decodes to %d frames, want most of a minute\n%s", len(frames), stderr)
 	}
 
 	png, err := page.Screenshot(ctx)
