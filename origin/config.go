@@ -88,6 +88,12 @@ type ChannelConfig struct {
 	// served at /out/v1/{channel}/index.m3u8. When empty, the channel has
 	// one implicit endpoint (TS as ingested, the settings above, clear).
 	Endpoints []EndpointConfig `yaml:"endpoints"`
+	// CDNAuth, when set, makes playback answer 403 to requests without its
+	// header and one of its secrets (MediaPackage's CDN authorization).
+	CDNAuth *CDNAuthConfig `yaml:"cdnAuth"`
+	// IngestAllow, when set, lists the addresses or CIDRs ingest may come
+	// from; other peers get 403 before authentication.
+	IngestAllow []string `yaml:"ingestAllow"`
 }
 
 // InputConfig sets the name and credentials of one input.
@@ -218,6 +224,9 @@ func (c Config) Validate() error {
 			return cfgErr(k+".id", "duplicate channel %q", ch.ID)
 		}
 		seen[ch.ID] = true
+		if err := validateAccess(k, ch); err != nil {
+			return err
+		}
 		if len(ch.Inputs) > MaxInputs {
 			return cfgErr(k+".inputs", "at most %d inputs", MaxInputs)
 		}

@@ -120,6 +120,7 @@ func NewContext(ctx context.Context, cfg Config, opts ...Option) (*Origin, error
 		}
 		ch := &channel{
 			cfg:    cc,
+			acc:    newAccess(cc),
 			eps:    newEndpoints(cc),
 			dir:    dir,
 			log:    o.log,
@@ -310,6 +311,10 @@ func (o *Origin) serveIngest(w http.ResponseWriter, r *http.Request) {
 	ch := o.channels[p.Channel]
 	if ch == nil {
 		writeError(w, http.StatusNotFound, fmt.Sprintf("unknown channel %q", p.Channel))
+		return
+	}
+	if !ch.acc.ingest(r) {
+		writeError(w, http.StatusForbidden, "ingest from this address is not allowed")
 		return
 	}
 	v := ch.verifier

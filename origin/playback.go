@@ -95,6 +95,10 @@ func (o *Origin) servePlayback(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, fmt.Sprintf("unknown channel %q", id))
 		return
 	}
+	if !ch.acc.playback(r) {
+		writeError(w, http.StatusForbidden, "CDN authorization: missing or wrong "+ch.acc.cdnHeader+" header")
+		return
+	}
 	rest := strings.TrimPrefix(r.URL.EscapedPath(), "/out/v1/"+id+"/")
 	parts := strings.Split(rest, "/")
 	var ps, pe string

@@ -274,6 +274,7 @@ type input struct {
 // channel is the state of one channel. Everything below mu is guarded by it.
 type channel struct {
 	cfg      ChannelConfig
+	acc      *access     // CDN authorization and ingest allowlist
 	eps      []*endpoint // eps[0] is the default endpoint
 	retain   time.Duration
 	needTS   bool // a CMAF endpoint needs the TS timing of every segment

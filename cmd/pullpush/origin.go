@@ -97,6 +97,10 @@ The YAML config (--config) sets per-channel endpoint settings; --data and
       timeDelay: 0s          # 0 or 5s..24h, less than the startover window
       iframes: true
       pdtInterval: 0s        # 0: PROGRAM-DATE-TIME on every segment
+      cdnAuth:               # optional: playback needs this header with one secret (403 otherwise)
+        header: X-MediaPackage-CDNIdentifier
+        secrets: [at-least-16-characters]
+      ingestAllow: [127.0.0.1, 10.0.0.0/8]   # optional: ingest peers allowed (403 otherwise)
       endpoints:             # optional; the first is also /out/v1/live/index.m3u8
         - id: ts             # TS as ingested, the channel's settings
         - id: cmaf
