@@ -26,7 +26,7 @@ func benchOrigin(b *testing.B, n int) *Origin {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { o.Close() })
-	ch := o.channels["live"]
+	ch := o.lookup("live")
 	f := &storedFile{path: "/nonexistent", size: 100_000, refs: 1 << 30}
 	r := ch.rend("channel_1")
 	r.ext, r.target = ".ts", time.Second

@@ -152,15 +152,21 @@ func LoadConfigFile(path string) (Config, error) {
 // Validate (New does both).
 func ParseConfig(data []byte) (Config, error) {
 	var cfg Config
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	dec.KnownFields(true)
-	if err := dec.Decode(&cfg); err != nil {
-		if errors.Is(err, io.EOF) {
-			return cfg, nil
-		}
-		return Config{}, fmt.Errorf("%w: %v", ErrConfig, err)
+	if err := decodeStrict(data, &cfg); err != nil {
+		return Config{}, err
 	}
 	return cfg, nil
+}
+
+// decodeStrict decodes YAML (or JSON) into v, refusing unknown keys; an
+// empty document leaves v as it is.
+func decodeStrict(data []byte, v any) error {
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(v); err != nil && !errors.Is(err, io.EOF) {
+		return fmt.Errorf("%w: %v", ErrConfig, err)
+	}
+	return nil
 }
 
 // WithDefaults returns a copy of c with zero values replaced by defaults.
@@ -182,17 +188,22 @@ func (c Config) WithDefaults() Config {
 	}
 	chs := make([]ChannelConfig, len(c.Channels))
 	for i, ch := range c.Channels {
-		if ch.StartoverWindow == 0 {
-			ch.StartoverWindow = DefaultStartoverWindow
-		}
-		if ch.ManifestWindow == 0 {
-			ch.ManifestWindow = DefaultManifestWindow
-		}
-		ch.Endpoints = endpointDefaults(ch)
-		chs[i] = ch
+		chs[i] = channelWithDefaults(ch)
 	}
 	c.Channels = chs
 	return c
+}
+
+// channelWithDefaults returns ch with zero values replaced by defaults.
+func channelWithDefaults(ch ChannelConfig) ChannelConfig {
+	if ch.StartoverWindow == 0 {
+		ch.StartoverWindow = DefaultStartoverWindow
+	}
+	if ch.ManifestWindow == 0 {
+		ch.ManifestWindow = DefaultManifestWindow
+	}
+	ch.Endpoints = endpointDefaults(ch)
+	return ch
 }
 
 // Validate checks c (after WithDefaults) and returns the first problem,
@@ -211,54 +222,14 @@ func (c Config) Validate() error {
 	if c.NonceTTL < 0 {
 		return cfgErr("nonceTTL", "must not be negative")
 	}
-	if len(c.Channels) == 0 {
-		return cfgErr("channels", "at least one channel is required")
-	}
 	seen := map[string]bool{}
 	for i, ch := range c.Channels {
 		k := fmt.Sprintf("channels[%d]", i)
-		if !channelIDRe.MatchString(ch.ID) {
-			return cfgErr(k+".id", "must match [A-Za-z0-9_-]{1,64}, got %q", ch.ID)
-		}
 		if seen[ch.ID] {
 			return cfgErr(k+".id", "duplicate channel %q", ch.ID)
 		}
 		seen[ch.ID] = true
-		if err := validateAccess(k, ch); err != nil {
-			return err
-		}
-		if len(ch.Inputs) > MaxInputs {
-			return cfgErr(k+".inputs", "at most %d inputs", MaxInputs)
-		}
-		names := map[string]bool{}
-		for j, in := range ch.Inputs {
-			ik := fmt.Sprintf("%s.inputs[%d]", k, j)
-			if !validName(in.Name) {
-				return cfgErr(ik+".name", "must match [A-Za-z0-9._-]{1,128} without a leading dot, got %q", in.Name)
-			}
-			if names[in.Name] {
-				return cfgErr(ik+".name", "duplicate input %q", in.Name)
-			}
-			names[in.Name] = true
-			if in.Username == "" && ch.Username == "" {
-				return cfgErr(ik+".username", "must be set (or set %s.username)", k)
-			}
-			if in.Username != "" && in.Password == "" {
-				return cfgErr(ik+".password", "must be set")
-			}
-		}
-		if len(ch.Inputs) == 0 || ch.Username != "" {
-			if ch.Username == "" {
-				return cfgErr(k+".username", "must be set")
-			}
-			if ch.Password == "" {
-				return cfgErr(k+".password", "must be set")
-			}
-		}
-		if err := validateWindows(k, ch.StartoverWindow, ch.ManifestWindow, ch.TimeDelay, ch.PDTInterval); err != nil {
-			return err
-		}
-		if err := c.validateEndpoints(k, ch); err != nil {
+		if err := c.validateChannel(k, ch); err != nil {
 			return err
 		}
 	}
@@ -266,4 +237,49 @@ func (c Config) Validate() error {
 		return cfgErr("packagerCacheBytes", "must not be negative")
 	}
 	return c.Keys.validate()
+}
+
+// validateChannel checks channel ch (after defaults); k is its key path.
+func (c Config) validateChannel(k string, ch ChannelConfig) error {
+	if !channelIDRe.MatchString(ch.ID) {
+		return cfgErr(k+".id", "must match [A-Za-z0-9_-]{1,64}, got %q", ch.ID)
+	}
+	if err := validateAccess(k, ch); err != nil {
+		return err
+	}
+	if len(ch.Inputs) > MaxInputs {
+		return cfgErr(k+".inputs", "at most %d inputs", MaxInputs)
+	}
+	names := map[string]bool{}
+	for j, in := range ch.Inputs {
+		ik := fmt.Sprintf("%s.inputs[%d]", k, j)
+		if !validName(in.Name) {
+			return cfgErr(ik+".name", "must match [A-Za-z0-9._-]{1,128} without a leading dot, got %q", in.Name)
+		}
+		if names[in.Name] {
+			return cfgErr(ik+".name", "duplicate input %q", in.Name)
+		}
+		names[in.Name] = true
+		if in.Username == "" && ch.Username == "" {
+			return cfgErr(ik+".username", "must be set (or set %s.username)", k)
+		}
+		if in.Username != "" && in.Password == "" {
+			return cfgErr(ik+".password", "must be set")
+		}
+	}
+	if len(ch.Inputs) == 0 || ch.Username != "" {
+		if ch.Username == "" {
+			return cfgErr(k+".username", "must be set")
+		}
+		if ch.Password == "" {
+			return cfgErr(k+".password", "must be set")
+		}
+	}
+	if err := validateWindows(k, ch.StartoverWindow, ch.ManifestWindow, ch.TimeDelay, ch.PDTInterval); err != nil {
+		return err
+	}
+	if err := c.validateEndpoints(k, ch); err != nil {
+		return err
+	}
+	return nil
 }

@@ -146,7 +146,6 @@ func TestConfigErrors(t *testing.T) {
 		{"unknown channel key", base + "    startover: 1h\n", "field startover not found"},
 		{"bad duration", base + "    timeDelay: soon\n", "line 6: cannot unmarshal !!str `soon` into time.Duration"},
 		{"no data dir", "channels:\n  - id: c\n    username: u\n    password: p\n", "dataDir: must be set"},
-		{"no channels", "dataDir: /d\n", "channels: at least one channel is required"},
 		{"bad id", "dataDir: /d\nchannels:\n  - id: a/b\n    username: u\n    password: p\n", `channels[0].id: must match [A-Za-z0-9_-]{1,64}, got "a/b"`},
 		{"duplicate id", base + "  - id: c\n    username: u\n    password: p\n", `channels[1].id: duplicate channel "c"`},
 		{"no password", "dataDir: /d\nchannels:\n  - id: c\n    username: u\n", "channels[0].password: must be set"},

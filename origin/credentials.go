@@ -1,6 +1,7 @@
 package origin
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -170,7 +171,7 @@ func (s *credStore) restore(stored map[string]*credScope) {
 // data directory the rotation is kept across restarts, as HA1 values,
 // until the configuration changes that input's credentials itself.
 func (o *Origin) RotateCredentials(channelID, input, user, password string, grace time.Duration) error {
-	ch := o.channels[channelID]
+	ch := o.lookup(channelID)
 	if ch == nil {
 		return fmt.Errorf("%w: no channel %q", ErrCredentials, channelID)
 	}
@@ -203,7 +204,24 @@ func (o *Origin) RotateCredentials(channelID, input, user, password string, grac
 		return err
 	}
 	o.log.Info("ingest credentials rotated", logChannel, channelID, "input", input, "grace", grace)
+	if o.shared != nil {
+		return o.shareRotations(channelID)
+	}
 	return o.saveCredentials()
+}
+
+// shareRotations writes the rotations of a channel into its record in the
+// shared bucket, where the other instances pick them up.
+func (o *Origin) shareRotations(channelID string) error {
+	o.chMu.Lock()
+	defer o.chMu.Unlock()
+	ch := o.lookup(channelID)
+	if ch == nil {
+		return fmt.Errorf("%w: no channel %q", ErrCredentials, channelID)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	return o.storeChannel(ctx, ch.cfg, o.seedOf(channelID), ch.creds.rotated())
 }
 
 // credentialsPath is the file of rotated credentials, "" without a data
@@ -222,7 +240,7 @@ func (o *Origin) saveCredentials() error {
 		return nil
 	}
 	all := map[string]map[string]*credScope{}
-	for _, ch := range o.channelList {
+	for _, ch := range o.list() {
 		if r := ch.creds.rotated(); len(r) > 0 {
 			all[ch.cfg.ID] = r
 		}
@@ -260,7 +278,7 @@ func (o *Origin) loadCredentials() error {
 	}
 	sort.Strings(ids)
 	for _, id := range ids {
-		if ch := o.channels[id]; ch != nil {
+		if ch := o.lookup(id); ch != nil {
 			ch.creds.restore(all[id])
 		}
 	}

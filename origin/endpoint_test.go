@@ -270,7 +270,7 @@ channels:
 		t.Fatal(err)
 	}
 	defer o.Close()
-	ch := o.channels["news"]
+	ch := o.lookup("news")
 	if ch.retain != DefaultStartoverWindow || !ch.needTS || len(ch.eps) != 5 || ch.eps[2].iframes || !ch.eps[4].dash || !ch.eps[4].cmaf {
 		t.Fatalf("resolved: retain %v needTS %v eps %d", ch.retain, ch.needTS, len(ch.eps))
 	}
@@ -357,7 +357,7 @@ func TestEndpointWindows(t *testing.T) {
 	if m := e.media("/out/v1/live/long" + old); len(m.Segments) != 3 {
 		t.Fatalf("long startover: %d segments", len(m.Segments))
 	}
-	if ch := e.o.channels[testChannel]; ch.retain != time.Hour {
+	if ch := e.o.lookup(testChannel); ch.retain != time.Hour {
 		t.Fatalf("retention %v, want the longest startover window", ch.retain)
 	}
 }

@@ -23,7 +23,7 @@ func (o *Origin) Ready(ctx context.Context) error {
 		}
 		return nil
 	}
-	for _, ch := range o.channelList {
+	for _, ch := range o.list() {
 		st, err := os.Stat(ch.dir)
 		if err != nil {
 			return fmt.Errorf("storage: %w", err)

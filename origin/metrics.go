@@ -115,7 +115,7 @@ func (o *Origin) classify(p string) (channel, second, kind string) {
 	parts := strings.Split(strings.TrimPrefix(p, "/"), "/")
 	switch {
 	case len(parts) == 5 && parts[0] == "in" && parts[1] == "v2":
-		ch := o.channels[parts[2]]
+		ch := o.lookup(parts[2])
 		if ch == nil {
 			return unknownLabel, unknownLabel, "ingest"
 		}
@@ -128,7 +128,7 @@ func (o *Origin) classify(p string) (channel, second, kind string) {
 		if ext := path.Ext(p); ext == ".m3u8" || ext == ".mpd" {
 			kind = "playlist"
 		}
-		ch := o.channels[parts[2]]
+		ch := o.lookup(parts[2])
 		if ch == nil {
 			return unknownLabel, unknownLabel, kind
 		}
@@ -191,7 +191,7 @@ func (c *indexCollector) Describe(ch chan<- *prometheus.Desc) {
 func (c *indexCollector) Collect(out chan<- prometheus.Metric) {
 	o := c.o
 	now := o.cfg.Now()
-	for _, ch := range o.channelList {
+	for _, ch := range o.list() {
 		ch.mu.Lock()
 		for _, name := range ch.order {
 			v := 0.0

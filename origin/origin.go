@@ -23,20 +23,31 @@ import (
 // Origin is a MediaPackage-compatible ingest and playback origin. It is safe
 // for concurrent use.
 type Origin struct {
-	cfg      Config
-	log      *slog.Logger
-	channels map[string]*channel
-	mux      *http.ServeMux
-	uniq     atomic.Uint64
-	cache    *packCache // packaged segments
-	metrics  *originMetrics
-	keys     *keyCache // content keys of encrypted endpoints
-	// shared is the shared storage runtime (nil: local storage), and
-	// channelList the channels in configuration order.
-	shared      *sharedStore
-	channelList []*channel
-	cancel      context.CancelFunc
-	bg          sync.WaitGroup
+	cfg Config
+	log *slog.Logger
+	// set is the channels now; chMu serialises changes to it, to the
+	// channel store and to seeds and recs (the seed and the record text
+	// last applied per channel).
+	set     atomic.Pointer[channelSet]
+	chMu    sync.Mutex
+	chStore channelStore
+	seeds   map[string]string
+	recs    map[string]string
+	// restored holds the rotations of stored records until their
+	// channels start.
+	restored map[string]map[string]*credScope
+	// replaying is set once shared storage recovery is done: channels
+	// created later recover their own index before they are published.
+	replaying atomic.Bool
+	mux       *http.ServeMux
+	uniq      atomic.Uint64
+	cache     *packCache // packaged segments
+	metrics   *originMetrics
+	keys      *keyCache // content keys of encrypted endpoints
+	// shared is the shared storage runtime (nil: local storage).
+	shared *sharedStore
+	cancel context.CancelFunc
+	bg     sync.WaitGroup
 
 	stop      chan struct{}
 	done      chan struct{}
@@ -96,7 +107,6 @@ func NewContext(ctx context.Context, cfg Config, opts ...Option) (*Origin, error
 		}
 	}
 	o.keys = newKeyCache(provider)
-	o.channels = make(map[string]*channel, len(o.cfg.Channels))
 	if o.cfg.Storage.Enabled() {
 		blob, err := newS3Blob(o.cfg.Storage)
 		if err != nil {
@@ -107,48 +117,21 @@ func NewContext(ctx context.Context, cfg Config, opts ...Option) (*Origin, error
 		}
 		o.shared = newSharedStore(blob, o.cfg.Storage, o.log, o.cfg.Now)
 	}
-	for _, cc := range o.cfg.Channels {
-		dir := ""
-		if o.shared == nil {
-			dir = filepath.Join(o.cfg.DataDir, cc.ID)
-			if err := os.RemoveAll(dir); err != nil {
-				return nil, fmt.Errorf("origin: clear %s: %w", dir, err)
-			}
-			if err := os.MkdirAll(dir, 0o755); err != nil {
-				return nil, fmt.Errorf("origin: create %s: %w", dir, err)
-			}
-		}
-		ch := &channel{
-			cfg:    cc,
-			acc:    newAccess(cc),
-			eps:    newEndpoints(cc),
-			dir:    dir,
-			log:    o.log,
-			now:    o.cfg.Now,
-			inputs: make(map[string]*input),
-			rends:  make(map[string]*rendition),
-			inits:  make(map[uint64]*storedFile),
-		}
-		for _, ep := range ch.eps {
-			ch.retain = max(ch.retain, ep.startover, cc.StartoverWindow)
-			ch.needTS = ch.needTS || ep.cmaf
-		}
-		clock := digest.WithClock(o.cfg.Now)
-		ch.creds = newCredStore(cc, o.cfg.Now)
-		if len(cc.Inputs) == 0 {
-			ch.verifier = digest.NewVerifier(realm, o.cfg.NonceTTL, nil, clock, digest.WithHA1Lookup(ch.creds.ha1s("")))
-		} else {
-			ch.perInput = make(map[string]*digest.Verifier)
-			for _, in := range cc.Inputs {
-				ch.perInput[in.Name] = digest.NewVerifier(realm, o.cfg.NonceTTL, nil, clock, digest.WithHA1Lookup(ch.creds.ha1s(in.Name)))
+	o.set.Store(&channelSet{byID: map[string]*channel{}})
+	o.chStore, o.seeds, o.recs = o.newChannelStore(), map[string]string{}, map[string]string{}
+	o.restored = map[string]map[string]*credScope{}
+	o.chMu.Lock()
+	chans, err := o.initialChannels(ctx, cfg.Channels)
+	if err == nil {
+		for _, cc := range chans {
+			if err = o.startChannel(ctx, cc, nil); err != nil {
+				break
 			}
 		}
-		if o.shared != nil {
-			ch.shared, ch.removeFile = true, o.shared.remove
-			ch.publishLag = int64(o.cfg.Storage.PublishDelay())
-		}
-		o.channels[cc.ID] = ch
-		o.channelList = append(o.channelList, ch)
+	}
+	o.chMu.Unlock()
+	if err != nil {
+		return nil, err
 	}
 	if err := o.loadCredentials(); err != nil {
 		return nil, err
@@ -181,15 +164,17 @@ func (o *Origin) startBackground(ctx context.Context) error {
 	o.cancel = cancel
 	o.bg.Add(1)
 	go func() { defer o.bg.Done(); o.shared.deleter(bg) }()
-	for _, ch := range o.channelList {
+	for _, ch := range o.list() {
 		if err := o.recoverChannel(ctx, ch); err != nil {
 			cancel()
 			o.bg.Wait()
 			return fmt.Errorf("origin: recover channel %s from %s: %w", ch.cfg.ID, o.shared.blob, err)
 		}
 	}
-	o.bg.Add(1)
+	o.replaying.Store(true)
+	o.bg.Add(2)
 	go func() { defer o.bg.Done(); o.replayLoop(bg) }()
+	go func() { defer o.bg.Done(); o.channelSyncLoop(bg) }()
 	return nil
 }
 
@@ -247,7 +232,7 @@ func (o *Origin) Sweep() {
 	if o.shared != nil {
 		return
 	}
-	for _, ch := range o.channels {
+	for _, ch := range o.list() {
 		ch.mu.Lock()
 		ch.sweep()
 		ch.mu.Unlock()
@@ -257,7 +242,7 @@ func (o *Origin) Sweep() {
 // ActiveInput returns the name of the input a channel currently serves
 // from, or "" before any segment arrived.
 func (o *Origin) ActiveInput(channelID string) string {
-	ch := o.channels[channelID]
+	ch := o.lookup(channelID)
 	if ch == nil {
 		return ""
 	}
@@ -270,7 +255,7 @@ func (o *Origin) ActiveInput(channelID string) string {
 // (0 for an unknown channel). Becoming active for the first time is not a
 // switch.
 func (o *Origin) InputSwitches(channelID string) int {
-	ch := o.channels[channelID]
+	ch := o.lookup(channelID)
 	if ch == nil {
 		return 0
 	}
@@ -308,7 +293,7 @@ func (o *Origin) serveIngest(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, err.Error())
 		return
 	}
-	ch := o.channels[p.Channel]
+	ch := o.lookup(p.Channel)
 	if ch == nil {
 		writeError(w, http.StatusNotFound, fmt.Sprintf("unknown channel %q", p.Channel))
 		return
@@ -441,7 +426,7 @@ func (c *channel) input(name string) (*input, error) {
 // (served at /out/v1/{channel}/index.m3u8 too; "" when the channel has no
 // endpoints configured) first, and whether the channel exists.
 func (o *Origin) Endpoints(channelID string) ([]string, bool) {
-	ch := o.channels[channelID]
+	ch := o.lookup(channelID)
 	if ch == nil {
 		return nil, false
 	}
@@ -457,7 +442,7 @@ func (o *Origin) Endpoints(channelID string) ([]string, bool) {
 // "" is the channel's default endpoint. It is "" for an unknown channel or
 // endpoint.
 func (o *Origin) ManifestFile(channelID, endpointID string) string {
-	ch := o.channels[channelID]
+	ch := o.lookup(channelID)
 	if ch == nil {
 		return ""
 	}

@@ -236,7 +236,7 @@ func (c *channel) job(v *rview, base, ext string) (*job, string) {
 
 // produce returns the packaged file of job j, from the cache or built now.
 func (o *Origin) produce(ctx context.Context, ch *channel, j *job) (*product, error) {
-	return o.cache.get(ctx, j.cacheKey(ch.cfg.ID), func() (p *product, err error) {
+	return o.cache.get(ctx, j.cacheKey(ch.cfg.ID+"#"+strconv.FormatUint(ch.gen, 10)), func() (p *product, err error) {
 		// The packagers parse pushed media with libraries: a panic on odd
 		// input fails this request, not the origin.
 		defer func() {

@@ -90,7 +90,7 @@ func (o *Origin) servePlayback(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	id := r.PathValue("channel")
-	ch := o.channels[id]
+	ch := o.lookup(id)
 	if ch == nil {
 		writeError(w, http.StatusNotFound, fmt.Sprintf("unknown channel %q", id))
 		return

@@ -50,6 +50,13 @@ func newSharedStore(blob blobStore, cfg StorageConfig, log *slog.Logger, now fun
 	}
 }
 
+// forget drops the replay state of a deleted channel.
+func (s *sharedStore) forget(id string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.replays, id)
+}
+
 // uniq returns a name unique among this instance's writes.
 func (s *sharedStore) uniq() string {
 	return fmt.Sprintf("%s-%d", s.writer, s.n.Add(1))

@@ -99,7 +99,7 @@ func (o *Origin) replayLoop(ctx context.Context) {
 			return
 		case <-t.C:
 		}
-		for _, ch := range o.channelList {
+		for _, ch := range o.list() {
 			if err := o.replayChannel(ctx, ch); err != nil && ctx.Err() == nil {
 				o.log.Warn("replay ingest log", logChannel, ch.cfg.ID, logErr, err)
 			}
@@ -115,6 +115,9 @@ func (o *Origin) replayChannel(ctx context.Context, ch *channel) error {
 	s.mu.Lock()
 	rp := s.replays[ch.cfg.ID]
 	s.mu.Unlock()
+	if rp == nil {
+		return nil // deleted meanwhile
+	}
 	wm := s.now().Add(-s.cfg.SettleDelay).UnixNano()
 	if wm <= rp.doneTo {
 		return nil

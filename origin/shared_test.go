@@ -246,7 +246,7 @@ func TestSharedStorageInstances(t *testing.T) {
 
 // snapshotOf encodes the index of the test channel.
 func snapshotOf(o *Origin) []byte {
-	ch := o.channels[testChannel]
+	ch := o.lookup(testChannel)
 	ch.mu.Lock()
 	defer ch.mu.Unlock()
 	b, err := ch.encodeSnapshot(0)

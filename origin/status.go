@@ -46,8 +46,8 @@ type RenditionStatus struct {
 
 // Channels returns the status of every channel, in configuration order.
 func (o *Origin) Channels() []ChannelStatus {
-	out := make([]ChannelStatus, 0, len(o.channelList))
-	for _, ch := range o.channelList {
+	out := make([]ChannelStatus, 0, len(o.list()))
+	for _, ch := range o.list() {
 		out = append(out, ch.status())
 	}
 	return out
@@ -55,7 +55,7 @@ func (o *Origin) Channels() []ChannelStatus {
 
 // Channel returns the status of one channel.
 func (o *Origin) Channel(id string) (ChannelStatus, bool) {
-	ch := o.channels[id]
+	ch := o.lookup(id)
 	if ch == nil {
 		return ChannelStatus{}, false
 	}

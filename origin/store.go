@@ -271,7 +271,8 @@ type input struct {
 	masterRaw []byte
 }
 
-// channel is the state of one channel. Everything below mu is guarded by it.
+// channel is one channel: its settings (immutable; an update builds a new
+// channel value around the same index) and its index (chState).
 type channel struct {
 	cfg      ChannelConfig
 	acc      *access     // CDN authorization and ingest allowlist
@@ -290,7 +291,18 @@ type channel struct {
 	shared     bool
 	removeFile func(path string)
 	publishLag int64 // ns; see published
+	// gen tells this channel's settings apart from earlier ones of the same
+	// channel ID (an update or a re-creation): packaged products are
+	// cached under it.
+	gen uint64
 
+	// chState is the index, shared by every settings generation of the
+	// channel: an update swaps the settings above and keeps it.
+	*chState
+}
+
+// chState is the index of a channel: everything in it is guarded by mu.
+type chState struct {
 	mu       sync.Mutex
 	inputs   map[string]*input
 	order    []string // input names in arrival order
