@@ -308,9 +308,6 @@ func runOrigin(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if cfg.DataDir == "" && !cfg.Storage.Enabled() {
 		return fmt.Errorf("%w: origin: --data (or --storage) is required", errUsage)
 	}
-	if len(cfg.Channels) == 0 {
-		return fmt.Errorf("%w: origin: at least one --channel ID=USER:PASSWORD is required", errUsage)
-	}
 
 	logger := slog.New(slog.NewTextHandler(stderr, nil)).With("cmd", "origin")
 	o, err := origin.NewContext(ctx, cfg, origin.WithLogger(logger))
@@ -339,7 +336,7 @@ func runOrigin(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		*apiToken = os.Getenv("PULLPUSH_API_TOKEN")
 	}
 	if *apiToken == "" && !isLoopback(ln.Addr()) {
-		logger.Warn("the control API has no token and listens beyond loopback: anyone who reaches it can read channel status and write harvests; set --api-token or PULLPUSH_API_TOKEN")
+		logger.Warn("the control API has no token and listens beyond loopback: anyone who reaches it can create, change and delete channels and write harvests; set --api-token or PULLPUSH_API_TOKEN")
 	}
 	stateFile := ""
 	if cfg.DataDir != "" {
@@ -381,7 +378,11 @@ func runOrigin(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	} else {
 		logger.Info("origin listening", originKeyAddr, ln.Addr().String(), originKeyData, cfg.DataDir)
 	}
-	for _, ch := range cfg.Channels {
+	if len(o.ChannelIDs()) == 0 {
+		fmt.Fprintf(stdout, "no channels yet: create them with POST %s/api/v1/channels (or --channel, --config)\n", base)
+	}
+	for _, id := range o.ChannelIDs() {
+		ch, _ := o.ChannelSettings(id)
 		inputs := []string{"a", "b"}
 		if len(ch.Inputs) > 0 {
 			inputs = inputs[:0]

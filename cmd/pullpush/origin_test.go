@@ -173,7 +173,6 @@ func TestOriginCommandUsage(t *testing.T) {
 		{[]string{"--channel", "a=u:p", "--storage", "s3://Not_A_Bucket"}, "not a valid bucket name"},
 		{[]string{"--channel", "a=u:p", "--storage", "s3://bucket/../x"}, "prefix elements"},
 		{[]string{"--data", dir, "--channel", "a=u:p", "--s3-endpoint", "http://127.0.0.1:1"}, "need --storage"},
-		{[]string{"--data", dir}, "at least one --channel"},
 		{[]string{"--data", dir, "--channel", "nopassword"}, "want ID=USER:PASSWORD"},
 		{[]string{"--data", dir, "--channel", "a=u"}, "want ID=USER:PASSWORD"},
 		{[]string{"--data", dir, "--channel", "a/b=u:p"}, "channels[0].id"},

@@ -47,6 +47,7 @@ func New(o *origin.Origin, h *harvest.Manager) *API {
 			body:      `{"input": "b" (only for a channel with per-input credentials), "username": optional (default: the current one), "password": at least 8 characters, "graceSeconds": optional}`,
 			responses: map[string]string{"204": "rotated", "400": "bad request", "404": "no such channel"}, handler: a.rotate},
 	}
+	a.routes = append(a.routes, a.channelRoutes()...)
 	if h != nil {
 		hh := h.Handler()
 		a.routes = append(a.routes,

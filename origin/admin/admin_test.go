@@ -123,7 +123,7 @@ func TestOpenAPIMatchesHandlers(t *testing.T) {
 	if code != 200 || json.Unmarshal(b, &doc) != nil || doc.OpenAPI == "" {
 		t.Fatalf("openapi: %d %s", code, b)
 	}
-	if len(doc.Paths) != 5 {
+	if len(doc.Paths) != 8 {
 		t.Fatalf("%d paths documented: %v", len(doc.Paths), doc.Paths)
 	}
 	n := 0
@@ -141,7 +141,7 @@ func TestOpenAPIMatchesHandlers(t *testing.T) {
 			}
 		}
 	}
-	if n != 6 || len(a.OpenAPI()["paths"].(map[string]any)) != 5 {
+	if n != 13 || len(a.OpenAPI()["paths"].(map[string]any)) != 8 {
 		t.Fatalf("%d operations", n)
 	}
 	if code, _ := do(t, "GET", srv.URL+"/api/v1/nosuch", token, ""); code != 404 {
