@@ -442,15 +442,33 @@ func (o *Origin) Endpoints(channelID string) ([]string, bool) {
 // "" is the channel's default endpoint. It is "" for an unknown channel or
 // endpoint.
 func (o *Origin) ManifestFile(channelID, endpointID string) string {
-	ch := o.lookup(channelID)
-	if ch == nil {
+	ep := o.endpointOf(channelID, endpointID)
+	if ep == nil {
 		return ""
 	}
-	ep := ch.eps[0]
-	if endpointID != "" {
-		if ep = ch.endpoint(endpointID); ep == nil {
-			return ""
-		}
-	}
 	return ep.manifest0
+}
+
+// DASHManifest returns the file name of a DASH endpoint's MPD
+// ("index.mpd"), or "" when the endpoint serves no DASH or is unknown;
+// endpoint "" is the channel's default endpoint.
+func (o *Origin) DASHManifest(channelID, endpointID string) string {
+	ep := o.endpointOf(channelID, endpointID)
+	if ep == nil || !ep.dash {
+		return ""
+	}
+	return mpdName
+}
+
+// endpointOf returns a channel's endpoint by ID ("" the default one), or
+// nil.
+func (o *Origin) endpointOf(channelID, endpointID string) *endpoint {
+	ch := o.lookup(channelID)
+	if ch == nil {
+		return nil
+	}
+	if endpointID == "" {
+		return ch.eps[0]
+	}
+	return ch.endpoint(endpointID)
 }

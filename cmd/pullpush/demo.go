@@ -211,7 +211,7 @@ func demo(ctx context.Context, cfg demoConfig, stdout, stderr io.Writer) (err er
 		return fmt.Errorf("demo: listen: %w", err)
 	}
 	hv, err := harvest.New(harvest.Config{
-		Origin: org.Handler(), Endpoints: org.Endpoints, ManifestFile: org.ManifestFile, Outputs: reg,
+		Origin: org.Handler(), Endpoints: org.Endpoints, ManifestFile: org.ManifestFile, DASHManifest: org.DASHManifest, Outputs: reg,
 		StateFile: filepath.Join(dataDir, "harvest.json"), Logger: log.With(demoKeyComponent, "harvest"),
 		Redact: func(name string, p json.RawMessage) json.RawMessage { return outputs.Redact(name, p, reg) },
 	})

@@ -345,7 +345,7 @@ func runOrigin(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	reg := output.NewRegistry()
 	outputs.Register(reg)
 	hv, err := harvest.New(harvest.Config{
-		Origin: o.Handler(), Endpoints: o.Endpoints, ManifestFile: o.ManifestFile, Outputs: reg, StateFile: stateFile, Logger: logger,
+		Origin: o.Handler(), Endpoints: o.Endpoints, ManifestFile: o.ManifestFile, DASHManifest: o.DASHManifest, Outputs: reg, StateFile: stateFile, Logger: logger,
 		Redact: func(name string, p json.RawMessage) json.RawMessage { return outputs.Redact(name, p, reg) },
 	})
 	if err != nil {

@@ -17,11 +17,28 @@ import (
 // It fails t when ffmpeg fails or decodes no frame.
 func DecodeFrames(t testing.TB, url string, inputOpts ...string) ([]string, string) {
 	t.Helper()
+	return decodeFrames(t, url, "", inputOpts)
+}
+
+// DecodeStream is DecodeFrames of one stream of url, an ffmpeg -map
+// specifier such as "0:v:0" (a DASH manifest's first video
+// Representation).
+func DecodeStream(t testing.TB, url, stream string) ([]string, string) {
+	t.Helper()
+	return decodeFrames(t, url, stream, nil)
+}
+
+func decodeFrames(t testing.TB, url, stream string, inputOpts []string) ([]string, string) {
+	t.Helper()
 	bin := RequireTool(t, "ffmpeg")
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	args := append([]string{"-v", "error", "-allowed_extensions", "ALL"}, inputOpts...)
-	args = append(args, "-i", url, "-f", "framemd5", "-")
+	args = append(args, "-i", url)
+	if stream != "" {
+		args = append(args, "-map", stream)
+	}
+	args = append(args, "-f", "framemd5", "-")
 	var stderr bytes.Buffer
 	cmd := exec.CommandContext(ctx, bin, args...)
 	cmd.Stderr = &stderr

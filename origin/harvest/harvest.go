@@ -2,15 +2,17 @@
 // asset (live-to-VOD, as MediaPackage's harvest jobs do): the multivariant
 // playlist, every media and I-frame playlist of the window with
 // EXT-X-ENDLIST, and every segment, init section and local key they name,
-// written to a pullpush output (a directory, S3, WebDAV...).
+// written to a pullpush output (a directory, S3, WebDAV...); for a DASH
+// endpoint also its static MPD (index.mpd) over the same files.
 //
 // A job reads the window from the origin's own playback handler, in
 // process, exactly as a player would fetch it with ?start=&end=, so the
 // asset holds the same bytes the endpoint serves. Files are flattened into
 // one directory (channel_video/123.ts becomes channel_video_123.ts) and
 // the playlists rewritten to name them; segments are written before the
-// playlists that list them, and the multivariant playlist (index.m3u8)
-// last, so a reader never finds a playlist naming a missing file.
+// playlists that list them, and the multivariant playlist (index.m3u8,
+// then index.mpd) last, so a reader never finds a manifest naming a
+// missing file.
 //
 // Jobs run one at a time per Manager, in order of submission; their state
 // (pending, running, succeeded, failed with a reason, progress) is kept in
@@ -87,6 +89,10 @@ type Config struct {
 	// ManifestFile, when set, names an endpoint's multivariant playlist
 	// (origin.Origin.ManifestFile); default index.m3u8.
 	ManifestFile func(channel, endpoint string) string
+	// DASHManifest, when set, names a DASH endpoint's MPD
+	// (origin.Origin.DASHManifest), "" for other endpoints: the asset of
+	// a DASH endpoint also gets a static MPD.
+	DASHManifest func(channel, endpoint string) string
 	// Outputs builds destinations; Redact removes their secrets from the
 	// jobs the Manager returns.
 	Outputs *output.Registry

@@ -36,11 +36,11 @@ type env struct {
 
 func newEnv(t *testing.T, stateFile string) *env {
 	t.Helper()
-	c := chaintest.Start(t, 40*time.Second, []origin.EndpointConfig{{ID: "ts"}, {ID: "cmaf", Packaging: origin.PackagingCMAF, ManifestName: "cmaf-master"}})
+	c := chaintest.Start(t, 40*time.Second, []origin.EndpointConfig{{ID: "ts"}, {ID: "cmaf", Packaging: origin.PackagingCMAF, ManifestName: "cmaf-master"}, {ID: "dash", Packaging: origin.PackagingDASH}})
 	reg := output.NewRegistry()
 	outputs.Register(reg)
 	m, err := harvest.New(harvest.Config{
-		Origin: c.Origin.Handler(), Endpoints: c.Origin.Endpoints, ManifestFile: c.Origin.ManifestFile, Outputs: reg, StateFile: stateFile,
+		Origin: c.Origin.Handler(), Endpoints: c.Origin.Endpoints, ManifestFile: c.Origin.ManifestFile, DASHManifest: c.Origin.DASHManifest, Outputs: reg, StateFile: stateFile,
 		Redact: func(name string, p json.RawMessage) json.RawMessage { return outputs.Redact(name, p, reg) },
 	})
 	if err != nil {
@@ -135,6 +135,41 @@ func TestHarvestToDirectoryDecodesLikeTheWindow(t *testing.T) {
 	}
 	if n := len(e.m.Jobs()); n != 2 {
 		t.Fatalf("%d jobs listed", n)
+	}
+}
+
+// TestHarvestDASH harvests a window of the DASH endpoint into a
+// directory: the asset has a static index.mpd next to the HLS playlists,
+// every file its templates name is there, and ffmpeg's DASH demuxer
+// decodes it from the files alone to the frames the origin serves for
+// the window.
+func TestHarvestDASH(t *testing.T) {
+	testutil.RequireTool(t, "ffmpeg")
+	e := newEnv(t, "")
+	q := e.chain.Window(10*time.Second, 20*time.Second)
+	e.chain.WaitClosed(t, "dash", []string{"channel_video-0", "channel_video-1", "channel_audio-0"}, q, 5, 0)
+	dir := t.TempDir()
+	code, job := e.submit(t, fmt.Sprintf(`{"channel":"1","endpoint":"dash","start":%q,"end":%q,"destination":{"output":"file","payload":{"dir":%q}}}`,
+		e.iso(10*time.Second), e.iso(20*time.Second), dir))
+	if code != http.StatusAccepted {
+		t.Fatalf("submit: %d %v", code, job)
+	}
+	if done := e.wait(t, job["id"].(string)); done["state"] != harvest.StateSucceeded {
+		t.Fatalf("job %v", done)
+	}
+	mpd := string(mustReadFile(t, filepath.Join(dir, "index.mpd")))
+	if !strings.Contains(mpd, `type="static"`) || !strings.Contains(mpd, `media="channel_video-0_$Number$.m4s"`) {
+		t.Fatalf("harvested MPD:\n%s", mpd)
+	}
+	mustReadFile(t, filepath.Join(dir, "index.m3u8"))
+	for _, stream := range []string{"0:v:0", "0:v:1", "0:a:0"} {
+		want, _ := testutil.DecodeStream(t, e.chain.URL+"/out/v1/1/dash/index.mpd"+q, stream)
+		got, msg := testutil.DecodeStream(t, filepath.Join(dir, "index.mpd"), stream)
+		if i := chaintest.FirstDiff(got, want); i >= 0 || msg != "" {
+			t.Errorf("%s: %d harvested frames, %d served; first differing %d; ffmpeg: %s", stream, len(got), len(want), i, msg)
+		} else {
+			t.Logf("%s: %d frames identical to the served window", stream, len(got))
+		}
 	}
 }
 

@@ -192,6 +192,14 @@ func (m *Manager) plan(ctx context.Context, req Request) (*asset, error) {
 		}
 	}
 	a.playlists = append(a.playlists, assetFile{name: indexName, data: mv.Encode()})
+	if m.cfg.DASHManifest != nil {
+		if name := m.cfg.DASHManifest(req.Channel, req.Endpoint); name != "" {
+			q := mvPath[strings.IndexByte(mvPath, '?'):]
+			if err := m.planDASH(ctx, a, dir, dir+name+q, name); err != nil {
+				return nil, err
+			}
+		}
+	}
 	return a, nil
 }
 
