@@ -6,6 +6,7 @@ require (
 	github.com/Comcast/scte35-go v1.4.6
 	github.com/Eyevinn/mp4ff v0.51.0
 	github.com/asticode/go-astits v1.13.0
+	github.com/aws/aws-sdk-go-v2 v1.45.1
 	github.com/minio/minio-go/v7 v7.0.99
 	github.com/nats-io/nats.go v1.55.0
 	github.com/prometheus/client_golang v1.23.2
@@ -16,6 +17,7 @@ require (
 
 require (
 	github.com/asticode/go-astikit v0.30.0 // indirect
+	github.com/aws/smithy-go v1.28.1 // indirect
 	github.com/bamiaux/iobit v0.0.0-20170418073505-498159a04883 // indirect
 	github.com/beorn7/perks v1.0.1 // indirect
 	github.com/cespare/xxhash/v2 v2.3.0 // indirect

@@ -22,7 +22,7 @@ func runPull(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fs := flag.NewFlagSet("pull", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	src := fs.String("url", "", "source playlist URL (multivariant or media), http or https")
-	outName := fs.String("output", "", "output name: mediapackage, webdav, s3, file, void")
+	outName := fs.String("output", "", "output name: mediapackage, mediapackagev2, webdav, s3, file, void")
 	payload := fs.String("payload", "{}", "output payload JSON, e.g. '{\"ingestUrls\":[{\"url\":\"http://host/in/v2/1/a/channel\",\"username\":\"u\",\"password\":\"p\"}]}'")
 	window := fs.Int("window", 120, "seconds of segments kept in pushed media playlists")
 	concurrency := fs.Int("concurrency", fetch.DefaultConcurrency, "parallel segment downloads")

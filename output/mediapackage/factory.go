@@ -95,7 +95,7 @@ func ParsePayload(payload json.RawMessage) (Config, error) {
 	}
 	cfg := Config{IngestURLs: make([]Ingest, 0, len(p.IngestURLs)), SegmentTimeout: timeout}
 	for _, in := range p.IngestURLs {
-		cfg.IngestURLs = append(cfg.IngestURLs, Ingest(in))
+		cfg.IngestURLs = append(cfg.IngestURLs, Ingest{URL: in.URL, Username: in.Username, Password: in.Password})
 	}
 	return cfg, nil
 }

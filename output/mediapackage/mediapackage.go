@@ -1,6 +1,7 @@
 package mediapackage
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"net/http"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/pullpush/pullpush/output"
 	"github.com/pullpush/pullpush/output/internal/httpput"
+	"github.com/pullpush/pullpush/sigv4"
 )
 
 // MaxIngestURLs is the largest number of ingest URLs of one output.
@@ -30,6 +32,8 @@ type Config struct {
 	// Transport is a connection pool shared with other outputs (see
 	// httpput.NewTransport and NewFactory); nil gives the output its own.
 	Transport *http.Transport
+	// Now is the signing clock of SigV4 ingest URLs; nil is time.Now.
+	Now func() time.Time
 }
 
 // Ingest is one ingest endpoint.
@@ -39,9 +43,24 @@ type Ingest struct {
 	// stem of the pushed file names. It has no user info, query or fragment.
 	URL string
 	// Username and Password are the digest credentials; empty Username
-	// means no authentication.
+	// means no authentication (unless SigV4 is set).
 	Username, Password string
+	// SigV4, when set, signs every request with AWS Signature Version 4
+	// instead (MediaPackage v2's ingest); Username must then be empty.
+	SigV4 *SigV4
 }
+
+// SigV4 are the signing settings of an ingest URL.
+type SigV4 struct {
+	AccessKeyID, SecretAccessKey string
+	// Region is the AWS region of the ingest, e.g. "eu-north-1".
+	Region string
+	// Service is the signing name; empty is DefaultSigV4Service.
+	Service string
+}
+
+// DefaultSigV4Service is MediaPackage v2's signing name.
+const DefaultSigV4Service = "mediapackagev2"
 
 // Output pushes to MediaPackage-style ingest endpoints.
 type Output struct {
@@ -97,6 +116,21 @@ func New(cfg Config) (*Output, error) {
 		if in.Username != "" {
 			auth = httpput.AuthDigest
 		}
+		var signing httpput.SigV4
+		if sv := in.SigV4; sv != nil {
+			if in.Username != "" {
+				return nil, output.Invalid(field+".username", "not used with SigV4 signing")
+			}
+			for _, f := range []struct{ name, v string }{{"accessKeyId", sv.AccessKeyID}, {"secretAccessKey", sv.SecretAccessKey}, {"region", sv.Region}} {
+				if f.v == "" {
+					return nil, output.Invalid(field+"."+f.name, "required")
+				}
+			}
+			auth = httpput.AuthSigV4
+			signing.Credentials = sigv4.Credentials{AccessKeyID: sv.AccessKeyID, SecretAccessKey: sv.SecretAccessKey}
+			signing.Scope = sigv4.Scope{Region: sv.Region, Service: cmp.Or(sv.Service, DefaultSigV4Service)}
+			signing.Now = cfg.Now
+		}
 		display := *dir
 		display.Path += stem
 		o.targets = append(o.targets, &target{
@@ -107,6 +141,7 @@ func New(cfg Config) (*Output, error) {
 				Auth:      auth,
 				Username:  in.Username,
 				Password:  in.Password,
+				SigV4:     signing,
 				Timeout:   cfg.Timeout,
 			}),
 		})

@@ -7,6 +7,7 @@ import (
 	"github.com/pullpush/pullpush/output/file"
 	"github.com/pullpush/pullpush/output/internal/httpput"
 	"github.com/pullpush/pullpush/output/mediapackage"
+	"github.com/pullpush/pullpush/output/mediapackagev2"
 	"github.com/pullpush/pullpush/output/s3"
 	"github.com/pullpush/pullpush/output/void"
 	"github.com/pullpush/pullpush/output/webdav"
@@ -18,7 +19,7 @@ import (
 // server keeps a few dozen connections rather than several per output.
 func Factories() []output.Factory {
 	shared := httpput.NewTransport()
-	return []output.Factory{file.Factory, mediapackage.NewFactory(shared), s3.Factory, void.Factory, webdav.NewFactory(shared)}
+	return []output.Factory{file.Factory, mediapackage.NewFactory(shared), mediapackagev2.NewFactory(shared), s3.Factory, void.Factory, webdav.NewFactory(shared)}
 }
 
 // Register adds every built-in factory to r.

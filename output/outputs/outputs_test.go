@@ -22,7 +22,7 @@ func TestRegister(t *testing.T) {
 			t.Errorf("%s: schema: %v", f.Name, err)
 		}
 	}
-	if got := strings.Join(names, ","); got != "file,mediapackage,s3,void,webdav" {
+	if got := strings.Join(names, ","); got != "file,mediapackage,mediapackagev2,s3,void,webdav" {
 		t.Errorf("registered %s", got)
 	}
 	o, err := r.Build("void", nil)
