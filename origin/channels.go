@@ -82,6 +82,7 @@ func (o *Origin) newChannel(cc ChannelConfig, prev *channel) (*channel, error) {
 	ch := &channel{
 		cfg: cc,
 		acc: newAccess(cc),
+		sig: newSigV4Verifier(cc.SigV4, o.cfg.Now),
 		eps: newEndpoints(cc),
 		log: o.log,
 		now: o.cfg.Now,
@@ -232,6 +233,10 @@ func cloneChannelConfig(c ChannelConfig) ChannelConfig {
 		a.Secrets = slices.Clone(a.Secrets)
 		c.CDNAuth = &a
 	}
+	if c.SigV4 != nil {
+		s := *c.SigV4
+		c.SigV4 = &s
+	}
 	return c
 }
 
@@ -302,6 +307,11 @@ func keepSecrets(prev, next ChannelConfig) ChannelConfig {
 		a.Secrets = slices.Clone(prev.CDNAuth.Secrets)
 		next.CDNAuth = &a
 	}
+	if s := next.SigV4; s != nil && s.SecretAccessKey == "" && prev.SigV4 != nil && prev.SigV4.AccessKeyID == s.AccessKeyID {
+		c := *s
+		c.SecretAccessKey = prev.SigV4.SecretAccessKey
+		next.SigV4 = &c
+	}
 	if len(next.Inputs) > 0 {
 		next.Inputs = slices.Clone(next.Inputs)
 	}
@@ -331,6 +341,11 @@ func (c ChannelConfig) redacted() ChannelConfig {
 		a := *c.CDNAuth
 		a.Secrets = nil
 		c.CDNAuth = &a
+	}
+	if c.SigV4 != nil {
+		s := *c.SigV4
+		s.SecretAccessKey = ""
+		c.SigV4 = &s
 	}
 	return c
 }

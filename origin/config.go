@@ -94,6 +94,9 @@ type ChannelConfig struct {
 	// IngestAllow, when set, lists the addresses or CIDRs ingest may come
 	// from; other peers get 403 before authentication.
 	IngestAllow []string `yaml:"ingestAllow"`
+	// SigV4, when set, makes ingest take requests signed with AWS
+	// Signature Version 4 (MediaPackage v2's ingest); see SigV4Config.
+	SigV4 *SigV4Config `yaml:"sigv4"`
 }
 
 // InputConfig sets the name and credentials of one input.
@@ -267,7 +270,10 @@ func (c Config) validateChannel(k string, ch ChannelConfig) error {
 			return cfgErr(ik+".password", "must be set")
 		}
 	}
-	if len(ch.Inputs) == 0 || ch.Username != "" {
+	if err := validateSigV4(k, ch.SigV4); err != nil {
+		return err
+	}
+	if (len(ch.Inputs) == 0 && ch.SigV4 == nil) || ch.Username != "" {
 		if ch.Username == "" {
 			return cfgErr(k+".username", "must be set")
 		}

@@ -15,7 +15,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/pullpush/pullpush/digest"
 	"github.com/pullpush/pullpush/hls"
 	"github.com/pullpush/pullpush/internal/safepath"
 )
@@ -302,16 +301,7 @@ func (o *Origin) serveIngest(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusForbidden, "ingest from this address is not allowed")
 		return
 	}
-	v := ch.verifier
-	if ch.perInput != nil {
-		v = ch.perInput[p.Input]
-		if v == nil {
-			writeError(w, http.StatusNotFound, fmt.Sprintf("unknown input %q", p.Input))
-			return
-		}
-	}
-	if _, err := v.Verify(r); err != nil {
-		v.Challenge(w, errors.Is(err, digest.ErrStale))
+	if !o.ingestAuth(w, r, ch, p.Input) {
 		return
 	}
 	if o.shared != nil {

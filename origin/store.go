@@ -12,6 +12,7 @@ import (
 	"github.com/pullpush/pullpush/digest"
 	"github.com/pullpush/pullpush/hls"
 	"github.com/pullpush/pullpush/internal/adcue"
+	"github.com/pullpush/pullpush/sigv4"
 )
 
 // Log keys.
@@ -285,6 +286,7 @@ type channel struct {
 	verifier *digest.Verifier            // shared credentials
 	perInput map[string]*digest.Verifier // per-input credentials
 	creds    *credStore                  // what the verifiers accept
+	sig      *sigv4.Verifier             // SigV4-signed ingest, or nil
 	// shared is set on shared storage: the index is built by replaying
 	// the ingest log, with the ingest clock at vnow, and released files
 	// are handed to removeFile (delete from the bucket).

@@ -101,6 +101,10 @@ The YAML config (--config) sets per-channel endpoint settings; --data and
         header: X-MediaPackage-CDNIdentifier
         secrets: [at-least-16-characters]
       ingestAllow: [127.0.0.1, 10.0.0.0/8]   # optional: ingest peers allowed (403 otherwise)
+      sigv4:                 # optional: take AWS SigV4-signed ingest (the mediapackagev2 output)
+        accessKeyId: AKIAEXAMPLE
+        secretAccessKey: at-least-16-characters
+        region: eu-north-1   # service: mediapackagev2 (default)
       endpoints:             # optional; the first is also /out/v1/live/index.m3u8
         - id: ts             # TS as ingested, the channel's settings
         - id: cmaf
