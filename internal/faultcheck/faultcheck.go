@@ -320,6 +320,10 @@ type Options struct {
 	// IgnoreTail leaves out the segments offered after the newest one
 	// delivered, for a relay stopped while the source went on.
 	IgnoreTail bool
+	// IgnoreHead leaves out the segments offered before the oldest one
+	// delivered, for a relay that started (and began at the live edge)
+	// after the source had published them.
+	IgnoreHead bool
 	// Published checks against every segment the source published instead
 	// of those listed in a playlist it served: segments published and gone
 	// while no one was polling (the relay was down) count as gaps too.
@@ -523,6 +527,11 @@ func checkRendition(offered []Segment, writes []sink.Request, d *Dest, opts Opti
 	if minSeq >= 0 && (len(order) == 0 || minSeq <= prev.seq) {
 		prev.seq = minSeq - 1
 	}
+	head := 0
+	if opts.IgnoreHead && len(order) > 0 {
+		head = order[0].idx
+		prev = delivery{seq: order[0].seq - 1, idx: head - 1}
+	}
 	// account checks the offered segments strictly between a and b (b.idx ==
 	// len(offered) for the tail).
 	account := func(a, b delivery, tail bool) {
@@ -583,8 +592,9 @@ func checkRendition(offered []Segment, writes []sink.Request, d *Dest, opts Opti
 		prev = x
 	}
 	if opts.IgnoreTail && len(order) > 0 {
-		rep.Offered = prev.idx + 1
+		rep.Offered = prev.idx + 1 - head
 	} else {
+		rep.Offered -= head
 		account(prev, delivery{idx: len(offered)}, true)
 	}
 	rep.Gaps = rep.Marked + rep.Unseen
