@@ -2,6 +2,8 @@ package origin
 
 import (
 	"bytes"
+	"context"
+	"errors"
 	"fmt"
 	"math"
 	"net/http"
@@ -22,8 +24,11 @@ const (
 	playlistType   = "application/vnd.apple.mpegurl"
 	cacheLive      = "max-age=1"
 	cacheImmutable = "max-age=86400"
-	iframesName    = "iframes.m3u8"
-	indexName      = "index.m3u8"
+	// closedPlaylistCacheBytes bounds the rendered playlists of closed
+	// (time-shifted, ENDLIST) windows kept in memory.
+	closedPlaylistCacheBytes = 32 << 20
+	iframesName              = "iframes.m3u8"
+	indexName                = "index.m3u8"
 )
 
 // shift is a time-shift request: start and optional end.
@@ -317,17 +322,80 @@ func (c *channel) window(ep *endpoint, r *rendition, sh shift) (window, *errStat
 
 func (o *Origin) serveMedia(w http.ResponseWriter, r *http.Request, ch *channel, ep *endpoint, name string, sh shift, iframes bool) {
 	ch.mu.Lock()
+	key := closedPlaylistKey(ch, ep, name, sh, iframes)
+	ch.mu.Unlock()
+	if key != "" {
+		// A closed window never changes: render it once.
+		p, err := o.closed.get(r.Context(), key, func() (*product, error) {
+			body, _, err := o.renderMedia(r.Context(), ch, ep, name, sh, iframes)
+			if err != nil {
+				return nil, err
+			}
+			return &product{data: body}, nil
+		})
+		if err != nil {
+			writeStatusErr(w, err)
+			return
+		}
+		servePlaylist(w, r, p.data, cacheImmutable)
+		return
+	}
+	body, vod, err := o.renderMedia(r.Context(), ch, ep, name, sh, iframes)
+	if err != nil {
+		writeStatusErr(w, err)
+		return
+	}
+	cache := cacheLive
+	if vod {
+		cache = cacheImmutable
+	}
+	servePlaylist(w, r, body, cache)
+}
+
+// writeStatusErr answers an *errStatus with its code, anything else (a
+// cancelled request) with 503.
+func writeStatusErr(w http.ResponseWriter, err error) {
+	var es *errStatus
+	if errors.As(err, &es) {
+		writeError(w, es.code, es.msg)
+		return
+	}
+	writeError(w, http.StatusServiceUnavailable, err.Error())
+}
+
+// closedPlaylistKey returns the cache key of a media or I-frame playlist
+// whose window has closed (ENDLIST), or "" for a live one; caller holds
+// ch.mu. The key names the channel's settings generation and the first
+// and last sequence numbers and count of the window, so a window the
+// startover pruning trims, or a segment that arrives late inside it,
+// renders again.
+func closedPlaylistKey(ch *channel, ep *endpoint, name string, sh shift, iframes bool) string {
+	v := ch.view(ep, name)
+	if v == nil {
+		return ""
+	}
+	win, es := ch.window(ep, v.rd, sh)
+	if es != nil || !win.vod || win.hi <= win.lo {
+		return ""
+	}
+	segs := v.rd.segs
+	return fmt.Sprintf("%s\x00%d\x00%s\x00%s\x00%t\x00%d\x00%d\x00%d", ch.cfg.ID, ch.gen, ep.id, name, iframes,
+		segs[win.lo].seq, segs[win.hi-1].seq, win.hi-win.lo)
+}
+
+// renderMedia renders a media or I-frame playlist and reports whether it
+// is closed (ENDLIST). Its errors are *errStatus values.
+func (o *Origin) renderMedia(ctx context.Context, ch *channel, ep *endpoint, name string, sh shift, iframes bool) ([]byte, bool, error) {
+	ch.mu.Lock()
 	v := ch.view(ep, name)
 	if v == nil || (iframes && (!ep.iframes || v.pick != pickMain || !slices.Contains(ch.iframeKeys(), v.rd.key))) {
 		ch.mu.Unlock()
-		writeError(w, http.StatusNotFound, fmt.Sprintf("no playlist %q", name))
-		return
+		return nil, false, &errStatus{http.StatusNotFound, fmt.Sprintf("no playlist %q", name)}
 	}
 	win, es := ch.window(ep, v.rd, sh)
 	if es != nil {
 		ch.mu.Unlock()
-		writeError(w, es.code, es.msg)
-		return
+		return nil, false, es
 	}
 	var m *hls.Media
 	var refs []keyRef
@@ -343,24 +411,18 @@ func (o *Origin) serveMedia(w http.ResponseWriter, r *http.Request, ch *channel,
 		// known once it has been packaged; do that outside the lock.
 		segs := append([]rec(nil), v.rd.segs[win.lo:win.hi]...)
 		ch.mu.Unlock()
-		kfs, err := o.derivedKeyframes(r.Context(), ch, v, segs)
+		kfs, err := o.derivedKeyframes(ctx, ch, v, segs)
 		if err != nil {
 			o.log.Warn("package I-frames", logChannel, ch.cfg.ID, logEndpoint, ep.id, logErr, err)
-			writeError(w, http.StatusInternalServerError, "cannot package segments")
-			return
+			return nil, false, &errStatus{http.StatusInternalServerError, "cannot package segments"}
 		}
 		m, refs = ch.iframePlaylist(v, segs, kfs, win)
 	}
-	if err := o.addKeyTags(r.Context(), ch, v, refs); err != nil {
+	if err := o.addKeyTags(ctx, ch, v, refs); err != nil {
 		o.log.Warn("key for playlist", logChannel, ch.cfg.ID, logEndpoint, ep.id, logErr, err)
-		writeError(w, http.StatusServiceUnavailable, "encryption key unavailable")
-		return
+		return nil, false, &errStatus{http.StatusServiceUnavailable, "encryption key unavailable"}
 	}
-	cache := cacheLive
-	if win.vod {
-		cache = cacheImmutable
-	}
-	servePlaylist(w, r, m.Encode(), cache)
+	return m.Encode(), win.vod, nil
 }
 
 func targetDuration(rd *rendition, segs []rec) int {
