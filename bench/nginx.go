@@ -233,8 +233,17 @@ func mirrorForNginx(ctx context.Context, cl *http.Client, tg *targets, body []by
 		}
 		ng.media = append(ng.media, re(m))
 		var shifts []string
-		for k := range shiftCopies {
-			src := tg.shiftURL(r, rnd, span)
+		copies := shiftCopies
+		if tg.shift != nil {
+			copies = len(tg.shift[r]) // the origin's fixed windows
+		}
+		for k := range copies {
+			var src string
+			if tg.shift != nil {
+				src = tg.shift[r][k]
+			} else {
+				src = tg.shiftURL(r, rnd, span)
+			}
 			b, err := get(ctx, cl, src)
 			if err != nil {
 				return nil, err

@@ -31,15 +31,20 @@ type originConfig struct {
 	Renditions   int           `json:"renditions"`
 	SegmentBytes int           `json:"segmentBytes"`
 	ShiftSpan    time.Duration `json:"shiftSpanNs"` // end-start of time-shifted requests
-	Scenarios    []string      `json:"scenarios"`
-	PutWorkers   int           `json:"putWorkers"`
-	PullpushBin  string        `json:"-"`
-	Source       string        `json:"source"`
-	Addr         string        `json:"-"` // use a running origin instead of starting one
-	Pid          int           `json:"-"` // its process id, for CPU and RSS
-	WorkDir      string        `json:"-"`
-	Keep         bool          `json:"-"`
-	Peer         string        `json:"peer,omitempty"` // "nginx": the same files from nginx, scenario by scenario
+	// ShiftWindows > 0 makes time-shifted requests ask for one of that
+	// many fixed windows per rendition (viewers of the same catch-up
+	// programmes), which nginx is given as copies; 0: a random start per
+	// request, every request a new window.
+	ShiftWindows int      `json:"shiftWindows"`
+	Scenarios    []string `json:"scenarios"`
+	PutWorkers   int      `json:"putWorkers"`
+	PullpushBin  string   `json:"-"`
+	Source       string   `json:"source"`
+	Addr         string   `json:"-"` // use a running origin instead of starting one
+	Pid          int      `json:"-"` // its process id, for CPU and RSS
+	WorkDir      string   `json:"-"`
+	Keep         bool     `json:"-"`
+	Peer         string   `json:"peer,omitempty"` // "nginx": the same files from nginx, scenario by scenario
 }
 
 // originScenario is the result of one request mix.
@@ -100,6 +105,7 @@ func runOrigin(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	fs.IntVar(&cfg.Renditions, "renditions", 2, "renditions")
 	fs.IntVar(&cfg.SegmentBytes, "segment-bytes", 10*tsPacket, "bytes per segment (small by default: 24 h x renditions are written to disk)")
 	fs.DurationVar(&cfg.ShiftSpan, "shift-span", time.Hour, "end-start of time-shifted playlist requests")
+	fs.IntVar(&cfg.ShiftWindows, "shift-windows", 0, "time-shifted requests ask for one of this many fixed windows per rendition (nginx serves copies of the same ones); 0: a random window per request")
 	scen := fs.String("scenarios", strings.Join(originScenarios, ","), "request mixes to run: "+strings.Join(originScenarios, ", "))
 	fs.IntVar(&cfg.PutWorkers, "put-workers", 8, "concurrent PUTs while pre-filling")
 	fs.StringVar(&cfg.PullpushBin, "pullpush-bin", "", "prebuilt pullpush binary (default: build it, see -source)")
@@ -231,6 +237,9 @@ func benchOrigin(ctx context.Context, cfg originConfig, progress io.Writer) (res
 		return res, err
 	}
 	res.LiveBytes, res.ShiftBytes = tg.liveBytes, tg.shiftBytes
+	if cfg.ShiftWindows > 0 {
+		tg.fixShiftWindows(cfg.ShiftWindows, cfg.ShiftSpan)
+	}
 	var pids []int
 	if pid != 0 {
 		pids = []int{pid}
@@ -254,7 +263,11 @@ func benchOrigin(ctx context.Context, cfg originConfig, progress io.Writer) (res
 				defer os.RemoveAll(ng.dir)
 			}
 			res.Peer, res.PeerVersion = peerNginx, ng.version
-			res.PeerNote = fmt.Sprintf("static copies: live playlists as of the start, %d time-shifted playlists per rendition, segments hard-linked to copies of one file", shiftCopies)
+			copies := fmt.Sprintf("%d time-shifted playlists per rendition", shiftCopies)
+			if cfg.ShiftWindows > 0 {
+				copies = fmt.Sprintf("the %d time-shifted windows per rendition pullpush was asked for", cfg.ShiftWindows)
+			}
+			res.PeerNote = "static copies: live playlists as of the start, " + copies + ", segments hard-linked to copies of one file"
 			ntr := tr.Clone()
 			ngClient = &http.Client{Transport: ntr, Timeout: cl.Timeout}
 		}
@@ -510,7 +523,19 @@ type targets struct {
 	oldest     time.Time
 	liveBytes  int
 	shiftBytes int
-	shift      [][]string // per rendition: static time-shifted playlists (nginx); nil = ask the origin with ?start=&end=
+	shift      [][]string // per rendition: the time-shifted playlists to ask for; nil = a random window per request
+}
+
+// fixShiftWindows makes time-shifted requests ask for one of n fixed
+// windows per rendition.
+func (tg *targets) fixShiftWindows(n int, span time.Duration) {
+	rnd := rand.New(rand.NewPCG(3, 4))
+	tg.shift = make([][]string, len(tg.media))
+	for r := range tg.media {
+		for range n {
+			tg.shift[r] = append(tg.shift[r], tg.shiftURL(r, rnd, span))
+		}
+	}
 }
 
 // discoverTargets reads the origin's playlists to learn media playlist and
@@ -728,8 +753,8 @@ func loadScenario(ctx context.Context, cl *http.Client, name string, tg *targets
 func writeOriginTable(w io.Writer, r originResult) {
 	c := r.Config
 	fmt.Fprintf(w, "### origin load (%s)\n\n", r.Version)
-	fmt.Fprintf(w, "%d keep-alive clients, %s per scenario; startover window %s pre-filled (%d segments x %d renditions of %s, %d bytes each, in %.0f s); time-shift span %s; %s, %d CPUs (%s); origin RSS %.0f MiB idle, %.0f MiB filled\n\n",
-		c.Clients, c.Duration, c.Window, r.Segments, c.Renditions, c.Segment, c.SegmentBytes, r.PrefillSecs, c.ShiftSpan,
+	fmt.Fprintf(w, "%d keep-alive clients, %s per scenario; startover window %s pre-filled (%d segments x %d renditions of %s, %d bytes each, in %.0f s); time-shift span %s, %s; %s, %d CPUs (%s); origin RSS %.0f MiB idle, %.0f MiB filled\n\n",
+		c.Clients, c.Duration, c.Window, r.Segments, c.Renditions, c.Segment, c.SegmentBytes, r.PrefillSecs, c.ShiftSpan, shiftWindowsNote(c.ShiftWindows),
 		r.Date.Format(time.RFC3339), r.Machine.CPUs, r.Machine.CPU, r.IdleRSSMiB, r.FilledRSSMiB)
 	fmt.Fprintf(w, "| scenario | GETs/s | p50 ms | p99 ms | max ms | avg bytes | MB/s | errors | origin cores | client cores | other cores |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 	for _, s := range r.Scenarios {
@@ -790,4 +815,12 @@ func writePeerTable(w io.Writer, r originResult) {
 			fmt.Fprintf(w, "- %s %s first error: %s\n", r.Peer, s.Name, s.FirstError)
 		}
 	}
+}
+
+// shiftWindowsNote describes the time-shifted windows asked for.
+func shiftWindowsNote(n int) string {
+	if n > 0 {
+		return fmt.Sprintf("%d fixed windows per rendition", n)
+	}
+	return "a random window per request"
 }
