@@ -41,7 +41,7 @@ type Origin struct {
 	mux       *http.ServeMux
 	uniq      atomic.Uint64
 	cache     *packCache // packaged segments
-	closed    *packCache // rendered playlists of closed windows
+	playlists *packCache // rendered media playlists
 	metrics   *originMetrics
 	keys      *keyCache // content keys of encrypted endpoints
 	// shared is the shared storage runtime (nil: local storage).
@@ -99,7 +99,7 @@ func NewContext(ctx context.Context, cfg Config, opts ...Option) (*Origin, error
 	}
 	o.uniq.Store(uint64(time.Now().UnixNano()))
 	o.cache = newPackCache(o.cfg.PackagerCacheBytes)
-	o.closed = newPackCache(closedPlaylistCacheBytes)
+	o.playlists = newPackCache(playlistCacheBytes)
 	provider := o.cfg.KeyProvider
 	if provider == nil {
 		var err error

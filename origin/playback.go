@@ -24,11 +24,11 @@ const (
 	playlistType   = "application/vnd.apple.mpegurl"
 	cacheLive      = "max-age=1"
 	cacheImmutable = "max-age=86400"
-	// closedPlaylistCacheBytes bounds the rendered playlists of closed
-	// (time-shifted, ENDLIST) windows kept in memory.
-	closedPlaylistCacheBytes = 32 << 20
-	iframesName              = "iframes.m3u8"
-	indexName                = "index.m3u8"
+	// playlistCacheBytes bounds the rendered media playlists kept in
+	// memory.
+	playlistCacheBytes = 32 << 20
+	iframesName        = "iframes.m3u8"
+	indexName          = "index.m3u8"
 )
 
 // shift is a time-shift request: start and optional end.
@@ -322,34 +322,43 @@ func (c *channel) window(ep *endpoint, r *rendition, sh shift) (window, *errStat
 
 func (o *Origin) serveMedia(w http.ResponseWriter, r *http.Request, ch *channel, ep *endpoint, name string, sh shift, iframes bool) {
 	ch.mu.Lock()
-	key := closedPlaylistKey(ch, ep, name, sh, iframes)
+	key, vod := mediaCacheKey(ch, ep, name, sh, iframes)
 	ch.mu.Unlock()
-	if key != "" {
-		// A closed window never changes: render it once.
-		p, err := o.closed.get(r.Context(), key, func() (*product, error) {
-			body, _, err := o.renderMedia(r.Context(), ch, ep, name, sh, iframes)
-			if err != nil {
-				return nil, err
-			}
-			return &product{data: body}, nil
-		})
+	if key == "" {
+		// An error (answered by renderMedia) or nothing to list yet.
+		body, vod, err := o.renderMedia(r.Context(), ch, ep, name, sh, iframes)
 		if err != nil {
 			writeStatusErr(w, err)
 			return
 		}
-		servePlaylist(w, r, p.data, cacheImmutable)
+		servePlaylist(w, r, body, playlistCacheControl(vod))
 		return
 	}
-	body, vod, err := o.renderMedia(r.Context(), ch, ep, name, sh, iframes)
+	// A playlist is a function of its window's segments, which never
+	// change once stored: render each window once, however many players
+	// ask for it.
+	p, err := o.playlists.get(r.Context(), key, func() (*product, error) {
+		// Other requests may wait for this render: a client that goes
+		// away does not fail theirs.
+		body, _, err := o.renderMedia(context.WithoutCancel(r.Context()), ch, ep, name, sh, iframes)
+		if err != nil {
+			return nil, err
+		}
+		return &product{data: body}, nil
+	})
 	if err != nil {
 		writeStatusErr(w, err)
 		return
 	}
-	cache := cacheLive
+	servePlaylist(w, r, p.data, playlistCacheControl(vod))
+}
+
+// playlistCacheControl is the Cache-Control of a live or closed playlist.
+func playlistCacheControl(vod bool) string {
 	if vod {
-		cache = cacheImmutable
+		return cacheImmutable
 	}
-	servePlaylist(w, r, body, cache)
+	return cacheLive
 }
 
 // writeStatusErr answers an *errStatus with its code, anything else (a
@@ -363,24 +372,24 @@ func writeStatusErr(w http.ResponseWriter, err error) {
 	writeError(w, http.StatusServiceUnavailable, err.Error())
 }
 
-// closedPlaylistKey returns the cache key of a media or I-frame playlist
-// whose window has closed (ENDLIST), or "" for a live one; caller holds
-// ch.mu. The key names the channel's settings generation and the first
-// and last sequence numbers and count of the window, so a window the
-// startover pruning trims, or a segment that arrives late inside it,
-// renders again.
-func closedPlaylistKey(ch *channel, ep *endpoint, name string, sh shift, iframes bool) string {
+// mediaCacheKey returns the cache key of a media or I-frame playlist and
+// whether its window is closed (ENDLIST), or "" when there is nothing to
+// list; caller holds ch.mu. The key names the channel's settings
+// generation and the window's kind and its first and last sequence
+// numbers and count: a live edge that moves, a window the startover
+// pruning trims or a segment that arrives late inside it renders again.
+func mediaCacheKey(ch *channel, ep *endpoint, name string, sh shift, iframes bool) (string, bool) {
 	v := ch.view(ep, name)
 	if v == nil {
-		return ""
+		return "", false
 	}
 	win, es := ch.window(ep, v.rd, sh)
-	if es != nil || !win.vod || win.hi <= win.lo {
-		return ""
+	if es != nil || win.hi <= win.lo {
+		return "", false
 	}
 	segs := v.rd.segs
-	return fmt.Sprintf("%s\x00%d\x00%s\x00%s\x00%t\x00%d\x00%d\x00%d", ch.cfg.ID, ch.gen, ep.id, name, iframes,
-		segs[win.lo].seq, segs[win.hi-1].seq, win.hi-win.lo)
+	return fmt.Sprintf("%s\x00%d\x00%s\x00%s\x00%t%t%t\x00%d\x00%d\x00%d", ch.cfg.ID, ch.gen, ep.id, name, iframes, win.vod, win.event,
+		segs[win.lo].seq, segs[win.hi-1].seq, win.hi-win.lo), win.vod
 }
 
 // renderMedia renders a media or I-frame playlist and reports whether it
