@@ -146,18 +146,27 @@ func (p *pusher) put(name string, data []byte) {
 		}
 		return
 	}
-	req, err := http.NewRequest(http.MethodPut, p.base+name, bytes.NewReader(data))
-	if err != nil {
-		p.t.Fatal(err)
-	}
-	resp, err := p.client.Do(req)
-	if err != nil {
-		p.t.Fatal(err)
-	}
-	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusCreated {
-		p.t.Fatalf("PUT %s: %d %s", name, resp.StatusCode, body)
+	// A 503 (shared storage refusing a write that came too late, on a
+	// loaded machine) is retried, as a relay does.
+	for attempt := 1; ; attempt++ {
+		req, err := http.NewRequest(http.MethodPut, p.base+name, bytes.NewReader(data))
+		if err != nil {
+			p.t.Fatal(err)
+		}
+		resp, err := p.client.Do(req)
+		if err != nil {
+			p.t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode == http.StatusServiceUnavailable && attempt < 5 {
+			p.t.Logf("PUT %s: %d %s; retrying", name, resp.StatusCode, body)
+			continue
+		}
+		if resp.StatusCode != http.StatusCreated {
+			p.t.Fatalf("PUT %s: %d %s", name, resp.StatusCode, body)
+		}
+		return
 	}
 }
 
