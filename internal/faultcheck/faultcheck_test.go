@@ -245,3 +245,22 @@ func TestCheckRefs(t *testing.T) {
 		})
 	}
 }
+
+// TestCheckIgnoreHead: a relay that starts after the source published its
+// first segments (they left the window before it polled) loses them when
+// every published segment counts, and nothing with IgnoreHead.
+func TestCheckIgnoreHead(t *testing.T) {
+	m := newMiniRelay(t)
+	m.src.Advance(6)
+	m.poll(keep)
+	m.src.Advance(2)
+	m.poll(keep)
+	all := Check(m.src, m.dst, Options{Dir: dir, Published: true}).Renditions["video_hi"]
+	if all.Lost == 0 || all.Delivered != 6 {
+		t.Fatalf("every published segment: %v %v", all, all.Violations)
+	}
+	head := Check(m.src, m.dst, Options{Dir: dir, Published: true, IgnoreHead: true}).Renditions["video_hi"]
+	if head.Lost != 0 || head.Gaps != 0 || head.Offered != 6 || head.Delivered != 6 || len(head.Violations) != 0 {
+		t.Fatalf("IgnoreHead: %v %v", head, head.Violations)
+	}
+}
