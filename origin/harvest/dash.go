@@ -110,22 +110,11 @@ func (m *Manager) planDASH(ctx context.Context, a *asset, dir, src, name string)
 // Representation's template to a and returns the number of segments.
 func (m *Manager) planTemplate(a *asset, dir, src, repID string, t *mpdTemplate) (int, error) {
 	add := func(uri string) error {
-		fsrc, plain, err := resolve(src, uri)
-		if err != nil {
-			return err
+		name, err := a.addFile(dir, src, uri)
+		if err == nil && name == "" {
+			err = fmt.Errorf("%s is not the origin's", uri)
 		}
-		if fsrc == "" {
-			return fmt.Errorf("%s is not the origin's", uri)
-		}
-		fname, err := flatName(dir, plain)
-		if err != nil {
-			return err
-		}
-		if !a.seen[fname] {
-			a.seen[fname] = true
-			a.files = append(a.files, assetFile{name: fname, src: fsrc})
-		}
-		return nil
+		return err
 	}
 	if t.Initialization != "" {
 		uri, err := expandTemplate(t.Initialization, repID, 0, 0)

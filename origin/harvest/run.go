@@ -113,6 +113,25 @@ type assetFile struct {
 	data []byte // the content (playlists)
 }
 
+// addFile adds the file uri names (relative to the origin path src,
+// below dir) to a, once, and returns its flat name; "" for a URI that is
+// not the origin's.
+func (a *asset) addFile(dir, src, uri string) (string, error) {
+	fsrc, plain, err := resolve(src, uri)
+	if err != nil || fsrc == "" {
+		return "", err
+	}
+	fname, err := flatName(dir, plain)
+	if err != nil {
+		return "", err
+	}
+	if !a.seen[fname] {
+		a.seen[fname] = true
+		a.files = append(a.files, assetFile{name: fname, src: fsrc})
+	}
+	return fname, nil
+}
+
 // flatName maps an origin path below dir to one file name: the slashes of
 // its relative part become underscores.
 func flatName(dir, p string) (string, error) {
@@ -226,19 +245,13 @@ func (m *Manager) planMedia(ctx context.Context, a *asset, dir, src, name string
 		return fmt.Errorf("%s: the window has no segments", name)
 	}
 	file := func(uri *string) error {
-		fsrc, plain, err := resolve(src, *uri)
-		if err != nil || fsrc == "" {
-			return err
-		}
-		fname, err := flatName(dir, plain)
+		fname, err := a.addFile(dir, src, *uri)
 		if err != nil {
 			return err
 		}
-		if !a.seen[fname] {
-			a.seen[fname] = true
-			a.files = append(a.files, assetFile{name: fname, src: fsrc})
+		if fname != "" {
+			*uri = fname
 		}
-		*uri = fname
 		return nil
 	}
 	for _, s := range pl.Segments {
