@@ -14,6 +14,7 @@ import (
 	"github.com/Eyevinn/mp4ff/mp4"
 
 	"github.com/pullpush/pullpush/hls"
+	"github.com/pullpush/pullpush/internal/adcue"
 )
 
 // DASH endpoints (packaging: dash) serve the CMAF segments of a CMAF
@@ -40,6 +41,7 @@ import (
 //     on that timeline, minus the endpoint's time delay.
 //   - ?start=&end= select a window as for HLS; a window that ended is a
 //     static MPD with mediaPresentationDuration, starting at 0.
+//   - Ad breaks are Events of a SCTE-35 EventStream (dash_events.go).
 //
 // Only TS renditions are listed (fMP4 ingest and WebVTT are not yet).
 
@@ -413,6 +415,10 @@ func (c *channel) dashManifest(ep *endpoint, sh shift, timeURL string, f *manife
 	for i, r := range reps {
 		buckets[i] = r.bucket(ep, periods, timing, firsts)
 	}
+	var breaks []dashBreak
+	if ep.ads != adcue.ModeNone {
+		breaks = timing.adBreaks(winStart)
+	}
 	var prot []protRef
 	for pi, p := range periods {
 		start := p.start
@@ -423,6 +429,7 @@ func (c *channel) dashManifest(ep *endpoint, sh shift, timeURL string, f *manife
 		if static && pi == len(periods)-1 {
 			mp.Duration = xsDuration(time.Duration(winEnd - start))
 		}
+		mp.EventStreams = eventStream(breaks, start, periodEnd(periods, pi), pi == 0)
 		sets := map[string]*mpdAdaptationSet{}
 		for i, r := range reps {
 			segs := buckets[i][pi]

@@ -61,6 +61,7 @@ type mpdPeriod struct {
 	ID             string              `xml:"id,attr"`
 	Start          string              `xml:"start,attr"`
 	Duration       string              `xml:"duration,attr,omitempty"`
+	EventStreams   []*mpdEventStream   `xml:"EventStream"`
 	AdaptationSets []*mpdAdaptationSet `xml:"AdaptationSet"`
 }
 
