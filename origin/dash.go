@@ -42,6 +42,7 @@ import (
 //   - ?start=&end= select a window as for HLS; a window that ended is a
 //     static MPD with mediaPresentationDuration, starting at 0.
 //   - Ad breaks are Events of a SCTE-35 EventStream (dash_events.go).
+//   - A trick-play AdaptationSet of key frames (dash_trick.go).
 //
 // Only TS renditions are listed (fMP4 ingest and WebVTT are not yet).
 
@@ -480,6 +481,12 @@ func (c *channel) dashManifest(ep *endpoint, sh shift, timeURL string, f *manife
 				}
 			}
 			as.Representations = append(as.Representations, rep)
+		}
+		if tas := c.trickSet(ep, f, mp, reps); tas != nil {
+			mp.AdaptationSets = append(mp.AdaptationSets, tas)
+			if ep.enc != nil {
+				prot = append(prot, protRef{as: tas, key: p.key})
+			}
 		}
 		if len(mp.AdaptationSets) > 0 {
 			m.Periods = append(m.Periods, mp)

@@ -77,6 +77,7 @@ type mpdAdaptationSet struct {
 	MaxHeight         int    `xml:"maxHeight,attr,omitempty"`
 	Par               string `xml:"par,attr,omitempty"`
 	ContentProtection []*mpdContentProtection
+	EssentialProperty []mpdScheme          `xml:"EssentialProperty,omitempty"`
 	Role              *mpdScheme           `xml:"Role,omitempty"`
 	Label             string               `xml:"Label,omitempty"`
 	Representations   []*mpdRepresentation `xml:"Representation"`
@@ -107,6 +108,8 @@ type mpdRepresentation struct {
 	FrameRate                 string     `xml:"frameRate,attr,omitempty"`
 	Sar                       string     `xml:"sar,attr,omitempty"`
 	AudioSamplingRate         int        `xml:"audioSamplingRate,attr,omitempty"`
+	MaxPlayoutRate            int        `xml:"maxPlayoutRate,attr,omitempty"`
+	CodingDependency          string     `xml:"codingDependency,attr,omitempty"`
 	AudioChannelConfiguration *mpdScheme `xml:"AudioChannelConfiguration,omitempty"`
 	SegmentTemplate           *mpdSegmentTemplate
 }

@@ -92,6 +92,7 @@ const (
 	jobSegment  jobKind = iota // a media segment
 	jobCMAFInit                // a CMAF init segment built from TS codec configuration
 	jobInit                    // a stored (fMP4) init section, encrypted
+	jobTrick                   // a CMAF segment of the key frame only (DASH trick play)
 )
 
 // job describes one packaged file; it holds what produce needs, so that it
@@ -200,6 +201,10 @@ func (c *channel) job(v *rview, base, ext string) (*job, string) {
 		j.kind, j.path, j.fileID, j.period = jobInit, f.path, f.id, p
 		return j, ""
 	}
+	trick := false
+	if b, ok := strings.CutPrefix(base, trickPrefix); ok && v.cmaf && v.pick == pickMain {
+		base, trick = b, true
+	}
 	seq, err := strconv.ParseInt(base, 10, 64)
 	if err != nil || ext != v.ext() {
 		return nil, "not found"
@@ -220,6 +225,12 @@ func (c *channel) job(v *rview, base, ext string) (*job, string) {
 	if v.cmaf {
 		if j.track = s.ts.track(v.pick); j.track == nil {
 			return nil, "segment cannot be repackaged"
+		}
+		if trick {
+			if !j.track.video {
+				return nil, "not found"
+			}
+			j.kind = jobTrick
 		}
 	}
 	if v.enc != nil {
@@ -302,7 +313,11 @@ func (o *Origin) build(ctx context.Context, ch *channel, j *job) (*product, erro
 		if err != nil {
 			return nil, err
 		}
-		seg, err := cmafSegment(d, j.track, j.seq, j.tsBase, j.tsOff, j.dur*9/100000)
+		pack := cmafSegment
+		if j.kind == jobTrick {
+			pack = trickSegment
+		}
+		seg, err := pack(d, j.track, j.seq, j.tsBase, j.tsOff, j.dur*9/100000)
 		if err != nil {
 			return nil, err
 		}
