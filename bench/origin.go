@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -792,7 +793,7 @@ func writeOriginTable(w io.Writer, r originResult) {
 	c := r.Config
 	fmt.Fprintf(w, "### origin load (%s)\n\n", r.Version)
 	fmt.Fprintf(w, "%d keep-alive clients, %s per scenario; startover window %s pre-filled (%d segments x %d renditions of %s, %d bytes each, in %.0f s); time-shift span %s; %s, %d CPUs (%s); origin RSS %.0f MiB idle, %.0f MiB filled\n\n",
-		c.Clients, c.Duration, c.Window, r.Segments, c.Renditions, c.Segment, c.SegmentBytes, r.PrefillSecs, c.ShiftSpan,
+		c.Clients, c.Duration, c.Window, r.Segments, c.Renditions, c.Segment, cmp.Or(r.SegmentBody, c.SegmentBytes), r.PrefillSecs, c.ShiftSpan,
 		r.Date.Format(time.RFC3339), r.Machine.CPUs, r.Machine.CPU, r.IdleRSSMiB, r.FilledRSSMiB)
 	if c.Media == mediaH264 {
 		fmt.Fprintf(w, "Segments are %s media (%d bytes); the origin has endpoints ts and %s (live MPD %d bytes).\n\n", c.Media, r.SegmentBody, dashEndpoint, r.MPDBytes)

@@ -43,8 +43,9 @@ import (
 //     static MPD with mediaPresentationDuration, starting at 0.
 //   - Ad breaks are Events of a SCTE-35 EventStream (dash_events.go).
 //   - A trick-play AdaptationSet of key frames (dash_trick.go).
+//   - WebVTT subtitles as CMAF WebVTT text AdaptationSets (dash_text.go).
 //
-// Only TS renditions are listed (fMP4 ingest and WebVTT are not yet).
+// Only TS (and WebVTT) renditions are listed (fMP4 ingest is not yet).
 
 // dashRep is one Representation: a rendition as a CMAF endpoint shows it.
 type dashRep struct {
@@ -371,6 +372,7 @@ func (c *channel) dashManifest(ep *endpoint, sh shift, timeURL string, f *manife
 		live = append(live, r)
 	}
 	reps = live
+	texts := c.dashTextReps(ep, f, sh)
 	static := timing.win.vod
 	periods, firsts := dashPeriods(ep, timing, static)
 	tsegs := timing.v.rd.segs[timing.win.lo:timing.win.hi]
@@ -488,6 +490,7 @@ func (c *channel) dashManifest(ep *endpoint, sh shift, timeURL string, f *manife
 				prot = append(prot, protRef{as: tas, key: p.key})
 			}
 		}
+		mp.AdaptationSets = append(mp.AdaptationSets, c.textSets(texts, periods, pi, start, len(mp.AdaptationSets))...)
 		if len(mp.AdaptationSets) > 0 {
 			m.Periods = append(m.Periods, mp)
 		}

@@ -279,7 +279,8 @@ func TestDASHLiveMPD(t *testing.T) {
 		t.Fatal("periods share an ID")
 	}
 	for _, p := range m.Periods {
-		if len(p.Sets) != 3 || p.Sets[0].ContentType != "video" || p.Sets[1].ContentType != "audio" || len(p.Sets[2].Essential) != 1 {
+		if len(p.Sets) != 4 || p.Sets[0].ContentType != "video" || p.Sets[1].ContentType != "audio" || len(p.Sets[2].Essential) != 1 ||
+			p.Sets[3].ContentType != "text" {
 			t.Fatalf("period %s: adaptation sets %+v", p.ID, p.Sets)
 		}
 		v, a := p.Sets[0], p.Sets[1]
@@ -501,6 +502,12 @@ func TestDASHEncrypted(t *testing.T) {
 		kids := map[string]bool{}
 		for pi, p := range m.Periods {
 			for _, as := range p.Sets {
+				if as.ContentType == "text" {
+					if len(as.Protection) != 0 {
+						t.Fatalf("%s: the subtitles (clear) have ContentProtection", tc.ep)
+					}
+					continue
+				}
 				if len(as.Protection) != 2 || as.Protection[0].Scheme != schemeMP4Protection || as.Protection[0].Value != tc.ep ||
 					as.Protection[1].Scheme != "urn:uuid:"+commonPSSHSystemID {
 					t.Fatalf("%s: ContentProtection %+v", tc.ep, as.Protection)

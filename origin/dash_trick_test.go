@@ -46,7 +46,7 @@ func TestDASHTrickPlay(t *testing.T) {
 	}
 	for _, p := range m.Periods {
 		ts := trickSets(p)
-		if len(ts) != 1 || len(p.Sets) != 3 {
+		if len(ts) != 1 || len(p.Sets) != 4 {
 			t.Fatalf("period %s: %d trick-play sets of %d:\n%s", p.ID, len(ts), len(p.Sets), body)
 		}
 		tas, main := ts[0], p.Sets[0]
@@ -93,7 +93,7 @@ func TestDASHTrickPlay(t *testing.T) {
 	// The filter.
 	m, _ = e.mpd("/out/v1/live/dash/index.mpd?aws.manifestfilter=trickplay_type:none")
 	for _, p := range m.Periods {
-		if len(trickSets(p)) != 0 || len(p.Sets) != 2 {
+		if len(trickSets(p)) != 0 || len(p.Sets) != 3 {
 			t.Fatalf("trickplay_type:none keeps trick play: %+v", p.Sets)
 		}
 	}

@@ -93,6 +93,8 @@ const (
 	jobCMAFInit                // a CMAF init segment built from TS codec configuration
 	jobInit                    // a stored (fMP4) init section, encrypted
 	jobTrick                   // a CMAF segment of the key frame only (DASH trick play)
+	jobWVTT                    // a WebVTT segment as CMAF WebVTT (DASH)
+	jobWVTTInit                // the init segment of CMAF WebVTT (DASH)
 )
 
 // job describes one packaged file; it holds what produce needs, so that it
@@ -116,10 +118,13 @@ type job struct {
 	period   int64
 	hasInit  bool
 	ext      string
+	lang     string // jobWVTTInit
 }
 
 func (j *job) contentType() string {
 	switch {
+	case j.kind == jobWVTT || j.kind == jobWVTTInit:
+		return "application/mp4"
 	case j.kind != jobSegment:
 		return "video/mp4"
 	case j.cmaf:
@@ -149,6 +154,11 @@ func (j *job) cacheKey(channel string) string {
 
 // job resolves the packaged file base+ext of view v. Caller holds c.mu.
 func (c *channel) job(v *rview, base, ext string) (*job, string) {
+	if v.cues && v.ep.dash {
+		if wj, msg, ok := c.wvttJob(v, base, ext); ok {
+			return wj, msg
+		}
+	}
 	j := &job{ep: v.ep, name: v.name, pick: v.pick, cmaf: v.cmaf, enc: v.enc, ext: ext}
 	rd := v.rd
 	period := func(s string) (int64, bool) {
@@ -269,6 +279,8 @@ func (o *Origin) build(ctx context.Context, ch *channel, j *job) (*product, erro
 		}
 	}
 	switch j.kind {
+	case jobWVTTInit:
+		return wvttInit(j.lang)
 	case jobCMAFInit:
 		init, err := buildInit(j.track)
 		if err != nil {
@@ -306,6 +318,9 @@ func (o *Origin) build(ctx context.Context, ch *channel, j *job) (*product, erro
 	data, err := o.readStored(ctx, j.path)
 	if err != nil {
 		return nil, err
+	}
+	if j.kind == jobWVTT {
+		return wvttSegment(data, j)
 	}
 	switch {
 	case j.cmaf:
