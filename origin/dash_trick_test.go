@@ -109,6 +109,14 @@ func TestDASHTrickPlay(t *testing.T) {
 			t.Fatalf("iframes: false has trick play: %+v", p.Sets)
 		}
 	}
+	// Trick-play segments exist only where the MPD lists them.
+	seg3 := fmtInt(l.epoch.Unix() + 3)
+	if code, _ := e.get("/out/v1/live/noif/channel_video_hi/trick-" + seg3 + ".m4s"); code != http.StatusNotFound {
+		t.Fatalf("trick-play segment of an endpoint without I-frames: %d", code)
+	}
+	if code, _ := e.get("/out/v1/live/dash/channel_video_hi/trick-" + seg3 + ".m4s"); code != http.StatusOK {
+		t.Fatalf("trick-play segment: %d", code)
+	}
 	// A segment that does not exist, and trick play of audio.
 	if code, _ := e.get("/out/v1/live/dash/channel_video_hi/trick-1.m4s"); code != http.StatusNotFound {
 		t.Fatalf("unknown trick-play segment: %d", code)

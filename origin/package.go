@@ -212,7 +212,7 @@ func (c *channel) job(v *rview, base, ext string) (*job, string) {
 		return j, ""
 	}
 	trick := false
-	if b, ok := strings.CutPrefix(base, trickPrefix); ok && v.cmaf && v.pick == pickMain {
+	if b, ok := strings.CutPrefix(base, trickPrefix); ok && v.cmaf && v.ep.dash && v.ep.iframes && v.pick == pickMain {
 		base, trick = b, true
 	}
 	seq, err := strconv.ParseInt(base, 10, 64)
