@@ -133,8 +133,17 @@ type mpdS struct {
 	R int     `xml:"r,attr,omitempty"`
 }
 
-// encode returns the MPD document.
+// encode returns the MPD document, written by dash_mpd_write.go as
+// encoding/xml would write the model (encodeXML).
 func (m *mpd) encode() ([]byte, error) {
+	w := &xmlWriter{b: append(make([]byte, 0, 16<<10), xml.Header...)}
+	w.base = len(w.b)
+	m.write(w)
+	return append(w.b, '\n'), nil
+}
+
+// encodeXML returns the MPD document as encoding/xml writes it.
+func (m *mpd) encodeXML() ([]byte, error) {
 	out, err := xml.MarshalIndent(m, "", "  ")
 	if err != nil {
 		return nil, fmt.Errorf("encode MPD: %w", err)
