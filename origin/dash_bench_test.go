@@ -20,6 +20,32 @@ import (
 // VOD2Live channel does at every asset, so the MPD has 8 Periods, each with
 // video, audio, trick play and text.
 func BenchmarkDASHManifest(b *testing.B) {
+	h := dashBenchOrigin(b).Handler()
+	for _, p := range []struct{ name, url string }{
+		{"mpd", "/out/v1/live/dash/index.mpd"},
+		{"media-playlist", "/out/v1/live/ts/channel_video_hi.m3u8"},
+		{"multivariant", "/out/v1/live/ts/index.m3u8"},
+	} {
+		b.Run(p.name, func(b *testing.B) {
+			req := httptest.NewRequest(http.MethodGet, p.url, nil)
+			var size int
+			b.ReportAllocs()
+			for b.Loop() {
+				w := httptest.NewRecorder()
+				h.ServeHTTP(w, req)
+				if w.Code != http.StatusOK {
+					b.Fatalf("%d %s", w.Code, w.Body)
+				}
+				size = w.Body.Len()
+			}
+			b.ReportMetric(float64(size), "bytes/op")
+		})
+	}
+}
+
+// dashBenchOrigin is an origin with 70 s of the test media pushed over
+// loopback to a TS and a DASH endpoint (default 60 s manifest window).
+func dashBenchOrigin(b *testing.B) *Origin {
 	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 	clock := func() time.Time { return now }
 	o, err := New(Config{
@@ -64,25 +90,33 @@ func BenchmarkDASHManifest(b *testing.B) {
 			put("channel_"+r.Name+".m3u8", l.playlist(r, n))
 		}
 	}
-	h := o.Handler()
-	for _, p := range []struct{ name, url string }{
-		{"mpd", "/out/v1/live/dash/index.mpd"},
-		{"media-playlist", "/out/v1/live/ts/channel_video_hi.m3u8"},
-		{"multivariant", "/out/v1/live/ts/index.m3u8"},
-	} {
-		b.Run(p.name, func(b *testing.B) {
-			req := httptest.NewRequest(http.MethodGet, p.url, nil)
-			var size int
+	return o
+}
+
+// BenchmarkMPDEncode compares the MPD writer with encoding/xml on the
+// live MPD of BenchmarkDASHManifest (8 Periods of video, audio, trick play
+// and subtitles), in the same run.
+func BenchmarkMPDEncode(b *testing.B) {
+	o := dashBenchOrigin(b)
+	ch := o.lookup(testChannel)
+	ch.mu.Lock()
+	mb, es := ch.dashManifest(ch.endpoint("dash"), shift{}, "http://127.0.0.1/time", nil)
+	ch.mu.Unlock()
+	if es != nil {
+		b.Fatal(es)
+	}
+	m := mb.m
+	for _, enc := range []struct {
+		name string
+		f    func() ([]byte, error)
+	}{{"writer", m.encode}, {"encoding-xml", m.encodeXML}} {
+		b.Run(enc.name, func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
-				w := httptest.NewRecorder()
-				h.ServeHTTP(w, req)
-				if w.Code != http.StatusOK {
-					b.Fatalf("%d %s", w.Code, w.Body)
+				if _, err := enc.f(); err != nil {
+					b.Fatal(err)
 				}
-				size = w.Body.Len()
 			}
-			b.ReportMetric(float64(size), "bytes/op")
 		})
 	}
 }
