@@ -210,6 +210,12 @@ func mirrorForNginx(ctx context.Context, cl *http.Client, tg *targets, body []by
 	if err := copyURL(tg.master); err != nil {
 		return nil, err
 	}
+	if tg.mpd != "" {
+		if err := copyURL(tg.mpd); err != nil {
+			return nil, err
+		}
+		ng.mpd, ng.mpdBytes = re(tg.mpd), tg.mpdBytes
+	}
 	rnd := rand.New(rand.NewPCG(1, 2))
 	// Hard links to a few copies of the segment: ext4 allows 65,000 per inode.
 	const linksPerFile = 60000

@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -13,6 +14,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -30,6 +32,7 @@ type originConfig struct {
 	Segment      time.Duration `json:"segmentNs"`
 	Renditions   int           `json:"renditions"`
 	SegmentBytes int           `json:"segmentBytes"`
+	Media        string        `json:"media"`       // segment bodies: mediaNull or mediaH264
 	ShiftSpan    time.Duration `json:"shiftSpanNs"` // end-start of time-shifted requests
 	// ShiftWindows > 0 makes time-shifted requests ask for one of that
 	// many fixed windows per rendition (viewers of the same catch-up
@@ -74,6 +77,8 @@ type originResult struct {
 	Segments     int64            `json:"segmentsPerRendition"` // in the startover window
 	LiveBytes    int              `json:"livePlaylistBytes"`
 	ShiftBytes   int              `json:"shiftPlaylistBytes"`
+	MPDBytes     int              `json:"mpdBytes,omitempty"`
+	SegmentBody  int              `json:"segmentBodyBytes"` // bytes of a segment as pushed
 	IdleRSSMiB   float64          `json:"idleRssMiB"`
 	FilledRSSMiB float64          `json:"filledRssMiB"`
 	Scenarios    []originScenario `json:"scenarios"`
@@ -85,7 +90,15 @@ type originResult struct {
 }
 
 // Scenario names of 'bench origin'.
-var originScenarios = []string{"live-playlist", "master", "shift-playlist", "segment"}
+var originScenarios = []string{"live-playlist", "master", "shift-playlist", "segment", "mpd"}
+
+// mpdScenario requests the live MPD of a DASH endpoint ("dash"), which
+// needs segments the origin can repackage: it makes the pre-fill use
+// h264 media unless -media says otherwise.
+const mpdScenario = "mpd"
+
+// dashEndpoint is the DASH endpoint the origin gets for mpdScenario.
+const dashEndpoint = "dash"
 
 const (
 	originChannel = "bench"
@@ -114,6 +127,7 @@ func runOrigin(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	fs.IntVar(&cfg.Pid, "pid", 0, "process id of the origin given with -addr (for CPU and RSS)")
 	fs.StringVar(&cfg.WorkDir, "work", "", "directory for the origin's data and log (default: temp dir)")
 	fs.BoolVar(&cfg.Keep, "keep", false, "keep the work directory")
+	fs.StringVar(&cfg.Media, "media", "", "segment bodies: null (TS null packets) or h264 (tiny real H.264, at least ~10 KB per 2 s); default h264 with the mpd scenario, else null")
 	fs.StringVar(&cfg.Peer, "peer", "", "also serve the same playlists and segments as static files from this peer under the same load: nginx")
 	jsonOut := fs.String("json", "", "also write the JSON report to this file")
 	mdOut := fs.String("md", "", "also write the Markdown table to this file")
@@ -130,6 +144,18 @@ func runOrigin(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			return fmt.Errorf("%w: unknown scenario %q", errUsage, s)
 		}
 		cfg.Scenarios = append(cfg.Scenarios, s)
+	}
+	if cfg.Media == "" {
+		cfg.Media = mediaNull
+		if slices.Contains(cfg.Scenarios, mpdScenario) {
+			cfg.Media = mediaH264
+		}
+	}
+	if cfg.Media != mediaNull && cfg.Media != mediaH264 {
+		return fmt.Errorf("%w: -media must be %s or %s", errUsage, mediaNull, mediaH264)
+	}
+	if slices.Contains(cfg.Scenarios, mpdScenario) && cfg.Media != mediaH264 {
+		return fmt.Errorf("%w: the %s scenario needs -media %s (DASH repackages the TS)", errUsage, mpdScenario, mediaH264)
 	}
 	if cfg.Peer != "" && cfg.Peer != peerNginx {
 		return fmt.Errorf("%w: -peer must be %s", errUsage, peerNginx)
@@ -180,8 +206,13 @@ func benchOrigin(ctx context.Context, cfg originConfig, progress io.Writer) (res
 		addr = fmt.Sprintf("127.0.0.1:%d", port)
 		data := filepath.Join(work, "data")
 		os.MkdirAll(data, 0o755)
-		oc, err := startChild("origin", work, exec.Command(bin, "origin", "--listen", addr, "--data", data,
-			"--channel", originChannel+"="+originUser+":"+originPass), false, 0)
+		args := []string{"origin", "--listen", addr, "--data", data, "--channel", originChannel + "=" + originUser + ":" + originPass}
+		if slices.Contains(cfg.Scenarios, mpdScenario) {
+			// The first endpoint is also the endpoint-less URLs the other
+			// scenarios request: the implicit TS endpoint's settings.
+			args = append(args, "--endpoint", "ts", "--endpoint", dashEndpoint)
+		}
+		oc, err := startChild("origin", work, exec.Command(bin, args...), false, 0)
 		if err != nil {
 			return res, err
 		}
@@ -212,6 +243,7 @@ func benchOrigin(ctx context.Context, cfg originConfig, progress io.Writer) (res
 	}
 	res.PrefillSecs = round3(time.Since(t0).Seconds())
 	res.PrefillPuts = pf.puts.Load()
+	res.SegmentBody = len(pf.body)
 	res.Segments = pf.next
 	logf("pre-filled %d segments per rendition with %d PUTs in %.1f s", pf.next, res.PrefillPuts, res.PrefillSecs)
 	if pid != 0 {
@@ -236,7 +268,7 @@ func benchOrigin(ctx context.Context, cfg originConfig, progress io.Writer) (res
 	if err != nil {
 		return res, err
 	}
-	res.LiveBytes, res.ShiftBytes = tg.liveBytes, tg.shiftBytes
+	res.LiveBytes, res.ShiftBytes, res.MPDBytes = tg.liveBytes, tg.shiftBytes, tg.mpdBytes
 	if cfg.ShiftWindows > 0 {
 		tg.fixShiftWindows(cfg.ShiftWindows, cfg.ShiftSpan)
 	}
@@ -346,9 +378,10 @@ type prefiller struct {
 	base  string
 	cfg   originConfig
 	cl    *http.Client
-	body  []byte
-	epoch time.Time // start of segment 0
-	next  int64     // next segment index to push
+	body  []byte        // every segment's body (null media), or the first one's (h264)
+	h264  *h264Segments // h264 media: segment bodies by sequence number
+	epoch time.Time     // start of segment 0
+	next  int64         // next segment index to push
 	puts  atomic.Int64
 }
 
@@ -358,13 +391,29 @@ func newPrefiller(base string, cfg originConfig) *prefiller {
 	// Segment 0 starts so that the last pre-filled segment ends now; 1%
 	// margin keeps the oldest segments inside the window during the test.
 	n -= n / 100
-	return &prefiller{
+	p := &prefiller{
 		base: base, cfg: cfg,
 		cl:    &http.Client{Transport: &digest.Transport{Username: originUser, Password: originPass, Base: tr}, Timeout: 30 * time.Second},
 		body:  segmentBody(cfg.SegmentBytes),
 		epoch: time.Now().Add(-time.Duration(n) * cfg.Segment).Truncate(time.Millisecond),
 		next:  0,
 	}
+	if cfg.Media == mediaH264 {
+		// Segments of SegmentBytes (or the least the frames need), PTS
+		// continuous from segment to segment.
+		bitrate := int64(cfg.SegmentBytes) * 8 * int64(time.Second) / int64(cfg.Segment)
+		p.h264 = newH264Segments(schedule{Segment: cfg.Segment, Window: 5, Bitrate: bitrate, Media: mediaH264, Renditions: cfg.Renditions})
+		p.body = p.segment(0, 0)
+	}
+	return p
+}
+
+// segment is the body of segment k of rendition r.
+func (p *prefiller) segment(r int, k int64) []byte {
+	if p.h264 == nil {
+		return p.body
+	}
+	return p.h264.segment(marker{Rendition: uint16(r), Seq: uint64(k)})
 }
 
 func (p *prefiller) ingest(name string) string {
@@ -435,7 +484,7 @@ func (p *prefiller) pushBatch(ctx context.Context, listFrom, from, to int64) err
 		go func() {
 			defer wg.Done()
 			for j := range jobs {
-				if err := p.put(ctx, p.segName(j.r, j.k), p.body); err != nil {
+				if err := p.put(ctx, p.segName(j.r, j.k), p.segment(j.r, j.k)); err != nil {
 					errc <- err
 					for range jobs {
 					}
@@ -524,6 +573,8 @@ type targets struct {
 	liveBytes  int
 	shiftBytes int
 	shift      [][]string // per rendition: the time-shifted playlists to ask for; nil = a random window per request
+	mpd        string     // live MPD of the DASH endpoint ("" without the mpd scenario)
+	mpdBytes   int
 }
 
 // fixShiftWindows makes time-shifted requests ask for one of n fixed
@@ -542,6 +593,17 @@ func (tg *targets) fixShiftWindows(n int, span time.Duration) {
 // segment URLs and the sequence range of the startover window.
 func discoverTargets(ctx context.Context, cl *http.Client, base string, p *prefiller) (*targets, error) {
 	tg := &targets{base: base, master: base + "/out/v1/" + originChannel + "/index.m3u8", oldest: p.epoch}
+	if slices.Contains(p.cfg.Scenarios, mpdScenario) {
+		tg.mpd = base + "/out/v1/" + originChannel + "/" + dashEndpoint + "/index.mpd"
+		mpd, err := get(ctx, cl, tg.mpd)
+		if err != nil {
+			return nil, err
+		}
+		if !bytes.Contains(mpd, []byte("<SegmentTimeline>")) {
+			return nil, fmt.Errorf("%s lists no segments:\n%s", tg.mpd, mpd)
+		}
+		tg.mpdBytes = len(mpd)
+	}
 	body, err := get(ctx, cl, tg.master)
 	if err != nil {
 		return nil, err
@@ -642,6 +704,8 @@ func (tg *targets) url(name string, rnd *rand.Rand, span time.Duration) string {
 	switch name {
 	case "master":
 		return tg.master
+	case mpdScenario:
+		return tg.mpd
 	case "shift-playlist":
 		if tg.shift != nil {
 			return tg.shift[r][rnd.IntN(len(tg.shift[r]))]
@@ -754,8 +818,11 @@ func writeOriginTable(w io.Writer, r originResult) {
 	c := r.Config
 	fmt.Fprintf(w, "### origin load (%s)\n\n", r.Version)
 	fmt.Fprintf(w, "%d keep-alive clients, %s per scenario; startover window %s pre-filled (%d segments x %d renditions of %s, %d bytes each, in %.0f s); time-shift span %s, %s; %s, %d CPUs (%s); origin RSS %.0f MiB idle, %.0f MiB filled\n\n",
-		c.Clients, c.Duration, c.Window, r.Segments, c.Renditions, c.Segment, c.SegmentBytes, r.PrefillSecs, c.ShiftSpan, shiftWindowsNote(c.ShiftWindows),
+		c.Clients, c.Duration, c.Window, r.Segments, c.Renditions, c.Segment, cmp.Or(r.SegmentBody, c.SegmentBytes), r.PrefillSecs, c.ShiftSpan, shiftWindowsNote(c.ShiftWindows),
 		r.Date.Format(time.RFC3339), r.Machine.CPUs, r.Machine.CPU, r.IdleRSSMiB, r.FilledRSSMiB)
+	if c.Media == mediaH264 {
+		fmt.Fprintf(w, "Segments are %s media (%d bytes); the origin has endpoints ts and %s (live MPD %d bytes).\n\n", c.Media, r.SegmentBody, dashEndpoint, r.MPDBytes)
+	}
 	fmt.Fprintf(w, "| scenario | GETs/s | p50 ms | p99 ms | max ms | avg bytes | MB/s | errors | origin cores | client cores | other cores |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 	for _, s := range r.Scenarios {
 		fmt.Fprintf(w, "| %s | %.0f | %.2f | %.2f | %.1f | %.0f | %.1f | %d | %.2f | %.2f | %.2f |\n",

@@ -1,9 +1,14 @@
 package main
 
 import (
+	"context"
+	"io"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/pullpush/pullpush/origin"
 )
 
 func TestPrefillerPlaylists(t *testing.T) {
@@ -33,5 +38,43 @@ func TestRequireLoopback(t *testing.T) {
 		if err := requireLoopback(addr); (err == nil) != ok {
 			t.Errorf("requireLoopback(%q) = %v", addr, err)
 		}
+	}
+}
+
+// TestOriginMPDScenario runs 'bench origin' against an in-process origin
+// with a DASH endpoint: the h264 pre-fill is repackaged and the mpd
+// scenario's GETs all succeed.
+func TestOriginMPDScenario(t *testing.T) {
+	o, err := origin.New(origin.Config{DataDir: t.TempDir(), Channels: []origin.ChannelConfig{{
+		ID: originChannel, Username: originUser, Password: originPass,
+		Endpoints: []origin.EndpointConfig{{ID: "ts"}, {ID: dashEndpoint, Packaging: origin.PackagingDASH}},
+	}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer o.Close()
+	srv := httptest.NewServer(o.Handler()) // 127.0.0.1
+	defer srv.Close()
+	cfg := originConfig{Addr: strings.TrimPrefix(srv.URL, "http://"), Clients: 2, Duration: 300 * time.Millisecond,
+		Window: 2 * time.Minute, Segment: 2 * time.Second, Renditions: 2, SegmentBytes: tsPacket, ShiftSpan: 30 * time.Second,
+		Scenarios: []string{"live-playlist", mpdScenario}, PutWorkers: 2, Media: mediaH264}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	res, err := benchOrigin(ctx, cfg, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Scenarios) != 2 || res.MPDBytes == 0 {
+		t.Fatalf("result %+v", res)
+	}
+	for _, sc := range res.Scenarios {
+		if sc.Requests == 0 || sc.Errors != 0 {
+			t.Errorf("scenario %s: %d requests, %d errors (%s)", sc.Name, sc.Requests, sc.Errors, sc.FirstError)
+		}
+	}
+	var b strings.Builder
+	writeOriginTable(&b, res)
+	if !strings.Contains(b.String(), "| mpd |") {
+		t.Fatalf("table:\n%s", b.String())
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/Eyevinn/mp4ff/mp4"
 
 	"github.com/pullpush/pullpush/hls"
+	"github.com/pullpush/pullpush/internal/adcue"
 )
 
 // DASH endpoints (packaging: dash) serve the CMAF segments of a CMAF
@@ -40,8 +41,11 @@ import (
 //     on that timeline, minus the endpoint's time delay.
 //   - ?start=&end= select a window as for HLS; a window that ended is a
 //     static MPD with mediaPresentationDuration, starting at 0.
+//   - Ad breaks are Events of a SCTE-35 EventStream (dash_events.go).
+//   - A trick-play AdaptationSet of key frames (dash_trick.go).
+//   - WebVTT subtitles as CMAF WebVTT text AdaptationSets (dash_text.go).
 //
-// Only TS renditions are listed (fMP4 ingest and WebVTT are not yet).
+// Only TS (and WebVTT) renditions are listed (fMP4 ingest is not yet).
 
 // dashRep is one Representation: a rendition as a CMAF endpoint shows it.
 type dashRep struct {
@@ -368,6 +372,7 @@ func (c *channel) dashManifest(ep *endpoint, sh shift, timeURL string, f *manife
 		live = append(live, r)
 	}
 	reps = live
+	texts := c.dashTextReps(ep, f, sh)
 	static := timing.win.vod
 	periods, firsts := dashPeriods(ep, timing, static)
 	tsegs := timing.v.rd.segs[timing.win.lo:timing.win.hi]
@@ -413,6 +418,10 @@ func (c *channel) dashManifest(ep *endpoint, sh shift, timeURL string, f *manife
 	for i, r := range reps {
 		buckets[i] = r.bucket(ep, periods, timing, firsts)
 	}
+	var breaks []dashBreak
+	if ep.ads != adcue.ModeNone {
+		breaks = timing.adBreaks(winStart)
+	}
 	var prot []protRef
 	for pi, p := range periods {
 		start := p.start
@@ -423,6 +432,7 @@ func (c *channel) dashManifest(ep *endpoint, sh shift, timeURL string, f *manife
 		if static && pi == len(periods)-1 {
 			mp.Duration = xsDuration(time.Duration(winEnd - start))
 		}
+		mp.EventStreams = eventStream(breaks, start, periodEnd(periods, pi), pi == 0)
 		sets := map[string]*mpdAdaptationSet{}
 		for i, r := range reps {
 			segs := buckets[i][pi]
@@ -474,6 +484,13 @@ func (c *channel) dashManifest(ep *endpoint, sh shift, timeURL string, f *manife
 			}
 			as.Representations = append(as.Representations, rep)
 		}
+		if tas := c.trickSet(ep, f, mp, reps); tas != nil {
+			mp.AdaptationSets = append(mp.AdaptationSets, tas)
+			if ep.enc != nil {
+				prot = append(prot, protRef{as: tas, key: p.key})
+			}
+		}
+		mp.AdaptationSets = append(mp.AdaptationSets, c.textSets(texts, periods, pi, start, len(mp.AdaptationSets))...)
 		if len(mp.AdaptationSets) > 0 {
 			m.Periods = append(m.Periods, mp)
 		}

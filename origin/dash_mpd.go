@@ -61,6 +61,7 @@ type mpdPeriod struct {
 	ID             string              `xml:"id,attr"`
 	Start          string              `xml:"start,attr"`
 	Duration       string              `xml:"duration,attr,omitempty"`
+	EventStreams   []*mpdEventStream   `xml:"EventStream"`
 	AdaptationSets []*mpdAdaptationSet `xml:"AdaptationSet"`
 }
 
@@ -76,6 +77,7 @@ type mpdAdaptationSet struct {
 	MaxHeight         int    `xml:"maxHeight,attr,omitempty"`
 	Par               string `xml:"par,attr,omitempty"`
 	ContentProtection []*mpdContentProtection
+	EssentialProperty []mpdScheme          `xml:"EssentialProperty,omitempty"`
 	Role              *mpdScheme           `xml:"Role,omitempty"`
 	Label             string               `xml:"Label,omitempty"`
 	Representations   []*mpdRepresentation `xml:"Representation"`
@@ -106,6 +108,8 @@ type mpdRepresentation struct {
 	FrameRate                 string     `xml:"frameRate,attr,omitempty"`
 	Sar                       string     `xml:"sar,attr,omitempty"`
 	AudioSamplingRate         int        `xml:"audioSamplingRate,attr,omitempty"`
+	MaxPlayoutRate            int        `xml:"maxPlayoutRate,attr,omitempty"`
+	CodingDependency          string     `xml:"codingDependency,attr,omitempty"`
 	AudioChannelConfiguration *mpdScheme `xml:"AudioChannelConfiguration,omitempty"`
 	SegmentTemplate           *mpdSegmentTemplate
 }
@@ -129,8 +133,17 @@ type mpdS struct {
 	R int     `xml:"r,attr,omitempty"`
 }
 
-// encode returns the MPD document.
+// encode returns the MPD document, written by dash_mpd_write.go as
+// encoding/xml would write the model (encodeXML).
 func (m *mpd) encode() ([]byte, error) {
+	w := &xmlWriter{b: append(make([]byte, 0, 16<<10), xml.Header...)}
+	w.base = len(w.b)
+	m.write(w)
+	return append(w.b, '\n'), nil
+}
+
+// encodeXML returns the MPD document as encoding/xml writes it.
+func (m *mpd) encodeXML() ([]byte, error) {
 	out, err := xml.MarshalIndent(m, "", "  ")
 	if err != nil {
 		return nil, fmt.Errorf("encode MPD: %w", err)

@@ -55,6 +55,7 @@ type tASet struct {
 	Role        *tDescrip  `xml:"Role"`
 	Label       string     `xml:"Label"`
 	Extra       []tDescrip `xml:"Accessibility"`
+	Essential   []tDescrip `xml:"EssentialProperty"`
 }
 
 type tProt struct {
@@ -71,6 +72,8 @@ type tDescrip struct {
 
 type tRep struct {
 	ID                string    `xml:"id,attr"`
+	MaxPlayoutRate    int       `xml:"maxPlayoutRate,attr"`
+	CodingDependency  string    `xml:"codingDependency,attr"`
 	Bandwidth         int       `xml:"bandwidth,attr"`
 	Codecs            string    `xml:"codecs,attr"`
 	Width             int       `xml:"width,attr"`
@@ -210,7 +213,8 @@ func checkTimeline(t *testing.T, e *env, m *tMPD, origin time.Time, q string) ma
 				}
 				out[p.ID][r.ID] = segs
 				// (the audio of a muxed TS has the numbers of its TS rendition)
-				tsName := strings.TrimSuffix(r.ID, audioSuffix)
+				// (and trick play those of its video)
+				tsName := strings.TrimSuffix(strings.TrimSuffix(r.ID, audioSuffix), trickSuffix)
 				pdt := e.pdts("/out/v1/live/ts/" + tsName + ".m3u8" + q)
 				if q == "" {
 					pdt = e.pdts("/out/v1/live/ts/" + tsName + ".m3u8?start=" + iso(e.clock.Now().Add(-time.Hour)))
@@ -275,7 +279,8 @@ func TestDASHLiveMPD(t *testing.T) {
 		t.Fatal("periods share an ID")
 	}
 	for _, p := range m.Periods {
-		if len(p.Sets) != 2 || p.Sets[0].ContentType != "video" || p.Sets[1].ContentType != "audio" {
+		if len(p.Sets) != 4 || p.Sets[0].ContentType != "video" || p.Sets[1].ContentType != "audio" || len(p.Sets[2].Essential) != 1 ||
+			p.Sets[3].ContentType != "text" {
 			t.Fatalf("period %s: adaptation sets %+v", p.ID, p.Sets)
 		}
 		v, a := p.Sets[0], p.Sets[1]
@@ -497,6 +502,12 @@ func TestDASHEncrypted(t *testing.T) {
 		kids := map[string]bool{}
 		for pi, p := range m.Periods {
 			for _, as := range p.Sets {
+				if as.ContentType == "text" {
+					if len(as.Protection) != 0 {
+						t.Fatalf("%s: the subtitles (clear) have ContentProtection", tc.ep)
+					}
+					continue
+				}
 				if len(as.Protection) != 2 || as.Protection[0].Scheme != schemeMP4Protection || as.Protection[0].Value != tc.ep ||
 					as.Protection[1].Scheme != "urn:uuid:"+commonPSSHSystemID {
 					t.Fatalf("%s: ContentProtection %+v", tc.ep, as.Protection)
@@ -583,7 +594,7 @@ func TestDASHMuxedTS(t *testing.T) {
 	}
 	q := "?start=" + iso(epoch) + "&end=" + iso(epoch.Add(4*time.Second))
 	m, body := e.mpd("/out/v1/live/dash/index.mpd" + q)
-	if len(m.Periods) != 1 || len(m.Periods[0].Sets) != 2 || m.Periods[0].Sets[1].ContentType != "audio" ||
+	if len(m.Periods) != 1 || len(m.Periods[0].Sets) != 3 || m.Periods[0].Sets[1].ContentType != "audio" ||
 		m.Periods[0].Sets[1].Reps[0].ID != "channel_m"+audioSuffix || m.Periods[0].Sets[0].Reps[0].Codecs[:5] != "avc1." {
 		t.Fatalf("MPD:\n%s", body)
 	}

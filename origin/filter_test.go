@@ -218,7 +218,7 @@ func TestManifestFilterDASH(t *testing.T) {
 	count := func(m *tMPD, contentType string) int {
 		n := 0
 		for _, as := range m.Periods[len(m.Periods)-1].Sets {
-			if as.ContentType == contentType {
+			if as.ContentType == contentType && len(as.Essential) == 0 { // not trick play
 				n += len(as.Reps)
 			}
 		}

@@ -92,6 +92,9 @@ const (
 	jobSegment  jobKind = iota // a media segment
 	jobCMAFInit                // a CMAF init segment built from TS codec configuration
 	jobInit                    // a stored (fMP4) init section, encrypted
+	jobTrick                   // a CMAF segment of the key frame only (DASH trick play)
+	jobWVTT                    // a WebVTT segment as CMAF WebVTT (DASH)
+	jobWVTTInit                // the init segment of CMAF WebVTT (DASH)
 )
 
 // job describes one packaged file; it holds what produce needs, so that it
@@ -115,10 +118,13 @@ type job struct {
 	period   int64
 	hasInit  bool
 	ext      string
+	lang     string // jobWVTTInit
 }
 
 func (j *job) contentType() string {
 	switch {
+	case j.kind == jobWVTT || j.kind == jobWVTTInit:
+		return "application/mp4"
 	case j.kind != jobSegment:
 		return "video/mp4"
 	case j.cmaf:
@@ -148,6 +154,11 @@ func (j *job) cacheKey(channel string) string {
 
 // job resolves the packaged file base+ext of view v. Caller holds c.mu.
 func (c *channel) job(v *rview, base, ext string) (*job, string) {
+	if v.cues && v.ep.dash {
+		if wj, msg, ok := c.wvttJob(v, base, ext); ok {
+			return wj, msg
+		}
+	}
 	j := &job{ep: v.ep, name: v.name, pick: v.pick, cmaf: v.cmaf, enc: v.enc, ext: ext}
 	rd := v.rd
 	period := func(s string) (int64, bool) {
@@ -200,6 +211,10 @@ func (c *channel) job(v *rview, base, ext string) (*job, string) {
 		j.kind, j.path, j.fileID, j.period = jobInit, f.path, f.id, p
 		return j, ""
 	}
+	trick := false
+	if b, ok := strings.CutPrefix(base, trickPrefix); ok && v.cmaf && v.ep.dash && v.ep.iframes && v.pick == pickMain {
+		base, trick = b, true
+	}
 	seq, err := strconv.ParseInt(base, 10, 64)
 	if err != nil || ext != v.ext() {
 		return nil, "not found"
@@ -220,6 +235,12 @@ func (c *channel) job(v *rview, base, ext string) (*job, string) {
 	if v.cmaf {
 		if j.track = s.ts.track(v.pick); j.track == nil {
 			return nil, "segment cannot be repackaged"
+		}
+		if trick {
+			if !j.track.video {
+				return nil, "not found"
+			}
+			j.kind = jobTrick
 		}
 	}
 	if v.enc != nil {
@@ -258,6 +279,8 @@ func (o *Origin) build(ctx context.Context, ch *channel, j *job) (*product, erro
 		}
 	}
 	switch j.kind {
+	case jobWVTTInit:
+		return wvttInit(j.lang)
 	case jobCMAFInit:
 		init, err := buildInit(j.track)
 		if err != nil {
@@ -296,13 +319,20 @@ func (o *Origin) build(ctx context.Context, ch *channel, j *job) (*product, erro
 	if err != nil {
 		return nil, err
 	}
+	if j.kind == jobWVTT {
+		return wvttSegment(data, j)
+	}
 	switch {
 	case j.cmaf:
 		d, err := demuxTS(data)
 		if err != nil {
 			return nil, err
 		}
-		seg, err := cmafSegment(d, j.track, j.seq, j.tsBase, j.tsOff, j.dur*9/100000)
+		pack := cmafSegment
+		if j.kind == jobTrick {
+			pack = trickSegment
+		}
+		seg, err := pack(d, j.track, j.seq, j.tsBase, j.tsOff, j.dur*9/100000)
 		if err != nil {
 			return nil, err
 		}

@@ -377,6 +377,10 @@ func Append(mode string, seg *hls.Segment, mark Mark) {
 	}
 }
 
+// Base64 is the break's SCTE-35 section in base64, as NewBreak encoded
+// it (safe for concurrent callers of a Break from NewBreak).
+func (b Break) Base64() string { return b.base64() }
+
 // base64, hexOut and hexIn are the encodings of the break's sections,
 // those NewBreak made or, for a Break built otherwise, made now.
 func (b Break) base64() string {

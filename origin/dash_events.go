@@ -1,0 +1,136 @@
+package origin
+
+import (
+	"encoding/xml"
+	"math"
+	"sort"
+	"time"
+
+	"github.com/pullpush/pullpush/internal/adcue"
+)
+
+// SCTE-35 in DASH: the ad breaks the ingest signals (see admarkers.go)
+// become Events of a Period-level EventStream (SCTE 214-1,
+// urn:scte:scte35:2014:xml+bin): one Event per break, in the Period where
+// the break starts, at its start relative to the Period, with its planned
+// duration (or, without one, the time to the next CUE-IN or CUE-OUT), and
+// the break's splice_info_section in base64. A break already running at
+// the first Period's start is listed there at presentationTime 0 with
+// what remains of it. Event@id is the origin's sequence number of the
+// break's first segment, so it stays the same on every MPD update.
+
+// EventStream constants.
+const (
+	schemeSCTE35XMLBin = "urn:scte:scte35:2014:xml+bin"
+	scte35Namespace    = "http://www.scte.org/schemas/35/2016"
+	eventTimescale     = 90000
+)
+
+// mpdEventStream is a Period's EventStream.
+type mpdEventStream struct {
+	SchemeIDURI string      `xml:"schemeIdUri,attr"`
+	Timescale   int         `xml:"timescale,attr"`
+	Events      []*mpdEvent `xml:"Event"`
+}
+
+// mpdEvent is an Event carrying a SCTE-35 section.
+type mpdEvent struct {
+	PresentationTime uint64       `xml:"presentationTime,attr"`
+	Duration         uint64       `xml:"duration,attr,omitempty"`
+	ID               uint32       `xml:"id,attr"`
+	Signal           scte35Signal `xml:"Signal"`
+}
+
+// scte35Signal is SCTE 35's Signal element with the binary section.
+type scte35Signal struct {
+	XMLName xml.Name `xml:"http://www.scte.org/schemas/35/2016 Signal"`
+	Binary  string   `xml:"Binary"`
+}
+
+// dashBreak is an ad break on the timing rendition.
+type dashBreak struct {
+	start int64 // PROGRAM-DATE-TIME of its first segment (ns)
+	dur   int64 // ns; 0 unknown
+	id    uint32
+	b64   string
+}
+
+// adBreaks lists the breaks of the timing rendition r that start in its
+// segments from the first one at or after from up to the window's end,
+// and the one still running at from. Caller holds c.mu.
+func (r *dashRep) adBreaks(from int64) []dashBreak {
+	segs := r.v.rd.segs
+	i := sort.Search(r.win.hi, func(i int) bool { return segs[i].start >= from })
+	limit := from - int64(maxBreakLookback)
+	for j := i - 1; j >= 0 && segs[j].start >= limit; j-- {
+		if c := segs[j].cue(); c != nil {
+			if c.Out {
+				i = j
+			}
+			break
+		}
+	}
+	var out []dashBreak
+	open := -1
+	for ; i < r.win.hi; i++ {
+		s := &segs[i]
+		c := s.cue()
+		if c == nil {
+			continue
+		}
+		if open >= 0 && out[open].dur == 0 {
+			out[open].dur = s.start - out[open].start
+		}
+		open = -1
+		if c.Out {
+			b := adcue.NewBreak(c, time.Unix(0, s.start).UTC(), s.seq)
+			out = append(out, dashBreak{start: s.start, dur: int64(b.Duration), id: uint32(s.seq), b64: b.Base64()})
+			open = len(out) - 1
+		}
+	}
+	// A break found by looking back that ended before from is not listed.
+	if len(out) > 0 && out[0].start < from && out[0].dur > 0 && out[0].start+out[0].dur <= from {
+		out = out[1:]
+	}
+	return out
+}
+
+// eventStream is the EventStream of the Period that starts at start (ns)
+// and ends at end (math.MaxInt64: open): the breaks that start in it, and
+// for the first Period the one running at its start. nil when none.
+func eventStream(breaks []dashBreak, start, end int64, first bool) []*mpdEventStream {
+	ticks := func(ns int64) uint64 { return uint64((ns*eventTimescale + 5e8) / 1e9) }
+	var evs []*mpdEvent
+	for _, b := range breaks {
+		at, dur := b.start, b.dur
+		if at < start {
+			if !first {
+				continue
+			}
+			if dur > 0 {
+				dur -= start - at
+			}
+			at = start
+		}
+		if at >= end {
+			continue
+		}
+		ev := &mpdEvent{PresentationTime: ticks(at - start), ID: b.id, Signal: scte35Signal{Binary: b.b64}}
+		if dur > 0 {
+			ev.Duration = ticks(dur)
+		}
+		evs = append(evs, ev)
+	}
+	if len(evs) == 0 {
+		return nil
+	}
+	return []*mpdEventStream{{SchemeIDURI: schemeSCTE35XMLBin, Timescale: eventTimescale, Events: evs}}
+}
+
+// periodEnd is the start of the Period after pi, or math.MaxInt64.
+func periodEnd(periods []dashPeriod, pi int) int64 {
+	if pi+1 < len(periods) {
+		return periods[pi+1].start
+	}
+	return math.MaxInt64
+}
