@@ -7,16 +7,16 @@ package versitygw
 
 import (
 	"context"
-	"github.com/pullpush/pullpush/internal/testutil"
 	"net"
-	"net/url"
 	"os"
 	"os/exec"
 	"testing"
 	"time"
 
 	"github.com/minio/minio-go/v7"
-	"github.com/minio/minio-go/v7/pkg/credentials"
+
+	"github.com/pullpush/pullpush/internal/s3client"
+	"github.com/pullpush/pullpush/internal/testutil"
 )
 
 // Credentials of every gateway started by Start.
@@ -130,8 +130,7 @@ func waitReady(addr string, exited <-chan struct{}) bool {
 // Client returns a path-style minio client for the gateway.
 func (g *Gateway) Client(t testing.TB) *minio.Client {
 	t.Helper()
-	u, _ := url.Parse(g.Endpoint)
-	c, err := minio.New(u.Host, &minio.Options{Creds: credentials.NewStaticV4(g.AccessKey, g.SecretKey, ""), Region: Region, BucketLookup: minio.BucketLookupPath})
+	c, err := s3client.New(s3client.Config{Endpoint: g.Endpoint, Region: Region, AccessKey: g.AccessKey, SecretKey: g.SecretKey, PathStyle: true})
 	if err != nil {
 		t.Fatal(err)
 	}
