@@ -1,18 +1,16 @@
 // Package cdp is a minimal Chrome DevTools Protocol client for tests: it
 // starts headless Chromium on loopback, opens pages and sends them
 // commands (Runtime.evaluate, Page.captureScreenshot, ...) over a
-// WebSocket client written with the standard library.
+// WebSocket (github.com/coder/websocket).
 package cdp
 
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"os"
@@ -22,6 +20,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/coder/websocket"
 )
 
 // baseFlags are the flags every Chromium started here gets: headless, as
@@ -144,7 +144,7 @@ func (b *Browser) NewPage(ctx context.Context) (*Page, error) {
 	if t.WebSocketDebuggerURL == "" {
 		return nil, fmt.Errorf("new page: %s: no webSocketDebuggerUrl", resp.Status)
 	}
-	return dialPage(t.WebSocketDebuggerURL)
+	return dialPage(ctx, t.WebSocketDebuggerURL)
 }
 
 // Event is a protocol event (a message without id).
@@ -175,8 +175,7 @@ type response struct {
 
 // Page is a connection to one tab.
 type Page struct {
-	conn net.Conn
-	wmu  sync.Mutex // serialises frame writes
+	conn *websocket.Conn
 
 	mu      sync.Mutex
 	nextID  int64
@@ -191,17 +190,34 @@ type Page struct {
 // dropped when nobody reads them.
 const eventBuffer = 1024
 
-func dialPage(wsURL string) (*Page, error) {
-	nc, br, err := dialWebSocket(wsURL, 10*time.Second)
-	if err != nil {
-		return nil, err
+// maxMessage bounds one received message (a full-page PNG screenshot,
+// base64-encoded, stays well below it).
+const maxMessage = 64 << 20
+
+// dialTimeout bounds the WebSocket handshake with a page.
+const dialTimeout = 10 * time.Second
+
+// dialPage connects to a page's ws:// DevTools URL; ctx bounds the
+// handshake only.
+func dialPage(ctx context.Context, wsURL string) (*Page, error) {
+	if !strings.HasPrefix(wsURL, "ws://") {
+		return nil, fmt.Errorf("websocket url %q: only ws:// is supported", wsURL)
 	}
-	p := &Page{conn: nc, pending: map[int64]chan response{}, events: make(chan Event, eventBuffer), done: make(chan struct{})}
-	go p.read(br)
+	ctx, cancel := context.WithTimeout(ctx, dialTimeout)
+	defer cancel()
+	conn, _, err := websocket.Dial(ctx, wsURL, nil)
+	if err != nil {
+		return nil, fmt.Errorf("page %s: %w", wsURL, err)
+	}
+	conn.SetReadLimit(maxMessage)
+	p := &Page{conn: conn, pending: map[int64]chan response{}, events: make(chan Event, eventBuffer), done: make(chan struct{})}
+	go p.read()
 	return p, nil
 }
 
-func (p *Page) read(br io.Reader) {
+// read delivers answers to their calls and events to Events until the
+// connection ends. The library answers pings while it reads.
+func (p *Page) read() {
 	var err error
 	defer func() {
 		p.mu.Lock()
@@ -214,15 +230,9 @@ func (p *Page) read(br io.Reader) {
 		close(p.events)
 		close(p.done)
 	}()
-	control := func(op byte, payload []byte) error {
-		if op == opPing {
-			return p.write(opPong, payload)
-		}
-		return nil
-	}
 	for {
 		var msg []byte
-		msg, err = readMessage(br, maxMessage, control)
+		_, msg, err = p.conn.Read(context.Background())
 		if err != nil {
 			return
 		}
@@ -245,14 +255,6 @@ func (p *Page) read(br io.Reader) {
 			ch <- r
 		}
 	}
-}
-
-func (p *Page) write(op byte, payload []byte) error {
-	var mask [4]byte
-	rand.Read(mask[:])
-	p.wmu.Lock()
-	defer p.wmu.Unlock()
-	return writeFrame(p.conn, op, payload, &mask)
 }
 
 // Events returns the page's protocol events (Runtime.consoleAPICalled,
@@ -280,7 +282,7 @@ func (p *Page) Call(ctx context.Context, method string, params, result any) erro
 	if err != nil {
 		return fmt.Errorf("%s: %w", method, err)
 	}
-	if err := p.write(opText, msg); err != nil {
+	if err := p.conn.Write(ctx, websocket.MessageText, msg); err != nil {
 		return fmt.Errorf("%s: %w", method, err)
 	}
 	select {
@@ -372,12 +374,12 @@ func (p *Page) Screenshot(ctx context.Context) ([]byte, error) {
 	return png, nil
 }
 
-// Close closes the connection to the page (the tab stays open).
+// Close closes the connection to the page (the tab stays open), with a
+// close handshake of at most a few seconds.
 func (p *Page) Close() error {
-	p.write(opClose, nil)
-	err := p.conn.Close()
+	err := p.conn.Close(websocket.StatusNormalClosure, "")
 	<-p.done
-	if err != nil && !errors.Is(err, net.ErrClosed) {
+	if err != nil && !errors.Is(err, net.ErrClosed) && websocket.CloseStatus(err) == -1 {
 		return fmt.Errorf("close page: %w", err)
 	}
 	return nil
