@@ -19,24 +19,6 @@ import (
 	"github.com/pullpush/pullpush/internal/testutil"
 )
 
-// chaosBuffer is a bytes.Buffer safe for the command's goroutines.
-type chaosBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *chaosBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *chaosBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
-}
-
 func TestChaosBadFlags(t *testing.T) {
 	dir := t.TempDir()
 	badProfile := filepath.Join(dir, "bad.json")
@@ -89,10 +71,10 @@ func TestChaosHelp(t *testing.T) {
 
 // startChaos runs the command until the returned stop is called and
 // returns the proxy's address.
-func startChaos(t *testing.T, args []string) (addr string, stderr *chaosBuffer, stop func() error) {
+func startChaos(t *testing.T, args []string) (addr string, stderr *testutil.LockedBuffer, stop func() error) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	stderr = &chaosBuffer{}
+	stderr = &testutil.LockedBuffer{}
 	done := make(chan error, 1)
 	go func() {
 		done <- runChaos(ctx, append([]string{"--listen", "127.0.0.1:0"}, args...), io.Discard, stderr)

@@ -15,7 +15,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -24,29 +23,11 @@ import (
 	"github.com/pullpush/pullpush/internal/testutil"
 )
 
-// demoBuffer collects the output of a demo running in another goroutine.
-type demoBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (d *demoBuffer) Write(p []byte) (int, error) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	return d.b.Write(p)
-}
-
-func (d *demoBuffer) String() string {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	return d.b.String()
-}
-
 // demoRun is one `pullpush demo` running in the test process.
 type demoRun struct {
 	base           string // http://127.0.0.1:PORT
 	started        time.Time
-	stdout, stderr *demoBuffer
+	stdout, stderr *testutil.LockedBuffer
 	cancel         context.CancelFunc
 	done           chan error
 	stopped        bool
@@ -60,7 +41,7 @@ var demoBaseRe = regexp.MustCompile(`channel engine -> relay -> origin on (http:
 func startDemo(t *testing.T) *demoRun {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	d := &demoRun{started: time.Now(), stdout: &demoBuffer{}, stderr: &demoBuffer{}, cancel: cancel, done: make(chan error, 1)}
+	d := &demoRun{started: time.Now(), stdout: &testutil.LockedBuffer{}, stderr: &testutil.LockedBuffer{}, cancel: cancel, done: make(chan error, 1)}
 	go func() {
 		d.done <- run(ctx, []string{"demo", "--listen", "127.0.0.1:0", "--log-level", "warn"}, d.stdout, d.stderr)
 	}()
@@ -465,7 +446,7 @@ func TestDemoBrowser(t *testing.T) {
 		t.Fatalf("%v\nchromium output:\n%s", err, b.Output())
 	}
 	defer page.Close()
-	var problems demoBuffer // uncaught exceptions and console errors
+	var problems testutil.LockedBuffer // uncaught exceptions and console errors
 	go collectPageProblems(page, &problems)
 	for _, domain := range []string{"Runtime.enable", "Log.enable", "Page.enable"} {
 		if err := page.Call(ctx, domain, nil, nil); err != nil {

@@ -28,10 +28,10 @@ import (
 
 // startKeys runs the keys command on a free loopback port and returns its
 // base URL, its output and a stop function.
-func startKeys(t *testing.T, args ...string) (string, *syncBuffer, func() string) {
+func startKeys(t *testing.T, args ...string) (string, *testutil.LockedBuffer, func() string) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	var stdout, stderr syncBuffer
+	var stdout, stderr testutil.LockedBuffer
 	done := make(chan error, 1)
 	go func() {
 		done <- runKeys(ctx, append([]string{"--listen", "127.0.0.1:0"}, args...), &stdout, &stderr)
@@ -177,7 +177,7 @@ func TestOriginWithKeyServer(t *testing.T) {
 	kbase, _, stopKeys := startKeys(t, "--token", token)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var stdout, stderr syncBuffer
+	var stdout, stderr testutil.LockedBuffer
 	done := make(chan error, 1)
 	go func() {
 		done <- runOrigin(ctx, []string{"--listen", "127.0.0.1:0", "--data", t.TempDir(), "--channel", "live=pusher:pw",

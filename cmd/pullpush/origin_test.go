@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -19,24 +18,6 @@ import (
 	"github.com/pullpush/pullpush/internal/versitygw"
 )
 
-// syncBuffer is a bytes.Buffer safe for concurrent writes and reads.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 func TestOriginCommand(t *testing.T) {
 	const secret = "sup3r-s3cret"
 	dir := t.TempDir()
@@ -44,7 +25,7 @@ func TestOriginCommand(t *testing.T) {
 	os.WriteFile(cfgPath, []byte("channels:\n  - id: news\n    username: u\n    password: "+secret+"\n    manifestWindow: 10s\n"), 0o600)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var stdout, stderr syncBuffer
+	var stdout, stderr testutil.LockedBuffer
 	done := make(chan error, 1)
 	go func() {
 		done <- runOrigin(ctx, []string{"--listen", "127.0.0.1:0", "--data", filepath.Join(dir, "data"),
@@ -199,7 +180,7 @@ func TestOriginCommandSharedStorage(t *testing.T) {
 	t.Setenv("PULLPUSH_S3_SECRET_KEY", secret)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var stdout, stderr syncBuffer
+	var stdout, stderr testutil.LockedBuffer
 	done := make(chan error, 1)
 	go func() {
 		done <- runOrigin(ctx, []string{"--listen", "127.0.0.1:0", "--storage", "s3://media/origin",

@@ -18,7 +18,6 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -31,24 +30,6 @@ import (
 	"github.com/pullpush/pullpush/internal/testutil"
 	"github.com/pullpush/pullpush/store"
 )
-
-// lockedBuffer collects log output from the server goroutines.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // server is one `serve` run in the test process.
 type server struct {
@@ -146,7 +127,7 @@ func TestServeRestart(t *testing.T) {
 	src := httptest.NewServer(http.NotFoundHandler()) // a source; the relay's behaviour is tested in fetch
 	defer src.Close()
 
-	logs := &lockedBuffer{}
+	logs := &testutil.LockedBuffer{}
 	s1 := startServe(t, logs, "--data", dir, "--api-token", token)
 	body := fmt.Sprintf(`{"name":"restart","url":%q,"output":"mediapackage","payload":{"ingestUrls":[{"url":%q,"username":"ingest","password":%q}]}}`,
 		src.URL+"/master.m3u8", ingest.URL+"/in/v2/ch/a/channel", password)
@@ -417,7 +398,7 @@ func TestServeRestartContinuesStream(t *testing.T) {
 	}
 
 	data := filepath.Join(t.TempDir(), "data")
-	logs := &lockedBuffer{}
+	logs := &testutil.LockedBuffer{}
 	s1 := startServe(t, logs, "--data", data, "--api-token", token)
 	body := fmt.Sprintf(`{"name":"live","url":%q,"output":"mediapackage","payload":{"ingestUrls":[{"url":%q,"username":%q,"password":%q}]}}`,
 		srcSrv.URL+livesource.MasterPath, ingest.URL+dir+"channel", user, password)

@@ -5,7 +5,6 @@
 package cdp
 
 import (
-	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -22,6 +21,8 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+
+	"github.com/pullpush/pullpush/internal/testutil"
 )
 
 // baseFlags are the flags every Chromium started here gets: headless, as
@@ -45,7 +46,7 @@ type Browser struct {
 	cmd  *exec.Cmd
 	dir  string // user data dir, removed by Close
 	addr string // DevTools host:port
-	out  *lockedBuffer
+	out  *testutil.LockedBuffer
 	done chan struct{} // closed when the process exited
 
 	closeOnce sync.Once
@@ -61,7 +62,7 @@ func Start(ctx context.Context, path string, extra ...string) (*Browser, error) 
 	}
 	args := append(append(baseFlags(), "--user-data-dir="+dir), extra...)
 	args = append(args, "about:blank")
-	b := &Browser{dir: dir, out: &lockedBuffer{}, done: make(chan struct{})}
+	b := &Browser{dir: dir, out: &testutil.LockedBuffer{}, done: make(chan struct{})}
 	b.cmd = exec.Command(path, args...)
 	b.cmd.Stdout, b.cmd.Stderr = b.out, b.out
 	setProcessGroup(b.cmd)
@@ -383,22 +384,4 @@ func (p *Page) Close() error {
 		return fmt.Errorf("close page: %w", err)
 	}
 	return nil
-}
-
-// lockedBuffer collects process output from several goroutines.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }

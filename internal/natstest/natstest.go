@@ -30,7 +30,7 @@ type Server struct {
 
 	bin  string
 	port int
-	logs *lockedBuffer
+	logs *testutil.LockedBuffer
 
 	mu     sync.Mutex
 	cmd    *exec.Cmd
@@ -44,14 +44,12 @@ func LookTool(t testing.TB, name string) string {
 	return testutil.LookTool(t, name, "go install github.com/nats-io/nats-server/v2@v2.15.2")
 }
 
-type lockedBuffer = testutil.LockedBuffer
-
 // Start runs `nats-server -js -sd DIR -a 127.0.0.1 -p PORT` on a free
 // loopback port, waits until it accepts connections and stops it at test
 // cleanup (printing its log when the test failed).
 func Start(t testing.TB) *Server {
 	t.Helper()
-	s := &Server{bin: LookTool(t, "nats-server"), Dir: t.TempDir(), logs: &lockedBuffer{}}
+	s := &Server{bin: LookTool(t, "nats-server"), Dir: t.TempDir(), logs: &testutil.LockedBuffer{}}
 	var lastErr string
 	for attempt := 0; attempt < 3; attempt++ {
 		l, err := net.Listen("tcp", "127.0.0.1:0")

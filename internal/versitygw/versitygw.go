@@ -41,8 +41,6 @@ func LookTool(t testing.TB, name string) string {
 	return testutil.LookTool(t, name, "go install github.com/versity/versitygw/cmd/versitygw@v1.8.0")
 }
 
-type lockedBuffer = testutil.LockedBuffer
-
 // Start runs `versitygw --port 127.0.0.1:PORT posix DIR` on a free loopback
 // port, waits until it accepts connections, creates the given buckets and
 // stops it at test cleanup.
@@ -66,7 +64,7 @@ func StartWithCredentials(t testing.TB, accessKey, secretKey string, buckets ...
 		}
 		addr := l.Addr().String()
 		l.Close()
-		var logs lockedBuffer
+		var logs testutil.LockedBuffer
 		cmd := exec.Command(bin, "--port", addr, "posix", root)
 		cmd.Env = append(os.Environ(), "ROOT_ACCESS_KEY="+accessKey, "ROOT_SECRET_KEY="+secretKey)
 		cmd.Stdout, cmd.Stderr = &logs, &logs
