@@ -29,42 +29,11 @@ func startChannel(t *testing.T, id string, args ...string) (url string, stop fun
 // logs.
 func startChannelLog(t *testing.T, id string, args ...string) (url string, stop func() error, log *testutil.LockedBuffer) {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	var stdout testutil.LockedBuffer
-	stderr := &testutil.LockedBuffer{}
-	done := make(chan error, 1)
-	go func() {
-		done <- runChannel(ctx, append([]string{"--listen", "127.0.0.1:0"}, args...), &stdout, stderr)
-	}()
+	c := testutil.StartCommand(t, func(ctx context.Context, stdout, stderr io.Writer) error {
+		return runChannel(ctx, append([]string{"--listen", "127.0.0.1:0"}, args...), stdout, stderr)
+	})
 	re := regexp.MustCompile(`channel ` + regexp.QuoteMeta(id) + `: (http://127\.0\.0\.1:\d+/channels/` + regexp.QuoteMeta(id) + `/master\.m3u8)`)
-	testutil.Eventually(t, 10*time.Second, func() bool {
-		m := re.FindStringSubmatch(stdout.String())
-		if m != nil {
-			url = m[1]
-		}
-		select {
-		case err := <-done:
-			t.Fatalf("channel command ended: %v\n%s", err, stderr.String())
-		default:
-		}
-		return m != nil
-	}, "no URL for channel %s printed: %s", id, stdout.String())
-	stopped := false
-	stop = func() error {
-		if stopped {
-			return nil
-		}
-		stopped = true
-		cancel()
-		select {
-		case err := <-done:
-			return err
-		case <-time.After(10 * time.Second):
-			return errors.New("channel command did not stop")
-		}
-	}
-	t.Cleanup(func() { _ = stop() })
-	return url, stop, stderr
+	return c.WaitMatch(t, &c.Stdout, re, 10*time.Second)[1], c.Stop, &c.Stderr
 }
 
 func getChannelURL(t *testing.T, url string) (int, string, string) {

@@ -73,31 +73,11 @@ func TestChaosHelp(t *testing.T) {
 // returns the proxy's address.
 func startChaos(t *testing.T, args []string) (addr string, stderr *testutil.LockedBuffer, stop func() error) {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	stderr = &testutil.LockedBuffer{}
-	done := make(chan error, 1)
-	go func() {
-		done <- runChaos(ctx, append([]string{"--listen", "127.0.0.1:0"}, args...), io.Discard, stderr)
-	}()
-	re := regexp.MustCompile(`addr=(127\.0\.0\.1:\d+)`)
-	testutil.Eventually(t, 5*time.Second, func() bool { return re.MatchString(stderr.String()) }, "proxy did not start: %s", stderr)
-	stopped := false
-	stop = func() error {
-		if stopped {
-			return nil
-		}
-		stopped = true
-		cancel()
-		select {
-		case err := <-done:
-			return err
-		case <-time.After(10 * time.Second):
-			t.Fatal("chaos did not stop after cancel")
-			return nil
-		}
-	}
-	t.Cleanup(func() { _ = stop() })
-	return re.FindStringSubmatch(stderr.String())[1], stderr, stop
+	c := testutil.StartCommand(t, func(ctx context.Context, stdout, stderr io.Writer) error {
+		return runChaos(ctx, append([]string{"--listen", "127.0.0.1:0"}, args...), stdout, stderr)
+	})
+	m := c.WaitMatch(t, &c.Stderr, regexp.MustCompile(`addr=(127\.0\.0\.1:\d+)`), 5*time.Second)
+	return m[1], &c.Stderr, c.Stop
 }
 
 func TestChaosRunsProxy(t *testing.T) {

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -259,41 +258,8 @@ func TestServeSIGTERM(t *testing.T) {
 	dir := t.TempDir()
 	cmd := exec.Command(os.Args[0], "-test.run=^TestServeSIGTERM$", "--", "serve", "--data", dir, "--listen", "127.0.0.1:0")
 	cmd.Env = append(os.Environ(), "PULLPUSH_TEST_SERVE_CHILD=1", "PULLPUSH_API_TOKEN=child-token-abc")
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	lines := make(chan string, 100)
-	go func() {
-		sc := bufio.NewScanner(stderr)
-		for sc.Scan() {
-			lines <- sc.Text()
-		}
-		close(lines)
-	}()
-	addrRE := regexp.MustCompile(`msg=serving addr=(\S+)`)
-	var addr string
-	var seen []string
-	deadline := time.After(20 * time.Second)
-	for addr == "" {
-		select {
-		case l, ok := <-lines:
-			if !ok {
-				cmd.Wait()
-				t.Fatalf("child exited before serving:\n%s", strings.Join(seen, "\n"))
-			}
-			seen = append(seen, l)
-			if m := addrRE.FindStringSubmatch(l); m != nil {
-				addr = m[1]
-			}
-		case <-deadline:
-			cmd.Process.Kill()
-			t.Fatalf("child not serving after 20 s:\n%s", strings.Join(seen, "\n"))
-		}
-	}
+	p, m := testutil.StartProcess(t, cmd, regexp.MustCompile(`msg=serving addr=(\S+)`), 20*time.Second)
+	addr := m[1]
 	testutil.Eventually(t, 5*time.Second, func() bool {
 		resp, err := http.Get("http://" + addr + "/health")
 		if err != nil {
@@ -305,14 +271,10 @@ func TestServeSIGTERM(t *testing.T) {
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
-	for l := range lines {
-		seen = append(seen, l)
+	if err := p.Wait(); err != nil {
+		t.Fatalf("child exit: %v\n%s", err, p.Logs.String())
 	}
-	err = cmd.Wait()
-	if err != nil {
-		t.Fatalf("child exit: %v\n%s", err, strings.Join(seen, "\n"))
-	}
-	all := strings.Join(seen, "\n")
+	all := p.Logs.String()
 	if !strings.Contains(all, "msg=stopped") || strings.Contains(all, "child-token-abc") {
 		t.Fatalf("unexpected child log:\n%s", all)
 	}
