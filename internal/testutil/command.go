@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net"
 	"os/exec"
 	"regexp"
 	"sync"
@@ -173,4 +174,29 @@ func (p *Process) Kill() {
 	}
 	p.Cmd.Process.Kill()
 	<-p.done
+}
+
+// WaitListening polls addr (host:port) until it accepts TCP connections
+// and reports whether it did before exited was closed (the server process
+// ended) or timeout passed. Servers that print no address (versitygw,
+// nats-server) are started on a port the test chose and awaited so.
+func WaitListening(addr string, exited <-chan struct{}, timeout time.Duration) bool {
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) {
+		select {
+		case <-exited:
+			return false
+		default:
+		}
+		if c, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
+			c.Close()
+			return true
+		}
+		select {
+		case <-exited:
+			return false
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	return false
 }

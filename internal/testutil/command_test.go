@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -89,5 +90,23 @@ func TestProcessHelper(t *testing.T) {
 	}
 	if !regexp.MustCompile(`addr=127\.0\.0\.1:5555\n`).MatchString(p.Logs.String()) {
 		t.Fatalf("logs %q", p.Logs.String())
+	}
+}
+
+func TestWaitListening(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	running := make(chan struct{})
+	if !WaitListening(addr, running, 5*time.Second) {
+		t.Fatal("a listening address was not seen")
+	}
+	ln.Close()
+	exited := make(chan struct{})
+	close(exited)
+	if WaitListening(addr, exited, 5*time.Second) {
+		t.Fatal("an exited server was reported listening")
 	}
 }

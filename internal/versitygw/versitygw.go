@@ -19,6 +19,9 @@ import (
 	"github.com/pullpush/pullpush/internal/testutil"
 )
 
+// readyTimeout bounds how long the server takes to accept connections.
+const readyTimeout = 30 * time.Second
+
 // Credentials of every gateway started by Start.
 const (
 	AccessKey = "k"
@@ -77,7 +80,7 @@ func StartWithCredentials(t testing.TB, accessKey, secretKey string, buckets ...
 			cmd.Process.Kill()
 			<-exited
 		}
-		if waitReady(addr, exited) {
+		if testutil.WaitListening(addr, exited, readyTimeout) {
 			t.Cleanup(func() {
 				stop()
 				if t.Failed() {
@@ -100,29 +103,6 @@ func StartWithCredentials(t testing.TB, accessKey, secretKey string, buckets ...
 	}
 	t.Fatalf("versitygw did not start:\n%s", lastErr)
 	return nil
-}
-
-// waitReady polls addr until it accepts connections, the process exits or
-// 30 s pass.
-func waitReady(addr string, exited <-chan struct{}) bool {
-	deadline := time.Now().Add(30 * time.Second)
-	for time.Now().Before(deadline) {
-		select {
-		case <-exited:
-			return false
-		default:
-		}
-		if c, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
-			c.Close()
-			return true
-		}
-		select {
-		case <-exited:
-			return false
-		case <-time.After(20 * time.Millisecond):
-		}
-	}
-	return false
 }
 
 // Client returns a path-style minio client for the gateway.
