@@ -195,8 +195,12 @@ const eventBuffer = 1024
 // base64-encoded, stays well below it).
 const maxMessage = 64 << 20
 
-// dialTimeout bounds the WebSocket handshake with a page.
-const dialTimeout = 10 * time.Second
+// dialTimeout bounds the WebSocket handshake with a page, writeTimeout
+// the sending of one command.
+const (
+	dialTimeout  = 10 * time.Second
+	writeTimeout = 10 * time.Second
+)
 
 // dialPage connects to a page's ws:// DevTools URL; ctx bounds the
 // handshake only.
@@ -268,6 +272,9 @@ func (p *Page) Call(ctx context.Context, method string, params, result any) erro
 	if params == nil {
 		params = struct{}{}
 	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("%s: %w", method, err)
+	}
 	ch := make(chan response, 1)
 	p.mu.Lock()
 	if p.err != nil {
@@ -283,7 +290,16 @@ func (p *Page) Call(ctx context.Context, method string, params, result any) erro
 	if err != nil {
 		return fmt.Errorf("%s: %w", method, err)
 	}
-	if err := p.conn.Write(ctx, websocket.MessageText, msg); err != nil {
+	// The library closes the connection when the write's context ends
+	// mid-frame: write under a bound of its own, so that a caller giving up
+	// on one answer keeps the page.
+	wctx, wcancel := context.WithTimeout(context.WithoutCancel(ctx), writeTimeout)
+	err = p.conn.Write(wctx, websocket.MessageText, msg)
+	wcancel()
+	if err != nil {
+		p.mu.Lock()
+		delete(p.pending, id)
+		p.mu.Unlock()
 		return fmt.Errorf("%s: %w", method, err)
 	}
 	select {

@@ -55,6 +55,9 @@ func wsEchoServer(t *testing.T) (srv *httptest.Server, pongs *atomic.Int32) {
 				return
 			}
 			id := strconv.FormatInt(call.ID, 10)
+			if bytes.Contains(msg, []byte("Hang.me")) {
+				continue // never answered
+			}
 			if bytes.Contains(msg, []byte("Fail.me")) {
 				conn.Write(ctx, websocket.MessageText, []byte(`{"id":`+id+`,"error":{"code":-32000,"message":"nope"}}`))
 				continue
@@ -116,6 +119,33 @@ func TestPageCall(t *testing.T) {
 		t.Fatal("no event")
 	}
 	testutil.Eventually(t, 5*time.Second, func() bool { return pongs.Load() > 0 }, "the client answered no ping")
+}
+
+// TestCallContextKeepsPage checks that a call given up on (its context
+// already done, or ending while the answer is awaited) fails alone: the
+// page still answers the next call.
+func TestCallContextKeepsPage(t *testing.T) {
+	srv, _ := wsEchoServer(t)
+	p, err := dialPage(context.Background(), wsURL(srv, "/x"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	done, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := p.Call(done, "Test.echo", nil, nil); !errors.Is(err, context.Canceled) {
+		t.Fatalf("call with a cancelled context: %v", err)
+	}
+	short, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	if err := p.Call(short, "Hang.me", nil, nil); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("unanswered call: %v", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := p.Call(ctx, "Test.echo", map[string]int{"a": 1}, nil); err != nil {
+		t.Fatalf("call after the given-up ones: %v", err)
+	}
 }
 
 func TestHandshakeRejected(t *testing.T) {
