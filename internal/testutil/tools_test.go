@@ -5,6 +5,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 // TestLockedBuffer writes from several goroutines while reading (run with
@@ -30,5 +31,23 @@ func TestLockedBuffer(t *testing.T) {
 		if _, err := fmt.Sscanf(l, "g%d line %d", &g, &i); err != nil {
 			t.Fatalf("torn line %q", l)
 		}
+	}
+}
+
+func TestClock(t *testing.T) {
+	t0 := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	c := NewClock(t0)
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Go(func() {
+			for range 250 {
+				c.Add(time.Millisecond)
+				_ = c.Now()
+			}
+		})
+	}
+	wg.Wait()
+	if got := c.Now().Sub(t0); got != time.Second {
+		t.Fatalf("moved %s, want 1s", got)
 	}
 }
