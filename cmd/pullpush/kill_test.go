@@ -134,6 +134,11 @@ func TestServeKill9Restart(t *testing.T) {
 		t.Skip("starts pullpush serve twice")
 	}
 	t.Parallel()
+	// The first serve starts before the source: the source's window is
+	// 3 s, and a child slow to start on a loaded machine must not let its
+	// first segments slide out before the fetcher exists.
+	data := t.TempDir()
+	p1 := startServeProc(t, data)
 	// Two segments a second (EXTINF says 1 s) and a window of 6, so the
 	// downtime below outlasts the window and leaves a gap.
 	src := faultcheck.NewSource(livesource.Config{Set: testmedia.MustLoad(testmedia.TS), Window: 6,
@@ -165,8 +170,6 @@ func TestServeKill9Restart(t *testing.T) {
 	}
 	published := func() int { return len(src.Published(renditions[0])) }
 
-	data := t.TempDir()
-	p1 := startServeProc(t, data)
 	var created apiFetcher
 	apiJSON(t, http.MethodPost, p1.url("/api/v1/fetcher"), map[string]any{
 		"name": "kill9", "url": srcSrv.URL + livesource.MasterPath, "output": "mediapackage",
