@@ -413,16 +413,7 @@ func TestDemoBrowser(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
-	b, err := cdp.Start(ctx, chromium, "--window-size=1280,1200")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
-	page, err := b.NewPage(ctx)
-	if err != nil {
-		t.Fatalf("%v\nchromium output:\n%s", err, b.Output())
-	}
-	defer page.Close()
+	page := cdp.StartT(t, ctx, chromium, "--window-size=1280,1200").OpenPage(t, ctx)
 	var problems testutil.LockedBuffer // uncaught exceptions and console errors
 	go collectPageProblems(page, &problems)
 	for _, domain := range []string{"Runtime.enable", "Log.enable", "Page.enable"} {
