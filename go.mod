@@ -7,6 +7,7 @@ require (
 	github.com/Eyevinn/mp4ff v0.51.0
 	github.com/asticode/go-astits v1.13.0
 	github.com/aws/aws-sdk-go-v2 v1.45.1
+	github.com/coder/websocket v1.8.14
 	github.com/minio/minio-go/v7 v7.0.99
 	github.com/nats-io/nats.go v1.55.0
 	github.com/prometheus/client_golang v1.23.2

@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/pullpush/pullpush/fetch"
+	"github.com/pullpush/pullpush/internal/logkey"
 	"github.com/pullpush/pullpush/output"
 )
 
@@ -243,7 +244,7 @@ func (s *Service) StartFetcher(ctx context.Context, spec FetcherSpec) (string, e
 		defer spec.Output.Close()
 		r.err = f.Run(runCtx)
 		if r.err != nil {
-			s.log.Error("fetcher stopped", "fetcher", spec.ID, "err", r.err)
+			s.log.Error("fetcher stopped", "fetcher", spec.ID, logkey.Err, r.err)
 		}
 	}()
 	s.log.Info("fetcher started", "fetcher", spec.ID, "name", spec.Name, "output", spec.OutputName)

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/pullpush/pullpush"
+	"github.com/pullpush/pullpush/internal/logkey"
 	"github.com/pullpush/pullpush/metrics"
 	"github.com/pullpush/pullpush/store"
 )
@@ -32,7 +33,7 @@ const (
 	logKeyName     = "name"
 	logKeyURL      = "url"
 	logKeyOutput   = "output"
-	logKeyErr      = "err"
+	logKeyErr      = logkey.Err
 	logKeyCount    = "count"
 )
 

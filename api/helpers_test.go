@@ -16,28 +16,11 @@ import (
 	"time"
 
 	"github.com/pullpush/pullpush"
+	"github.com/pullpush/pullpush/internal/testutil"
 	"github.com/pullpush/pullpush/metrics"
 	"github.com/pullpush/pullpush/output"
 	"github.com/pullpush/pullpush/store"
 )
-
-// syncBuffer is a log sink safe for concurrent handlers.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 // nopTarget accepts and forgets everything.
 type nopTarget struct{ name string }
@@ -111,7 +94,7 @@ type harness struct {
 	svc     *pullpush.Service
 	api     *API
 	srv     *httptest.Server
-	logs    *syncBuffer
+	logs    *testutil.LockedBuffer
 	token   string
 	metrics *metrics.Metrics
 	log     *slog.Logger // the logger the service and the API write to
@@ -130,7 +113,7 @@ type harnessOpts struct {
 
 func newHarness(t *testing.T, o harnessOpts) *harness {
 	t.Helper()
-	logs := &syncBuffer{}
+	logs := &testutil.LockedBuffer{}
 	red := NewRedactor()
 	log := slog.New(red.Handler(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
 	m := metrics.New()

@@ -1,7 +1,6 @@
 package cluster_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -28,6 +27,7 @@ import (
 	"github.com/pullpush/pullpush/internal/natstest"
 	"github.com/pullpush/pullpush/internal/sink"
 	"github.com/pullpush/pullpush/internal/testmedia"
+	"github.com/pullpush/pullpush/internal/testutil"
 	"github.com/pullpush/pullpush/output"
 	"github.com/pullpush/pullpush/output/outputs"
 	"github.com/pullpush/pullpush/store/natskv"
@@ -45,23 +45,6 @@ const (
 	ingestPassword = "cluster-ingest-secret"
 )
 
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // putRec is one upload that passed an instance's fence and succeeded.
 type putRec struct {
 	inst, fetcher, name string
@@ -77,7 +60,7 @@ type env struct {
 	srcSrv *httptest.Server
 	snk    *sink.Sink
 	ingest *httptest.Server
-	logs   *lockedBuffer
+	logs   *testutil.LockedBuffer
 	// url is the source every fetcher relays; rends its renditions.
 	url   string
 	rends []string
@@ -115,7 +98,7 @@ type inst struct {
 // enough for -race on a small machine (the relay itself is tested in fetch).
 func newEnv(t *testing.T, allRenditions bool) *env {
 	t.Helper()
-	e := &env{t: t, nats: natstest.Start(t), logs: &lockedBuffer{}}
+	e := &env{t: t, nats: natstest.Start(t), logs: &testutil.LockedBuffer{}}
 	e.src = livesource.New(livesource.Config{Set: testmedia.MustLoad(testmedia.TS), Window: sourceWindow})
 	e.srcSrv = httptest.NewServer(e.src)
 	t.Cleanup(e.srcSrv.Close)

@@ -13,6 +13,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/pullpush/pullpush/fetch"
+	"github.com/pullpush/pullpush/internal/logkey"
 	"github.com/pullpush/pullpush/store"
 	"github.com/pullpush/pullpush/store/natskv"
 )
@@ -30,7 +31,7 @@ const (
 	logKeyTTL     = "leaseTtl"
 	logKeyBucket  = "bucket"
 	logKeyReason  = "reason"
-	logKeyErr     = "err"
+	logKeyErr     = logkey.Err
 	logKeyCount   = "count"
 	logKeyResumed = "resumed"
 )

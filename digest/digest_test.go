@@ -9,25 +9,9 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/pullpush/pullpush/internal/testutil"
 )
-
-// fakeClock is a settable clock for nonce expiry tests.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Add(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
 
 const (
 	testRealm = "test"
@@ -35,7 +19,7 @@ const (
 	testPass  = "s3cret"
 )
 
-func newTestVerifier(clock *fakeClock) *Verifier {
+func newTestVerifier(clock *testutil.Clock) *Verifier {
 	return NewVerifier(testRealm, time.Minute, func(u string) (string, bool) {
 		return testPass, u == testUser
 	}, WithClock(clock.Now))
@@ -50,7 +34,7 @@ func putReq(uri, auth string) *http.Request {
 }
 
 func TestVerifyTable(t *testing.T) {
-	clock := &fakeClock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	clock := testutil.NewClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
 	v := newTestVerifier(clock)
 	const uri = "/in/v2/ch/a/channel.m3u8"
 	good := func(nc uint32) string {
@@ -113,7 +97,7 @@ func TestVerifyTable(t *testing.T) {
 }
 
 func TestStaleNonce(t *testing.T) {
-	clock := &fakeClock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	clock := testutil.NewClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
 	v := newTestVerifier(clock)
 	const uri = "/x"
 	nonce := v.NewNonce()
@@ -141,7 +125,7 @@ func TestStaleNonce(t *testing.T) {
 }
 
 func TestReplayedNonceCount(t *testing.T) {
-	clock := &fakeClock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	clock := testutil.NewClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
 	v := newTestVerifier(clock)
 	const uri = "/x"
 	nonce := v.NewNonce()

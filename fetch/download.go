@@ -10,6 +10,7 @@ import (
 
 	"github.com/pullpush/pullpush/fetch/internal/spool"
 	"github.com/pullpush/pullpush/hls"
+	"github.com/pullpush/pullpush/internal/logkey"
 )
 
 // inSource reports whether source msn is still listed by the source.
@@ -72,7 +73,7 @@ func (r *rendition) download(e *entry, _ bool) {
 			r.mu.Unlock()
 			f.obs.SegmentMissed(f.cfg.ID, r.name)
 			f.recordError(fmt.Errorf("rendition %s: segment %d lost (gone from source): %w", r.name, e.src, err))
-			f.log.Warn("segment lost: gone from the source before it could be downloaded", "rendition", r.name, "msn", e.src, "err", err)
+			f.log.Warn("segment lost: gone from the source before it could be downloaded", "rendition", r.name, "msn", e.src, logkey.Err, err)
 			return
 		}
 		// Back off, but retry at least once per target duration: a live
@@ -99,7 +100,7 @@ func (r *rendition) fetchAux(ctx context.Context, a *aux) {
 				break
 			}
 		}
-		r.f.log.Warn("auxiliary file unavailable", "rendition", r.name, "url", a.srcURL, "err", a.err)
+		r.f.log.Warn("auxiliary file unavailable", "rendition", r.name, "url", a.srcURL, logkey.Err, a.err)
 	})
 }
 

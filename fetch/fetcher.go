@@ -20,6 +20,7 @@ import (
 
 	"github.com/pullpush/pullpush/fetch/internal/spool"
 	"github.com/pullpush/pullpush/hls"
+	"github.com/pullpush/pullpush/internal/logkey"
 	"github.com/pullpush/pullpush/output"
 )
 
@@ -220,7 +221,7 @@ func (f *Fetcher) discover(ctx context.Context) error {
 		}
 		f.recordError(err)
 		f.setState(StateRetrying)
-		f.log.Warn("source not available", "url", f.cfg.URL, "err", err)
+		f.log.Warn("source not available", "url", f.cfg.URL, logkey.Err, err)
 		if !backoff.wait(ctx) {
 			return ctx.Err()
 		}
@@ -529,7 +530,7 @@ func (f *Fetcher) restore() error {
 	}
 	var doc progressDoc
 	if err := json.Unmarshal(data, &doc); err != nil {
-		f.log.Warn("ignoring unreadable progress", "err", err)
+		f.log.Warn("ignoring unreadable progress", logkey.Err, err)
 		return nil
 	}
 	f.progress = &doc

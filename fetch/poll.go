@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/pullpush/pullpush/hls"
+	"github.com/pullpush/pullpush/internal/logkey"
 )
 
 // poll reloads the source media playlist following RFC 8216 reload rules
@@ -33,7 +34,7 @@ func (r *rendition) poll(ctx context.Context) {
 				return
 			}
 			f.recordError(fmt.Errorf("rendition %s: %w", r.name, err))
-			f.log.Warn("playlist reload failed", "rendition", r.name, "err", err)
+			f.log.Warn("playlist reload failed", "rendition", r.name, logkey.Err, err)
 			// Back off, but never below the normal reload rate of once per
 			// target duration: a longer wait lets the source window slide
 			// past the last segment seen, losing segments that were listed

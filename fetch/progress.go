@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"sync"
 	"sync/atomic"
+
+	"github.com/pullpush/pullpush/internal/logkey"
 )
 
 // progressDoc is the persisted progress of a fetcher: per rendition the
@@ -144,7 +146,7 @@ func (s *saver) saveNow() {
 		return
 	}
 	if err := f.cfg.Progress.SaveProgress(f.cfg.ID, data); err != nil {
-		f.log.Error("save progress", "err", err)
+		f.log.Error("save progress", logkey.Err, err)
 		f.recordError(err)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/pullpush/pullpush/hls"
+	"github.com/pullpush/pullpush/internal/logkey"
 	"github.com/pullpush/pullpush/output"
 )
 
@@ -45,7 +46,7 @@ func (r *rendition) push(ctx, pctx context.Context, ti int) {
 						return
 					}
 				} else {
-					f.log.Warn("playlist push failed", "rendition", r.name, "target", f.targets[ti].Name(), "err", err)
+					f.log.Warn("playlist push failed", "rendition", r.name, "target", f.targets[ti].Name(), logkey.Err, err)
 					if !sleep(ctx, plBackoff.next()) {
 						return
 					}
@@ -133,7 +134,7 @@ func (r *rendition) pushEntry(ctx, pctx context.Context, ti int, e *entry) (push
 		if r.isDropped(e, ti) {
 			return false, true
 		}
-		f.log.Debug("segment push failed, retrying", "rendition", r.name, "segment", e.name, "err", err)
+		f.log.Debug("segment push failed, retrying", "rendition", r.name, "segment", e.name, logkey.Err, err)
 		if !sleep(ctx, bo.next()) {
 			return false, false
 		}
@@ -267,13 +268,13 @@ func (r *rendition) pushPlaylist(ctx context.Context, ti int, final bool) error 
 	}
 	r.mu.Unlock()
 	if err := f.masterReady(ctx, ti); err != nil {
-		f.log.Warn("multivariant push failed", "target", f.targets[ti].Name(), "err", err)
+		f.log.Warn("multivariant push failed", "target", f.targets[ti].Name(), logkey.Err, err)
 	}
 	if len(del) > 0 && f.deletesExpired() {
 		for _, name := range del {
 			dctx, cancel := context.WithTimeout(ctx, f.cfg.PushTimeout)
 			if err := f.targets[ti].Delete(dctx, name); err != nil {
-				f.log.Debug("delete expired segment", "segment", name, "err", err)
+				f.log.Debug("delete expired segment", "segment", name, logkey.Err, err)
 			}
 			cancel()
 		}

@@ -15,8 +15,9 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
+
+	"github.com/pullpush/pullpush/internal/testutil"
 )
 
 func TestParseKID(t *testing.T) {
@@ -195,29 +196,14 @@ func TestStaticErrors(t *testing.T) {
 
 // captureHandler records every log record as text.
 type captureHandler struct {
-	mu  *sync.Mutex
-	buf *bytes.Buffer
-	h   slog.Handler
+	testutil.LockedBuffer
+	h slog.Handler
 }
 
 func newCapture() *captureHandler {
-	c := &captureHandler{mu: &sync.Mutex{}, buf: &bytes.Buffer{}}
-	c.h = slog.NewTextHandler(lockedWriter{c}, &slog.HandlerOptions{Level: slog.LevelDebug})
+	c := &captureHandler{}
+	c.h = slog.NewTextHandler(&c.LockedBuffer, &slog.HandlerOptions{Level: slog.LevelDebug})
 	return c
-}
-
-type lockedWriter struct{ c *captureHandler }
-
-func (w lockedWriter) Write(p []byte) (int, error) {
-	w.c.mu.Lock()
-	defer w.c.mu.Unlock()
-	return w.c.buf.Write(p)
-}
-
-func (c *captureHandler) String() string {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.buf.String()
 }
 
 func newKeyServer(t *testing.T, cfg ServerConfig) (*Server, *httptest.Server) {

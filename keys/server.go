@@ -14,6 +14,8 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+
+	"github.com/pullpush/pullpush/internal/logkey"
 )
 
 // Paths served by Server.
@@ -32,7 +34,7 @@ const (
 	logResource = "resource"
 	logKID      = "kid"
 	logRemote   = "remote"
-	logErr      = "err"
+	logErr      = logkey.Err
 )
 
 // ServerConfig configures a key server.

@@ -9,7 +9,8 @@ import (
 	"net/http"
 
 	"github.com/minio/minio-go/v7"
-	"github.com/minio/minio-go/v7/pkg/credentials"
+
+	"github.com/pullpush/pullpush/internal/s3client"
 )
 
 // s3Blob is a blobStore on an S3 bucket (minio-go).
@@ -27,27 +28,14 @@ func newS3Blob(cfg StorageConfig) (*s3Blob, error) {
 	if err != nil {
 		return nil, err
 	}
-	host, secure, lookup := "s3.amazonaws.com", true, minio.BucketLookupAuto
-	if cfg.Endpoint != "" {
-		if host, secure, err = parseS3Endpoint(cfg.Endpoint); err != nil {
-			return nil, err
-		}
-		lookup = minio.BucketLookupPath
-	}
-	var creds *credentials.Credentials
-	if cfg.AccessKey != "" {
-		creds = credentials.NewStaticV4(cfg.AccessKey, cfg.SecretKey, cfg.SessionToken)
-	} else {
-		creds = credentials.NewChainCredentials([]credentials.Provider{
-			&credentials.EnvAWS{}, &credentials.FileAWSCredentials{}, &credentials.IAM{},
-		})
-	}
-	client, err := minio.New(host, &minio.Options{
-		Creds: creds, Secure: secure, Region: cfg.Region, BucketLookup: lookup,
-		MaxRetries: 2, // the replay loop and the pusher retry
+	client, err := s3client.New(s3client.Config{
+		Endpoint: cfg.Endpoint, Region: cfg.Region,
+		AccessKey: cfg.AccessKey, SecretKey: cfg.SecretKey, SessionToken: cfg.SessionToken,
+		PathStyle:  cfg.Endpoint != "", // a self-hosted store: path-style
+		MaxRetries: 2,                  // the replay loop and the pusher retry
 	})
 	if err != nil {
-		return nil, fmt.Errorf("s3 client: %w", err)
+		return nil, err
 	}
 	return &s3Blob{client: client, bucket: bucket, prefix: prefix, name: "s3://" + bucket + "/" + prefix}, nil
 }

@@ -13,7 +13,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -30,26 +29,10 @@ const (
 	testPass    = "p4ss-w0rd"
 )
 
-// fakeClock is a settable clock shared by the origin and the test pusher.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newClock() *fakeClock {
-	return &fakeClock{t: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)}
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Add(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
+// newClock returns the settable clock shared by the origin and the test
+// pusher.
+func newClock() *testutil.Clock {
+	return testutil.NewClock(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
 }
 
 // env is an origin served over loopback HTTP with a fake clock.
@@ -57,7 +40,7 @@ type env struct {
 	t     *testing.T
 	o     *Origin
 	srv   *httptest.Server
-	clock *fakeClock
+	clock *testutil.Clock
 	dir   string
 }
 

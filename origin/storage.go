@@ -2,11 +2,12 @@ package origin
 
 import (
 	"fmt"
-	"net/url"
 	"strings"
 	"time"
 
 	"github.com/minio/minio-go/v7/pkg/s3utils"
+
+	"github.com/pullpush/pullpush/internal/s3client"
 )
 
 // Defaults of the shared storage settings.
@@ -92,14 +93,12 @@ func (s StorageConfig) validate() error {
 		return cfgErr("storage.url", "%v", err)
 	}
 	if s.Endpoint != "" {
-		if _, _, err := parseS3Endpoint(s.Endpoint); err != nil {
+		if _, _, err := s3client.ParseEndpoint(s.Endpoint); err != nil {
 			return cfgErr("storage.endpoint", "%v", err)
 		}
 	}
-	for _, c := range s.Region {
-		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-') {
-			return cfgErr("storage.region", "must be a region name such as eu-west-1")
-		}
+	if !s3client.ValidRegion(s.Region) {
+		return cfgErr("storage.region", "must be a region name such as eu-west-1")
 	}
 	if (s.AccessKey == "") != (s.SecretKey == "") {
 		return cfgErr("storage.accessKey", "access key and secret key go together")
@@ -144,28 +143,6 @@ func ParseStorageURL(s string) (bucket, prefix string, err error) {
 		}
 	}
 	return bucket, prefix + "/", nil
-}
-
-// parseS3Endpoint returns host[:port] and whether to use TLS. Errors never
-// quote the endpoint (it could hold credentials).
-func parseS3Endpoint(raw string) (host string, secure bool, err error) {
-	if !strings.Contains(raw, "://") {
-		raw = "https://" + raw
-	}
-	u, perr := url.Parse(raw)
-	switch {
-	case perr != nil:
-		return "", false, fmt.Errorf("not a valid URL")
-	case u.Scheme != "http" && u.Scheme != "https":
-		return "", false, fmt.Errorf("must be http or https")
-	case u.User != nil:
-		return "", false, fmt.Errorf("must not contain credentials")
-	case u.Hostname() == "":
-		return "", false, fmt.Errorf("must have a host")
-	case (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "":
-		return "", false, fmt.Errorf("must be a scheme and host only")
-	}
-	return u.Host, u.Scheme == "https", nil
 }
 
 func truncate(s string, n int) string {

@@ -12,6 +12,7 @@ import (
 	"github.com/pullpush/pullpush/digest"
 	"github.com/pullpush/pullpush/hls"
 	"github.com/pullpush/pullpush/internal/adcue"
+	"github.com/pullpush/pullpush/internal/logkey"
 	"github.com/pullpush/pullpush/sigv4"
 )
 
@@ -20,7 +21,7 @@ const (
 	logChannel = "channel"
 	logInput   = "input"
 	logFile    = "file"
-	logErr     = "err"
+	logErr     = logkey.Err
 	logFrom    = "from"
 	logTo      = "to"
 	logReason  = "reason"

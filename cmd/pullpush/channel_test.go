@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -12,30 +11,11 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/pullpush/pullpush/internal/testutil"
 )
-
-// channelOutput collects a command's output, safe for concurrent use.
-type channelOutput struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (o *channelOutput) Write(p []byte) (int, error) {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	return o.b.Write(p)
-}
-
-func (o *channelOutput) String() string {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	return o.b.String()
-}
 
 // startChannel runs `pullpush channel` until the test ends and returns the
 // printed URL of channel id.
@@ -47,44 +27,13 @@ func startChannel(t *testing.T, id string, args ...string) (url string, stop fun
 
 // startChannelLog is startChannel that also returns what the command
 // logs.
-func startChannelLog(t *testing.T, id string, args ...string) (url string, stop func() error, log *channelOutput) {
+func startChannelLog(t *testing.T, id string, args ...string) (url string, stop func() error, log *testutil.LockedBuffer) {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	var stdout channelOutput
-	stderr := &channelOutput{}
-	done := make(chan error, 1)
-	go func() {
-		done <- runChannel(ctx, append([]string{"--listen", "127.0.0.1:0"}, args...), &stdout, stderr)
-	}()
+	c := testutil.StartCommand(t, func(ctx context.Context, stdout, stderr io.Writer) error {
+		return runChannel(ctx, append([]string{"--listen", "127.0.0.1:0"}, args...), stdout, stderr)
+	})
 	re := regexp.MustCompile(`channel ` + regexp.QuoteMeta(id) + `: (http://127\.0\.0\.1:\d+/channels/` + regexp.QuoteMeta(id) + `/master\.m3u8)`)
-	testutil.Eventually(t, 10*time.Second, func() bool {
-		m := re.FindStringSubmatch(stdout.String())
-		if m != nil {
-			url = m[1]
-		}
-		select {
-		case err := <-done:
-			t.Fatalf("channel command ended: %v\n%s", err, stderr.String())
-		default:
-		}
-		return m != nil
-	}, "no URL for channel %s printed: %s", id, stdout.String())
-	stopped := false
-	stop = func() error {
-		if stopped {
-			return nil
-		}
-		stopped = true
-		cancel()
-		select {
-		case err := <-done:
-			return err
-		case <-time.After(10 * time.Second):
-			return errors.New("channel command did not stop")
-		}
-	}
-	t.Cleanup(func() { _ = stop() })
-	return url, stop, stderr
+	return c.WaitMatch(t, &c.Stdout, re, 10*time.Second)[1], c.Stop, &c.Stderr
 }
 
 func getChannelURL(t *testing.T, url string) (int, string, string) {
@@ -155,13 +104,13 @@ func TestChannelCommandErrors(t *testing.T) {
 		{[]string{"--api-token", "a", "--api-token-file", bad}, false, "--api-token and --api-token-file are both set"},
 		{[]string{"--api-token-file", filepath.Join(dir, "none")}, false, "--api-token-file: open"},
 	} {
-		var stderr channelOutput
+		var stderr testutil.LockedBuffer
 		err := runChannel(context.Background(), tc.args, io.Discard, &stderr)
 		if err == nil || errors.Is(err, errUsage) != tc.usage || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%v: error %v (usage %v), want %q", tc.args, err, errors.Is(err, errUsage), tc.want)
 		}
 	}
-	var stderr channelOutput
+	var stderr testutil.LockedBuffer
 	if err := runChannel(context.Background(), []string{"-h"}, io.Discard, &stderr); !errors.Is(err, flag.ErrHelp) || !strings.Contains(stderr.String(), "--config") {
 		t.Errorf("-h: %v\n%s", err, stderr.String())
 	}

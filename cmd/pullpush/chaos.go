@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/pullpush/pullpush/internal/chaos"
+	"github.com/pullpush/pullpush/internal/logkey"
 )
 
 const chaosUsage = `usage: pullpush chaos --listen ADDR --target URL --profile NAME|FILE [--seed N]
@@ -64,7 +65,7 @@ const (
 	chaosKeyRequests = "requests"
 	chaosKeyFwd      = "forwarded"
 	chaosKeyFaults   = "faults"
-	chaosKeyError    = "error"
+	chaosKeyError    = logkey.Err
 )
 
 // chaosShutdownGrace is how long in-flight requests get on shutdown; hung

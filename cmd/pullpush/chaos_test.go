@@ -19,24 +19,6 @@ import (
 	"github.com/pullpush/pullpush/internal/testutil"
 )
 
-// chaosBuffer is a bytes.Buffer safe for the command's goroutines.
-type chaosBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *chaosBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *chaosBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
-}
-
 func TestChaosBadFlags(t *testing.T) {
 	dir := t.TempDir()
 	badProfile := filepath.Join(dir, "bad.json")
@@ -89,33 +71,13 @@ func TestChaosHelp(t *testing.T) {
 
 // startChaos runs the command until the returned stop is called and
 // returns the proxy's address.
-func startChaos(t *testing.T, args []string) (addr string, stderr *chaosBuffer, stop func() error) {
+func startChaos(t *testing.T, args []string) (addr string, stderr *testutil.LockedBuffer, stop func() error) {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	stderr = &chaosBuffer{}
-	done := make(chan error, 1)
-	go func() {
-		done <- runChaos(ctx, append([]string{"--listen", "127.0.0.1:0"}, args...), io.Discard, stderr)
-	}()
-	re := regexp.MustCompile(`addr=(127\.0\.0\.1:\d+)`)
-	testutil.Eventually(t, 5*time.Second, func() bool { return re.MatchString(stderr.String()) }, "proxy did not start: %s", stderr)
-	stopped := false
-	stop = func() error {
-		if stopped {
-			return nil
-		}
-		stopped = true
-		cancel()
-		select {
-		case err := <-done:
-			return err
-		case <-time.After(10 * time.Second):
-			t.Fatal("chaos did not stop after cancel")
-			return nil
-		}
-	}
-	t.Cleanup(func() { _ = stop() })
-	return re.FindStringSubmatch(stderr.String())[1], stderr, stop
+	c := testutil.StartCommand(t, func(ctx context.Context, stdout, stderr io.Writer) error {
+		return runChaos(ctx, append([]string{"--listen", "127.0.0.1:0"}, args...), stdout, stderr)
+	})
+	m := c.WaitMatch(t, &c.Stderr, regexp.MustCompile(`addr=(127\.0\.0\.1:\d+)`), 5*time.Second)
+	return m[1], &c.Stderr, c.Stop
 }
 
 func TestChaosRunsProxy(t *testing.T) {

@@ -29,6 +29,7 @@ import (
 	"github.com/pullpush/pullpush/dashboard"
 	"github.com/pullpush/pullpush/hls"
 	"github.com/pullpush/pullpush/internal/buildinfo"
+	"github.com/pullpush/pullpush/internal/logkey"
 	"github.com/pullpush/pullpush/keys"
 	"github.com/pullpush/pullpush/metrics"
 	"github.com/pullpush/pullpush/origin"
@@ -83,7 +84,7 @@ const (
 	demoKeyComponent = "component"
 	demoKeyData      = "data"
 	demoKeyFetcher   = "fetcher"
-	demoKeyErr       = "err"
+	demoKeyErr       = logkey.Err
 	demoKeyTook      = "took"
 )
 

@@ -15,7 +15,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -24,31 +23,12 @@ import (
 	"github.com/pullpush/pullpush/internal/testutil"
 )
 
-// demoBuffer collects the output of a demo running in another goroutine.
-type demoBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (d *demoBuffer) Write(p []byte) (int, error) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	return d.b.Write(p)
-}
-
-func (d *demoBuffer) String() string {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	return d.b.String()
-}
-
 // demoRun is one `pullpush demo` running in the test process.
 type demoRun struct {
 	base           string // http://127.0.0.1:PORT
 	started        time.Time
-	stdout, stderr *demoBuffer
-	cancel         context.CancelFunc
-	done           chan error
+	stdout, stderr *testutil.LockedBuffer
+	cmd            *testutil.Command
 	stopped        bool
 }
 
@@ -59,28 +39,12 @@ var demoBaseRe = regexp.MustCompile(`channel engine -> relay -> origin on (http:
 // it prints once the channel plays at the origin.
 func startDemo(t *testing.T) *demoRun {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	d := &demoRun{started: time.Now(), stdout: &demoBuffer{}, stderr: &demoBuffer{}, cancel: cancel, done: make(chan error, 1)}
-	go func() {
-		d.done <- run(ctx, []string{"demo", "--listen", "127.0.0.1:0", "--log-level", "warn"}, d.stdout, d.stderr)
-	}()
-	testutil.Eventually(t, 30*time.Second, func() bool {
-		select {
-		case err := <-d.done:
-			d.done <- err
-			return true
-		default:
-		}
-		if m := demoBaseRe.FindStringSubmatch(d.stdout.String()); m != nil {
-			d.base = m[1]
-			return true
-		}
-		return false
-	}, "demo did not print its address")
-	if d.base == "" {
-		cancel()
-		t.Fatalf("demo exited before serving: %v\nstdout:\n%s\nstderr:\n%s", <-d.done, d.stdout, d.stderr)
-	}
+	started := time.Now()
+	c := testutil.StartCommand(t, func(ctx context.Context, stdout, stderr io.Writer) error {
+		return run(ctx, []string{"demo", "--listen", "127.0.0.1:0", "--log-level", "warn"}, stdout, stderr)
+	})
+	d := &demoRun{started: started, stdout: &c.Stdout, stderr: &c.Stderr, cmd: c}
+	d.base = c.WaitMatch(t, &c.Stdout, demoBaseRe, 30*time.Second)[1]
 	t.Cleanup(func() {
 		if !d.stopped {
 			d.stop(t)
@@ -93,14 +57,8 @@ func startDemo(t *testing.T) *demoRun {
 func (d *demoRun) stop(t *testing.T) {
 	t.Helper()
 	d.stopped = true
-	d.cancel()
-	select {
-	case err := <-d.done:
-		if err != nil {
-			t.Errorf("demo returned %v after cancel\nstderr:\n%s", err, d.stderr)
-		}
-	case <-time.After(20 * time.Second):
-		t.Fatalf("demo did not stop within 20 s of cancel\nstderr:\n%s", d.stderr)
+	if err := d.cmd.StopWithin(20 * time.Second); err != nil {
+		t.Errorf("demo returned %v after cancel\nstderr:\n%s", err, d.stderr)
 	}
 }
 
@@ -455,17 +413,8 @@ func TestDemoBrowser(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
-	b, err := cdp.Start(ctx, chromium, "--window-size=1280,1200")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
-	page, err := b.NewPage(ctx)
-	if err != nil {
-		t.Fatalf("%v\nchromium output:\n%s", err, b.Output())
-	}
-	defer page.Close()
-	var problems demoBuffer // uncaught exceptions and console errors
+	page := cdp.StartT(t, ctx, chromium, "--window-size=1280,1200").OpenPage(t, ctx)
+	var problems testutil.LockedBuffer // uncaught exceptions and console errors
 	go collectPageProblems(page, &problems)
 	for _, domain := range []string{"Runtime.enable", "Log.enable", "Page.enable"} {
 		if err := page.Call(ctx, domain, nil, nil); err != nil {

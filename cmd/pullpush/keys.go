@@ -12,6 +12,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/pullpush/pullpush/internal/logkey"
 	"github.com/pullpush/pullpush/keys"
 	"github.com/pullpush/pullpush/origin"
 )
@@ -36,7 +37,7 @@ Flags:
 // Constant slog keys of the keys command.
 const (
 	keysKeyAddr  = "addr"
-	keysKeyError = "error"
+	keysKeyError = logkey.Err
 )
 
 // keysTokenEnv names the environment variable holding the key server token.

@@ -28,40 +28,19 @@ import (
 
 // startKeys runs the keys command on a free loopback port and returns its
 // base URL, its output and a stop function.
-func startKeys(t *testing.T, args ...string) (string, *syncBuffer, func() string) {
+func startKeys(t *testing.T, args ...string) (string, *testutil.LockedBuffer, func() string) {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	var stdout, stderr syncBuffer
-	done := make(chan error, 1)
-	go func() {
-		done <- runKeys(ctx, append([]string{"--listen", "127.0.0.1:0"}, args...), &stdout, &stderr)
-	}()
-	re := regexp.MustCompile(`key server (http://127\.0\.0\.1:\d+)`)
-	var base string
-	testutil.Eventually(t, 5*time.Second, func() bool {
-		if m := re.FindStringSubmatch(stdout.String()); m != nil {
-			base = m[1]
-		}
-		return base != ""
-	}, "no URL printed: %s", stdout.String())
-	stopped := false
+	c := testutil.StartCommand(t, func(ctx context.Context, stdout, stderr io.Writer) error {
+		return runKeys(ctx, append([]string{"--listen", "127.0.0.1:0"}, args...), stdout, stderr)
+	})
+	base := c.WaitMatch(t, &c.Stdout, regexp.MustCompile(`key server (http://127\.0\.0\.1:\d+)`), 5*time.Second)[1]
 	stop := func() string {
-		if !stopped {
-			stopped = true
-			cancel()
-			select {
-			case err := <-done:
-				if err != nil {
-					t.Errorf("runKeys: %v", err)
-				}
-			case <-time.After(10 * time.Second):
-				t.Fatal("runKeys did not stop on cancel")
-			}
+		if err := c.Stop(); err != nil {
+			t.Errorf("runKeys: %v", err)
 		}
-		return stdout.String() + stderr.String()
+		return c.Stdout.String() + c.Stderr.String()
 	}
-	t.Cleanup(func() { stop() })
-	return base, &stdout, stop
+	return base, &c.Stdout, stop
 }
 
 func fetchRawKey(t *testing.T, url, bearer string) (int, []byte) {
@@ -175,23 +154,13 @@ func TestKeysCommandUsage(t *testing.T) {
 func TestOriginWithKeyServer(t *testing.T) {
 	const token = "k3y-t0k"
 	kbase, _, stopKeys := startKeys(t, "--token", token)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	var stdout, stderr syncBuffer
-	done := make(chan error, 1)
-	go func() {
-		done <- runOrigin(ctx, []string{"--listen", "127.0.0.1:0", "--data", t.TempDir(), "--channel", "live=pusher:pw",
+	c := testutil.StartCommand(t, func(ctx context.Context, stdout, stderr io.Writer) error {
+		return runOrigin(ctx, []string{"--listen", "127.0.0.1:0", "--data", t.TempDir(), "--channel", "live=pusher:pw",
 			"--endpoint", "ts", "--endpoint", "cmaf", "--endpoint", "aes=ts:aes-128", "--endpoint", "cbcs=cmaf:cbcs",
-			"--key-server", kbase + keys.SPEKEPath, "--key-token", token, "--key-rotation", "0s"}, &stdout, &stderr)
-	}()
-	re := regexp.MustCompile(`ingest a: (http://127\.0\.0\.1:\d+)/in/v2/live/a/channel`)
-	var base string
-	testutil.Eventually(t, 5*time.Second, func() bool {
-		if m := re.FindStringSubmatch(stdout.String()); m != nil {
-			base = m[1]
-		}
-		return base != ""
-	}, "no ingest URL printed: %s", stdout.String())
+			"--key-server", kbase + keys.SPEKEPath, "--key-token", token, "--key-rotation", "0s"}, stdout, stderr)
+	})
+	stdout, stderr := &c.Stdout, &c.Stderr
+	base := c.WaitMatch(t, stdout, regexp.MustCompile(`ingest a: (http://127\.0\.0\.1:\d+)/in/v2/live/a/channel`), 5*time.Second)[1]
 	for _, want := range []string{"playback aes (ts, AES-128): " + base + "/out/v1/live/aes/index.m3u8", "playback cmaf (cmaf): " + base + "/out/v1/live/cmaf/index.m3u8"} {
 		if !strings.Contains(stdout.String(), want) {
 			t.Fatalf("stdout lacks %q:\n%s", want, stdout.String())
@@ -252,14 +221,8 @@ func TestOriginWithKeyServer(t *testing.T) {
 	if m := get(base + "/out/v1/live/cbcs/channel_v.m3u8"); !bytes.Contains(m, []byte("METHOD=SAMPLE-AES")) || !bytes.Contains(m, []byte("EXT-X-MAP")) {
 		t.Fatalf("cbcs playlist:\n%s", m)
 	}
-	cancel()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("runOrigin: %v", err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("runOrigin did not stop")
+	if err := c.Stop(); err != nil {
+		t.Fatalf("runOrigin: %v", err)
 	}
 	out := stdout.String() + stderr.String() + stopKeys()
 	if strings.Contains(out, token) || strings.Contains(out, hex.EncodeToString(key)) || strings.Contains(out, base64.StdEncoding.EncodeToString(key)) {

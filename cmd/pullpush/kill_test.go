@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -15,7 +14,6 @@ import (
 	"regexp"
 	"slices"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -46,80 +44,37 @@ func TestServeKillHelperProcess(t *testing.T) {
 
 // serveProc is a `pullpush serve` child process.
 type serveProc struct {
-	cmd  *exec.Cmd
+	*testutil.Process
 	addr string
-	done chan struct{}
-	mu   sync.Mutex
-	logs bytes.Buffer
 }
 
 var servingRe = regexp.MustCompile(`msg=serving addr=(\S+)`)
 
 // startServeProc starts `pullpush serve --listen 127.0.0.1:0 --data dir` in a
-// child process and waits until its API answers.
+// child process and waits until it serves.
 func startServeProc(t *testing.T, dir string) *serveProc {
 	t.Helper()
-	p := &serveProc{done: make(chan struct{})}
-	p.cmd = exec.Command(os.Args[0], "-test.run=^TestServeKillHelperProcess$")
+	cmd := exec.Command(os.Args[0], "-test.run=^TestServeKillHelperProcess$")
 	var env []string
 	for _, kv := range os.Environ() {
 		if !strings.HasPrefix(kv, "PULLPUSH_") {
 			env = append(env, kv)
 		}
 	}
-	p.cmd.Env = append(env, "PULLPUSH_SERVE_CHILD=1",
+	cmd.Env = append(env, "PULLPUSH_SERVE_CHILD=1",
 		"PULLPUSH_SERVE_ARGS="+strings.Join([]string{"--listen", "127.0.0.1:0", "--data", dir, "--log-level", "info"}, "\n"))
-	stderr, err := p.cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	p.cmd.Stdout = io.Discard
-	if err := p.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	addr := make(chan string, 1)
-	go func() {
-		defer close(p.done)
-		sc := bufio.NewScanner(stderr)
-		for sc.Scan() {
-			line := sc.Text()
-			p.mu.Lock()
-			p.logs.WriteString(line + "\n")
-			p.mu.Unlock()
-			if m := servingRe.FindStringSubmatch(line); m != nil {
-				select {
-				case addr <- m[1]:
-				default:
-				}
-			}
-		}
-		p.cmd.Wait()
-	}()
-	t.Cleanup(func() { p.kill() })
-	select {
-	case p.addr = <-addr:
-	case <-p.done:
-		t.Fatalf("serve exited:\n%s", p.log())
-	case <-time.After(30 * time.Second):
-		t.Fatalf("serve did not start:\n%s", p.log())
-	}
+	proc, m := testutil.StartProcess(t, cmd, servingRe, 30*time.Second)
+	p := &serveProc{Process: proc, addr: m[1]}
 	if !strings.HasPrefix(p.addr, "127.0.0.1:") {
 		t.Fatalf("serve listens on %s", p.addr)
 	}
 	return p
 }
 
-func (p *serveProc) log() string {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.logs.String()
-}
+func (p *serveProc) log() string { return p.Logs.String() }
 
 // kill sends SIGKILL and waits for the process to be gone.
-func (p *serveProc) kill() {
-	p.cmd.Process.Kill()
-	<-p.done
-}
+func (p *serveProc) kill() { p.Kill() }
 
 func (p *serveProc) url(path string) string { return "http://" + p.addr + path }
 
@@ -179,6 +134,11 @@ func TestServeKill9Restart(t *testing.T) {
 		t.Skip("starts pullpush serve twice")
 	}
 	t.Parallel()
+	// The first serve starts before the source: the source's window is
+	// 3 s, and a child slow to start on a loaded machine must not let its
+	// first segments slide out before the fetcher exists.
+	data := t.TempDir()
+	p1 := startServeProc(t, data)
 	// Two segments a second (EXTINF says 1 s) and a window of 6, so the
 	// downtime below outlasts the window and leaves a gap.
 	src := faultcheck.NewSource(livesource.Config{Set: testmedia.MustLoad(testmedia.TS), Window: 6,
@@ -210,8 +170,6 @@ func TestServeKill9Restart(t *testing.T) {
 	}
 	published := func() int { return len(src.Published(renditions[0])) }
 
-	data := t.TempDir()
-	p1 := startServeProc(t, data)
 	var created apiFetcher
 	apiJSON(t, http.MethodPost, p1.url("/api/v1/fetcher"), map[string]any{
 		"name": "kill9", "url": srcSrv.URL + livesource.MasterPath, "output": "mediapackage",

@@ -145,7 +145,7 @@ const (
 	originKeyIngest   = "ingest"
 	originKeyPlay     = "playback"
 	originKeyData     = "data"
-	originKeyError    = "error"
+	originKeyError    = "err"
 	originKeyEndpoint = "endpoint"
 	originKeyStorage  = "storage"
 )

@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -19,46 +18,17 @@ import (
 	"github.com/pullpush/pullpush/internal/versitygw"
 )
 
-// syncBuffer is a bytes.Buffer safe for concurrent writes and reads.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 func TestOriginCommand(t *testing.T) {
 	const secret = "sup3r-s3cret"
 	dir := t.TempDir()
 	cfgPath := filepath.Join(dir, "origin.yaml")
 	os.WriteFile(cfgPath, []byte("channels:\n  - id: news\n    username: u\n    password: "+secret+"\n    manifestWindow: 10s\n"), 0o600)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	var stdout, stderr syncBuffer
-	done := make(chan error, 1)
-	go func() {
-		done <- runOrigin(ctx, []string{"--listen", "127.0.0.1:0", "--data", filepath.Join(dir, "data"),
-			"--channel", "live=pusher:" + secret, "--config", cfgPath, "--api-token", "ctl-t0ken"}, &stdout, &stderr)
-	}()
-	re := regexp.MustCompile(`ingest a: (http://127\.0\.0\.1:\d+)/in/v2/live/a/channel`)
-	var base string
-	testutil.Eventually(t, 5*time.Second, func() bool {
-		m := re.FindStringSubmatch(stdout.String())
-		if m != nil {
-			base = m[1]
-		}
-		return m != nil
-	}, "no ingest URL printed: %s", stdout.String())
+	c := testutil.StartCommand(t, func(ctx context.Context, stdout, stderr io.Writer) error {
+		return runOrigin(ctx, []string{"--listen", "127.0.0.1:0", "--data", filepath.Join(dir, "data"),
+			"--channel", "live=pusher:" + secret, "--config", cfgPath, "--api-token", "ctl-t0ken"}, stdout, stderr)
+	})
+	stdout, stderr := &c.Stdout, &c.Stderr
+	base := c.WaitMatch(t, stdout, regexp.MustCompile(`ingest a: (http://127\.0\.0\.1:\d+)/in/v2/live/a/channel`), 5*time.Second)[1]
 	for _, want := range []string{base + "/out/v1/live/index.m3u8", base + "/in/v2/news/b/channel", base + "/out/v1/news/index.m3u8"} {
 		if !strings.Contains(stdout.String(), want) {
 			t.Fatalf("stdout lacks %s:\n%s", want, stdout.String())
@@ -135,14 +105,8 @@ func TestOriginCommand(t *testing.T) {
 		return regexp.MustCompile(`msg="http request" cmd=origin method=GET path=/out/v1/live/channel_1.m3u8 status=200 bytes=\d+ duration=\S+ remote=127\.0\.0\.1:\d+`).MatchString(stderr.String())
 	}, "no access log line for the playback GET:\n%s", stderr.String())
 
-	cancel()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("runOrigin: %v", err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("runOrigin did not stop on cancel")
+	if err := c.Stop(); err != nil {
+		t.Fatalf("runOrigin: %v", err)
 	}
 	if strings.Contains(stdout.String()+stderr.String(), secret) {
 		t.Fatalf("password leaked into the output:\n%s\n%s", stdout.String(), stderr.String())
@@ -197,29 +161,13 @@ func TestOriginCommandSharedStorage(t *testing.T) {
 	const secret = "s3-s3cret-Key-9f2"
 	gw := versitygw.StartWithCredentials(t, "origin-key", secret, "media")
 	t.Setenv("PULLPUSH_S3_SECRET_KEY", secret)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	var stdout, stderr syncBuffer
-	done := make(chan error, 1)
-	go func() {
-		done <- runOrigin(ctx, []string{"--listen", "127.0.0.1:0", "--storage", "s3://media/origin",
+	c := testutil.StartCommand(t, func(ctx context.Context, stdout, stderr io.Writer) error {
+		return runOrigin(ctx, []string{"--listen", "127.0.0.1:0", "--storage", "s3://media/origin",
 			"--s3-endpoint", gw.Endpoint, "--s3-access-key", "origin-key", "--s3-region", "us-east-1",
-			"--channel", "live=pusher:pw"}, &stdout, &stderr)
-	}()
-	re := regexp.MustCompile(`ingest a: (http://127\.0\.0\.1:\d+)/in/v2/live/a/channel`)
-	var base string
-	testutil.Eventually(t, 30*time.Second, func() bool {
-		m := re.FindStringSubmatch(stdout.String())
-		if m != nil {
-			base = m[1]
-		}
-		select {
-		case err := <-done:
-			t.Fatalf("runOrigin: %v\n%s", err, stderr.String())
-		default:
-		}
-		return m != nil
-	}, "no ingest URL printed: %s %s", stdout.String(), stderr.String())
+			"--channel", "live=pusher:pw"}, stdout, stderr)
+	})
+	stdout, stderr := &c.Stdout, &c.Stderr
+	base := c.WaitMatch(t, stdout, regexp.MustCompile(`ingest a: (http://127\.0\.0\.1:\d+)/in/v2/live/a/channel`), 30*time.Second)[1]
 	if !strings.Contains(stdout.String(), "storage s3://media/origin") {
 		t.Fatalf("stdout does not name the storage:\n%s", stdout.String())
 	}
@@ -246,14 +194,8 @@ func TestOriginCommandSharedStorage(t *testing.T) {
 		resp.Body.Close()
 		return resp.StatusCode == http.StatusOK
 	}, "the ingested playlist is not served")
-	cancel()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("runOrigin: %v", err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("runOrigin did not stop on cancel")
+	if err := c.Stop(); err != nil {
+		t.Fatalf("runOrigin: %v", err)
 	}
 	if out := stdout.String() + stderr.String(); strings.Contains(out, secret) {
 		t.Fatalf("secret key leaked into the output:\n%s", out)

@@ -21,6 +21,7 @@ import (
 	"github.com/pullpush/pullpush/cluster"
 	"github.com/pullpush/pullpush/config"
 	"github.com/pullpush/pullpush/internal/buildinfo"
+	"github.com/pullpush/pullpush/internal/logkey"
 	"github.com/pullpush/pullpush/metrics"
 	"github.com/pullpush/pullpush/origin"
 	"github.com/pullpush/pullpush/output"
@@ -166,23 +167,23 @@ func serve(ctx context.Context, cfg config.Serve, logw io.Writer, ready func(add
 	case <-ctx.Done():
 		log.Info("shutting down", "timeout", cfg.ShutdownTimeout)
 	case serveErr = <-errc:
-		log.Error("http server failed", "err", serveErr)
+		log.Error("http server failed", logkey.Err, serveErr)
 	}
 	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
 	defer cancel()
 	if err := srv.Shutdown(sctx); err != nil {
-		log.Warn("API requests still running at the shutdown deadline", "err", err)
+		log.Warn("API requests still running at the shutdown deadline", logkey.Err, err)
 		srv.Close()
 	}
 	if node != nil {
 		// Hand every fetcher off (graceful stop, progress saved, lease
 		// released) so the other instances continue the streams at once.
 		if err := node.Leave(sctx); err != nil {
-			log.Warn("fetchers not all handed off before the shutdown deadline", "err", err)
+			log.Warn("fetchers not all handed off before the shutdown deadline", logkey.Err, err)
 		}
 	}
 	if err := svc.Close(sctx); err != nil {
-		log.Warn("fetchers did not finish their uploads before the shutdown deadline", "err", err)
+		log.Warn("fetchers did not finish their uploads before the shutdown deadline", logkey.Err, err)
 	}
 	if node != nil {
 		node.Close()
@@ -207,7 +208,7 @@ func joinCluster(ctx context.Context, cfg config.Serve, log *slog.Logger) (*nats
 		nats.ReconnectWait(time.Second),
 		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
 			if err != nil {
-				clog.Warn("disconnected from NATS", "err", err)
+				clog.Warn("disconnected from NATS", logkey.Err, err)
 			}
 		}),
 		nats.ReconnectHandler(func(c *nats.Conn) { clog.Info("reconnected to NATS", "server", c.ConnectedUrlRedacted()) }),

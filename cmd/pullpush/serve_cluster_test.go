@@ -37,7 +37,7 @@ func TestServeCluster(t *testing.T) {
 	ingest := httptest.NewServer(snk)
 	defer ingest.Close()
 
-	logs := &lockedBuffer{}
+	logs := &testutil.LockedBuffer{}
 	common := []string{"--cluster", nsrv.URL, "--lease-ttl", "5s"}
 	s1 := startServe(t, logs, append([]string{"--data", filepath.Join(t.TempDir(), "1"), "--instance-id", "one"}, common...)...)
 	s2 := startServe(t, logs, append([]string{"--data", filepath.Join(t.TempDir(), "2"), "--instance-id", "two"}, common...)...)

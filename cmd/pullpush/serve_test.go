@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -18,7 +17,6 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -31,24 +29,6 @@ import (
 	"github.com/pullpush/pullpush/internal/testutil"
 	"github.com/pullpush/pullpush/store"
 )
-
-// lockedBuffer collects log output from the server goroutines.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // server is one `serve` run in the test process.
 type server struct {
@@ -146,7 +126,7 @@ func TestServeRestart(t *testing.T) {
 	src := httptest.NewServer(http.NotFoundHandler()) // a source; the relay's behaviour is tested in fetch
 	defer src.Close()
 
-	logs := &lockedBuffer{}
+	logs := &testutil.LockedBuffer{}
 	s1 := startServe(t, logs, "--data", dir, "--api-token", token)
 	body := fmt.Sprintf(`{"name":"restart","url":%q,"output":"mediapackage","payload":{"ingestUrls":[{"url":%q,"username":"ingest","password":%q}]}}`,
 		src.URL+"/master.m3u8", ingest.URL+"/in/v2/ch/a/channel", password)
@@ -278,41 +258,8 @@ func TestServeSIGTERM(t *testing.T) {
 	dir := t.TempDir()
 	cmd := exec.Command(os.Args[0], "-test.run=^TestServeSIGTERM$", "--", "serve", "--data", dir, "--listen", "127.0.0.1:0")
 	cmd.Env = append(os.Environ(), "PULLPUSH_TEST_SERVE_CHILD=1", "PULLPUSH_API_TOKEN=child-token-abc")
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	lines := make(chan string, 100)
-	go func() {
-		sc := bufio.NewScanner(stderr)
-		for sc.Scan() {
-			lines <- sc.Text()
-		}
-		close(lines)
-	}()
-	addrRE := regexp.MustCompile(`msg=serving addr=(\S+)`)
-	var addr string
-	var seen []string
-	deadline := time.After(20 * time.Second)
-	for addr == "" {
-		select {
-		case l, ok := <-lines:
-			if !ok {
-				cmd.Wait()
-				t.Fatalf("child exited before serving:\n%s", strings.Join(seen, "\n"))
-			}
-			seen = append(seen, l)
-			if m := addrRE.FindStringSubmatch(l); m != nil {
-				addr = m[1]
-			}
-		case <-deadline:
-			cmd.Process.Kill()
-			t.Fatalf("child not serving after 20 s:\n%s", strings.Join(seen, "\n"))
-		}
-	}
+	p, m := testutil.StartProcess(t, cmd, regexp.MustCompile(`msg=serving addr=(\S+)`), 20*time.Second)
+	addr := m[1]
 	testutil.Eventually(t, 5*time.Second, func() bool {
 		resp, err := http.Get("http://" + addr + "/health")
 		if err != nil {
@@ -324,14 +271,10 @@ func TestServeSIGTERM(t *testing.T) {
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
-	for l := range lines {
-		seen = append(seen, l)
+	if err := p.Wait(); err != nil {
+		t.Fatalf("child exit: %v\n%s", err, p.Logs.String())
 	}
-	err = cmd.Wait()
-	if err != nil {
-		t.Fatalf("child exit: %v\n%s", err, strings.Join(seen, "\n"))
-	}
-	all := strings.Join(seen, "\n")
+	all := p.Logs.String()
 	if !strings.Contains(all, "msg=stopped") || strings.Contains(all, "child-token-abc") {
 		t.Fatalf("unexpected child log:\n%s", all)
 	}
@@ -417,7 +360,7 @@ func TestServeRestartContinuesStream(t *testing.T) {
 	}
 
 	data := filepath.Join(t.TempDir(), "data")
-	logs := &lockedBuffer{}
+	logs := &testutil.LockedBuffer{}
 	s1 := startServe(t, logs, "--data", data, "--api-token", token)
 	body := fmt.Sprintf(`{"name":"live","url":%q,"output":"mediapackage","payload":{"ingestUrls":[{"url":%q,"username":%q,"password":%q}]}}`,
 		srcSrv.URL+livesource.MasterPath, ingest.URL+dir+"channel", user, password)

@@ -1,18 +1,15 @@
 // Package cdp is a minimal Chrome DevTools Protocol client for tests: it
 // starts headless Chromium on loopback, opens pages and sends them
 // commands (Runtime.evaluate, Page.captureScreenshot, ...) over a
-// WebSocket client written with the standard library.
+// WebSocket (github.com/coder/websocket).
 package cdp
 
 import (
-	"bytes"
 	"context"
-	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"os"
@@ -22,6 +19,10 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/pullpush/pullpush/internal/testutil"
 )
 
 // baseFlags are the flags every Chromium started here gets: headless, as
@@ -45,7 +46,7 @@ type Browser struct {
 	cmd  *exec.Cmd
 	dir  string // user data dir, removed by Close
 	addr string // DevTools host:port
-	out  *lockedBuffer
+	out  *testutil.LockedBuffer
 	done chan struct{} // closed when the process exited
 
 	closeOnce sync.Once
@@ -61,7 +62,7 @@ func Start(ctx context.Context, path string, extra ...string) (*Browser, error) 
 	}
 	args := append(append(baseFlags(), "--user-data-dir="+dir), extra...)
 	args = append(args, "about:blank")
-	b := &Browser{dir: dir, out: &lockedBuffer{}, done: make(chan struct{})}
+	b := &Browser{dir: dir, out: &testutil.LockedBuffer{}, done: make(chan struct{})}
 	b.cmd = exec.Command(path, args...)
 	b.cmd.Stdout, b.cmd.Stderr = b.out, b.out
 	setProcessGroup(b.cmd)
@@ -144,7 +145,7 @@ func (b *Browser) NewPage(ctx context.Context) (*Page, error) {
 	if t.WebSocketDebuggerURL == "" {
 		return nil, fmt.Errorf("new page: %s: no webSocketDebuggerUrl", resp.Status)
 	}
-	return dialPage(t.WebSocketDebuggerURL)
+	return dialPage(ctx, t.WebSocketDebuggerURL)
 }
 
 // Event is a protocol event (a message without id).
@@ -175,8 +176,7 @@ type response struct {
 
 // Page is a connection to one tab.
 type Page struct {
-	conn net.Conn
-	wmu  sync.Mutex // serialises frame writes
+	conn *websocket.Conn
 
 	mu      sync.Mutex
 	nextID  int64
@@ -191,17 +191,38 @@ type Page struct {
 // dropped when nobody reads them.
 const eventBuffer = 1024
 
-func dialPage(wsURL string) (*Page, error) {
-	nc, br, err := dialWebSocket(wsURL, 10*time.Second)
-	if err != nil {
-		return nil, err
+// maxMessage bounds one received message (a full-page PNG screenshot,
+// base64-encoded, stays well below it).
+const maxMessage = 64 << 20
+
+// dialTimeout bounds the WebSocket handshake with a page, writeTimeout
+// the sending of one command.
+const (
+	dialTimeout  = 10 * time.Second
+	writeTimeout = 10 * time.Second
+)
+
+// dialPage connects to a page's ws:// DevTools URL; ctx bounds the
+// handshake only.
+func dialPage(ctx context.Context, wsURL string) (*Page, error) {
+	if !strings.HasPrefix(wsURL, "ws://") {
+		return nil, fmt.Errorf("websocket url %q: only ws:// is supported", wsURL)
 	}
-	p := &Page{conn: nc, pending: map[int64]chan response{}, events: make(chan Event, eventBuffer), done: make(chan struct{})}
-	go p.read(br)
+	ctx, cancel := context.WithTimeout(ctx, dialTimeout)
+	defer cancel()
+	conn, _, err := websocket.Dial(ctx, wsURL, nil)
+	if err != nil {
+		return nil, fmt.Errorf("page %s: %w", wsURL, err)
+	}
+	conn.SetReadLimit(maxMessage)
+	p := &Page{conn: conn, pending: map[int64]chan response{}, events: make(chan Event, eventBuffer), done: make(chan struct{})}
+	go p.read()
 	return p, nil
 }
 
-func (p *Page) read(br io.Reader) {
+// read delivers answers to their calls and events to Events until the
+// connection ends. The library answers pings while it reads.
+func (p *Page) read() {
 	var err error
 	defer func() {
 		p.mu.Lock()
@@ -214,15 +235,9 @@ func (p *Page) read(br io.Reader) {
 		close(p.events)
 		close(p.done)
 	}()
-	control := func(op byte, payload []byte) error {
-		if op == opPing {
-			return p.write(opPong, payload)
-		}
-		return nil
-	}
 	for {
 		var msg []byte
-		msg, err = readMessage(br, maxMessage, control)
+		_, msg, err = p.conn.Read(context.Background())
 		if err != nil {
 			return
 		}
@@ -247,14 +262,6 @@ func (p *Page) read(br io.Reader) {
 	}
 }
 
-func (p *Page) write(op byte, payload []byte) error {
-	var mask [4]byte
-	rand.Read(mask[:])
-	p.wmu.Lock()
-	defer p.wmu.Unlock()
-	return writeFrame(p.conn, op, payload, &mask)
-}
-
 // Events returns the page's protocol events (Runtime.consoleAPICalled,
 // Runtime.exceptionThrown, ... once the domain is enabled). The channel is
 // closed when the connection ends.
@@ -264,6 +271,9 @@ func (p *Page) Events() <-chan Event { return p.events }
 func (p *Page) Call(ctx context.Context, method string, params, result any) error {
 	if params == nil {
 		params = struct{}{}
+	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("%s: %w", method, err)
 	}
 	ch := make(chan response, 1)
 	p.mu.Lock()
@@ -280,7 +290,16 @@ func (p *Page) Call(ctx context.Context, method string, params, result any) erro
 	if err != nil {
 		return fmt.Errorf("%s: %w", method, err)
 	}
-	if err := p.write(opText, msg); err != nil {
+	// The library closes the connection when the write's context ends
+	// mid-frame: write under a bound of its own, so that a caller giving up
+	// on one answer keeps the page.
+	wctx, wcancel := context.WithTimeout(context.WithoutCancel(ctx), writeTimeout)
+	err = p.conn.Write(wctx, websocket.MessageText, msg)
+	wcancel()
+	if err != nil {
+		p.mu.Lock()
+		delete(p.pending, id)
+		p.mu.Unlock()
 		return fmt.Errorf("%s: %w", method, err)
 	}
 	select {
@@ -372,31 +391,13 @@ func (p *Page) Screenshot(ctx context.Context) ([]byte, error) {
 	return png, nil
 }
 
-// Close closes the connection to the page (the tab stays open).
+// Close closes the connection to the page (the tab stays open), with a
+// close handshake of at most a few seconds.
 func (p *Page) Close() error {
-	p.write(opClose, nil)
-	err := p.conn.Close()
+	err := p.conn.Close(websocket.StatusNormalClosure, "")
 	<-p.done
-	if err != nil && !errors.Is(err, net.ErrClosed) {
+	if err != nil && !errors.Is(err, net.ErrClosed) && websocket.CloseStatus(err) == -1 {
 		return fmt.Errorf("close page: %w", err)
 	}
 	return nil
-}
-
-// lockedBuffer collects process output from several goroutines.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }

@@ -348,32 +348,14 @@ func TestStaleFault(t *testing.T) {
 	}
 }
 
-// fakeClock is a settable clock for rule windows.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
-
 func TestStaleForDuration(t *testing.T) {
-	clock := &fakeClock{t: time.Unix(1000, 0)}
+	clock := testutil.NewClock(time.Unix(1000, 0))
 	_, base := newProxy(t, playlistTarget(t, 1), []Rule{{Fault: FaultStale, For: 10 * time.Second}}, WithClock(clock.Now))
 	c := newClient(t, 5*time.Second)
 	pl := base + "/live/index.m3u8"
 	var seqs []uint64
 	for _, step := range []time.Duration{0, time.Second, 8 * time.Second, time.Second, time.Second} {
-		clock.Advance(step)
+		clock.Add(step)
 		_, body := mustDo(t, c, "GET", pl)
 		seq, _ := scan(t, body)
 		seqs = append(seqs, seq)
@@ -492,7 +474,7 @@ func TestRouteMatching(t *testing.T) {
 }
 
 func TestCountAndWindow(t *testing.T) {
-	clock := &fakeClock{t: time.Unix(1000, 0)}
+	clock := testutil.NewClock(time.Unix(1000, 0))
 	p, base := newProxy(t, okTarget(t), []Rule{{Fault: FaultStatus, Count: 2}}, WithClock(clock.Now))
 	c := newClient(t, 5*time.Second)
 	codes := func(n int) []int {
@@ -512,7 +494,7 @@ func TestCountAndWindow(t *testing.T) {
 	}
 	var got []int
 	for _, step := range []time.Duration{0, 5 * time.Second, 9 * time.Second, time.Second} {
-		clock.Advance(step)
+		clock.Add(step)
 		got = append(got, codes(1)...)
 	}
 	if want := []int{200, 503, 503, 200}; !slices.Equal(got, want) {

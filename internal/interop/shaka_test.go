@@ -107,18 +107,11 @@ func TestShakaClearKeyDASH(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	b, err := cdp.Start(ctx, chromium, "--autoplay-policy=no-user-gesture-required")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
+	b := cdp.StartT(t, ctx, chromium, "--autoplay-policy=no-user-gesture-required")
 
 	play := func(keys map[string]string) *cdp.Page {
 		t.Helper()
-		page, err := b.NewPage(ctx)
-		if err != nil {
-			t.Fatalf("%v\nchromium output:\n%s", err, b.Output())
-		}
+		page := b.OpenPage(t, ctx)
 		if err := page.Call(ctx, "Runtime.enable", nil, nil); err != nil {
 			t.Fatal(err)
 		}

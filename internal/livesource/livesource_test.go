@@ -528,21 +528,8 @@ func TestOfferedOnlyListed(t *testing.T) {
 	}
 }
 
-// fakeClock is a manually moved clock safe for concurrent use.
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *fakeClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
-func (c *fakeClock) Add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
-
 func TestClockAndPDT(t *testing.T) {
-	clk := &fakeClock{now: time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)}
+	clk := testutil.NewClock(time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC))
 	f := newFixture(t, testmedia.TS, Config{Clock: clk.Now, Interval: 500 * time.Millisecond, WithPDT: true})
 	m := f.playlist("video_hi")
 	if m.seq != 0 || len(m.segs) != 4 {

@@ -21,6 +21,9 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 )
 
+// readyTimeout bounds how long the server takes to accept connections.
+const readyTimeout = 30 * time.Second
+
 // Server is a running nats-server.
 type Server struct {
 	// URL is nats://127.0.0.1:PORT.
@@ -30,7 +33,7 @@ type Server struct {
 
 	bin  string
 	port int
-	logs *lockedBuffer
+	logs *testutil.LockedBuffer
 
 	mu     sync.Mutex
 	cmd    *exec.Cmd
@@ -44,14 +47,12 @@ func LookTool(t testing.TB, name string) string {
 	return testutil.LookTool(t, name, "go install github.com/nats-io/nats-server/v2@v2.15.2")
 }
 
-type lockedBuffer = testutil.LockedBuffer
-
 // Start runs `nats-server -js -sd DIR -a 127.0.0.1 -p PORT` on a free
 // loopback port, waits until it accepts connections and stops it at test
 // cleanup (printing its log when the test failed).
 func Start(t testing.TB) *Server {
 	t.Helper()
-	s := &Server{bin: LookTool(t, "nats-server"), Dir: t.TempDir(), logs: &lockedBuffer{}}
+	s := &Server{bin: LookTool(t, "nats-server"), Dir: t.TempDir(), logs: &testutil.LockedBuffer{}}
 	var lastErr string
 	for attempt := 0; attempt < 3; attempt++ {
 		l, err := net.Listen("tcp", "127.0.0.1:0")
@@ -89,7 +90,7 @@ func (s *Server) start() bool {
 	s.mu.Lock()
 	s.cmd, s.exited = cmd, exited
 	s.mu.Unlock()
-	if waitReady("127.0.0.1:"+strconv.Itoa(s.port), exited) {
+	if testutil.WaitListening("127.0.0.1:"+strconv.Itoa(s.port), exited, readyTimeout) {
 		return true
 	}
 	s.Stop()
@@ -112,29 +113,6 @@ func (s *Server) Stop() {
 
 // Logs returns what the server printed so far.
 func (s *Server) Logs() string { return s.logs.String() }
-
-// waitReady polls addr until it accepts connections, the process exits or
-// 30 s pass.
-func waitReady(addr string, exited <-chan struct{}) bool {
-	deadline := time.Now().Add(30 * time.Second)
-	for time.Now().Before(deadline) {
-		select {
-		case <-exited:
-			return false
-		default:
-		}
-		if c, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
-			c.Close()
-			return true
-		}
-		select {
-		case <-exited:
-			return false
-		case <-time.After(20 * time.Millisecond):
-		}
-	}
-	return false
-}
 
 // Connect opens a NATS connection to the server, closed at test cleanup,
 // and returns it with its JetStream context.

@@ -1,5 +1,8 @@
-// Package testutil holds helpers shared by tests: tool requirements and
-// condition polling with deadlines.
+// Package testutil holds helpers shared by tests: tool requirements,
+// condition polling with deadlines, a mutex-guarded log buffer
+// (LockedBuffer), a settable clock (Clock), subcommands and child processes started and awaited
+// until they print their address (StartCommand, StartProcess,
+// WaitListening), and ffmpeg frame decoding.
 package testutil
 
 import (

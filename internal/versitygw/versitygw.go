@@ -7,17 +7,20 @@ package versitygw
 
 import (
 	"context"
-	"github.com/pullpush/pullpush/internal/testutil"
 	"net"
-	"net/url"
 	"os"
 	"os/exec"
 	"testing"
 	"time"
 
 	"github.com/minio/minio-go/v7"
-	"github.com/minio/minio-go/v7/pkg/credentials"
+
+	"github.com/pullpush/pullpush/internal/s3client"
+	"github.com/pullpush/pullpush/internal/testutil"
 )
+
+// readyTimeout bounds how long the server takes to accept connections.
+const readyTimeout = 30 * time.Second
 
 // Credentials of every gateway started by Start.
 const (
@@ -40,8 +43,6 @@ func LookTool(t testing.TB, name string) string {
 	t.Helper()
 	return testutil.LookTool(t, name, "go install github.com/versity/versitygw/cmd/versitygw@v1.8.0")
 }
-
-type lockedBuffer = testutil.LockedBuffer
 
 // Start runs `versitygw --port 127.0.0.1:PORT posix DIR` on a free loopback
 // port, waits until it accepts connections, creates the given buckets and
@@ -66,7 +67,7 @@ func StartWithCredentials(t testing.TB, accessKey, secretKey string, buckets ...
 		}
 		addr := l.Addr().String()
 		l.Close()
-		var logs lockedBuffer
+		var logs testutil.LockedBuffer
 		cmd := exec.Command(bin, "--port", addr, "posix", root)
 		cmd.Env = append(os.Environ(), "ROOT_ACCESS_KEY="+accessKey, "ROOT_SECRET_KEY="+secretKey)
 		cmd.Stdout, cmd.Stderr = &logs, &logs
@@ -79,7 +80,7 @@ func StartWithCredentials(t testing.TB, accessKey, secretKey string, buckets ...
 			cmd.Process.Kill()
 			<-exited
 		}
-		if waitReady(addr, exited) {
+		if testutil.WaitListening(addr, exited, readyTimeout) {
 			t.Cleanup(func() {
 				stop()
 				if t.Failed() {
@@ -104,34 +105,10 @@ func StartWithCredentials(t testing.TB, accessKey, secretKey string, buckets ...
 	return nil
 }
 
-// waitReady polls addr until it accepts connections, the process exits or
-// 30 s pass.
-func waitReady(addr string, exited <-chan struct{}) bool {
-	deadline := time.Now().Add(30 * time.Second)
-	for time.Now().Before(deadline) {
-		select {
-		case <-exited:
-			return false
-		default:
-		}
-		if c, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
-			c.Close()
-			return true
-		}
-		select {
-		case <-exited:
-			return false
-		case <-time.After(20 * time.Millisecond):
-		}
-	}
-	return false
-}
-
 // Client returns a path-style minio client for the gateway.
 func (g *Gateway) Client(t testing.TB) *minio.Client {
 	t.Helper()
-	u, _ := url.Parse(g.Endpoint)
-	c, err := minio.New(u.Host, &minio.Options{Creds: credentials.NewStaticV4(g.AccessKey, g.SecretKey, ""), Region: Region, BucketLookup: minio.BucketLookupPath})
+	c, err := s3client.New(s3client.Config{Endpoint: g.Endpoint, Region: Region, AccessKey: g.AccessKey, SecretKey: g.SecretKey, PathStyle: true})
 	if err != nil {
 		t.Fatal(err)
 	}

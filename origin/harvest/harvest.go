@@ -36,6 +36,7 @@ import (
 	"time"
 
 	"github.com/pullpush/pullpush/internal/atomicfile"
+	"github.com/pullpush/pullpush/internal/logkey"
 	"github.com/pullpush/pullpush/output"
 )
 
@@ -300,7 +301,7 @@ func (m *Manager) worker() {
 			m.saveLocked()
 			m.mu.Unlock()
 			if err != nil {
-				m.log.Warn("harvest job failed", "job", j.ID, "err", err)
+				m.log.Warn("harvest job failed", "job", j.ID, logkey.Err, err)
 			} else {
 				m.log.Info("harvest job succeeded", "job", j.ID, "files", j.Files, "bytes", j.Bytes)
 			}
@@ -384,6 +385,6 @@ func (m *Manager) saveLocked() {
 		err = atomicfile.Write(m.cfg.StateFile, data)
 	}
 	if err != nil {
-		m.log.Error("harvest: save job state", "file", m.cfg.StateFile, "err", err)
+		m.log.Error("harvest: save job state", "file", m.cfg.StateFile, logkey.Err, err)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"os"
 	"strings"
 
+	"github.com/pullpush/pullpush/internal/s3client"
 	"github.com/pullpush/pullpush/output"
 )
 
@@ -87,7 +88,7 @@ func NewFactory(getenv func(string) string) output.Factory {
 			}
 			if cfg.Endpoint == "" {
 				if v, name := lookup(getenv, endpointEnv); v != "" {
-					if _, _, _, err := parseEndpoint(v); err != nil {
+					if _, _, err := parseEndpoint(v); err != nil {
 						var pe *output.PayloadError
 						if errors.As(err, &pe) {
 							return nil, output.Invalid("endpoint", "absent, and the default from $%s is not usable: %s", name, pe.Msg)
@@ -99,7 +100,7 @@ func NewFactory(getenv func(string) string) output.Factory {
 			}
 			if cfg.Region == "" {
 				if v, name := lookup(getenv, regionEnv); v != "" {
-					if !validRegion(v) {
+					if !s3client.ValidRegion(v) {
 						return nil, output.Invalid("region", "absent, and the default from $%s is not a region name such as eu-west-1", name)
 					}
 					cfg.Region = v

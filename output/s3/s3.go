@@ -10,9 +10,9 @@ import (
 	"time"
 
 	"github.com/minio/minio-go/v7"
-	"github.com/minio/minio-go/v7/pkg/credentials"
 	"github.com/minio/minio-go/v7/pkg/s3utils"
 
+	"github.com/pullpush/pullpush/internal/s3client"
 	"github.com/pullpush/pullpush/output"
 	"github.com/pullpush/pullpush/output/internal/httpput"
 )
@@ -86,29 +86,20 @@ func New(cfg Config) (*Output, error) {
 	if err != nil {
 		return nil, err
 	}
-	if !validRegion(cfg.Region) {
+	if !s3client.ValidRegion(cfg.Region) {
 		return nil, output.Invalid("region", "must be a region name such as eu-west-1")
 	}
-	host, secure, display, err := parseEndpoint(cfg.Endpoint)
+	endpoint, display, err := parseEndpoint(cfg.Endpoint)
 	if err != nil {
 		return nil, err
 	}
-	var creds *credentials.Credentials
 	switch {
-	case cfg.AccessKeyID != "" && cfg.SecretAccessKey != "":
-		creds = credentials.NewStaticV4(cfg.AccessKeyID, cfg.SecretAccessKey, cfg.SessionToken)
-	case cfg.AccessKeyID != "":
+	case cfg.AccessKeyID != "" && cfg.SecretAccessKey == "":
 		return nil, output.Invalid("secretAccessKey", "required when accessKeyId is set")
-	case cfg.SecretAccessKey != "":
+	case cfg.AccessKeyID == "" && cfg.SecretAccessKey != "":
 		return nil, output.Invalid("accessKeyId", "required when secretAccessKey is set")
-	case cfg.SessionToken != "":
+	case cfg.AccessKeyID == "" && cfg.SessionToken != "":
 		return nil, output.Invalid("sessionToken", "needs accessKeyId and secretAccessKey")
-	default:
-		creds = credentials.NewChainCredentials([]credentials.Provider{
-			&credentials.EnvAWS{},
-			&credentials.FileAWSCredentials{},
-			&credentials.IAM{},
-		})
 	}
 	stem := cfg.Stem
 	if stem == "" {
@@ -130,17 +121,15 @@ func New(cfg Config) (*Output, error) {
 	if cfg.SegmentTimeout < 0 {
 		return nil, output.Invalid("timeoutMs", "must not be negative")
 	}
-	lookup := minio.BucketLookupAuto
-	if cfg.PathStyle {
-		lookup = minio.BucketLookupPath
-	}
 	tr := httpput.NewTransport()
-	client, err := minio.New(host, &minio.Options{
-		Creds:        creds,
-		Secure:       secure,
-		Transport:    tr,
+	client, err := s3client.New(s3client.Config{
+		Endpoint:     endpoint,
 		Region:       cfg.Region,
-		BucketLookup: lookup,
+		AccessKey:    cfg.AccessKeyID,
+		SecretKey:    cfg.SecretAccessKey,
+		SessionToken: cfg.SessionToken,
+		PathStyle:    cfg.PathStyle,
+		Transport:    tr,
 		MaxRetries:   1, // the fetcher owns retries
 	})
 	if err != nil {
@@ -164,16 +153,6 @@ func New(cfg Config) (*Output, error) {
 	return o, nil
 }
 
-// validRegion reports whether r is empty or looks like a region name.
-func validRegion(r string) bool {
-	for _, c := range r {
-		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-') {
-			return false
-		}
-	}
-	return true
-}
-
 // cleanPrefix validates a key prefix and returns it with one trailing "/"
 // (or empty).
 func cleanPrefix(p string) (string, error) {
@@ -192,32 +171,21 @@ func cleanPrefix(p string) (string, error) {
 	return p + "/", nil
 }
 
-// parseEndpoint returns the host[:port] for minio, whether to use TLS and
+// parseEndpoint returns the endpoint for s3client (scheme and host), and
 // a display form. Errors never quote the endpoint.
-func parseEndpoint(raw string) (host string, secure bool, display string, err error) {
+func parseEndpoint(raw string) (endpoint, display string, err error) {
 	if raw == "" {
 		raw = DefaultEndpoint
 	}
-	if !strings.Contains(raw, "://") {
-		raw = "https://" + raw
+	host, secure, err := s3client.ParseEndpoint(raw)
+	if err != nil {
+		return "", "", output.Invalid("endpoint", "%v", err)
 	}
-	u, perr := url.Parse(raw)
-	if perr != nil {
-		return "", false, "", output.Invalid("endpoint", "not a valid URL")
+	display = "http://" + host
+	if secure {
+		display = "https://" + host
 	}
-	if u.Scheme != "http" && u.Scheme != "https" {
-		return "", false, "", output.Invalid("endpoint", "must be http or https")
-	}
-	if u.User != nil {
-		return "", false, "", output.Invalid("endpoint", "must not contain credentials")
-	}
-	if u.Hostname() == "" {
-		return "", false, "", output.Invalid("endpoint", "must have a host")
-	}
-	if (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.ForceQuery || u.Fragment != "" || u.Opaque != "" {
-		return "", false, "", output.Invalid("endpoint", "must be a scheme and host only, without path or query")
-	}
-	return u.Host, u.Scheme == "https", u.Scheme + "://" + u.Host, nil
+	return display, display, nil
 }
 
 // Stem implements output.Output.
