@@ -136,7 +136,7 @@ func (m *Manager) planTemplate(a *asset, dir, src, repID string, t *mpdTemplate)
 			at = *s.T
 		}
 		if s.R < 0 {
-			return 0, fmt.Errorf("S@r %d: open-ended repeats are not in a static MPD", s.R)
+			return 0, fmt.Errorf("a negative S@r (%d, open-ended repeats) is not in a static MPD", s.R)
 		}
 		for range s.R + 1 {
 			if n++; n > maxDASHSegments {
