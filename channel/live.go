@@ -1,0 +1,464 @@
+package channel
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"sync"
+	"time"
+
+	"github.com/pullpush/pullpush/hls"
+)
+
+// liveAssetPrefix starts the id of the pseudo asset whose resources are the
+// segments of a live item (configured ids start with a letter or digit).
+const liveAssetPrefix = "_live-"
+
+// liveLead is how long before a live item starts the engine begins
+// polling its source.
+const liveLead = 10 * time.Second
+
+// errSourceStale is the state of a live source that listed no new segment
+// for 1.5 target durations.
+var errSourceStale = errors.New("no new segment for 1.5 target durations")
+
+// liveFeed is the state of one live schedule item on one engine: the
+// source's latest playlists (kept fresh by a poller) and, per channel
+// track, the segments the channel has placed on the item's span so far.
+// Placed segments never change, so an engine's playlists only grow; the
+// placement is what this engine saw of the source (see README).
+type liveFeed struct {
+	e     *Engine
+	ch    *channel
+	item  string
+	url   string // with credentials: never logged or returned (redact)
+	start time.Duration
+	asset *asset // "_live-{item}": the resources of the source segments
+	slate *asset
+
+	mu      sync.Mutex
+	running bool
+	master  bool // the source's renditions are known
+	srcs    []*liveRendition
+	tracks  []liveTrack // per channel track
+	resIdx  map[string]int
+	inits   map[string]*initSection
+	td      time.Duration // the source's target duration
+	err     error         // the last poll error, nil after a good poll
+	errs    int           // poll errors so far
+	lastNew time.Time     // engine clock: when the source last listed a new segment
+	lastOK  time.Time     // engine clock: the last good poll
+	polled  time.Time     // engine clock: when the last finished poll started
+}
+
+// liveRendition is one polled media playlist of a live source.
+type liveRendition struct {
+	at    loc
+	segs  []srcSeg // the latest listing
+	last  int64    // newest media sequence number seen, -1 for none
+	polls int
+}
+
+// srcSeg is a segment of a live source listing.
+type srcSeg struct {
+	seq  int64
+	disc bool
+	seg  *seg
+}
+
+// liveTrack is what one channel track placed on a live span.
+type liveTrack struct {
+	src      int    // index in srcs, -1: the source has no such rendition (slate)
+	segs     []cseg // on the span's timeline
+	tagsList []int64
+	tags     int64
+	next     time.Duration // where the next segment starts on the span
+	nextSeq  int64         // the source segment that follows, -1: pick one at the live edge
+	slateK   int           // next slate segment, -1 when not on the slate
+	srcErr   error         // why this track cannot play the source
+}
+
+// feedFor returns the live feed of item it of ch, created on first use. A
+// feed is found again by item id, start and URL, so the segments placed
+// survive schedule changes that keep the item.
+func (e *Engine) feedFor(ch *channel, it *ScheduleItem, start time.Duration) (*liveFeed, error) {
+	key := it.ID + "\x00" + it.Start.UTC().Format(time.RFC3339Nano) + "\x00" + it.URL
+	ch.feedMu.Lock()
+	defer ch.feedMu.Unlock()
+	if f := ch.feeds[key]; f != nil {
+		return f, nil
+	}
+	s, err := e.slate(ch.template.format)
+	if err != nil {
+		return nil, err
+	}
+	f := &liveFeed{
+		e: e, ch: ch, item: it.ID, url: it.URL, start: start,
+		asset:  &asset{id: liveAssetPrefix + it.ID, uri: it.URL, format: ch.template.format, version: 3},
+		slate:  s,
+		resIdx: map[string]int{},
+		inits:  map[string]*initSection{},
+		td:     time.Second,
+	}
+	for range ch.tracks {
+		f.tracks = append(f.tracks, liveTrack{src: -1, nextSeq: -1, slateK: -1})
+	}
+	if ch.feeds == nil {
+		ch.feeds = map[string]*liveFeed{}
+	}
+	ch.feeds[key] = f
+	return f, nil
+}
+
+// liveResource returns resource i of the live asset id of ch.
+func (ch *channel) liveResource(id string, i int) (loc, bool) {
+	ch.feedMu.Lock()
+	defer ch.feedMu.Unlock()
+	for _, f := range ch.feeds {
+		if f.asset.id != id {
+			continue
+		}
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		if i < 0 || i >= len(f.asset.res) {
+			return loc{}, false
+		}
+		return f.asset.res[i], true
+	}
+	return loc{}, false
+}
+
+// ensurePolling starts the poller of the feed unless it runs.
+func (f *liveFeed) ensurePolling() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.running {
+		return
+	}
+	f.running = true
+	go f.poll(f.e.ctx)
+}
+
+// active reports whether the feed's item is in the channel's timeline and
+// has not ended at p.
+func (f *liveFeed) active(p time.Duration) bool {
+	for _, pc := range f.ch.tl.Load().pieces {
+		if pc.live == f {
+			return p < pc.end
+		}
+	}
+	return false
+}
+
+// poll keeps the source's playlists fresh: every half target duration
+// while the item has not ended.
+func (f *liveFeed) poll(ctx context.Context) {
+	defer func() {
+		f.mu.Lock()
+		f.running = false
+		f.mu.Unlock()
+	}()
+	for {
+		if !f.active(f.e.now().Sub(f.ch.epoch)) {
+			return
+		}
+		f.pollOnce(ctx)
+		f.mu.Lock()
+		wait := max(f.td/2, 100*time.Millisecond)
+		if f.e.livePoll > 0 {
+			wait = f.e.livePoll
+		}
+		f.mu.Unlock()
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// pollOnce reads the source's multivariant playlist (once) and its media
+// playlists.
+func (f *liveFeed) pollOnce(ctx context.Context) {
+	ctx, cancel := context.WithTimeout(ctx, fetchTimeout)
+	defer cancel()
+	at := f.e.now()
+	err := f.readSource(ctx)
+	now := f.e.now()
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.polled = at
+	if err != nil {
+		if f.err == nil || f.err.Error() != err.Error() {
+			f.e.log.Warn("channel live source failed", logKeyChannel, f.ch.id, "item", f.item, logKeyError, err)
+		}
+		f.err = err
+		f.errs++
+		f.e.metrics.assetErrors.WithLabelValues(f.asset.id, "live").Inc()
+		return
+	}
+	if f.err != nil {
+		f.e.log.Info("channel live source is back", logKeyChannel, f.ch.id, "item", f.item)
+	}
+	f.err = nil
+	f.lastOK = now
+}
+
+func (f *liveFeed) readSource(ctx context.Context) error {
+	f.mu.Lock()
+	known := f.master
+	f.mu.Unlock()
+	if !known {
+		if err := f.readMaster(ctx); err != nil {
+			return err
+		}
+	}
+	f.mu.Lock()
+	srcs := f.srcs
+	f.mu.Unlock()
+	for _, r := range srcs {
+		data, err := f.e.fetch.get(ctx, r.at.name)
+		if err != nil {
+			return err
+		}
+		m, err := hls.ParseMedia(data)
+		if err != nil {
+			return fmt.Errorf("parse %s: %w", r.at, err)
+		}
+		if err := f.update(r, m); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// readMaster reads the source's multivariant playlist and maps the
+// channel's tracks onto its renditions.
+func (f *liveFeed) readMaster(ctx context.Context) error {
+	at, err := assetLoc(f.url, nil)
+	if err != nil {
+		return err
+	}
+	data, err := f.e.fetch.get(ctx, at.name)
+	if err != nil {
+		return err
+	}
+	pl, err := hls.Parse(data)
+	if err != nil {
+		return fmt.Errorf("parse %s: %w", at, err)
+	}
+	var srcs []*liveRendition
+	picks := make([]int, len(f.ch.tracks))
+	add := func(ref string) (int, error) {
+		l, err := at.resolve(ref)
+		if err != nil {
+			return 0, err
+		}
+		for i, r := range srcs {
+			if r.at.name == l.name {
+				return i, nil
+			}
+		}
+		srcs = append(srcs, &liveRendition{at: l, last: -1})
+		return len(srcs) - 1, nil
+	}
+	switch pl := pl.(type) {
+	case *hls.Media:
+		srcs = []*liveRendition{{at: at, last: -1}}
+		for t, tr := range f.ch.tracks {
+			picks[t] = -1
+			if tr.kind == hls.MediaTypeVideo {
+				picks[t] = 0
+			}
+		}
+		if err := f.update(srcs[0], pl); err != nil {
+			return err
+		}
+	case *hls.Multivariant:
+		if len(pl.Variants) == 0 {
+			return fmt.Errorf("%s lists no variant", at)
+		}
+		for t, tr := range f.ch.tracks {
+			picks[t] = -1
+			var ref string
+			switch tr.kind {
+			case hls.MediaTypeVideo:
+				ref = pickVariant(pl.Variants, f.ch.template.video[tr.index].variant).URI
+			default:
+				if r := pickRendition(pl, tr.kind, f.ch.template, tr); r != nil {
+					ref = r.URI
+				}
+			}
+			if ref == "" {
+				continue
+			}
+			i, err := add(ref)
+			if err != nil {
+				return err
+			}
+			picks[t] = i
+		}
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.srcs = srcs
+	for t := range f.tracks {
+		f.tracks[t].src = picks[t]
+		if picks[t] < 0 {
+			f.tracks[t].srcErr = fmt.Errorf("the source has no %s rendition for %s", f.ch.tracks[t].kind, f.ch.tracks[t].name)
+		}
+	}
+	f.master = true
+	return nil
+}
+
+// pickVariant returns the variant nearest to want in bandwidth (on a log
+// scale), the one nearest in resolution on a tie.
+func pickVariant(vs []*hls.Variant, want *hls.Variant) *hls.Variant {
+	best, bestD := vs[0], math.Inf(1)
+	for _, v := range vs {
+		d := math.Abs(math.Log(float64(max(v.Bandwidth, 1)) / float64(max(want.Bandwidth, 1))))
+		if want.Resolution != nil && v.Resolution != nil {
+			d += 1e-6 * math.Abs(math.Log(float64(max(v.Resolution.Width*v.Resolution.Height, 1))/float64(max(want.Resolution.Width*want.Resolution.Height, 1))))
+		}
+		if d < bestD-1e-12 {
+			best, bestD = v, d
+		}
+	}
+	return best
+}
+
+// pickRendition returns the source rendition of a kind (audio, subtitles)
+// that plays as channel track tr: the same language and name, else the
+// same language, else the default, else the first one with a URI.
+func pickRendition(m *hls.Multivariant, kind hls.MediaType, tmpl *asset, tr trackRef) *hls.Rendition {
+	var want *hls.Rendition
+	if groups := tmpl.audio; kind == hls.MediaTypeAudio && tr.group < len(groups) && tr.index < len(groups[tr.group]) {
+		want = groups[tr.group][tr.index].rendition
+	} else if groups := tmpl.subs; kind == hls.MediaTypeSubtitles && tr.group < len(groups) && tr.index < len(groups[tr.group]) {
+		want = groups[tr.group][tr.index].rendition
+	}
+	var cands []*hls.Rendition
+	for _, r := range m.Renditions {
+		if r.Type == kind && r.URI != "" {
+			cands = append(cands, r)
+		}
+	}
+	if len(cands) == 0 {
+		return nil
+	}
+	if want != nil && want.Language != "" {
+		for _, r := range cands {
+			if r.Language == want.Language && r.Name == want.Name {
+				return r
+			}
+		}
+		for _, r := range cands {
+			if r.Language == want.Language {
+				return r
+			}
+		}
+	}
+	for _, r := range cands {
+		if r.Default {
+			return r
+		}
+	}
+	return cands[0]
+}
+
+// update takes a new listing of rendition r.
+func (f *liveFeed) update(r *liveRendition, m *hls.Media) error {
+	if len(m.Segments) > 0 && m.Segments[0].Keys != nil {
+		for _, k := range m.Segments[0].Keys {
+			if k.Method != "NONE" {
+				return fmt.Errorf("%s: encrypted live sources are not supported", r.at)
+			}
+		}
+	}
+	td := time.Duration(max(m.TargetDuration, 1)) * time.Second
+	if chTD := time.Duration(f.ch.targetDuration) * time.Second; td > chTD {
+		return fmt.Errorf("%s: target duration %s is longer than the channel's %s", r.at, td, chTD)
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.td = td
+	var segs []srcSeg
+	var init *initSection
+	for i, s := range m.Segments {
+		if s.Map != nil {
+			l, err := r.at.resolve(s.Map.URI)
+			if err != nil {
+				return err
+			}
+			key := l.name
+			if s.Map.ByteRange != nil {
+				key += fmt.Sprintf("@%d", s.Map.ByteRange.Length)
+				if s.Map.ByteRange.Offset != nil {
+					key += fmt.Sprintf(":%d", *s.Map.ByteRange.Offset)
+				}
+			}
+			if init = f.inits[key]; init == nil {
+				init = &initSection{res: f.addRes(l), byteRange: s.Map.ByteRange}
+				f.inits[key] = init
+			}
+		}
+		if (init != nil) != (f.asset.format == formatFMP4) {
+			want := "MPEG-TS"
+			if f.asset.format == formatFMP4 {
+				want = "fMP4"
+			}
+			return fmt.Errorf("%s: the channel plays %s segments", r.at, want)
+		}
+		if s.ByteRange != nil {
+			return fmt.Errorf("%s: EXT-X-BYTERANGE live sources are not supported", r.at)
+		}
+		l, err := r.at.resolve(s.URI)
+		if err != nil {
+			return err
+		}
+		dur := time.Duration(math.Round(s.Duration * float64(time.Second)))
+		if dur <= 0 {
+			continue
+		}
+		segs = append(segs, srcSeg{
+			seq:  m.MediaSequence + int64(i),
+			disc: s.Discontinuity,
+			seg:  &seg{dur: dur, res: f.addRes(l), init: init, pdt: s.ProgramDateTime, gap: s.Gap, tags: cloneStrings(s.Tags)},
+		})
+	}
+	r.segs = segs
+	r.polls++
+	if n := len(segs); n > 0 && segs[n-1].seq > r.last {
+		r.last = segs[n-1].seq
+		f.lastNew = f.e.now()
+	}
+	return nil
+}
+
+// addRes adds a resource of the live asset. f.mu must be held.
+func (f *liveFeed) addRes(l loc) int {
+	if i, ok := f.resIdx[l.name]; ok {
+		return i
+	}
+	f.resIdx[l.name] = len(f.asset.res)
+	f.asset.res = append(f.asset.res, l)
+	return len(f.asset.res) - 1
+}
+
+// downLocked reports whether the source counts as failed at now: its last
+// poll failed and no poll succeeded for 1.5 target durations, or it listed
+// no new segment for as long. f.mu must be held.
+func (f *liveFeed) downLocked(now time.Time) error {
+	limit := f.td * 3 / 2
+	switch {
+	case f.err != nil && now.Sub(f.lastOK) > limit:
+		return f.err
+	case !f.lastNew.IsZero() && now.Sub(f.lastNew) > limit:
+		return errSourceStale
+	}
+	return nil
+}
