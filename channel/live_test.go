@@ -115,3 +115,109 @@ func TestLiveItem(t *testing.T) {
 
 // attrs renders the attributes of an EXT-X-DATERANGE for matching.
 func attrs(dr *hls.DateRange) string { return dr.Encode() }
+
+// TestLiveSwitch switches the bundled channel to a live source now, makes
+// the source fail (the slate follows within one target duration of the
+// failure being noticed, and /status reports it), brings it back (live
+// again) and switches back to the loop, all through the API.
+func TestLiveSwitch(t *testing.T) {
+	c := newClock(liveBase.Add(10*time.Second + 300*time.Millisecond))
+	r := newLiveRig(t, c, withLivePoll(2*time.Millisecond))
+	sw := r.srv.URL + "/api/v1/channels/1/switch"
+
+	for _, tc := range []struct {
+		method, body string
+		status       int
+		err          string
+	}{
+		{"POST", `{}`, 400, "'url' (the live source's HLS playlist) is required"},
+		{"POST", `{"to":"tv"}`, 400, `'to' must be "live" or "vod"`},
+		{"POST", `{"to":"vod","url":"http://127.0.0.1/x.m3u8"}`, 400, "takes no other field"},
+		{"POST", `{"url":"file:///etc/passwd"}`, 400, "invalid 'url'"},
+		{"POST", `{"url":"http://127.0.0.1/x.m3u8","extra":1}`, 400, "unknown field"},
+		{"POST", `{"to":"vod"}`, 409, ErrNotLive.Error()},
+		{"DELETE", ``, 409, ErrNotLive.Error()},
+	} {
+		status, body := apiCall(t, tc.method, sw, testToken, tc.body, nil)
+		var e struct{ Error string }
+		_ = json.Unmarshal([]byte(body), &e)
+		if status != tc.status || !strings.Contains(e.Error, tc.err) {
+			t.Errorf("%s %s: %d %s, want %d %q", tc.method, tc.body, status, body, tc.status, tc.err)
+		}
+	}
+	if status, _ := apiCall(t, "POST", sw, "", `{"url":"`+r.srcURL+`"}`, nil); status != 401 {
+		t.Errorf("switch without the token: %d", status)
+	}
+
+	var sched Schedule
+	status, body := apiCall(t, "POST", sw, testToken, `{"url":"`+r.srcURL+`","id":"event","title":"Live event"}`, &sched)
+	start := liveBase.Add(12 * time.Second) // the next segment boundary
+	if status != 201 || len(sched.Items) != 1 || sched.Items[0].Type != ItemLive || !sched.Items[0].Start.Equal(start) || !sched.Items[0].End.IsZero() || strings.Contains(body, liveSecret) {
+		t.Fatalf("switch: %d %s", status, body)
+	}
+	if status, body := apiCall(t, "POST", r.srv.URL+"/api/v1/channels/1/schedule", testToken, `{"items":[{"asset":"a"}]}`, nil); status != 400 || !strings.Contains(body, "has no end") {
+		t.Errorf(`"next" after an open live item: %d %s`, status, body)
+	}
+
+	follow := func(until time.Time) {
+		for c.Now().Before(until) {
+			r.step(250 * time.Millisecond)
+			r.fetch("video_0.m3u8")
+			r.fetch("audio_0.m3u8")
+		}
+	}
+	follow(liveBase.Add(20 * time.Second))
+	if rs := r.runs("video_0.m3u8"); len(rs) != 2 || rs[1].kind != "live" || !rs[1].start.Equal(start) {
+		t.Fatalf("after the switch: %s", kinds(rs))
+	}
+
+	r.fail.Store(true)
+	failed := c.Now()
+	follow(failed.Add(6 * time.Second))
+	rs := r.runs("video_0.m3u8")
+	if len(rs) != 3 || rs[2].kind != "slate" {
+		t.Fatalf("source down: runs %s, want vod, live, slate", kinds(rs))
+	}
+	// The source counts as down 1.5 target durations (1 s) after its last
+	// good poll; the slate follows within one channel target duration.
+	td := time.Duration(r.e.staticChannel("1").targetDuration) * time.Second
+	if late := rs[2].start.Sub(failed); late > 1500*time.Millisecond+td {
+		t.Errorf("slate starts %s after the source failed, want at most %s", late, 1500*time.Millisecond+td)
+	}
+	st := r.status()
+	if !st.Live || st.LiveSource == nil || st.LiveSource.State != "slate" || !strings.Contains(st.LiveSource.Error, "503") || st.LiveSource.PollErrors == 0 {
+		t.Fatalf("status with the source down: %+v %+v", st, st.LiveSource)
+	}
+	if len(st.Errors) == 0 || !strings.Contains(st.Errors[len(st.Errors)-1].Error, "503") {
+		t.Errorf("status errors: %+v", st.Errors)
+	}
+
+	r.fail.Store(false)
+	back := c.Now()
+	follow(back.Add(6 * time.Second))
+	rs = r.runs("video_0.m3u8")
+	if len(rs) != 4 || rs[3].kind != "live" || rs[3].start.Sub(back) > 2*td {
+		t.Fatalf("source back: runs %s (back at %s), want live again", kinds(rs), back.Format("15:04:05.000"))
+	}
+	if st := r.status(); st.LiveSource == nil || st.LiveSource.State != "live" || st.LiveSource.Error != "" {
+		t.Errorf("status with the source back: %+v", st.LiveSource)
+	}
+
+	status, body = apiCall(t, "DELETE", sw, testToken, "", &sched)
+	if status != 200 || len(sched.Items) != 1 || sched.Items[0].End.IsZero() || !sched.Items[0].End.After(c.Now()) {
+		t.Fatalf("switch back: %d %s", status, body)
+	}
+	stop := sched.Items[0].End
+	follow(stop.Add(5 * time.Second))
+	rs = r.runs("video_0.m3u8")
+	if len(rs) != 5 || rs[4].kind != "vod" || !rs[4].start.Equal(stop) {
+		t.Fatalf("switched back at %s: runs %s", stop.Format("15:04:05.000"), kinds(rs))
+	}
+	t.Logf("video runs: %s (failed %s, back %s)", kinds(rs), failed.Format("15:04:05.000"), back.Format("15:04:05.000"))
+	if ra := r.runs("audio_0.m3u8"); ra[len(ra)-1].kind != "vod" || !ra[len(ra)-1].start.Equal(stop) {
+		t.Errorf("audio: runs %s", kinds(ra))
+	}
+	if st := r.status(); st.Live {
+		t.Errorf("status after switching back: %+v", st)
+	}
+}
