@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"math"
+	"strconv"
 	"sync"
 	"time"
 
@@ -42,7 +44,7 @@ type liveFeed struct {
 	master  bool // the source's renditions are known
 	srcs    []*liveRendition
 	tracks  []liveTrack // per channel track
-	resIdx  map[string]int
+	res     map[int]loc // the source's segments and init sections, by urlID
 	inits   map[string]*initSection
 	td      time.Duration // the source's target duration
 	err     error         // the last poll error, nil after a good poll
@@ -97,7 +99,7 @@ func (e *Engine) feedFor(ch *channel, it *ScheduleItem, start time.Duration) (*l
 		e: e, ch: ch, item: it.ID, url: it.URL, start: start,
 		asset:  &asset{id: liveAssetPrefix + it.ID, uri: it.URL, format: ch.template.format, version: 3},
 		slate:  s,
-		resIdx: map[string]int{},
+		res:    map[int]loc{},
 		inits:  map[string]*initSection{},
 		td:     time.Second,
 	}
@@ -121,10 +123,8 @@ func (ch *channel) liveResource(id string, i int) (loc, bool) {
 		}
 		f.mu.Lock()
 		defer f.mu.Unlock()
-		if i < 0 || i >= len(f.asset.res) {
-			return loc{}, false
-		}
-		return f.asset.res[i], true
+		l, ok := f.res[i]
+		return l, ok
 	}
 	return loc{}, false
 }
@@ -316,7 +316,8 @@ func (f *liveFeed) readMaster(ctx context.Context) error {
 }
 
 // pickVariant returns the variant nearest to want in bandwidth (on a log
-// scale), the one nearest in resolution on a tie.
+// scale), the one nearest in resolution (in pixels) on a tie, else the
+// lower one.
 func pickVariant(vs []*hls.Variant, want *hls.Variant) *hls.Variant {
 	best, bestD := vs[0], math.Inf(1)
 	for _, v := range vs {
@@ -324,7 +325,7 @@ func pickVariant(vs []*hls.Variant, want *hls.Variant) *hls.Variant {
 		if want.Resolution != nil && v.Resolution != nil {
 			d += 1e-6 * math.Abs(math.Log(float64(max(v.Resolution.Width*v.Resolution.Height, 1))/float64(max(want.Resolution.Width*want.Resolution.Height, 1))))
 		}
-		if d < bestD-1e-12 {
+		if d < bestD-1e-12 || (d < bestD+1e-12 && v.Bandwidth < best.Bandwidth) {
 			best, bestD = v, d
 		}
 	}
@@ -402,7 +403,7 @@ func (f *liveFeed) update(r *liveRendition, m *hls.Media) error {
 				}
 			}
 			if init = f.inits[key]; init == nil {
-				init = &initSection{res: f.addRes(l), byteRange: s.Map.ByteRange}
+				init = &initSection{res: -1, url: f.addRes(l), byteRange: s.Map.ByteRange}
 				f.inits[key] = init
 			}
 		}
@@ -427,7 +428,7 @@ func (f *liveFeed) update(r *liveRendition, m *hls.Media) error {
 		segs = append(segs, srcSeg{
 			seq:  m.MediaSequence + int64(i),
 			disc: s.Discontinuity,
-			seg:  &seg{dur: dur, res: f.addRes(l), init: init, pdt: s.ProgramDateTime, gap: s.Gap, tags: cloneStrings(s.Tags)},
+			seg:  &seg{dur: dur, res: -1, url: f.addRes(l), init: init, pdt: s.ProgramDateTime, gap: s.Gap, tags: cloneStrings(s.Tags)},
 		})
 	}
 	r.segs = segs
@@ -439,14 +440,24 @@ func (f *liveFeed) update(r *liveRendition, m *hls.Media) error {
 	return nil
 }
 
-// addRes adds a resource of the live asset. f.mu must be held.
-func (f *liveFeed) addRes(l loc) int {
-	if i, ok := f.resIdx[l.name]; ok {
-		return i
+// addRes adds a resource of the live asset and returns its URI relative
+// to the channel's media playlists. The URI is a hash of the source URL,
+// so engines that list the same source segment list the same URI whatever
+// order they saw the source's segments in. f.mu must be held.
+func (f *liveFeed) addRes(l loc) string {
+	id := urlID(l.name)
+	if _, ok := f.res[id]; !ok {
+		f.res[id] = l
 	}
-	f.resIdx[l.name] = len(f.asset.res)
-	f.asset.res = append(f.asset.res, l)
-	return len(f.asset.res) - 1
+	return "seg/" + f.asset.id + "/" + strconv.Itoa(id) + resourceExt(l.name)
+}
+
+// urlID is the resource number of a live source URL: 63 bits of its
+// FNV-1a hash.
+func urlID(u string) int {
+	h := fnv.New64a()
+	_, _ = h.Write([]byte(u))
+	return int(h.Sum64() & math.MaxInt64)
 }
 
 // downLocked reports whether the source counts as failed at now: its last

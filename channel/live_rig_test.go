@@ -35,6 +35,8 @@ type liveRig struct {
 	srcURL string // with user information, which must never show
 	e      *Engine
 	srv    *httptest.Server
+	opts   []Option                      // e's options
+	others []*Engine                     // more engines on the same schedule directory (addEngine)
 	seen   map[string]map[int64]*seenSeg // by playlist name, by media sequence number
 	last   map[string]int64              // by playlist name: the last media sequence
 }
@@ -80,7 +82,8 @@ func newLiveRig(t *testing.T, c *clock, extra ...Option) *liveRig {
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	opts := []Option{WithClock(now), WithFS(EmbeddedFS()), WithLogger(quietLogger()), WithScheduleDir(t.TempDir()), WithContext(ctx)}
-	e, err := New(DefaultConfig(), append(opts, extra...)...)
+	r.opts = append(opts, extra...)
+	e, err := New(DefaultConfig(), r.opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -94,20 +97,36 @@ func newLiveRig(t *testing.T, c *clock, extra ...Option) *liveRig {
 	return r
 }
 
+// addEngine starts another engine like the rig's on the same schedule
+// directory and clock, and serves its channels.
+func (r *liveRig) addEngine() *httptest.Server {
+	e, err := New(DefaultConfig(), r.opts...)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	r.others = append(r.others, e)
+	srv := httptest.NewServer(e.Handler())
+	r.t.Cleanup(srv.Close)
+	return srv
+}
+
 // step moves the clock on by d and waits until every running poller of
 // the channel has polled the source at the new time.
 func (r *liveRig) step(d time.Duration) {
 	r.t.Helper()
 	r.c.Add(d)
 	now := r.c.Now()
-	ch := r.e.staticChannel("1")
-	ch.resolve(ch.tl.Load(), now)
-	ch.feedMu.Lock()
 	var feeds []*liveFeed
-	for _, f := range ch.feeds {
-		feeds = append(feeds, f)
+	for _, e := range append([]*Engine{r.e}, r.others...) {
+		ch := e.staticChannel("1")
+		_ = e.refreshSchedule(ch)
+		ch.resolve(ch.tl.Load(), now)
+		ch.feedMu.Lock()
+		for _, f := range ch.feeds {
+			feeds = append(feeds, f)
+		}
+		ch.feedMu.Unlock()
 	}
-	ch.feedMu.Unlock()
 	for _, f := range feeds {
 		testutil.Eventually(r.t, 10*time.Second, func() bool {
 			f.mu.Lock()

@@ -1,6 +1,7 @@
 package channel
 
 import (
+	"bytes"
 	"encoding/json"
 	"strings"
 	"testing"
@@ -219,5 +220,31 @@ func TestLiveSwitch(t *testing.T) {
 	}
 	if st := r.status(); st.Live {
 		t.Errorf("status after switching back: %+v", st)
+	}
+}
+
+// TestLiveTwoEngines runs two engines on one schedule directory that poll
+// the same live source at the same instants: their playlists stay
+// identical through the live item and after it.
+func TestLiveTwoEngines(t *testing.T) {
+	c := newClock(liveBase.Add(10 * time.Second))
+	r := newLiveRig(t, c, withLivePoll(2*time.Millisecond))
+	srv2 := r.addEngine()
+	status, body := apiCall(t, "POST", r.srv.URL+"/api/v1/channels/1/switch", testToken, `{"url":"`+r.srcURL+`","duration":"9s"}`, nil)
+	if status != 201 {
+		t.Fatalf("switch: %d %s", status, body)
+	}
+	for c.Now().Before(liveBase.Add(28 * time.Second)) {
+		r.step(250 * time.Millisecond)
+		for _, n := range []string{"video_0.m3u8", "audio_0.m3u8"} {
+			_, _, b1 := get(t, r.srv.URL+"/channels/1/"+n)
+			_, _, b2 := get(t, srv2.URL+"/channels/1/"+n)
+			if !bytes.Equal(bytes.TrimSuffix(b1, []byte("#EXT-X-ENDLIST\n")), b2) {
+				t.Fatalf("%s at %s differs between the engines:\n%s\n----\n%s", n, c.Now().Format(time.RFC3339Nano), b1, b2)
+			}
+		}
+	}
+	if !strings.Contains(string(r.fetch("video_0.m3u8").Encode()), "seg/"+liveAssetPrefix) {
+		t.Fatal("no live segment in the window")
 	}
 }

@@ -412,10 +412,13 @@ func (ch *channel) media(t int, now time.Time) (*hls.Media, error) {
 			Bitrate:         cs.src.bitrate,
 			Duration:        pl.dur.Seconds(),
 			Title:           cs.src.title,
-			URI:             resourceURL(a, cs.src.res),
+			URI:             cs.src.url,
 		}
 		if init := cs.src.init; init != nil && (first || pl.k == 0 || cs.disc || init != prevInit) {
-			s.Map = &hls.Map{URI: resourceURL(a, init.res), ByteRange: init.byteRange}
+			s.Map = &hls.Map{URI: init.url, ByteRange: init.byteRange}
+			if init.url == "" {
+				s.Map.URI = resourceURL(a, init.res)
+			}
 		}
 		prevInit = cs.src.init
 		if ks := cs.src.keys; (first && ks != nil) || (!first && ks != prevKeys) {
@@ -441,6 +444,9 @@ func (ch *channel) media(t int, now time.Time) (*hls.Media, error) {
 		}
 		for _, dr := range cs.src.dateRanges {
 			s.DateRanges = append(s.DateRanges, moveDateRange(dr, cs.src.pdt, s.ProgramDateTime, suffix))
+		}
+		if s.URI == "" {
+			s.URI = resourceURL(a, cs.src.res)
 		}
 		markBreak(s, pl, pieceStart)
 		m.Segments = append(m.Segments, s)
