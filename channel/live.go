@@ -97,11 +97,11 @@ func (e *Engine) feedFor(ch *channel, it *ScheduleItem, start time.Duration) (*l
 	}
 	f := &liveFeed{
 		e: e, ch: ch, item: it.ID, url: it.URL, start: start,
-		asset:  &asset{id: liveAssetPrefix + it.ID, uri: it.URL, format: ch.template.format, version: 3},
-		slate:  s,
-		res:    map[int]loc{},
-		inits:  map[string]*initSection{},
-		td:     time.Second,
+		asset: &asset{id: liveAssetPrefix + it.ID, uri: it.URL, format: ch.template.format, version: 3},
+		slate: s,
+		res:   map[int]loc{},
+		inits: map[string]*initSection{},
+		td:    time.Second,
 	}
 	for range ch.tracks {
 		f.tracks = append(f.tracks, liveTrack{src: -1, nextSeq: -1, slateK: -1})
