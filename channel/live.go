@@ -39,6 +39,8 @@ type liveFeed struct {
 	asset *asset // "_live-{item}": the resources of the source segments
 	slate *asset
 
+	log   *liveLog // nil: placements are this engine's own
+
 	mu      sync.Mutex
 	running bool
 	master  bool // the source's renditions are known
@@ -64,9 +66,12 @@ type liveRendition struct {
 
 // srcSeg is a segment of a live source listing.
 type srcSeg struct {
-	seq  int64
-	disc bool
-	seg  *seg
+	seq       int64
+	disc      bool
+	seg       *seg
+	url       string // the source's URL of the segment
+	init      string // and of its init section ("" for none)
+	initRange *hls.ByteRange
 }
 
 // liveTrack is what one channel track placed on a live span.
@@ -95,7 +100,12 @@ func (e *Engine) feedFor(ch *channel, it *ScheduleItem, start time.Duration) (*l
 	if err != nil {
 		return nil, err
 	}
+	var log *liveLog
+	if e.scheduleDir != "" {
+		log = newLiveLog(e.scheduleDir, ch.id, it)
+	}
 	f := &liveFeed{
+		log: log,
 		e: e, ch: ch, item: it.ID, url: it.URL, start: start,
 		asset: &asset{id: liveAssetPrefix + it.ID, uri: it.URL, format: ch.template.format, version: 3},
 		slate: s,
@@ -389,23 +399,16 @@ func (f *liveFeed) update(r *liveRendition, m *hls.Media) error {
 	f.td = td
 	var segs []srcSeg
 	var init *initSection
+	var initURL string
+	var initRange *hls.ByteRange
 	for i, s := range m.Segments {
 		if s.Map != nil {
 			l, err := r.at.resolve(s.Map.URI)
 			if err != nil {
 				return err
 			}
-			key := l.name
-			if s.Map.ByteRange != nil {
-				key += fmt.Sprintf("@%d", s.Map.ByteRange.Length)
-				if s.Map.ByteRange.Offset != nil {
-					key += fmt.Sprintf(":%d", *s.Map.ByteRange.Offset)
-				}
-			}
-			if init = f.inits[key]; init == nil {
-				init = &initSection{res: -1, url: f.addRes(l), byteRange: s.Map.ByteRange}
-				f.inits[key] = init
-			}
+			initURL, initRange = l.name, s.Map.ByteRange
+			init = f.initFor(initURL, initRange)
 		}
 		if (init != nil) != (f.asset.format == formatFMP4) {
 			want := "MPEG-TS"
@@ -426,8 +429,11 @@ func (f *liveFeed) update(r *liveRendition, m *hls.Media) error {
 			continue
 		}
 		segs = append(segs, srcSeg{
-			seq:  m.MediaSequence + int64(i),
-			disc: s.Discontinuity,
+			seq:       m.MediaSequence + int64(i),
+			disc:      s.Discontinuity,
+			url:       l.name,
+			init:      initURL,
+			initRange: initRange,
 			seg:  &seg{dur: dur, res: -1, url: f.addRes(l), init: init, pdt: s.ProgramDateTime, gap: s.Gap, tags: cloneStrings(s.Tags)},
 		})
 	}
@@ -438,6 +444,27 @@ func (f *liveFeed) update(r *liveRendition, m *hls.Media) error {
 		f.lastNew = f.e.now()
 	}
 	return nil
+}
+
+// initFor returns the init section at URL u (with byte range br), the same
+// one for the same section. f.mu must be held.
+func (f *liveFeed) initFor(u string, br *hls.ByteRange) *initSection {
+	if u == "" {
+		return nil
+	}
+	key := u
+	if br != nil {
+		key += fmt.Sprintf("@%d", br.Length)
+		if br.Offset != nil {
+			key += fmt.Sprintf(":%d", *br.Offset)
+		}
+	}
+	init := f.inits[key]
+	if init == nil {
+		init = &initSection{res: -1, url: f.addRes(loc{name: u}), byteRange: br}
+		f.inits[key] = init
+	}
+	return init
 }
 
 // addRes adds a resource of the live asset and returns its URI relative

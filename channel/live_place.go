@@ -9,7 +9,8 @@ import (
 // the last one placed, or, when there is none, the slate. A track waits
 // for a late source segment up to half a target duration while the source
 // is not down; it never waits once the span has ended, so the segments of
-// a past span are final.
+// a past span are final. A segment another engine placed first (the
+// placement log) is taken as it is.
 func (f *liveFeed) advance(p, end time.Duration, now time.Time) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -18,24 +19,94 @@ func (f *liveFeed) advance(p, end time.Duration, now time.Time) {
 		return
 	}
 	down := f.downLocked(now)
-	grace := f.td / 2
 	over := p >= end
 	for t := range f.tracks {
 		lt := &f.tracks[t]
 		for lt.next < limit {
-			usable := f.master && lt.src >= 0 && lt.src < len(f.srcs) && lt.srcErr == nil
-			if usable && down == nil {
-				if s, ok := f.pick(lt, f.srcs[lt.src], limit); ok {
-					f.placeLive(lt, s)
-					continue
-				}
+			if f.adoptLogged(t, lt) {
+				continue
 			}
-			if !over && down == nil && (usable || !f.master) && limit-lt.next < grace {
+			le, ok := f.candidate(t, lt, limit, down, over)
+			if !ok {
 				break // wait for the source
 			}
-			f.placeSlate(t, lt)
+			if f.log != nil {
+				got, err := f.log.create(t, len(lt.segs), le)
+				if err != nil {
+					f.e.logOnce("livelog/"+f.ch.id+"/"+err.Error(), "channel live placement log failed; this engine places on its own", logKeyChannel, f.ch.id, logKeyError, err)
+				}
+				le = got
+			}
+			f.apply(t, lt, le)
 		}
 	}
+}
+
+// candidate is what this engine would place next on track t: the next
+// source segment, the slate, or nothing yet (false) while it waits.
+func (f *liveFeed) candidate(t int, lt *liveTrack, limit time.Duration, down error, over bool) (liveEntry, bool) {
+	usable := f.master && lt.src >= 0 && lt.src < len(f.srcs) && lt.srcErr == nil
+	if usable && down == nil {
+		if s, ok := f.pick(lt, f.srcs[lt.src], limit); ok {
+			resumed := lt.slateK >= 0 || lt.nextSeq < 0 || s.seq != lt.nextSeq
+			return liveEntry{Start: lt.next, Dur: s.seg.dur, Disc: len(lt.segs) > 0 && (s.disc || resumed), Slate: -1,
+				URL: s.url, Seq: s.seq, Init: s.init, InitRange: s.initRange, Tags: s.seg.tags, Gap: s.seg.gap}, true
+		}
+	}
+	if !over && down == nil && (usable || !f.master) && limit-lt.next < f.td/2 {
+		return liveEntry{}, false
+	}
+	base := f.slateTrack(t)
+	k := max(lt.slateK, 0)
+	bs := base.segs[k]
+	// Every run of the slate, and every pass of it, starts with
+	// EXT-X-DISCONTINUITY.
+	disc := len(lt.segs) > 0 && (lt.slateK < 0 || k == 0 || bs.disc)
+	return liveEntry{Start: lt.next, Dur: bs.dur, Disc: disc, Slate: k}, true
+}
+
+// adoptLogged takes segment len(lt.segs) of track t from the placement
+// log, when an engine placed it.
+func (f *liveFeed) adoptLogged(t int, lt *liveTrack) bool {
+	if f.log == nil {
+		return false
+	}
+	le, ok, err := f.log.load(t, len(lt.segs))
+	if err != nil {
+		f.e.logOnce("livelog/"+f.ch.id+"/"+err.Error(), "channel live placement log unreadable", logKeyChannel, f.ch.id, logKeyError, err)
+	}
+	if !ok {
+		return false
+	}
+	f.apply(t, lt, le)
+	return true
+}
+
+// apply appends a placed segment to track t.
+func (f *liveFeed) apply(t int, lt *liveTrack, le liveEntry) {
+	cs := cseg{start: lt.next, dur: le.Dur, disc: le.Disc && len(lt.segs) > 0}
+	if le.Slate >= 0 {
+		base := f.slateTrack(t)
+		k := le.Slate % len(base.segs)
+		cs.src, cs.asset = base.segs[k].src, f.slate
+		lt.slateK = (k + 1) % len(base.segs)
+	} else {
+		cs.src = &seg{dur: le.Dur, res: -1, url: f.addRes(loc{name: le.URL}), init: f.initFor(le.Init, le.InitRange), tags: le.Tags, gap: le.Gap}
+		cs.asset = f.asset
+		lt.nextSeq = le.Seq + 1
+		lt.slateK = -1
+	}
+	if len(lt.segs) == 0 {
+		lt.tagsList = append(lt.tagsList, 0)
+		lt.tags = 1
+	} else {
+		lt.tagsList = append(lt.tagsList, lt.tags)
+		if cs.disc {
+			lt.tags++
+		}
+	}
+	lt.segs = append(lt.segs, cs)
+	lt.next += cs.dur
 }
 
 // pick returns the source segment that follows the last one placed on lt,
@@ -62,39 +133,6 @@ func (f *liveFeed) pick(lt *liveTrack, r *liveRendition, limit time.Duration) (s
 		return srcSeg{}, false
 	}
 	return r.segs[max(n-2, 0)], true
-}
-
-// placeLive appends source segment s to lt.
-func (f *liveFeed) placeLive(lt *liveTrack, s srcSeg) {
-	resumed := lt.slateK >= 0 || lt.nextSeq < 0 || s.seq != lt.nextSeq
-	f.appendSeg(lt, cseg{start: lt.next, dur: s.seg.dur, disc: len(lt.segs) > 0 && (s.disc || resumed), src: s.seg, asset: f.asset})
-	lt.nextSeq = s.seq + 1
-	lt.slateK = -1
-}
-
-// placeSlate appends the next segment of the slate to lt: every run of the
-// slate, and every pass of it, starts with EXT-X-DISCONTINUITY.
-func (f *liveFeed) placeSlate(t int, lt *liveTrack) {
-	base := f.slateTrack(t)
-	k := max(lt.slateK, 0)
-	bs := base.segs[k]
-	disc := len(lt.segs) > 0 && (lt.slateK < 0 || k == 0 || bs.disc)
-	f.appendSeg(lt, cseg{start: lt.next, dur: bs.dur, disc: disc, src: bs.src, asset: f.slate})
-	lt.slateK = (k + 1) % len(base.segs)
-}
-
-func (f *liveFeed) appendSeg(lt *liveTrack, cs cseg) {
-	if len(lt.segs) == 0 {
-		lt.tagsList = append(lt.tagsList, 0)
-		lt.tags = 1
-	} else {
-		lt.tagsList = append(lt.tagsList, lt.tags)
-		if cs.disc {
-			lt.tags++
-		}
-	}
-	lt.segs = append(lt.segs, cs)
-	lt.next += cs.dur
 }
 
 // slateTrack is one pass of the slate for channel track t.

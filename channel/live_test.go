@@ -223,9 +223,10 @@ func TestLiveSwitch(t *testing.T) {
 	}
 }
 
-// TestLiveTwoEngines runs two engines on one schedule directory that poll
-// the same live source at the same instants: their playlists stay
-// identical through the live item and after it.
+// TestLiveTwoEngines runs engines on one schedule directory: two that
+// poll the live source from the start, one that starts during the live
+// item and one after it. Through the placement log their playlists stay
+// identical during the live item and after it.
 func TestLiveTwoEngines(t *testing.T) {
 	c := newClock(liveBase.Add(10 * time.Second))
 	r := newLiveRig(t, c, withLivePoll(2*time.Millisecond))
@@ -234,15 +235,33 @@ func TestLiveTwoEngines(t *testing.T) {
 	if status != 201 {
 		t.Fatalf("switch: %d %s", status, body)
 	}
+	servers := []string{srv2.URL}
 	for c.Now().Before(liveBase.Add(28 * time.Second)) {
 		r.step(250 * time.Millisecond)
+		if c.Now().Equal(liveBase.Add(16 * time.Second)) {
+			// An engine that starts (or restarts) during the live item.
+			servers = append(servers, r.addEngine().URL)
+		}
 		for _, n := range []string{"video_0.m3u8", "audio_0.m3u8"} {
-			_, _, b1 := get(t, r.srv.URL+"/channels/1/"+n)
-			_, _, b2 := get(t, srv2.URL+"/channels/1/"+n)
-			if !bytes.Equal(bytes.TrimSuffix(b1, []byte("#EXT-X-ENDLIST\n")), b2) {
-				t.Fatalf("%s at %s differs between the engines:\n%s\n----\n%s", n, c.Now().Format(time.RFC3339Nano), b1, b2)
+			// The engines place segments in turn: whoever is asked first.
+			for i, srv := range servers {
+				_, _, b1 := get(t, r.srv.URL+"/channels/1/"+n)
+				_, _, b2 := get(t, srv+"/channels/1/"+n)
+				if i%2 == 1 {
+					_, _, b2 = get(t, srv+"/channels/1/"+n)
+					_, _, b1 = get(t, r.srv.URL+"/channels/1/"+n)
+				}
+				if !bytes.Equal(bytes.TrimSuffix(b1, []byte("#EXT-X-ENDLIST\n")), b2) {
+					t.Fatalf("%s at %s differs between engine 1 and %d:\n%s\n----\n%s", n, c.Now().Format(time.RFC3339Nano), i+2, b1, b2)
+				}
 			}
 		}
+	}
+	// An engine that starts after the live item lists what the others did.
+	srv4 := r.addEngine()
+	_, _, b1 := get(t, r.srv.URL+"/channels/1/video_0.m3u8")
+	if _, _, b4 := get(t, srv4.URL+"/channels/1/video_0.m3u8"); !bytes.Equal(bytes.TrimSuffix(b1, []byte("#EXT-X-ENDLIST\n")), b4) {
+		t.Fatalf("an engine started after the live item differs:\n%s\n----\n%s", b1, b4)
 	}
 	if !strings.Contains(string(r.fetch("video_0.m3u8").Encode()), "seg/"+liveAssetPrefix) {
 		t.Fatal("no live segment in the window")

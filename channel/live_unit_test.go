@@ -1,6 +1,7 @@
 package channel
 
 import (
+	"encoding/json"
 	"fmt"
 	"strings"
 	"testing"
@@ -101,13 +102,25 @@ func liveProbe(t *testing.T, data string) error {
 	if err := f.update(r, m); err != nil {
 		return err
 	}
+	f.master, f.srcs = true, []*liveRendition{r}
 	lt := &liveTrack{nextSeq: -1, slateK: -1}
 	for i := 0; i < len(r.segs)+1; i++ {
-		s, ok := f.pick(lt, r, lt.next+time.Millisecond)
+		// Just past where the track ends: it waits rather than play the
+		// slate when no source segment follows.
+		le, ok := f.candidate(0, lt, lt.next+time.Millisecond, nil, false)
 		if !ok {
 			break
 		}
-		f.placeLive(lt, s)
+		// Through the placement log's encoding.
+		b, err := json.Marshal(le)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var back liveEntry
+		if err := json.Unmarshal(b, &back); err != nil {
+			t.Fatal(err)
+		}
+		f.apply(0, lt, back)
 	}
 	for k, s := range lt.segs {
 		var id int
