@@ -39,7 +39,7 @@ type liveFeed struct {
 	asset *asset // "_live-{item}": the resources of the source segments
 	slate *asset
 
-	log   *liveLog // nil: placements are this engine's own
+	log *liveLog // nil: placements are this engine's own
 
 	mu      sync.Mutex
 	running bool
@@ -106,7 +106,7 @@ func (e *Engine) feedFor(ch *channel, it *ScheduleItem, start time.Duration) (*l
 	}
 	f := &liveFeed{
 		log: log,
-		e: e, ch: ch, item: it.ID, url: it.URL, start: start,
+		e:   e, ch: ch, item: it.ID, url: it.URL, start: start,
 		asset: &asset{id: liveAssetPrefix + it.ID, uri: it.URL, format: ch.template.format, version: 3},
 		slate: s,
 		res:   map[int]loc{},
@@ -434,7 +434,7 @@ func (f *liveFeed) update(r *liveRendition, m *hls.Media) error {
 			url:       l.name,
 			init:      initURL,
 			initRange: initRange,
-			seg:  &seg{dur: dur, res: -1, url: f.addRes(l), init: init, pdt: s.ProgramDateTime, gap: s.Gap, tags: cloneStrings(s.Tags)},
+			seg:       &seg{dur: dur, res: -1, url: f.addRes(l), init: init, pdt: s.ProgramDateTime, gap: s.Gap, tags: cloneStrings(s.Tags)},
 		})
 	}
 	r.segs = segs
