@@ -1,6 +1,9 @@
 package channel
 
-import "time"
+import (
+	"net/url"
+	"time"
+)
 
 // LiveSourceStatus is the state of the live source a channel plays
 // (ChannelStatus.LiveSource).
@@ -26,7 +29,7 @@ type LiveSourceStatus struct {
 func (f *liveFeed) status(now time.Time) *LiveSourceStatus {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	st := &LiveSourceStatus{Item: f.item, URL: redact(f.url), State: "starting", PollErrors: f.errs, LastNewSegment: f.lastNew.UTC()}
+	st := &LiveSourceStatus{Item: f.item, URL: withoutUser(f.url), State: "starting", PollErrors: f.errs, LastNewSegment: f.lastNew.UTC()}
 	if f.lastNew.IsZero() {
 		st.LastNewSegment = time.Time{}
 	}
@@ -49,4 +52,14 @@ func (f *liveFeed) status(now time.Time) *LiveSourceStatus {
 		st.Error = err.Error()
 	}
 	return st
+}
+
+// withoutUser returns a URL without its user information.
+func withoutUser(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "(invalid URL)"
+	}
+	u.User = nil
+	return u.String()
 }
