@@ -118,10 +118,14 @@ func (f *liveFeed) pick(lt *liveTrack, r *liveRendition, limit time.Duration) (s
 		return srcSeg{}, false
 	}
 	first, newest := r.segs[0].seq, r.segs[n-1].seq
-	if lt.nextSeq > newest {
-		return srcSeg{}, false // not listed yet
-	}
-	if lt.nextSeq >= first {
+	switch {
+	case lt.nextSeq > newest:
+		if lt.slateK < 0 || lt.nextSeq <= newest+3 {
+			return srcSeg{}, false // not listed yet
+		}
+		// Far behind what was played, on the slate: the source restarted
+		// its media sequence; rejoin its live edge.
+	case lt.nextSeq >= first:
 		if k := int(lt.nextSeq - first); lt.slateK < 0 || k >= n-2 {
 			return r.segs[k], true
 		}
@@ -185,8 +189,12 @@ func (ch *channel) resolve(tl *timeline, now time.Time) *timeline {
 				f.advance(p, pc.end, now)
 			}
 			pc.clip = f.snapshot(pc.clip.dur)
-			lt0 := pc.clip.tracks[0]
-			pc.open = p < pc.end && (len(lt0.segs) == 0 || pc.start+lt0.segs[len(lt0.segs)-1].start+lt0.segs[len(lt0.segs)-1].dur < pc.end)
+			pc.open = p < pc.end
+			for _, ct := range pc.clip.tracks {
+				if n := len(ct.segs); n == 0 || pc.start+ct.segs[n-1].start+ct.segs[n-1].dur < pc.end {
+					pc.open = true
+				}
+			}
 			for t := range nt {
 				segs, tags := ch.countIn(t, &pc)
 				segOff[t] += segs

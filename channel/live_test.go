@@ -267,3 +267,37 @@ func TestLiveTwoEngines(t *testing.T) {
 		t.Fatal("no live segment in the window")
 	}
 }
+
+// TestLiveSourceUnusable switches to a source that does not exist: the
+// slate plays from the switch on, /status says why, and switching back
+// returns to the loop.
+func TestLiveSourceUnusable(t *testing.T) {
+	c := newClock(liveBase.Add(10 * time.Second))
+	r := newLiveRig(t, c, withLivePoll(2*time.Millisecond))
+	sw := r.srv.URL + "/api/v1/channels/1/switch"
+	missing := strings.Replace(r.srcURL, "/master.m3u8", "/none.m3u8", 1)
+	if status, body := apiCall(t, "POST", sw, testToken, `{"url":"`+missing+`"}`, nil); status != 201 {
+		t.Fatalf("switch: %d %s", status, body)
+	}
+	for c.Now().Before(liveBase.Add(18 * time.Second)) {
+		r.step(250 * time.Millisecond)
+		r.fetch("video_0.m3u8")
+	}
+	if rs := r.runs("video_0.m3u8"); len(rs) != 2 || rs[1].kind != "slate" || !rs[1].start.Equal(liveBase.Add(12*time.Second)) {
+		t.Fatalf("runs %s, want the slate from the switch", kinds(rs))
+	}
+	st := r.status()
+	if !st.Live || st.LiveSource.State != "slate" || !strings.Contains(st.LiveSource.Error, "404") {
+		t.Fatalf("status: %+v", st.LiveSource)
+	}
+	if status, body := apiCall(t, "POST", sw, testToken, `{"to":"vod"}`, nil); status != 200 {
+		t.Fatalf("switch back: %d %s", status, body)
+	}
+	for c.Now().Before(liveBase.Add(24 * time.Second)) {
+		r.step(250 * time.Millisecond)
+		r.fetch("video_0.m3u8")
+	}
+	if rs := r.runs("video_0.m3u8"); len(rs) != 3 || rs[2].kind != "vod" {
+		t.Fatalf("runs %s, want the loop after switching back", kinds(rs))
+	}
+}

@@ -156,3 +156,45 @@ func FuzzLiveSourcePlaylist(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, data string) { _ = liveProbe(t, data) })
 }
+
+// TestLivePick checks which source segment a track plays next.
+func TestLivePick(t *testing.T) {
+	listing := func(first, n int64) *liveRendition {
+		r := &liveRendition{}
+		for s := first; s < first+n; s++ {
+			r.segs = append(r.segs, srcSeg{seq: s, seg: &seg{dur: time.Second}})
+		}
+		return r
+	}
+	f := &liveFeed{td: time.Second}
+	for _, tc := range []struct {
+		name            string
+		nextSeq, slateK int
+		placed          int           // segments placed already
+		gap             time.Duration // from the end of the placed segments to where the span is
+		want            int64         // -1: none
+	}{
+		{"start: one behind the edge", -1, -1, 0, 0, 14},
+		{"start far behind: the slate first", -1, -1, 0, 5 * time.Second, -1},
+		{"the next one", 12, -1, 3, 0, 12},
+		{"not listed yet", 16, -1, 3, 0, -1},
+		{"left the window: the edge", 3, -1, 3, 0, 14},
+		{"after the slate, near the edge: the next one", 14, 0, 3, 0, 14},
+		{"after the slate, far from the edge: the edge", 11, 0, 3, 0, 14},
+		{"after the slate, not listed yet", 17, 1, 3, 0, -1},
+		{"after the slate, the source restarted its sequence", 900, 1, 3, 0, 14},
+	} {
+		lt := &liveTrack{nextSeq: int64(tc.nextSeq), slateK: tc.slateK}
+		for range tc.placed {
+			lt.segs = append(lt.segs, cseg{})
+		}
+		s, ok := f.pick(lt, listing(10, 6), lt.next+tc.gap)
+		got := int64(-1)
+		if ok {
+			got = s.seq
+		}
+		if got != tc.want {
+			t.Errorf("%s: %d, want %d", tc.name, got, tc.want)
+		}
+	}
+}
