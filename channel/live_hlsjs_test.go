@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -90,8 +91,10 @@ func TestLiveHLSJS(t *testing.T) {
 	if status != 201 {
 		t.Fatalf("switch: %d %s", status, body)
 	}
+	// (The slate may show up in the live part on a loaded machine.)
+	played := regexp.MustCompile(`^vod live( (live|slate))* vod$`)
 	poll("plays the live source and the loop again", 90*time.Second, func() bool {
-		return strings.HasSuffix(strings.Join(st.Kinds, " "), "vod live vod")
+		return played.MatchString(strings.Join(st.Kinds, " "))
 	})
 	at := st.Time
 	poll("keeps playing after the live item", 30*time.Second, func() bool { return st.Time > at+2 })
