@@ -21,6 +21,7 @@ const (
 	logKeyChannel = "channel"
 	logKeyAsset   = "asset"
 	logKeyURI     = "uri"
+	logKeyItem    = "item"
 	logKeyError   = "err"
 )
 

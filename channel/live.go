@@ -28,8 +28,9 @@ var errSourceStale = errors.New("no new segment for 1.5 target durations")
 // liveFeed is the state of one live schedule item on one engine: the
 // source's latest playlists (kept fresh by a poller) and, per channel
 // track, the segments the channel has placed on the item's span so far.
-// Placed segments never change, so an engine's playlists only grow; the
-// placement is what this engine saw of the source (see README).
+// Placed segments never change, so an engine's playlists only grow; with
+// a schedule directory they are shared through the placement log
+// (liveLog), so every engine places the same ones.
 type liveFeed struct {
 	e     *Engine
 	ch    *channel
@@ -203,7 +204,7 @@ func (f *liveFeed) pollOnce(ctx context.Context) {
 	f.polled = at
 	if err != nil {
 		if f.err == nil || f.err.Error() != err.Error() {
-			f.e.log.Warn("channel live source failed", logKeyChannel, f.ch.id, "item", f.item, logKeyError, err)
+			f.e.log.Warn("channel live source failed", logKeyChannel, f.ch.id, logKeyItem, f.item, logKeyError, err)
 		}
 		f.err = err
 		f.errs++
@@ -211,7 +212,7 @@ func (f *liveFeed) pollOnce(ctx context.Context) {
 		return
 	}
 	if f.err != nil {
-		f.e.log.Info("channel live source is back", logKeyChannel, f.ch.id, "item", f.item)
+		f.e.log.Info("channel live source is back", logKeyChannel, f.ch.id, logKeyItem, f.item)
 	}
 	f.err = nil
 	f.lastOK = now
