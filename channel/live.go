@@ -60,6 +60,7 @@ type liveFeed struct {
 // liveRendition is one polled media playlist of a live source.
 type liveRendition struct {
 	at    loc
+	subs  bool     // subtitles: WebVTT segments whatever the channel's format
 	segs  []srcSeg // the latest listing
 	last  int64    // newest media sequence number seen, -1 for none
 	polls int
@@ -263,7 +264,7 @@ func (f *liveFeed) readMaster(ctx context.Context) error {
 	}
 	var srcs []*liveRendition
 	picks := make([]int, len(f.ch.tracks))
-	add := func(ref string) (int, error) {
+	add := func(ref string, subs bool) (int, error) {
 		l, err := at.resolve(ref)
 		if err != nil {
 			return 0, err
@@ -273,7 +274,7 @@ func (f *liveFeed) readMaster(ctx context.Context) error {
 				return i, nil
 			}
 		}
-		srcs = append(srcs, &liveRendition{at: l, last: -1})
+		srcs = append(srcs, &liveRendition{at: l, subs: subs, last: -1})
 		return len(srcs) - 1, nil
 	}
 	switch pl := pl.(type) {
@@ -306,7 +307,7 @@ func (f *liveFeed) readMaster(ctx context.Context) error {
 			if ref == "" {
 				continue
 			}
-			i, err := add(ref)
+			i, err := add(ref, tr.kind == hls.MediaTypeSubtitles)
 			if err != nil {
 				return err
 			}
@@ -411,7 +412,7 @@ func (f *liveFeed) update(r *liveRendition, m *hls.Media) error {
 			initURL, initRange = l.name, s.Map.ByteRange
 			init = f.initFor(initURL, initRange)
 		}
-		if (init != nil) != (f.asset.format == formatFMP4) {
+		if !r.subs && (init != nil) != (f.asset.format == formatFMP4) {
 			want := "MPEG-TS"
 			if f.asset.format == formatFMP4 {
 				want = "fMP4"

@@ -35,8 +35,9 @@ type liveRig struct {
 	srcURL string // with user information, which must never show
 	e      *Engine
 	srv    *httptest.Server
-	opts   []Option                      // e's options
-	others []*Engine                     // more engines on the same schedule directory (addEngine)
+	opts   []Option  // e's options
+	others []*Engine // more engines on the same schedule directory (addEngine)
+	cfg    Config
 	seen   map[string]map[int64]*seenSeg // by playlist name, by media sequence number
 	last   map[string]int64              // by playlist name: the last media sequence
 }
@@ -54,7 +55,14 @@ const liveSecret = "s3cret-pw"
 
 func newLiveRig(t *testing.T, c *clock, extra ...Option) *liveRig {
 	t.Helper()
-	set, err := testmedia.Load(testmedia.TS)
+	return newLiveRigWith(t, c, DefaultConfig(), testmedia.TS, extra...)
+}
+
+// newLiveRigWith is newLiveRig with another config (its channel "1") and
+// a live source of another flavour of the test media.
+func newLiveRigWith(t *testing.T, c *clock, cfg Config, flavour string, extra ...Option) *liveRig {
+	t.Helper()
+	set, err := testmedia.Load(flavour)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -62,7 +70,7 @@ func newLiveRig(t *testing.T, c *clock, extra ...Option) *liveRig {
 	if c != nil {
 		now = c.Now
 	}
-	r := &liveRig{t: t, c: c, seen: map[string]map[int64]*seenSeg{}, last: map[string]int64{}}
+	r := &liveRig{t: t, c: c, cfg: cfg, seen: map[string]map[int64]*seenSeg{}, last: map[string]int64{}}
 	r.src = livesource.New(livesource.Config{Set: set, Clock: now, WithPDT: true, Window: 6})
 	srcSrv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		if r.fail.Load() {
@@ -83,7 +91,7 @@ func newLiveRig(t *testing.T, c *clock, extra ...Option) *liveRig {
 	t.Cleanup(cancel)
 	opts := []Option{WithClock(now), WithFS(EmbeddedFS()), WithLogger(quietLogger()), WithScheduleDir(t.TempDir()), WithContext(ctx)}
 	r.opts = append(opts, extra...)
-	e, err := New(DefaultConfig(), r.opts...)
+	e, err := New(r.cfg, r.opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -100,7 +108,7 @@ func newLiveRig(t *testing.T, c *clock, extra ...Option) *liveRig {
 // addEngine starts another engine like the rig's on the same schedule
 // directory and clock, and serves its channels.
 func (r *liveRig) addEngine() *httptest.Server {
-	e, err := New(DefaultConfig(), r.opts...)
+	e, err := New(r.cfg, r.opts...)
 	if err != nil {
 		r.t.Fatal(err)
 	}

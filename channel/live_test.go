@@ -3,11 +3,14 @@ package channel
 import (
 	"bytes"
 	"encoding/json"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/pullpush/pullpush/hls"
+	"github.com/pullpush/pullpush/internal/testmedia"
 	"github.com/pullpush/pullpush/internal/testutil"
 )
 
@@ -299,5 +302,76 @@ func TestLiveSourceUnusable(t *testing.T) {
 	}
 	if rs := r.runs("video_0.m3u8"); len(rs) != 3 || rs[2].kind != "vod" {
 		t.Fatalf("runs %s, want the loop after switching back", kinds(rs))
+	}
+}
+
+// TestLiveFMP4 plays an fMP4 live source in an fMP4 channel (the bundled
+// fMP4 slate as its loop): the live segments come with their EXT-X-MAP,
+// proxied like the segments, and ffmpeg decodes the window across both
+// transitions.
+func TestLiveFMP4(t *testing.T) {
+	cfg := Config{Channels: []ChannelConfig{{ID: "1", Start: DefaultStart(), Assets: []AssetConfig{{ID: "loop", URI: slateFMP4}}}}}
+	c := newClock(DefaultStart().Add(100*time.Hour + 10*time.Second))
+	r := newLiveRigWith(t, c, cfg, testmedia.FMP4, withLivePoll(2*time.Millisecond))
+	status, body := apiCall(t, "POST", r.srv.URL+"/api/v1/channels/1/switch", testToken, `{"url":"`+r.srcURL+`","duration":"8s"}`, nil)
+	if status != 201 {
+		t.Fatalf("switch: %d %s", status, body)
+	}
+	var m *hls.Media
+	for range 4 * 20 {
+		r.step(250 * time.Millisecond)
+		m = r.fetch("video_0.m3u8")
+	}
+	rs := r.runs("video_0.m3u8")
+	if len(rs) != 3 || rs[1].kind != "live" || rs[2].kind != "vod" {
+		t.Fatalf("runs %s, want vod, live, vod (errors %+v)", kinds(rs), r.status().Errors)
+	}
+	var maps []string
+	for _, s := range m.Segments {
+		if s.Map != nil {
+			maps = append(maps, s.Map.URI)
+		}
+	}
+	var liveMap string
+	for _, u := range maps {
+		if strings.HasPrefix(u, "seg/"+liveAssetPrefix) {
+			liveMap = u
+		}
+	}
+	if liveMap == "" || !strings.HasSuffix(r.liveSource(liveMap), "/video_lo/init.mp4") {
+		t.Fatalf("no EXT-X-MAP of the live source's video_lo in %q", maps)
+	}
+	if status, _, b := get(t, r.srv.URL+"/channels/1/"+liveMap); status != 200 || len(b) == 0 {
+		t.Fatalf("live init section: %d", status)
+	}
+	// ffmpeg's HLS demuxer keeps the first init section's decoder
+	// configuration across an EXT-X-MAP change, so it decodes the live part
+	// on its own: a closed playlist of the channel's live segments.
+	live := &hls.Media{Version: m.Version, TargetDuration: m.TargetDuration, Endlist: true}
+	for _, s := range m.Segments {
+		if segKind(s.URI) == "live" {
+			c := *s
+			c.URI = r.srv.URL + "/channels/1/" + s.URI
+			c.Discontinuity = c.Discontinuity && len(live.Segments) > 0
+			if len(live.Segments) == 0 {
+				c.Map = &hls.Map{URI: r.srv.URL + "/channels/1/" + liveMap}
+			} else if c.Map != nil {
+				c.Map = &hls.Map{URI: r.srv.URL + "/channels/1/" + c.Map.URI}
+			}
+			c.DateRanges = nil
+			live.Segments = append(live.Segments, &c)
+		}
+	}
+	pl := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", mpegURL)
+		_, _ = w.Write(live.Encode())
+	}))
+	defer pl.Close()
+	frames, stderr := testutil.DecodeFrames(t, pl.URL+"/live.m3u8")
+	if want := 8 * 25; len(frames) < want-25 {
+		t.Errorf("ffmpeg decoded %d frames of the 8 s live part, want about %d\n%s", len(frames), want, stderr)
+	}
+	if msg := testutil.DecoderErrors(stderr); msg != "" {
+		t.Errorf("ffmpeg: %s", msg)
 	}
 }

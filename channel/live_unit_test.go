@@ -198,3 +198,17 @@ func TestLivePick(t *testing.T) {
 		}
 	}
 }
+
+// TestLiveNeedsSlateFit refuses a live item in a channel whose target
+// duration is shorter than the slate's segments (the slate fills in when
+// the source fails).
+func TestLiveNeedsSlateFit(t *testing.T) {
+	fsys := testFS(map[string]synth{"one": basic(8, 1)})
+	c := newClock(DefaultStart().Add(time.Hour))
+	cfg := Config{Channels: []ChannelConfig{{ID: "x", Start: DefaultStart(), Assets: []AssetConfig{{ID: "one", URI: "embed:one"}}}}}
+	e := newEngine(t, cfg, c, fsys, WithScheduleDir(t.TempDir()))
+	_, err := e.SwitchLive("x", "", SwitchSpec{URL: "http://127.0.0.1:1/live.m3u8"})
+	if err == nil || !strings.Contains(err.Error(), "the slate, which fills in for a failing live source, has 2s segments; the channel's target duration is 1s") {
+		t.Fatalf("switch in a 1 s channel: %v", err)
+	}
+}

@@ -360,6 +360,13 @@ func (e *Engine) scheduleTimeline(ch *channel, items []ScheduleItem) (*timeline,
 			if err != nil {
 				return nil, fmt.Errorf("item %q: %w", it.ID, err)
 			}
+			for _, tr := range f.slate.tracks() {
+				for _, sg := range tr.segs {
+					if td := int(math.Round(sg.dur.Seconds())); td > ch.targetDuration {
+						return nil, fmt.Errorf("item %q: the slate, which fills in for a failing live source, has %ds segments; the channel's target duration is %ds", it.ID, td, ch.targetDuration)
+					}
+				}
+			}
 			assets[f.slate.id] = f.slate
 			sp.planned = time.Duration(it.Duration)
 			dur := sp.planned
