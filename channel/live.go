@@ -59,11 +59,14 @@ type liveFeed struct {
 
 // liveRendition is one polled media playlist of a live source.
 type liveRendition struct {
-	at    loc
-	subs  bool     // subtitles: WebVTT segments whatever the channel's format
-	segs  []srcSeg // the latest listing
-	last  int64    // newest media sequence number seen, -1 for none
-	polls int
+	at      loc
+	subs    bool     // subtitles: WebVTT segments whatever the channel's format
+	segs    []srcSeg // the latest listing
+	last    int64    // newest media sequence number seen, -1 for none
+	polls   int
+	err     error     // the last poll's error, nil after a good poll
+	lastOK  time.Time // engine clock: the last good poll
+	lastNew time.Time // engine clock: when it last listed a new segment
 }
 
 // srcSeg is a segment of a live source listing.
@@ -231,20 +234,34 @@ func (f *liveFeed) readSource(ctx context.Context) error {
 	f.mu.Lock()
 	srcs := f.srcs
 	f.mu.Unlock()
+	var first error
 	for _, r := range srcs {
-		data, err := f.e.fetch.get(ctx, r.at.name)
-		if err != nil {
-			return err
+		err := f.readRendition(ctx, r)
+		now := f.e.now()
+		f.mu.Lock()
+		r.err = err
+		if err == nil {
+			r.lastOK = now
 		}
-		m, err := hls.ParseMedia(data)
-		if err != nil {
-			return fmt.Errorf("parse %s: %w", r.at, err)
-		}
-		if err := f.update(r, m); err != nil {
-			return err
+		f.mu.Unlock()
+		if first == nil {
+			first = err
 		}
 	}
-	return nil
+	return first
+}
+
+// readRendition polls one media playlist of the source.
+func (f *liveFeed) readRendition(ctx context.Context, r *liveRendition) error {
+	data, err := f.e.fetch.get(ctx, r.at.name)
+	if err != nil {
+		return err
+	}
+	m, err := hls.ParseMedia(data)
+	if err != nil {
+		return fmt.Errorf("parse %s: %w", r.at, err)
+	}
+	return f.update(r, m)
 }
 
 // readMaster reads the source's multivariant playlist and maps the
@@ -443,7 +460,8 @@ func (f *liveFeed) update(r *liveRendition, m *hls.Media) error {
 	r.polls++
 	if n := len(segs); n > 0 && segs[n-1].seq > r.last {
 		r.last = segs[n-1].seq
-		f.lastNew = f.e.now()
+		r.lastNew = f.e.now()
+		f.lastNew = r.lastNew
 	}
 	return nil
 }
@@ -489,16 +507,31 @@ func urlID(u string) int {
 	return int(h.Sum64() & math.MaxInt64)
 }
 
-// downLocked reports whether the source counts as failed at now: its last
-// poll failed and no poll succeeded for 1.5 target durations, or it listed
-// no new segment for as long. f.mu must be held.
-func (f *liveFeed) downLocked(now time.Time) error {
+// downFor reports whether source rendition r (nil: the source before its
+// renditions are known) counts as failed at now: its polls failed for 1.5
+// target durations, or it listed no new segment for as long. f.mu must be
+// held.
+func (f *liveFeed) downFor(r *liveRendition, now time.Time) error {
 	limit := f.td * 3 / 2
 	switch {
-	case f.err != nil && now.Sub(f.lastOK) > limit:
-		return f.err
-	case !f.lastNew.IsZero() && now.Sub(f.lastNew) > limit:
-		return errSourceStale
+	case r == nil:
+		if f.err != nil && now.Sub(f.lastOK) > limit {
+			return f.err
+		}
+	case r.err != nil && now.Sub(r.lastOK) > limit:
+		return r.err
+	case !r.lastNew.IsZero() && now.Sub(r.lastNew) > limit:
+		return fmt.Errorf("%s: %w", r.at, errSourceStale)
 	}
 	return nil
+}
+
+// trackSource returns the source rendition track t plays, nil when there
+// is none (yet). f.mu must be held.
+func (f *liveFeed) trackSource(t int) *liveRendition {
+	lt := &f.tracks[t]
+	if !f.master || lt.src < 0 || lt.src >= len(f.srcs) || lt.srcErr != nil {
+		return nil
+	}
+	return f.srcs[lt.src]
 }

@@ -18,10 +18,10 @@ func (f *liveFeed) advance(p, end time.Duration, now time.Time) {
 	if limit <= 0 {
 		return
 	}
-	down := f.downLocked(now)
 	over := p >= end
 	for t := range f.tracks {
 		lt := &f.tracks[t]
+		down := f.downFor(f.trackSource(t), now)
 		for lt.next < limit {
 			if f.adoptLogged(t, lt) {
 				continue
@@ -45,9 +45,10 @@ func (f *liveFeed) advance(p, end time.Duration, now time.Time) {
 // candidate is what this engine would place next on track t: the next
 // source segment, the slate, or nothing yet (false) while it waits.
 func (f *liveFeed) candidate(t int, lt *liveTrack, limit time.Duration, down error, over bool) (liveEntry, bool) {
-	usable := f.master && lt.src >= 0 && lt.src < len(f.srcs) && lt.srcErr == nil
+	r := f.trackSource(t)
+	usable := r != nil
 	if usable && down == nil {
-		if s, ok := f.pick(lt, f.srcs[lt.src], limit); ok {
+		if s, ok := f.pick(lt, r, limit); ok {
 			resumed := lt.slateK >= 0 || lt.nextSeq < 0 || s.seq != lt.nextSeq
 			return liveEntry{Start: lt.next, Dur: s.seg.dur, Disc: len(lt.segs) > 0 && (s.disc || resumed), Slate: -1,
 				URL: s.url, Seq: s.seq, Init: s.init, InitRange: s.initRange, Tags: s.seg.tags, Gap: s.seg.gap}, true

@@ -32,6 +32,7 @@ type liveRig struct {
 	c      *clock // nil: the wall clock
 	src    *livesource.Source
 	fail   atomic.Bool
+	failP  atomic.Value // a path (string) that answers 503
 	srcURL string // with user information, which must never show
 	e      *Engine
 	srv    *httptest.Server
@@ -73,7 +74,7 @@ func newLiveRigWith(t *testing.T, c *clock, cfg Config, flavour string, extra ..
 	r := &liveRig{t: t, c: c, cfg: cfg, seen: map[string]map[int64]*seenSeg{}, last: map[string]int64{}}
 	r.src = livesource.New(livesource.Config{Set: set, Clock: now, WithPDT: true, Window: 6})
 	srcSrv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		if r.fail.Load() {
+		if p, _ := r.failP.Load().(string); r.fail.Load() || p == req.URL.Path {
 			http.Error(w, "source down", http.StatusServiceUnavailable)
 			return
 		}

@@ -39,14 +39,17 @@ func (f *liveFeed) status(now time.Time) *LiveSourceStatus {
 			st.State = "slate"
 		}
 	}
-	err := f.downLocked(now)
-	if err == nil {
-		err = f.err
-	}
+	err := f.downFor(nil, now)
 	for t := range f.tracks {
 		if err == nil && f.master {
 			err = f.tracks[t].srcErr
 		}
+		if r := f.trackSource(t); err == nil && r != nil {
+			err = f.downFor(r, now)
+		}
+	}
+	if err == nil {
+		err = f.err
 	}
 	if err != nil {
 		st.Error = err.Error()

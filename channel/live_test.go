@@ -375,3 +375,36 @@ func TestLiveFMP4(t *testing.T) {
 		t.Errorf("ffmpeg: %s", msg)
 	}
 }
+
+// TestLiveRenditionFails makes the source's subtitles playlist fail: the
+// subtitles play the slate while video and audio stay live.
+func TestLiveRenditionFails(t *testing.T) {
+	c := newClock(liveBase.Add(10 * time.Second))
+	r := newLiveRig(t, c, withLivePoll(2*time.Millisecond))
+	if status, body := apiCall(t, "POST", r.srv.URL+"/api/v1/channels/1/switch", testToken, `{"url":"`+r.srcURL+`"}`, nil); status != 201 {
+		t.Fatalf("switch: %d %s", status, body)
+	}
+	names := []string{"video_0.m3u8", "audio_0.m3u8", "subs_0.m3u8"}
+	follow := func(until time.Time) {
+		for c.Now().Before(until) {
+			r.step(250 * time.Millisecond)
+			for _, n := range names {
+				r.fetch(n)
+			}
+		}
+	}
+	follow(liveBase.Add(16 * time.Second))
+	r.failP.Store("/subs.m3u8")
+	follow(liveBase.Add(24 * time.Second))
+	for _, n := range names[:2] {
+		if rs := r.runs(n); len(rs) != 2 || rs[1].kind != "live" {
+			t.Errorf("%s: runs %s, want vod, live", n, kinds(rs))
+		}
+	}
+	if rs := r.runs("subs_0.m3u8"); len(rs) != 3 || rs[1].kind != "live" || rs[2].kind != "slate" {
+		t.Errorf("subtitles: runs %s, want vod, live, slate", kinds(rs))
+	}
+	if st := r.status(); !strings.Contains(st.LiveSource.Error, "/subs.m3u8") || st.LiveSource.State != "live" {
+		t.Errorf("status: %+v", st.LiveSource)
+	}
+}

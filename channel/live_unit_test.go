@@ -103,7 +103,8 @@ func liveProbe(t *testing.T, data string) error {
 		return err
 	}
 	f.master, f.srcs = true, []*liveRendition{r}
-	lt := &liveTrack{nextSeq: -1, slateK: -1}
+	f.tracks = []liveTrack{{nextSeq: -1, slateK: -1}}
+	lt := &f.tracks[0]
 	for i := 0; i < len(r.segs)+1; i++ {
 		// Just past where the track ends: it waits rather than play the
 		// slate when no source segment follows.
