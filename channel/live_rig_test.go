@@ -33,7 +33,7 @@ type liveRig struct {
 	src    *livesource.Source
 	fail   atomic.Bool
 	failP  atomic.Value // a path (string) that answers 503
-	srcURL string // with user information, which must never show
+	srcURL string       // with user information, which must never show
 	e      *Engine
 	srv    *httptest.Server
 	opts   []Option  // e's options
