@@ -128,6 +128,31 @@ func (e *Engine) feedFor(ch *channel, it *ScheduleItem, start time.Duration) (*l
 	return f, nil
 }
 
+// liveClip places live item sp on ch: its feed, and an empty clip as long
+// as the item (the segments come when the timeline is resolved). The slate
+// fills in for a failing source, so its segments must fit the channel's
+// target duration.
+func (e *Engine) liveClip(ch *channel, sp *span) (timedClip, error) {
+	f, err := e.feedFor(ch, sp.item, sp.start)
+	if err != nil {
+		return timedClip{}, err
+	}
+	for _, tr := range f.slate.tracks() {
+		for _, sg := range tr.segs {
+			if td := int(math.Round(sg.dur.Seconds())); td > ch.targetDuration {
+				return timedClip{}, fmt.Errorf("the slate, which fills in for a failing live source, has %ds segments; the channel's target duration is %ds", td, ch.targetDuration)
+			}
+		}
+	}
+	sp.planned = time.Duration(sp.item.Duration)
+	dur := sp.planned
+	if dur == 0 {
+		dur = forever - sp.start
+	}
+	c := &clip{asset: f.asset, dur: dur, tracks: make([]clipTrack, len(ch.tracks))}
+	return timedClip{start: sp.start, clip: c, span: sp, limit: forever, live: f}, nil
+}
+
 // liveResource returns resource i of the live asset id of ch.
 func (ch *channel) liveResource(id string, i int) (loc, bool) {
 	ch.feedMu.Lock()

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"slices"
 	"time"
 )
@@ -158,4 +159,30 @@ func (e *Engine) answerSwitch(w http.ResponseWriter, status int, s Schedule, err
 	}
 	w.Header().Set("ETag", s.Version)
 	writeJSON(w, status, s)
+}
+
+// openLive returns the last item of tl when it is a live item without an
+// end, else nil.
+func openLive(tl *timeline) *ScheduleItem {
+	sps := tl.spans()
+	if len(sps) == 0 {
+		return nil
+	}
+	if sp := sps[len(sps)-1]; sp.item.Type == ItemLive && sp.end == forever {
+		return sp.item
+	}
+	return nil
+}
+
+// checkLiveURL checks the source URL of a live item: an absolute http(s)
+// URL.
+func checkLiveURL(raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("invalid 'url' %q: a live item needs the http(s) URL of an HLS playlist", redact(raw))
+	}
+	if len(raw) > 2048 {
+		return errors.New("'url' is longer than 2048 characters")
+	}
+	return nil
 }

@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"hash/fnv"
 	"math"
-	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -356,25 +355,12 @@ func (e *Engine) scheduleTimeline(ch *channel, items []ScheduleItem) (*timeline,
 		}
 		sp := &span{item: it, start: start}
 		if it.Type == ItemLive {
-			f, err := e.feedFor(ch, it, start)
+			tc, err := e.liveClip(ch, sp)
 			if err != nil {
 				return nil, fmt.Errorf("item %q: %w", it.ID, err)
 			}
-			for _, tr := range f.slate.tracks() {
-				for _, sg := range tr.segs {
-					if td := int(math.Round(sg.dur.Seconds())); td > ch.targetDuration {
-						return nil, fmt.Errorf("item %q: the slate, which fills in for a failing live source, has %ds segments; the channel's target duration is %ds", it.ID, td, ch.targetDuration)
-					}
-				}
-			}
-			assets[f.slate.id] = f.slate
-			sp.planned = time.Duration(it.Duration)
-			dur := sp.planned
-			if dur == 0 {
-				dur = forever - start
-			}
-			c := &clip{asset: f.asset, dur: dur, tracks: make([]clipTrack, len(ch.tracks))}
-			tcs = append(tcs, timedClip{start: start, clip: c, span: sp, limit: forever, live: f})
+			assets[tc.live.slate.id] = tc.live.slate
+			tcs = append(tcs, tc)
 			continue
 		}
 		if it.Type != ItemBreak {
@@ -807,30 +793,4 @@ func scheduleStatus(err error) int {
 		return 400
 	}
 	return 500
-}
-
-// openLive returns the last item of tl when it is a live item without an
-// end, else nil.
-func openLive(tl *timeline) *ScheduleItem {
-	sps := tl.spans()
-	if len(sps) == 0 {
-		return nil
-	}
-	if sp := sps[len(sps)-1]; sp.item.Type == ItemLive && sp.end == forever {
-		return sp.item
-	}
-	return nil
-}
-
-// checkLiveURL checks the source URL of a live item: an absolute http(s)
-// URL.
-func checkLiveURL(raw string) error {
-	u, err := url.Parse(raw)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return fmt.Errorf("invalid 'url' %q: a live item needs the http(s) URL of an HLS playlist", redact(raw))
-	}
-	if len(raw) > 2048 {
-		return errors.New("'url' is longer than 2048 characters")
-	}
-	return nil
 }
