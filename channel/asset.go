@@ -55,6 +55,7 @@ type seg struct {
 	disc       bool // EXT-X-DISCONTINUITY inside the asset
 	keys       *keyState
 	init       *initSection
+	url        string    // live segments: the URI in the channel's playlists (res is -1)
 	pdt        time.Time // the asset's own PROGRAM-DATE-TIME, zero when absent
 	dateRanges []*hls.DateRange
 	tags       []string
@@ -72,6 +73,7 @@ type keyState struct {
 // initSection is the EXT-X-MAP in effect for a segment.
 type initSection struct {
 	res       int
+	url       string // live sources: the URI in the channel's playlists (res is -1)
 	byteRange *hls.ByteRange
 }
 

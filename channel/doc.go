@@ -50,6 +50,17 @@
 // #EXT-X-CUE-IN, and EXT-X-DATERANGE SCTE35-OUT/SCTE35-IN (see
 // ScheduleItem).
 //
+// An item of type "live" plays a live HLS source (Engine.SwitchLive and
+// Engine.SwitchBack switch to one now and back): the engine polls the
+// source, maps the channel's renditions onto its ladder (video by nearest
+// bandwidth, audio and subtitles by language) and lists the source's
+// segments, proxied, with EXT-X-DISCONTINUITY at each transition, the
+// channel's PROGRAM-DATE-TIME and media sequence continuing. When the
+// source fails the slate plays until it is back. What each track played is
+// kept in a placement log next to the schedule file, created once per
+// segment by whichever engine places it first, so engines sharing the
+// directory (and restarted ones) list the same live segments.
+//
 // Segments of http assets are proxied (not redirected) through a small
 // in-memory cache, so a player or relay only ever talks to the engine.
 //

@@ -21,6 +21,7 @@ const (
 	logKeyChannel = "channel"
 	logKeyAsset   = "asset"
 	logKeyURI     = "uri"
+	logKeyItem    = "item"
 	logKeyError   = "err"
 )
 
@@ -52,6 +53,7 @@ type options struct {
 	ctx         context.Context
 	cacheSize   int64
 	scheduleDir string
+	livePoll    time.Duration // tests: poll live sources this often instead of every half target duration
 }
 
 // WithClock sets the clock the live playlists are computed from (default
@@ -69,7 +71,7 @@ func WithLogger(l *slog.Logger) Option { return func(o *options) { o.logger = l 
 func WithFS(fsys fs.FS) Option { return func(o *options) { o.fsys = fsys } }
 
 // WithContext sets the context New loads assets with; cancelling it aborts
-// loading.
+// loading and stops the pollers of live sources.
 func WithContext(ctx context.Context) Option { return func(o *options) { o.ctx = ctx } }
 
 // WithCacheSize sets the size in bytes of the cache of proxied http
@@ -106,6 +108,9 @@ type Engine struct {
 
 	handler http.Handler
 	metrics *engineMetrics
+
+	ctx      context.Context // bounds the pollers of live sources
+	livePoll time.Duration
 }
 
 // New loads the assets of a config and builds its channels. An asset that
@@ -143,6 +148,8 @@ func New(cfg Config, opts ...Option) (*Engine, error) {
 		partials: map[string]*asset{},
 		slates:   map[string]*asset{},
 		sessions: map[string]*channel{},
+		ctx:      o.ctx,
+		livePoll: o.livePoll,
 	}
 	e.metrics = newEngineMetrics(e)
 	e.loader = &assetLoader{fetch: e.fetch, embedded: o.fsys, probe: true}

@@ -182,32 +182,42 @@ func (e *Engine) serveResource(w http.ResponseWriter, r *http.Request) {
 		http.NotFound(w, r)
 		return
 	}
-	a := ch.assets[r.PathValue("asset")]
-	if a == nil {
-		a = ch.tl.Load().assets[r.PathValue("asset")]
-	}
-	if a == nil {
-		http.NotFound(w, r)
-		return
-	}
+	id := r.PathValue("asset")
 	file := r.PathValue("file")
 	ext := path.Ext(file)
 	i, err := strconv.Atoi(strings.TrimSuffix(file, ext))
-	if err != nil || i < 0 || i >= len(a.res) || resourceExt(a.res[i].name) != ext || strconv.Itoa(i)+ext != file {
+	if err != nil || strconv.Itoa(i)+ext != file {
 		http.NotFound(w, r)
 		return
 	}
-	l := a.res[i]
+	var l loc
+	if strings.HasPrefix(id, liveAssetPrefix) {
+		var ok bool
+		if l, ok = ch.liveResource(id, i); !ok || resourceExt(l.name) != ext {
+			http.NotFound(w, r)
+			return
+		}
+	} else {
+		a := ch.assets[id]
+		if a == nil {
+			a = ch.tl.Load().assets[id]
+		}
+		if a == nil || i < 0 || i >= len(a.res) || resourceExt(a.res[i].name) != ext {
+			http.NotFound(w, r)
+			return
+		}
+		l = a.res[i]
+	}
 	data, err := e.fetch.read(r.Context(), l)
 	if err != nil {
 		if r.Context().Err() == nil {
-			e.metrics.assetErrors.WithLabelValues(a.id, "segment").Inc()
-			e.logOnce("resource/"+a.id, "channel asset segment failed", logKeyChannel, ch.id, logKeyAsset, a.id, logKeyError, err)
+			e.metrics.assetErrors.WithLabelValues(id, "segment").Inc()
+			e.logOnce("resource/"+id, "channel asset segment failed", logKeyChannel, ch.id, logKeyAsset, id, logKeyError, err)
 		}
 		http.Error(w, "segment unavailable", http.StatusBadGateway)
 		return
 	}
-	if strings.HasPrefix(a.id, "_") { // the slate: configured ids start with a letter or digit
+	if strings.HasPrefix(id, "_") && !strings.HasPrefix(id, liveAssetPrefix) { // the slate: configured ids start with a letter or digit
 		e.metrics.slate.WithLabelValues(channelLabel(ch)).Inc()
 	}
 	w.Header().Set("Content-Type", contentType(l.name))

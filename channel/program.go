@@ -82,6 +82,10 @@ type ScheduleItem struct {
 	// Assets are the ids of the configured assets that fill a break, in
 	// order. Empty: the channel's ads.
 	Assets []string `json:"assets,omitempty"`
+	// URL is the multivariant (or media) playlist of a live item's HLS
+	// source. For a live item Duration is optional: zero plays until the
+	// next item starts or the channel is switched back.
+	URL string `json:"url,omitempty"`
 }
 
 // Schedule item types.
@@ -90,7 +94,12 @@ const (
 	ItemAsset = "asset"
 	// ItemBreak is an ad break.
 	ItemBreak = "break"
+	// ItemLive plays a live HLS source (see README, "Live switching").
+	ItemLive = "live"
 )
+
+// maxLive bounds the duration of a live item that has one.
+const maxLive = 7 * 24 * time.Hour
 
 // maxBreak bounds the duration of an ad break.
 const maxBreak = time.Hour
@@ -115,6 +124,9 @@ type ItemSpec struct {
 	// Duration and Assets are those of a break (see ScheduleItem).
 	Duration Seconds  `json:"duration,omitempty"`
 	Assets   []string `json:"assets,omitempty"`
+	// URL is the source of a live item
+	// ({"type":"live","url":"http://host/master.m3u8","duration":"5m"}).
+	URL string `json:"url,omitempty"`
 }
 
 // Schedule is a channel's schedule as the API lists it.
@@ -133,8 +145,9 @@ type Schedule struct {
 type ListedItem struct {
 	ScheduleItem
 	// End is when the item ends as scheduled: at the end of its asset (or
-	// break) or when the next item starts.
-	End time.Time `json:"end"`
+	// break) or when the next item starts; absent for a live item without
+	// an end yet.
+	End time.Time `json:"end,omitzero"`
 	// Duration is the item's trimmed duration (a break's duration) in
 	// seconds.
 	Duration float64 `json:"duration"`
@@ -341,6 +354,15 @@ func (e *Engine) scheduleTimeline(ch *channel, items []ScheduleItem) (*timeline,
 			return nil, fmt.Errorf("item %q: starts at %s, not after item %q", it.ID, it.Start.Format(time.RFC3339Nano), items[i-1].ID)
 		}
 		sp := &span{item: it, start: start}
+		if it.Type == ItemLive {
+			tc, err := e.liveClip(ch, sp)
+			if err != nil {
+				return nil, fmt.Errorf("item %q: %w", it.ID, err)
+			}
+			assets[tc.live.slate.id] = tc.live.slate
+			tcs = append(tcs, tc)
+			continue
+		}
 		if it.Type != ItemBreak {
 			c, err := e.itemClip(ch, *it)
 			if err != nil {
@@ -452,7 +474,20 @@ func checkItem(it ScheduleItem) error {
 	if !validID(it.ID, true) {
 		return fmt.Errorf("invalid item id %q: use letters, digits, '-', '_' and '.', starting with a letter or digit", it.ID)
 	}
+	if it.Type != ItemLive && it.URL != "" {
+		return fmt.Errorf("item %q: 'url' is for live items (\"type\":\"live\")", it.ID)
+	}
 	switch it.Type {
+	case ItemLive:
+		if it.Asset != "" || it.In != 0 || it.Out != 0 || len(it.Assets) > 0 {
+			return fmt.Errorf("item %q: a live item plays 'url' (for 'duration', if any); 'asset', 'assets', 'in' and 'out' are for other items", it.ID)
+		}
+		if err := checkLiveURL(it.URL); err != nil {
+			return fmt.Errorf("item %q: %w", it.ID, err)
+		}
+		if d := time.Duration(it.Duration); d < 0 || d > maxLive {
+			return fmt.Errorf("item %q: a live item's 'duration' must not be negative or more than %s (leave it out to play until switched back)", it.ID, maxLive)
+		}
 	case "":
 		if it.Duration != 0 || len(it.Assets) > 0 {
 			return fmt.Errorf("item %q: 'duration' and 'assets' are for breaks (\"type\":\"break\"); an asset item plays 'asset'", it.ID)
@@ -468,7 +503,7 @@ func checkItem(it ScheduleItem) error {
 			return fmt.Errorf("item %q: a break has at most 100 'assets'", it.ID)
 		}
 	default:
-		return fmt.Errorf("item %q: invalid type %q: use %q or %q", it.ID, it.Type, ItemAsset, ItemBreak)
+		return fmt.Errorf("item %q: invalid type %q: use %q, %q or %q", it.ID, it.Type, ItemAsset, ItemBreak, ItemLive)
 	}
 	if len(it.Title) > 256 || strings.ContainsFunc(it.Title, func(r rune) bool { return r == '"' || unicode.IsControl(r) }) {
 		return fmt.Errorf("item %q: invalid title: at most 256 characters, no '\"' or control characters", it.ID)
@@ -564,9 +599,13 @@ func (e *Engine) listing(ch *channel, s *schedState, now time.Time) Schedule {
 	}
 	tl := ch.tl.Load()
 	for _, sp := range tl.spans() {
-		li := ListedItem{ScheduleItem: *sp.item, End: ch.epoch.Add(sp.end).UTC(), Duration: sp.planned.Seconds(), State: "upcoming"}
+		li := ListedItem{ScheduleItem: *sp.item, Duration: sp.planned.Seconds(), State: "upcoming"}
+		li.URL = redact(li.URL)
+		if sp.end != forever {
+			li.End = ch.epoch.Add(sp.end).UTC()
+		}
 		switch {
-		case !now.Before(li.End):
+		case !li.End.IsZero() && !now.Before(li.End):
 			li.State = "done"
 		case !now.Before(li.Start):
 			li.State = "playing"
@@ -626,7 +665,7 @@ func (e *Engine) addItems(ch *channel, cur []ScheduleItem, specs []ItemSpec, now
 			return fmt.Errorf("%w: items[%d]: %s", ErrBadSchedule, i, fmt.Sprintf(format, args...))
 		}
 		it := ScheduleItem{ID: sp.ID, Type: sp.Type, Asset: sp.Asset, Title: sp.Title, In: sp.In, Out: sp.Out,
-			Duration: Seconds(time.Duration(sp.Duration).Round(time.Millisecond)), Assets: sp.Assets}
+			Duration: Seconds(time.Duration(sp.Duration).Round(time.Millisecond)), Assets: sp.Assets, URL: sp.URL}
 		if it.Type == ItemAsset {
 			it.Type = ""
 		}
@@ -658,6 +697,9 @@ func (e *Engine) addItems(ch *channel, cur []ScheduleItem, specs []ItemSpec, now
 		}
 		switch sp.Start {
 		case "", "next":
+			if open := openLive(tl); open != nil {
+				return nil, bad("start \"next\" follows live item %q, which has no end: give a start time", open.ID)
+			}
 			it.Start = e.nextStart(ch, tl, cur, now)
 		default:
 			t, err := time.Parse(time.RFC3339Nano, sp.Start)
@@ -706,17 +748,25 @@ func later(a, b time.Time) time.Time {
 func (e *Engine) snapStart(ch *channel, tl *timeline, t, now time.Time) time.Time {
 	p := t.Sub(ch.epoch)
 	td := time.Duration(ch.targetDuration) * time.Second
+	tl = ch.resolve(tl, now)
 	cur := tl.seek(ch, 0, max(p-2*td, 0))
+	if !cur.valid() {
+		return t.Round(time.Millisecond).UTC()
+	}
 	pl := cur.at()
 	for i := 0; pl.start+pl.dur <= p && i < 1000; i++ {
-		cur.next()
+		if cur.next(); !cur.valid() {
+			return t.Round(time.Millisecond).UTC()
+		}
 		pl = cur.at()
 	}
 	if pl.start > p {
 		return t.Round(time.Millisecond).UTC()
 	}
 	d := p - pl.start
-	if v := assetTrack(ch.template, pl.c.asset, ch.tracks[0]).variant; v != nil && v.FrameRate > 0 {
+	if pl.pc.live != nil {
+		// Live segments: no frame grid to snap to.
+	} else if v := assetTrack(ch.template, pl.c.asset, ch.tracks[0]).variant; v != nil && v.FrameRate > 0 {
 		frame := float64(time.Second) / v.FrameRate
 		d = time.Duration(math.Round(float64(d)/frame) * frame)
 	}

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"sort"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -54,6 +55,7 @@ type cseg struct {
 	start, dur time.Duration
 	disc       bool // internal discontinuity (never on segment 0)
 	src        *seg
+	asset      *asset // the asset of src when not the clip's (live items)
 }
 
 // layout is the cumulative index of one loop: where each entry starts and
@@ -88,6 +90,9 @@ type channel struct {
 	master         []byte
 
 	tl atomic.Pointer[timeline] // what plays when: the loop and the schedule
+
+	feedMu sync.Mutex
+	feeds  map[string]*liveFeed // live items' feeds, by item id, start and URL
 
 	created  int64        // sessions: creation order
 	lastUsed atomic.Int64 // sessions: Unix nanoseconds of the last request

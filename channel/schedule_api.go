@@ -17,10 +17,12 @@ const maxScheduleBody = 1 << 20
 //	POST   /api/v1/channels/{id}/schedule         append items: body {"items":[ItemSpec...]}
 //	PUT    /api/v1/channels/{id}/schedule         replace the upcoming items with the body's
 //	DELETE /api/v1/channels/{id}/schedule/{item}  delete an upcoming item
+//	POST   /api/v1/channels/{id}/switch           switch to a live source now: body SwitchSpec ({"url":...,"duration":...}), or back ({"to":"vod"})
+//	DELETE /api/v1/channels/{id}/switch           switch back from the live item that plays now
 //
 // Every answer is JSON; errors are {"error":"..."}: 400 for bad input, 401
 // without the token, 404 for an unknown channel or item (or an engine
-// without WithScheduleDir), 409 for an item that has started, 412 when an
+// without WithScheduleDir), 409 for an item that has started (or a switch back when no live item plays), 412 when an
 // If-Match header does not name the current version (the ETag of GET).
 // When token is not empty every request needs "Authorization: Bearer
 // <token>".
@@ -49,6 +51,8 @@ func (e *Engine) ScheduleHandler(token string) http.Handler {
 		s, err := e.DeleteScheduleItem(r.PathValue("id"), r.Header.Get("If-Match"), r.PathValue("item"))
 		e.answerSchedule(w, http.StatusOK, s, err)
 	})
+	mux.HandleFunc("POST /api/v1/channels/{id}/switch", e.serveSwitch)
+	mux.HandleFunc("DELETE /api/v1/channels/{id}/switch", e.serveSwitchBack)
 	mux.HandleFunc("/api/v1/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, errors.New("not found: "+r.Method+" "+r.URL.Path))
 	})

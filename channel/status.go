@@ -30,8 +30,12 @@ type ChannelStatus struct {
 	LastSequence          int64 `json:"lastSequence"`
 	DiscontinuitySequence int64 `json:"discontinuitySequence"`
 	// Errors are the channel's assets that failed to load (the slate plays
-	// instead), and a schedule file that could not be read.
+	// instead), a schedule file that could not be read, and the errors of
+	// the live source that plays.
 	Errors []AssetError `json:"errors,omitempty"`
+	// Live is true while a live item plays; LiveSource describes it.
+	Live       bool              `json:"live"`
+	LiveSource *LiveSourceStatus `json:"liveSource,omitempty"`
 }
 
 // Playing is one clip of a channel's timeline.
@@ -44,9 +48,12 @@ type Playing struct {
 	// that plays, empty for the slate filling the break).
 	Break bool `json:"break,omitempty"`
 	// Slate is true when the slate plays instead of the asset.
-	Slate bool      `json:"slate,omitempty"`
+	Slate bool `json:"slate,omitempty"`
+	// Live is true for a live item (Asset is empty).
+	Live  bool      `json:"live,omitempty"`
 	Start time.Time `json:"start"`
-	End   time.Time `json:"end"`
+	// End is absent for a live item without an end yet.
+	End time.Time `json:"end,omitzero"`
 	// Position is the time in seconds since Start (Now only).
 	Position float64 `json:"position,omitempty"`
 }
@@ -81,9 +88,12 @@ func (e *Engine) playing(ch *channel, tl *timeline, p time.Duration) *Playing {
 		Title: e.library[id].Title,
 		Slate: c.failed != nil,
 		Start: ch.epoch.Add(start).UTC(),
-		End:   ch.epoch.Add(end).UTC(),
+	}
+	if end < forever/2 {
+		pl.End = ch.epoch.Add(end).UTC()
 	}
 	if it != nil {
+		pl.Live = it.Type == ItemLive
 		pl.Item = it.ID
 		pl.Break = it.Type == ItemBreak
 		if it.Title != "" {
@@ -126,7 +136,16 @@ func (e *Engine) channelStatus(ch *channel, now time.Time) ChannelStatus {
 	st.Started = true
 	st.Now = e.playing(ch, tl, p)
 	st.Now.Position = now.Sub(st.Now.Start).Seconds()
-	st.Next = e.playing(ch, tl, st.Now.End.Sub(ch.epoch))
+	if !st.Now.End.IsZero() {
+		st.Next = e.playing(ch, tl, st.Now.End.Sub(ch.epoch))
+	}
+	if pc := tl.pieces[tl.pieceAt(p)]; pc.live != nil {
+		st.Live = true
+		st.LiveSource = pc.live.status(now)
+		if st.LiveSource.Error != "" {
+			st.Errors = append(st.Errors, AssetError{Asset: pc.live.asset.id, Error: st.LiveSource.Error})
+		}
+	}
 	if m, err := ch.media(0, now); err == nil {
 		st.MediaSequence = m.MediaSequence
 		st.LastSequence = m.MediaSequence + int64(len(m.Segments)) - 1

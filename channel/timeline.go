@@ -20,6 +20,7 @@ const forever = time.Duration(math.MaxInt64)
 type timeline struct {
 	pieces []*piece
 	assets map[string]*asset // assets of the schedule items, by id
+	live   []int             // indexes of the live pieces
 }
 
 // span is a schedule item on the timeline. An asset item is one piece; a
@@ -42,7 +43,13 @@ type piece struct {
 	clip       *clip         // item pieces
 	span       *span         // item pieces
 	asset      string        // item pieces: the id of the asset that plays, "" for the slate filling a break
-	part       int           // item pieces: index of the piece in its break
+	// live is the feed of a live item piece; its clip holds the segments
+	// placed so far (an empty clip in a timeline as built, see resolve).
+	live *liveFeed
+	// open is true for a live piece of a resolved timeline whose segments
+	// do not reach its end yet.
+	open bool
+	part int // item pieces: index of the piece in its break
 	// after is the break that ends where the piece starts (its first
 	// segment carries the break's end markers), nil for none.
 	after *span
@@ -131,6 +138,7 @@ type timedClip struct {
 	asset string        // id of the asset that plays
 	limit time.Duration // the clip ends here at the latest (a break's end)
 	part  int           // index in its break
+	live  *liveFeed     // live items
 }
 
 // buildTimeline builds the timeline of the loop interrupted by items,
@@ -172,12 +180,15 @@ func (ch *channel) buildPieces(items []timedClip, assets map[string]*asset) *tim
 			loopPos = last.loopPos + (last.end - last.start)
 		}
 		p := &piece{start: it.start, end: min(it.start+it.clip.dur, it.limit), item: it.span.item, clip: it.clip,
-			span: it.span, asset: it.asset, part: it.part}
+			span: it.span, asset: it.asset, part: it.part, live: it.live}
 		if i+1 < len(items) && items[i+1].start < p.end {
 			p.end = items[i+1].start
 		}
 		p.after = breakBefore(last, p)
 		ch.chain(last, p)
+		if p.live != nil {
+			tl.live = append(tl.live, len(tl.pieces))
+		}
 		tl.pieces = append(tl.pieces, p)
 		if i+1 < len(items) && items[i+1].start == p.end {
 			continue
@@ -293,6 +304,8 @@ func (cur *cursor) fix() {
 		if pc.clip != nil {
 			if cur.k < len(pc.clip.tracks[cur.t].segs) {
 				st = pc.start + pc.clip.tracks[cur.t].segs[cur.k].start
+			} else if pc.open {
+				return // the live segments placed so far end here
 			} else {
 				st = forever
 			}
@@ -309,6 +322,13 @@ func (cur *cursor) fix() {
 			cur.li = cur.ch.seekLoop(cur.t, next.loopPos)
 		}
 	}
+}
+
+// valid reports whether the cursor stands on a segment: not past the
+// segments of an open live piece (or of a timeline's last clip).
+func (cur *cursor) valid() bool {
+	pc := cur.tl.pieces[cur.pi]
+	return pc.clip == nil || cur.k < len(pc.clip.tracks[cur.t].segs)
 }
 
 // at returns the segment where the cursor stands.
@@ -352,7 +372,7 @@ func (ch *channel) media(t int, now time.Time) (*hls.Media, error) {
 	if p <= 0 {
 		return nil, errNotStarted
 	}
-	tl := ch.tl.Load()
+	tl := ch.resolve(ch.tl.Load(), now)
 	lo := max(p-ch.window, 0)
 	cur := tl.seek(ch, t, lo)
 	m := &hls.Media{
@@ -364,12 +384,16 @@ func (ch *channel) media(t int, now time.Time) (*hls.Media, error) {
 		prevInit *initSection
 		prevKeys *keyState
 	)
-	for ; ; cur.next() {
+	for ; cur.valid(); cur.next() {
 		pl := cur.at()
 		if pl.start+pl.dur > p {
 			break
 		}
 		cs, c := pl.cs, pl.c
+		a := c.asset
+		if cs.asset != nil {
+			a = cs.asset
+		}
 		first := len(m.Segments) == 0
 		pieceStart := pl.start == pl.pc.start
 		if first {
@@ -388,14 +412,17 @@ func (ch *channel) media(t int, now time.Time) (*hls.Media, error) {
 			Bitrate:         cs.src.bitrate,
 			Duration:        pl.dur.Seconds(),
 			Title:           cs.src.title,
-			URI:             resourceURL(c.asset, cs.src.res),
+			URI:             cs.src.url,
 		}
 		if init := cs.src.init; init != nil && (first || pl.k == 0 || cs.disc || init != prevInit) {
-			s.Map = &hls.Map{URI: resourceURL(c.asset, init.res), ByteRange: init.byteRange}
+			s.Map = &hls.Map{URI: init.url, ByteRange: init.byteRange}
+			if init.url == "" {
+				s.Map.URI = resourceURL(a, init.res)
+			}
 		}
 		prevInit = cs.src.init
 		if ks := cs.src.keys; (first && ks != nil) || (!first && ks != prevKeys) {
-			s.Keys = renderKeys(c.asset, ks)
+			s.Keys = renderKeys(a, ks)
 		}
 		prevKeys = cs.src.keys
 		if cs.src.byteRange != nil {
@@ -417,6 +444,9 @@ func (ch *channel) media(t int, now time.Time) (*hls.Media, error) {
 		}
 		for _, dr := range cs.src.dateRanges {
 			s.DateRanges = append(s.DateRanges, moveDateRange(dr, cs.src.pdt, s.ProgramDateTime, suffix))
+		}
+		if s.URI == "" {
+			s.URI = resourceURL(a, cs.src.res)
 		}
 		markBreak(s, pl, pieceStart)
 		m.Segments = append(m.Segments, s)
@@ -445,9 +475,13 @@ func (ch *channel) itemDateRange(sp *span) *hls.DateRange {
 		StartDate:       ch.epoch.Add(sp.start).UTC(),
 		PlannedDuration: &planned,
 	}
-	if it.Type == ItemBreak {
-		dr.Extra = append(dr.Extra, hls.Attr{Key: "X-TYPE", Value: ItemBreak, Quoted: true})
-	} else {
+	switch it.Type {
+	case ItemBreak, ItemLive:
+		dr.Extra = append(dr.Extra, hls.Attr{Key: "X-TYPE", Value: it.Type, Quoted: true})
+		if it.Type == ItemLive && sp.planned == 0 {
+			dr.PlannedDuration = nil // until switched back
+		}
+	default:
 		dr.Extra = append(dr.Extra, hls.Attr{Key: "X-ASSET-ID", Value: it.Asset, Quoted: true})
 	}
 	if it.Title != "" {

@@ -30,7 +30,8 @@ func runChannel(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		fmt.Fprintln(stderr, "GET /health and GET /status report on the channels, GET /metrics serves Prometheus metrics")
 		fmt.Fprintln(stderr, "(playlist and segment requests, asset errors, slate segments, schedule changes); one log line")
 		fmt.Fprintln(stderr, "per request unless --access-log=false. With --data, the schedule API")
-		fmt.Fprintln(stderr, "(/api/v1/channels/{id}/schedule: assets and ad breaks) keeps each channel's schedule in")
+		fmt.Fprintln(stderr, "(/api/v1/channels/{id}/schedule: assets, ad breaks and live sources; /api/v1/channels/{id}/switch")
+		fmt.Fprintln(stderr, "switches to a live HLS source now and back) keeps each channel's schedule in")
 		fmt.Fprintln(stderr, "DIR/schedules/{id}.json; instances sharing DIR serve the same playlists. The token also comes")
 		fmt.Fprintln(stderr, "from $"+channelTokenEnv+" or $"+channelTokenFileEnv+".")
 		fs.PrintDefaults()
@@ -99,7 +100,7 @@ func runChannel(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	fmt.Fprintf(stdout, "  list: %s/channels   new session: %s/channels/new?assets=ID,ID\n", base, base)
 	fmt.Fprintf(stdout, "  health: %s/health   status: %s/status   metrics: %s/metrics\n", base, base, base)
 	if *data != "" {
-		fmt.Fprintf(stdout, "  schedule: %s/api/v1/channels/ID/schedule\n", base)
+		fmt.Fprintf(stdout, "  schedule: %s/api/v1/channels/ID/schedule   live switch: %s/api/v1/channels/ID/switch\n", base, base)
 		if tok == "" && !isLoopback(ln.Addr()) {
 			logger.Warn("the schedule API has no token and listens beyond loopback: anyone who reaches it can change the schedules; set --api-token or " + channelTokenEnv)
 		}
