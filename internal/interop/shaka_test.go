@@ -64,10 +64,10 @@ func TestShakaClearKeyDASH(t *testing.T) {
 	// playback from the live edge cross into asset b (a new Period).
 	c := chaintest.Start(t, 24*time.Second, []origin.EndpointConfig{
 		{ID: "ts"},
-		// One key period for the whole test: the player is given the keys
+		// One key (no rotation): the player is given the keys
 		// once, and the default 60 s rotation could bring a key it lacks on
 		// a slow run.
-		{ID: "cenc", Packaging: origin.PackagingDASH, Encryption: &origin.EncryptionConfig{Method: origin.MethodCENC, KeyRotationInterval: origin.Duration(time.Hour)}},
+		{ID: "cenc", Packaging: origin.PackagingDASH, Encryption: &origin.EncryptionConfig{Method: origin.MethodCENC, KeyRotationInterval: origin.Duration(0)}},
 	})
 	mpdPath := "/out/v1/" + channelID + "/cenc/index.mpd"
 	var kids []string
