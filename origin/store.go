@@ -73,6 +73,10 @@ type rec struct {
 	// ingest clock, unix ns); shared storage shows a segment only once
 	// its pub is older than the propagation delay.
 	pub int64
+	// sw: the first segment after an input switch; grp: the members of
+	// a joined segment (segdur.go), nil for an ingest segment.
+	sw  bool
+	grp *recGroup
 }
 
 func (r *rec) end() int64 { return r.start + r.dur }
@@ -96,6 +100,10 @@ type rendition struct {
 	bytes int64
 	durNS int64
 	peak  float64 // bits per second of the largest segment
+	// sw is the channel's switch count at the last append; groups are
+	// the joined timelines of endpoints with a segment duration.
+	sw     int
+	groups map[time.Duration]*grouping
 }
 
 func (r *rendition) lastEnd() int64 { return r.segs[len(r.segs)-1].end() }
@@ -664,7 +672,11 @@ func (c *channel) offer(in *input, key string, rc rec, target time.Duration, ext
 func (c *channel) appendRec(r *rendition, rc rec, tol int64) {
 	now := c.clockNow().UnixNano()
 	rc.pub = now
+	if r.sw != c.switches {
+		rc.sw, r.sw = len(r.segs) > 0, c.switches
+	}
 	r.append(rc, tol, func(start, tol int64) *rec { return c.peerTS(r, start, tol) })
+	c.extendGroups(r)
 	skew := rc.end() - now
 	if !c.hasSkew || rc.end() > c.ingestMediaNow() {
 		c.skew, c.hasSkew = skew, true
@@ -777,6 +789,7 @@ func (c *channel) trim(r *rendition) {
 	}
 	clear(r.segs[:n])
 	r.segs = r.segs[n:]
+	r.trimGroups()
 }
 
 // sweep applies retention to every rendition, forgets old file names and

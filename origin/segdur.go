@@ -1,0 +1,382 @@
+package origin
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"sort"
+	"time"
+
+	"github.com/Eyevinn/mp4ff/mp4"
+
+	"github.com/pullpush/pullpush/internal/adcue"
+	"github.com/pullpush/pullpush/keys"
+)
+
+// MaxSegmentDuration is the longest endpoint segmentDuration (MediaPackage's
+// limit).
+const MaxSegmentDuration = 30 * time.Second
+
+// Joined segments (an endpoint's segmentDuration).
+//
+// An endpoint with a segment duration D serves, for every audio and video
+// rendition, a timeline of joined segments: N = round(D / target) consecutive
+// ingest segments each (target: the rendition's ingest target duration), so
+// a joined segment is about D long. Where groups start depends only on the
+// ingest segments: a group starts at every ingest sequence number that is a
+// multiple of N, and at every discontinuity (also a jump of the source's
+// timestamps), input switch, init section change or codec configuration
+// change, so a group never spans one. A group is listed once it is complete:
+// it has its last member (sequence number N-1 modulo N) or the next group
+// has started. Closed time-shift windows list the groups that overlap them,
+// so their URLs keep listing the same segments.
+//
+// Joined segments are numbered consecutively (HLS media sequence numbers,
+// DASH $Number$), the number carried from group to group as segments
+// arrive; the first group a rendition has gets floor(seq/N) plus its
+// discontinuity count. The numbering therefore depends on history: an
+// origin that starts (or gets the endpoint) later numbers from what it
+// retains then, and on shared storage two instances agree on the numbers
+// when they started from the same segments or no discontinuity lies
+// between the points they started from.
+//
+// The joined timeline is kept per segment duration in the rendition
+// (rendition.groups), extended on every append and trimmed with the
+// ingest timeline; its entries are recs whose grp names the members, so the
+// playlist, I-frame and DASH code serve it like any rendition.
+
+// recGroup names the members of a joined segment: n ingest segments from
+// sequence number first.
+type recGroup struct {
+	first int64
+	n     int
+}
+
+// grouping is the joined timeline of one rendition for one segment
+// duration.
+type grouping struct {
+	d       time.Duration
+	rd      *rendition // joined segments, seq numbering them
+	started bool       // a group start has been seen
+	open    int        // members of the incomplete group at the end of the ingest timeline
+	next    int64      // number of the next group
+	hasNext bool
+}
+
+// groupSize is N for segment duration d on rendition r.
+func (r *rendition) groupSize(d time.Duration) int {
+	if r.target <= 0 {
+		return 1
+	}
+	return max(1, int(math.Round(float64(d)/float64(r.target))))
+}
+
+// groupStart reports whether ingest segment i starts a group of n.
+func groupStart(segs []rec, i, n int) bool {
+	s := &segs[i]
+	if s.seq%int64(n) == 0 || s.disc || s.cdisc || s.sw {
+		return true
+	}
+	if i == 0 {
+		return false
+	}
+	p := &segs[i-1]
+	return p.init != s.init || p.ts.hash(pickMain) != s.ts.hash(pickMain) || p.ts.hash(pickAudio) != s.ts.hash(pickAudio)
+}
+
+// add extends g with ingest segment i of base.
+func (g *grouping) add(base *rendition, i int) {
+	n := base.groupSize(g.d)
+	s := &base.segs[i]
+	if groupStart(base.segs, i, n) {
+		if g.open > 0 {
+			g.emit(base, i-g.open, g.open, n, s.pub)
+		}
+		g.open, g.started = 0, true
+	}
+	if !g.started {
+		return
+	}
+	g.open++
+	if (s.seq+1)%int64(n) == 0 {
+		g.emit(base, i-g.open+1, g.open, n, s.pub)
+		g.open = 0
+	}
+}
+
+// emit appends the group of base.segs[lo:lo+cnt], complete at pub.
+func (g *grouping) emit(base *rendition, lo, cnt, n int, pub int64) {
+	ms := base.segs[lo : lo+cnt]
+	f := &ms[0]
+	gr := rec{
+		start: f.start, discN: f.discN, disc: f.disc, file: f.file, init: f.init,
+		ts: f.ts, tsBase: f.tsBase, tsOff: f.tsOff, cdisc: f.cdisc, cdiscN: f.cdiscN,
+		pub: pub, sw: f.sw, grp: &recGroup{first: f.seq, n: cnt},
+	}
+	var ex *recExtra
+	for i := range ms {
+		gr.dur += ms[i].dur
+		if e := ms[i].extra; e != nil {
+			if ex == nil {
+				ex = &recExtra{}
+			}
+			ex.tags = append(ex.tags, e.tags...)
+			ex.dateRanges = append(ex.dateRanges, e.dateRanges...)
+		}
+	}
+	if l := &ms[len(ms)-1]; f.ts != nil && l.ts != nil {
+		// The TS duration of the group: to the end of its last member
+		// (the members continue one TS timeline, see groupStart).
+		ti := *f.ts
+		ti.dur = l.tsBase + l.ts.dur - f.tsBase
+		gr.ts = &ti
+	}
+	if ex != nil {
+		ex.cue, _ = adcue.Read(ex.tags, ex.dateRanges)
+		gr.extra = ex
+	}
+	if !g.hasNext {
+		g.next, g.hasNext = f.seq/int64(n)+f.discN, true
+	}
+	gr.seq = g.next
+	g.next++
+	g.rd.segs = append(g.rd.segs, gr)
+}
+
+// grouping returns the joined timeline of r for segment duration d, built
+// from the retained ingest segments when r has none yet.
+func (r *rendition) grouping(d time.Duration) *grouping {
+	if g := r.groups[d]; g != nil {
+		return g
+	}
+	g := &grouping{d: d, rd: &rendition{key: r.key}}
+	for i := range r.segs {
+		g.add(r, i)
+	}
+	if r.groups == nil {
+		r.groups = make(map[time.Duration]*grouping)
+	}
+	r.groups[d] = g
+	return g
+}
+
+// trimGroups drops the joined segments whose first member was trimmed.
+func (r *rendition) trimGroups() {
+	for _, g := range r.groups {
+		if len(r.segs) == 0 {
+			clear(g.rd.segs)
+			g.rd.segs, g.open, g.started = g.rd.segs[:0], 0, false
+			continue
+		}
+		front := r.segs[0].seq
+		k := sort.Search(len(g.rd.segs), func(i int) bool { return g.rd.segs[i].grp.first >= front })
+		clear(g.rd.segs[:k])
+		g.rd.segs = g.rd.segs[k:]
+		if g.open > len(r.segs) {
+			g.open, g.started = 0, false
+		}
+	}
+}
+
+// extendGroups adds the newest segment of r to its joined timelines and
+// drops those no endpoint uses any more. Caller holds c.mu.
+func (c *channel) extendGroups(r *rendition) {
+	for d, g := range r.groups {
+		used := false
+		for _, ep := range c.eps {
+			used = used || ep.segdur == d
+		}
+		if !used {
+			delete(r.groups, d)
+			continue
+		}
+		g.add(r, len(r.segs)-1)
+	}
+}
+
+// joinView makes v show the joined timeline of its endpoint's segment
+// duration; nil when no group is complete yet. Subtitles are not joined.
+// Caller holds c.mu.
+func joinView(v *rview) *rview {
+	if v.ep.segdur <= 0 || isSubtitles(v.rd.ext) {
+		return v
+	}
+	base := v.rd
+	g := base.grouping(v.ep.segdur)
+	if len(g.rd.segs) == 0 {
+		return nil
+	}
+	j := g.rd
+	j.ext, j.bytes, j.durNS, j.peak = base.ext, base.bytes, base.durNS, base.peak
+	j.target = time.Duration(base.groupSize(v.ep.segdur)) * base.target
+	v.base, v.rd = base, j
+	return v
+}
+
+// joinedComplete reports whether a closed window of the joined timeline r
+// ending at e (unix ns) is final: the group holding e is listed.
+func joinedComplete(r *rendition, visible int, hi int, e int64) bool {
+	if len(r.segs) == 0 || r.segs[0].grp == nil {
+		return true
+	}
+	return hi < visible || (visible > 0 && r.segs[visible-1].end() >= e)
+}
+
+// jobPart is one member of a joined segment.
+type jobPart struct {
+	path, initPath string
+	track          *tsTrack
+	tsBase, tsOff  int64
+	seq, dur       int64
+}
+
+// joinParts fills j.parts with the members of joined segment s. Caller
+// holds c.mu.
+func joinParts(v *rview, s *rec, j *job) string {
+	i, ok := v.base.bySeq(s.grp.first)
+	if !ok || i+s.grp.n > len(v.base.segs) {
+		return "segment not found (outside the startover window?)"
+	}
+	for _, m := range v.base.segs[i : i+s.grp.n] {
+		if m.file == nil {
+			return "segment not found"
+		}
+		p := jobPart{path: m.file.path, tsBase: m.tsBase, tsOff: m.tsOff, seq: m.seq, dur: m.dur}
+		if m.init != nil {
+			p.initPath = m.init.path
+		}
+		if v.cmaf {
+			if p.track = m.ts.track(v.pick); p.track == nil {
+				return "segment cannot be repackaged"
+			}
+		}
+		j.parts = append(j.parts, p)
+	}
+	return ""
+}
+
+// buildJoined packages a joined segment: its members packaged one by one
+// as the endpoint would package them alone (CMAF fragments and Common
+// Encryption per member, with the group's key) and put together: TS
+// concatenated with continuous continuity counters, CMAF as one styp and
+// the members' moof/mdat pairs. Whole-segment AES-128 encrypts the result.
+func (o *Origin) buildJoined(ctx context.Context, j *job, k keys.Key) (*product, error) {
+	var out []byte
+	var cmafSeg *mp4.MediaSegment
+	cc := map[uint16]byte{}
+	for _, p := range j.parts {
+		data, err := o.readStored(ctx, p.path)
+		if err != nil {
+			return nil, err
+		}
+		jj := *j
+		jj.parts, jj.seq, jj.track, jj.dur = nil, p.seq, p.track, p.dur
+		switch {
+		case j.cmaf:
+			d, err := demuxTS(data)
+			if err != nil {
+				return nil, err
+			}
+			seg, err := cmafSegment(d, p.track, p.seq, p.tsBase, p.tsOff, p.dur*9/100000)
+			if err != nil {
+				return nil, err
+			}
+			if j.enc != nil && j.enc.method != MethodAES128 {
+				if err := encryptCMAF(seg, &jj, k); err != nil {
+					return nil, err
+				}
+			}
+			if cmafSeg == nil {
+				cmafSeg = seg
+			} else {
+				cmafSeg.Fragments = append(cmafSeg.Fragments, seg.Fragments...)
+			}
+			continue
+		case j.enc != nil && j.enc.method == MethodSampleAES:
+			if j.ext != ".ts" {
+				return nil, errors.New("SAMPLE-AES needs TS segments")
+			}
+			d, err := demuxTS(data)
+			if err != nil {
+				return nil, err
+			}
+			iv, _ := j.enc.segmentIV(k, j.seq, j.period, false)
+			if data, err = sampleAESTS(d, k.Value, iv); err != nil {
+				return nil, err
+			}
+		case j.enc != nil && (j.enc.method == MethodCBCS || j.enc.method == MethodCENC):
+			if p.initPath == "" {
+				return nil, errors.New("fMP4 segment without an init section")
+			}
+			initData, err := o.readStored(ctx, p.initPath)
+			if err != nil {
+				return nil, err
+			}
+			pr, err := encryptStoredFMP4(data, initData, &jj, k)
+			if err != nil {
+				return nil, err
+			}
+			data = pr.data
+		}
+		at := len(out)
+		out = append(out, data...)
+		if j.ext == ".ts" {
+			continueCC(out[at:], cc)
+		}
+	}
+	var kf *keyframes
+	var err error
+	switch {
+	case cmafSeg != nil:
+		var buf bytes.Buffer
+		if err := cmafSeg.Encode(&buf); err != nil {
+			return nil, fmt.Errorf("encode segment: %w", err)
+		}
+		out = buf.Bytes()
+		if j.track.video {
+			if kf, err = scanFMP4(out, nil); err != nil {
+				return nil, err
+			}
+		}
+	case j.ext == ".ts":
+		if kf, err = scanTS(out); err != nil {
+			return nil, err
+		}
+	default:
+		kf, _ = scanFMP4(out, nil)
+	}
+	if j.enc != nil && j.enc.method == MethodSampleAES {
+		return &product{data: out, kf: kf}, nil
+	}
+	return o.finishAES(j, k, out, kf)
+}
+
+// continueCC rewrites the continuity counters of the TS packets in data so
+// that every PID continues from the counter last[pid] (updated), as one
+// multiplex would: joined segments of different origins (or a source
+// that restarts its counters) then decode without continuity errors.
+func continueCC(data []byte, last map[uint16]byte) {
+	const pkt = 188
+	for off := 0; off+pkt <= len(data); off += pkt {
+		p := data[off : off+pkt]
+		if p[0] != 0x47 {
+			return
+		}
+		pid := uint16(p[1]&0x1f)<<8 | uint16(p[2])
+		if pid == 0x1fff {
+			continue
+		}
+		cc := p[3] & 0x0f
+		if p[3]&0x10 != 0 { // has payload: the counter advances
+			if prev, ok := last[pid]; ok {
+				cc = (prev + 1) & 0x0f
+			}
+		} else if prev, ok := last[pid]; ok {
+			cc = prev
+		}
+		p[3] = p[3]&0xf0 | cc
+		last[pid] = cc
+	}
+}
