@@ -180,9 +180,15 @@ func (r *rendition) trimGroups() {
 	}
 }
 
-// extendGroups adds the newest segment of r to its joined timelines and
-// drops those no endpoint uses any more. Caller holds c.mu.
+// extendGroups adds the newest segment of r to its joined timelines, one
+// per segment duration of the channel's endpoints (made from the retained
+// segments when new, so that the index, and a snapshot of it, does not
+// depend on which playlists were requested), and drops those no endpoint
+// uses any more. Caller holds c.mu.
 func (c *channel) extendGroups(r *rendition) {
+	if isSubtitles(r.ext) {
+		return
+	}
 	for d, g := range r.groups {
 		used := false
 		for _, ep := range c.eps {
@@ -193,6 +199,53 @@ func (c *channel) extendGroups(r *rendition) {
 			continue
 		}
 		g.add(r, len(r.segs)-1)
+	}
+	for _, ep := range c.eps {
+		if ep.segdur > 0 && r.groups[ep.segdur] == nil {
+			r.grouping(ep.segdur)
+		}
+	}
+}
+
+// groupDTO is the numbering of one joined timeline in a snapshot: the
+// number of its newest joined segment, named by its first member.
+type groupDTO struct {
+	D     time.Duration `json:"d"`
+	First int64         `json:"first"`
+	Num   int64         `json:"num"`
+}
+
+// groupDTOs returns the numbering of r's joined timelines, by duration.
+func (r *rendition) groupDTOs() []groupDTO {
+	var out []groupDTO
+	for d, g := range r.groups {
+		if n := len(g.rd.segs); n > 0 {
+			last := &g.rd.segs[n-1]
+			out = append(out, groupDTO{D: d, First: last.grp.first, Num: last.seq})
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].D < out[j].D })
+	return out
+}
+
+// restoreGroups rebuilds r's joined timelines from its (restored) segments
+// and numbers them as the snapshot says.
+func (r *rendition) restoreGroups(ds []groupDTO) {
+	for _, d := range ds {
+		if d.D <= 0 || d.D > MaxSegmentDuration || isSubtitles(r.ext) {
+			continue
+		}
+		delete(r.groups, d.D)
+		g := r.grouping(d.D)
+		segs := g.rd.segs
+		k := sort.Search(len(segs), func(i int) bool { return segs[i].grp.first >= d.First })
+		if k == len(segs) || segs[k].grp.first != d.First {
+			continue
+		}
+		for i := range segs {
+			segs[i].seq = d.Num - int64(k-i)
+		}
+		g.next, g.hasNext = segs[len(segs)-1].seq+1, true
 	}
 }
 

@@ -312,3 +312,72 @@ func TestContinueCC(t *testing.T) {
 		t.Fatalf("counters %v, want [0 0 7]", got)
 	}
 }
+
+// TestSegmentDurationSnapshot: an instance that restores a snapshot whose
+// front lies after a discontinuity (the test media restart their clock at
+// segment 8) numbers the joined segments as the instance that wrote it.
+func TestSegmentDurationSnapshot(t *testing.T) {
+	e := newEnv(t, joinedEndpoints(nil))
+	l := newLive(t, testmedia.TS, e.clock.Now())
+	e.pushSteps(l, e.pusher("a"), 0, 20)
+	ch := e.o.lookup(testChannel)
+	ch.mu.Lock()
+	defer ch.mu.Unlock()
+	data, err := ch.encodeSnapshot(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := decodeSnapshot(testChannel, data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range s.Rends {
+		s.Rends[i].Segs = s.Rends[i].Segs[10:] // a later front, past segment 8
+	}
+	c := &channel{cfg: ch.cfg, eps: ch.eps, chState: &chState{}}
+	if err := c.restore(s); err != nil {
+		t.Fatal(err)
+	}
+	for _, key := range []string{"channel_video_hi", "channel_audio"} {
+		want := ch.rends[key].groups[3*time.Second].rd.segs
+		got := c.rends[key].groups[3*time.Second].rd.segs
+		if len(got) == 0 || len(want) < len(got) {
+			t.Fatalf("%s: %d joined segments restored, %d before", key, len(got), len(want))
+		}
+		want = want[len(want)-len(got):]
+		for i := range got {
+			if got[i].seq != want[i].seq || got[i].grp.first != want[i].grp.first || got[i].dur != want[i].dur {
+				t.Errorf("%s: restored joined segment %d is %d (from %d, %d ns), before %d (from %d, %d ns)", key, i,
+					got[i].seq, got[i].grp.first, got[i].dur, want[i].seq, want[i].grp.first, want[i].dur)
+			}
+		}
+	}
+}
+
+// TestSegmentDurationAddedAtRunTime: an endpoint given a segment duration
+// at run time joins the segments retained then, and the ones that follow.
+func TestSegmentDurationAddedAtRunTime(t *testing.T) {
+	e := newEnv(t, func(c *Config) {
+		c.Channels[0].ManifestWindow = 20 * time.Second
+		c.Channels[0].Endpoints = []EndpointConfig{{ID: "ts"}}
+	})
+	l := newLive(t, testmedia.TS, e.clock.Now())
+	p := e.pusher("a")
+	e.pushSteps(l, p, 0, 7)
+	if code, _ := e.get("/out/v1/live/ts3/channel_video_hi.m3u8"); code != 404 {
+		t.Fatalf("ts3 before it exists: %d", code)
+	}
+	if _, err := e.o.UpdateChannel(t.Context(), ChannelConfig{ID: testChannel, Username: testUser, ManifestWindow: 20 * time.Second,
+		Endpoints: []EndpointConfig{{ID: "ts"}, {ID: "ts3", SegmentDuration: 3 * time.Second}}}); err != nil {
+		t.Fatal(err)
+	}
+	m := e.media("/out/v1/live/ts3/channel_video_hi.m3u8")
+	if len(m.Segments) != 2 || m.Segments[0].Duration != 3 {
+		t.Fatalf("ts3 after the update:\n%s", m.Encode())
+	}
+	e.pushSteps(l, p, 7, 9)
+	m2 := e.media("/out/v1/live/ts3/channel_video_hi.m3u8")
+	if len(m2.Segments) != 4 || m2.MediaSequence != m.MediaSequence || m2.Segments[2].Duration != 2 || m2.Segments[3].Duration != 1 {
+		t.Fatalf("ts3 two segments later (6-7 complete at the clock restart, then 8 alone):\n%s", m2.Encode())
+	}
+}

@@ -81,6 +81,7 @@ type rendDTO struct {
 	DurNS   int64         `json:"durNS"`
 	Peak    float64       `json:"peak"`
 	Sw      int           `json:"sw,omitempty"`
+	Groups  []groupDTO    `json:"groups,omitempty"`
 }
 
 type inputDTO struct {
@@ -198,7 +199,7 @@ func (c *channel) encodeSnapshot(t int64) ([]byte, error) {
 	for _, k := range c.rendKeys {
 		r := c.rends[k]
 		s.Rends = append(s.Rends, rendDTO{Key: k, Segs: recs(r.segs), NextSeq: r.nextSeq, DiscN: r.discN, Target: r.target,
-			Ext: r.ext, TSEnd: r.tsEnd, TSOff: r.tsOff, LastTS: tsToDTO(r.lastTS), CDiscN: r.cdiscN, Bytes: r.bytes, DurNS: r.durNS, Peak: r.peak, Sw: r.sw})
+			Ext: r.ext, TSEnd: r.tsEnd, TSOff: r.tsOff, LastTS: tsToDTO(r.lastTS), CDiscN: r.cdiscN, Bytes: r.bytes, DurNS: r.durNS, Peak: r.peak, Sw: r.sw, Groups: r.groupDTOs()})
 	}
 	for _, n := range c.order {
 		in := c.inputs[n]
@@ -342,6 +343,7 @@ func (c *channel) restore(s *snapshot) error {
 	for _, d := range s.Rends {
 		c.rends[d.Key] = &rendition{key: d.Key, segs: recs(d.Segs), nextSeq: d.NextSeq, discN: d.DiscN, target: d.Target, ext: d.Ext,
 			tsEnd: d.TSEnd, tsOff: d.TSOff, lastTS: d.LastTS.value(), cdiscN: d.CDiscN, bytes: d.Bytes, durNS: d.DurNS, peak: d.Peak, sw: d.Sw}
+		c.rends[d.Key].restoreGroups(d.Groups)
 		c.rendKeys = append(c.rendKeys, d.Key)
 	}
 	c.inputs, c.order, c.master = map[string]*input{}, nil, nil
