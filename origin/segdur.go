@@ -36,11 +36,13 @@ const MaxSegmentDuration = 30 * time.Second
 // Joined segments are numbered consecutively (HLS media sequence numbers,
 // DASH $Number$), the number carried from group to group as segments
 // arrive; the first group a rendition has gets floor(seq/N) plus its
-// discontinuity count. The numbering therefore depends on history: an
-// origin that starts (or gets the endpoint) later numbers from what it
-// retains then, and on shared storage two instances agree on the numbers
-// when they started from the same segments or no discontinuity lies
-// between the points they started from.
+// discontinuity count (timestamp jumps included). The numbering therefore
+// depends on history; snapshots carry it, so an instance on shared
+// storage that starts from a snapshot numbers as the others. An endpoint
+// added at run time numbers from the segments retained then: instances
+// that apply the change at different moments agree unless a discontinuity
+// at a multiple of N, or an input switch, lies between the oldest segments
+// they retained then.
 //
 // The joined timeline is kept per segment duration in the rendition
 // (rendition.groups), extended on every append and trimmed with the
@@ -138,7 +140,7 @@ func (g *grouping) emit(base *rendition, lo, cnt, n int, pub int64) {
 		gr.extra = ex
 	}
 	if !g.hasNext {
-		g.next, g.hasNext = f.seq/int64(n)+f.discN, true
+		g.next, g.hasNext = f.seq/int64(n)+f.cdiscN, true
 	}
 	gr.seq = g.next
 	g.next++

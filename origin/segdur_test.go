@@ -10,6 +10,7 @@ import (
 	"github.com/pullpush/pullpush/hls"
 	"github.com/pullpush/pullpush/internal/testmedia"
 	"github.com/pullpush/pullpush/internal/testutil"
+	"github.com/pullpush/pullpush/internal/versitygw"
 	"github.com/pullpush/pullpush/keys"
 )
 
@@ -379,5 +380,59 @@ func TestSegmentDurationAddedAtRunTime(t *testing.T) {
 	m2 := e.media("/out/v1/live/ts3/channel_video_hi.m3u8")
 	if len(m2.Segments) != 4 || m2.MediaSequence != m.MediaSequence || m2.Segments[2].Duration != 2 || m2.Segments[3].Duration != 1 {
 		t.Fatalf("ts3 two segments later (6-7 complete at the clock restart, then 8 alone):\n%s", m2.Encode())
+	}
+}
+
+// TestSegmentDurationShared: origin instances on one bucket, one of them
+// started later (from a snapshot and the ingest log), serve the same
+// joined playlists and segments.
+func TestSegmentDurationShared(t *testing.T) {
+	gw := versitygw.Start(t, sharedBucket)
+	st := sharedSettings(gw, "joined")
+	start := func() *env {
+		o, err := New(Config{Storage: st, Channels: []ChannelConfig{{
+			ID: testChannel, Username: testUser, Password: testPass, ManifestWindow: 30 * time.Second,
+			Endpoints: []EndpointConfig{{ID: "ts3", SegmentDuration: 3 * time.Second}, {ID: "c3", Packaging: PackagingCMAF, SegmentDuration: 3 * time.Second}},
+		}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		srv := newLoopbackServer(t, o.Handler())
+		t.Cleanup(func() { o.Close() })
+		return &env{t: t, o: o, srv: srv}
+	}
+	a, b := start(), start()
+	l := newLive(t, testmedia.TS, time.Now().Add(-30*time.Second).Truncate(time.Second))
+	pa := a.pusher("a")
+	for n := range 12 {
+		l.push(pa, n)
+	}
+	paths := []string{"/out/v1/live/ts3/channel_video_hi.m3u8", "/out/v1/live/c3/channel_audio.m3u8", "/out/v1/live/c3/channel_video_hi.m3u8"}
+	agree := func(envs ...*env) map[string][]byte {
+		got := map[string][]byte{}
+		testutil.Eventually(t, 30*time.Second, func() bool {
+			for _, p := range paths {
+				body, ok := sameOn(p, envs...)
+				if !ok || !bytes.Contains(body, []byte("#EXTINF:3.0")) {
+					return false
+				}
+				got[p] = body
+			}
+			return true
+		}, "instances do not serve the same joined playlists")
+		return got
+	}
+	agree(a, b)
+	// c starts later, from the bucket (snapshots every second, and the
+	// ingest log), once the index has joined timelines to snapshot.
+	testutil.Eventually(t, 30*time.Second, func() bool { return bytes.Contains(snapshotOf(a.o), []byte(`"groups"`)) },
+		"no snapshot with joined timelines")
+	c := start()
+	for n := 12; n < 16; n++ {
+		l.push(pa, n)
+	}
+	pls := agree(a, b, c)
+	if n := segmentsIdentical(t, pls, a, b, c); n < 6 {
+		t.Fatalf("only %d segments compared", n)
 	}
 }
