@@ -287,7 +287,7 @@ func (o *Origin) build(ctx context.Context, ch *channel, j *job) (*product, erro
 		if err != nil {
 			return nil, err
 		}
-		if j.enc.method == MethodCBCS || j.enc.method == MethodCENC {
+		if j.enc != nil && (j.enc.method == MethodCBCS || j.enc.method == MethodCENC) {
 			init, _, err := protectStoredInit(data, j, k)
 			if err != nil {
 				return nil, err

@@ -436,3 +436,42 @@ func TestSegmentDurationShared(t *testing.T) {
 		t.Fatalf("only %d segments compared", n)
 	}
 }
+
+// TestSegmentDurationFMP4Ingest: fMP4 ingest is joined as stored (the
+// members' fragments one after the other, the same init section), clear,
+// with AES-128 over the joined file and with cbcs and cenc per member, and
+// decodes frame for frame like the plain endpoint.
+func TestSegmentDurationFMP4Ingest(t *testing.T) {
+	testutil.RequireTool(t, "ffmpeg")
+	k := newKeyEnv(t, "")
+	e := newEnv(t, func(c *Config) {
+		c.KeyProvider = k.speke(t)
+		c.Channels[0].ManifestWindow = 20 * time.Second
+		c.Channels[0].Endpoints = []EndpointConfig{
+			{ID: "ts"},
+			{ID: "j", SegmentDuration: 3 * time.Second},
+			{ID: "jaes", SegmentDuration: 3 * time.Second, Encryption: enc(MethodAES128, 0)},
+			{ID: "jcbcs", Packaging: PackagingCMAF, SegmentDuration: 3 * time.Second, Encryption: enc(MethodCBCS, 0)},
+			{ID: "jcenc", Packaging: PackagingCMAF, SegmentDuration: 3 * time.Second, Encryption: enc(MethodCENC, 0)},
+		}
+	})
+	l := newLive(t, testmedia.FMP4, e.clock.Now())
+	e.pushSteps(l, e.pusher("a"), 0, 8)
+	q := vod(l, 0, 6)
+	for _, r := range []string{"channel_video_hi", "channel_audio"} {
+		clear := frameHashes(t, e.url("/out/v1/live/ts/"+r+".m3u8"+q), "")
+		for _, ep := range []string{"j", "jaes", "jcbcs", "jcenc"} {
+			m := e.media("/out/v1/live/" + ep + "/" + r + ".m3u8" + q)
+			if len(m.Segments) != 2 || m.Segments[0].Map == nil || math.Abs(m.Segments[0].Duration-3) > 0.05 {
+				t.Fatalf("%s %s: want 2 joined fMP4 segments of 3 s:\n%s", ep, r, m.Encode())
+			}
+			got, msg := decodeFrames(t, e.url("/out/v1/live/"+ep+"/"+r+".m3u8"+q), "")
+			if strings.Join(got, ",") != strings.Join(clear, ",") {
+				t.Errorf("%s %s: %d frames decode differently from the plain endpoint (%d frames)", ep, r, len(got), len(clear))
+			}
+			if msg := testutil.DecoderErrors(msg); msg != "" {
+				t.Errorf("%s %s: ffmpeg reports:\n%s", ep, r, msg)
+			}
+		}
+	}
+}
