@@ -3,6 +3,7 @@ package origin
 import (
 	"bytes"
 	"math"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -473,5 +474,40 @@ func TestSegmentDurationFMP4Ingest(t *testing.T) {
 				t.Errorf("%s %s: ffmpeg reports:\n%s", ep, r, msg)
 			}
 		}
+	}
+}
+
+// TestSegmentDurationInputSwitch: a joined segment never spans a switch to
+// the other input: input a stops after segment 9, b's segments follow, and
+// a group starts at segment 10 although 10 is no multiple of 3.
+func TestSegmentDurationInputSwitch(t *testing.T) {
+	e := newEnv(t, joinedEndpoints(nil))
+	l := newLive(t, testmedia.TS, e.clock.Now())
+	pa, pb := e.pusher("a"), e.pusher("b")
+	const failAt, total = 10, 16
+	for n := range total {
+		e.clock.Add(time.Second)
+		if n < failAt {
+			l.push(pa, n)
+		}
+		l.push(pb, n)
+	}
+	if got := e.o.ActiveInput(testChannel); got != "b" {
+		t.Fatalf("active input %q, want b", got)
+	}
+	m := e.media("/out/v1/live/ts3/channel_video_hi.m3u8" + vod(l, 0, 15))
+	var starts []int
+	for _, s := range m.Segments {
+		starts = append(starts, int(s.ProgramDateTime.Sub(l.epoch)/time.Second))
+	}
+	// 8: the media's clock restart; 10: the switch.
+	want := []int{0, 3, 6, 8, 9, 10, 12}
+	if !slices.Equal(starts, want) {
+		t.Fatalf("joined segments start at %v, want %v:\n%s", starts, want, m.Encode())
+	}
+	got, msg := decodeFrames(t, e.url("/out/v1/live/ts3/channel_video_hi.m3u8"+vod(l, 9, 12)), "")
+	clear := frameHashes(t, e.url("/out/v1/live/ts/channel_video_hi.m3u8"+vod(l, 9, 12)), "")
+	if strings.Join(got, ",") != strings.Join(clear, ",") || testutil.DecoderErrors(msg) != "" {
+		t.Errorf("across the switch: %d frames, plain %d, or they differ; ffmpeg:\n%s", len(got), len(clear), msg)
 	}
 }
