@@ -264,8 +264,15 @@ func joinView(v *rview) *rview {
 		return nil
 	}
 	j := g.rd
-	j.ext, j.bytes, j.durNS, j.peak = base.ext, base.bytes, base.durNS, base.peak
-	j.target = time.Duration(base.groupSize(v.ep.segdur)) * base.target
+	j.bytes, j.durNS, j.peak = base.bytes, base.durNS, base.peak
+	// ext and target are read by I-frame playlists built outside c.mu:
+	// written only when they change.
+	if j.ext != base.ext {
+		j.ext = base.ext
+	}
+	if t := time.Duration(base.groupSize(v.ep.segdur)) * base.target; j.target != t {
+		j.target = t
+	}
 	v.base, v.rd = base, j
 	return v
 }

@@ -2,9 +2,11 @@ package origin
 
 import (
 	"bytes"
+	"fmt"
 	"math"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -509,5 +511,44 @@ func TestSegmentDurationInputSwitch(t *testing.T) {
 	clear := frameHashes(t, e.url("/out/v1/live/ts/channel_video_hi.m3u8"+vod(l, 9, 12)), "")
 	if strings.Join(got, ",") != strings.Join(clear, ",") || testutil.DecoderErrors(msg) != "" {
 		t.Errorf("across the switch: %d frames, plain %d, or they differ; ffmpeg:\n%s", len(got), len(clear), msg)
+	}
+}
+
+// TestSegmentDurationConcurrent: playlists, I-frame playlists, MPDs and
+// joined segments requested while segments arrive (run with -race).
+func TestSegmentDurationConcurrent(t *testing.T) {
+	e := newEnv(t, joinedEndpoints(nil))
+	l := newLive(t, testmedia.TS, e.clock.Now())
+	p := e.pusher("a")
+	e.pushSteps(l, p, 0, 4)
+	done := make(chan struct{})
+	errs := make(chan string, 64)
+	var wg sync.WaitGroup
+	for _, path := range []string{"/out/v1/live/ts3/channel_video_hi/iframes.m3u8", "/out/v1/live/cmaf3/channel_video_hi/iframes.m3u8",
+		"/out/v1/live/dash3/index.mpd", "/out/v1/live/cmaf3/channel_audio.m3u8"} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-done:
+					return
+				default:
+				}
+				if code, body := e.fetch(path); code != 200 {
+					select {
+					case errs <- fmt.Sprintf("%s: %d %s", path, code, body):
+					default:
+					}
+				}
+			}
+		}()
+	}
+	e.pushSteps(l, p, 4, 14)
+	close(done)
+	wg.Wait()
+	close(errs)
+	for msg := range errs {
+		t.Error(msg)
 	}
 }
