@@ -71,7 +71,9 @@ ingest as TS or CMAF (HLS), or DASH, clear or encrypted, each at
 e.g. --endpoint ts --endpoint cmaf --endpoint aes=ts:AES-128 --endpoint cbcs=cmaf:cbcs
      --endpoint dash --endpoint dash-cenc=dash:cenc
      --key-server http://127.0.0.1:8091/speke/v1.0/copyProtection   (pullpush keys)
-An --endpoint may add comma-separated settings (the YAML keys below), e.g.
+An --endpoint may add comma-separated settings (the endpoint keys of the YAML
+below; start: becomes startTimeOffset/startPrecise, streamSelection: and
+encryption: give their keys directly), e.g.
      --endpoint dash=dash:cenc,manifestWindow=30s,segmentDuration=6s,timeDelay=10s,
        manifestName=main,adMarkers=daterange,minVideoBitsPerSecond=100000,
        maxVideoBitsPerSecond=3000000,streamOrder=video_bitrate_ascending,
