@@ -70,7 +70,7 @@ func (c *channel) view(ep *endpoint, name string) *rview {
 	} else {
 		v.cues = ep.cmaf
 	}
-	return joinView(v)
+	return c.joinView(v)
 }
 
 func isSubtitles(ext string) bool { return ext == ".vtt" || ext == ".webvtt" }

@@ -22,9 +22,9 @@ const MaxSegmentDuration = 30 * time.Second
 // Joined segments (an endpoint's segmentDuration).
 //
 // An endpoint with a segment duration D serves, for every audio and video
-// rendition, a timeline of joined segments: N = round(D / target) consecutive
-// ingest segments each (target: the rendition's ingest target duration), so
-// a joined segment is about D long. Where groups start depends only on the
+// rendition, a timeline of joined segments: N = round(D / target)
+// consecutive ingest segments each (target: the channel's ingest target
+// duration, see groupSize), so a joined segment is about D long. Where groups start depends only on the
 // ingest segments: a group starts at every ingest sequence number that is a
 // multiple of N, and at every discontinuity (also a jump of the source's
 // timestamps), input switch, init section change or codec configuration
@@ -67,12 +67,23 @@ type grouping struct {
 	hasNext bool
 }
 
-// groupSize is N for segment duration d on rendition r.
-func (r *rendition) groupSize(d time.Duration) int {
-	if r.target <= 0 {
+// groupSize is N for segment duration d: d over the channel's ingest
+// target duration, the smallest target of its audio and video renditions
+// (so that renditions whose playlists round their target up, as audio of
+// 2.005 s segments with a target of 3, are joined alike). Until every
+// rendition has arrived, the first groups of one may be joined by the
+// renditions present. Caller holds c.mu.
+func (c *channel) groupSize(d time.Duration) int {
+	var target time.Duration
+	for _, r := range c.rends {
+		if r.target > 0 && !isSubtitles(r.ext) && (target == 0 || r.target < target) {
+			target = r.target
+		}
+	}
+	if target <= 0 {
 		return 1
 	}
-	return max(1, int(math.Round(float64(d)/float64(r.target))))
+	return max(1, int(math.Round(float64(d)/float64(target))))
 }
 
 // groupStart reports whether ingest segment i starts a group of n.
@@ -88,9 +99,8 @@ func groupStart(segs []rec, i, n int) bool {
 	return p.init != s.init || p.ts.hash(pickMain) != s.ts.hash(pickMain) || p.ts.hash(pickAudio) != s.ts.hash(pickAudio)
 }
 
-// add extends g with ingest segment i of base.
-func (g *grouping) add(base *rendition, i int) {
-	n := base.groupSize(g.d)
+// add extends g with ingest segment i of base, joined by n.
+func (g *grouping) add(base *rendition, i, n int) {
 	s := &base.segs[i]
 	if groupStart(base.segs, i, n) {
 		if g.open > 0 {
@@ -148,14 +158,14 @@ func (g *grouping) emit(base *rendition, lo, cnt, n int, pub int64) {
 }
 
 // grouping returns the joined timeline of r for segment duration d, built
-// from the retained ingest segments when r has none yet.
-func (r *rendition) grouping(d time.Duration) *grouping {
+// from the retained ingest segments (joined by n) when r has none yet.
+func (r *rendition) grouping(d time.Duration, n int) *grouping {
 	if g := r.groups[d]; g != nil {
 		return g
 	}
 	g := &grouping{d: d, rd: &rendition{key: r.key}}
 	for i := range r.segs {
-		g.add(r, i)
+		g.add(r, i, n)
 	}
 	if r.groups == nil {
 		r.groups = make(map[time.Duration]*grouping)
@@ -200,11 +210,11 @@ func (c *channel) extendGroups(r *rendition) {
 			delete(r.groups, d)
 			continue
 		}
-		g.add(r, len(r.segs)-1)
+		g.add(r, len(r.segs)-1, c.groupSize(d))
 	}
 	for _, ep := range c.eps {
 		if ep.segdur > 0 && r.groups[ep.segdur] == nil {
-			r.grouping(ep.segdur)
+			r.grouping(ep.segdur, c.groupSize(ep.segdur))
 		}
 	}
 }
@@ -231,14 +241,14 @@ func (r *rendition) groupDTOs() []groupDTO {
 }
 
 // restoreGroups rebuilds r's joined timelines from its (restored) segments
-// and numbers them as the snapshot says.
-func (r *rendition) restoreGroups(ds []groupDTO) {
+// and numbers them as the snapshot says. Caller holds c.mu.
+func (c *channel) restoreGroups(r *rendition, ds []groupDTO) {
 	for _, d := range ds {
 		if d.D <= 0 || d.D > MaxSegmentDuration || isSubtitles(r.ext) {
 			continue
 		}
 		delete(r.groups, d.D)
-		g := r.grouping(d.D)
+		g := r.grouping(d.D, c.groupSize(d.D))
 		segs := g.rd.segs
 		k := sort.Search(len(segs), func(i int) bool { return segs[i].grp.first >= d.First })
 		if k == len(segs) || segs[k].grp.first != d.First {
@@ -254,12 +264,13 @@ func (r *rendition) restoreGroups(ds []groupDTO) {
 // joinView makes v show the joined timeline of its endpoint's segment
 // duration; nil when no group is complete yet. Subtitles are not joined.
 // Caller holds c.mu.
-func joinView(v *rview) *rview {
+func (c *channel) joinView(v *rview) *rview {
 	if v.ep.segdur <= 0 || isSubtitles(v.rd.ext) {
 		return v
 	}
 	base := v.rd
-	g := base.grouping(v.ep.segdur)
+	n := c.groupSize(v.ep.segdur)
+	g := base.grouping(v.ep.segdur, n)
 	if len(g.rd.segs) == 0 {
 		return nil
 	}
@@ -270,7 +281,7 @@ func joinView(v *rview) *rview {
 	if j.ext != base.ext {
 		j.ext = base.ext
 	}
-	if t := time.Duration(base.groupSize(v.ep.segdur)) * base.target; j.target != t {
+	if t := time.Duration(n) * base.target; j.target != t {
 		j.target = t
 	}
 	v.base, v.rd = base, j

@@ -343,8 +343,10 @@ func (c *channel) restore(s *snapshot) error {
 	for _, d := range s.Rends {
 		c.rends[d.Key] = &rendition{key: d.Key, segs: recs(d.Segs), nextSeq: d.NextSeq, discN: d.DiscN, target: d.Target, ext: d.Ext,
 			tsEnd: d.TSEnd, tsOff: d.TSOff, lastTS: d.LastTS.value(), cdiscN: d.CDiscN, bytes: d.Bytes, durNS: d.DurNS, peak: d.Peak, sw: d.Sw}
-		c.rends[d.Key].restoreGroups(d.Groups)
 		c.rendKeys = append(c.rendKeys, d.Key)
+	}
+	for _, d := range s.Rends {
+		c.restoreGroups(c.rends[d.Key], d.Groups)
 	}
 	c.inputs, c.order, c.master = map[string]*input{}, nil, nil
 	for _, d := range s.Inputs {
