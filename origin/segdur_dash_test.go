@@ -76,3 +76,19 @@ func TestSegmentDurationDASHEncrypted(t *testing.T) {
 		}
 	}
 }
+
+// FuzzSnapshotGroups: restoring a snapshot with joined timelines (a
+// shared bucket's file) never panics, whatever the numbers.
+func FuzzSnapshotGroups(f *testing.F) {
+	f.Add([]byte(`{"version":2,"channel":"live","order":[],"rendKeys":["v"],"rends":[{"key":"v","target":1000000000,"ext":".ts",` +
+		`"segs":[{"start":0,"dur":1000000000,"seq":3},{"start":1000000000,"dur":1000000000,"seq":4},{"start":2000000000,"dur":1000000000,"seq":5,"cdisc":true,"cdiscN":1},` +
+		`{"start":3000000000,"dur":1000000000,"seq":6,"sw":true}],"groups":[{"d":3000000000,"first":3,"num":7},{"d":-1,"first":0,"num":0}]}]}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		s, err := decodeSnapshot("live", data)
+		if err != nil {
+			return
+		}
+		c := &channel{cfg: ChannelConfig{ID: "live"}, chState: &chState{}}
+		c.restore(s)
+	})
+}
