@@ -438,6 +438,11 @@ func TestSegmentDurationShared(t *testing.T) {
 	if n := segmentsIdentical(t, pls, a, b, c); n < 6 {
 		t.Fatalf("only %d segments compared", n)
 	}
+	// The three indexes, joined timelines included, are the same.
+	testutil.Eventually(t, 10*time.Second, func() bool {
+		sa, sb, sc := snapshotOf(a.o), snapshotOf(b.o), snapshotOf(c.o)
+		return bytes.Equal(sa, sb) && bytes.Equal(sa, sc) && bytes.Contains(sa, []byte(`"groups"`))
+	}, "indexes of the three instances differ")
 }
 
 // TestSegmentDurationFMP4Ingest: fMP4 ingest is joined as stored (the
