@@ -24,14 +24,15 @@ const MaxSegmentDuration = 30 * time.Second
 // An endpoint with a segment duration D serves, for every audio and video
 // rendition, a timeline of joined segments: N = round(D / target)
 // consecutive ingest segments each (target: the channel's ingest target
-// duration, see groupSize), so a joined segment is about D long. Where groups start depends only on the
-// ingest segments: a group starts at every ingest sequence number that is a
-// multiple of N, and at every discontinuity (also a jump of the source's
-// timestamps), input switch, init section change or codec configuration
-// change, so a group never spans one. A group is listed once it is complete:
-// it has its last member (sequence number N-1 modulo N) or the next group
-// has started. Closed time-shift windows list the groups that overlap them,
-// so their URLs keep listing the same segments.
+// duration, see groupSize), so a joined segment is about D long. Where
+// groups start depends only on the ingest segments: every N-th segment
+// from the last break of the timeline (a discontinuity, also a jump of the
+// source's timestamps, an input switch, an init section or codec
+// configuration change; see setEpoch), so a group never spans a break and
+// only the group before one may be shorter. A group is listed once it is
+// complete: it has N members or the next group has started. Closed
+// time-shift windows list the groups that overlap them, so their URLs keep
+// listing the same segments.
 //
 // Joined segments are numbered consecutively (HLS media sequence numbers,
 // DASH $Number$), the number carried from group to group as segments
@@ -39,10 +40,9 @@ const MaxSegmentDuration = 30 * time.Second
 // discontinuity count (timestamp jumps included). The numbering therefore
 // depends on history; snapshots carry it, so an instance on shared
 // storage that starts from a snapshot numbers as the others. An endpoint
-// added at run time numbers from the segments retained then: instances
-// that apply the change at different moments agree unless a discontinuity
-// at a multiple of N, or an input switch, lies between the oldest segments
-// they retained then.
+// added at run time (or a change of N) numbers from the segments retained
+// then: instances that apply the change at different moments may number
+// differently when a break lies between the oldest segments they retained.
 //
 // The joined timeline is kept per segment duration in the rendition
 // (rendition.groups), extended on every append and trimmed with the
@@ -60,6 +60,7 @@ type recGroup struct {
 // duration.
 type grouping struct {
 	d       time.Duration
+	n       int        // ingest segments per group
 	rd      *rendition // joined segments, seq numbering them
 	started bool       // a group start has been seen
 	open    int        // members of the incomplete group at the end of the ingest timeline
@@ -86,17 +87,29 @@ func (c *channel) groupSize(d time.Duration) int {
 	return max(1, int(math.Round(float64(d)/float64(target))))
 }
 
-// groupStart reports whether ingest segment i starts a group of n.
+// setEpoch sets the epoch of r's newest segment: its own sequence number
+// at the rendition's first segment and after a break (a discontinuity,
+// also of the timestamps, an input switch, an init section or codec
+// configuration change), else its predecessor's.
+func (r *rendition) setEpoch() {
+	i := len(r.segs) - 1
+	s := &r.segs[i]
+	s.epoch = s.seq
+	if i == 0 || s.disc || s.cdisc || s.sw {
+		return
+	}
+	p := &r.segs[i-1]
+	if p.init != s.init || p.ts.hash(pickMain) != s.ts.hash(pickMain) || p.ts.hash(pickAudio) != s.ts.hash(pickAudio) {
+		return
+	}
+	s.epoch = p.epoch
+}
+
+// groupStart reports whether ingest segment i starts a group of n: every
+// n-th segment from its epoch.
 func groupStart(segs []rec, i, n int) bool {
 	s := &segs[i]
-	if s.seq%int64(n) == 0 || s.disc || s.cdisc || s.sw {
-		return true
-	}
-	if i == 0 {
-		return false
-	}
-	p := &segs[i-1]
-	return p.init != s.init || p.ts.hash(pickMain) != s.ts.hash(pickMain) || p.ts.hash(pickAudio) != s.ts.hash(pickAudio)
+	return (s.seq-s.epoch)%int64(n) == 0
 }
 
 // add extends g with ingest segment i of base, joined by n.
@@ -112,7 +125,7 @@ func (g *grouping) add(base *rendition, i, n int) {
 		return
 	}
 	g.open++
-	if (s.seq+1)%int64(n) == 0 {
+	if (s.seq+1-s.epoch)%int64(n) == 0 {
 		g.emit(base, i-g.open+1, g.open, n, s.pub)
 		g.open = 0
 	}
@@ -158,12 +171,14 @@ func (g *grouping) emit(base *rendition, lo, cnt, n int, pub int64) {
 }
 
 // grouping returns the joined timeline of r for segment duration d, built
-// from the retained ingest segments (joined by n) when r has none yet.
+// from the retained ingest segments (joined by n) when r has none yet or
+// its groups have another size (the channel's target changed, as when
+// its first renditions arrive one after the other).
 func (r *rendition) grouping(d time.Duration, n int) *grouping {
-	if g := r.groups[d]; g != nil {
+	if g := r.groups[d]; g != nil && g.n == n {
 		return g
 	}
-	g := &grouping{d: d, rd: &rendition{key: r.key}}
+	g := &grouping{d: d, n: n, rd: &rendition{key: r.key}}
 	for i := range r.segs {
 		g.add(r, i, n)
 	}
@@ -210,7 +225,11 @@ func (c *channel) extendGroups(r *rendition) {
 			delete(r.groups, d)
 			continue
 		}
-		g.add(r, len(r.segs)-1, c.groupSize(d))
+		if n := c.groupSize(d); n == g.n {
+			g.add(r, len(r.segs)-1, n)
+		} else {
+			r.grouping(d, n) // rebuilt, the newest segment included
+		}
 	}
 	for _, ep := range c.eps {
 		if ep.segdur > 0 && r.groups[ep.segdur] == nil {

@@ -60,9 +60,8 @@ func TestSegmentDurationPlaylists(t *testing.T) {
 			t.Errorf("%s: TARGETDURATION %d, want 3", ep, m.TargetDuration)
 		}
 		// segments 0-12: groups [0-2] [3-5] [6-7] (the clock restarts at
-		// 8) [8] (9 is a multiple of 3 in the origin's numbering) [9-11];
-		// 12 is incomplete.
-		want := []float64{3, 3, 2, 1, 3}
+		// 8) [8-10]; [11-12] is incomplete.
+		want := []float64{3, 3, 2, 3}
 		if len(m.Segments) != len(want) {
 			t.Fatalf("%s: %d segments, want %d:\n%s", ep, len(m.Segments), len(want), m.Encode())
 		}
@@ -113,8 +112,8 @@ func TestSegmentDurationPlaylists(t *testing.T) {
 	// before and after more segments arrive.
 	q := vod(l, 4, 10)
 	w := e.media("/out/v1/live/ts3/channel_video_hi.m3u8" + q)
-	if !w.Endlist || len(w.Segments) != 4 || !w.Segments[0].ProgramDateTime.Equal(l.epoch.Add(3*time.Second)) {
-		t.Fatalf("window [4,10): want the 4 groups from segment 3 with ENDLIST, got\n%s", w.Encode())
+	if !w.Endlist || len(w.Segments) != 3 || !w.Segments[0].ProgramDateTime.Equal(l.epoch.Add(3*time.Second)) {
+		t.Fatalf("window [4,10): want the 3 groups from segment 3 with ENDLIST, got\n%s", w.Encode())
 	}
 }
 
@@ -381,8 +380,8 @@ func TestSegmentDurationAddedAtRunTime(t *testing.T) {
 	}
 	e.pushSteps(l, p, 7, 9)
 	m2 := e.media("/out/v1/live/ts3/channel_video_hi.m3u8")
-	if len(m2.Segments) != 4 || m2.MediaSequence != m.MediaSequence || m2.Segments[2].Duration != 2 || m2.Segments[3].Duration != 1 {
-		t.Fatalf("ts3 two segments later (6-7 complete at the clock restart, then 8 alone):\n%s", m2.Encode())
+	if len(m2.Segments) != 3 || m2.MediaSequence != m.MediaSequence || m2.Segments[2].Duration != 2 {
+		t.Fatalf("ts3 two segments later (6-7 complete at the clock restart):\n%s", m2.Encode())
 	}
 }
 
@@ -486,7 +485,7 @@ func TestSegmentDurationFMP4Ingest(t *testing.T) {
 
 // TestSegmentDurationInputSwitch: a joined segment never spans a switch to
 // the other input: input a stops after segment 9, b's segments follow, and
-// a group starts at segment 10 although 10 is no multiple of 3.
+// a group starts at segment 10, and groups of 3 follow from there.
 func TestSegmentDurationInputSwitch(t *testing.T) {
 	e := newEnv(t, joinedEndpoints(nil))
 	l := newLive(t, testmedia.TS, e.clock.Now())
@@ -508,12 +507,12 @@ func TestSegmentDurationInputSwitch(t *testing.T) {
 		starts = append(starts, int(s.ProgramDateTime.Sub(l.epoch)/time.Second))
 	}
 	// 8: the media's clock restart; 10: the switch.
-	want := []int{0, 3, 6, 8, 9, 10, 12}
+	want := []int{0, 3, 6, 8, 10, 13}
 	if !slices.Equal(starts, want) {
 		t.Fatalf("joined segments start at %v, want %v:\n%s", starts, want, m.Encode())
 	}
-	got, msg := decodeFrames(t, e.url("/out/v1/live/ts3/channel_video_hi.m3u8"+vod(l, 9, 12)), "")
-	clear := frameHashes(t, e.url("/out/v1/live/ts/channel_video_hi.m3u8"+vod(l, 9, 12)), "")
+	got, msg := decodeFrames(t, e.url("/out/v1/live/ts3/channel_video_hi.m3u8"+vod(l, 8, 13)), "")
+	clear := frameHashes(t, e.url("/out/v1/live/ts/channel_video_hi.m3u8"+vod(l, 8, 13)), "")
 	if strings.Join(got, ",") != strings.Join(clear, ",") || testutil.DecoderErrors(msg) != "" {
 		t.Errorf("across the switch: %d frames, plain %d, or they differ; ffmpeg:\n%s", len(got), len(clear), msg)
 	}

@@ -64,6 +64,7 @@ type recDTO struct {
 	CDiscN     int64            `json:"cdiscN,omitempty"`
 	Pub        int64            `json:"pub"`
 	Sw         bool             `json:"sw,omitempty"`
+	Epoch      int64            `json:"epoch,omitempty"`
 }
 
 type rendDTO struct {
@@ -188,7 +189,7 @@ func (c *channel) encodeSnapshot(t int64) ([]byte, error) {
 		for i := range rs {
 			r := &rs[i]
 			d := recDTO{Start: r.start, Dur: r.dur, Seq: r.seq, DiscN: r.discN, Disc: r.disc, File: ref(r.file), Init: ref(r.init),
-				TS: tsToDTO(r.ts), TSBase: r.tsBase, TSOff: r.tsOff, CDisc: r.cdisc, CDiscN: r.cdiscN, Pub: r.pub, Sw: r.sw}
+				TS: tsToDTO(r.ts), TSBase: r.tsBase, TSOff: r.tsOff, CDisc: r.cdisc, CDiscN: r.cdiscN, Pub: r.pub, Sw: r.sw, Epoch: r.epoch}
 			if r.extra != nil {
 				d.HasExtra, d.Tags, d.DateRanges = true, r.extra.tags, r.extra.dateRanges
 			}
@@ -328,7 +329,7 @@ func (c *channel) restore(s *snapshot) error {
 		out := make([]rec, len(ds))
 		for i, d := range ds {
 			r := rec{start: d.Start, dur: d.Dur, seq: d.Seq, discN: d.DiscN, disc: d.Disc, file: files[d.File], init: files[d.Init],
-				ts: d.TS.value(), tsBase: d.TSBase, tsOff: d.TSOff, cdisc: d.CDisc, cdiscN: d.CDiscN, pub: d.Pub, sw: d.Sw}
+				ts: d.TS.value(), tsBase: d.TSBase, tsOff: d.TSOff, cdisc: d.CDisc, cdiscN: d.CDiscN, pub: d.Pub, sw: d.Sw, epoch: d.Epoch}
 			if d.HasExtra {
 				r.extra = &recExtra{tags: d.Tags, dateRanges: d.DateRanges}
 				r.extra.cue, _ = adcue.Read(d.Tags, d.DateRanges)

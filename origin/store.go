@@ -77,6 +77,10 @@ type rec struct {
 	// a joined segment (segdur.go), nil for an ingest segment.
 	sw  bool
 	grp *recGroup
+	// epoch is the sequence number of the first segment since the last
+	// break of the timeline (segdur.go's runStart), where joined
+	// segments start counting.
+	epoch int64
 }
 
 func (r *rec) end() int64 { return r.start + r.dur }
@@ -676,6 +680,7 @@ func (c *channel) appendRec(r *rendition, rc rec, tol int64) {
 		rc.sw, r.sw = len(r.segs) > 0, c.switches
 	}
 	r.append(rc, tol, func(start, tol int64) *rec { return c.peerTS(r, start, tol) })
+	r.setEpoch()
 	c.extendGroups(r)
 	skew := rc.end() - now
 	if !c.hasSkew || rc.end() > c.ingestMediaNow() {
