@@ -84,6 +84,12 @@ type EndpointConfig struct {
 	ManifestName string `yaml:"manifestName"`
 	// Start, when set, adds EXT-X-START to the endpoint's playlists.
 	Start *StartConfig `yaml:"start"`
+	// SegmentDuration, when set, joins consecutive ingest segments into
+	// segments of about this duration: N = round(segmentDuration / the
+	// ingest target duration) (at least 1), never across a discontinuity,
+	// an input switch or a codec change (see segdur.go). 0 serves the
+	// segments as ingested. WebVTT renditions are not joined.
+	SegmentDuration time.Duration `yaml:"segmentDuration"`
 	// AdMarkers is how ingested ad signals (SCTE-35 in
 	// #EXT-OATCLS-SCTE35, #EXT-X-CUE-OUT/IN, EXT-X-DATERANGE SCTE35-OUT/IN)
 	// appear in media playlists: passthrough (as ingested, the default),
@@ -250,6 +256,9 @@ func (c Config) validateEndpoints(k string, ch ChannelConfig) error {
 			return cfgErr(ek+".id", "duplicate endpoint %q", ep.ID)
 		}
 		seen[ep.ID] = true
+		if ep.SegmentDuration < 0 || ep.SegmentDuration > MaxSegmentDuration {
+			return cfgErr(ek+".segmentDuration", "must be between 0 (as ingested) and %s, got %s", MaxSegmentDuration, ep.SegmentDuration)
+		}
 		if !adcue.ValidMode(ep.AdMarkers) {
 			return cfgErr(ek+".adMarkers", "must be passthrough, none, scte35_enhanced or daterange, got %q", ep.AdMarkers)
 		}
@@ -405,6 +414,7 @@ type endpoint struct {
 	manifest0 string           // multivariant file name, e.g. index.m3u8
 	start     *hls.Start       // EXT-X-START, nil for none
 	ads       string           // ad-marker mode (adcue.Mode*; "" is passthrough)
+	segdur    time.Duration    // joined segment duration, 0: as ingested
 }
 
 // encSpec is the resolved encryption of an endpoint.
@@ -437,6 +447,7 @@ func newEndpoints(ch ChannelConfig) []*endpoint {
 			pdt: ec.PDTInterval, iframes: ec.IFrames == nil || *ec.IFrames,
 		}
 		ep.ads = ec.AdMarkers
+		ep.segdur = ec.SegmentDuration
 		ep.manifest0 = indexName
 		if ec.ManifestName != "" {
 			ep.manifest0 = ec.ManifestName + ".m3u8"

@@ -44,6 +44,8 @@ type rview struct {
 	// AES-128 uses one explicit IV per key (the init section is encrypted
 	// too and needs one).
 	hasInit bool
+	// base is the ingest timeline when rd is a joined one (segdur.go).
+	base *rendition
 }
 
 // view resolves rendition name for endpoint ep; nil when there is no such
@@ -68,7 +70,7 @@ func (c *channel) view(ep *endpoint, name string) *rview {
 	} else {
 		v.cues = ep.cmaf
 	}
-	return v
+	return c.joinView(v)
 }
 
 func isSubtitles(ext string) bool { return ext == ".vtt" || ext == ".webvtt" }
@@ -83,7 +85,7 @@ func (v *rview) ext() string {
 
 // transformed reports whether segments are packaged rather than served as
 // stored.
-func (v *rview) transformed() bool { return v.cmaf || v.enc != nil || v.cues }
+func (v *rview) transformed() bool { return v.cmaf || v.enc != nil || v.cues || v.base != nil }
 
 // jobKind is what a packaging job produces.
 type jobKind uint8
@@ -118,7 +120,8 @@ type job struct {
 	period   int64
 	hasInit  bool
 	ext      string
-	lang     string // jobWVTTInit
+	lang     string    // jobWVTTInit
+	parts    []jobPart // members of a joined segment (segdur.go)
 }
 
 func (j *job) contentType() string {
@@ -246,6 +249,11 @@ func (c *channel) job(v *rview, base, ext string) (*job, string) {
 	if v.enc != nil {
 		j.period = v.enc.period(s.start)
 	}
+	if s.grp != nil {
+		if msg := joinParts(v, s, j); msg != "" {
+			return nil, msg
+		}
+	}
 	if v.cues {
 		// Cues follow the CMAF timeline of the renditions they belong to.
 		if p := c.peerTS(rd, s.start, s.dur/2); p != nil {
@@ -302,7 +310,7 @@ func (o *Origin) build(ctx context.Context, ch *channel, j *job) (*product, erro
 		if err != nil {
 			return nil, err
 		}
-		if j.enc.method == MethodCBCS || j.enc.method == MethodCENC {
+		if j.enc != nil && (j.enc.method == MethodCBCS || j.enc.method == MethodCENC) {
 			init, _, err := protectStoredInit(data, j, k)
 			if err != nil {
 				return nil, err
@@ -314,6 +322,9 @@ func (o *Origin) build(ctx context.Context, ch *channel, j *job) (*product, erro
 			return &product{data: buf.Bytes()}, nil
 		}
 		return o.finishAES(j, k, data, nil)
+	}
+	if len(j.parts) > 0 {
+		return o.buildJoined(ctx, j, k)
 	}
 	data, err := o.readStored(ctx, j.path)
 	if err != nil {

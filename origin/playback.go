@@ -308,7 +308,7 @@ func (c *channel) window(ep *endpoint, r *rendition, sh shift) (window, *errStat
 	if sh.hasEnd {
 		e := sh.end.UnixNano()
 		w.hi = min(w.hi, r.countStartingBefore(e))
-		w.vod = e <= cutoff
+		w.vod = e <= cutoff && joinedComplete(r, visible, w.hi, e)
 	}
 	if n := r.countStartingBefore(start + int64(MaxTimeShiftSpan)); n < w.hi {
 		w.hi, w.vod = n, true

@@ -63,6 +63,8 @@ type recDTO struct {
 	CDisc      bool             `json:"cdisc,omitempty"`
 	CDiscN     int64            `json:"cdiscN,omitempty"`
 	Pub        int64            `json:"pub"`
+	Sw         bool             `json:"sw,omitempty"`
+	Epoch      int64            `json:"epoch,omitempty"`
 }
 
 type rendDTO struct {
@@ -79,6 +81,8 @@ type rendDTO struct {
 	Bytes   int64         `json:"bytes"`
 	DurNS   int64         `json:"durNS"`
 	Peak    float64       `json:"peak"`
+	Sw      int           `json:"sw,omitempty"`
+	Groups  []groupDTO    `json:"groups,omitempty"`
 }
 
 type inputDTO struct {
@@ -185,7 +189,7 @@ func (c *channel) encodeSnapshot(t int64) ([]byte, error) {
 		for i := range rs {
 			r := &rs[i]
 			d := recDTO{Start: r.start, Dur: r.dur, Seq: r.seq, DiscN: r.discN, Disc: r.disc, File: ref(r.file), Init: ref(r.init),
-				TS: tsToDTO(r.ts), TSBase: r.tsBase, TSOff: r.tsOff, CDisc: r.cdisc, CDiscN: r.cdiscN, Pub: r.pub}
+				TS: tsToDTO(r.ts), TSBase: r.tsBase, TSOff: r.tsOff, CDisc: r.cdisc, CDiscN: r.cdiscN, Pub: r.pub, Sw: r.sw, Epoch: r.epoch}
 			if r.extra != nil {
 				d.HasExtra, d.Tags, d.DateRanges = true, r.extra.tags, r.extra.dateRanges
 			}
@@ -196,7 +200,7 @@ func (c *channel) encodeSnapshot(t int64) ([]byte, error) {
 	for _, k := range c.rendKeys {
 		r := c.rends[k]
 		s.Rends = append(s.Rends, rendDTO{Key: k, Segs: recs(r.segs), NextSeq: r.nextSeq, DiscN: r.discN, Target: r.target,
-			Ext: r.ext, TSEnd: r.tsEnd, TSOff: r.tsOff, LastTS: tsToDTO(r.lastTS), CDiscN: r.cdiscN, Bytes: r.bytes, DurNS: r.durNS, Peak: r.peak})
+			Ext: r.ext, TSEnd: r.tsEnd, TSOff: r.tsOff, LastTS: tsToDTO(r.lastTS), CDiscN: r.cdiscN, Bytes: r.bytes, DurNS: r.durNS, Peak: r.peak, Sw: r.sw, Groups: r.groupDTOs()})
 	}
 	for _, n := range c.order {
 		in := c.inputs[n]
@@ -325,7 +329,7 @@ func (c *channel) restore(s *snapshot) error {
 		out := make([]rec, len(ds))
 		for i, d := range ds {
 			r := rec{start: d.Start, dur: d.Dur, seq: d.Seq, discN: d.DiscN, disc: d.Disc, file: files[d.File], init: files[d.Init],
-				ts: d.TS.value(), tsBase: d.TSBase, tsOff: d.TSOff, cdisc: d.CDisc, cdiscN: d.CDiscN, pub: d.Pub}
+				ts: d.TS.value(), tsBase: d.TSBase, tsOff: d.TSOff, cdisc: d.CDisc, cdiscN: d.CDiscN, pub: d.Pub, sw: d.Sw, epoch: d.Epoch}
 			if d.HasExtra {
 				r.extra = &recExtra{tags: d.Tags, dateRanges: d.DateRanges}
 				r.extra.cue, _ = adcue.Read(d.Tags, d.DateRanges)
@@ -339,8 +343,11 @@ func (c *channel) restore(s *snapshot) error {
 	c.rends, c.rendKeys = map[string]*rendition{}, nil
 	for _, d := range s.Rends {
 		c.rends[d.Key] = &rendition{key: d.Key, segs: recs(d.Segs), nextSeq: d.NextSeq, discN: d.DiscN, target: d.Target, ext: d.Ext,
-			tsEnd: d.TSEnd, tsOff: d.TSOff, lastTS: d.LastTS.value(), cdiscN: d.CDiscN, bytes: d.Bytes, durNS: d.DurNS, peak: d.Peak}
+			tsEnd: d.TSEnd, tsOff: d.TSOff, lastTS: d.LastTS.value(), cdiscN: d.CDiscN, bytes: d.Bytes, durNS: d.DurNS, peak: d.Peak, sw: d.Sw}
 		c.rendKeys = append(c.rendKeys, d.Key)
+	}
+	for _, d := range s.Rends {
+		c.restoreGroups(c.rends[d.Key], d.Groups)
 	}
 	c.inputs, c.order, c.master = map[string]*input{}, nil, nil
 	for _, d := range s.Inputs {

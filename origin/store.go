@@ -75,6 +75,14 @@ type rec struct {
 	// ingest clock, unix ns); shared storage shows a segment only once
 	// its pub is older than the propagation delay.
 	pub int64
+	// sw: the first segment after an input switch; grp: the members of
+	// a joined segment (segdur.go), nil for an ingest segment.
+	sw  bool
+	grp *recGroup
+	// epoch is the sequence number of the first segment since the last
+	// break of the timeline (segdur.go's runStart), where joined
+	// segments start counting.
+	epoch int64
 }
 
 func (r *rec) end() int64 { return r.start + r.dur }
@@ -98,6 +106,10 @@ type rendition struct {
 	bytes int64
 	durNS int64
 	peak  float64 // bits per second of the largest segment
+	// sw is the channel's switch count at the last append; groups are
+	// the joined timelines of endpoints with a segment duration.
+	sw     int
+	groups map[time.Duration]*grouping
 }
 
 func (r *rendition) lastEnd() int64 { return r.segs[len(r.segs)-1].end() }
@@ -667,7 +679,12 @@ func (c *channel) offer(in *input, key string, rc rec, target time.Duration, ext
 func (c *channel) appendRec(r *rendition, rc rec, tol int64) {
 	now := c.clockNow().UnixNano()
 	rc.pub = now
+	if r.sw != c.switches {
+		rc.sw, r.sw = len(r.segs) > 0, c.switches
+	}
 	r.append(rc, tol, func(start, tol int64) *rec { return c.peerTS(r, start, tol) })
+	r.setEpoch()
+	c.extendGroups(r)
 	skew := rc.end() - now
 	if !c.hasSkew || rc.end() > c.ingestMediaNow() {
 		c.skew, c.hasSkew = skew, true
@@ -780,6 +797,7 @@ func (c *channel) trim(r *rendition) {
 	}
 	clear(r.segs[:n])
 	r.segs = r.segs[n:]
+	r.trimGroups()
 }
 
 // sweep applies retention to every rendition, forgets old file names and

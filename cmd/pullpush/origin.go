@@ -71,6 +71,16 @@ ingest as TS or CMAF (HLS), or DASH, clear or encrypted, each at
 e.g. --endpoint ts --endpoint cmaf --endpoint aes=ts:AES-128 --endpoint cbcs=cmaf:cbcs
      --endpoint dash --endpoint dash-cenc=dash:cenc
      --key-server http://127.0.0.1:8091/speke/v1.0/copyProtection   (pullpush keys)
+An --endpoint may add comma-separated settings (the endpoint keys of the YAML
+below; start: becomes startTimeOffset/startPrecise, streamSelection: and
+encryption: give their keys directly), e.g.
+     --endpoint dash=dash:cenc,manifestWindow=30s,segmentDuration=6s,timeDelay=10s,
+       manifestName=main,adMarkers=daterange,minVideoBitsPerSecond=100000,
+       maxVideoBitsPerSecond=3000000,streamOrder=video_bitrate_ascending,
+       startTimeOffset=-6,startPrecise=true,pdtInterval=2s,iframes=false,
+       repeatKey=true,keyRotationInterval=60s
+  (also startoverWindow, constantIV, resourceID; keyRotationInterval overrides
+  --key-rotation); an unknown setting or bad value is an error naming it.
 
 The YAML config (--config) sets per-channel endpoint settings; --data and
 --channel override / add to it:
@@ -110,6 +120,7 @@ The YAML config (--config) sets per-channel endpoint settings; --data and
         - id: cmaf
           packaging: cmaf    # TS repackaged as CMAF (fMP4)
           manifestWindow: 30s   # startoverWindow, timeDelay, iframes, pdtInterval too
+          segmentDuration: 6s   # 0: as ingested; else round(6s / ingest target) segments joined
           manifestName: index   # the multivariant is {manifestName}.m3u8
           start: {timeOffset: -6, precise: true}   # optional EXT-X-START
           adMarkers: passthrough   # none | scte35_enhanced (CUE-OUT/-CONT/-IN + OATCLS) | daterange (SCTE35-OUT/IN)
@@ -187,7 +198,7 @@ func (c *channelFlags) Set(v string) error {
 // keyTokenEnv names the environment variable holding the key server token.
 const keyTokenEnv = "PULLPUSH_KEY_TOKEN"
 
-// endpointFlags collects repeated --endpoint ID[=PACKAGING[:METHOD]] values.
+// endpointFlags collects repeated --endpoint values (origin.ParseEndpointFlag).
 type endpointFlags []origin.EndpointConfig
 
 func (e *endpointFlags) String() string {
@@ -199,25 +210,9 @@ func (e *endpointFlags) String() string {
 }
 
 func (e *endpointFlags) Set(v string) error {
-	id, spec, hasSpec := strings.Cut(v, "=")
-	ep := origin.EndpointConfig{ID: id, Packaging: origin.PackagingTS}
-	if !hasSpec && (id == origin.PackagingCMAF || id == origin.PackagingDASH) {
-		ep.Packaging = id
-	}
-	if hasSpec {
-		pkg, method, hasMethod := strings.Cut(spec, ":")
-		ep.Packaging = strings.ToLower(pkg)
-		if hasMethod {
-			m := map[string]string{"aes-128": origin.MethodAES128, "sample-aes": origin.MethodSampleAES,
-				"cbcs": origin.MethodCBCS, "cenc": origin.MethodCENC}[strings.ToLower(method)]
-			if m == "" {
-				return fmt.Errorf("unknown encryption %q (want AES-128, SAMPLE-AES, cbcs or cenc)", method)
-			}
-			ep.Encryption = &origin.EncryptionConfig{Method: m}
-		}
-	}
-	if id == "" || (ep.Packaging != origin.PackagingTS && ep.Packaging != origin.PackagingCMAF && ep.Packaging != origin.PackagingDASH) {
-		return errors.New("want ID[=ts|cmaf|dash[:AES-128|SAMPLE-AES|cbcs|cenc]]")
+	ep, err := origin.ParseEndpointFlag(v)
+	if err != nil {
+		return err
 	}
 	*e = append(*e, ep)
 	return nil
@@ -233,7 +228,7 @@ func runOrigin(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	var channels channelFlags
 	fs.Var(&channels, "channel", "channel `ID=USER:PASSWORD` (repeatable; both inputs use these credentials)")
 	var endpoints endpointFlags
-	fs.Var(&endpoints, "endpoint", "packaging endpoint `ID[=PACKAGING[:METHOD]]` of every channel without endpoints in --config (repeatable), e.g. ts, cmaf, dash, aes=ts:AES-128, cbcs=cmaf:cbcs, dash-cenc=dash:cenc")
+	fs.Var(&endpoints, "endpoint", "packaging endpoint `ID[=PACKAGING[:METHOD]][,SETTING=VALUE...]` of every channel without endpoints in --config (repeatable), e.g. ts, cmaf, dash, aes=ts:AES-128, cbcs=cmaf:cbcs, dash-cenc=dash:cenc,segmentDuration=6s; settings: "+strings.Join(origin.EndpointFlagKeys(), ", "))
 	keyServer := fs.String("key-server", "", "SPEKE/CPIX key server `URL` for encrypted endpoints (pullpush keys)")
 	keyToken := fs.String("key-token", "", "bearer `token` for the key server (default $"+keyTokenEnv+")")
 	keysFile := fs.String("keys-file", "", "static key `file` for encrypted endpoints")
@@ -289,7 +284,12 @@ func runOrigin(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		for _, ep := range endpoints {
 			if ep.Encryption != nil {
 				e := *ep.Encryption
-				e.KeyURI, e.KeyRotationInterval = *keyURI, origin.Duration(*keyRotation)
+				if e.KeyURI == "" {
+					e.KeyURI = *keyURI
+				}
+				if e.KeyRotationInterval == nil {
+					e.KeyRotationInterval = origin.Duration(*keyRotation)
+				}
 				ep.Encryption = &e
 			}
 			cfg.Channels[i].Endpoints = append(cfg.Channels[i].Endpoints, ep)

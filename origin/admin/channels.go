@@ -32,7 +32,7 @@ func (a *API) channelRoutes() []route {
 		{method: "DELETE", path: "/api/v1/channels/{id}", summary: "Delete a channel and release its segments",
 			responses: map[string]string{"204": "deleted", "404": "no such channel"}, handler: a.deleteChannel},
 		{method: "POST", path: "/api/v1/channels/{id}/endpoints", summary: "Add an endpoint to a channel",
-			body:      `an endpoint as in the YAML: {"id", "packaging": "ts"|"cmaf"|"dash", "manifestWindow", "encryption", "adMarkers", "streamSelection", ...}`,
+			body:      `an endpoint as in the YAML: {"id", "packaging": "ts"|"cmaf"|"dash", "manifestWindow", "encryption", "adMarkers", "streamSelection", "segmentDuration", ...}`,
 			responses: map[string]string{"201": settings, "400": "invalid settings", "404": "no such channel", "409": "the endpoint exists"}, handler: a.createEndpoint},
 		{method: "PUT", path: "/api/v1/channels/{id}/endpoints/{endpoint}", summary: "Replace an endpoint's settings",
 			body:      "an endpoint as in the YAML; id, when given, must be the path's",
