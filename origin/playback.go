@@ -375,8 +375,8 @@ func writeStatusErr(w http.ResponseWriter, err error) {
 // mediaCacheKey returns the cache key of a media or I-frame playlist and
 // whether its window is closed (ENDLIST), or "" when there is nothing to
 // list; caller holds ch.mu. The key names the channel's settings
-// generation and the window's kind and its first and last sequence
-// numbers and count: a live edge that moves, a window the startover
+// generation, the window's kind, the build of a joined timeline and the
+// window's first and last sequence numbers and count: a live edge that moves, a window the startover
 // pruning trims or a segment that arrives late inside it renders again.
 func mediaCacheKey(ch *channel, ep *endpoint, name string, sh shift, iframes bool) (string, bool) {
 	v := ch.view(ep, name)
@@ -388,8 +388,8 @@ func mediaCacheKey(ch *channel, ep *endpoint, name string, sh shift, iframes boo
 		return "", false
 	}
 	segs := v.rd.segs
-	return fmt.Sprintf("%s\x00%d\x00%s\x00%s\x00%t%t%t\x00%d\x00%d\x00%d", ch.cfg.ID, ch.gen, ep.id, name, iframes, win.vod, win.event,
-		segs[win.lo].seq, segs[win.hi-1].seq, win.hi-win.lo), win.vod
+	return fmt.Sprintf("%s\x00%d\x00%s\x00%s\x00%t%t%t\x00%d\x00%d\x00%d\x00%d", ch.cfg.ID, ch.gen, ep.id, name, iframes, win.vod, win.event,
+		v.rd.rev, segs[win.lo].seq, segs[win.hi-1].seq, win.hi-win.lo), win.vod
 }
 
 // renderMedia renders a media or I-frame playlist and reports whether it

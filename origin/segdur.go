@@ -178,7 +178,8 @@ func (r *rendition) grouping(d time.Duration, n int) *grouping {
 	if g := r.groups[d]; g != nil && g.n == n {
 		return g
 	}
-	g := &grouping{d: d, n: n, rd: &rendition{key: r.key}}
+	r.builds++
+	g := &grouping{d: d, n: n, rd: &rendition{key: r.key, rev: r.builds}}
 	for i := range r.segs {
 		g.add(r, i, n)
 	}

@@ -110,6 +110,11 @@ type rendition struct {
 	// the joined timelines of endpoints with a segment duration.
 	sw     int
 	groups map[time.Duration]*grouping
+	// builds counts the joined timelines built from this rendition; rev
+	// is a joined timeline's number among its base's builds (0 for a base
+	// rendition), so that cached playlists of a rebuilt timeline, whose
+	// numbering may differ, are never served for it.
+	builds, rev uint64
 }
 
 func (r *rendition) lastEnd() int64 { return r.segs[len(r.segs)-1].end() }
