@@ -68,6 +68,8 @@ const (
 // Paths served by the demo.
 const (
 	demoSourcePath   = "/channels/" + demoChannelID + "/master.m3u8"
+	demoEventID      = "event" // the channel the demo offers as a live source
+	demoEventPath    = "/channels/" + demoEventID + "/master.m3u8"
 	demoPlaybackPath = "/out/v1/" + demoChannelID + "/index.m3u8"
 	demoCMAFPath     = "/out/v1/" + demoChannelID + "/cmaf/index.m3u8"
 	demoDASHPath     = "/out/v1/" + demoChannelID + "/dash/index.mpd"
@@ -170,7 +172,8 @@ func demo(ctx context.Context, cfg demoConfig, stdout, stderr io.Writer) (err er
 	password := randomSecret()
 	red.Add(password)
 
-	eng, err := channel.New(channel.DefaultConfig(), channel.WithLogger(log.With(demoKeyComponent, "channel")), channel.WithContext(ctx))
+	eng, err := channel.New(demoChannels(), channel.WithLogger(log.With(demoKeyComponent, "channel")), channel.WithContext(ctx),
+		channel.WithScheduleDir(filepath.Join(dataDir, "schedules")))
 	if err != nil {
 		return fmt.Errorf("demo: channel engine: %w", err)
 	}
@@ -232,7 +235,7 @@ func demo(ctx context.Context, cfg demoConfig, stdout, stderr io.Writer) (err er
 	}
 	control := admin.New(org, hv).Handler("")
 	srv := &http.Server{
-		Handler: app.mux(eng.Handler(), org.Handler(), a.Handler(), control, ks.Handler(),
+		Handler: app.mux(eng.Handler(), eng.ScheduleHandler(""), org.Handler(), a.Handler(), control, ks.Handler(),
 			promhttp.HandlerFor(prometheus.Gatherers{m.Registry(), org.Gatherer()}, promhttp.HandlerOpts{})),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       2 * time.Minute, // segment uploads
@@ -280,8 +283,13 @@ func demo(ctx context.Context, cfg demoConfig, stdout, stderr io.Writer) (err er
 }
 
 // mux routes the one port: channel engine, origin, API and dashboard.
-func (app *demoApp) mux(channels, org, apiHandler, control, keyServer, metrics http.Handler) http.Handler {
+func (app *demoApp) mux(channels, schedule, org, apiHandler, control, keyServer, metrics http.Handler) http.Handler {
 	mux := http.NewServeMux()
+	// The channel engine's schedule and switch API; the other
+	// /api/v1/channels/ paths are the origin's.
+	mux.Handle("/api/v1/channels/{id}/schedule", schedule)
+	mux.Handle("/api/v1/channels/{id}/schedule/{item}", schedule)
+	mux.Handle("/api/v1/channels/{id}/switch", schedule)
 	// The origin's control API (channel status, harvest jobs) next to the
 	// relay's: their paths do not overlap.
 	mux.Handle("/api/v1/channels", control)
@@ -453,6 +461,10 @@ func (app *demoApp) printURLs(w io.Writer, now time.Time, took time.Duration, li
 	row("Channel source", b+demoSourcePath, "VOD2Live channel 1")
 	row("API", b+demoFetchersPath, "docs "+b+"/api/docs, metrics "+b+"/metrics")
 	row("Ingest", b+"/in/v2/"+demoChannelID+"/{a,b}/channel", "digest auth, generated credentials")
+	row("Live event", b+demoEventPath, "a second channel to switch channel 1 to:")
+	fmt.Fprintf(&buf, "    curl -XPOST %s/api/v1/channels/%s/switch -d '{\"url\":\"%s%s\",\"duration\":\"60s\"}'\n", b, demoChannelID, app.internal, demoEventPath)
+	row("Ad break", b+"/api/v1/channels/"+demoChannelID+"/schedule", "30 s, signalled with CUE-OUT/IN and DATERANGE at the origin:")
+	fmt.Fprintf(&buf, "    curl -XPOST %s/api/v1/channels/%s/schedule -d '{\"items\":[{\"type\":\"break\",\"duration\":30,\"start\":\"next\"}]}'\n", b, demoChannelID)
 	where := dataDir
 	if temporary {
 		where += " (removed on exit)"
@@ -590,4 +602,22 @@ func demoDialAddr(a net.Addr) string {
 		ip = net.IPv4(127, 0, 0, 1)
 	}
 	return net.JoinHostPort(ip.String(), strconv.Itoa(ta.Port))
+}
+
+// demoChannels is the bundled channel 1 and a second channel looping
+// asset b (colour bars), which the demo offers as a live event source to
+// switch channel 1 to.
+func demoChannels() channel.Config {
+	cfg := channel.DefaultConfig()
+	event := cfg.Channels[0]
+	event.ID = demoEventID
+	event.Assets = nil
+	for _, a := range cfg.Channels[0].Assets {
+		if a.ID == "b" {
+			a.ID, a.Title = "event", "Live event (colour bars, 660 Hz)"
+			event.Assets = append(event.Assets, a)
+		}
+	}
+	cfg.Channels = append(cfg.Channels, event)
+	return cfg
 }

@@ -609,3 +609,44 @@ func collectPageProblems(page *cdp.Page, problems io.Writer) {
 		}
 	}
 }
+
+// TestDemoLiveEventAndBreak runs the two schedule commands the demo
+// prints (with shorter durations): channel 1 switches to the demo's live
+// event channel and back, then plays an ad break, and the origin's live
+// playlist shows the switch's guide DATERANGE with its discontinuities
+// and the break's CUE-OUT, CUE-OUT-CONT and SCTE35-OUT.
+func TestDemoLiveEventAndBreak(t *testing.T) {
+	t.Parallel()
+	d := startDemo(t)
+	out := d.stdout.String()
+	curl := regexp.MustCompile(`(?m)^    curl -XPOST (\S+) -d '([^']*)'$`).FindAllStringSubmatch(out, -1)
+	if len(curl) != 2 || !strings.HasSuffix(curl[0][1], "/api/v1/channels/1/switch") || !strings.HasSuffix(curl[1][1], "/api/v1/channels/1/schedule") {
+		t.Fatalf("the demo prints no switch and ad-break commands:\n%s", out)
+	}
+	post := func(u, body string, want int) {
+		t.Helper()
+		resp, err := demoClient.Post(u, "application/json", strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != want {
+			t.Fatalf("POST %s %s: %d %s", u, body, resp.StatusCode, b)
+		}
+	}
+	post(curl[0][1], strings.Replace(curl[0][2], `"60s"`, `"6s"`, 1), http.StatusCreated)
+	post(curl[1][1], strings.Replace(curl[1][2], `"duration":30`, `"duration":4`, 1), http.StatusCreated)
+	var last strings.Builder // the latest playlist, for the failure message
+	testutil.Eventually(t, 60*time.Second, func() bool {
+		_, body, _ := demoGetURL(t, d.base+"/out/v1/1/channel_video-0.m3u8")
+		last.Reset()
+		last.WriteString(body)
+		return strings.Contains(body, `X-TYPE="live"`) && strings.Contains(body, "#EXT-X-CUE-OUT:4.000") &&
+			strings.Contains(body, "#EXT-X-CUE-OUT-CONT:") && strings.Contains(body, "SCTE35-OUT=0x")
+	}, "the origin's playlist shows no live event and ad break:\n%s", &last)
+	body := last.String()
+	if n := strings.Count(body, "#EXT-X-DISCONTINUITY\n"); n < 2 {
+		t.Errorf("%d discontinuities around the live event and the break:\n%s", n, body)
+	}
+}
