@@ -33,9 +33,10 @@ hls.attachMedia(v);
 </script></body></html>`
 
 // TestLiveHLSJS has hls.js in headless Chromium play the bundled channel
-// on the wall clock while it is switched to a live source for 10 s: it
-// plays the loop, the live source and the loop again without a fatal
-// error, and its playback time keeps advancing.
+// on the wall clock while it is switched to a live source for 10 s and
+// then through a 6 s ad break: it plays the loop, the live source, the
+// loop, the break and the loop again without a fatal error, and its
+// playback time keeps advancing.
 func TestLiveHLSJS(t *testing.T) {
 	chromium := testutil.RequireTool(t, "chromium")
 	r := newLiveRig(t, nil)
@@ -98,5 +99,20 @@ func TestLiveHLSJS(t *testing.T) {
 	})
 	at := st.Time
 	poll("keeps playing after the live item", 30*time.Second, func() bool { return st.Time > at+2 })
+
+	// An ad break a few seconds from now, filled by the slate (the
+	// channel has no ads): hls.js plays into it and out of it.
+	n := len(st.Kinds)
+	start := time.Now().Add(4 * time.Second).UTC().Format(time.RFC3339)
+	status, body = apiCall(t, "POST", r.srv.URL+"/api/v1/channels/1/schedule", testToken,
+		`{"items":[{"id":"break1","type":"break","duration":6,"start":"`+start+`"}]}`, nil)
+	if status != 201 {
+		t.Fatalf("ad break: %d %s", status, body)
+	}
+	poll("plays the ad break and the loop again", 60*time.Second, func() bool {
+		return len(st.Kinds) >= n+2 && st.Kinds[n] == "slate" && st.Kinds[n+1] == "vod"
+	})
+	at = st.Time
+	poll("keeps playing after the ad break", 30*time.Second, func() bool { return st.Time > at+2 })
 	t.Logf("hls.js played %s to %.1f s; non-fatal errors: %q", strings.Join(st.Kinds, " → "), st.Time, st.Errors)
 }
