@@ -1,44 +1,22 @@
 package channel
 
 import (
-	"bytes"
 	"fmt"
 	"io"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"testing/fstest"
 	"time"
 
 	"github.com/pullpush/pullpush/hls"
+	"github.com/pullpush/pullpush/internal/testutil"
 )
 
-// clock is an injectable clock for tests.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
+// clock is the settable test clock.
+type clock = testutil.Clock
 
-func newClock(t time.Time) *clock { return &clock{t: t} }
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Set(t time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = t
-}
-
-func (c *clock) Add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
+func newClock(t time.Time) *clock { return testutil.NewClock(t) }
 
 // synth describes a synthetic asset written into an fstest.MapFS: playlists
 // with arbitrary EXTINFs and small fake segments whose bytes name them.
@@ -160,22 +138,8 @@ func slogTo(w io.Writer) *slog.Logger { return slog.New(slog.NewTextHandler(w, n
 // quietLogger discards logs.
 func quietLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.String()
-}
+// logBuffer is a log destination safe for concurrent writes.
+type logBuffer = testutil.LockedBuffer
 
 // newEngine builds an engine over fsys with a test clock.
 func newEngine(t testing.TB, cfg Config, c *clock, fsys fstest.MapFS, opts ...Option) *Engine {
