@@ -3,14 +3,11 @@ package origin
 import (
 	"context"
 	"math"
-	"net/http"
-	"net/http/httptest"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/pullpush/pullpush/internal/cdp"
 	"github.com/pullpush/pullpush/internal/testmedia"
 	"github.com/pullpush/pullpush/internal/testutil"
 )
@@ -54,19 +51,7 @@ func TestDASHBrowserEventsAndSubtitles(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer o.Close()
-	mux := http.NewServeMux()
-	mux.Handle("/in/", o.Handler())
-	mux.Handle("/out/", o.Handler())
-	mux.HandleFunc("/dash.all.min.js", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "text/javascript")
-		w.Write(js)
-	})
-	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "text/html")
-		w.Write([]byte(dashExtrasPage))
-	})
-	srv := httptest.NewServer(mux)
-	defer srv.Close()
+	srv := playerServer(t, o, nil, "/dash.all.min.js", js, dashExtrasPage)
 	e := &env{t: t, o: o, srv: srv}
 
 	// Live, pushed by the wall clock, with a 4 s break every 6 segments.
@@ -81,37 +66,12 @@ func TestDASHBrowserEventsAndSubtitles(t *testing.T) {
 		return nil
 	}
 	p := e.pusher("a")
-	next := 0
-	pushDue := func() {
-		for time.Now().After(l.epoch.Add(time.Duration(next+1) * time.Second)) {
-			l.push(p, next)
-			next++
-		}
-	}
+	pushDue := pushLive(l, p)
 	pushDue()
 
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	b, err := cdp.Start(ctx, chromium, "--autoplay-policy=no-user-gesture-required")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
-	page, err := b.NewPage(ctx)
-	if err != nil {
-		t.Fatalf("%v\nchromium output:\n%s", err, b.Output())
-	}
-	defer page.Close()
-	var problems testutil.LockedBuffer
-	go collectProblems(page, &problems)
-	for _, domain := range []string{"Runtime.enable", "Page.enable"} {
-		if err := page.Call(ctx, domain, nil, nil); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := page.Navigate(ctx, srv.URL+"/"); err != nil {
-		t.Fatal(err)
-	}
+	page, problems := openPlayer(t, ctx, chromium, srv.URL+"/")
 	type event struct {
 		ID       string  `json:"id"`
 		Duration float64 `json:"duration"`
@@ -140,10 +100,10 @@ func TestDASHBrowserEventsAndSubtitles(t *testing.T) {
 		pushDue()
 		st = state{}
 		if err := page.Evaluate(ctx, stateJS, &st); err != nil {
-			t.Fatalf("%v\npage problems:\n%s", err, &problems)
+			t.Fatalf("%v\npage problems:\n%s", err, problems)
 		}
 		if len(st.Errors) > 0 {
-			t.Fatalf("dash.js errors: %v\npage problems:\n%s", st.Errors, &problems)
+			t.Fatalf("dash.js errors: %v\npage problems:\n%s", st.Errors, problems)
 		}
 		withCue := 0
 		for _, c := range st.Cues {
@@ -152,7 +112,7 @@ func TestDASHBrowserEventsAndSubtitles(t *testing.T) {
 			}
 		}
 		return st.Time > 4 && len(st.Events) >= 2 && withCue >= 3
-	}, "dash.js did not see 2 SCTE-35 events and 3 subtitle cues: %+v\npage problems:\n%s", &st, &problems)
+	}, "dash.js did not see 2 SCTE-35 events and 3 subtitle cues: %+v\npage problems:\n%s", &st, problems)
 	// Each event is presented at its break's PROGRAM-DATE-TIME (segment
 	// n at epoch+n s, n%6 == 3), carries a splice_info_section (table_id
 	// 0xFC) and its id is the segment's sequence number (its unix second).

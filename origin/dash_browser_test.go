@@ -4,8 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net/http"
-	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -79,56 +77,19 @@ func TestDASHBrowserLive(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer o.Close()
-	mux := http.NewServeMux()
-	mux.Handle("/in/", o.Handler())
-	mux.Handle("/out/", o.Handler())
-	mux.HandleFunc("/dash.all.min.js", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "text/javascript")
-		w.Write(js)
-	})
-	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "text/html")
-		w.Write([]byte(dashPage))
-	})
-	srv := httptest.NewServer(mux)
-	defer srv.Close()
+	srv := playerServer(t, o, nil, "/dash.all.min.js", js, dashPage)
 	e := &env{t: t, o: o, srv: srv}
 
 	// A live source: segment n covers epoch+n .. epoch+n+1 s and is pushed
 	// once it is complete by the wall clock; 10 s of backlog first.
 	l := newLive(t, testmedia.TS, time.Now().Add(-10*time.Second).Truncate(time.Second))
 	p := e.pusher("a")
-	next := 0
-	pushDue := func() {
-		for time.Now().After(l.epoch.Add(time.Duration(next+1) * time.Second)) {
-			l.push(p, next)
-			next++
-		}
-	}
+	pushDue := pushLive(l, p)
 	pushDue()
 
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	b, err := cdp.Start(ctx, chromium, "--autoplay-policy=no-user-gesture-required")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
-	page, err := b.NewPage(ctx)
-	if err != nil {
-		t.Fatalf("%v\nchromium output:\n%s", err, b.Output())
-	}
-	defer page.Close()
-	var problems testutil.LockedBuffer
-	go collectProblems(page, &problems)
-	for _, domain := range []string{"Runtime.enable", "Page.enable"} {
-		if err := page.Call(ctx, domain, nil, nil); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := page.Navigate(ctx, srv.URL+"/"); err != nil {
-		t.Fatal(err)
-	}
+	page, problems := openPlayer(t, ctx, chromium, srv.URL+"/")
 	type state struct {
 		Time    float64  `json:"time"`
 		Paused  bool     `json:"paused"`
@@ -151,17 +112,17 @@ func TestDASHBrowserLive(t *testing.T) {
 		pushDue()
 		st = state{}
 		if err := page.Evaluate(ctx, stateJS, &st); err != nil {
-			t.Fatalf("%v\npage problems:\n%s", err, &problems)
+			t.Fatalf("%v\npage problems:\n%s", err, problems)
 		}
 		if len(st.Errors) > 0 {
-			t.Fatalf("dash.js errors: %v\npage problems:\n%s", st.Errors, &problems)
+			t.Fatalf("dash.js errors: %v\npage problems:\n%s", st.Errors, problems)
 		}
 		if st.Time > 0 && first < 0 {
 			first = st.Time
 		}
 		// 12 s of playback cross at least one Period boundary.
 		return first > 0 && !st.Paused && st.Ready >= 3 && st.Time > first+12 && len(st.Periods) > 0
-	}, "dash.js did not play 12 s across a Period boundary: %+v (first %.1f)\npage problems:\n%s", &st, &first, &problems)
+	}, "dash.js did not play 12 s across a Period boundary: %+v (first %.1f)\npage problems:\n%s", &st, &first, problems)
 	t.Logf("dash.js %s: played %.1f s, periods %v, live latency %.1f s, %d px wide", dashjsVersion, st.Time-first, st.Periods, st.Latency, st.Width)
 	if !st.Dynamic || st.Width != 320 {
 		t.Errorf("player state %+v, want a dynamic stream of the 320 px variant", st)

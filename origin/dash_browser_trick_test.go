@@ -3,13 +3,11 @@ package origin
 import (
 	"context"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/pullpush/pullpush/internal/cdp"
 	"github.com/pullpush/pullpush/internal/testmedia"
 	"github.com/pullpush/pullpush/internal/testutil"
 )
@@ -66,51 +64,21 @@ func TestDASHBrowserTrickPlay(t *testing.T) {
 	}
 	defer o.Close()
 	var trickGets atomic.Int64
-	mux := http.NewServeMux()
-	mux.Handle("/in/", o.Handler())
-	mux.HandleFunc("/out/", func(w http.ResponseWriter, r *http.Request) {
+	out := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if strings.Contains(r.URL.Path, "/"+trickPrefix) {
 			trickGets.Add(1)
 		}
 		o.Handler().ServeHTTP(w, r)
 	})
-	mux.HandleFunc("/shaka-player.compiled.js", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "text/javascript")
-		w.Write(js)
-	})
-	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "text/html")
-		w.Write([]byte(shakaTrickPage))
-	})
-	srv := httptest.NewServer(mux)
-	defer srv.Close()
+	srv := playerServer(t, o, out, "/shaka-player.compiled.js", js, shakaTrickPage)
 	e := &env{t: t, o: o, srv: srv, clock: clock}
 	l := newLive(t, testmedia.TS, clock.Now())
 	e.pushSteps(l, e.pusher("a"), 0, 16)
 
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	b, err := cdp.Start(ctx, chromium, "--autoplay-policy=no-user-gesture-required")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
-	page, err := b.NewPage(ctx)
-	if err != nil {
-		t.Fatalf("%v\nchromium output:\n%s", err, b.Output())
-	}
-	defer page.Close()
-	var problems testutil.LockedBuffer
-	go collectProblems(page, &problems)
-	for _, domain := range []string{"Runtime.enable", "Page.enable"} {
-		if err := page.Call(ctx, domain, nil, nil); err != nil {
-			t.Fatal(err)
-		}
-	}
 	mpd := "/out/v1/live/dash/index.mpd" + vod(l, 0, 16)
-	if err := page.Navigate(ctx, srv.URL+"/?mpd="+strings.ReplaceAll(strings.ReplaceAll(mpd, "&", "%26"), "+", "%2B")); err != nil {
-		t.Fatal(err)
-	}
+	page, problems := openPlayer(t, ctx, chromium, srv.URL+"/?mpd="+strings.ReplaceAll(strings.ReplaceAll(mpd, "&", "%26"), "+", "%2B"))
 	type state struct {
 		Loaded bool     `json:"loaded"`
 		Trick  bool     `json:"trick"`
@@ -127,12 +95,12 @@ func TestDASHBrowserTrickPlay(t *testing.T) {
 	testutil.Eventually(t, 90*time.Second, func() bool {
 		st = state{}
 		if err := page.Evaluate(ctx, stateJS, &st); err != nil {
-			t.Fatalf("%v\npage problems:\n%s", err, &problems)
+			t.Fatalf("%v\npage problems:\n%s", err, problems)
 		}
 		if len(st.Errors) > 0 {
-			t.Fatalf("Shaka errors: %v\npage problems:\n%s", st.Errors, &problems)
+			t.Fatalf("Shaka errors: %v\npage problems:\n%s", st.Errors, problems)
 		}
 		return st.Loaded && st.Trick && st.Rate == 4 && st.Time > 4 && trickGets.Load() >= 2
-	}, "Shaka did not fast-forward on the trick-play Representation: %+v, %d trick-play GETs\npage problems:\n%s", &st, &trickGets, &problems)
+	}, "Shaka did not fast-forward on the trick-play Representation: %+v, %d trick-play GETs\npage problems:\n%s", &st, &trickGets, problems)
 	t.Logf("Shaka 4: trickModeVideo found, at rate %.0f played to %.1f s with %d trick-play segment GETs", st.Rate, st.Time, trickGets.Load())
 }
