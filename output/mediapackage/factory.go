@@ -67,20 +67,28 @@ var Factory = NewFactory(nil)
 // NewFactory returns the factory with every output it builds on transport
 // (nil: each output gets its own connection pool).
 func NewFactory(transport *http.Transport) output.Factory {
-	return output.Factory{
+	return FactoryOf(output.Factory{
 		Name:        "mediapackage",
 		Description: "Push to MediaPackage-style HLS WebDAV ingest (1 or 2 ingest URLs, digest auth).",
 		Schema:      json.RawMessage(Schema),
 		Secrets:     []string{"password"},
-		New: func(payload json.RawMessage) (output.Output, error) {
-			cfg, err := ParsePayload(payload)
-			if err != nil {
-				return nil, err
-			}
-			cfg.Transport = transport
-			return New(cfg)
-		},
+	}, ParsePayload, transport)
+}
+
+// FactoryOf completes f (name, description, schema, secrets) with a New
+// that decodes the payload with parse and builds an Output on transport:
+// the mediapackage factory, and outputs that push the same way with
+// another payload (mediapackagev2).
+func FactoryOf(f output.Factory, parse func(json.RawMessage) (Config, error), transport *http.Transport) output.Factory {
+	f.New = func(payload json.RawMessage) (output.Output, error) {
+		cfg, err := parse(payload)
+		if err != nil {
+			return nil, err
+		}
+		cfg.Transport = transport
+		return New(cfg)
 	}
+	return f
 }
 
 // ParsePayload strictly decodes a Factory payload into a Config.

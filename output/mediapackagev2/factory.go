@@ -83,20 +83,12 @@ var Factory = NewFactory(nil)
 // NewFactory returns the factory with every output it builds on transport
 // (nil: each output gets its own connection pool).
 func NewFactory(transport *http.Transport) output.Factory {
-	return output.Factory{
+	return mediapackage.FactoryOf(output.Factory{
 		Name:        "mediapackagev2",
 		Description: "Push to MediaPackage v2-style HLS ingest (1 or 2 ingest URLs, AWS SigV4 signing).",
 		Schema:      json.RawMessage(Schema),
 		Secrets:     []string{"secretAccessKey"},
-		New: func(payload json.RawMessage) (output.Output, error) {
-			cfg, err := ParsePayload(payload)
-			if err != nil {
-				return nil, err
-			}
-			cfg.Transport = transport
-			return mediapackage.New(cfg)
-		},
-	}
+	}, ParsePayload, transport)
 }
 
 // ParsePayload strictly decodes a Factory payload into the mediapackage
