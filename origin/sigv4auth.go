@@ -10,10 +10,6 @@ import (
 	"github.com/pullpush/pullpush/sigv4"
 )
 
-// DefaultSigV4Service is the signing name ingest requests are verified
-// for when SigV4Config.Service is empty (MediaPackage v2's).
-const DefaultSigV4Service = "mediapackagev2"
-
 // SigV4Config makes a channel take ingest requests signed with AWS
 // Signature Version 4 (as MediaPackage v2's ingest does): the access key
 // and its secret, the region and the service name of the credential
@@ -23,7 +19,7 @@ type SigV4Config struct {
 	AccessKeyID     string `yaml:"accessKeyId" json:"accessKeyId"`
 	SecretAccessKey string `yaml:"secretAccessKey" json:"secretAccessKey"`
 	Region          string `yaml:"region" json:"region"`
-	// Service defaults to mediapackagev2.
+	// Service defaults to sigv4.MediaPackageV2 ("mediapackagev2").
 	Service string `yaml:"service" json:"service"`
 }
 
@@ -53,7 +49,7 @@ func newSigV4Verifier(s *SigV4Config, now func() time.Time) *sigv4.Verifier {
 		return nil
 	}
 	key, secret := s.AccessKeyID, s.SecretAccessKey
-	return sigv4.NewVerifier(sigv4.Scope{Region: s.Region, Service: cmp.Or(s.Service, DefaultSigV4Service)},
+	return sigv4.NewVerifier(sigv4.Scope{Region: s.Region, Service: cmp.Or(s.Service, sigv4.MediaPackageV2)},
 		func(id string) (string, bool) { return secret, id == key }, sigv4.WithClock(now))
 }
 
@@ -76,12 +72,8 @@ func (o *Origin) ingestAuth(w http.ResponseWriter, r *http.Request, ch *channel,
 		}
 	}
 	if _, err := v.Verify(r); err != nil {
-		v.Challenge(w, errorsIsStale(err))
+		v.Challenge(w, errors.Is(err, digest.ErrStale))
 		return false
 	}
 	return true
 }
-
-// errorsIsStale reports whether a digest verification failed on a stale
-// nonce (the client retries with the new one).
-func errorsIsStale(err error) bool { return errors.Is(err, digest.ErrStale) }

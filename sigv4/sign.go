@@ -19,6 +19,10 @@ const (
 	HeaderContentSHA256 = "X-Amz-Content-Sha256"
 )
 
+// MediaPackageV2 is the signing name (service) of MediaPackage v2's
+// ingest, the default of pullpush's signing clients and verifiers.
+const MediaPackageV2 = "mediapackagev2"
+
 // emptySHA256 is the hex SHA-256 of an empty body.
 const emptySHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
 

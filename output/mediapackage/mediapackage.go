@@ -55,12 +55,9 @@ type SigV4 struct {
 	AccessKeyID, SecretAccessKey string
 	// Region is the AWS region of the ingest, e.g. "eu-north-1".
 	Region string
-	// Service is the signing name; empty is DefaultSigV4Service.
+	// Service is the signing name; empty is sigv4.MediaPackageV2.
 	Service string
 }
-
-// DefaultSigV4Service is MediaPackage v2's signing name.
-const DefaultSigV4Service = "mediapackagev2"
 
 // Output pushes to MediaPackage-style ingest endpoints.
 type Output struct {
@@ -128,7 +125,7 @@ func New(cfg Config) (*Output, error) {
 			}
 			auth = httpput.AuthSigV4
 			signing.Credentials = sigv4.Credentials{AccessKeyID: sv.AccessKeyID, SecretAccessKey: sv.SecretAccessKey}
-			signing.Scope = sigv4.Scope{Region: sv.Region, Service: cmp.Or(sv.Service, DefaultSigV4Service)}
+			signing.Scope = sigv4.Scope{Region: sv.Region, Service: cmp.Or(sv.Service, sigv4.MediaPackageV2)}
 			signing.Now = cfg.Now
 		}
 		display := *dir
