@@ -139,8 +139,8 @@ func sameCredentials(a, b ChannelConfig) bool {
 	return a.Username == b.Username && a.Password == b.Password && slices.Equal(a.Inputs, b.Inputs)
 }
 
-// prepareChannel applies defaults to cc and validates it as channel k of
-// the origin's configuration.
+// prepareChannel applies defaults to cc and validates it; errors name
+// its keys under "channel" (channel.endpoints[0].packaging, ...).
 func (o *Origin) prepareChannel(cc ChannelConfig) (ChannelConfig, error) {
 	cc = channelWithDefaults(cc)
 	if err := o.cfg.validateChannel("channel", cc); err != nil {
