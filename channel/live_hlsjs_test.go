@@ -5,7 +5,9 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"regexp"
+	"sort"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -28,6 +30,17 @@ hls.on(Hls.Events.MANIFEST_PARSED, () => v.play());
 hls.on(Hls.Events.ERROR, (e, d) => { st.errors.push(d.type + ':' + d.details + (d.fatal ? ' (fatal)' : '')); if (d.fatal) st.fatal = true; });
 hls.on(Hls.Events.FRAG_CHANGED, (e, d) => { const k = kind(d.frag.url); if (st.kinds[st.kinds.length-1] !== k) st.kinds.push(k); });
 v.addEventListener('timeupdate', () => { st.time = v.currentTime; });
+// For the failure message: the buffered ranges and the last fragments.
+setInterval(() => {
+  const b = [];
+  for (let i = 0; i < v.buffered.length; i++) b.push(v.buffered.start(i).toFixed(2) + '-' + v.buffered.end(i).toFixed(2));
+  st.buf = b.join(' ');
+}, 500);
+hls.on(Hls.Events.FRAG_BUFFERED, (e, d) => {
+  const f = d.frag;
+  st.frags = (st.frags || []).slice(-20);
+  st.frags.push(f.type + ' ' + f.sn + ' cc' + f.cc + ' ' + f.start.toFixed(2) + '+' + f.duration.toFixed(2) + ' ' + f.url.split('/').slice(-2).join('/'));
+});
 hls.loadSource('/channels/1/master.m3u8');
 hls.attachMedia(v);
 </script></body></html>`
@@ -46,10 +59,24 @@ func TestLiveHLSJS(t *testing.T) {
 		w.Header().Set("Content-Type", "text/html")
 		_, _ = w.Write([]byte(liveHLSJSPage))
 	})
-	mux.Handle("/", r.e.Handler())
+	// Every media playlist hls.js loads is checked as the rig's fetch
+	// checks its own (a segment keeps its URI, date and discontinuity
+	// sequence number), and the renditions it played are compared at
+	// the end.
+	var bad atomic.Value
+	mux.Handle("/", recordPlaylists(r, r.e.Handler(), func(err error) { bad.CompareAndSwap(nil, err) }))
 	hs := httptest.NewServer(mux)
 	defer hs.Close()
 	srv := hs.URL
+	t.Cleanup(func() {
+		if !t.Failed() {
+			return
+		}
+		r.checkRenditions()
+		for _, name := range r.names() {
+			t.Logf("%s as hls.js loaded it:\n%s", name, r.dump(name, 90))
+		}
+	})
 
 	ctx, cancel := context.WithTimeout(context.Background(), 150*time.Second)
 	defer cancel()
@@ -71,6 +98,8 @@ func TestLiveHLSJS(t *testing.T) {
 		Fatal  bool     `json:"fatal"`
 		Time   float64  `json:"time"`
 		Kinds  []string `json:"kinds"`
+		Buf    string   `json:"buf"`
+		Frags  []string `json:"frags"`
 	}
 	var st state
 	poll := func(what string, timeout time.Duration, cond func() bool) {
@@ -114,5 +143,58 @@ func TestLiveHLSJS(t *testing.T) {
 	})
 	at = st.Time
 	poll("keeps playing after the ad break", 30*time.Second, func() bool { return st.Time > at+2 })
+	if err, _ := bad.Load().(error); err != nil {
+		t.Errorf("playlists hls.js loaded: %v", err)
+	}
+	if names := r.names(); len(names) < 2 {
+		t.Errorf("hls.js loaded only %q", names)
+	}
+	r.checkRenditions()
 	t.Logf("hls.js played %s to %.1f s; non-fatal errors: %q", strings.Join(st.Kinds, " → "), st.Time, st.Errors)
+}
+
+// recordPlaylists serves h and records the channel-1 media playlists it
+// serves in r (see liveRig.record), reporting what is wrong with one.
+func recordPlaylists(r *liveRig, h http.Handler, report func(error)) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		name, ok := strings.CutPrefix(req.URL.Path, "/channels/1/")
+		if !ok || !strings.HasSuffix(name, ".m3u8") || name == "master.m3u8" {
+			h.ServeHTTP(w, req)
+			return
+		}
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if rec.Code == http.StatusOK {
+			if _, err := r.record(name, rec.Body.Bytes()); err != nil {
+				report(err)
+			}
+		}
+		for k, v := range rec.Header() {
+			w.Header()[k] = v
+		}
+		w.WriteHeader(rec.Code)
+		_, _ = w.Write(rec.Body.Bytes())
+	})
+}
+
+// names lists the playlists recorded, in order.
+func (r *liveRig) names() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []string
+	for n := range r.seen {
+		out = append(out, n)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// checkRenditions checks the discontinuity sequence numbers of every
+// recorded playlist against the first one's (see checkDiscontinuities).
+func (r *liveRig) checkRenditions() {
+	r.t.Helper()
+	names := r.names()
+	for _, n := range names[min(1, len(names)):] {
+		r.checkDiscontinuities(names[0], n)
+	}
 }

@@ -23,6 +23,9 @@ func (f *liveFeed) advance(p, end time.Duration, now time.Time) {
 		lt := &f.tracks[t]
 		down := f.downFor(f.trackSource(t), now)
 		for lt.next < limit {
+			if len(lt.segs) > 0 && end-f.start-lt.next < minSpan {
+				break // a sliver the piece would not hold (piece.holds)
+			}
 			if f.adoptLogged(t, lt) {
 				continue
 			}
@@ -192,7 +195,7 @@ func (ch *channel) resolve(tl *timeline, now time.Time) *timeline {
 			pc.clip = f.snapshot(pc.clip.dur)
 			pc.open = p < pc.end
 			for _, ct := range pc.clip.tracks {
-				if n := len(ct.segs); n == 0 || pc.start+ct.segs[n-1].start+ct.segs[n-1].dur < pc.end {
+				if n := len(ct.segs); n == 0 || pc.end-(pc.start+ct.segs[n-1].start+ct.segs[n-1].dur) >= minSpan {
 					pc.open = true
 				}
 			}

@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"sort"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -39,6 +40,7 @@ type liveRig struct {
 	opts   []Option  // e's options
 	others []*Engine // more engines on the same schedule directory (addEngine)
 	cfg    Config
+	mu     sync.Mutex                    // guards seen and last
 	seen   map[string]map[int64]*seenSeg // by playlist name, by media sequence number
 	last   map[string]int64              // by playlist name: the last media sequence
 }
@@ -49,6 +51,7 @@ type seenSeg struct {
 	pdt        time.Time
 	dur        float64
 	disc       bool
+	cc         int64 // discontinuity sequence number of the segment
 	dateRanges map[string]*hls.DateRange
 }
 
@@ -151,16 +154,28 @@ func (r *liveRig) step(d time.Duration) {
 func (r *liveRig) fetch(name string) *hls.Media {
 	r.t.Helper()
 	status, _, b := get(r.t, r.srv.URL+"/channels/1/"+name)
-	body := string(b)
 	if status != 200 {
-		r.t.Fatalf("%s: %d %s", name, status, body)
+		r.t.Fatalf("%s: %d %s", name, status, b)
 	}
+	m, err := r.record(name, b)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	return m
+}
+
+// record checks and records media playlist name as fetch does (see
+// fetch), returning what is wrong with it.
+func (r *liveRig) record(name string, b []byte) (*hls.Media, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	body := string(b)
 	m, err := hls.ParseMedia([]byte(body))
 	if err != nil {
-		r.t.Fatalf("%s: %v\n%s", name, err, body)
+		return nil, fmt.Errorf("%s: %v\n%s", name, err, body)
 	}
 	if last, ok := r.last[name]; ok && m.MediaSequence < last {
-		r.t.Fatalf("%s: media sequence went back from %d to %d", name, last, m.MediaSequence)
+		return nil, fmt.Errorf("%s: media sequence went back from %d to %d", name, last, m.MediaSequence)
 	}
 	r.last[name] = m.MediaSequence
 	seen := r.seen[name]
@@ -168,24 +183,77 @@ func (r *liveRig) fetch(name string) *hls.Media {
 		seen = map[int64]*seenSeg{}
 		r.seen[name] = seen
 	}
+	cc := m.DiscontinuitySequence
 	for i, s := range m.Segments {
 		seq := m.MediaSequence + int64(i)
+		if s.Discontinuity {
+			cc++ // as players count: the tag of the first segment counts too
+		}
 		old := seen[seq]
 		if old == nil {
-			old = &seenSeg{uri: s.URI, pdt: s.ProgramDateTime, dur: s.Duration, disc: s.Discontinuity, dateRanges: map[string]*hls.DateRange{}}
+			old = &seenSeg{uri: s.URI, pdt: s.ProgramDateTime, dur: s.Duration, disc: s.Discontinuity, cc: cc, dateRanges: map[string]*hls.DateRange{}}
 			seen[seq] = old
 		}
 		if old.uri != s.URI || !old.pdt.Equal(s.ProgramDateTime) || old.dur != s.Duration {
-			r.t.Fatalf("%s: segment %d changed from %s %s %.3f to %s %s %.3f", name, seq, old.uri, old.pdt, old.dur, s.URI, s.ProgramDateTime, s.Duration)
+			return nil, fmt.Errorf("%s: segment %d changed from %s %s %.3f to %s %s %.3f", name, seq, old.uri, old.pdt, old.dur, s.URI, s.ProgramDateTime, s.Duration)
+		}
+		if s.Duration < minSpan.Seconds() {
+			return nil, fmt.Errorf("%s: segment %d (%s) lasts %.3f s: a sliver", name, seq, s.URI, s.Duration)
+		}
+		if old.cc != cc {
+			return nil, fmt.Errorf("%s: segment %d (%s): discontinuity sequence changed from %d to %d", name, seq, s.URI, old.cc, cc)
 		}
 		if i > 0 && old.disc != s.Discontinuity {
-			r.t.Fatalf("%s: segment %d: discontinuity changed", name, seq)
+			return nil, fmt.Errorf("%s: segment %d: discontinuity changed", name, seq)
 		}
 		for _, dr := range s.DateRanges {
 			old.dateRanges[dr.ID] = dr
 		}
 	}
-	return m
+	return m, nil
+}
+
+// checkDiscontinuities fails unless the segments of the recorded
+// playlists a and b that start at the same time after a discontinuity have
+// the same discontinuity sequence number (RFC 8216, 6.2.4: players match
+// renditions by it).
+func (r *liveRig) checkDiscontinuities(a, b string) {
+	r.t.Helper()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	at := map[int64]*seenSeg{}
+	for _, s := range r.seen[a] {
+		if s.disc {
+			at[s.pdt.UnixMilli()] = s
+		}
+	}
+	for _, s := range r.seen[b] {
+		if o := at[s.pdt.UnixMilli()]; o != nil && s.disc && o.cc != s.cc {
+			r.t.Errorf("discontinuity at %s: %s %s has sequence number %d, %s %s has %d", s.pdt.Format("15:04:05.000"), a, o.uri, o.cc, b, s.uri, s.cc)
+		}
+	}
+}
+
+// dump lists the last n segments recorded of playlist name, one a line:
+// media sequence number, discontinuity sequence number, date, URI.
+func (r *liveRig) dump(name string, n int) string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var seqs []int64
+	for seq := range r.seen[name] {
+		seqs = append(seqs, seq)
+	}
+	sort.Slice(seqs, func(i, j int) bool { return seqs[i] < seqs[j] })
+	var b strings.Builder
+	for _, seq := range seqs[max(len(seqs)-n, 0):] {
+		s := r.seen[name][seq]
+		mark := ""
+		if s.disc {
+			mark = " DISCONTINUITY"
+		}
+		fmt.Fprintf(&b, "%d cc%d %s %.3f %s%s\n", seq, s.cc, s.pdt.Format("15:04:05.000"), s.dur, s.uri, mark)
+	}
+	return b.String()
 }
 
 // run is a stretch of a recorded playlist from one kind of source.
@@ -207,7 +275,8 @@ func segKind(uri string) string {
 }
 
 // runs checks the recorded segments of a playlist (no gap in the media
-// sequence, each date where the previous segment ends, a discontinuity
+// sequence, each date where the previous segment ends, or at a
+// discontinuity less than minSpan after it, a discontinuity
 // wherever the kind of source changes) and returns its runs.
 func (r *liveRig) runs(name string) []run {
 	r.t.Helper()
@@ -226,7 +295,11 @@ func (r *liveRig) runs(name string) []run {
 				r.t.Fatalf("%s: media sequence jumps from %d to %d", name, seqs[i-1], seq)
 			}
 			want := prev.pdt.Add(durationOf(prev.dur))
-			if d := s.pdt.Sub(want); d > 2*time.Millisecond || d < -2*time.Millisecond {
+			late := 2 * time.Millisecond
+			if s.disc {
+				late = minSpan // a sliver left out (piece.holds)
+			}
+			if d := s.pdt.Sub(want); d > late || d < -2*time.Millisecond {
 				r.t.Errorf("%s: segment %d starts at %s, the previous one ends at %s", name, seq, s.pdt.Format(time.RFC3339Nano), want.Format(time.RFC3339Nano))
 			}
 		}

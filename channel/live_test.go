@@ -218,6 +218,7 @@ func TestLiveSwitch(t *testing.T) {
 		t.Fatalf("switched back at %s: runs %s", stop.Format("15:04:05.000"), kinds(rs))
 	}
 	t.Logf("video runs: %s (failed %s, back %s)", kinds(rs), failed.Format("15:04:05.000"), back.Format("15:04:05.000"))
+	r.checkDiscontinuities("video_0.m3u8", "audio_0.m3u8")
 	if ra := r.runs("audio_0.m3u8"); ra[len(ra)-1].kind != "vod" || !ra[len(ra)-1].start.Equal(stop) {
 		t.Errorf("audio: runs %s", kinds(ra))
 	}

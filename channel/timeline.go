@@ -35,7 +35,8 @@ type span struct {
 // piece is a span [start, end) of a timeline, from the channel's epoch. A
 // loop piece plays the endless loop from loopPos, an entry boundary of it;
 // an item piece plays the clip of a schedule item (or one part of a break).
-// The segment that straddles end is cut there (its EXTINF ends at end).
+// The segment that straddles end is cut there (its EXTINF ends at end),
+// unless less than minSpan of it would be left: see holds.
 type piece struct {
 	start, end time.Duration
 	loopPos    time.Duration // loop pieces
@@ -220,16 +221,30 @@ func (ch *channel) chain(prev, next *piece) {
 	}
 }
 
+// holds reports whether a segment that starts at st (from the epoch)
+// plays in piece p: it starts before the piece ends, and, unless it is
+// the piece's first, not in its last minSpan. Audio segments do not end
+// where video segments do, so the piece that follows an asset, a live
+// item or a break cuts some track's last segment anywhere: a sliver
+// shorter than minSpan is left out (the track is silent for it) instead
+// of being listed with an EXTINF of a few milliseconds, and, above all,
+// so that one rendition does not list one more segment, or one more
+// discontinuity, than the others there (players match renditions by
+// discontinuity sequence number).
+func (p *piece) holds(st time.Duration) bool {
+	return st < p.end && (p.end-st >= minSpan || st <= p.start)
+}
+
 // countIn counts the segments and discontinuity tags of track t in a
-// bounded piece.
+// bounded piece (those it holds).
 func (ch *channel) countIn(t int, p *piece) (segs, tags int64) {
 	length := p.end - p.start
 	if p.clip != nil {
 		ct := &p.clip.tracks[t]
-		k := sort.Search(len(ct.segs), func(i int) bool { return ct.segs[i].start >= length })
+		k := sort.Search(len(ct.segs), func(i int) bool { return !p.holds(p.start + ct.segs[i].start) })
 		return int64(k), tagsBefore(ct, k)
 	}
-	b := ch.seekLoop(t, p.loopPos+length)
+	b := ch.seekLoop(t, p.loopPos+max(length-minSpan, 0)+1)
 	return ch.seq(t, b) - p.loopSeq[t], ch.tags(t, b) - p.loopTags[t]
 }
 
@@ -312,7 +327,7 @@ func (cur *cursor) fix() {
 		} else {
 			st = pc.start + cur.ch.startOf(cur.t, cur.li) - pc.loopPos
 		}
-		if st < pc.end || cur.pi == len(cur.tl.pieces)-1 {
+		if pc.holds(st) || cur.pi == len(cur.tl.pieces)-1 {
 			return
 		}
 		cur.pi++
