@@ -9,6 +9,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pullpush/pullpush/internal/strictyaml"
+
 	"go.yaml.in/yaml/v3"
 )
 
@@ -23,15 +25,6 @@ const (
 // time, 2024-01-01T00:00:00Z: a fixed date keeps engines that share a config
 // in agreement.
 func DefaultStart() time.Time { return time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC) }
-
-// maxConfigSize bounds the size of a config file.
-const maxConfigSize = 4 << 20
-
-// maxAliasValues bounds how many values YAML aliases may add to a config.
-// Each alias decodes as a copy of its anchor, so without a bound a list of
-// aliases to a channel with a long alias-made asset list grows with the
-// square of the file (70 KB took 30 s to decode).
-const maxAliasValues = 100_000
 
 // Order is how a channel plays its assets.
 type Order string
@@ -111,15 +104,9 @@ type AssetConfig struct {
 // to the working directory; LoadConfig resolves them against the file.
 func ParseConfig(data []byte) (Config, error) {
 	var cfg Config
-	if len(data) > maxConfigSize {
-		return cfg, fmt.Errorf("config: larger than %d bytes", maxConfigSize)
-	}
-	var doc yaml.Node
-	if err := yaml.Unmarshal(data, &doc); err != nil {
+	doc, err := strictyaml.Parse(data)
+	if err != nil {
 		return cfg, fmt.Errorf("config: %w", err)
-	}
-	if err := checkAliases(&doc); err != nil {
-		return cfg, err
 	}
 	if doc.Kind == yaml.DocumentNode && len(doc.Content) > 0 {
 		if err := decodeConfig(&cfg, doc.Content[0]); err != nil {
@@ -424,48 +411,6 @@ func configError(n *yaml.Node, path, format string, args ...any) error {
 
 func unknownKey(v *yaml.Node, path, key string) error {
 	return configError(v, path, "unknown key %q", key)
-}
-
-// checkAliases refuses a document whose aliases, expanded, would add more
-// than maxAliasValues values to it. It costs the size of the document.
-func checkAliases(doc *yaml.Node) error {
-	// expanded[n] is the number of values under n with aliases expanded,
-	// saturated at limit; -1 while n is being counted (an alias cycle).
-	expanded := map[*yaml.Node]int{}
-	nodes := 0
-	const limit = 1 << 40
-	var count func(n *yaml.Node) (int, error)
-	count = func(n *yaml.Node) (int, error) {
-		if n.Kind == yaml.AliasNode && n.Alias != nil {
-			n = n.Alias
-		}
-		switch c, ok := expanded[n]; {
-		case ok && c < 0:
-			return 0, configError(n, "", "alias refers to itself")
-		case ok:
-			return c, nil
-		}
-		expanded[n] = -1
-		nodes++
-		total := 1
-		for _, child := range n.Content {
-			c, err := count(child)
-			if err != nil {
-				return 0, err
-			}
-			total = min(total+c, limit)
-		}
-		expanded[n] = total
-		return total, nil
-	}
-	total, err := count(doc)
-	if err != nil {
-		return err
-	}
-	if total-nodes > maxAliasValues {
-		return fmt.Errorf("config: aliases expand to more than %d values", maxAliasValues)
-	}
-	return nil
 }
 
 func resolve(n *yaml.Node) *yaml.Node {

@@ -48,7 +48,7 @@ var configCases = []struct {
 	{"negative ttl", "sessionTTL: -1m\nchannels:\n  - id: a\n    assets: [embed:a]\n", `config: 'sessionTTL' must not be negative`},
 	{"bad slate", "slate: gopher://x\nchannels:\n  - id: a\n    assets: [embed:a]\n", `config: slate: unsupported uri scheme "gopher"`},
 	{"empty embed", "channels:\n  - id: a\n    assets: ['embed:']\n", `config: channels[0].assets[0]: empty embed path in "embed:"`},
-	{"alias cycle", "channels: &c [{id: x, assets: *c}]\n", `config: alias refers to itself (line 1)`},
+	{"alias cycle", "channels: &c [{id: x, assets: *c}]\n", `config: line 1: alias refers to itself`},
 	{"alias bomb", "channels:\n  - &c\n    id: a\n    assets: &A [" + strings.Repeat("e,", 400) + "]\n  - " + strings.Repeat("*c\n  - ", 400) + "*c\n",
 		`config: aliases expand to more than 100000 values`},
 	{"aliases within bounds", "channels:\n  - &c {id: a, assets: &A [e, f]}\n  - {id: b, assets: *A}\n  - *c\n", `config: channels[2]: duplicate id "a"`},

@@ -13,6 +13,8 @@ import (
 	"time"
 	"unicode"
 
+	"github.com/pullpush/pullpush/internal/strictyaml"
+
 	"go.yaml.in/yaml/v3"
 )
 
@@ -375,8 +377,8 @@ func valueErr(s setting, err error) error {
 
 // applyYAML sets the keys of a YAML mapping; unknown keys are an error.
 func (c *Serve) applyYAML(data []byte) error {
-	var doc yaml.Node
-	if err := yaml.Unmarshal(data, &doc); err != nil {
+	doc, err := strictyaml.Parse(data)
+	if err != nil {
 		return err
 	}
 	if len(doc.Content) == 0 {

@@ -1,16 +1,14 @@
 package origin
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"os"
 	"regexp"
 	"time"
 
-	"go.yaml.in/yaml/v3"
+	"github.com/pullpush/pullpush/internal/strictyaml"
 
 	"github.com/pullpush/pullpush/keys"
 )
@@ -161,12 +159,11 @@ func ParseConfig(data []byte) (Config, error) {
 	return cfg, nil
 }
 
-// decodeStrict decodes YAML (or JSON) into v, refusing unknown keys; an
-// empty document leaves v as it is.
+// decodeStrict decodes YAML (or JSON) into v with strictyaml: unknown and
+// repeated keys are errors naming the key's path; an empty document leaves
+// v as it is.
 func decodeStrict(data []byte, v any) error {
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	dec.KnownFields(true)
-	if err := dec.Decode(v); err != nil && !errors.Is(err, io.EOF) {
+	if err := strictyaml.Decode(data, v); err != nil {
 		return fmt.Errorf("%w: %v", ErrConfig, err)
 	}
 	return nil

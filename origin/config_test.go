@@ -142,8 +142,8 @@ func TestConfigErrors(t *testing.T) {
 	cases := []struct {
 		name, yaml, want string
 	}{
-		{"unknown top key", "dataDir: /d\nlisten: :80\n", "field listen not found"},
-		{"unknown channel key", base + "    startover: 1h\n", "field startover not found"},
+		{"unknown top key", "dataDir: /d\nlisten: :80\n", "line 2: listen: unknown key"},
+		{"unknown channel key", base + "    startover: 1h\n", "channels[0].startover: unknown key"},
 		{"bad duration", base + "    timeDelay: soon\n", "line 6: cannot unmarshal !!str `soon` into time.Duration"},
 		{"no data dir", "channels:\n  - id: c\n    username: u\n    password: p\n", "dataDir: must be set"},
 		{"bad id", "dataDir: /d\nchannels:\n  - id: a/b\n    username: u\n    password: p\n", `channels[0].id: must match [A-Za-z0-9_-]{1,64}, got "a/b"`},

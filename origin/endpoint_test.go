@@ -300,7 +300,7 @@ func TestEndpointConfigErrors(t *testing.T) {
 		{"key uri", base + "      - id: a\n        encryption: {method: AES-128, keyURI: keys/k}\n", `encryption.keyURI: must be an absolute URI or an absolute path`},
 		{"key uri quote", base + "      - id: a\n        encryption: {method: AES-128, keyURI: 'https://k/\"x'}\n", `encryption.keyURI: must be an absolute URI`},
 		{"resource", base + "      - id: a\n        encryption: {method: AES-128, resourceID: ../x}\n", `encryption.resourceID: must match`},
-		{"unknown key", base + "      - id: a\n        encryption: {method: AES-128, rotation: 5s}\n", `field rotation not found`},
+		{"unknown key", base + "      - id: a\n        encryption: {method: AES-128, rotation: 5s}\n", `channels[0].endpoints[0].encryption.rotation: unknown key`},
 		{"no provider", "dataDir: /d\nchannels:\n  - id: c\n    username: u\n    password: p\n    endpoints:\n      - id: a\n        encryption: {method: AES-128}\n", `channels[0].endpoints[0].encryption: needs a key provider: set keys.file or keys.url`},
 		{"file and url", "dataDir: /d\nkeys: {url: http://h/s, file: /k}\nchannels:\n  - id: c\n    username: u\n    password: p\n", `keys: set file or url, not both`},
 		{"bad url", "dataDir: /d\nkeys: {url: 'http://u:p@h/s'}\nchannels:\n  - id: c\n    username: u\n    password: p\n", `keys.url: must be an http(s) URL without credentials`},

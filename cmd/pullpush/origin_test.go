@@ -140,7 +140,7 @@ func TestOriginCommandUsage(t *testing.T) {
 		{[]string{"--data", dir, "--channel", "nopassword"}, "want ID=USER:PASSWORD"},
 		{[]string{"--data", dir, "--channel", "a=u"}, "want ID=USER:PASSWORD"},
 		{[]string{"--data", dir, "--channel", "a/b=u:p"}, "channels[0].id"},
-		{[]string{"--config", bad}, "field chanels not found"},
+		{[]string{"--config", bad}, "line 2: chanels: unknown key"},
 		{[]string{"--data", dir, "--channel", "a=u:p", "extra"}, "unexpected argument"},
 	} {
 		var out, errb bytes.Buffer
