@@ -11,7 +11,7 @@ import (
 // section, with the keyframes of a video segment.
 type product struct {
 	data []byte
-	kf   *keyframes
+	kf   *Keyframes
 }
 
 // packCache is an LRU of products bounded by their total size, with one

@@ -89,20 +89,20 @@ func (c *channel) dashReps(ep *endpoint, f *manifestFilter) []*dashRep {
 		if v == nil || !v.cmaf {
 			return nil
 		}
-		t := v.rd.segs[len(v.rd.segs)-1].ts.track(v.pick)
+		t := v.rd.segs[len(v.rd.segs)-1].ts.Track(v.pick)
 		if t == nil {
 			return nil
 		}
 		seen[name] = true
-		r := &dashRep{v: v, video: t.video}
-		if t.video {
-			r.set, r.timescale, r.codecs = "video", videoTimescale, trackCodecs(t)
+		r := &dashRep{v: v, video: t.Video}
+		if t.Video {
+			r.set, r.timescale, r.codecs = "video", VideoTimescale, trackCodecs(t)
 		} else {
-			r.set, r.timescale, r.codecs = "audio", t.sampleRate, trackCodecs(t)
-			r.channels = strconv.Itoa(int(t.channels))
+			r.set, r.timescale, r.codecs = "audio", t.SampleRate, trackCodecs(t)
+			r.channels = strconv.Itoa(int(t.Channels))
 			r.bandwidth = 128000
 		}
-		if rd := v.rd; v.pick == pickMain && rd.durNS > 0 {
+		if rd := v.rd; v.pick == PickMain && rd.durNS > 0 {
 			r.bandwidth = max(int(rd.peak), int(float64(rd.bytes*8)/(float64(rd.durNS)/1e9)), 1)
 		}
 		if fill != nil {
@@ -164,14 +164,14 @@ func (c *channel) dashReps(ep *endpoint, f *manifestFilter) []*dashRep {
 }
 
 // trackCodecs is the RFC 6381 codecs string of a repackaged track.
-func trackCodecs(t *tsTrack) string {
+func trackCodecs(t *Track) string {
 	switch {
-	case t.codec == codecAVC && len(t.sps) > 0 && len(t.sps[0]) >= 4:
-		return fmt.Sprintf("avc1.%02x%02x%02x", t.sps[0][1], t.sps[0][2], t.sps[0][3])
-	case t.codec == codecAAC || !t.video:
-		return "mp4a.40." + strconv.Itoa(int(t.objType))
+	case t.Codec == CodecAVC && len(t.SPS) > 0 && len(t.SPS[0]) >= 4:
+		return fmt.Sprintf("avc1.%02x%02x%02x", t.SPS[0][1], t.SPS[0][2], t.SPS[0][3])
+	case t.Codec == CodecAAC || !t.Video:
+		return "mp4a.40." + strconv.Itoa(int(t.ObjType))
 	}
-	return t.codec
+	return t.Codec
 }
 
 // mediaTime is the CMAF decode time of segment s in the rendition's
@@ -187,10 +187,10 @@ func (r *dashRep) scale(t int64) uint64 {
 	if t < 0 {
 		return 0
 	}
-	if r.timescale == videoTimescale {
+	if r.timescale == VideoTimescale {
 		return uint64(t)
 	}
-	return uint64((t*int64(r.timescale) + videoTimescale/2) / videoTimescale)
+	return uint64((t*int64(r.timescale) + VideoTimescale/2) / VideoTimescale)
 }
 
 // keyPeriod is the key period of segment s on ep (0 when clear).
@@ -217,9 +217,9 @@ func dashPeriods(ep *endpoint, r *dashRep, static bool) ([]dashPeriod, []int) {
 			from := keyPeriod(ep, &segs[lo]) * int64(ep.enc.rotation)
 			b = max(b, rd.countStartingBefore(from))
 		}
-		h := segs[lo].ts.hash(r.v.pick)
-		if b < lo && segs[b].ts.hash(r.v.pick) != h {
-			for b = lo; b > 0 && segs[b-1].ts.hash(r.v.pick) == h; b-- {
+		h := segs[lo].ts.Hash(r.v.pick)
+		if b < lo && segs[b].ts.Hash(r.v.pick) != h {
+			for b = lo; b > 0 && segs[b-1].ts.Hash(r.v.pick) == h; b-- {
 			}
 		}
 	}
@@ -230,7 +230,7 @@ func dashPeriods(ep *endpoint, r *dashRep, static bool) ([]dashPeriod, []int) {
 		if ep.enc != nil && ep.enc.rotation > 0 {
 			p.id += "k" + strconv.FormatInt(p.key, 10)
 		}
-		if h := s.ts.hash(r.v.pick); len(h) >= 8 {
+		if h := s.ts.Hash(r.v.pick); len(h) >= 8 {
 			p.id += "-" + h[:8]
 		}
 		return p
@@ -239,7 +239,7 @@ func dashPeriods(ep *endpoint, r *dashRep, static bool) ([]dashPeriod, []int) {
 	firsts := []int{lo}
 	for i := lo + 1; i < hi; i++ {
 		s, prev := &segs[i], &segs[i-1]
-		if s.cdiscN != prev.cdiscN || s.ts.hash(r.v.pick) != prev.ts.hash(r.v.pick) || keyPeriod(ep, s) != keyPeriod(ep, prev) {
+		if s.cdiscN != prev.cdiscN || s.ts.Hash(r.v.pick) != prev.ts.Hash(r.v.pick) || keyPeriod(ep, s) != keyPeriod(ep, prev) {
 			periods = append(periods, mk(i))
 			firsts = append(firsts, i)
 		}
@@ -304,7 +304,7 @@ func (r *dashRep) timeline(segs []dashSeg) []mpdS {
 	var out []mpdS
 	var end uint64
 	for i, s := range segs {
-		own := r.scale(s.rec.ts.dur)
+		own := r.scale(s.rec.ts.Dur)
 		if own == 0 {
 			own = r.scale(s.rec.dur * 9 / 100000)
 		}
@@ -458,7 +458,7 @@ func (c *channel) dashManifest(ep *endpoint, sh shift, timeURL string, f *manife
 				}
 			}
 			first := segs[0].rec
-			init := r.v.name + "/cinit-" + first.ts.hash(r.v.pick)
+			init := r.v.name + "/cinit-" + first.ts.Hash(r.v.pick)
 			if ep.enc.keyedInit() {
 				init += "-k" + strconv.FormatInt(keyPeriod(ep, first), 10)
 			}

@@ -158,7 +158,7 @@ func (c *channel) textSets(texts []*textRep, periods []dashPeriod, pi int, start
 		as.Representations = []*mpdRepresentation{{
 			ID: tr.v.name, Bandwidth: bw, Codecs: wvttCodecs,
 			SegmentTemplate: &mpdSegmentTemplate{
-				Timescale: videoTimescale, PresentationTimeOffset: uint64(max(pto, 0)), StartNumber: segs[0].r.seq,
+				Timescale: VideoTimescale, PresentationTimeOffset: uint64(max(pto, 0)), StartNumber: segs[0].r.seq,
 				Initialization: tr.v.name + "/" + wvttInitBase + ".mp4", Media: tr.v.name + "/$Number$.m4s", Timeline: tl,
 			},
 		}}
@@ -208,7 +208,7 @@ func (c *channel) wvttJob(v *rview, base, ext string) (j *job, msg string, ok bo
 // lang.
 func wvttInit(lang string) (*product, error) {
 	init := mp4.CreateEmptyInit()
-	trak := init.AddEmptyTrack(videoTimescale, "wvtt", lang)
+	trak := init.AddEmptyTrack(VideoTimescale, "wvtt", lang)
 	if err := trak.SetWvttDescriptor("WEBVTT"); err != nil {
 		return nil, fmt.Errorf("wvtt init: %w", err)
 	}
@@ -223,23 +223,23 @@ func wvttInit(lang string) (*product, error) {
 // time at the segment's start, tsOff: the CMAF offset, dur: its
 // duration) as a CMAF WebVTT segment.
 func wvttSegment(data []byte, j *job) (*product, error) {
-	doc, err := parseWebVTT(data)
+	doc, err := ParseWebVTT(data)
 	if err != nil {
 		return nil, err
 	}
 	from := j.tsBase + j.tsOff
 	to := from + max(j.dur*9/100000, 1)
-	base := unwrapNear(doc.mpegts, j.tsBase) - doc.mpegts
+	base := UnwrapNear(doc.MPEGTS, j.tsBase) - doc.MPEGTS
 	type span struct {
 		s, e int64
-		c    *vttCue
+		c    *VTTCue
 	}
 	var spans []span
 	cuts := []int64{from, to}
-	for i := range doc.cues {
-		c := &doc.cues[i]
-		s := max(base+doc.mpegTime(c.start)+j.tsOff, from)
-		e := min(base+doc.mpegTime(c.end)+j.tsOff, to)
+	for i := range doc.Cues {
+		c := &doc.Cues[i]
+		s := max(base+doc.MPEGTime(c.Start)+j.tsOff, from)
+		e := min(base+doc.MPEGTime(c.End)+j.tsOff, to)
 		if e <= s {
 			continue
 		}
@@ -281,14 +281,14 @@ func wvttSegment(data []byte, j *job) (*product, error) {
 }
 
 // vttcBox is the VTTCueBox of cue c: its ID, settings and payload.
-func vttcBox(c *vttCue) *mp4.VttcBox {
+func vttcBox(c *VTTCue) *mp4.VttcBox {
 	b := &mp4.VttcBox{}
-	if c.id != "" {
-		b.AddChild(&mp4.IdenBox{CueID: c.id})
+	if c.ID != "" {
+		b.AddChild(&mp4.IdenBox{CueID: c.ID})
 	}
-	if c.settings != "" {
-		b.AddChild(&mp4.SttgBox{Settings: c.settings})
+	if c.Settings != "" {
+		b.AddChild(&mp4.SttgBox{Settings: c.Settings})
 	}
-	b.AddChild(&mp4.PaylBox{CueText: c.payload})
+	b.AddChild(&mp4.PaylBox{CueText: c.Payload})
 	return b
 }

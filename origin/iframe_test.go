@@ -91,14 +91,14 @@ func TestIFramePlaylistRangesDecode(t *testing.T) {
 }
 
 func TestScanRejectsGarbage(t *testing.T) {
-	if _, err := scanTS([]byte("not a transport stream at all, clearly")); err == nil {
+	if _, err := ScanTS([]byte("not a transport stream at all, clearly")); err == nil {
 		t.Fatal("scanTS accepted garbage")
 	}
-	if _, err := scanFMP4([]byte{0, 0, 0, 8, 'f', 'r', 'e'}, nil); err == nil {
+	if _, err := ScanFMP4([]byte{0, 0, 0, 8, 'f', 'r', 'e'}, nil); err == nil {
 		t.Fatal("scanFMP4 accepted garbage")
 	}
 	set := testmedia.MustLoad(testmedia.TS)
-	kf, err := scanTS(set.Rendition("audio").Segments[0].Data)
+	kf, err := ScanTS(set.Rendition("audio").Segments[0].Data)
 	if err != nil || kf != nil {
 		t.Fatalf("audio-only TS: %v %v, want no keyframes", kf, err)
 	}

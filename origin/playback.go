@@ -397,7 +397,7 @@ func mediaCacheKey(ch *channel, ep *endpoint, name string, sh shift, iframes boo
 func (o *Origin) renderMedia(ctx context.Context, ch *channel, ep *endpoint, name string, sh shift, iframes bool) ([]byte, bool, error) {
 	ch.mu.Lock()
 	v := ch.view(ep, name)
-	if v == nil || (iframes && (!ep.iframes || v.pick != pickMain || !slices.Contains(ch.iframeKeys(), v.rd.key))) {
+	if v == nil || (iframes && (!ep.iframes || v.pick != PickMain || !slices.Contains(ch.iframeKeys(), v.rd.key))) {
 		ch.mu.Unlock()
 		return nil, false, &errStatus{http.StatusNotFound, fmt.Sprintf("no playlist %q", name)}
 	}
@@ -504,7 +504,7 @@ func (v *rview) decorate(st *segState, s *rec, seg *hls.Segment, dir string, ref
 	ok := true
 	switch {
 	case v.cmaf:
-		h := s.ts.hash(v.pick)
+		h := s.ts.Hash(v.pick)
 		if h == "" {
 			ok = false
 		} else if st.first || seg.Discontinuity || h != st.prevHash || (newKey && v.enc.keyedInit()) {
@@ -571,7 +571,7 @@ func (c *channel) mediaPlaylist(v *rview, win window) (*hls.Media, []keyRef) {
 // kfs (packaged segments) when given, else from the stored files. It reads
 // only segs and immutable file fields, so packaged playlists are built
 // without c.mu.
-func (c *channel) iframePlaylist(v *rview, segs []rec, kfs []*keyframes, win window) (*hls.Media, []keyRef) {
+func (c *channel) iframePlaylist(v *rview, segs []rec, kfs []*Keyframes, win window) (*hls.Media, []keyRef) {
 	m := v.header(segs, win)
 	m.Version = max(m.Version, 6)
 	m.IFramesOnly = true
@@ -581,7 +581,7 @@ func (c *channel) iframePlaylist(v *rview, segs []rec, kfs []*keyframes, win win
 	ext := v.ext()
 	for i := range segs {
 		s := &segs[i]
-		var kf *keyframes
+		var kf *Keyframes
 		if kfs != nil {
 			kf = kfs[i]
 		} else if s.file != nil {
@@ -592,16 +592,16 @@ func (c *channel) iframePlaylist(v *rview, segs []rec, kfs []*keyframes, win win
 		}
 		uri := strconv.FormatInt(s.seq, 10) + ext
 		segDur := float64(s.dur) / 1e9
-		for k, f := range kf.frames {
+		for k, f := range kf.Frames {
 			at := f.At
 			next := segDur
-			if kf.frac {
+			if kf.Frac {
 				at *= segDur
-				if k+1 < len(kf.frames) {
-					next = kf.frames[k+1].At * segDur
+				if k+1 < len(kf.Frames) {
+					next = kf.Frames[k+1].At * segDur
 				}
-			} else if k+1 < len(kf.frames) {
-				next = kf.frames[k+1].At
+			} else if k+1 < len(kf.Frames) {
+				next = kf.Frames[k+1].At
 			}
 			off := f.Off
 			seg := &hls.Segment{
@@ -611,9 +611,9 @@ func (c *channel) iframePlaylist(v *rview, segs []rec, kfs []*keyframes, win win
 			}
 			if k == 0 {
 				v.decorate(&st, s, seg, "", &refs)
-				if seg.Map == nil && kf.mapLen > 0 && (s.init == nil && !v.cmaf) {
+				if seg.Map == nil && kf.MapLen > 0 && (s.init == nil && !v.cmaf) {
 					var zero int64
-					seg.Map = &hls.Map{URI: uri, ByteRange: &hls.ByteRange{Length: kf.mapLen, Offset: &zero}}
+					seg.Map = &hls.Map{URI: uri, ByteRange: &hls.ByteRange{Length: kf.MapLen, Offset: &zero}}
 				}
 				if i == 0 || seg.Discontinuity || s.start-lastPDT >= int64(v.ep.pdt) {
 					seg.ProgramDateTime = time.Unix(0, s.start+int64(at*1e9)).UTC()
@@ -636,7 +636,7 @@ func (c *channel) iframeKeys() []string {
 			return false
 		}
 		f := rd.segs[len(rd.segs)-1].file
-		return f != nil && f.kf != nil && len(f.kf.frames) > 0
+		return f != nil && f.kf != nil && len(f.kf.Frames) > 0
 	}
 	var keys []string
 	add := func(k string) {
@@ -820,15 +820,15 @@ func (c *channel) iframeBandwidth(rd *rendition) int {
 	n := c.published(rd)
 	for i := max(0, n-10); i < n; i++ {
 		s := &rd.segs[i]
-		if s.file == nil || s.file.kf == nil || len(s.file.kf.frames) == 0 || s.dur <= 0 {
+		if s.file == nil || s.file.kf == nil || len(s.file.kf.Frames) == 0 || s.dur <= 0 {
 			continue
 		}
 		var n int64
-		for _, f := range s.file.kf.frames {
+		for _, f := range s.file.kf.Frames {
 			n += f.Len
 		}
-		per := float64(s.dur) / 1e9 / float64(len(s.file.kf.frames))
-		if bps := float64(n*8) / float64(len(s.file.kf.frames)) / per; bps > best {
+		per := float64(s.dur) / 1e9 / float64(len(s.file.kf.Frames))
+		if bps := float64(n*8) / float64(len(s.file.kf.Frames)) / per; bps > best {
 			best = bps
 		}
 	}

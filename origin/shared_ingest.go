@@ -92,20 +92,20 @@ func (o *Origin) appendLog(ctx context.Context, ch *channel, e *logEntry) error 
 
 // probeSegment computes what the index keeps of a segment's bytes: its
 // keyframes and, for CMAF endpoints, its TS tracks and timing.
-func probeSegment(ext string, data []byte, needTS bool) (*keyframes, *tsInfo) {
+func probeSegment(ext string, data []byte, needTS bool) (*Keyframes, *TSInfo) {
 	switch ext {
 	case ".ts":
 		if needTS {
-			if d, err := demuxTS(data); err == nil {
-				kf, _ := tsKeyframes(d, int64(len(data)))
-				return kf, probeTS(d)
+			if d, err := DemuxTS(data); err == nil {
+				kf, _ := TSKeyframes(d, int64(len(data)))
+				return kf, ProbeTS(d)
 			}
 			return nil, nil
 		}
-		kf, _ := scanTS(data)
+		kf, _ := ScanTS(data)
 		return kf, nil
 	case ".m4s", ".mp4", ".m4v", ".cmfv":
-		kf, _ := scanFMP4(data, nil)
+		kf, _ := ScanFMP4(data, nil)
 		return kf, nil
 	}
 	return nil, nil

@@ -107,7 +107,7 @@ type inRendDTO struct {
 }
 
 type kfDTO struct {
-	Frames []keyframe `json:"frames"`
+	Frames []Keyframe `json:"frames"`
 	Frac   bool       `json:"frac,omitempty"`
 	MapLen int64      `json:"mapLen,omitempty"`
 }
@@ -131,40 +131,40 @@ type tsDTO struct {
 	Dur    int64        `json:"dur"`
 }
 
-func kfToDTO(k *keyframes) *kfDTO {
+func kfToDTO(k *Keyframes) *kfDTO {
 	if k == nil {
 		return nil
 	}
-	return &kfDTO{Frames: k.frames, Frac: k.frac, MapLen: k.mapLen}
+	return &kfDTO{Frames: k.Frames, Frac: k.Frac, MapLen: k.MapLen}
 }
 
-func (d *kfDTO) value() *keyframes {
+func (d *kfDTO) value() *Keyframes {
 	if d == nil {
 		return nil
 	}
-	return &keyframes{frames: d.Frames, frac: d.Frac, mapLen: d.MapLen}
+	return &Keyframes{Frames: d.Frames, Frac: d.Frac, MapLen: d.MapLen}
 }
 
-func tsToDTO(t *tsInfo) *tsDTO {
+func tsToDTO(t *TSInfo) *tsDTO {
 	if t == nil {
 		return nil
 	}
-	d := &tsDTO{DTS0: t.dts0, Dur: t.dur, Tracks: make([]tsTrackDTO, 0, len(t.tracks))}
-	for _, tr := range t.tracks {
-		d.Tracks = append(d.Tracks, tsTrackDTO{PID: tr.pid, Video: tr.video, Codec: tr.codec, Hash: tr.hash,
-			VPS: tr.vps, SPS: tr.sps, PPS: tr.pps, ObjType: tr.objType, SampleRate: tr.sampleRate, Channels: tr.channels})
+	d := &tsDTO{DTS0: t.DTS0, Dur: t.Dur, Tracks: make([]tsTrackDTO, 0, len(t.Tracks))}
+	for _, tr := range t.Tracks {
+		d.Tracks = append(d.Tracks, tsTrackDTO{PID: tr.PID, Video: tr.Video, Codec: tr.Codec, Hash: tr.Hash,
+			VPS: tr.VPS, SPS: tr.SPS, PPS: tr.PPS, ObjType: tr.ObjType, SampleRate: tr.SampleRate, Channels: tr.Channels})
 	}
 	return d
 }
 
-func (d *tsDTO) value() *tsInfo {
+func (d *tsDTO) value() *TSInfo {
 	if d == nil {
 		return nil
 	}
-	t := &tsInfo{dts0: d.DTS0, dur: d.Dur}
+	t := &TSInfo{DTS0: d.DTS0, Dur: d.Dur}
 	for _, tr := range d.Tracks {
-		t.tracks = append(t.tracks, &tsTrack{pid: tr.PID, video: tr.Video, codec: tr.Codec, hash: tr.Hash,
-			vps: tr.VPS, sps: tr.SPS, pps: tr.PPS, objType: tr.ObjType, sampleRate: tr.SampleRate, channels: tr.Channels})
+		t.Tracks = append(t.Tracks, &Track{PID: tr.PID, Video: tr.Video, Codec: tr.Codec, Hash: tr.Hash,
+			VPS: tr.VPS, SPS: tr.SPS, PPS: tr.PPS, ObjType: tr.ObjType, SampleRate: tr.SampleRate, Channels: tr.Channels})
 	}
 	return t
 }

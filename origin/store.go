@@ -35,13 +35,13 @@ type storedFile struct {
 	path string
 	size int64
 	recv time.Time
-	kf   *keyframes // keyframe ranges (video segments), computed on receive
-	ts   *tsInfo    // TS tracks and timing, computed on receive for CMAF endpoints
+	kf   *Keyframes // keyframe ranges (video segments), computed on receive
+	ts   *TSInfo    // TS tracks and timing, computed on receive for CMAF endpoints
 	refs int
 	init bool // referenced as EXT-X-MAP
 	// derived holds the keyframes of packaged forms of the segment
 	// (repackaged or encrypted), per endpoint and rendition name.
-	derived map[string]*keyframes
+	derived map[string]*Keyframes
 }
 
 // recExtra holds the rarely present per-segment tags carried to viewers.
@@ -66,7 +66,7 @@ type rec struct {
 	// the rendition's TS timeline, the offset from source to CMAF
 	// timestamps (90 kHz; see appendTS), and discontinuities that also
 	// count timestamp jumps of the source.
-	ts     *tsInfo
+	ts     *TSInfo
 	tsBase int64
 	tsOff  int64
 	cdisc  bool
@@ -100,7 +100,7 @@ type rendition struct {
 	// segment and the source-to-CMAF offset of the current epoch
 	tsEnd  int64
 	tsOff  int64
-	lastTS *tsInfo
+	lastTS *TSInfo
 	cdiscN int64
 	// bitrate estimate over all appended segments
 	bytes int64
@@ -166,12 +166,12 @@ func (r *rendition) append(rc rec, tol int64, peer func(start, tol int64) *rec) 
 func (r *rendition) appendTS(rc *rec, peer func(start, tol int64) *rec) {
 	rc.cdisc = rc.disc
 	if rc.file != nil && rc.file.ts != nil {
-		ti := rc.file.ts.withConfigFrom(r.lastTS)
-		base, off := ti.dts0, r.tsOff
+		ti := rc.file.ts.WithConfigFrom(r.lastTS)
+		base, off := ti.DTS0, r.tsOff
 		tol := max(rc.dur*9/200000, 9000) // half the segment, at least 0.1 s (90 kHz)
 		jump := false
 		if r.lastTS != nil {
-			base = unwrapNear(ti.dts0, r.tsEnd)
+			base = UnwrapNear(ti.DTS0, r.tsEnd)
 			if d := base - r.tsEnd; len(r.segs) > 0 && (d > tol || d < -tol) {
 				rc.cdisc, jump = true, true
 			}
@@ -183,13 +183,13 @@ func (r *rendition) appendTS(rc *rec, peer func(start, tol int64) *rec) {
 			}
 			switch {
 			case p != nil:
-				base, off = unwrapNear(ti.dts0, p.tsBase), p.tsOff
+				base, off = UnwrapNear(ti.DTS0, p.tsBase), p.tsOff
 			case jump:
 				off = r.tsEnd + r.tsOff - base
 			}
 		}
 		rc.ts, rc.tsBase, rc.tsOff = ti, base, off
-		r.tsEnd, r.tsOff, r.lastTS = base+ti.dur, off, ti
+		r.tsEnd, r.tsOff, r.lastTS = base+ti.Dur, off, ti
 	}
 	if len(r.segs) == 0 {
 		rc.cdisc = false
@@ -229,7 +229,7 @@ func (r *rendition) tsAt(start, tol int64) *rec {
 
 // muxed reports whether the newest segment has video and audio.
 func (r *rendition) muxed() bool {
-	return len(r.segs) > 0 && r.segs[len(r.segs)-1].ts.muxed()
+	return len(r.segs) > 0 && r.segs[len(r.segs)-1].ts.Muxed()
 }
 
 // bySeq returns the index of the segment with output sequence seq.

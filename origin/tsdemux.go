@@ -16,32 +16,32 @@ import (
 	"github.com/asticode/go-astits"
 )
 
-// tsPES is one PES packet of an elementary stream, as demuxed by astits.
-type tsPES struct {
-	off  int64 // offset of the TS packet that starts it (-1: unknown)
-	pts  int64 // 33-bit PTS, -1 when absent
-	dts  int64 // 33-bit DTS; equal to pts when the PES has none
-	data []byte
+// PES is one PES packet of an elementary stream, as demuxed by astits.
+type PES struct {
+	Off  int64 // offset of the TS packet that starts it (-1: unknown)
+	PTS  int64 // 33-bit PTS, -1 when absent
+	DTS  int64 // 33-bit DTS; equal to pts when the PES has none
+	Data []byte
 }
 
-// tsStream is one elementary stream of a TS segment.
-type tsStream struct {
-	pid uint16
-	st  astits.StreamType
-	pes []tsPES
+// TSStream is one elementary stream of a TS segment.
+type TSStream struct {
+	PID        uint16
+	StreamType astits.StreamType
+	PES        []PES
 }
 
-// tsDemux is a demuxed TS segment: the elementary streams of its first
+// TSDemux is a demuxed TS segment: the elementary streams of its first
 // PMT with their PES packets.
-type tsDemux struct {
-	streams []*tsStream
+type TSDemux struct {
+	Streams []*TSStream
 	pmtPID  int
 	mapLen  int64 // bytes up to and including the first PMT packet
 }
 
-func (d *tsDemux) stream(pid uint16) *tsStream {
-	for _, s := range d.streams {
-		if s.pid == pid {
+func (d *TSDemux) Stream(pid uint16) *TSStream {
+	for _, s := range d.Streams {
+		if s.PID == pid {
 			return s
 		}
 	}
@@ -51,16 +51,16 @@ func (d *tsDemux) stream(pid uint16) *tsStream {
 // maxTSPES bounds the PES packets kept from one segment.
 const maxTSPES = 1 << 16
 
-// demuxTS splits a TS segment into elementary streams with astits. PES
+// DemuxTS splits a TS segment into elementary streams with astits. PES
 // packets of PIDs missing from the first PMT are dropped. The byte offset
 // of the packet starting each PES is found by counting payload unit starts
 // per PID; when the counts disagree the offsets are -1.
-func demuxTS(data []byte) (*tsDemux, error) {
+func DemuxTS(data []byte) (*TSDemux, error) {
 	if len(data) < tsPacketSize || data[0] != 0x47 {
 		return nil, errors.New("not a transport stream")
 	}
 	dmx := astits.NewDemuxer(context.Background(), bytes.NewReader(data), astits.DemuxerOptPacketSize(tsPacketSize))
-	d := &tsDemux{pmtPID: -1}
+	d := &TSDemux{pmtPID: -1}
 	n := 0
 	for {
 		dd, err := dmx.NextData()
@@ -73,32 +73,32 @@ func demuxTS(data []byte) (*tsDemux, error) {
 		if dd.PMT != nil && d.pmtPID < 0 {
 			d.pmtPID = int(dd.PID)
 			for _, es := range dd.PMT.ElementaryStreams {
-				if d.stream(es.ElementaryPID) == nil {
-					d.streams = append(d.streams, &tsStream{pid: es.ElementaryPID, st: es.StreamType})
+				if d.Stream(es.ElementaryPID) == nil {
+					d.Streams = append(d.Streams, &TSStream{PID: es.ElementaryPID, StreamType: es.StreamType})
 				}
 			}
 		}
 		if dd.PES == nil || d.pmtPID < 0 {
 			continue
 		}
-		s := d.stream(dd.PID)
+		s := d.Stream(dd.PID)
 		if s == nil {
 			continue
 		}
 		if n++; n > maxTSPES {
 			return nil, fmt.Errorf("demux ts: more than %d PES packets", maxTSPES)
 		}
-		p := tsPES{off: -1, pts: -1, dts: -1, data: dd.PES.Data}
+		p := PES{Off: -1, PTS: -1, DTS: -1, Data: dd.PES.Data}
 		if h := dd.PES.Header; h != nil && h.OptionalHeader != nil {
 			if h.OptionalHeader.PTS != nil {
-				p.pts = h.OptionalHeader.PTS.Base & (1<<33 - 1)
-				p.dts = p.pts
+				p.PTS = h.OptionalHeader.PTS.Base & (1<<33 - 1)
+				p.DTS = p.PTS
 			}
-			if h.OptionalHeader.DTS != nil && p.pts >= 0 {
-				p.dts = h.OptionalHeader.DTS.Base & (1<<33 - 1)
+			if h.OptionalHeader.DTS != nil && p.PTS >= 0 {
+				p.DTS = h.OptionalHeader.DTS.Base & (1<<33 - 1)
 			}
 		}
-		s.pes = append(s.pes, p)
+		s.PES = append(s.PES, p)
 	}
 	if d.pmtPID < 0 {
 		return d, nil
@@ -114,14 +114,14 @@ func demuxTS(data []byte) (*tsDemux, error) {
 		if d.mapLen == 0 && int(pid) == d.pmtPID {
 			d.mapLen = int64(off + tsPacketSize)
 		}
-		if p[1]&0x40 != 0 && d.stream(pid) != nil {
+		if p[1]&0x40 != 0 && d.Stream(pid) != nil {
 			starts[pid] = append(starts[pid], int64(off))
 		}
 	}
-	for _, s := range d.streams {
-		if st := starts[s.pid]; len(st) == len(s.pes) {
-			for i := range s.pes {
-				s.pes[i].off = st[i]
+	for _, s := range d.Streams {
+		if st := starts[s.PID]; len(st) == len(s.PES) {
+			for i := range s.PES {
+				s.PES[i].Off = st[i]
 			}
 		}
 	}
@@ -130,91 +130,91 @@ func demuxTS(data []byte) (*tsDemux, error) {
 
 // Codec sample entry names of repackaged tracks.
 const (
-	codecAVC  = "avc1"
-	codecHEVC = "hvc1"
-	codecAAC  = "mp4a"
+	CodecAVC  = "avc1"
+	CodecHEVC = "hvc1"
+	CodecAAC  = "mp4a"
 )
 
-// tsTrack is a TS elementary stream that can be repackaged as CMAF, with
+// Track is a TS elementary stream that can be repackaged as CMAF, with
 // the codec configuration of its init segment.
-type tsTrack struct {
-	pid   uint16
-	video bool
-	codec string
-	hash  string // of the codec configuration: names the init segment
+type Track struct {
+	PID   uint16
+	Video bool
+	Codec string
+	Hash  string // of the codec configuration: names the init segment
 	// video parameter sets (H.265 also has vps)
-	vps, sps, pps [][]byte
+	VPS, SPS, PPS [][]byte
 	// audio
-	objType    byte
-	sampleRate int
-	channels   byte
+	ObjType    byte
+	SampleRate int
+	Channels   byte
 }
 
-// tsInfo is what a CMAF endpoint needs to know of a TS segment at
+// TSInfo is what a CMAF endpoint needs to know of a TS segment at
 // playlist time: its tracks and timing. It is computed on ingest.
-type tsInfo struct {
-	tracks []*tsTrack // the first video and the first audio stream
-	dts0   int64      // first DTS of the timing track (video, else audio), 33-bit
-	dur    int64      // duration of the timing track, 90 kHz
+type TSInfo struct {
+	Tracks []*Track // the first video and the first audio stream
+	DTS0   int64    // first DTS of the timing track (video, else audio), 33-bit
+	Dur    int64    // duration of the timing track, 90 kHz
 }
 
-// track returns the track a view picks: pickMain is the video track (the
-// audio track of an audio-only segment), pickAudio the audio track of a
+// Track returns the track a view picks: PickMain is the video track (the
+// audio track of an audio-only segment), PickAudio the audio track of a
 // segment with video.
-func (ti *tsInfo) track(p trackPick) *tsTrack {
-	if ti == nil || len(ti.tracks) == 0 {
+func (ti *TSInfo) Track(p TrackPick) *Track {
+	if ti == nil || len(ti.Tracks) == 0 {
 		return nil
 	}
-	if p == pickAudio {
-		if len(ti.tracks) == 2 && ti.tracks[0].video {
-			return ti.tracks[1]
+	if p == PickAudio {
+		if len(ti.Tracks) == 2 && ti.Tracks[0].Video {
+			return ti.Tracks[1]
 		}
 		return nil
 	}
-	return ti.tracks[0]
+	return ti.Tracks[0]
 }
 
-// muxed reports whether the segment has both video and audio.
-func (ti *tsInfo) muxed() bool { return ti.track(pickAudio) != nil }
+// Muxed reports whether the segment has both video and audio.
+func (ti *TSInfo) Muxed() bool { return ti.Track(PickAudio) != nil }
 
-// hash returns the init name hash of the picked track ("" when the track
+// Hash returns the init name hash of the picked track ("" when the track
 // is missing or has no codec configuration).
-func (ti *tsInfo) hash(p trackPick) string {
-	if t := ti.track(p); t != nil {
-		return t.hash
+func (ti *TSInfo) Hash(p TrackPick) string {
+	if t := ti.Track(p); t != nil {
+		return t.Hash
 	}
 	return ""
 }
 
-// trackPick selects the track of a TS segment a CMAF rendition carries.
-type trackPick uint8
+// TrackPick selects the track of a TS segment a CMAF rendition carries.
+type TrackPick uint8
 
 const (
-	pickMain trackPick = iota
-	pickAudio
+	PickMain TrackPick = iota
+	PickAudio
 )
 
-// withConfigFrom returns ti with the codec configuration of tracks that
+// WithConfigFrom returns ti with the codec configuration of tracks that
 // have none (a segment without parameter sets) taken from prev.
-func (ti *tsInfo) withConfigFrom(prev *tsInfo) *tsInfo {
+func (ti *TSInfo) WithConfigFrom(prev *TSInfo) *TSInfo {
 	if ti == nil || prev == nil {
 		return ti
 	}
-	var out *tsInfo
-	for i, t := range ti.tracks {
-		if t.hash != "" {
+	var out *TSInfo
+	for i, t := range ti.Tracks {
+		if t.Hash != "" {
 			continue
 		}
-		for _, p := range prev.tracks {
-			if p.video == t.video && p.codec == t.codec && p.hash != "" {
+		for _, p := range prev.Tracks {
+			if p.Video == t.Video && p.Codec == t.Codec && p.Hash != "" {
 				if out == nil {
 					cp := *ti
-					cp.tracks = append([]*tsTrack(nil), ti.tracks...)
+					cp.Tracks = append([]*Track(nil), ti.Tracks...)
 					out = &cp
 				}
 				nt := *p
-				nt.pid = t.pid
-				out.tracks[i] = &nt
+				nt.PID = t.PID
+				out.Tracks[i] = &nt
 			}
 		}
 	}
@@ -224,35 +224,35 @@ func (ti *tsInfo) withConfigFrom(prev *tsInfo) *tsInfo {
 	return out
 }
 
-// probeTS finds the repackageable tracks of a demuxed segment, their codec
+// ProbeTS finds the repackageable tracks of a demuxed segment, their codec
 // configuration and the segment's timing. It returns nil when the segment
 // has neither H.264/H.265 video nor ADTS AAC audio.
-func probeTS(d *tsDemux) *tsInfo {
-	ti := &tsInfo{}
-	var video, audio *tsStream
-	for _, s := range d.streams {
-		switch s.st {
+func ProbeTS(d *TSDemux) *TSInfo {
+	ti := &TSInfo{}
+	var video, audio *TSStream
+	for _, s := range d.Streams {
+		switch s.StreamType {
 		case astits.StreamTypeH264Video, astits.StreamTypeH265Video:
-			if video == nil && len(s.pes) > 0 {
+			if video == nil && len(s.PES) > 0 {
 				video = s
 			}
 		case astits.StreamTypeAACAudio:
-			if audio == nil && len(s.pes) > 0 {
+			if audio == nil && len(s.PES) > 0 {
 				audio = s
 			}
 		}
 	}
 	if video != nil {
-		ti.tracks = append(ti.tracks, videoTrack(video))
+		ti.Tracks = append(ti.Tracks, videoTrack(video))
 	}
 	if audio != nil {
 		if t := audioTrack(audio); t != nil {
-			ti.tracks = append(ti.tracks, t)
+			ti.Tracks = append(ti.Tracks, t)
 		} else if video == nil {
 			return nil
 		}
 	}
-	if len(ti.tracks) == 0 {
+	if len(ti.Tracks) == 0 {
 		return nil
 	}
 	timing := video
@@ -260,8 +260,8 @@ func probeTS(d *tsDemux) *tsInfo {
 		timing = audio
 	}
 	first := -1
-	for i, p := range timing.pes {
-		if p.dts >= 0 {
+	for i, p := range timing.PES {
+		if p.DTS >= 0 {
 			first = i
 			break
 		}
@@ -269,62 +269,62 @@ func probeTS(d *tsDemux) *tsInfo {
 	if first < 0 {
 		return nil
 	}
-	ti.dts0 = timing.pes[first].dts
+	ti.DTS0 = timing.PES[first].DTS
 	var last, lastDur int64
-	prev := ti.dts0
-	for _, p := range timing.pes[first:] {
-		if p.dts < 0 {
+	prev := ti.DTS0
+	for _, p := range timing.PES[first:] {
+		if p.DTS < 0 {
 			continue
 		}
-		u := unwrapNear(p.dts, prev)
+		u := UnwrapNear(p.DTS, prev)
 		if d := u - prev; d > 0 {
 			lastDur = d
 		}
 		prev, last = u, u
 	}
 	if timing == audio {
-		t := ti.tracks[len(ti.tracks)-1]
-		lastDur = int64(countADTS(timing.pes[len(timing.pes)-1].data)) * 1024 * 90000 / int64(t.sampleRate)
+		t := ti.Tracks[len(ti.Tracks)-1]
+		lastDur = int64(countADTS(timing.PES[len(timing.PES)-1].Data)) * 1024 * 90000 / int64(t.SampleRate)
 	}
-	ti.dur = max(last-ti.dts0+lastDur, 0)
+	ti.Dur = max(last-ti.DTS0+lastDur, 0)
 	return ti
 }
 
-func videoTrack(s *tsStream) *tsTrack {
-	t := &tsTrack{pid: s.pid, video: true, codec: codecAVC}
-	if s.st == astits.StreamTypeH265Video {
-		t.codec = codecHEVC
+func videoTrack(s *TSStream) *Track {
+	t := &Track{PID: s.PID, Video: true, Codec: CodecAVC}
+	if s.StreamType == astits.StreamTypeH265Video {
+		t.Codec = CodecHEVC
 	}
-	for _, p := range s.pes {
-		if t.codec == codecAVC {
-			sps, pps := avc.GetParameterSetsFromByteStream(p.data)
+	for _, p := range s.PES {
+		if t.Codec == CodecAVC {
+			sps, pps := avc.GetParameterSetsFromByteStream(p.Data)
 			if len(sps) > 0 && len(pps) > 0 {
 				if _, err := avc.ParseSPSNALUnit(sps[0], false); err != nil {
 					continue
 				}
-				t.sps, t.pps = sps, pps
+				t.SPS, t.PPS = sps, pps
 				break
 			}
 		} else {
-			vps, sps, pps := hevc.GetParameterSetsFromByteStream(p.data)
+			vps, sps, pps := hevc.GetParameterSetsFromByteStream(p.Data)
 			if len(vps) > 0 && len(sps) > 0 && len(pps) > 0 {
 				if _, err := hevc.ParseSPSNALUnit(sps[0]); err != nil {
 					continue
 				}
-				t.vps, t.sps, t.pps = vps, sps, pps
+				t.VPS, t.SPS, t.PPS = vps, sps, pps
 				break
 			}
 		}
 	}
-	if len(t.sps) > 0 {
-		t.hash = configHash(t.codec, t.vps, t.sps, t.pps)
+	if len(t.SPS) > 0 {
+		t.Hash = configHash(t.Codec, t.VPS, t.SPS, t.PPS)
 	}
 	return t
 }
 
-func audioTrack(s *tsStream) *tsTrack {
-	for _, p := range s.pes {
-		h, off, err := aac.DecodeADTSHeader(bytes.NewReader(p.data))
+func audioTrack(s *TSStream) *Track {
+	for _, p := range s.PES {
+		h, off, err := aac.DecodeADTSHeader(bytes.NewReader(p.Data))
 		if err != nil || off != 0 {
 			continue
 		}
@@ -332,8 +332,8 @@ func audioTrack(s *tsStream) *tsTrack {
 		if rate == 0 || h.ChannelConfig == 0 {
 			return nil
 		}
-		t := &tsTrack{pid: s.pid, codec: codecAAC, objType: h.ObjectType, sampleRate: rate, channels: h.ChannelConfig}
-		t.hash = configHash(codecAAC, [][]byte{{h.ObjectType, h.SamplingFrequencyIndex, h.ChannelConfig}})
+		t := &Track{PID: s.PID, Codec: CodecAAC, ObjType: h.ObjectType, SampleRate: rate, Channels: h.ChannelConfig}
+		t.Hash = configHash(CodecAAC, [][]byte{{h.ObjectType, h.SamplingFrequencyIndex, h.ChannelConfig}})
 		return t
 	}
 	return nil
@@ -355,22 +355,22 @@ func configHash(codec string, sets ...[][]byte) string {
 	return hex.EncodeToString(h.Sum(nil)[:8])
 }
 
-// unwrapNear returns the value of 33-bit timestamp v closest to ref.
-func unwrapNear(v, ref int64) int64 {
+// UnwrapNear returns the value of 33-bit timestamp v closest to ref.
+func UnwrapNear(v, ref int64) int64 {
 	const wrap = 1 << 33
 	d := ((v-ref)%wrap+wrap+wrap/2)%wrap - wrap/2
 	return ref + d
 }
 
-// adtsFrame is one AAC frame of an ADTS stream.
-type adtsFrame struct {
-	off, hdrLen, size int // frame offset, header length, total frame length
+// ADTSFrame is one AAC frame of an ADTS stream.
+type ADTSFrame struct {
+	Off, HdrLen, Size int // frame offset, header length, total frame length
 }
 
-// adtsFrames splits ADTS data into frames with mp4ff's header decoder.
+// ADTSFrames splits ADTS data into frames with mp4ff's header decoder.
 // It stops at the first byte that does not start a complete frame.
-func adtsFrames(b []byte) []adtsFrame {
-	var out []adtsFrame
+func ADTSFrames(b []byte) []ADTSFrame {
+	var out []ADTSFrame
 	for off := 0; off+7 <= len(b); {
 		h, skip, err := aac.DecodeADTSHeader(bytes.NewReader(b[off:]))
 		if err != nil || skip != 0 {
@@ -380,10 +380,10 @@ func adtsFrames(b []byte) []adtsFrame {
 		if h.PayloadLength == 0 || size > 1<<13 || off+size > len(b) {
 			break
 		}
-		out = append(out, adtsFrame{off: off, hdrLen: int(h.HeaderLength), size: size})
+		out = append(out, ADTSFrame{Off: off, HdrLen: int(h.HeaderLength), Size: size})
 		off += size
 	}
 	return out
 }
 
-func countADTS(b []byte) int { return len(adtsFrames(b)) }
+func countADTS(b []byte) int { return len(ADTSFrames(b)) }
