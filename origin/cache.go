@@ -3,6 +3,7 @@ package origin
 import (
 	"container/list"
 	"context"
+	"github.com/pullpush/pullpush/origin/internal/media"
 	"sync"
 	"sync/atomic"
 )
@@ -11,7 +12,7 @@ import (
 // section, with the keyframes of a video segment.
 type product struct {
 	data []byte
-	kf   *Keyframes
+	kf   *media.Keyframes
 }
 
 // packCache is an LRU of products bounded by their total size, with one

@@ -15,6 +15,7 @@ import (
 	"github.com/pullpush/pullpush/hls"
 	"github.com/pullpush/pullpush/internal/testmedia"
 	"github.com/pullpush/pullpush/internal/testutil"
+	"github.com/pullpush/pullpush/origin/internal/media"
 )
 
 func loadSet(t *testing.T, flavour string) *testmedia.Set {
@@ -27,24 +28,24 @@ func loadSet(t *testing.T, flavour string) *testmedia.Set {
 }
 
 // repackage builds init + media segment of segment n of rendition name.
-func repackage(t *testing.T, name string, n int) (init, seg []byte, ti *TSInfo) {
+func repackage(t *testing.T, name string, n int) (init, seg []byte, ti *media.TSInfo) {
 	t.Helper()
 	set := loadSet(t, testmedia.TS)
 	data := set.Rendition(name).Segments[n].Data
-	d, err := DemuxTS(data)
+	d, err := media.DemuxTS(data)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ti = ProbeTS(d)
+	ti = media.ProbeTS(d)
 	if ti == nil {
 		t.Fatal("no tracks")
 	}
-	tr := ti.Track(PickMain)
-	is, err := BuildInit(tr)
+	tr := ti.Track(media.PickMain)
+	is, err := media.BuildInit(tr)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ms, err := CMAFSegment(d, tr, int64(n), ti.DTS0, 0, ti.Dur)
+	ms, err := media.CMAFSegment(d, tr, int64(n), ti.DTS0, 0, ti.Dur)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -105,11 +106,11 @@ func TestRepackageTimingAndSamples(t *testing.T) {
 func TestInitStableAcrossSegments(t *testing.T) {
 	a, _, tia := repackage(t, "video_hi", 0)
 	b, _, tib := repackage(t, "video_hi", 5)
-	if !bytes.Equal(a, b) || tia.Hash(PickMain) != tib.Hash(PickMain) {
+	if !bytes.Equal(a, b) || tia.Hash(media.PickMain) != tib.Hash(media.PickMain) {
 		t.Fatal("init differs between segments of one stream")
 	}
 	_, _, lo := repackage(t, "video_lo", 0)
-	if lo.Hash(PickMain) == tia.Hash(PickMain) {
+	if lo.Hash(media.PickMain) == tia.Hash(media.PickMain) {
 		t.Fatal("different SPS, same init hash")
 	}
 }
@@ -193,8 +194,8 @@ func TestCMAFTimeline(t *testing.T) {
 				t.Fatalf("%s segment %d: tfdt %d, previous segment ended at %d", r, i, tfdt, end)
 			}
 			// The source's first timestamp (TS PTS, 90 kHz).
-			d, _ := DemuxTS(l.segData(l.set.Rendition(strings.TrimPrefix(r, "channel_")), i))
-			src := ProbeTS(d).DTS0
+			d, _ := media.DemuxTS(l.segData(l.set.Rendition(strings.TrimPrefix(r, "channel_")), i))
+			src := media.ProbeTS(d).DTS0
 			if want := uint64(src) * uint64(ts) / 90000; i == 0 && (tfdt+1 < want || tfdt > want+1) {
 				t.Fatalf("%s segment %d: tfdt %d, TS timestamp %d", r, i, tfdt, want)
 			}
@@ -218,7 +219,7 @@ func TestCMAFTimeline(t *testing.T) {
 		_, s := e.get("/out/v1/live/ts/" + tm.Segments[i].URI)
 		want := s
 		if i >= 8 {
-			want = ShiftTimestampMap(s, offsets["channel_video_hi"])
+			want = media.ShiftTimestampMap(s, offsets["channel_video_hi"])
 		}
 		if !bytes.Equal(c, want) || (i >= 8) == bytes.Equal(c, s) {
 			t.Fatalf("subtitle segment %d on the CMAF endpoint:\n%s\nTS endpoint:\n%s", i, c, s)

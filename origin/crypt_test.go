@@ -16,6 +16,7 @@ import (
 
 	"github.com/pullpush/pullpush/internal/testmedia"
 	"github.com/pullpush/pullpush/keys"
+	"github.com/pullpush/pullpush/origin/internal/media"
 )
 
 // removeEPB removes every emulation prevention byte, as SAMPLE-AES
@@ -38,13 +39,13 @@ func removeEPB(d []byte) []byte {
 // type 1/5 longer than 48 bytes, remove emulation prevention, decrypt one
 // block in ten after 32 clear bytes; per ADTS frame, decrypt the whole
 // blocks after a 16-byte leader. CBC restarts with iv every time.
-func decryptSampleAES(t *testing.T, s *TSStream, key keys.Secret, iv []byte) [][]byte {
+func decryptSampleAES(t *testing.T, s *media.TSStream, key keys.Secret, iv []byte) [][]byte {
 	t.Helper()
 	block, _ := aes.NewCipher(key.Bytes())
 	var out [][]byte
 	for _, p := range s.PES {
 		switch s.StreamType {
-		case StreamTypeH264SampleAES:
+		case media.StreamTypeH264SampleAES:
 			var au []byte
 			for _, n := range avc.ExtractNalusFromByteStream(p.Data) {
 				if typ := n[0] & 0x1f; (typ == 1 || typ == 5) && len(n) > 48 {
@@ -62,9 +63,9 @@ func decryptSampleAES(t *testing.T, s *TSStream, key keys.Secret, iv []byte) [][
 				au = append(append(au, 0, 0, 0, 1), n...)
 			}
 			out = append(out, au)
-		case StreamTypeAACSampleAES:
+		case media.StreamTypeAACSampleAES:
 			frame := append([]byte(nil), p.Data...)
-			for _, f := range ADTSFrames(frame) {
+			for _, f := range media.ADTSFrames(frame) {
 				if f.Size-f.HdrLen > 31 {
 					start := f.Off + f.HdrLen + 16
 					n := (f.Off + f.Size - start) / 16 * 16
@@ -112,11 +113,11 @@ func TestSampleAESDecrypts(t *testing.T) {
 		for i, s := range m.Segments {
 			_, encData := e.get("/out/v1/live/sa/" + s.URI)
 			_, clearData := e.get("/out/v1/live/ts/" + s.URI)
-			ed, err := DemuxTS(encData)
+			ed, err := media.DemuxTS(encData)
 			if err != nil {
 				t.Fatal(err)
 			}
-			cd, _ := DemuxTS(clearData)
+			cd, _ := media.DemuxTS(clearData)
 			es := ed.Streams[0]
 			if len(es.PES[0].Data) == 0 {
 				t.Fatal("empty PES")
@@ -140,7 +141,7 @@ func TestSampleAESDecrypts(t *testing.T) {
 				for _, p := range cd.Streams[0].PES {
 					b = append(b, p.Data...)
 				}
-				if !bytes.Equal(a, b) || len(got) != countADTS(b) {
+				if !bytes.Equal(a, b) || len(got) != len(media.ADTSFrames(b)) {
 					t.Fatalf("%s segment %d: audio differs after decryption (%d PES)", r, i, len(got))
 				}
 				if bytes.Equal(encData, clearData) {
@@ -171,13 +172,13 @@ func TestSampleAESDecrypts(t *testing.T) {
 				continue
 			}
 			es := d.PMT.ElementaryStreams[0]
-			want := map[string]astits.StreamType{"channel_video_hi": StreamTypeH264SampleAES, "channel_audio": StreamTypeAACSampleAES}[r]
+			want := map[string]astits.StreamType{"channel_video_hi": media.StreamTypeH264SampleAES, "channel_audio": media.StreamTypeAACSampleAES}[r]
 			if es.StreamType != want || es.ElementaryStreamDescriptors[0].PrivateDataIndicator == nil {
 				t.Fatalf("%s PMT: %+v", r, es)
 			}
 			if r == "channel_audio" {
 				reg := es.ElementaryStreamDescriptors[1].Registration
-				if reg == nil || reg.FormatIdentifier != FourCCAPAD || !bytes.HasPrefix(reg.AdditionalIdentificationInfo, []byte("zaac")) {
+				if reg == nil || reg.FormatIdentifier != media.FourCCAPAD || !bytes.HasPrefix(reg.AdditionalIdentificationInfo, []byte("zaac")) {
 					t.Fatalf("audio setup descriptor: %+v", es.ElementaryStreamDescriptors[1])
 				}
 			}

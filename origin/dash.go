@@ -15,6 +15,7 @@ import (
 
 	"github.com/pullpush/pullpush/hls"
 	"github.com/pullpush/pullpush/internal/adcue"
+	"github.com/pullpush/pullpush/origin/internal/media"
 )
 
 // DASH endpoints (packaging: dash) serve the CMAF segments of a CMAF
@@ -96,13 +97,13 @@ func (c *channel) dashReps(ep *endpoint, f *manifestFilter) []*dashRep {
 		seen[name] = true
 		r := &dashRep{v: v, video: t.Video}
 		if t.Video {
-			r.set, r.timescale, r.codecs = "video", VideoTimescale, trackCodecs(t)
+			r.set, r.timescale, r.codecs = "video", media.VideoTimescale, trackCodecs(t)
 		} else {
 			r.set, r.timescale, r.codecs = "audio", t.SampleRate, trackCodecs(t)
 			r.channels = strconv.Itoa(int(t.Channels))
 			r.bandwidth = 128000
 		}
-		if rd := v.rd; v.pick == PickMain && rd.durNS > 0 {
+		if rd := v.rd; v.pick == media.PickMain && rd.durNS > 0 {
 			r.bandwidth = max(int(rd.peak), int(float64(rd.bytes*8)/(float64(rd.durNS)/1e9)), 1)
 		}
 		if fill != nil {
@@ -164,11 +165,11 @@ func (c *channel) dashReps(ep *endpoint, f *manifestFilter) []*dashRep {
 }
 
 // trackCodecs is the RFC 6381 codecs string of a repackaged track.
-func trackCodecs(t *Track) string {
+func trackCodecs(t *media.Track) string {
 	switch {
-	case t.Codec == CodecAVC && len(t.SPS) > 0 && len(t.SPS[0]) >= 4:
+	case t.Codec == media.CodecAVC && len(t.SPS) > 0 && len(t.SPS[0]) >= 4:
 		return fmt.Sprintf("avc1.%02x%02x%02x", t.SPS[0][1], t.SPS[0][2], t.SPS[0][3])
-	case t.Codec == CodecAAC || !t.Video:
+	case t.Codec == media.CodecAAC || !t.Video:
 		return "mp4a.40." + strconv.Itoa(int(t.ObjType))
 	}
 	return t.Codec
@@ -187,10 +188,10 @@ func (r *dashRep) scale(t int64) uint64 {
 	if t < 0 {
 		return 0
 	}
-	if r.timescale == VideoTimescale {
+	if r.timescale == media.VideoTimescale {
 		return uint64(t)
 	}
-	return uint64((t*int64(r.timescale) + VideoTimescale/2) / VideoTimescale)
+	return uint64((t*int64(r.timescale) + media.VideoTimescale/2) / media.VideoTimescale)
 }
 
 // keyPeriod is the key period of segment s on ep (0 when clear).

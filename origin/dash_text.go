@@ -9,6 +9,7 @@ import (
 	"github.com/Eyevinn/mp4ff/mp4"
 
 	"github.com/pullpush/pullpush/hls"
+	"github.com/pullpush/pullpush/origin/internal/media"
 )
 
 // WebVTT subtitles in DASH: every EXT-X-MEDIA TYPE=SUBTITLES rendition of
@@ -158,7 +159,7 @@ func (c *channel) textSets(texts []*textRep, periods []dashPeriod, pi int, start
 		as.Representations = []*mpdRepresentation{{
 			ID: tr.v.name, Bandwidth: bw, Codecs: wvttCodecs,
 			SegmentTemplate: &mpdSegmentTemplate{
-				Timescale: VideoTimescale, PresentationTimeOffset: uint64(max(pto, 0)), StartNumber: segs[0].r.seq,
+				Timescale: media.VideoTimescale, PresentationTimeOffset: uint64(max(pto, 0)), StartNumber: segs[0].r.seq,
 				Initialization: tr.v.name + "/" + wvttInitBase + ".mp4", Media: tr.v.name + "/$Number$.m4s", Timeline: tl,
 			},
 		}}
@@ -208,7 +209,7 @@ func (c *channel) wvttJob(v *rview, base, ext string) (j *job, msg string, ok bo
 // lang.
 func wvttInit(lang string) (*product, error) {
 	init := mp4.CreateEmptyInit()
-	trak := init.AddEmptyTrack(VideoTimescale, "wvtt", lang)
+	trak := init.AddEmptyTrack(media.VideoTimescale, "wvtt", lang)
 	if err := trak.SetWvttDescriptor("WEBVTT"); err != nil {
 		return nil, fmt.Errorf("wvtt init: %w", err)
 	}
@@ -223,16 +224,16 @@ func wvttInit(lang string) (*product, error) {
 // time at the segment's start, tsOff: the CMAF offset, dur: its
 // duration) as a CMAF WebVTT segment.
 func wvttSegment(data []byte, j *job) (*product, error) {
-	doc, err := ParseWebVTT(data)
+	doc, err := media.ParseWebVTT(data)
 	if err != nil {
 		return nil, err
 	}
 	from := j.tsBase + j.tsOff
 	to := from + max(j.dur*9/100000, 1)
-	base := UnwrapNear(doc.MPEGTS, j.tsBase) - doc.MPEGTS
+	base := media.UnwrapNear(doc.MPEGTS, j.tsBase) - doc.MPEGTS
 	type span struct {
 		s, e int64
-		c    *VTTCue
+		c    *media.VTTCue
 	}
 	var spans []span
 	cuts := []int64{from, to}
@@ -281,7 +282,7 @@ func wvttSegment(data []byte, j *job) (*product, error) {
 }
 
 // vttcBox is the VTTCueBox of cue c: its ID, settings and payload.
-func vttcBox(c *VTTCue) *mp4.VttcBox {
+func vttcBox(c *media.VTTCue) *mp4.VttcBox {
 	b := &mp4.VttcBox{}
 	if c.ID != "" {
 		b.AddChild(&mp4.IdenBox{CueID: c.ID})

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/Eyevinn/mp4ff/mp4"
+	"github.com/pullpush/pullpush/origin/internal/media"
 )
 
 // Trick play in DASH (DASH-IF IOP, "Trick Mode Support"): next to the
@@ -71,7 +72,7 @@ func (c *channel) trickSet(ep *endpoint, f *manifestFilter, mp *mpdPeriod, reps 
 	}
 	for _, rep := range main.Representations {
 		i := slices.IndexFunc(reps, func(r *dashRep) bool { return r.video && r.v.name == rep.ID })
-		if i < 0 || reps[i].v.pick != PickMain || !slices.Contains(keys, reps[i].v.rd.key) || !f.keepsTrickHeight(rep.Height) {
+		if i < 0 || reps[i].v.pick != media.PickMain || !slices.Contains(keys, reps[i].v.rd.key) || !f.keepsTrickHeight(rep.Height) {
 			continue
 		}
 		r := reps[i]
@@ -121,12 +122,12 @@ func maxPlayoutRate(frameRate string, st *mpdSegmentTemplate) int {
 // the segment's first decode time and lasting until the segment's end, so
 // that the trick-play timeline is the main one (arguments as for
 // cmafSegment).
-func trickSegment(d *TSDemux, t *Track, seq, base, off, fallbackDur int64) (*mp4.MediaSegment, error) {
+func trickSegment(d *media.TSDemux, t *media.Track, seq, base, off, fallbackDur int64) (*mp4.MediaSegment, error) {
 	s := d.Stream(t.PID)
 	if s == nil || !t.Video {
 		return nil, fmt.Errorf("segment has no video stream on PID %d", t.PID)
 	}
-	samples, err := VideoSamples(s, t, base, off, fallbackDur)
+	samples, err := media.VideoSamples(s, t, base, off, fallbackDur)
 	if err != nil {
 		return nil, err
 	}

@@ -7,6 +7,7 @@ import (
 	"github.com/Eyevinn/mp4ff/mp4"
 
 	"github.com/pullpush/pullpush/keys"
+	"github.com/pullpush/pullpush/origin/internal/media"
 )
 
 // FuzzTSDemux feeds arbitrary bytes through everything the origin does
@@ -28,35 +29,35 @@ func fuzzTS(t *testing.T, data []byte) {
 	k := keys.Key{ID: keys.DeriveKID("fuzz", 0), Value: key}
 	cbcs := &encSpec{method: MethodCBCS}
 	{
-		d, err := DemuxTS(data)
+		d, err := media.DemuxTS(data)
 		if err != nil {
 			return
 		}
-		if kf, err := TSKeyframes(d, int64(len(data))); err == nil && kf != nil {
+		if kf, err := media.TSKeyframes(d, int64(len(data))); err == nil && kf != nil {
 			for _, fr := range kf.Frames {
 				if fr.Off < 0 || fr.Len <= 0 || fr.Off+fr.Len > int64(len(data)) {
 					t.Fatalf("keyframe range %d@%d outside %d bytes", fr.Len, fr.Off, len(data))
 				}
 			}
 		}
-		SampleAESTS(d, key, seqIV(1))
-		ti := ProbeTS(d)
+		media.SampleAESTS(d, key, seqIV(1))
+		ti := media.ProbeTS(d)
 		if ti == nil {
 			return
 		}
 		if ti.Dur < 0 {
 			t.Fatalf("negative duration %d", ti.Dur)
 		}
-		for _, pick := range []TrackPick{PickMain, PickAudio} {
+		for _, pick := range []media.TrackPick{media.PickMain, media.PickAudio} {
 			tr := ti.Track(pick)
 			if tr == nil || tr.Hash == "" {
 				continue
 			}
-			init, err := BuildInit(tr)
+			init, err := media.BuildInit(tr)
 			if err != nil {
 				continue
 			}
-			seg, err := CMAFSegment(d, tr, 1, ti.DTS0, 0, ti.Dur)
+			seg, err := media.CMAFSegment(d, tr, 1, ti.DTS0, 0, ti.Dur)
 			if err != nil {
 				continue
 			}
@@ -71,7 +72,7 @@ func fuzzTS(t *testing.T, data []byte) {
 				t.Fatalf("repackaged CMAF does not decode: %v", err)
 			}
 			// Encrypt a fresh copy, as the packager does before encoding.
-			if seg, err = CMAFSegment(d, tr, 1, ti.DTS0, 0, ti.Dur); err == nil {
+			if seg, err = media.CMAFSegment(d, tr, 1, ti.DTS0, 0, ti.Dur); err == nil {
 				encryptCMAF(seg, &job{enc: cbcs, track: tr, seq: 1}, k)
 			}
 		}

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/pullpush/pullpush/hls"
+	"github.com/pullpush/pullpush/origin/internal/media"
 )
 
 // Content types and cache policies of playback responses.
@@ -397,7 +398,7 @@ func mediaCacheKey(ch *channel, ep *endpoint, name string, sh shift, iframes boo
 func (o *Origin) renderMedia(ctx context.Context, ch *channel, ep *endpoint, name string, sh shift, iframes bool) ([]byte, bool, error) {
 	ch.mu.Lock()
 	v := ch.view(ep, name)
-	if v == nil || (iframes && (!ep.iframes || v.pick != PickMain || !slices.Contains(ch.iframeKeys(), v.rd.key))) {
+	if v == nil || (iframes && (!ep.iframes || v.pick != media.PickMain || !slices.Contains(ch.iframeKeys(), v.rd.key))) {
 		ch.mu.Unlock()
 		return nil, false, &errStatus{http.StatusNotFound, fmt.Sprintf("no playlist %q", name)}
 	}
@@ -571,7 +572,7 @@ func (c *channel) mediaPlaylist(v *rview, win window) (*hls.Media, []keyRef) {
 // kfs (packaged segments) when given, else from the stored files. It reads
 // only segs and immutable file fields, so packaged playlists are built
 // without c.mu.
-func (c *channel) iframePlaylist(v *rview, segs []rec, kfs []*Keyframes, win window) (*hls.Media, []keyRef) {
+func (c *channel) iframePlaylist(v *rview, segs []rec, kfs []*media.Keyframes, win window) (*hls.Media, []keyRef) {
 	m := v.header(segs, win)
 	m.Version = max(m.Version, 6)
 	m.IFramesOnly = true
@@ -581,7 +582,7 @@ func (c *channel) iframePlaylist(v *rview, segs []rec, kfs []*Keyframes, win win
 	ext := v.ext()
 	for i := range segs {
 		s := &segs[i]
-		var kf *Keyframes
+		var kf *media.Keyframes
 		if kfs != nil {
 			kf = kfs[i]
 		} else if s.file != nil {

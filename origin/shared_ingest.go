@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/pullpush/pullpush/hls"
+	"github.com/pullpush/pullpush/origin/internal/media"
 )
 
 // storageTimeout bounds one ingest request's writes to the bucket.
@@ -92,20 +93,20 @@ func (o *Origin) appendLog(ctx context.Context, ch *channel, e *logEntry) error 
 
 // probeSegment computes what the index keeps of a segment's bytes: its
 // keyframes and, for CMAF endpoints, its TS tracks and timing.
-func probeSegment(ext string, data []byte, needTS bool) (*Keyframes, *TSInfo) {
+func probeSegment(ext string, data []byte, needTS bool) (*media.Keyframes, *media.TSInfo) {
 	switch ext {
 	case ".ts":
 		if needTS {
-			if d, err := DemuxTS(data); err == nil {
-				kf, _ := TSKeyframes(d, int64(len(data)))
-				return kf, ProbeTS(d)
+			if d, err := media.DemuxTS(data); err == nil {
+				kf, _ := media.TSKeyframes(d, int64(len(data)))
+				return kf, media.ProbeTS(d)
 			}
 			return nil, nil
 		}
-		kf, _ := ScanTS(data)
+		kf, _ := media.ScanTS(data)
 		return kf, nil
 	case ".m4s", ".mp4", ".m4v", ".cmfv":
-		kf, _ := ScanFMP4(data, nil)
+		kf, _ := media.ScanFMP4(data, nil)
 		return kf, nil
 	}
 	return nil, nil

@@ -7,6 +7,7 @@ import (
 
 	"github.com/pullpush/pullpush/hls"
 	"github.com/pullpush/pullpush/internal/adcue"
+	"github.com/pullpush/pullpush/origin/internal/media"
 )
 
 // snapshotVersion is bumped when the snapshot format changes; a starting
@@ -107,9 +108,9 @@ type inRendDTO struct {
 }
 
 type kfDTO struct {
-	Frames []Keyframe `json:"frames"`
-	Frac   bool       `json:"frac,omitempty"`
-	MapLen int64      `json:"mapLen,omitempty"`
+	Frames []media.Keyframe `json:"frames"`
+	Frac   bool             `json:"frac,omitempty"`
+	MapLen int64            `json:"mapLen,omitempty"`
 }
 
 type tsTrackDTO struct {
@@ -131,21 +132,21 @@ type tsDTO struct {
 	Dur    int64        `json:"dur"`
 }
 
-func kfToDTO(k *Keyframes) *kfDTO {
+func kfToDTO(k *media.Keyframes) *kfDTO {
 	if k == nil {
 		return nil
 	}
 	return &kfDTO{Frames: k.Frames, Frac: k.Frac, MapLen: k.MapLen}
 }
 
-func (d *kfDTO) value() *Keyframes {
+func (d *kfDTO) value() *media.Keyframes {
 	if d == nil {
 		return nil
 	}
-	return &Keyframes{Frames: d.Frames, Frac: d.Frac, MapLen: d.MapLen}
+	return &media.Keyframes{Frames: d.Frames, Frac: d.Frac, MapLen: d.MapLen}
 }
 
-func tsToDTO(t *TSInfo) *tsDTO {
+func tsToDTO(t *media.TSInfo) *tsDTO {
 	if t == nil {
 		return nil
 	}
@@ -157,13 +158,13 @@ func tsToDTO(t *TSInfo) *tsDTO {
 	return d
 }
 
-func (d *tsDTO) value() *TSInfo {
+func (d *tsDTO) value() *media.TSInfo {
 	if d == nil {
 		return nil
 	}
-	t := &TSInfo{DTS0: d.DTS0, Dur: d.Dur}
+	t := &media.TSInfo{DTS0: d.DTS0, Dur: d.Dur}
 	for _, tr := range d.Tracks {
-		t.Tracks = append(t.Tracks, &Track{PID: tr.PID, Video: tr.Video, Codec: tr.Codec, Hash: tr.Hash,
+		t.Tracks = append(t.Tracks, &media.Track{PID: tr.PID, Video: tr.Video, Codec: tr.Codec, Hash: tr.Hash,
 			VPS: tr.VPS, SPS: tr.SPS, PPS: tr.PPS, ObjType: tr.ObjType, SampleRate: tr.SampleRate, Channels: tr.Channels})
 	}
 	return t

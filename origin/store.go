@@ -13,6 +13,7 @@ import (
 	"github.com/pullpush/pullpush/hls"
 	"github.com/pullpush/pullpush/internal/adcue"
 	"github.com/pullpush/pullpush/internal/logkey"
+	"github.com/pullpush/pullpush/origin/internal/media"
 	"github.com/pullpush/pullpush/sigv4"
 )
 
@@ -35,13 +36,13 @@ type storedFile struct {
 	path string
 	size int64
 	recv time.Time
-	kf   *Keyframes // keyframe ranges (video segments), computed on receive
-	ts   *TSInfo    // TS tracks and timing, computed on receive for CMAF endpoints
+	kf   *media.Keyframes // keyframe ranges (video segments), computed on receive
+	ts   *media.TSInfo    // TS tracks and timing, computed on receive for CMAF endpoints
 	refs int
 	init bool // referenced as EXT-X-MAP
 	// derived holds the keyframes of packaged forms of the segment
 	// (repackaged or encrypted), per endpoint and rendition name.
-	derived map[string]*Keyframes
+	derived map[string]*media.Keyframes
 }
 
 // recExtra holds the rarely present per-segment tags carried to viewers.
@@ -66,7 +67,7 @@ type rec struct {
 	// the rendition's TS timeline, the offset from source to CMAF
 	// timestamps (90 kHz; see appendTS), and discontinuities that also
 	// count timestamp jumps of the source.
-	ts     *TSInfo
+	ts     *media.TSInfo
 	tsBase int64
 	tsOff  int64
 	cdisc  bool
@@ -100,7 +101,7 @@ type rendition struct {
 	// segment and the source-to-CMAF offset of the current epoch
 	tsEnd  int64
 	tsOff  int64
-	lastTS *TSInfo
+	lastTS *media.TSInfo
 	cdiscN int64
 	// bitrate estimate over all appended segments
 	bytes int64
@@ -171,7 +172,7 @@ func (r *rendition) appendTS(rc *rec, peer func(start, tol int64) *rec) {
 		tol := max(rc.dur*9/200000, 9000) // half the segment, at least 0.1 s (90 kHz)
 		jump := false
 		if r.lastTS != nil {
-			base = UnwrapNear(ti.DTS0, r.tsEnd)
+			base = media.UnwrapNear(ti.DTS0, r.tsEnd)
 			if d := base - r.tsEnd; len(r.segs) > 0 && (d > tol || d < -tol) {
 				rc.cdisc, jump = true, true
 			}
@@ -183,7 +184,7 @@ func (r *rendition) appendTS(rc *rec, peer func(start, tol int64) *rec) {
 			}
 			switch {
 			case p != nil:
-				base, off = UnwrapNear(ti.DTS0, p.tsBase), p.tsOff
+				base, off = media.UnwrapNear(ti.DTS0, p.tsBase), p.tsOff
 			case jump:
 				off = r.tsEnd + r.tsOff - base
 			}
