@@ -18,6 +18,12 @@ import (
 	"github.com/pullpush/pullpush/origin/internal/media"
 )
 
+// URL names of the DASH manifest and its UTCTiming source under an endpoint.
+const (
+	mpdName  = "index.mpd"
+	timeName = "time"
+)
+
 // DASH endpoints (packaging: dash) serve the CMAF segments of a CMAF
 // endpoint with an MPEG-DASH manifest, /out/v1/{channel}/{endpoint}/index.mpd:
 //
@@ -133,7 +139,7 @@ func (c *channel) dashReps(ep *endpoint, f *manifestFilter) []*dashRep {
 				if vr.Resolution != nil {
 					r.width, r.height = vr.Resolution.Width, vr.Resolution.Height
 				}
-				r.frameRate = dashFrameRate(vr.FrameRate)
+				r.frameRate = FrameRate(vr.FrameRate)
 			})
 			if r != nil && r.video && vr.Audio == "" && muxed == "" && r.v.rd.muxed() {
 				muxed = k
@@ -301,8 +307,8 @@ func (r *dashRep) bucket(ep *endpoint, periods []dashPeriod, timing *dashRep, fi
 // timeline writes the SegmentTimeline of segs: durations are the distance
 // to the next segment where that follows on (so S@t + d*(r+1) is the next
 // S@t), else the segment's own duration; a gap starts an S with t.
-func (r *dashRep) timeline(segs []dashSeg) []mpdS {
-	var out []mpdS
+func (r *dashRep) timeline(segs []dashSeg) []S {
+	var out []S
 	var end uint64
 	for i, s := range segs {
 		own := r.scale(s.rec.ts.Dur)
@@ -319,11 +325,11 @@ func (r *dashRep) timeline(segs []dashSeg) []mpdS {
 			if last := &out[len(out)-1]; last.D == d {
 				last.R++
 			} else {
-				out = append(out, mpdS{D: d})
+				out = append(out, S{D: d})
 			}
 		} else {
 			t := s.t
-			out = append(out, mpdS{T: &t, D: d})
+			out = append(out, S{T: &t, D: d})
 		}
 		end = s.t + d
 	}
@@ -333,12 +339,12 @@ func (r *dashRep) timeline(segs []dashSeg) []mpdS {
 // mpdBuild is a manifest under construction, with the key periods whose
 // ContentProtection is filled in after the channel lock is released.
 type mpdBuild struct {
-	m    *mpd
+	m    *MPD
 	prot []protRef
 }
 
 type protRef struct {
-	as  *mpdAdaptationSet
+	as  *AdaptationSet
 	key int64
 }
 
@@ -386,33 +392,33 @@ func (c *channel) dashManifest(ep *endpoint, sh shift, timeURL string, f *manife
 	}
 	target = max(target, time.Duration(maxDur), time.Second)
 
-	m := &mpd{
-		Xmlns: mpdNamespace, Profiles: dashLiveProfile,
-		MinBufferTime:      xsDuration(2 * target),
-		MaxSegmentDuration: xsDuration(time.Duration(maxDur)),
+	m := &MPD{
+		Xmlns: Namespace, Profiles: LiveProfile,
+		MinBufferTime:      XSDuration(2 * target),
+		MaxSegmentDuration: XSDuration(time.Duration(maxDur)),
 	}
 	if ep.enc != nil {
-		m.XmlnsCenc = cencNamespace
+		m.XmlnsCenc = CENCNamespace
 	}
 	origin := int64(0)
 	if static {
 		m.Type = "static"
 		origin = winStart
-		m.MediaPresentationDuration = xsDuration(time.Duration(winEnd - winStart))
+		m.MediaPresentationDuration = XSDuration(time.Duration(winEnd - winStart))
 	} else {
 		m.Type = "dynamic"
-		m.AvailabilityStartTime = xsDateTime(0)
-		m.PublishTime = xsDateTime(now)
-		m.MinimumUpdatePeriod = xsDuration(time.Duration(min(maxDur, int64(target))))
+		m.AvailabilityStartTime = XSDateTime(0)
+		m.PublishTime = XSDateTime(now)
+		m.MinimumUpdatePeriod = XSDuration(time.Duration(min(maxDur, int64(target))))
 		depth := ep.manifest
 		if sh.hasStart {
 			depth = max(depth, time.Duration(now-winStart))
 		}
-		m.TimeShiftBufferDepth = xsDuration(depth)
-		m.SuggestedPresentationDelay = xsDuration(3 * target)
-		m.UTCTiming = []mpdScheme{
-			{SchemeIDURI: schemeUTCHTTPISO, Value: timeURL},
-			{SchemeIDURI: schemeUTCDirect, Value: xsDateTime(now)},
+		m.TimeShiftBufferDepth = XSDuration(depth)
+		m.SuggestedPresentationDelay = XSDuration(3 * target)
+		m.UTCTiming = []Scheme{
+			{SchemeIDURI: SchemeUTCHTTPISO, Value: timeURL},
+			{SchemeIDURI: SchemeUTCDirect, Value: XSDateTime(now)},
 		}
 	}
 	buckets := make([][][]dashSeg, len(reps))
@@ -429,12 +435,12 @@ func (c *channel) dashManifest(ep *endpoint, sh shift, timeURL string, f *manife
 		if static && pi == 0 {
 			start = winStart
 		}
-		mp := &mpdPeriod{ID: p.id, Start: xsDuration(time.Duration(start - origin))}
+		mp := &Period{ID: p.id, Start: XSDuration(time.Duration(start - origin))}
 		if static && pi == len(periods)-1 {
-			mp.Duration = xsDuration(time.Duration(winEnd - start))
+			mp.Duration = XSDuration(time.Duration(winEnd - start))
 		}
 		mp.EventStreams = eventStream(breaks, start, periodEnd(periods, pi), pi == 0)
-		sets := map[string]*mpdAdaptationSet{}
+		sets := map[string]*AdaptationSet{}
 		for i, r := range reps {
 			segs := buckets[i][pi]
 			if len(segs) == 0 {
@@ -442,14 +448,14 @@ func (c *channel) dashManifest(ep *endpoint, sh shift, timeURL string, f *manife
 			}
 			as := sets[r.set]
 			if as == nil {
-				as = &mpdAdaptationSet{ID: len(sets), SegmentAlignment: true, StartWithSAP: 1}
+				as = &AdaptationSet{ID: len(sets), SegmentAlignment: true, StartWithSAP: 1}
 				if r.video {
 					as.ContentType, as.MimeType = "video", "video/mp4"
 				} else {
 					as.ContentType, as.MimeType, as.Lang = "audio", "audio/mp4", r.lang
 					as.Label = r.label
 					if r.def {
-						as.Role = &mpdScheme{SchemeIDURI: schemeRole, Value: "main"}
+						as.Role = &Scheme{SchemeIDURI: SchemeRole, Value: "main"}
 					}
 				}
 				sets[r.set] = as
@@ -463,9 +469,9 @@ func (c *channel) dashManifest(ep *endpoint, sh shift, timeURL string, f *manife
 			if ep.enc.keyedInit() {
 				init += "-k" + strconv.FormatInt(keyPeriod(ep, first), 10)
 			}
-			rep := &mpdRepresentation{
+			rep := &Representation{
 				ID: r.v.name, Bandwidth: r.bandwidth, Codecs: r.codecs,
-				SegmentTemplate: &mpdSegmentTemplate{
+				SegmentTemplate: &SegmentTemplate{
 					Timescale: r.timescale, PresentationTimeOffset: r.scale(p.media + (start-p.start)*9/100000),
 					StartNumber: first.seq, Initialization: init + ".mp4", Media: r.v.name + "/$Number$.m4s",
 					Timeline: r.timeline(segs),
@@ -480,7 +486,7 @@ func (c *channel) dashManifest(ep *endpoint, sh shift, timeURL string, f *manife
 			} else {
 				rep.AudioSamplingRate = r.timescale
 				if r.channels != "" {
-					rep.AudioChannelConfiguration = &mpdScheme{SchemeIDURI: schemeAudioChannels, Value: r.channels}
+					rep.AudioChannelConfiguration = &Scheme{SchemeIDURI: SchemeAudioChannels, Value: r.channels}
 				}
 			}
 			as.Representations = append(as.Representations, rep)
@@ -516,8 +522,8 @@ func (o *Origin) protect(ctx context.Context, ep *endpoint, b *mpdBuild) error {
 		if err := pssh.Encode(&buf); err != nil {
 			return fmt.Errorf("pssh: %w", err)
 		}
-		ref.as.ContentProtection = []*mpdContentProtection{
-			{SchemeIDURI: schemeMP4Protection, Value: ep.enc.method, DefaultKID: k.ID.UUID()},
+		ref.as.ContentProtection = []*ContentProtection{
+			{SchemeIDURI: SchemeMP4Protection, Value: ep.enc.method, DefaultKID: k.ID.UUID()},
 			{SchemeIDURI: "urn:uuid:" + commonPSSHSystemID, Value: "ClearKey1.0", PSSH: base64.StdEncoding.EncodeToString(buf.Bytes())},
 		}
 	}
@@ -553,7 +559,7 @@ func (o *Origin) serveMPD(w http.ResponseWriter, r *http.Request, ch *channel, e
 		writeError(w, http.StatusServiceUnavailable, "encryption key unavailable")
 		return
 	}
-	body, err := b.m.encode()
+	body, err := b.m.Encode()
 	if err != nil {
 		writeError(w, http.StatusInternalServerError, err.Error())
 		return
@@ -562,7 +568,7 @@ func (o *Origin) serveMPD(w http.ResponseWriter, r *http.Request, ch *channel, e
 	if b.m.Type == "static" {
 		cache = cacheImmutable
 	}
-	w.Header().Set("Content-Type", dashType)
+	w.Header().Set("Content-Type", MIMEType)
 	w.Header().Set("Cache-Control", cache)
 	http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(body))
 }
@@ -576,5 +582,5 @@ func (o *Origin) serveDASHTime(w http.ResponseWriter, r *http.Request, ch *chann
 	ch.mu.Unlock()
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
-	http.ServeContent(w, r, "", time.Time{}, strings.NewReader(xsDateTime(now)))
+	http.ServeContent(w, r, "", time.Time{}, strings.NewReader(XSDateTime(now)))
 }

@@ -51,7 +51,7 @@ func dashEvents(t *testing.T, e *env, p string, origin time.Time) [][]tEvent {
 		start := origin.Add(time.Duration(xsSeconds(t, per.Start) * float64(time.Second)))
 		var evs []tEvent
 		for _, es := range per.Streams {
-			if es.Scheme != schemeSCTE35XMLBin || es.Timescale == 0 {
+			if es.Scheme != SchemeSCTE35XMLBin || es.Timescale == 0 {
 				t.Fatalf("EventStream %s/%d:\n%s", es.Scheme, es.Timescale, body)
 			}
 			tick := func(v uint64) time.Duration { return time.Duration(v * uint64(time.Second) / es.Timescale) }

@@ -60,7 +60,7 @@ func fillAll(v reflect.Value, zero bool, n *int) {
 // writer fails here.
 func TestMPDWriterMatchesXML(t *testing.T) {
 	for _, zero := range []bool{false, true} {
-		m := &mpd{}
+		m := &MPD{}
 		n := 0
 		fillAll(reflect.ValueOf(m), zero, &n)
 		if zero {
@@ -68,7 +68,7 @@ func TestMPDWriterMatchesXML(t *testing.T) {
 			for _, p := range m.Periods {
 				for _, es := range p.EventStreams {
 					for _, ev := range es.Events {
-						ev.Signal.XMLName.Space = scte35Namespace
+						ev.Signal.XMLName.Space = SCTE35Namespace
 					}
 				}
 			}
@@ -90,13 +90,13 @@ func TestMPDWriterMatchesXML(t *testing.T) {
 	}
 }
 
-func compareMPDWriters(t *testing.T, m *mpd) {
+func compareMPDWriters(t *testing.T, m *MPD) {
 	t.Helper()
-	got, err := m.encode()
+	got, err := m.Encode()
 	if err != nil {
 		t.Fatal(err)
 	}
-	want, err := m.encodeXML()
+	want, err := m.EncodeXML()
 	if err != nil {
 		t.Fatal(err)
 	}

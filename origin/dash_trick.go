@@ -50,11 +50,11 @@ func (f *manifestFilter) keepsTrickHeight(h int) bool {
 // the endpoint has no I-frames, the filter removes trick play, or the
 // Period has no video with key frames). reps are the Period's
 // Representations' renditions. Caller holds c.mu.
-func (c *channel) trickSet(ep *endpoint, f *manifestFilter, mp *mpdPeriod, reps []*dashRep) *mpdAdaptationSet {
+func (c *channel) trickSet(ep *endpoint, f *manifestFilter, mp *Period, reps []*dashRep) *AdaptationSet {
 	if !ep.iframes || !f.keepsTrickplay() {
 		return nil
 	}
-	var main *mpdAdaptationSet
+	var main *AdaptationSet
 	for _, as := range mp.AdaptationSets {
 		if as.ContentType == "video" {
 			main = as
@@ -65,10 +65,10 @@ func (c *channel) trickSet(ep *endpoint, f *manifestFilter, mp *mpdPeriod, reps 
 		return nil
 	}
 	keys := c.iframeKeys()
-	tas := &mpdAdaptationSet{
+	tas := &AdaptationSet{
 		ID: len(mp.AdaptationSets), ContentType: "video", MimeType: main.MimeType,
 		SegmentAlignment: true, StartWithSAP: 1,
-		EssentialProperty: []mpdScheme{{SchemeIDURI: schemeTrickMode, Value: strconv.Itoa(main.ID)}},
+		EssentialProperty: []Scheme{{SchemeIDURI: schemeTrickMode, Value: strconv.Itoa(main.ID)}},
 	}
 	for _, rep := range main.Representations {
 		i := slices.IndexFunc(reps, func(r *dashRep) bool { return r.video && r.v.name == rep.ID })
@@ -96,7 +96,7 @@ func (c *channel) trickSet(ep *endpoint, f *manifestFilter, mp *mpdPeriod, reps 
 
 // maxPlayoutRate is the frame rate (a DASH frameRate, "" unknown) times
 // the longest segment of st, at least 1.
-func maxPlayoutRate(frameRate string, st *mpdSegmentTemplate) int {
+func maxPlayoutRate(frameRate string, st *SegmentTemplate) int {
 	fps := float64(fallbackFPS)
 	if n, d, ok := strings.Cut(frameRate, "/"); ok {
 		nv, err1 := strconv.ParseFloat(n, 64)
