@@ -15,6 +15,7 @@ import (
 
 	"github.com/pullpush/pullpush/hls"
 	"github.com/pullpush/pullpush/internal/adcue"
+	"github.com/pullpush/pullpush/origin/internal/dash"
 	"github.com/pullpush/pullpush/origin/internal/media"
 )
 
@@ -139,7 +140,7 @@ func (c *channel) dashReps(ep *endpoint, f *manifestFilter) []*dashRep {
 				if vr.Resolution != nil {
 					r.width, r.height = vr.Resolution.Width, vr.Resolution.Height
 				}
-				r.frameRate = FrameRate(vr.FrameRate)
+				r.frameRate = dash.FrameRate(vr.FrameRate)
 			})
 			if r != nil && r.video && vr.Audio == "" && muxed == "" && r.v.rd.muxed() {
 				muxed = k
@@ -307,8 +308,8 @@ func (r *dashRep) bucket(ep *endpoint, periods []dashPeriod, timing *dashRep, fi
 // timeline writes the SegmentTimeline of segs: durations are the distance
 // to the next segment where that follows on (so S@t + d*(r+1) is the next
 // S@t), else the segment's own duration; a gap starts an S with t.
-func (r *dashRep) timeline(segs []dashSeg) []S {
-	var out []S
+func (r *dashRep) timeline(segs []dashSeg) []dash.S {
+	var out []dash.S
 	var end uint64
 	for i, s := range segs {
 		own := r.scale(s.rec.ts.Dur)
@@ -325,11 +326,11 @@ func (r *dashRep) timeline(segs []dashSeg) []S {
 			if last := &out[len(out)-1]; last.D == d {
 				last.R++
 			} else {
-				out = append(out, S{D: d})
+				out = append(out, dash.S{D: d})
 			}
 		} else {
 			t := s.t
-			out = append(out, S{T: &t, D: d})
+			out = append(out, dash.S{T: &t, D: d})
 		}
 		end = s.t + d
 	}
@@ -339,12 +340,12 @@ func (r *dashRep) timeline(segs []dashSeg) []S {
 // mpdBuild is a manifest under construction, with the key periods whose
 // ContentProtection is filled in after the channel lock is released.
 type mpdBuild struct {
-	m    *MPD
+	m    *dash.MPD
 	prot []protRef
 }
 
 type protRef struct {
-	as  *AdaptationSet
+	as  *dash.AdaptationSet
 	key int64
 }
 
@@ -392,33 +393,33 @@ func (c *channel) dashManifest(ep *endpoint, sh shift, timeURL string, f *manife
 	}
 	target = max(target, time.Duration(maxDur), time.Second)
 
-	m := &MPD{
-		Xmlns: Namespace, Profiles: LiveProfile,
-		MinBufferTime:      XSDuration(2 * target),
-		MaxSegmentDuration: XSDuration(time.Duration(maxDur)),
+	m := &dash.MPD{
+		Xmlns: dash.Namespace, Profiles: dash.LiveProfile,
+		MinBufferTime:      dash.XSDuration(2 * target),
+		MaxSegmentDuration: dash.XSDuration(time.Duration(maxDur)),
 	}
 	if ep.enc != nil {
-		m.XmlnsCenc = CENCNamespace
+		m.XmlnsCenc = dash.CENCNamespace
 	}
 	origin := int64(0)
 	if static {
 		m.Type = "static"
 		origin = winStart
-		m.MediaPresentationDuration = XSDuration(time.Duration(winEnd - winStart))
+		m.MediaPresentationDuration = dash.XSDuration(time.Duration(winEnd - winStart))
 	} else {
 		m.Type = "dynamic"
-		m.AvailabilityStartTime = XSDateTime(0)
-		m.PublishTime = XSDateTime(now)
-		m.MinimumUpdatePeriod = XSDuration(time.Duration(min(maxDur, int64(target))))
+		m.AvailabilityStartTime = dash.XSDateTime(0)
+		m.PublishTime = dash.XSDateTime(now)
+		m.MinimumUpdatePeriod = dash.XSDuration(time.Duration(min(maxDur, int64(target))))
 		depth := ep.manifest
 		if sh.hasStart {
 			depth = max(depth, time.Duration(now-winStart))
 		}
-		m.TimeShiftBufferDepth = XSDuration(depth)
-		m.SuggestedPresentationDelay = XSDuration(3 * target)
-		m.UTCTiming = []Scheme{
-			{SchemeIDURI: SchemeUTCHTTPISO, Value: timeURL},
-			{SchemeIDURI: SchemeUTCDirect, Value: XSDateTime(now)},
+		m.TimeShiftBufferDepth = dash.XSDuration(depth)
+		m.SuggestedPresentationDelay = dash.XSDuration(3 * target)
+		m.UTCTiming = []dash.Scheme{
+			{SchemeIDURI: dash.SchemeUTCHTTPISO, Value: timeURL},
+			{SchemeIDURI: dash.SchemeUTCDirect, Value: dash.XSDateTime(now)},
 		}
 	}
 	buckets := make([][][]dashSeg, len(reps))
@@ -435,12 +436,12 @@ func (c *channel) dashManifest(ep *endpoint, sh shift, timeURL string, f *manife
 		if static && pi == 0 {
 			start = winStart
 		}
-		mp := &Period{ID: p.id, Start: XSDuration(time.Duration(start - origin))}
+		mp := &dash.Period{ID: p.id, Start: dash.XSDuration(time.Duration(start - origin))}
 		if static && pi == len(periods)-1 {
-			mp.Duration = XSDuration(time.Duration(winEnd - start))
+			mp.Duration = dash.XSDuration(time.Duration(winEnd - start))
 		}
 		mp.EventStreams = eventStream(breaks, start, periodEnd(periods, pi), pi == 0)
-		sets := map[string]*AdaptationSet{}
+		sets := map[string]*dash.AdaptationSet{}
 		for i, r := range reps {
 			segs := buckets[i][pi]
 			if len(segs) == 0 {
@@ -448,14 +449,14 @@ func (c *channel) dashManifest(ep *endpoint, sh shift, timeURL string, f *manife
 			}
 			as := sets[r.set]
 			if as == nil {
-				as = &AdaptationSet{ID: len(sets), SegmentAlignment: true, StartWithSAP: 1}
+				as = &dash.AdaptationSet{ID: len(sets), SegmentAlignment: true, StartWithSAP: 1}
 				if r.video {
 					as.ContentType, as.MimeType = "video", "video/mp4"
 				} else {
 					as.ContentType, as.MimeType, as.Lang = "audio", "audio/mp4", r.lang
 					as.Label = r.label
 					if r.def {
-						as.Role = &Scheme{SchemeIDURI: SchemeRole, Value: "main"}
+						as.Role = &dash.Scheme{SchemeIDURI: dash.SchemeRole, Value: "main"}
 					}
 				}
 				sets[r.set] = as
@@ -469,9 +470,9 @@ func (c *channel) dashManifest(ep *endpoint, sh shift, timeURL string, f *manife
 			if ep.enc.keyedInit() {
 				init += "-k" + strconv.FormatInt(keyPeriod(ep, first), 10)
 			}
-			rep := &Representation{
+			rep := &dash.Representation{
 				ID: r.v.name, Bandwidth: r.bandwidth, Codecs: r.codecs,
-				SegmentTemplate: &SegmentTemplate{
+				SegmentTemplate: &dash.SegmentTemplate{
 					Timescale: r.timescale, PresentationTimeOffset: r.scale(p.media + (start-p.start)*9/100000),
 					StartNumber: first.seq, Initialization: init + ".mp4", Media: r.v.name + "/$Number$.m4s",
 					Timeline: r.timeline(segs),
@@ -486,7 +487,7 @@ func (c *channel) dashManifest(ep *endpoint, sh shift, timeURL string, f *manife
 			} else {
 				rep.AudioSamplingRate = r.timescale
 				if r.channels != "" {
-					rep.AudioChannelConfiguration = &Scheme{SchemeIDURI: SchemeAudioChannels, Value: r.channels}
+					rep.AudioChannelConfiguration = &dash.Scheme{SchemeIDURI: dash.SchemeAudioChannels, Value: r.channels}
 				}
 			}
 			as.Representations = append(as.Representations, rep)
@@ -522,8 +523,8 @@ func (o *Origin) protect(ctx context.Context, ep *endpoint, b *mpdBuild) error {
 		if err := pssh.Encode(&buf); err != nil {
 			return fmt.Errorf("pssh: %w", err)
 		}
-		ref.as.ContentProtection = []*ContentProtection{
-			{SchemeIDURI: SchemeMP4Protection, Value: ep.enc.method, DefaultKID: k.ID.UUID()},
+		ref.as.ContentProtection = []*dash.ContentProtection{
+			{SchemeIDURI: dash.SchemeMP4Protection, Value: ep.enc.method, DefaultKID: k.ID.UUID()},
 			{SchemeIDURI: "urn:uuid:" + commonPSSHSystemID, Value: "ClearKey1.0", PSSH: base64.StdEncoding.EncodeToString(buf.Bytes())},
 		}
 	}
@@ -568,7 +569,7 @@ func (o *Origin) serveMPD(w http.ResponseWriter, r *http.Request, ch *channel, e
 	if b.m.Type == "static" {
 		cache = cacheImmutable
 	}
-	w.Header().Set("Content-Type", MIMEType)
+	w.Header().Set("Content-Type", dash.MIMEType)
 	w.Header().Set("Cache-Control", cache)
 	http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(body))
 }
@@ -582,5 +583,5 @@ func (o *Origin) serveDASHTime(w http.ResponseWriter, r *http.Request, ch *chann
 	ch.mu.Unlock()
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
-	http.ServeContent(w, r, "", time.Time{}, strings.NewReader(XSDateTime(now)))
+	http.ServeContent(w, r, "", time.Time{}, strings.NewReader(dash.XSDateTime(now)))
 }

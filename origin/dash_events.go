@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/pullpush/pullpush/internal/adcue"
+	"github.com/pullpush/pullpush/origin/internal/dash"
 )
 
 // SCTE-35 in DASH: the ad breaks the ingest signals (see admarkers.go)
@@ -72,9 +73,9 @@ func (r *dashRep) adBreaks(from int64) []dashBreak {
 // eventStream is the EventStream of the Period that starts at start (ns)
 // and ends at end (math.MaxInt64: open): the breaks that start in it, and
 // for the first Period the one running at its start. nil when none.
-func eventStream(breaks []dashBreak, start, end int64, first bool) []*EventStream {
+func eventStream(breaks []dashBreak, start, end int64, first bool) []*dash.EventStream {
 	ticks := func(ns int64) uint64 { return uint64((ns*eventTimescale + 5e8) / 1e9) }
-	var evs []*Event
+	var evs []*dash.Event
 	for _, b := range breaks {
 		at, dur := b.start, b.dur
 		if at < start {
@@ -89,7 +90,7 @@ func eventStream(breaks []dashBreak, start, end int64, first bool) []*EventStrea
 		if at >= end {
 			continue
 		}
-		ev := &Event{PresentationTime: ticks(at - start), ID: b.id, Signal: SCTE35Signal{Binary: b.b64}}
+		ev := &dash.Event{PresentationTime: ticks(at - start), ID: b.id, Signal: dash.SCTE35Signal{Binary: b.b64}}
 		if dur > 0 {
 			ev.Duration = ticks(dur)
 		}
@@ -98,7 +99,7 @@ func eventStream(breaks []dashBreak, start, end int64, first bool) []*EventStrea
 	if len(evs) == 0 {
 		return nil
 	}
-	return []*EventStream{{SchemeIDURI: SchemeSCTE35XMLBin, Timescale: eventTimescale, Events: evs}}
+	return []*dash.EventStream{{SchemeIDURI: dash.SchemeSCTE35XMLBin, Timescale: eventTimescale, Events: evs}}
 }
 
 // periodEnd is the start of the Period after pi, or math.MaxInt64.

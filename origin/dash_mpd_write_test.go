@@ -2,6 +2,7 @@ package origin
 
 import (
 	"bytes"
+	"github.com/pullpush/pullpush/origin/internal/dash"
 	"reflect"
 	"testing"
 )
@@ -60,7 +61,7 @@ func fillAll(v reflect.Value, zero bool, n *int) {
 // writer fails here.
 func TestMPDWriterMatchesXML(t *testing.T) {
 	for _, zero := range []bool{false, true} {
-		m := &MPD{}
+		m := &dash.MPD{}
 		n := 0
 		fillAll(reflect.ValueOf(m), zero, &n)
 		if zero {
@@ -68,7 +69,7 @@ func TestMPDWriterMatchesXML(t *testing.T) {
 			for _, p := range m.Periods {
 				for _, es := range p.EventStreams {
 					for _, ev := range es.Events {
-						ev.Signal.XMLName.Space = SCTE35Namespace
+						ev.Signal.XMLName.Space = dash.SCTE35Namespace
 					}
 				}
 			}
@@ -90,7 +91,7 @@ func TestMPDWriterMatchesXML(t *testing.T) {
 	}
 }
 
-func compareMPDWriters(t *testing.T, m *MPD) {
+func compareMPDWriters(t *testing.T, m *dash.MPD) {
 	t.Helper()
 	got, err := m.Encode()
 	if err != nil {

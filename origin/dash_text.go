@@ -9,6 +9,7 @@ import (
 	"github.com/Eyevinn/mp4ff/mp4"
 
 	"github.com/pullpush/pullpush/hls"
+	"github.com/pullpush/pullpush/origin/internal/dash"
 	"github.com/pullpush/pullpush/origin/internal/media"
 )
 
@@ -93,9 +94,9 @@ func (c *channel) textTime(rd *rendition, s *rec) (ref, off int64, ok bool) {
 // start (ns, the Period@start on the PROGRAM-DATE-TIME timeline) with its
 // first segment at CMAF time p.media (90 kHz); IDs follow firstID. Caller
 // holds c.mu.
-func (c *channel) textSets(texts []*textRep, periods []dashPeriod, pi int, start int64, firstID int) []*AdaptationSet {
+func (c *channel) textSets(texts []*textRep, periods []dashPeriod, pi int, start int64, firstID int) []*dash.AdaptationSet {
 	p := periods[pi]
-	var out []*AdaptationSet
+	var out []*dash.AdaptationSet
 	for _, tr := range texts {
 		rd := tr.v.rd
 		type seg struct {
@@ -120,7 +121,7 @@ func (c *channel) textSets(texts []*textRep, periods []dashPeriod, pi int, start
 		if len(segs) == 0 {
 			continue
 		}
-		var tl []S
+		var tl []dash.S
 		var at uint64
 		for i, s := range segs {
 			d := max(s.dur, 1)
@@ -133,15 +134,15 @@ func (c *channel) textSets(texts []*textRep, periods []dashPeriod, pi int, start
 				if last := &tl[len(tl)-1]; last.D == d {
 					last.R++
 				} else {
-					tl = append(tl, S{D: d})
+					tl = append(tl, dash.S{D: d})
 				}
 			} else {
 				t := s.t
-				tl = append(tl, S{T: &t, D: d})
+				tl = append(tl, dash.S{T: &t, D: d})
 			}
 			at = s.t + d
 		}
-		as := &AdaptationSet{ID: firstID + len(out), ContentType: "text", MimeType: "application/mp4", Lang: tr.lang,
+		as := &dash.AdaptationSet{ID: firstID + len(out), ContentType: "text", MimeType: "application/mp4", Lang: tr.lang,
 			SegmentAlignment: true, StartWithSAP: 1, Label: tr.label}
 		role := "subtitle"
 		switch {
@@ -150,15 +151,15 @@ func (c *channel) textSets(texts []*textRep, periods []dashPeriod, pi int, start
 		case tr.def:
 			role = "main"
 		}
-		as.Role = &Scheme{SchemeIDURI: SchemeRole, Value: role}
+		as.Role = &dash.Scheme{SchemeIDURI: dash.SchemeRole, Value: role}
 		bw := 1000
 		if rd.durNS > 0 {
 			bw = max(bw, int(float64(rd.bytes*8)/(float64(rd.durNS)/1e9)))
 		}
 		pto := p.media + (start-p.start)*9/100000
-		as.Representations = []*Representation{{
+		as.Representations = []*dash.Representation{{
 			ID: tr.v.name, Bandwidth: bw, Codecs: wvttCodecs,
-			SegmentTemplate: &SegmentTemplate{
+			SegmentTemplate: &dash.SegmentTemplate{
 				Timescale: media.VideoTimescale, PresentationTimeOffset: uint64(max(pto, 0)), StartNumber: segs[0].r.seq,
 				Initialization: tr.v.name + "/" + wvttInitBase + ".mp4", Media: tr.v.name + "/$Number$.m4s", Timeline: tl,
 			},

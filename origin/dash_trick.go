@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/Eyevinn/mp4ff/mp4"
+	"github.com/pullpush/pullpush/origin/internal/dash"
 	"github.com/pullpush/pullpush/origin/internal/media"
 )
 
@@ -50,11 +51,11 @@ func (f *manifestFilter) keepsTrickHeight(h int) bool {
 // the endpoint has no I-frames, the filter removes trick play, or the
 // Period has no video with key frames). reps are the Period's
 // Representations' renditions. Caller holds c.mu.
-func (c *channel) trickSet(ep *endpoint, f *manifestFilter, mp *Period, reps []*dashRep) *AdaptationSet {
+func (c *channel) trickSet(ep *endpoint, f *manifestFilter, mp *dash.Period, reps []*dashRep) *dash.AdaptationSet {
 	if !ep.iframes || !f.keepsTrickplay() {
 		return nil
 	}
-	var main *AdaptationSet
+	var main *dash.AdaptationSet
 	for _, as := range mp.AdaptationSets {
 		if as.ContentType == "video" {
 			main = as
@@ -65,10 +66,10 @@ func (c *channel) trickSet(ep *endpoint, f *manifestFilter, mp *Period, reps []*
 		return nil
 	}
 	keys := c.iframeKeys()
-	tas := &AdaptationSet{
+	tas := &dash.AdaptationSet{
 		ID: len(mp.AdaptationSets), ContentType: "video", MimeType: main.MimeType,
 		SegmentAlignment: true, StartWithSAP: 1,
-		EssentialProperty: []Scheme{{SchemeIDURI: schemeTrickMode, Value: strconv.Itoa(main.ID)}},
+		EssentialProperty: []dash.Scheme{{SchemeIDURI: schemeTrickMode, Value: strconv.Itoa(main.ID)}},
 	}
 	for _, rep := range main.Representations {
 		i := slices.IndexFunc(reps, func(r *dashRep) bool { return r.video && r.v.name == rep.ID })
@@ -96,7 +97,7 @@ func (c *channel) trickSet(ep *endpoint, f *manifestFilter, mp *Period, reps []*
 
 // maxPlayoutRate is the frame rate (a DASH frameRate, "" unknown) times
 // the longest segment of st, at least 1.
-func maxPlayoutRate(frameRate string, st *SegmentTemplate) int {
+func maxPlayoutRate(frameRate string, st *dash.SegmentTemplate) int {
 	fps := float64(fallbackFPS)
 	if n, d, ok := strings.Cut(frameRate, "/"); ok {
 		nv, err1 := strconv.ParseFloat(n, 64)

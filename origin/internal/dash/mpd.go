@@ -1,4 +1,4 @@
-package origin
+package dash
 
 import (
 	"encoding/xml"
@@ -156,7 +156,7 @@ type SCTE35Signal struct {
 	Binary  string   `xml:"Binary"`
 }
 
-// Encode returns the MPD document, written by dash_mpd_write.go as
+// Encode returns the MPD document, written by write.go as
 // encoding/xml would write the model (encodeXML).
 func (m *MPD) Encode() ([]byte, error) {
 	w := &xmlWriter{b: append(make([]byte, 0, 16<<10), xml.Header...)}
@@ -184,7 +184,7 @@ func XSDuration(d time.Duration) string {
 	return "PT" + strconv.FormatFloat(float64(ms)/1000, 'f', -1, 64) + "S"
 }
 
-// ParseXSDuration reads the PTnHnMnS durations xsDuration and players
+// ParseXSDuration reads the PTnHnMnS durations XSDuration and players
 // write (no years, months or days but D).
 func ParseXSDuration(s string) (time.Duration, error) {
 	rest, ok := strings.CutPrefix(s, "P")

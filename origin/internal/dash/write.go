@@ -1,4 +1,4 @@
-package origin
+package dash
 
 import (
 	"bytes"
@@ -8,10 +8,11 @@ import (
 )
 
 // The MPD writer: the bytes encoding/xml's MarshalIndent(m, "", "  ")
-// writes for the model in dash_mpd.go, without reflection (which was
-// three quarters of an MPD request's CPU). TestMPDWriterMatchesXML checks
-// it against encoding/xml on an MPD with every field set, so a field
-// added to the model and not written here fails the test.
+// writes for the model in mpd.go, without reflection (which was
+// three quarters of an MPD request's CPU). TestMPDWriterMatchesXML (in
+// the origin package, on a live channel's MPD) checks it against
+// encoding/xml on an MPD with every field set, so a field added to the
+// model and not written here fails the test.
 
 // xmlWriter appends indented XML.
 type xmlWriter struct {
