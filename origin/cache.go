@@ -3,9 +3,10 @@ package origin
 import (
 	"container/list"
 	"context"
-	"github.com/pullpush/pullpush/origin/internal/media"
 	"sync"
 	"sync/atomic"
+
+	"github.com/pullpush/pullpush/origin/internal/media"
 )
 
 // product is a packaged file: repackaged or encrypted segment or init

@@ -2,9 +2,10 @@ package origin
 
 import (
 	"bytes"
-	"github.com/pullpush/pullpush/origin/internal/dash"
 	"reflect"
 	"testing"
+
+	"github.com/pullpush/pullpush/origin/internal/dash"
 )
 
 // fillAll sets every field reachable from v (a pointer) to a non-zero
