@@ -292,7 +292,7 @@ func FuzzIngestPath(f *testing.F) {
 			t.Fatalf("%q escapes: %s", s, joined)
 		}
 		for _, n := range []string{p.Channel, p.Input, p.File} {
-			if n == "" || n[0] == '.' || strings.ContainsAny(n, "/\\%\x00") || len(n) > maxNameLen {
+			if n == "" || n[0] == '.' || strings.ContainsAny(n, "/\\%\x00") || len(n) > MaxNameLen {
 				t.Fatalf("%q: unsafe element %q", s, n)
 			}
 		}

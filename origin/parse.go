@@ -9,26 +9,6 @@ import (
 	"time"
 )
 
-// maxNameLen bounds a file, input or channel path element.
-const maxNameLen = 128
-
-// validName reports whether s is a safe path element: [A-Za-z0-9._-]{1,128}
-// without a leading dot (so "." and ".." are impossible).
-func validName(s string) bool {
-	if len(s) == 0 || len(s) > maxNameLen || s[0] == '.' {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9', c == '.', c == '_', c == '-':
-		default:
-			return false
-		}
-	}
-	return true
-}
-
 // ErrBadPath is returned for ingest paths that are not
 // /in/v2/{channel}/{input}/{file} with safe names.
 var ErrBadPath = errors.New("bad ingest path")
@@ -52,7 +32,7 @@ func ParseIngestPath(escapedPath string) (IngestPath, error) {
 		return IngestPath{}, fmt.Errorf("%w: want /in/v2/{channel}/{input}/{file}", ErrBadPath)
 	}
 	for _, p := range parts {
-		if !validName(p) {
+		if !ValidName(p) {
 			return IngestPath{}, fmt.Errorf("%w: %q is not [A-Za-z0-9._-]{1,128} without a leading dot", ErrBadPath, p)
 		}
 	}

@@ -7,7 +7,6 @@ import (
 
 	"github.com/pullpush/pullpush/hls"
 	"github.com/pullpush/pullpush/internal/adcue"
-	"github.com/pullpush/pullpush/origin/internal/media"
 )
 
 // snapshotVersion is bumped when the snapshot format changes; a starting
@@ -37,14 +36,14 @@ type snapshot struct {
 }
 
 type fileDTO struct {
-	ID   uint64 `json:"id"`
-	Path string `json:"path"`
-	Size int64  `json:"size"`
-	Recv int64  `json:"recv"`
-	KF   *kfDTO `json:"kf,omitempty"`
-	TS   *tsDTO `json:"ts,omitempty"`
-	Refs int    `json:"refs"`
-	Init bool   `json:"init,omitempty"`
+	ID   uint64        `json:"id"`
+	Path string        `json:"path"`
+	Size int64         `json:"size"`
+	Recv int64         `json:"recv"`
+	KF   *KeyframesDTO `json:"kf,omitempty"`
+	TS   *TSInfoDTO    `json:"ts,omitempty"`
+	Refs int           `json:"refs"`
+	Init bool          `json:"init,omitempty"`
 }
 
 type recDTO struct {
@@ -58,7 +57,7 @@ type recDTO struct {
 	Tags       []string         `json:"tags,omitempty"`
 	DateRanges []*hls.DateRange `json:"dateRanges,omitempty"`
 	HasExtra   bool             `json:"hasExtra,omitempty"`
-	TS         *tsDTO           `json:"ts,omitempty"`
+	TS         *TSInfoDTO       `json:"ts,omitempty"`
 	TSBase     int64            `json:"tsBase,omitempty"`
 	TSOff      int64            `json:"tsOff,omitempty"`
 	CDisc      bool             `json:"cdisc,omitempty"`
@@ -77,7 +76,7 @@ type rendDTO struct {
 	Ext     string        `json:"ext"`
 	TSEnd   int64         `json:"tsEnd,omitempty"`
 	TSOff   int64         `json:"tsOff,omitempty"`
-	LastTS  *tsDTO        `json:"lastTS,omitempty"`
+	LastTS  *TSInfoDTO    `json:"lastTS,omitempty"`
 	CDiscN  int64         `json:"cdiscN,omitempty"`
 	Bytes   int64         `json:"bytes"`
 	DurNS   int64         `json:"durNS"`
@@ -107,69 +106,6 @@ type inRendDTO struct {
 	LastRecv  int64         `json:"lastRecv,omitempty"`
 }
 
-type kfDTO struct {
-	Frames []media.Keyframe `json:"frames"`
-	Frac   bool             `json:"frac,omitempty"`
-	MapLen int64            `json:"mapLen,omitempty"`
-}
-
-type tsTrackDTO struct {
-	PID        uint16   `json:"pid"`
-	Video      bool     `json:"video,omitempty"`
-	Codec      string   `json:"codec"`
-	Hash       string   `json:"hash"`
-	VPS        [][]byte `json:"vps,omitempty"`
-	SPS        [][]byte `json:"sps,omitempty"`
-	PPS        [][]byte `json:"pps,omitempty"`
-	ObjType    byte     `json:"objType,omitempty"`
-	SampleRate int      `json:"sampleRate,omitempty"`
-	Channels   byte     `json:"channels,omitempty"`
-}
-
-type tsDTO struct {
-	Tracks []tsTrackDTO `json:"tracks"`
-	DTS0   int64        `json:"dts0"`
-	Dur    int64        `json:"dur"`
-}
-
-func kfToDTO(k *media.Keyframes) *kfDTO {
-	if k == nil {
-		return nil
-	}
-	return &kfDTO{Frames: k.Frames, Frac: k.Frac, MapLen: k.MapLen}
-}
-
-func (d *kfDTO) value() *media.Keyframes {
-	if d == nil {
-		return nil
-	}
-	return &media.Keyframes{Frames: d.Frames, Frac: d.Frac, MapLen: d.MapLen}
-}
-
-func tsToDTO(t *media.TSInfo) *tsDTO {
-	if t == nil {
-		return nil
-	}
-	d := &tsDTO{DTS0: t.DTS0, Dur: t.Dur, Tracks: make([]tsTrackDTO, 0, len(t.Tracks))}
-	for _, tr := range t.Tracks {
-		d.Tracks = append(d.Tracks, tsTrackDTO{PID: tr.PID, Video: tr.Video, Codec: tr.Codec, Hash: tr.Hash,
-			VPS: tr.VPS, SPS: tr.SPS, PPS: tr.PPS, ObjType: tr.ObjType, SampleRate: tr.SampleRate, Channels: tr.Channels})
-	}
-	return d
-}
-
-func (d *tsDTO) value() *media.TSInfo {
-	if d == nil {
-		return nil
-	}
-	t := &media.TSInfo{DTS0: d.DTS0, Dur: d.Dur}
-	for _, tr := range d.Tracks {
-		t.Tracks = append(t.Tracks, &media.Track{PID: tr.PID, Video: tr.Video, Codec: tr.Codec, Hash: tr.Hash,
-			VPS: tr.VPS, SPS: tr.SPS, PPS: tr.PPS, ObjType: tr.ObjType, SampleRate: tr.SampleRate, Channels: tr.Channels})
-	}
-	return t
-}
-
 // encodeSnapshot encodes the index of c at virtual time t. Caller holds c.mu.
 func (c *channel) encodeSnapshot(t int64) ([]byte, error) {
 	s := snapshot{
@@ -190,7 +126,7 @@ func (c *channel) encodeSnapshot(t int64) ([]byte, error) {
 		for i := range rs {
 			r := &rs[i]
 			d := recDTO{Start: r.start, Dur: r.dur, Seq: r.seq, DiscN: r.discN, Disc: r.disc, File: ref(r.file), Init: ref(r.init),
-				TS: tsToDTO(r.ts), TSBase: r.tsBase, TSOff: r.tsOff, CDisc: r.cdisc, CDiscN: r.cdiscN, Pub: r.pub, Sw: r.sw, Epoch: r.epoch}
+				TS: TSInfoToDTO(r.ts), TSBase: r.tsBase, TSOff: r.tsOff, CDisc: r.cdisc, CDiscN: r.cdiscN, Pub: r.pub, Sw: r.sw, Epoch: r.epoch}
 			if r.extra != nil {
 				d.HasExtra, d.Tags, d.DateRanges = true, r.extra.tags, r.extra.dateRanges
 			}
@@ -201,7 +137,7 @@ func (c *channel) encodeSnapshot(t int64) ([]byte, error) {
 	for _, k := range c.rendKeys {
 		r := c.rends[k]
 		s.Rends = append(s.Rends, rendDTO{Key: k, Segs: recs(r.segs), NextSeq: r.nextSeq, DiscN: r.discN, Target: r.target,
-			Ext: r.ext, TSEnd: r.tsEnd, TSOff: r.tsOff, LastTS: tsToDTO(r.lastTS), CDiscN: r.cdiscN, Bytes: r.bytes, DurNS: r.durNS, Peak: r.peak, Sw: r.sw, Groups: r.groupDTOs()})
+			Ext: r.ext, TSEnd: r.tsEnd, TSOff: r.tsOff, LastTS: TSInfoToDTO(r.lastTS), CDiscN: r.cdiscN, Bytes: r.bytes, DurNS: r.durNS, Peak: r.peak, Sw: r.sw, Groups: r.groupDTOs()})
 	}
 	for _, n := range c.order {
 		in := c.inputs[n]
@@ -224,8 +160,8 @@ func (c *channel) encodeSnapshot(t int64) ([]byte, error) {
 	}
 	for _, id := range sortedIDs(files) {
 		f := files[id]
-		s.Files = append(s.Files, fileDTO{ID: id, Path: f.path, Size: f.size, Recv: f.recv.UnixNano(), KF: kfToDTO(f.kf),
-			TS: tsToDTO(f.ts), Refs: f.refs, Init: f.init})
+		s.Files = append(s.Files, fileDTO{ID: id, Path: f.path, Size: f.size, Recv: f.recv.UnixNano(), KF: KeyframesToDTO(f.kf),
+			TS: TSInfoToDTO(f.ts), Refs: f.refs, Init: f.init})
 	}
 	data, err := json.Marshal(&s)
 	if err != nil {
@@ -302,7 +238,7 @@ func decodeSnapshot(ch string, data []byte) (*snapshot, error) {
 		}
 	}
 	for i, in := range s.Inputs {
-		if in.Name != s.Order[i] || !validName(in.Name) {
+		if in.Name != s.Order[i] || !ValidName(in.Name) {
 			return nil, fmt.Errorf("snapshot: input order")
 		}
 		for _, id := range in.Files {
@@ -323,14 +259,14 @@ func decodeSnapshot(ch string, data []byte) (*snapshot, error) {
 func (c *channel) restore(s *snapshot) error {
 	files := map[uint64]*storedFile{}
 	for _, d := range s.Files {
-		files[d.ID] = &storedFile{id: d.ID, path: d.Path, size: d.Size, recv: time.Unix(0, d.Recv), kf: d.KF.value(),
-			ts: d.TS.value(), refs: d.Refs, init: d.Init}
+		files[d.ID] = &storedFile{id: d.ID, path: d.Path, size: d.Size, recv: time.Unix(0, d.Recv), kf: d.KF.Value(),
+			ts: d.TS.Value(), refs: d.Refs, init: d.Init}
 	}
 	recs := func(ds []recDTO) []rec {
 		out := make([]rec, len(ds))
 		for i, d := range ds {
 			r := rec{start: d.Start, dur: d.Dur, seq: d.Seq, discN: d.DiscN, disc: d.Disc, file: files[d.File], init: files[d.Init],
-				ts: d.TS.value(), tsBase: d.TSBase, tsOff: d.TSOff, cdisc: d.CDisc, cdiscN: d.CDiscN, pub: d.Pub, sw: d.Sw, epoch: d.Epoch}
+				ts: d.TS.Value(), tsBase: d.TSBase, tsOff: d.TSOff, cdisc: d.CDisc, cdiscN: d.CDiscN, pub: d.Pub, sw: d.Sw, epoch: d.Epoch}
 			if d.HasExtra {
 				r.extra = &recExtra{tags: d.Tags, dateRanges: d.DateRanges}
 				r.extra.cue, _ = adcue.Read(d.Tags, d.DateRanges)
@@ -344,7 +280,7 @@ func (c *channel) restore(s *snapshot) error {
 	c.rends, c.rendKeys = map[string]*rendition{}, nil
 	for _, d := range s.Rends {
 		c.rends[d.Key] = &rendition{key: d.Key, segs: recs(d.Segs), nextSeq: d.NextSeq, discN: d.DiscN, target: d.Target, ext: d.Ext,
-			tsEnd: d.TSEnd, tsOff: d.TSOff, lastTS: d.LastTS.value(), cdiscN: d.CDiscN, bytes: d.Bytes, durNS: d.DurNS, peak: d.Peak, sw: d.Sw}
+			tsEnd: d.TSEnd, tsOff: d.TSOff, lastTS: d.LastTS.Value(), cdiscN: d.CDiscN, bytes: d.Bytes, durNS: d.DurNS, peak: d.Peak, sw: d.Sw}
 		c.rendKeys = append(c.rendKeys, d.Key)
 	}
 	for _, d := range s.Rends {

@@ -138,7 +138,7 @@ func ParseStorageURL(s string) (bucket, prefix string, err error) {
 		return "", "", fmt.Errorf("prefix longer than 512 bytes")
 	}
 	for _, el := range strings.Split(prefix, "/") {
-		if !validName(el) {
+		if !ValidName(el) {
 			return "", "", fmt.Errorf("prefix elements must be names of [A-Za-z0-9._-] not starting with a dot, separated by single slashes")
 		}
 	}

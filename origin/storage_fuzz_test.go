@@ -21,7 +21,7 @@ func FuzzStorageURL(f *testing.F) {
 				t.Fatalf("%q: prefix %q lacks the trailing slash", s, prefix)
 			}
 			for _, el := range strings.Split(strings.TrimSuffix(prefix, "/"), "/") {
-				if !validName(el) {
+				if !ValidName(el) {
 					t.Fatalf("%q: unsafe prefix element %q", s, el)
 				}
 			}
@@ -34,21 +34,21 @@ func FuzzStorageURL(f *testing.F) {
 // never panics and only accepts segment objects of the key's channel.
 func FuzzLogKey(f *testing.F) {
 	f.Fuzz(func(t *testing.T, key string, body []byte) {
-		k, err := parseLogKey(key)
+		k, err := ParseLogKey(key)
 		if err != nil {
 			return
 		}
-		if again := logKey(k.Channel, k.Time, k.Input, k.Name, k.Writer); again != key {
+		if again := LogKey(k.Channel, k.Time, k.Input, k.Name, k.Writer); again != key {
 			t.Fatalf("parse(%q) = %+v, which writes %q", key, k, again)
 		}
-		if t2, err := parseSnapKey(k.Channel, snapKey(k.Channel, k.Time)); err != nil || t2 != k.Time {
+		if t2, err := ParseSnapKey(k.Channel, SnapKey(k.Channel, k.Time)); err != nil || t2 != k.Time {
 			t.Fatalf("snapshot key of %d: %d %v", k.Time, t2, err)
 		}
-		e, err := decodeEntry(k, body)
+		e, err := DecodeEntry(k, body)
 		if err != nil {
 			return
 		}
-		if e.Kind == entryFile && (!strings.HasPrefix(e.Object, segDir+k.Channel+"/") || strings.Contains(e.Object, "..")) {
+		if e.Kind == EntryFile && (!strings.HasPrefix(e.Object, SegDir+k.Channel+"/") || strings.Contains(e.Object, "..")) {
 			t.Fatalf("accepted object %q for channel %q", e.Object, k.Channel)
 		}
 	})
