@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pullpush/pullpush/origin/internal/shared"
 	bolt "go.etcd.io/bbolt"
 	bolterrors "go.etcd.io/bbolt/errors"
 	"go.yaml.in/yaml/v3"
@@ -116,7 +117,7 @@ func (b boltChannels) remove(_ context.Context, id string) error {
 
 // bucketChannels is the channel store of shared storage: one object per
 // channel under channels/ in the bucket, read by every instance.
-type bucketChannels struct{ blob Store }
+type bucketChannels struct{ blob shared.Store }
 
 func (b bucketChannels) String() string { return b.blob.String() + "/" + channelsKey }
 
@@ -128,7 +129,7 @@ func (b bucketChannels) load(ctx context.Context) (map[string][]byte, error) {
 	out := map[string][]byte{}
 	for _, k := range keys {
 		data, err := b.blob.Get(ctx, k)
-		if errors.Is(err, ErrNoObject) {
+		if errors.Is(err, shared.ErrNoObject) {
 			continue // deleted between list and get
 		}
 		if err != nil {

@@ -256,7 +256,7 @@ func (c Config) validateChannel(k string, ch ChannelConfig) error {
 	names := map[string]bool{}
 	for j, in := range ch.Inputs {
 		ik := fmt.Sprintf("%s.inputs[%d]", k, j)
-		if !ValidName(in.Name) {
+		if !validName(in.Name) {
 			return cfgErr(ik+".name", "must match [A-Za-z0-9._-]{1,128} without a leading dot, got %q", in.Name)
 		}
 		if names[in.Name] {

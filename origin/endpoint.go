@@ -262,7 +262,7 @@ func (c Config) validateEndpoints(k string, ch ChannelConfig) error {
 		if !adcue.ValidMode(ep.AdMarkers) {
 			return cfgErr(ek+".adMarkers", "must be passthrough, none, scte35_enhanced or daterange, got %q", ep.AdMarkers)
 		}
-		if n := ep.ManifestName; n != "" && (!ValidName(n+".m3u8") || strings.ContainsAny(n, ".")) {
+		if n := ep.ManifestName; n != "" && (!validName(n+".m3u8") || strings.ContainsAny(n, ".")) {
 			return cfgErr(ek+".manifestName", "must be a name of letters, digits, - and _, got %q", n)
 		}
 		if st := ep.Start; st != nil && (math.IsNaN(st.TimeOffset) || math.IsInf(st.TimeOffset, 0) || math.Abs(st.TimeOffset) > 86400*14) {
@@ -334,7 +334,7 @@ func (c Config) validateEncryption(k string, ep EndpointConfig) error {
 	if strings.ContainsAny(e.KeyFormat+e.KeyFormatVersions, "\"\n\r") {
 		return cfgErr(k+".keyFormat", "must not contain quotes or line breaks")
 	}
-	if !ValidName(e.ResourceID) {
+	if !validName(e.ResourceID) {
 		return cfgErr(k+".resourceID", "must match [A-Za-z0-9._-]{1,128} without a leading dot, got %q", e.ResourceID)
 	}
 	if c.KeyProvider == nil && c.Keys.File == "" && c.Keys.URL == "" {

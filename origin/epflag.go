@@ -166,7 +166,7 @@ func (ep *EndpointConfig) setFlag(key, val string) error {
 	case "pdtInterval":
 		return dur(&ep.PDTInterval)
 	case "manifestName":
-		if val == "" || !ValidName(val+".m3u8") || strings.Contains(val, ".") {
+		if val == "" || !validName(val+".m3u8") || strings.Contains(val, ".") {
 			return errors.New("bad name")
 		}
 		ep.ManifestName = val
@@ -210,7 +210,7 @@ func (ep *EndpointConfig) setFlag(key, val string) error {
 		}
 		encr().ConstantIV = val
 	case "resourceID":
-		if !ValidName(val) {
+		if !validName(val) {
 			return errors.New("bad name")
 		}
 		encr().ResourceID = val

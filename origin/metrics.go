@@ -119,7 +119,7 @@ func (o *Origin) classify(p string) (channel, second, kind string) {
 		if ch == nil {
 			return unknownLabel, unknownLabel, "ingest"
 		}
-		if !ValidName(parts[3]) {
+		if !validName(parts[3]) {
 			return ch.cfg.ID, unknownLabel, "ingest"
 		}
 		return ch.cfg.ID, parts[3], "ingest"

@@ -109,7 +109,7 @@ func NewContext(ctx context.Context, cfg Config, opts ...Option) (*Origin, error
 	}
 	o.keys = newKeyCache(provider)
 	if o.cfg.Storage.Enabled() {
-		blob, err := NewS3(o.cfg.Storage)
+		blob, err := openBucket(o.cfg.Storage)
 		if err != nil {
 			return nil, fmt.Errorf("%w: storage: %v", ErrConfig, err)
 		}

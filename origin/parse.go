@@ -7,7 +7,14 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/pullpush/pullpush/origin/internal/shared"
 )
+
+// validName reports whether s is a safe path element: the rule of
+// shared.ValidName, as the names of ingest paths become elements of bucket
+// keys.
+func validName(s string) bool { return shared.ValidName(s) }
 
 // ErrBadPath is returned for ingest paths that are not
 // /in/v2/{channel}/{input}/{file} with safe names.
@@ -32,7 +39,7 @@ func ParseIngestPath(escapedPath string) (IngestPath, error) {
 		return IngestPath{}, fmt.Errorf("%w: want /in/v2/{channel}/{input}/{file}", ErrBadPath)
 	}
 	for _, p := range parts {
-		if !ValidName(p) {
+		if !validName(p) {
 			return IngestPath{}, fmt.Errorf("%w: %q is not [A-Za-z0-9._-]{1,128} without a leading dot", ErrBadPath, p)
 		}
 	}

@@ -134,7 +134,7 @@ func (o *Origin) servePlayback(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	for _, p := range parts {
-		if !ValidName(p) {
+		if !validName(p) {
 			writeError(w, http.StatusNotFound, "not found")
 			return
 		}

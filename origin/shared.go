@@ -10,6 +10,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/pullpush/pullpush/origin/internal/shared"
 )
 
 // Log keys of shared storage.
@@ -23,7 +25,7 @@ const (
 // sharedStore is the runtime of shared storage: the bucket, this
 // instance's writer name, the segment cache and the deleter.
 type sharedStore struct {
-	blob    Store
+	blob    shared.Store
 	cfg     StorageConfig
 	writer  string        // unique per instance: last element of its log keys
 	n       atomic.Uint64 // makes this writer's keys unique
@@ -41,7 +43,7 @@ type sharedStore struct {
 // of them gets it done.
 const deleteQueue = 4096
 
-func newSharedStore(blob Store, cfg StorageConfig, log *slog.Logger, now func() time.Time) *sharedStore {
+func newSharedStore(blob shared.Store, cfg StorageConfig, log *slog.Logger, now func() time.Time) *sharedStore {
 	var b [6]byte
 	rand.Read(b[:])
 	return &sharedStore{

@@ -9,6 +9,7 @@ import (
 
 	"github.com/pullpush/pullpush/hls"
 	"github.com/pullpush/pullpush/origin/internal/media"
+	"github.com/pullpush/pullpush/origin/internal/shared"
 )
 
 // storageTimeout bounds one ingest request's writes to the bucket.
@@ -28,7 +29,7 @@ func (o *Origin) ingestShared(w http.ResponseWriter, r *http.Request, ch *channe
 		writeError(w, http.StatusConflict, fmt.Sprintf("channel %s already has %d inputs (%v)", ch.cfg.ID, MaxInputs, names))
 		return
 	}
-	e := Entry{Kind: EntryDelete, Input: p.Input, Name: p.File}
+	e := shared.Entry{Kind: shared.EntryDelete, Input: p.Input, Name: p.File}
 	ctx, cancel := context.WithTimeout(r.Context(), storageTimeout)
 	defer cancel()
 	status := http.StatusNoContent
@@ -43,12 +44,12 @@ func (o *Origin) ingestShared(w http.ResponseWriter, r *http.Request, ch *channe
 				writeError(w, http.StatusBadRequest, fmt.Sprintf("parse %s: %v", p.File, err))
 				return
 			}
-			e.Kind, e.Body = EntryPlaylist, string(data)
+			e.Kind, e.Body = shared.EntryPlaylist, string(data)
 		} else {
-			e.Kind, e.Size = EntryFile, int64(len(data))
+			e.Kind, e.Size = shared.EntryFile, int64(len(data))
 			kf, ts := probeSegment(ext, data, ch.needTS)
-			e.KF, e.TS = KeyframesToDTO(kf), TSInfoToDTO(ts)
-			e.Object = fmt.Sprintf("%s%s/%s/%019d-%s-%s", SegDir, ch.cfg.ID, p.Input, s.now().UnixNano(), s.uniq(), p.File)
+			e.KF, e.TS = shared.KeyframesToDTO(kf), shared.TSInfoToDTO(ts)
+			e.Object = fmt.Sprintf("%s%s/%s/%019d-%s-%s", shared.SegDir, ch.cfg.ID, p.Input, s.now().UnixNano(), s.uniq(), p.File)
 			if err := s.blob.Put(ctx, e.Object, data); err != nil {
 				o.log.Error("store segment", logChannel, ch.cfg.ID, logInput, p.Input, logFile, p.File, logErr, err)
 				writeError(w, http.StatusServiceUnavailable, "cannot store file")
@@ -71,14 +72,14 @@ func (o *Origin) ingestShared(w http.ResponseWriter, r *http.Request, ch *channe
 // entry that took more than half the settle delay to write may be listed
 // after other instances applied later ones: it is withdrawn and the
 // request fails, so the pusher retries with a fresh entry.
-func (o *Origin) appendLog(ctx context.Context, ch *channel, e *Entry) error {
+func (o *Origin) appendLog(ctx context.Context, ch *channel, e *shared.Entry) error {
 	s := o.shared
 	e.Time = s.now().UnixNano()
 	body, err := json.Marshal(e)
 	if err != nil {
 		return fmt.Errorf("encode log entry: %w", err)
 	}
-	key := LogKey(ch.cfg.ID, e.Time, e.Input, e.Name, s.uniq())
+	key := shared.LogKey(ch.cfg.ID, e.Time, e.Input, e.Name, s.uniq())
 	if err := s.blob.Put(ctx, key, body); err != nil {
 		return err
 	}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/pullpush/pullpush/hls"
+	"github.com/pullpush/pullpush/origin/internal/shared"
 )
 
 // replayTick is the spacing of the replay's retention sweeps, on the
@@ -39,18 +40,18 @@ func (o *Origin) recoverChannel(ctx context.Context, ch *channel) error {
 	s.mu.Lock()
 	s.replays[ch.cfg.ID] = rp
 	s.mu.Unlock()
-	keys, err := listAll(ctx, s.blob, SnapDir+ch.cfg.ID+"/")
+	keys, err := listAll(ctx, s.blob, shared.SnapDir+ch.cfg.ID+"/")
 	if err != nil {
 		return err
 	}
 	for i := len(keys) - 1; i >= 0; i-- {
-		t, err := ParseSnapKey(ch.cfg.ID, keys[i])
+		t, err := shared.ParseSnapKey(ch.cfg.ID, keys[i])
 		if err != nil {
 			continue
 		}
 		data, err := s.blob.Get(ctx, keys[i])
 		if err != nil {
-			if errors.Is(err, ErrNoObject) {
+			if errors.Is(err, shared.ErrNoObject) {
 				continue
 			}
 			return err
@@ -66,14 +67,14 @@ func (o *Origin) recoverChannel(ctx context.Context, ch *channel) error {
 			s.log.Warn("unusable snapshot", logChannel, ch.cfg.ID, logSnapshot, keys[i], logErr, err)
 			continue
 		}
-		rp.lastKey, rp.doneTo, rp.tick = LogTimeBound(ch.cfg.ID, t), t-1, t+replayTick
+		rp.lastKey, rp.doneTo, rp.tick = shared.LogTimeBound(ch.cfg.ID, t), t-1, t+replayTick
 		s.log.Info("index restored from snapshot", logChannel, ch.cfg.ID, logSnapshot, keys[i])
 		break
 	}
 	return o.replayChannel(ctx, ch)
 }
 
-func listAll(ctx context.Context, b Store, prefix string) ([]string, error) {
+func listAll(ctx context.Context, b shared.Store, prefix string) ([]string, error) {
 	var all []string
 	after := ""
 	for {
@@ -123,18 +124,18 @@ func (o *Origin) replayChannel(ctx context.Context, ch *channel) error {
 		return nil
 	}
 	for {
-		keys, err := s.blob.List(ctx, LogPrefix(ch.cfg.ID), rp.lastKey, listPage)
+		keys, err := s.blob.List(ctx, shared.LogPrefix(ch.cfg.ID), rp.lastKey, listPage)
 		if err != nil {
 			return err
 		}
 		var batch []string
-		var infos []KeyInfo
+		var infos []shared.KeyInfo
 		stop := false
 		for _, k := range keys {
-			info, err := ParseLogKey(k)
+			info, err := shared.ParseLogKey(k)
 			if err != nil || info.Channel != ch.cfg.ID {
 				s.log.Warn("ignoring a foreign object in the ingest log", logObject, k)
-				batch, infos = append(batch, k), append(infos, KeyInfo{Time: -1})
+				batch, infos = append(batch, k), append(infos, shared.KeyInfo{Time: -1})
 				continue
 			}
 			if info.Time > wm {
@@ -149,9 +150,9 @@ func (o *Origin) replayChannel(ctx context.Context, ch *channel) error {
 			case info.Time < 0:
 			case info.Time <= rp.doneTo:
 				s.log.Warn("ingest log entry listed after the settle delay; ignored", logChannel, ch.cfg.ID, logObject, k)
-			case errs[i] != nil && errors.Is(errs[i], ErrNoObject):
+			case errs[i] != nil && errors.Is(errs[i], shared.ErrNoObject):
 				// withdrawn by its writer (too slow) between list and get
-			case errs[i] != nil && errors.Is(errs[i], ErrBadEntry):
+			case errs[i] != nil && errors.Is(errs[i], shared.ErrBadEntry):
 				// never applicable: skipped by every instance alike
 				s.log.Warn("malformed ingest log entry; ignored", logChannel, ch.cfg.ID, logObject, k, logErr, errs[i])
 			case errs[i] != nil:
@@ -184,8 +185,8 @@ func (o *Origin) replayChannel(ctx context.Context, ch *channel) error {
 
 // fetchEntries downloads and decodes the entries of keys (infos[i].Time <
 // 0: skipped) concurrently.
-func fetchEntries(ctx context.Context, b Store, keys []string, infos []KeyInfo) ([]*Entry, []error) {
-	entries, errs := make([]*Entry, len(keys)), make([]error, len(keys))
+func fetchEntries(ctx context.Context, b shared.Store, keys []string, infos []shared.KeyInfo) ([]*shared.Entry, []error) {
+	entries, errs := make([]*shared.Entry, len(keys)), make([]error, len(keys))
 	sem := make(chan struct{}, fetchParallel)
 	var wg sync.WaitGroup
 	for i, k := range keys {
@@ -198,7 +199,7 @@ func fetchEntries(ctx context.Context, b Store, keys []string, infos []KeyInfo) 
 			defer func() { <-sem; wg.Done() }()
 			data, err := b.Get(ctx, k)
 			if err == nil {
-				entries[i], err = DecodeEntry(infos[i], data)
+				entries[i], err = shared.DecodeEntry(infos[i], data)
 				if err != nil {
 					err = fmt.Errorf("%s: %w", k, err)
 				}
@@ -233,7 +234,7 @@ func (o *Origin) advance(ch *channel, rp *replayState, t int64) {
 }
 
 // apply applies one log entry to the index. Caller holds ch.mu.
-func (o *Origin) apply(ch *channel, e *Entry) {
+func (o *Origin) apply(ch *channel, e *shared.Entry) {
 	in, err := ch.input(e.Input)
 	if err != nil {
 		o.log.Warn("ingest log entry refused", logChannel, ch.cfg.ID, logInput, e.Input, logErr, err)
@@ -241,12 +242,12 @@ func (o *Origin) apply(ch *channel, e *Entry) {
 	}
 	recv := time.Unix(0, e.Time)
 	switch e.Kind {
-	case EntryFile:
+	case shared.EntryFile:
 		f := &storedFile{path: e.Object, size: e.Size, recv: recv, kf: e.KF.Value(), ts: e.TS.Value()}
 		ch.storeFile(in, e.Name, f)
-	case EntryDelete:
+	case shared.EntryDelete:
 		ch.deleteFile(in, e.Name)
-	case EntryPlaylist:
+	case shared.EntryPlaylist:
 		pl, err := hls.Parse([]byte(e.Body))
 		if err != nil {
 			o.log.Warn("ingest log playlist", logChannel, ch.cfg.ID, logInput, e.Input, logFile, e.Name, logErr, err)
@@ -272,7 +273,7 @@ func (o *Origin) apply(ch *channel, e *Entry) {
 // already did; the instance that writes it prunes what it makes obsolete.
 func (o *Origin) writeSnapshot(ctx context.Context, ch *channel, t int64, data []byte) error {
 	s := o.shared
-	key := SnapKey(ch.cfg.ID, t)
+	key := shared.SnapKey(ch.cfg.ID, t)
 	ok, err := s.blob.Exists(ctx, key)
 	if err != nil || ok {
 		return err
@@ -291,14 +292,14 @@ const keepSnapshots = 2
 // prune deletes old snapshots and the log entries no kept snapshot needs.
 func (o *Origin) prune(ctx context.Context, ch *channel) error {
 	s := o.shared
-	keys, err := listAll(ctx, s.blob, SnapDir+ch.cfg.ID+"/")
+	keys, err := listAll(ctx, s.blob, shared.SnapDir+ch.cfg.ID+"/")
 	if err != nil {
 		return err
 	}
 	var times []int64
 	var valid []string
 	for _, k := range keys {
-		if t, err := ParseSnapKey(ch.cfg.ID, k); err == nil {
+		if t, err := shared.ParseSnapKey(ch.cfg.ID, k); err == nil {
 			times, valid = append(times, t), append(valid, k)
 		}
 	}
@@ -314,13 +315,13 @@ func (o *Origin) prune(ctx context.Context, ch *channel) error {
 	oldest := times[cut]
 	n := 0
 	for {
-		logKeys, err := s.blob.List(ctx, LogPrefix(ch.cfg.ID), "", listPage)
+		logKeys, err := s.blob.List(ctx, shared.LogPrefix(ch.cfg.ID), "", listPage)
 		if err != nil {
 			return err
 		}
 		done := len(logKeys) < listPage
 		for _, k := range logKeys {
-			if info, err := ParseLogKey(k); err == nil && info.Time >= oldest {
+			if info, err := shared.ParseLogKey(k); err == nil && info.Time >= oldest {
 				done = true
 				break
 			}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/pullpush/pullpush/hls"
 	"github.com/pullpush/pullpush/internal/adcue"
+	"github.com/pullpush/pullpush/origin/internal/shared"
 )
 
 // snapshotVersion is bumped when the snapshot format changes; a starting
@@ -36,53 +37,53 @@ type snapshot struct {
 }
 
 type fileDTO struct {
-	ID   uint64        `json:"id"`
-	Path string        `json:"path"`
-	Size int64         `json:"size"`
-	Recv int64         `json:"recv"`
-	KF   *KeyframesDTO `json:"kf,omitempty"`
-	TS   *TSInfoDTO    `json:"ts,omitempty"`
-	Refs int           `json:"refs"`
-	Init bool          `json:"init,omitempty"`
+	ID   uint64               `json:"id"`
+	Path string               `json:"path"`
+	Size int64                `json:"size"`
+	Recv int64                `json:"recv"`
+	KF   *shared.KeyframesDTO `json:"kf,omitempty"`
+	TS   *shared.TSInfoDTO    `json:"ts,omitempty"`
+	Refs int                  `json:"refs"`
+	Init bool                 `json:"init,omitempty"`
 }
 
 type recDTO struct {
-	Start      int64            `json:"start"`
-	Dur        int64            `json:"dur"`
-	Seq        int64            `json:"seq"`
-	DiscN      int64            `json:"discN"`
-	Disc       bool             `json:"disc,omitempty"`
-	File       uint64           `json:"file,omitempty"`
-	Init       uint64           `json:"init,omitempty"`
-	Tags       []string         `json:"tags,omitempty"`
-	DateRanges []*hls.DateRange `json:"dateRanges,omitempty"`
-	HasExtra   bool             `json:"hasExtra,omitempty"`
-	TS         *TSInfoDTO       `json:"ts,omitempty"`
-	TSBase     int64            `json:"tsBase,omitempty"`
-	TSOff      int64            `json:"tsOff,omitempty"`
-	CDisc      bool             `json:"cdisc,omitempty"`
-	CDiscN     int64            `json:"cdiscN,omitempty"`
-	Pub        int64            `json:"pub"`
-	Sw         bool             `json:"sw,omitempty"`
-	Epoch      int64            `json:"epoch,omitempty"`
+	Start      int64             `json:"start"`
+	Dur        int64             `json:"dur"`
+	Seq        int64             `json:"seq"`
+	DiscN      int64             `json:"discN"`
+	Disc       bool              `json:"disc,omitempty"`
+	File       uint64            `json:"file,omitempty"`
+	Init       uint64            `json:"init,omitempty"`
+	Tags       []string          `json:"tags,omitempty"`
+	DateRanges []*hls.DateRange  `json:"dateRanges,omitempty"`
+	HasExtra   bool              `json:"hasExtra,omitempty"`
+	TS         *shared.TSInfoDTO `json:"ts,omitempty"`
+	TSBase     int64             `json:"tsBase,omitempty"`
+	TSOff      int64             `json:"tsOff,omitempty"`
+	CDisc      bool              `json:"cdisc,omitempty"`
+	CDiscN     int64             `json:"cdiscN,omitempty"`
+	Pub        int64             `json:"pub"`
+	Sw         bool              `json:"sw,omitempty"`
+	Epoch      int64             `json:"epoch,omitempty"`
 }
 
 type rendDTO struct {
-	Key     string        `json:"key"`
-	Segs    []recDTO      `json:"segs"`
-	NextSeq int64         `json:"nextSeq"`
-	DiscN   int64         `json:"discN"`
-	Target  time.Duration `json:"target"`
-	Ext     string        `json:"ext"`
-	TSEnd   int64         `json:"tsEnd,omitempty"`
-	TSOff   int64         `json:"tsOff,omitempty"`
-	LastTS  *TSInfoDTO    `json:"lastTS,omitempty"`
-	CDiscN  int64         `json:"cdiscN,omitempty"`
-	Bytes   int64         `json:"bytes"`
-	DurNS   int64         `json:"durNS"`
-	Peak    float64       `json:"peak"`
-	Sw      int           `json:"sw,omitempty"`
-	Groups  []groupDTO    `json:"groups,omitempty"`
+	Key     string            `json:"key"`
+	Segs    []recDTO          `json:"segs"`
+	NextSeq int64             `json:"nextSeq"`
+	DiscN   int64             `json:"discN"`
+	Target  time.Duration     `json:"target"`
+	Ext     string            `json:"ext"`
+	TSEnd   int64             `json:"tsEnd,omitempty"`
+	TSOff   int64             `json:"tsOff,omitempty"`
+	LastTS  *shared.TSInfoDTO `json:"lastTS,omitempty"`
+	CDiscN  int64             `json:"cdiscN,omitempty"`
+	Bytes   int64             `json:"bytes"`
+	DurNS   int64             `json:"durNS"`
+	Peak    float64           `json:"peak"`
+	Sw      int               `json:"sw,omitempty"`
+	Groups  []groupDTO        `json:"groups,omitempty"`
 }
 
 type inputDTO struct {
@@ -126,7 +127,7 @@ func (c *channel) encodeSnapshot(t int64) ([]byte, error) {
 		for i := range rs {
 			r := &rs[i]
 			d := recDTO{Start: r.start, Dur: r.dur, Seq: r.seq, DiscN: r.discN, Disc: r.disc, File: ref(r.file), Init: ref(r.init),
-				TS: TSInfoToDTO(r.ts), TSBase: r.tsBase, TSOff: r.tsOff, CDisc: r.cdisc, CDiscN: r.cdiscN, Pub: r.pub, Sw: r.sw, Epoch: r.epoch}
+				TS: shared.TSInfoToDTO(r.ts), TSBase: r.tsBase, TSOff: r.tsOff, CDisc: r.cdisc, CDiscN: r.cdiscN, Pub: r.pub, Sw: r.sw, Epoch: r.epoch}
 			if r.extra != nil {
 				d.HasExtra, d.Tags, d.DateRanges = true, r.extra.tags, r.extra.dateRanges
 			}
@@ -137,7 +138,7 @@ func (c *channel) encodeSnapshot(t int64) ([]byte, error) {
 	for _, k := range c.rendKeys {
 		r := c.rends[k]
 		s.Rends = append(s.Rends, rendDTO{Key: k, Segs: recs(r.segs), NextSeq: r.nextSeq, DiscN: r.discN, Target: r.target,
-			Ext: r.ext, TSEnd: r.tsEnd, TSOff: r.tsOff, LastTS: TSInfoToDTO(r.lastTS), CDiscN: r.cdiscN, Bytes: r.bytes, DurNS: r.durNS, Peak: r.peak, Sw: r.sw, Groups: r.groupDTOs()})
+			Ext: r.ext, TSEnd: r.tsEnd, TSOff: r.tsOff, LastTS: shared.TSInfoToDTO(r.lastTS), CDiscN: r.cdiscN, Bytes: r.bytes, DurNS: r.durNS, Peak: r.peak, Sw: r.sw, Groups: r.groupDTOs()})
 	}
 	for _, n := range c.order {
 		in := c.inputs[n]
@@ -160,8 +161,8 @@ func (c *channel) encodeSnapshot(t int64) ([]byte, error) {
 	}
 	for _, id := range sortedIDs(files) {
 		f := files[id]
-		s.Files = append(s.Files, fileDTO{ID: id, Path: f.path, Size: f.size, Recv: f.recv.UnixNano(), KF: KeyframesToDTO(f.kf),
-			TS: TSInfoToDTO(f.ts), Refs: f.refs, Init: f.init})
+		s.Files = append(s.Files, fileDTO{ID: id, Path: f.path, Size: f.size, Recv: f.recv.UnixNano(), KF: shared.KeyframesToDTO(f.kf),
+			TS: shared.TSInfoToDTO(f.ts), Refs: f.refs, Init: f.init})
 	}
 	data, err := json.Marshal(&s)
 	if err != nil {
@@ -238,7 +239,7 @@ func decodeSnapshot(ch string, data []byte) (*snapshot, error) {
 		}
 	}
 	for i, in := range s.Inputs {
-		if in.Name != s.Order[i] || !ValidName(in.Name) {
+		if in.Name != s.Order[i] || !validName(in.Name) {
 			return nil, fmt.Errorf("snapshot: input order")
 		}
 		for _, id := range in.Files {

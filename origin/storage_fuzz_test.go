@@ -3,6 +3,8 @@ package origin
 import (
 	"strings"
 	"testing"
+
+	"github.com/pullpush/pullpush/origin/internal/shared"
 )
 
 // FuzzStorageURL checks that ParseStorageURL never panics and that what it
@@ -21,7 +23,7 @@ func FuzzStorageURL(f *testing.F) {
 				t.Fatalf("%q: prefix %q lacks the trailing slash", s, prefix)
 			}
 			for _, el := range strings.Split(strings.TrimSuffix(prefix, "/"), "/") {
-				if !ValidName(el) {
+				if !validName(el) {
 					t.Fatalf("%q: unsafe prefix element %q", s, el)
 				}
 			}
@@ -34,21 +36,21 @@ func FuzzStorageURL(f *testing.F) {
 // never panics and only accepts segment objects of the key's channel.
 func FuzzLogKey(f *testing.F) {
 	f.Fuzz(func(t *testing.T, key string, body []byte) {
-		k, err := ParseLogKey(key)
+		k, err := shared.ParseLogKey(key)
 		if err != nil {
 			return
 		}
-		if again := LogKey(k.Channel, k.Time, k.Input, k.Name, k.Writer); again != key {
+		if again := shared.LogKey(k.Channel, k.Time, k.Input, k.Name, k.Writer); again != key {
 			t.Fatalf("parse(%q) = %+v, which writes %q", key, k, again)
 		}
-		if t2, err := ParseSnapKey(k.Channel, SnapKey(k.Channel, k.Time)); err != nil || t2 != k.Time {
+		if t2, err := shared.ParseSnapKey(k.Channel, shared.SnapKey(k.Channel, k.Time)); err != nil || t2 != k.Time {
 			t.Fatalf("snapshot key of %d: %d %v", k.Time, t2, err)
 		}
-		e, err := DecodeEntry(k, body)
+		e, err := shared.DecodeEntry(k, body)
 		if err != nil {
 			return
 		}
-		if e.Kind == EntryFile && (!strings.HasPrefix(e.Object, SegDir+k.Channel+"/") || strings.Contains(e.Object, "..")) {
+		if e.Kind == shared.EntryFile && (!strings.HasPrefix(e.Object, shared.SegDir+k.Channel+"/") || strings.Contains(e.Object, "..")) {
 			t.Fatalf("accepted object %q for channel %q", e.Object, k.Channel)
 		}
 	})

@@ -1,4 +1,4 @@
-package origin
+package shared
 
 import (
 	"encoding/json"
@@ -53,7 +53,7 @@ func LogTimeBound(ch string, t int64) string {
 	return fmt.Sprintf("%s%019d/~", LogPrefix(ch), t-1)
 }
 
-// errBadKey is wrapped by the errors of parseLogKey and parseSnapKey.
+// errBadKey is wrapped by the errors of ParseLogKey and ParseSnapKey.
 var errBadKey = errors.New("bad storage key")
 
 // KeyInfo is a parsed log key.
@@ -62,7 +62,7 @@ type KeyInfo struct {
 	Time                         int64
 }
 
-// ParseLogKey parses a key written by logKey.
+// ParseLogKey parses a key written by LogKey.
 func ParseLogKey(key string) (KeyInfo, error) {
 	rest, ok := strings.CutPrefix(key, logDir)
 	parts := strings.Split(rest, "/")
@@ -111,7 +111,7 @@ func parseTime19(s string) (int64, error) {
 	return t, nil
 }
 
-// ErrBadEntry is wrapped by the errors of decodeEntry.
+// ErrBadEntry is wrapped by the errors of DecodeEntry.
 var ErrBadEntry = errors.New("bad ingest log entry")
 
 // DecodeEntry decodes an entry body and checks it against its key.
@@ -133,4 +133,12 @@ func DecodeEntry(k KeyInfo, data []byte) (*Entry, error) {
 		return nil, fmt.Errorf("%w: unknown kind %q", ErrBadEntry, truncate(e.Kind, 20))
 	}
 	return &e, nil
+}
+
+// truncate shortens s to n bytes for an error message.
+func truncate(s string, n int) string {
+	if len(s) > n {
+		return s[:n] + "..."
+	}
+	return s
 }

@@ -1,13 +1,19 @@
-package origin
+package shared
 
 import "github.com/pullpush/pullpush/origin/internal/media"
 
+// The JSON forms of what the index takes from a segment's bytes, in
+// ingest-log entries and snapshots. Their field names are the format: keep
+// them.
+
+// KeyframesDTO is media.Keyframes as JSON.
 type KeyframesDTO struct {
 	Frames []media.Keyframe `json:"frames"`
 	Frac   bool             `json:"frac,omitempty"`
 	MapLen int64            `json:"mapLen,omitempty"`
 }
 
+// tsTrackDTO is a media.Track as JSON.
 type tsTrackDTO struct {
 	PID        uint16   `json:"pid"`
 	Video      bool     `json:"video,omitempty"`
@@ -21,12 +27,14 @@ type tsTrackDTO struct {
 	Channels   byte     `json:"channels,omitempty"`
 }
 
+// TSInfoDTO is media.TSInfo as JSON.
 type TSInfoDTO struct {
 	Tracks []tsTrackDTO `json:"tracks"`
 	DTS0   int64        `json:"dts0"`
 	Dur    int64        `json:"dur"`
 }
 
+// KeyframesToDTO returns the JSON form of k (nil for nil).
 func KeyframesToDTO(k *media.Keyframes) *KeyframesDTO {
 	if k == nil {
 		return nil
@@ -34,6 +42,7 @@ func KeyframesToDTO(k *media.Keyframes) *KeyframesDTO {
 	return &KeyframesDTO{Frames: k.Frames, Frac: k.Frac, MapLen: k.MapLen}
 }
 
+// Value returns the keyframes of d (nil for nil).
 func (d *KeyframesDTO) Value() *media.Keyframes {
 	if d == nil {
 		return nil
@@ -41,6 +50,7 @@ func (d *KeyframesDTO) Value() *media.Keyframes {
 	return &media.Keyframes{Frames: d.Frames, Frac: d.Frac, MapLen: d.MapLen}
 }
 
+// TSInfoToDTO returns the JSON form of t (nil for nil).
 func TSInfoToDTO(t *media.TSInfo) *TSInfoDTO {
 	if t == nil {
 		return nil
@@ -53,6 +63,7 @@ func TSInfoToDTO(t *media.TSInfo) *TSInfoDTO {
 	return d
 }
 
+// Value returns the TS timing and tracks of d (nil for nil).
 func (d *TSInfoDTO) Value() *media.TSInfo {
 	if d == nil {
 		return nil

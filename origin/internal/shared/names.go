@@ -1,4 +1,4 @@
-package origin
+package shared
 
 // MaxNameLen bounds a file, input or channel path element.
 const MaxNameLen = 128

@@ -1,4 +1,4 @@
-package origin
+package shared
 
 import (
 	"bytes"
@@ -13,7 +13,7 @@ import (
 	"github.com/pullpush/pullpush/internal/s3client"
 )
 
-// S3 is a blobStore on an S3 bucket (minio-go).
+// S3 is a Store on an S3 bucket (minio-go).
 type S3 struct {
 	client *minio.Client
 	bucket string
@@ -21,27 +21,20 @@ type S3 struct {
 	name   string // s3://bucket/prefix, for logs
 }
 
-// NewS3 builds the client of cfg (validated). It does not contact the
-// server.
-func NewS3(cfg StorageConfig) (*S3, error) {
-	bucket, prefix, err := ParseStorageURL(cfg.URL)
-	if err != nil {
-		return nil, err
-	}
-	client, err := s3client.New(s3client.Config{
-		Endpoint: cfg.Endpoint, Region: cfg.Region,
-		AccessKey: cfg.AccessKey, SecretKey: cfg.SecretKey, SessionToken: cfg.SessionToken,
-		PathStyle:  cfg.Endpoint != "", // a self-hosted store: path-style
-		MaxRetries: 2,                  // the replay loop and the pusher retry
-	})
+// NewS3 returns the store of the objects under prefix ("" or ending in
+// "/") in bucket, with the client of cfg. It does not contact the server.
+func NewS3(bucket, prefix string, cfg s3client.Config) (*S3, error) {
+	client, err := s3client.New(cfg)
 	if err != nil {
 		return nil, err
 	}
 	return &S3{client: client, bucket: bucket, prefix: prefix, name: "s3://" + bucket + "/" + prefix}, nil
 }
 
+// String returns s3://bucket/prefix.
 func (b *S3) String() string { return b.name }
 
+// Put writes the object key.
 func (b *S3) Put(ctx context.Context, key string, data []byte) error {
 	_, err := b.client.PutObject(ctx, b.bucket, b.prefix+key, bytes.NewReader(data), int64(len(data)),
 		minio.PutObjectOptions{ContentType: "application/octet-stream", DisableMultipart: true})
@@ -51,6 +44,7 @@ func (b *S3) Put(ctx context.Context, key string, data []byte) error {
 	return nil
 }
 
+// Get reads the object key; ErrNoObject when it is missing.
 func (b *S3) Get(ctx context.Context, key string) ([]byte, error) {
 	obj, err := b.client.GetObject(ctx, b.bucket, b.prefix+key, minio.GetObjectOptions{})
 	if err != nil {
@@ -67,6 +61,8 @@ func (b *S3) Get(ctx context.Context, key string) ([]byte, error) {
 	return data, nil
 }
 
+// List returns up to max keys under prefix that sort after startAfter,
+// in lexicographic order.
 func (b *S3) List(ctx context.Context, prefix, startAfter string, max int) ([]string, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel() // stops minio's listing goroutine
@@ -87,6 +83,7 @@ func (b *S3) List(ctx context.Context, prefix, startAfter string, max int) ([]st
 	return keys, nil
 }
 
+// Remove deletes the object key.
 func (b *S3) Remove(ctx context.Context, key string) error {
 	if err := b.client.RemoveObject(ctx, b.bucket, b.prefix+key, minio.RemoveObjectOptions{}); err != nil && !isNotFound(err) {
 		return fmt.Errorf("s3 delete %s: %w", key, err)
@@ -94,6 +91,7 @@ func (b *S3) Remove(ctx context.Context, key string) error {
 	return nil
 }
 
+// Exists reports whether the object key exists.
 func (b *S3) Exists(ctx context.Context, key string) (bool, error) {
 	_, err := b.client.StatObject(ctx, b.bucket, b.prefix+key, minio.StatObjectOptions{})
 	switch {

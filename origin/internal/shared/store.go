@@ -1,15 +1,15 @@
-package origin
+package shared
 
 import (
 	"context"
 	"errors"
 )
 
-// ErrNoObject is returned by blobStore.get for a missing key.
+// ErrNoObject is returned by Store.Get for a missing key.
 var ErrNoObject = errors.New("no such object")
 
 // Store is the object store behind shared storage. Keys are relative to
-// the configured prefix; list returns keys in lexicographic order.
+// the configured prefix; List returns keys in lexicographic order.
 type Store interface {
 	Put(ctx context.Context, key string, data []byte) error
 	Get(ctx context.Context, key string) ([]byte, error)
