@@ -3,8 +3,6 @@ package origin
 import (
 	"strings"
 	"testing"
-
-	"github.com/pullpush/pullpush/origin/internal/shared"
 )
 
 // FuzzStorageURL checks that ParseStorageURL never panics and that what it
@@ -27,31 +25,6 @@ func FuzzStorageURL(f *testing.F) {
 					t.Fatalf("%q: unsafe prefix element %q", s, el)
 				}
 			}
-		}
-	})
-}
-
-// FuzzLogKey checks that parseLogKey never panics, accepts only keys that
-// logKey writes the same way, and that decodeEntry of arbitrary bytes
-// never panics and only accepts segment objects of the key's channel.
-func FuzzLogKey(f *testing.F) {
-	f.Fuzz(func(t *testing.T, key string, body []byte) {
-		k, err := shared.ParseLogKey(key)
-		if err != nil {
-			return
-		}
-		if again := shared.LogKey(k.Channel, k.Time, k.Input, k.Name, k.Writer); again != key {
-			t.Fatalf("parse(%q) = %+v, which writes %q", key, k, again)
-		}
-		if t2, err := shared.ParseSnapKey(k.Channel, shared.SnapKey(k.Channel, k.Time)); err != nil || t2 != k.Time {
-			t.Fatalf("snapshot key of %d: %d %v", k.Time, t2, err)
-		}
-		e, err := shared.DecodeEntry(k, body)
-		if err != nil {
-			return
-		}
-		if e.Kind == shared.EntryFile && (!strings.HasPrefix(e.Object, shared.SegDir+k.Channel+"/") || strings.Contains(e.Object, "..")) {
-			t.Fatalf("accepted object %q for channel %q", e.Object, k.Channel)
 		}
 	})
 }
