@@ -20,7 +20,7 @@ import (
 type PES struct {
 	Off  int64 // offset of the TS packet that starts it (-1: unknown)
 	PTS  int64 // 33-bit PTS, -1 when absent
-	DTS  int64 // 33-bit DTS; equal to pts when the PES has none
+	DTS  int64 // 33-bit DTS; equal to PTS when the PES has none
 	Data []byte
 }
 
@@ -39,6 +39,7 @@ type TSDemux struct {
 	mapLen  int64 // bytes up to and including the first PMT packet
 }
 
+// Stream returns the elementary stream with PID pid, or nil.
 func (d *TSDemux) Stream(pid uint16) *TSStream {
 	for _, s := range d.Streams {
 		if s.PID == pid {
@@ -189,9 +190,10 @@ func (ti *TSInfo) Hash(p TrackPick) string {
 // TrackPick selects the track of a TS segment a CMAF rendition carries.
 type TrackPick uint8
 
+// Tracks a CMAF rendition can carry (see TSInfo.Track).
 const (
-	PickMain TrackPick = iota
-	PickAudio
+	PickMain  TrackPick = iota // the video track, or the audio of an audio-only segment
+	PickAudio                  // the audio track of a segment with video
 )
 
 // WithConfigFrom returns ti with the codec configuration of tracks that
