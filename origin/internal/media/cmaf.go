@@ -77,7 +77,7 @@ func VideoSamples(s *TSStream, t *Track, base, off, fallbackDur int64) ([]mp4.Fu
 			}
 			continue
 		}
-		dts := UnwrapNear(p.DTS, prev)
+		dts := UnwrapNear(p.dts, prev)
 		pts := UnwrapNear(p.PTS, dts)
 		prev = dts
 		aus = append(aus, au{dts: dts, pts: pts, data: p.Data})

@@ -53,8 +53,8 @@ func TSKeyframes(d *TSDemux, size int64) (*Keyframes, error) {
 	kf := &Keyframes{MapLen: d.mapLen}
 	pes := video.PES
 	for _, p := range pes {
-		if p.Off < 0 {
-			return nil, fmt.Errorf("ts: PES starts of PID %d do not match the demuxed PES", video.PID)
+		if p.off < 0 {
+			return nil, fmt.Errorf("ts: PES starts of PID %d do not match the demuxed PES", video.pid)
 		}
 	}
 	var firstPTS int64 = -1
@@ -67,13 +67,13 @@ func TSKeyframes(d *TSDemux, size int64) (*Keyframes, error) {
 		}
 		end := size
 		if i+1 < len(pes) {
-			end = pes[i+1].Off
+			end = pes[i+1].off
 		}
 		at := 0.0
 		if p.PTS >= 0 && firstPTS >= 0 {
 			at = float64((p.PTS-firstPTS)&(1<<33-1)) / 90000
 		}
-		kf.Frames = append(kf.Frames, Keyframe{Off: p.Off, Len: end - p.Off, At: at})
+		kf.Frames = append(kf.Frames, Keyframe{Off: p.off, Len: end - p.off, At: at})
 	}
 	if kf.MapLen == 0 || (len(kf.Frames) > 0 && kf.MapLen > kf.Frames[0].Off) {
 		kf.MapLen = 0

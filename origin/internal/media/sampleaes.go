@@ -51,7 +51,7 @@ func SampleAESTS(d *TSDemux, key keys.Secret, iv []byte) ([]byte, error) {
 	pcrPID := uint16(0)
 	var ref int64 = -1
 	for _, s := range d.Streams {
-		es := astits.PMTElementaryStream{ElementaryPID: s.PID, StreamType: s.StreamType}
+		es := astits.PMTElementaryStream{ElementaryPID: s.pid, StreamType: s.StreamType}
 		streamID := s.StreamType.ToPESStreamID()
 		switch s.StreamType {
 		case astits.StreamTypeH264Video:
@@ -85,7 +85,7 @@ func SampleAESTS(d *TSDemux, key keys.Secret, iv []byte) ([]byte, error) {
 			return nil, fmt.Errorf("sample-aes: %w", err)
 		}
 		if pcrPID == 0 || s.StreamType == astits.StreamTypeH264Video {
-			pcrPID = s.PID
+			pcrPID = s.pid
 		}
 		prev := ref
 		for _, p := range s.PES {
@@ -93,9 +93,9 @@ func SampleAESTS(d *TSDemux, key keys.Secret, iv []byte) ([]byte, error) {
 				continue
 			}
 			if prev < 0 {
-				prev = p.DTS
+				prev = p.dts
 			}
-			dts := UnwrapNear(p.DTS, prev)
+			dts := UnwrapNear(p.dts, prev)
 			prev = dts
 			if ref < 0 {
 				ref = dts
@@ -106,7 +106,7 @@ func SampleAESTS(d *TSDemux, key keys.Secret, iv []byte) ([]byte, error) {
 				if err != nil {
 					return nil, err
 				}
-				pkts = append(pkts, out{s.PID, dts, newPES(streamID, p.PTS, p.DTS, data), sync})
+				pkts = append(pkts, out{s.pid, dts, newPES(streamID, p.PTS, p.dts, data), sync})
 			case astits.StreamTypeAACAudio:
 				t := audioTrack(s)
 				for i, f := range ADTSFrames(p.Data) {
@@ -114,10 +114,10 @@ func SampleAESTS(d *TSDemux, key keys.Secret, iv []byte) ([]byte, error) {
 					encryptADTSFrame(block, iv, frame, f.HdrLen)
 					step := int64(i) * 1024 * 90000 / int64(t.SampleRate)
 					pts := (p.PTS + step) & (1<<33 - 1)
-					pkts = append(pkts, out{s.PID, dts + step, newPES(streamID, pts, pts, frame), false})
+					pkts = append(pkts, out{s.pid, dts + step, newPES(streamID, pts, pts, frame), false})
 				}
 			default:
-				pkts = append(pkts, out{s.PID, dts, newPES(streamID, p.PTS, p.DTS, p.Data), false})
+				pkts = append(pkts, out{s.pid, dts, newPES(streamID, p.PTS, p.dts, p.Data), false})
 			}
 		}
 	}
@@ -147,7 +147,7 @@ func SampleAESTS(d *TSDemux, key keys.Secret, iv []byte) ([]byte, error) {
 	ts := buf.Bytes()
 	for _, s := range d.Streams {
 		if s.StreamType == astits.StreamTypeH264Video && len(s.PES) > 0 {
-			ts = appendAUDPES(ts, s.PID, startsWithIDR(s))
+			ts = appendAUDPES(ts, s.pid, startsWithIDR(s))
 		}
 	}
 	return ts, nil

@@ -18,15 +18,15 @@ import (
 
 // PES is one PES packet of an elementary stream, as demuxed by astits.
 type PES struct {
-	Off  int64 // offset of the TS packet that starts it (-1: unknown)
+	off  int64 // offset of the TS packet that starts it (-1: unknown)
 	PTS  int64 // 33-bit PTS, -1 when absent
-	DTS  int64 // 33-bit DTS; equal to PTS when the PES has none
+	dts  int64 // 33-bit DTS; equal to PTS when the PES has none
 	Data []byte
 }
 
 // TSStream is one elementary stream of a TS segment.
 type TSStream struct {
-	PID        uint16
+	pid        uint16
 	StreamType astits.StreamType
 	PES        []PES
 }
@@ -42,7 +42,7 @@ type TSDemux struct {
 // Stream returns the elementary stream with PID pid, or nil.
 func (d *TSDemux) Stream(pid uint16) *TSStream {
 	for _, s := range d.Streams {
-		if s.PID == pid {
+		if s.pid == pid {
 			return s
 		}
 	}
@@ -75,7 +75,7 @@ func DemuxTS(data []byte) (*TSDemux, error) {
 			d.pmtPID = int(dd.PID)
 			for _, es := range dd.PMT.ElementaryStreams {
 				if d.Stream(es.ElementaryPID) == nil {
-					d.Streams = append(d.Streams, &TSStream{PID: es.ElementaryPID, StreamType: es.StreamType})
+					d.Streams = append(d.Streams, &TSStream{pid: es.ElementaryPID, StreamType: es.StreamType})
 				}
 			}
 		}
@@ -89,14 +89,14 @@ func DemuxTS(data []byte) (*TSDemux, error) {
 		if n++; n > maxTSPES {
 			return nil, fmt.Errorf("demux ts: more than %d PES packets", maxTSPES)
 		}
-		p := PES{Off: -1, PTS: -1, DTS: -1, Data: dd.PES.Data}
+		p := PES{off: -1, PTS: -1, dts: -1, Data: dd.PES.Data}
 		if h := dd.PES.Header; h != nil && h.OptionalHeader != nil {
 			if h.OptionalHeader.PTS != nil {
 				p.PTS = h.OptionalHeader.PTS.Base & (1<<33 - 1)
-				p.DTS = p.PTS
+				p.dts = p.PTS
 			}
 			if h.OptionalHeader.DTS != nil && p.PTS >= 0 {
-				p.DTS = h.OptionalHeader.DTS.Base & (1<<33 - 1)
+				p.dts = h.OptionalHeader.DTS.Base & (1<<33 - 1)
 			}
 		}
 		s.PES = append(s.PES, p)
@@ -120,9 +120,9 @@ func DemuxTS(data []byte) (*TSDemux, error) {
 		}
 	}
 	for _, s := range d.Streams {
-		if st := starts[s.PID]; len(st) == len(s.PES) {
+		if st := starts[s.pid]; len(st) == len(s.PES) {
 			for i := range s.PES {
-				s.PES[i].Off = st[i]
+				s.PES[i].off = st[i]
 			}
 		}
 	}
@@ -263,7 +263,7 @@ func ProbeTS(d *TSDemux) *TSInfo {
 	}
 	first := -1
 	for i, p := range timing.PES {
-		if p.DTS >= 0 {
+		if p.dts >= 0 {
 			first = i
 			break
 		}
@@ -271,14 +271,14 @@ func ProbeTS(d *TSDemux) *TSInfo {
 	if first < 0 {
 		return nil
 	}
-	ti.DTS0 = timing.PES[first].DTS
+	ti.DTS0 = timing.PES[first].dts
 	var last, lastDur int64
 	prev := ti.DTS0
 	for _, p := range timing.PES[first:] {
-		if p.DTS < 0 {
+		if p.dts < 0 {
 			continue
 		}
-		u := UnwrapNear(p.DTS, prev)
+		u := UnwrapNear(p.dts, prev)
 		if d := u - prev; d > 0 {
 			lastDur = d
 		}
@@ -293,7 +293,7 @@ func ProbeTS(d *TSDemux) *TSInfo {
 }
 
 func videoTrack(s *TSStream) *Track {
-	t := &Track{PID: s.PID, Video: true, Codec: CodecAVC}
+	t := &Track{PID: s.pid, Video: true, Codec: CodecAVC}
 	if s.StreamType == astits.StreamTypeH265Video {
 		t.Codec = CodecHEVC
 	}
@@ -334,7 +334,7 @@ func audioTrack(s *TSStream) *Track {
 		if rate == 0 || h.ChannelConfig == 0 {
 			return nil
 		}
-		t := &Track{PID: s.PID, Codec: CodecAAC, ObjType: h.ObjectType, SampleRate: rate, Channels: h.ChannelConfig}
+		t := &Track{PID: s.pid, Codec: CodecAAC, ObjType: h.ObjectType, SampleRate: rate, Channels: h.ChannelConfig}
 		t.Hash = configHash(CodecAAC, [][]byte{{h.ObjectType, h.SamplingFrequencyIndex, h.ChannelConfig}})
 		return t
 	}
