@@ -5,13 +5,15 @@ import (
 	"context"
 	"sync"
 	"sync/atomic"
+
+	"github.com/pullpush/pullpush/origin/internal/media"
 )
 
 // product is a packaged file: repackaged or encrypted segment or init
 // section, with the keyframes of a video segment.
 type product struct {
 	data []byte
-	kf   *keyframes
+	kf   *media.Keyframes
 }
 
 // packCache is an LRU of products bounded by their total size, with one

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pullpush/pullpush/origin/internal/shared"
 	bolt "go.etcd.io/bbolt"
 	bolterrors "go.etcd.io/bbolt/errors"
 	"go.yaml.in/yaml/v3"
@@ -116,7 +117,7 @@ func (b boltChannels) remove(_ context.Context, id string) error {
 
 // bucketChannels is the channel store of shared storage: one object per
 // channel under channels/ in the bucket, read by every instance.
-type bucketChannels struct{ blob blobStore }
+type bucketChannels struct{ blob shared.Store }
 
 func (b bucketChannels) String() string { return b.blob.String() + "/" + channelsKey }
 
@@ -127,8 +128,8 @@ func (b bucketChannels) load(ctx context.Context) (map[string][]byte, error) {
 	}
 	out := map[string][]byte{}
 	for _, k := range keys {
-		data, err := b.blob.get(ctx, k)
-		if errors.Is(err, errNoObject) {
+		data, err := b.blob.Get(ctx, k)
+		if errors.Is(err, shared.ErrNoObject) {
 			continue // deleted between list and get
 		}
 		if err != nil {
@@ -140,11 +141,11 @@ func (b bucketChannels) load(ctx context.Context) (map[string][]byte, error) {
 }
 
 func (b bucketChannels) save(ctx context.Context, id string, rec []byte) error {
-	return b.blob.put(ctx, channelsKey+id, rec)
+	return b.blob.Put(ctx, channelsKey+id, rec)
 }
 
 func (b bucketChannels) remove(ctx context.Context, id string) error {
-	return b.blob.remove(ctx, channelsKey+id)
+	return b.blob.Remove(ctx, channelsKey+id)
 }
 
 // newChannelStore returns the channel store of the origin's storage.

@@ -15,6 +15,7 @@ import (
 	"github.com/pullpush/pullpush/hls"
 	"github.com/pullpush/pullpush/internal/testmedia"
 	"github.com/pullpush/pullpush/internal/testutil"
+	"github.com/pullpush/pullpush/origin/internal/media"
 )
 
 func loadSet(t *testing.T, flavour string) *testmedia.Set {
@@ -27,24 +28,24 @@ func loadSet(t *testing.T, flavour string) *testmedia.Set {
 }
 
 // repackage builds init + media segment of segment n of rendition name.
-func repackage(t *testing.T, name string, n int) (init, seg []byte, ti *tsInfo) {
+func repackage(t *testing.T, name string, n int) (init, seg []byte, ti *media.TSInfo) {
 	t.Helper()
 	set := loadSet(t, testmedia.TS)
 	data := set.Rendition(name).Segments[n].Data
-	d, err := demuxTS(data)
+	d, err := media.DemuxTS(data)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ti = probeTS(d)
+	ti = media.ProbeTS(d)
 	if ti == nil {
 		t.Fatal("no tracks")
 	}
-	tr := ti.track(pickMain)
-	is, err := buildInit(tr)
+	tr := ti.Track(media.PickMain)
+	is, err := media.BuildInit(tr)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ms, err := cmafSegment(d, tr, int64(n), ti.dts0, 0, ti.dur)
+	ms, err := media.CMAFSegment(d, tr, int64(n), ti.DTS0, 0, ti.Dur)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -70,8 +71,8 @@ func TestRepackageTimingAndSamples(t *testing.T) {
 			ts := trak.Mdia.Mdhd.Timescale
 			frags := f.Segments[0].Fragments
 			first := frags[0].Moof.Traf.Tfdt.BaseMediaDecodeTime()
-			if want := uint64(ti.dts0) * uint64(ts) / 90000; first < want-1 || first > want+1 {
-				t.Fatalf("tfdt %d, want %d (TS DTS %d in timescale %d)", first, want, ti.dts0, ts)
+			if want := uint64(ti.DTS0) * uint64(ts) / 90000; first < want-1 || first > want+1 {
+				t.Fatalf("tfdt %d, want %d (TS DTS %d in timescale %d)", first, want, ti.DTS0, ts)
 			}
 			var n int
 			var dur uint64
@@ -88,7 +89,7 @@ func TestRepackageTimingAndSamples(t *testing.T) {
 				}
 				n += len(ss)
 			}
-			if got, want := float64(dur)/float64(ts), float64(ti.dur)/90000; got < want-0.001 || got > want+0.001 {
+			if got, want := float64(dur)/float64(ts), float64(ti.Dur)/90000; got < want-0.001 || got > want+0.001 {
 				t.Fatalf("duration %.4f, want %.4f", got, want)
 			}
 			if name == "video_hi" && (n != 25 || trak.Mdia.Minf.Stbl.Stsd.AvcX == nil || trak.Tkhd.Width>>16 != 320) {
@@ -105,11 +106,11 @@ func TestRepackageTimingAndSamples(t *testing.T) {
 func TestInitStableAcrossSegments(t *testing.T) {
 	a, _, tia := repackage(t, "video_hi", 0)
 	b, _, tib := repackage(t, "video_hi", 5)
-	if !bytes.Equal(a, b) || tia.hash(pickMain) != tib.hash(pickMain) {
+	if !bytes.Equal(a, b) || tia.Hash(media.PickMain) != tib.Hash(media.PickMain) {
 		t.Fatal("init differs between segments of one stream")
 	}
 	_, _, lo := repackage(t, "video_lo", 0)
-	if lo.hash(pickMain) == tia.hash(pickMain) {
+	if lo.Hash(media.PickMain) == tia.Hash(media.PickMain) {
 		t.Fatal("different SPS, same init hash")
 	}
 }
@@ -193,8 +194,8 @@ func TestCMAFTimeline(t *testing.T) {
 				t.Fatalf("%s segment %d: tfdt %d, previous segment ended at %d", r, i, tfdt, end)
 			}
 			// The source's first timestamp (TS PTS, 90 kHz).
-			d, _ := demuxTS(l.segData(l.set.Rendition(strings.TrimPrefix(r, "channel_")), i))
-			src := probeTS(d).dts0
+			d, _ := media.DemuxTS(l.segData(l.set.Rendition(strings.TrimPrefix(r, "channel_")), i))
+			src := media.ProbeTS(d).DTS0
 			if want := uint64(src) * uint64(ts) / 90000; i == 0 && (tfdt+1 < want || tfdt > want+1) {
 				t.Fatalf("%s segment %d: tfdt %d, TS timestamp %d", r, i, tfdt, want)
 			}
@@ -218,7 +219,7 @@ func TestCMAFTimeline(t *testing.T) {
 		_, s := e.get("/out/v1/live/ts/" + tm.Segments[i].URI)
 		want := s
 		if i >= 8 {
-			want = shiftTimestampMap(s, offsets["channel_video_hi"])
+			want = media.ShiftTimestampMap(s, offsets["channel_video_hi"])
 		}
 		if !bytes.Equal(c, want) || (i >= 8) == bytes.Equal(c, s) {
 			t.Fatalf("subtitle segment %d on the CMAF endpoint:\n%s\nTS endpoint:\n%s", i, c, s)

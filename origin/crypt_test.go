@@ -16,6 +16,7 @@ import (
 
 	"github.com/pullpush/pullpush/internal/testmedia"
 	"github.com/pullpush/pullpush/keys"
+	"github.com/pullpush/pullpush/origin/internal/media"
 )
 
 // removeEPB removes every emulation prevention byte, as SAMPLE-AES
@@ -38,15 +39,15 @@ func removeEPB(d []byte) []byte {
 // type 1/5 longer than 48 bytes, remove emulation prevention, decrypt one
 // block in ten after 32 clear bytes; per ADTS frame, decrypt the whole
 // blocks after a 16-byte leader. CBC restarts with iv every time.
-func decryptSampleAES(t *testing.T, s *tsStream, key keys.Secret, iv []byte) [][]byte {
+func decryptSampleAES(t *testing.T, s *media.TSStream, key keys.Secret, iv []byte) [][]byte {
 	t.Helper()
 	block, _ := aes.NewCipher(key.Bytes())
 	var out [][]byte
-	for _, p := range s.pes {
-		switch s.st {
-		case streamTypeH264SampleAES:
+	for _, p := range s.PES {
+		switch s.StreamType {
+		case media.StreamTypeH264SampleAES:
 			var au []byte
-			for _, n := range avc.ExtractNalusFromByteStream(p.data) {
+			for _, n := range avc.ExtractNalusFromByteStream(p.Data) {
 				if typ := n[0] & 0x1f; (typ == 1 || typ == 5) && len(n) > 48 {
 					n = removeEPB(n)
 					dec := cipher.NewCBCDecrypter(block, iv)
@@ -62,18 +63,18 @@ func decryptSampleAES(t *testing.T, s *tsStream, key keys.Secret, iv []byte) [][
 				au = append(append(au, 0, 0, 0, 1), n...)
 			}
 			out = append(out, au)
-		case streamTypeAACSampleAES:
-			frame := append([]byte(nil), p.data...)
-			for _, f := range adtsFrames(frame) {
-				if f.size-f.hdrLen > 31 {
-					start := f.off + f.hdrLen + 16
-					n := (f.off + f.size - start) / 16 * 16
+		case media.StreamTypeAACSampleAES:
+			frame := append([]byte(nil), p.Data...)
+			for _, f := range media.ADTSFrames(frame) {
+				if f.Size-f.HdrLen > 31 {
+					start := f.Off + f.HdrLen + 16
+					n := (f.Off + f.Size - start) / 16 * 16
 					cipher.NewCBCDecrypter(block, iv).CryptBlocks(frame[start:start+n], frame[start:start+n])
 				}
 			}
 			out = append(out, frame)
 		default:
-			t.Fatalf("stream type %#x is not a SAMPLE-AES type", s.st)
+			t.Fatalf("stream type %#x is not a SAMPLE-AES type", s.StreamType)
 		}
 	}
 	return out
@@ -112,23 +113,23 @@ func TestSampleAESDecrypts(t *testing.T) {
 		for i, s := range m.Segments {
 			_, encData := e.get("/out/v1/live/sa/" + s.URI)
 			_, clearData := e.get("/out/v1/live/ts/" + s.URI)
-			ed, err := demuxTS(encData)
+			ed, err := media.DemuxTS(encData)
 			if err != nil {
 				t.Fatal(err)
 			}
-			cd, _ := demuxTS(clearData)
-			es := ed.streams[0]
-			if len(es.pes[0].data) == 0 {
+			cd, _ := media.DemuxTS(clearData)
+			es := ed.Streams[0]
+			if len(es.PES[0].Data) == 0 {
 				t.Fatal("empty PES")
 			}
 			if r == "channel_video_hi" {
 				// The segment ends with a clear delimiter PES (see
 				// appendAUDPES); the media starts with IDR pictures.
-				last := es.pes[len(es.pes)-1]
-				if want := []byte{0, 0, 0, 1, 9, 0xf0, 0, 0, 0, 1, 0x0a}; !bytes.Equal(last.data, want) || last.pts >= 0 {
-					t.Fatalf("%s segment %d: last PES %x, want the closing delimiter %x", r, i, last.data, want)
+				last := es.PES[len(es.PES)-1]
+				if want := []byte{0, 0, 0, 1, 9, 0xf0, 0, 0, 0, 1, 0x0a}; !bytes.Equal(last.Data, want) || last.PTS >= 0 {
+					t.Fatalf("%s segment %d: last PES %x, want the closing delimiter %x", r, i, last.Data, want)
 				}
-				es.pes = es.pes[:len(es.pes)-1]
+				es.PES = es.PES[:len(es.PES)-1]
 			}
 			got := decryptSampleAES(t, es, key, seqIV(m.MediaSequence+int64(i)))
 			if r == "channel_audio" {
@@ -137,10 +138,10 @@ func TestSampleAESDecrypts(t *testing.T) {
 				for _, g := range got {
 					a = append(a, g...)
 				}
-				for _, p := range cd.streams[0].pes {
-					b = append(b, p.data...)
+				for _, p := range cd.Streams[0].PES {
+					b = append(b, p.Data...)
 				}
-				if !bytes.Equal(a, b) || len(got) != countADTS(b) {
+				if !bytes.Equal(a, b) || len(got) != len(media.ADTSFrames(b)) {
 					t.Fatalf("%s segment %d: audio differs after decryption (%d PES)", r, i, len(got))
 				}
 				if bytes.Equal(encData, clearData) {
@@ -149,8 +150,8 @@ func TestSampleAESDecrypts(t *testing.T) {
 				continue
 			}
 			var clearAUs [][]byte
-			for _, p := range cd.streams[0].pes {
-				clearAUs = append(clearAUs, p.data)
+			for _, p := range cd.Streams[0].PES {
+				clearAUs = append(clearAUs, p.Data)
 			}
 			if a, b := nalus(got), nalus(clearAUs); strings.Join(a, ",") != strings.Join(b, ",") {
 				t.Fatalf("%s segment %d: video differs after decryption", r, i)
@@ -171,13 +172,13 @@ func TestSampleAESDecrypts(t *testing.T) {
 				continue
 			}
 			es := d.PMT.ElementaryStreams[0]
-			want := map[string]astits.StreamType{"channel_video_hi": streamTypeH264SampleAES, "channel_audio": streamTypeAACSampleAES}[r]
+			want := map[string]astits.StreamType{"channel_video_hi": media.StreamTypeH264SampleAES, "channel_audio": media.StreamTypeAACSampleAES}[r]
 			if es.StreamType != want || es.ElementaryStreamDescriptors[0].PrivateDataIndicator == nil {
 				t.Fatalf("%s PMT: %+v", r, es)
 			}
 			if r == "channel_audio" {
 				reg := es.ElementaryStreamDescriptors[1].Registration
-				if reg == nil || reg.FormatIdentifier != fourccAPAD || !bytes.HasPrefix(reg.AdditionalIdentificationInfo, []byte("zaac")) {
+				if reg == nil || reg.FormatIdentifier != media.FourCCAPAD || !bytes.HasPrefix(reg.AdditionalIdentificationInfo, []byte("zaac")) {
 					t.Fatalf("audio setup descriptor: %+v", es.ElementaryStreamDescriptors[1])
 				}
 			}

@@ -15,6 +15,14 @@ import (
 
 	"github.com/pullpush/pullpush/hls"
 	"github.com/pullpush/pullpush/internal/adcue"
+	"github.com/pullpush/pullpush/origin/internal/dash"
+	"github.com/pullpush/pullpush/origin/internal/media"
+)
+
+// URL names of the DASH manifest and its UTCTiming source under an endpoint.
+const (
+	mpdName  = "index.mpd"
+	timeName = "time"
 )
 
 // DASH endpoints (packaging: dash) serve the CMAF segments of a CMAF
@@ -89,20 +97,20 @@ func (c *channel) dashReps(ep *endpoint, f *manifestFilter) []*dashRep {
 		if v == nil || !v.cmaf {
 			return nil
 		}
-		t := v.rd.segs[len(v.rd.segs)-1].ts.track(v.pick)
+		t := v.rd.segs[len(v.rd.segs)-1].ts.Track(v.pick)
 		if t == nil {
 			return nil
 		}
 		seen[name] = true
-		r := &dashRep{v: v, video: t.video}
-		if t.video {
-			r.set, r.timescale, r.codecs = "video", videoTimescale, trackCodecs(t)
+		r := &dashRep{v: v, video: t.Video}
+		if t.Video {
+			r.set, r.timescale, r.codecs = "video", media.VideoTimescale, trackCodecs(t)
 		} else {
-			r.set, r.timescale, r.codecs = "audio", t.sampleRate, trackCodecs(t)
-			r.channels = strconv.Itoa(int(t.channels))
+			r.set, r.timescale, r.codecs = "audio", t.SampleRate, trackCodecs(t)
+			r.channels = strconv.Itoa(int(t.Channels))
 			r.bandwidth = 128000
 		}
-		if rd := v.rd; v.pick == pickMain && rd.durNS > 0 {
+		if rd := v.rd; v.pick == media.PickMain && rd.durNS > 0 {
 			r.bandwidth = max(int(rd.peak), int(float64(rd.bytes*8)/(float64(rd.durNS)/1e9)), 1)
 		}
 		if fill != nil {
@@ -132,7 +140,7 @@ func (c *channel) dashReps(ep *endpoint, f *manifestFilter) []*dashRep {
 				if vr.Resolution != nil {
 					r.width, r.height = vr.Resolution.Width, vr.Resolution.Height
 				}
-				r.frameRate = dashFrameRate(vr.FrameRate)
+				r.frameRate = dash.FrameRate(vr.FrameRate)
 			})
 			if r != nil && r.video && vr.Audio == "" && muxed == "" && r.v.rd.muxed() {
 				muxed = k
@@ -164,14 +172,14 @@ func (c *channel) dashReps(ep *endpoint, f *manifestFilter) []*dashRep {
 }
 
 // trackCodecs is the RFC 6381 codecs string of a repackaged track.
-func trackCodecs(t *tsTrack) string {
+func trackCodecs(t *media.Track) string {
 	switch {
-	case t.codec == codecAVC && len(t.sps) > 0 && len(t.sps[0]) >= 4:
-		return fmt.Sprintf("avc1.%02x%02x%02x", t.sps[0][1], t.sps[0][2], t.sps[0][3])
-	case t.codec == codecAAC || !t.video:
-		return "mp4a.40." + strconv.Itoa(int(t.objType))
+	case t.Codec == media.CodecAVC && len(t.SPS) > 0 && len(t.SPS[0]) >= 4:
+		return fmt.Sprintf("avc1.%02x%02x%02x", t.SPS[0][1], t.SPS[0][2], t.SPS[0][3])
+	case t.Codec == media.CodecAAC || !t.Video:
+		return "mp4a.40." + strconv.Itoa(int(t.ObjType))
 	}
-	return t.codec
+	return t.Codec
 }
 
 // mediaTime is the CMAF decode time of segment s in the rendition's
@@ -187,10 +195,10 @@ func (r *dashRep) scale(t int64) uint64 {
 	if t < 0 {
 		return 0
 	}
-	if r.timescale == videoTimescale {
+	if r.timescale == media.VideoTimescale {
 		return uint64(t)
 	}
-	return uint64((t*int64(r.timescale) + videoTimescale/2) / videoTimescale)
+	return uint64((t*int64(r.timescale) + media.VideoTimescale/2) / media.VideoTimescale)
 }
 
 // keyPeriod is the key period of segment s on ep (0 when clear).
@@ -217,9 +225,9 @@ func dashPeriods(ep *endpoint, r *dashRep, static bool) ([]dashPeriod, []int) {
 			from := keyPeriod(ep, &segs[lo]) * int64(ep.enc.rotation)
 			b = max(b, rd.countStartingBefore(from))
 		}
-		h := segs[lo].ts.hash(r.v.pick)
-		if b < lo && segs[b].ts.hash(r.v.pick) != h {
-			for b = lo; b > 0 && segs[b-1].ts.hash(r.v.pick) == h; b-- {
+		h := segs[lo].ts.Hash(r.v.pick)
+		if b < lo && segs[b].ts.Hash(r.v.pick) != h {
+			for b = lo; b > 0 && segs[b-1].ts.Hash(r.v.pick) == h; b-- {
 			}
 		}
 	}
@@ -230,7 +238,7 @@ func dashPeriods(ep *endpoint, r *dashRep, static bool) ([]dashPeriod, []int) {
 		if ep.enc != nil && ep.enc.rotation > 0 {
 			p.id += "k" + strconv.FormatInt(p.key, 10)
 		}
-		if h := s.ts.hash(r.v.pick); len(h) >= 8 {
+		if h := s.ts.Hash(r.v.pick); len(h) >= 8 {
 			p.id += "-" + h[:8]
 		}
 		return p
@@ -239,7 +247,7 @@ func dashPeriods(ep *endpoint, r *dashRep, static bool) ([]dashPeriod, []int) {
 	firsts := []int{lo}
 	for i := lo + 1; i < hi; i++ {
 		s, prev := &segs[i], &segs[i-1]
-		if s.cdiscN != prev.cdiscN || s.ts.hash(r.v.pick) != prev.ts.hash(r.v.pick) || keyPeriod(ep, s) != keyPeriod(ep, prev) {
+		if s.cdiscN != prev.cdiscN || s.ts.Hash(r.v.pick) != prev.ts.Hash(r.v.pick) || keyPeriod(ep, s) != keyPeriod(ep, prev) {
 			periods = append(periods, mk(i))
 			firsts = append(firsts, i)
 		}
@@ -300,11 +308,11 @@ func (r *dashRep) bucket(ep *endpoint, periods []dashPeriod, timing *dashRep, fi
 // timeline writes the SegmentTimeline of segs: durations are the distance
 // to the next segment where that follows on (so S@t + d*(r+1) is the next
 // S@t), else the segment's own duration; a gap starts an S with t.
-func (r *dashRep) timeline(segs []dashSeg) []mpdS {
-	var out []mpdS
+func (r *dashRep) timeline(segs []dashSeg) []dash.S {
+	var out []dash.S
 	var end uint64
 	for i, s := range segs {
-		own := r.scale(s.rec.ts.dur)
+		own := r.scale(s.rec.ts.Dur)
 		if own == 0 {
 			own = r.scale(s.rec.dur * 9 / 100000)
 		}
@@ -318,11 +326,11 @@ func (r *dashRep) timeline(segs []dashSeg) []mpdS {
 			if last := &out[len(out)-1]; last.D == d {
 				last.R++
 			} else {
-				out = append(out, mpdS{D: d})
+				out = append(out, dash.S{D: d})
 			}
 		} else {
 			t := s.t
-			out = append(out, mpdS{T: &t, D: d})
+			out = append(out, dash.S{T: &t, D: d})
 		}
 		end = s.t + d
 	}
@@ -332,12 +340,12 @@ func (r *dashRep) timeline(segs []dashSeg) []mpdS {
 // mpdBuild is a manifest under construction, with the key periods whose
 // ContentProtection is filled in after the channel lock is released.
 type mpdBuild struct {
-	m    *mpd
+	m    *dash.MPD
 	prot []protRef
 }
 
 type protRef struct {
-	as  *mpdAdaptationSet
+	as  *dash.AdaptationSet
 	key int64
 }
 
@@ -385,33 +393,33 @@ func (c *channel) dashManifest(ep *endpoint, sh shift, timeURL string, f *manife
 	}
 	target = max(target, time.Duration(maxDur), time.Second)
 
-	m := &mpd{
-		Xmlns: mpdNamespace, Profiles: dashLiveProfile,
-		MinBufferTime:      xsDuration(2 * target),
-		MaxSegmentDuration: xsDuration(time.Duration(maxDur)),
+	m := &dash.MPD{
+		Xmlns: dash.Namespace, Profiles: dash.LiveProfile,
+		MinBufferTime:      dash.XSDuration(2 * target),
+		MaxSegmentDuration: dash.XSDuration(time.Duration(maxDur)),
 	}
 	if ep.enc != nil {
-		m.XmlnsCenc = cencNamespace
+		m.XmlnsCenc = dash.CENCNamespace
 	}
 	origin := int64(0)
 	if static {
 		m.Type = "static"
 		origin = winStart
-		m.MediaPresentationDuration = xsDuration(time.Duration(winEnd - winStart))
+		m.MediaPresentationDuration = dash.XSDuration(time.Duration(winEnd - winStart))
 	} else {
 		m.Type = "dynamic"
-		m.AvailabilityStartTime = xsDateTime(0)
-		m.PublishTime = xsDateTime(now)
-		m.MinimumUpdatePeriod = xsDuration(time.Duration(min(maxDur, int64(target))))
+		m.AvailabilityStartTime = dash.XSDateTime(0)
+		m.PublishTime = dash.XSDateTime(now)
+		m.MinimumUpdatePeriod = dash.XSDuration(time.Duration(min(maxDur, int64(target))))
 		depth := ep.manifest
 		if sh.hasStart {
 			depth = max(depth, time.Duration(now-winStart))
 		}
-		m.TimeShiftBufferDepth = xsDuration(depth)
-		m.SuggestedPresentationDelay = xsDuration(3 * target)
-		m.UTCTiming = []mpdScheme{
-			{SchemeIDURI: schemeUTCHTTPISO, Value: timeURL},
-			{SchemeIDURI: schemeUTCDirect, Value: xsDateTime(now)},
+		m.TimeShiftBufferDepth = dash.XSDuration(depth)
+		m.SuggestedPresentationDelay = dash.XSDuration(3 * target)
+		m.UTCTiming = []dash.Scheme{
+			{SchemeIDURI: dash.SchemeUTCHTTPISO, Value: timeURL},
+			{SchemeIDURI: dash.SchemeUTCDirect, Value: dash.XSDateTime(now)},
 		}
 	}
 	buckets := make([][][]dashSeg, len(reps))
@@ -428,12 +436,12 @@ func (c *channel) dashManifest(ep *endpoint, sh shift, timeURL string, f *manife
 		if static && pi == 0 {
 			start = winStart
 		}
-		mp := &mpdPeriod{ID: p.id, Start: xsDuration(time.Duration(start - origin))}
+		mp := &dash.Period{ID: p.id, Start: dash.XSDuration(time.Duration(start - origin))}
 		if static && pi == len(periods)-1 {
-			mp.Duration = xsDuration(time.Duration(winEnd - start))
+			mp.Duration = dash.XSDuration(time.Duration(winEnd - start))
 		}
 		mp.EventStreams = eventStream(breaks, start, periodEnd(periods, pi), pi == 0)
-		sets := map[string]*mpdAdaptationSet{}
+		sets := map[string]*dash.AdaptationSet{}
 		for i, r := range reps {
 			segs := buckets[i][pi]
 			if len(segs) == 0 {
@@ -441,14 +449,14 @@ func (c *channel) dashManifest(ep *endpoint, sh shift, timeURL string, f *manife
 			}
 			as := sets[r.set]
 			if as == nil {
-				as = &mpdAdaptationSet{ID: len(sets), SegmentAlignment: true, StartWithSAP: 1}
+				as = &dash.AdaptationSet{ID: len(sets), SegmentAlignment: true, StartWithSAP: 1}
 				if r.video {
 					as.ContentType, as.MimeType = "video", "video/mp4"
 				} else {
 					as.ContentType, as.MimeType, as.Lang = "audio", "audio/mp4", r.lang
 					as.Label = r.label
 					if r.def {
-						as.Role = &mpdScheme{SchemeIDURI: schemeRole, Value: "main"}
+						as.Role = &dash.Scheme{SchemeIDURI: dash.SchemeRole, Value: "main"}
 					}
 				}
 				sets[r.set] = as
@@ -458,13 +466,13 @@ func (c *channel) dashManifest(ep *endpoint, sh shift, timeURL string, f *manife
 				}
 			}
 			first := segs[0].rec
-			init := r.v.name + "/cinit-" + first.ts.hash(r.v.pick)
+			init := r.v.name + "/cinit-" + first.ts.Hash(r.v.pick)
 			if ep.enc.keyedInit() {
 				init += "-k" + strconv.FormatInt(keyPeriod(ep, first), 10)
 			}
-			rep := &mpdRepresentation{
+			rep := &dash.Representation{
 				ID: r.v.name, Bandwidth: r.bandwidth, Codecs: r.codecs,
-				SegmentTemplate: &mpdSegmentTemplate{
+				SegmentTemplate: &dash.SegmentTemplate{
 					Timescale: r.timescale, PresentationTimeOffset: r.scale(p.media + (start-p.start)*9/100000),
 					StartNumber: first.seq, Initialization: init + ".mp4", Media: r.v.name + "/$Number$.m4s",
 					Timeline: r.timeline(segs),
@@ -479,7 +487,7 @@ func (c *channel) dashManifest(ep *endpoint, sh shift, timeURL string, f *manife
 			} else {
 				rep.AudioSamplingRate = r.timescale
 				if r.channels != "" {
-					rep.AudioChannelConfiguration = &mpdScheme{SchemeIDURI: schemeAudioChannels, Value: r.channels}
+					rep.AudioChannelConfiguration = &dash.Scheme{SchemeIDURI: dash.SchemeAudioChannels, Value: r.channels}
 				}
 			}
 			as.Representations = append(as.Representations, rep)
@@ -515,8 +523,8 @@ func (o *Origin) protect(ctx context.Context, ep *endpoint, b *mpdBuild) error {
 		if err := pssh.Encode(&buf); err != nil {
 			return fmt.Errorf("pssh: %w", err)
 		}
-		ref.as.ContentProtection = []*mpdContentProtection{
-			{SchemeIDURI: schemeMP4Protection, Value: ep.enc.method, DefaultKID: k.ID.UUID()},
+		ref.as.ContentProtection = []*dash.ContentProtection{
+			{SchemeIDURI: dash.SchemeMP4Protection, Value: ep.enc.method, DefaultKID: k.ID.UUID()},
 			{SchemeIDURI: "urn:uuid:" + commonPSSHSystemID, Value: "ClearKey1.0", PSSH: base64.StdEncoding.EncodeToString(buf.Bytes())},
 		}
 	}
@@ -552,7 +560,7 @@ func (o *Origin) serveMPD(w http.ResponseWriter, r *http.Request, ch *channel, e
 		writeError(w, http.StatusServiceUnavailable, "encryption key unavailable")
 		return
 	}
-	body, err := b.m.encode()
+	body, err := b.m.Encode()
 	if err != nil {
 		writeError(w, http.StatusInternalServerError, err.Error())
 		return
@@ -561,7 +569,7 @@ func (o *Origin) serveMPD(w http.ResponseWriter, r *http.Request, ch *channel, e
 	if b.m.Type == "static" {
 		cache = cacheImmutable
 	}
-	w.Header().Set("Content-Type", dashType)
+	w.Header().Set("Content-Type", dash.MIMEType)
 	w.Header().Set("Cache-Control", cache)
 	http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(body))
 }
@@ -575,5 +583,5 @@ func (o *Origin) serveDASHTime(w http.ResponseWriter, r *http.Request, ch *chann
 	ch.mu.Unlock()
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
-	http.ServeContent(w, r, "", time.Time{}, strings.NewReader(xsDateTime(now)))
+	http.ServeContent(w, r, "", time.Time{}, strings.NewReader(dash.XSDateTime(now)))
 }

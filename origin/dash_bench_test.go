@@ -109,7 +109,7 @@ func BenchmarkMPDEncode(b *testing.B) {
 	for _, enc := range []struct {
 		name string
 		f    func() ([]byte, error)
-	}{{"writer", m.encode}, {"encoding-xml", m.encodeXML}} {
+	}{{"writer", m.Encode}, {"encoding-xml", m.EncodeXML}} {
 		b.Run(enc.name, func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {

@@ -1,12 +1,12 @@
 package origin
 
 import (
-	"encoding/xml"
 	"math"
 	"sort"
 	"time"
 
 	"github.com/pullpush/pullpush/internal/adcue"
+	"github.com/pullpush/pullpush/origin/internal/dash"
 )
 
 // SCTE-35 in DASH: the ad breaks the ingest signals (see admarkers.go)
@@ -19,33 +19,8 @@ import (
 // what remains of it. Event@id is the origin's sequence number of the
 // break's first segment, so it stays the same on every MPD update.
 
-// EventStream constants.
-const (
-	schemeSCTE35XMLBin = "urn:scte:scte35:2014:xml+bin"
-	scte35Namespace    = "http://www.scte.org/schemas/35/2016"
-	eventTimescale     = 90000
-)
-
-// mpdEventStream is a Period's EventStream.
-type mpdEventStream struct {
-	SchemeIDURI string      `xml:"schemeIdUri,attr"`
-	Timescale   int         `xml:"timescale,attr"`
-	Events      []*mpdEvent `xml:"Event"`
-}
-
-// mpdEvent is an Event carrying a SCTE-35 section.
-type mpdEvent struct {
-	PresentationTime uint64       `xml:"presentationTime,attr"`
-	Duration         uint64       `xml:"duration,attr,omitempty"`
-	ID               uint32       `xml:"id,attr"`
-	Signal           scte35Signal `xml:"Signal"`
-}
-
-// scte35Signal is SCTE 35's Signal element with the binary section.
-type scte35Signal struct {
-	XMLName xml.Name `xml:"http://www.scte.org/schemas/35/2016 Signal"`
-	Binary  string   `xml:"Binary"`
-}
+// eventTimescale is the timescale of the SCTE-35 EventStream.
+const eventTimescale = 90000
 
 // dashBreak is an ad break on the timing rendition.
 type dashBreak struct {
@@ -98,9 +73,9 @@ func (r *dashRep) adBreaks(from int64) []dashBreak {
 // eventStream is the EventStream of the Period that starts at start (ns)
 // and ends at end (math.MaxInt64: open): the breaks that start in it, and
 // for the first Period the one running at its start. nil when none.
-func eventStream(breaks []dashBreak, start, end int64, first bool) []*mpdEventStream {
+func eventStream(breaks []dashBreak, start, end int64, first bool) []*dash.EventStream {
 	ticks := func(ns int64) uint64 { return uint64((ns*eventTimescale + 5e8) / 1e9) }
-	var evs []*mpdEvent
+	var evs []*dash.Event
 	for _, b := range breaks {
 		at, dur := b.start, b.dur
 		if at < start {
@@ -115,7 +90,7 @@ func eventStream(breaks []dashBreak, start, end int64, first bool) []*mpdEventSt
 		if at >= end {
 			continue
 		}
-		ev := &mpdEvent{PresentationTime: ticks(at - start), ID: b.id, Signal: scte35Signal{Binary: b.b64}}
+		ev := &dash.Event{PresentationTime: ticks(at - start), ID: b.id, Signal: dash.SCTE35Signal{Binary: b.b64}}
 		if dur > 0 {
 			ev.Duration = ticks(dur)
 		}
@@ -124,7 +99,7 @@ func eventStream(breaks []dashBreak, start, end int64, first bool) []*mpdEventSt
 	if len(evs) == 0 {
 		return nil
 	}
-	return []*mpdEventStream{{SchemeIDURI: schemeSCTE35XMLBin, Timescale: eventTimescale, Events: evs}}
+	return []*dash.EventStream{{SchemeIDURI: dash.SchemeSCTE35XMLBin, Timescale: eventTimescale, Events: evs}}
 }
 
 // periodEnd is the start of the Period after pi, or math.MaxInt64.

@@ -8,6 +8,7 @@ import (
 	"github.com/Comcast/scte35-go/pkg/scte35"
 
 	"github.com/pullpush/pullpush/internal/testmedia"
+	"github.com/pullpush/pullpush/origin/internal/dash"
 )
 
 // Parsed-back EventStreams, by namespace.
@@ -51,7 +52,7 @@ func dashEvents(t *testing.T, e *env, p string, origin time.Time) [][]tEvent {
 		start := origin.Add(time.Duration(xsSeconds(t, per.Start) * float64(time.Second)))
 		var evs []tEvent
 		for _, es := range per.Streams {
-			if es.Scheme != schemeSCTE35XMLBin || es.Timescale == 0 {
+			if es.Scheme != dash.SchemeSCTE35XMLBin || es.Timescale == 0 {
 				t.Fatalf("EventStream %s/%d:\n%s", es.Scheme, es.Timescale, body)
 			}
 			tick := func(v uint64) time.Duration { return time.Duration(v * uint64(time.Second) / es.Timescale) }

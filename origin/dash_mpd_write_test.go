@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"reflect"
 	"testing"
+
+	"github.com/pullpush/pullpush/origin/internal/dash"
 )
 
 // fillAll sets every field reachable from v (a pointer) to a non-zero
@@ -60,7 +62,7 @@ func fillAll(v reflect.Value, zero bool, n *int) {
 // writer fails here.
 func TestMPDWriterMatchesXML(t *testing.T) {
 	for _, zero := range []bool{false, true} {
-		m := &mpd{}
+		m := &dash.MPD{}
 		n := 0
 		fillAll(reflect.ValueOf(m), zero, &n)
 		if zero {
@@ -68,7 +70,7 @@ func TestMPDWriterMatchesXML(t *testing.T) {
 			for _, p := range m.Periods {
 				for _, es := range p.EventStreams {
 					for _, ev := range es.Events {
-						ev.Signal.XMLName.Space = scte35Namespace
+						ev.Signal.XMLName.Space = dash.SCTE35Namespace
 					}
 				}
 			}
@@ -90,13 +92,13 @@ func TestMPDWriterMatchesXML(t *testing.T) {
 	}
 }
 
-func compareMPDWriters(t *testing.T, m *mpd) {
+func compareMPDWriters(t *testing.T, m *dash.MPD) {
 	t.Helper()
-	got, err := m.encode()
+	got, err := m.Encode()
 	if err != nil {
 		t.Fatal(err)
 	}
-	want, err := m.encodeXML()
+	want, err := m.EncodeXML()
 	if err != nil {
 		t.Fatal(err)
 	}

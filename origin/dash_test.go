@@ -22,6 +22,7 @@ import (
 	"github.com/pullpush/pullpush/internal/testmedia"
 	"github.com/pullpush/pullpush/internal/testutil"
 	"github.com/pullpush/pullpush/keys"
+	"github.com/pullpush/pullpush/origin/internal/dash"
 )
 
 // Parsed-back MPD: an independent, namespace-aware model of what players
@@ -144,7 +145,7 @@ func (e *env) mpd(p string) (*tMPD, []byte) {
 	if resp.StatusCode != http.StatusOK {
 		e.t.Fatalf("GET %s: %d %s", p, resp.StatusCode, buf.String())
 	}
-	if ct := resp.Header.Get("Content-Type"); ct != dashType {
+	if ct := resp.Header.Get("Content-Type"); ct != dash.MIMEType {
 		e.t.Fatalf("GET %s: Content-Type %q", p, ct)
 	}
 	var m tMPD
@@ -173,7 +174,7 @@ func copyBody(w *strings.Builder, resp *http.Response) (int64, error) {
 // xsSeconds parses an xs:duration the MPD wrote, in seconds.
 func xsSeconds(t *testing.T, s string) float64 {
 	t.Helper()
-	d, err := parseXSDuration(s)
+	d, err := dash.ParseXSDuration(s)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -262,7 +263,7 @@ func TestDASHLiveMPD(t *testing.T) {
 	l := newLive(t, testmedia.TS, e.clock.Now())
 	e.pushSteps(l, e.pusher("a"), 0, 12)
 	m, body := e.mpd("/out/v1/live/dash/index.mpd")
-	if m.Type != "dynamic" || m.Profiles != dashLiveProfile || m.AvailabilityStartTime != "1970-01-01T00:00:00.000Z" ||
+	if m.Type != "dynamic" || m.Profiles != dash.LiveProfile || m.AvailabilityStartTime != "1970-01-01T00:00:00.000Z" ||
 		m.TimeShiftBufferDepth != "PT20S" || m.MinimumUpdatePeriod != "PT1S" || m.SuggestedPresentationDelay != "PT3S" {
 		t.Fatalf("MPD attributes:\n%s", body)
 	}
@@ -304,7 +305,7 @@ func TestDASHLiveMPD(t *testing.T) {
 		}
 	}
 	// The UTCTiming source answers the clock on the media timeline.
-	if len(m.UTCTiming) == 0 || m.UTCTiming[0].Scheme != schemeUTCHTTPISO || m.UTCTiming[0].Value != e.url("/out/v1/live/dash/time") {
+	if len(m.UTCTiming) == 0 || m.UTCTiming[0].Scheme != dash.SchemeUTCHTTPISO || m.UTCTiming[0].Value != e.url("/out/v1/live/dash/time") {
 		t.Fatalf("UTCTiming %+v", m.UTCTiming)
 	}
 	_, tb := e.get("/out/v1/live/dash/time")
@@ -508,7 +509,7 @@ func TestDASHEncrypted(t *testing.T) {
 					}
 					continue
 				}
-				if len(as.Protection) != 2 || as.Protection[0].Scheme != schemeMP4Protection || as.Protection[0].Value != tc.ep ||
+				if len(as.Protection) != 2 || as.Protection[0].Scheme != dash.SchemeMP4Protection || as.Protection[0].Value != tc.ep ||
 					as.Protection[1].Scheme != "urn:uuid:"+commonPSSHSystemID {
 					t.Fatalf("%s: ContentProtection %+v", tc.ep, as.Protection)
 				}
@@ -624,34 +625,4 @@ func tfdtOf(t *testing.T, e *env, init, seg string) uint64 {
 		t.Fatal(err)
 	}
 	return f.Segments[0].Fragments[0].Moof.Traf.Tfdt.BaseMediaDecodeTime()
-}
-
-func TestDASHAttributeForms(t *testing.T) {
-	for _, tc := range []struct {
-		d    time.Duration
-		want string
-	}{{0, "PT0S"}, {20 * time.Second, "PT20S"}, {1500 * time.Millisecond, "PT1.5S"}, {1772366400 * time.Second, "PT1772366400S"}} {
-		if got := xsDuration(tc.d); got != tc.want {
-			t.Errorf("xsDuration(%v) = %q, want %q", tc.d, got, tc.want)
-		}
-		if back, err := parseXSDuration(tc.want); err != nil || back != tc.d {
-			t.Errorf("parseXSDuration(%q) = %v, %v", tc.want, back, err)
-		}
-	}
-	if d, err := parseXSDuration("P1DT1H2M3.5S"); err != nil || d != 25*time.Hour+2*time.Minute+3500*time.Millisecond {
-		t.Errorf("P1DT1H2M3.5S = %v, %v", d, err)
-	}
-	for _, bad := range []string{"", "T1S", "PT", "P1S", "PTxS"} {
-		if _, err := parseXSDuration(bad); err == nil {
-			t.Errorf("parseXSDuration(%q) accepted", bad)
-		}
-	}
-	for f, want := range map[float64]string{25: "25", 29.97: "30000/1001", 59.94: "60000/1001", 23.976: "24000/1001", 12.5: "12.500", 0: ""} {
-		if got := dashFrameRate(f); got != want {
-			t.Errorf("dashFrameRate(%v) = %q, want %q", f, got, want)
-		}
-	}
-	if got := xsDateTime(0); got != "1970-01-01T00:00:00.000Z" {
-		t.Errorf("xsDateTime(0) = %q", got)
-	}
 }

@@ -9,6 +9,8 @@ import (
 	"github.com/Eyevinn/mp4ff/mp4"
 
 	"github.com/pullpush/pullpush/hls"
+	"github.com/pullpush/pullpush/origin/internal/dash"
+	"github.com/pullpush/pullpush/origin/internal/media"
 )
 
 // WebVTT subtitles in DASH: every EXT-X-MEDIA TYPE=SUBTITLES rendition of
@@ -92,9 +94,9 @@ func (c *channel) textTime(rd *rendition, s *rec) (ref, off int64, ok bool) {
 // start (ns, the Period@start on the PROGRAM-DATE-TIME timeline) with its
 // first segment at CMAF time p.media (90 kHz); IDs follow firstID. Caller
 // holds c.mu.
-func (c *channel) textSets(texts []*textRep, periods []dashPeriod, pi int, start int64, firstID int) []*mpdAdaptationSet {
+func (c *channel) textSets(texts []*textRep, periods []dashPeriod, pi int, start int64, firstID int) []*dash.AdaptationSet {
 	p := periods[pi]
-	var out []*mpdAdaptationSet
+	var out []*dash.AdaptationSet
 	for _, tr := range texts {
 		rd := tr.v.rd
 		type seg struct {
@@ -119,7 +121,7 @@ func (c *channel) textSets(texts []*textRep, periods []dashPeriod, pi int, start
 		if len(segs) == 0 {
 			continue
 		}
-		var tl []mpdS
+		var tl []dash.S
 		var at uint64
 		for i, s := range segs {
 			d := max(s.dur, 1)
@@ -132,15 +134,15 @@ func (c *channel) textSets(texts []*textRep, periods []dashPeriod, pi int, start
 				if last := &tl[len(tl)-1]; last.D == d {
 					last.R++
 				} else {
-					tl = append(tl, mpdS{D: d})
+					tl = append(tl, dash.S{D: d})
 				}
 			} else {
 				t := s.t
-				tl = append(tl, mpdS{T: &t, D: d})
+				tl = append(tl, dash.S{T: &t, D: d})
 			}
 			at = s.t + d
 		}
-		as := &mpdAdaptationSet{ID: firstID + len(out), ContentType: "text", MimeType: "application/mp4", Lang: tr.lang,
+		as := &dash.AdaptationSet{ID: firstID + len(out), ContentType: "text", MimeType: "application/mp4", Lang: tr.lang,
 			SegmentAlignment: true, StartWithSAP: 1, Label: tr.label}
 		role := "subtitle"
 		switch {
@@ -149,16 +151,16 @@ func (c *channel) textSets(texts []*textRep, periods []dashPeriod, pi int, start
 		case tr.def:
 			role = "main"
 		}
-		as.Role = &mpdScheme{SchemeIDURI: schemeRole, Value: role}
+		as.Role = &dash.Scheme{SchemeIDURI: dash.SchemeRole, Value: role}
 		bw := 1000
 		if rd.durNS > 0 {
 			bw = max(bw, int(float64(rd.bytes*8)/(float64(rd.durNS)/1e9)))
 		}
 		pto := p.media + (start-p.start)*9/100000
-		as.Representations = []*mpdRepresentation{{
+		as.Representations = []*dash.Representation{{
 			ID: tr.v.name, Bandwidth: bw, Codecs: wvttCodecs,
-			SegmentTemplate: &mpdSegmentTemplate{
-				Timescale: videoTimescale, PresentationTimeOffset: uint64(max(pto, 0)), StartNumber: segs[0].r.seq,
+			SegmentTemplate: &dash.SegmentTemplate{
+				Timescale: media.VideoTimescale, PresentationTimeOffset: uint64(max(pto, 0)), StartNumber: segs[0].r.seq,
 				Initialization: tr.v.name + "/" + wvttInitBase + ".mp4", Media: tr.v.name + "/$Number$.m4s", Timeline: tl,
 			},
 		}}
@@ -208,7 +210,7 @@ func (c *channel) wvttJob(v *rview, base, ext string) (j *job, msg string, ok bo
 // lang.
 func wvttInit(lang string) (*product, error) {
 	init := mp4.CreateEmptyInit()
-	trak := init.AddEmptyTrack(videoTimescale, "wvtt", lang)
+	trak := init.AddEmptyTrack(media.VideoTimescale, "wvtt", lang)
 	if err := trak.SetWvttDescriptor("WEBVTT"); err != nil {
 		return nil, fmt.Errorf("wvtt init: %w", err)
 	}
@@ -223,23 +225,23 @@ func wvttInit(lang string) (*product, error) {
 // time at the segment's start, tsOff: the CMAF offset, dur: its
 // duration) as a CMAF WebVTT segment.
 func wvttSegment(data []byte, j *job) (*product, error) {
-	doc, err := parseWebVTT(data)
+	doc, err := media.ParseWebVTT(data)
 	if err != nil {
 		return nil, err
 	}
 	from := j.tsBase + j.tsOff
 	to := from + max(j.dur*9/100000, 1)
-	base := unwrapNear(doc.mpegts, j.tsBase) - doc.mpegts
+	base := media.UnwrapNear(doc.MPEGTS, j.tsBase) - doc.MPEGTS
 	type span struct {
 		s, e int64
-		c    *vttCue
+		c    *media.VTTCue
 	}
 	var spans []span
 	cuts := []int64{from, to}
-	for i := range doc.cues {
-		c := &doc.cues[i]
-		s := max(base+doc.mpegTime(c.start)+j.tsOff, from)
-		e := min(base+doc.mpegTime(c.end)+j.tsOff, to)
+	for i := range doc.Cues {
+		c := &doc.Cues[i]
+		s := max(base+doc.MPEGTime(c.Start)+j.tsOff, from)
+		e := min(base+doc.MPEGTime(c.End)+j.tsOff, to)
 		if e <= s {
 			continue
 		}
@@ -281,14 +283,14 @@ func wvttSegment(data []byte, j *job) (*product, error) {
 }
 
 // vttcBox is the VTTCueBox of cue c: its ID, settings and payload.
-func vttcBox(c *vttCue) *mp4.VttcBox {
+func vttcBox(c *media.VTTCue) *mp4.VttcBox {
 	b := &mp4.VttcBox{}
-	if c.id != "" {
-		b.AddChild(&mp4.IdenBox{CueID: c.id})
+	if c.ID != "" {
+		b.AddChild(&mp4.IdenBox{CueID: c.ID})
 	}
-	if c.settings != "" {
-		b.AddChild(&mp4.SttgBox{Settings: c.settings})
+	if c.Settings != "" {
+		b.AddChild(&mp4.SttgBox{Settings: c.Settings})
 	}
-	b.AddChild(&mp4.PaylBox{CueText: c.payload})
+	b.AddChild(&mp4.PaylBox{CueText: c.Payload})
 	return b
 }

@@ -9,6 +9,8 @@ import (
 	"strings"
 
 	"github.com/Eyevinn/mp4ff/mp4"
+	"github.com/pullpush/pullpush/origin/internal/dash"
+	"github.com/pullpush/pullpush/origin/internal/media"
 )
 
 // Trick play in DASH (DASH-IF IOP, "Trick Mode Support"): next to the
@@ -49,11 +51,11 @@ func (f *manifestFilter) keepsTrickHeight(h int) bool {
 // the endpoint has no I-frames, the filter removes trick play, or the
 // Period has no video with key frames). reps are the Period's
 // Representations' renditions. Caller holds c.mu.
-func (c *channel) trickSet(ep *endpoint, f *manifestFilter, mp *mpdPeriod, reps []*dashRep) *mpdAdaptationSet {
+func (c *channel) trickSet(ep *endpoint, f *manifestFilter, mp *dash.Period, reps []*dashRep) *dash.AdaptationSet {
 	if !ep.iframes || !f.keepsTrickplay() {
 		return nil
 	}
-	var main *mpdAdaptationSet
+	var main *dash.AdaptationSet
 	for _, as := range mp.AdaptationSets {
 		if as.ContentType == "video" {
 			main = as
@@ -64,14 +66,14 @@ func (c *channel) trickSet(ep *endpoint, f *manifestFilter, mp *mpdPeriod, reps 
 		return nil
 	}
 	keys := c.iframeKeys()
-	tas := &mpdAdaptationSet{
+	tas := &dash.AdaptationSet{
 		ID: len(mp.AdaptationSets), ContentType: "video", MimeType: main.MimeType,
 		SegmentAlignment: true, StartWithSAP: 1,
-		EssentialProperty: []mpdScheme{{SchemeIDURI: schemeTrickMode, Value: strconv.Itoa(main.ID)}},
+		EssentialProperty: []dash.Scheme{{SchemeIDURI: schemeTrickMode, Value: strconv.Itoa(main.ID)}},
 	}
 	for _, rep := range main.Representations {
 		i := slices.IndexFunc(reps, func(r *dashRep) bool { return r.video && r.v.name == rep.ID })
-		if i < 0 || reps[i].v.pick != pickMain || !slices.Contains(keys, reps[i].v.rd.key) || !f.keepsTrickHeight(rep.Height) {
+		if i < 0 || reps[i].v.pick != media.PickMain || !slices.Contains(keys, reps[i].v.rd.key) || !f.keepsTrickHeight(rep.Height) {
 			continue
 		}
 		r := reps[i]
@@ -95,7 +97,7 @@ func (c *channel) trickSet(ep *endpoint, f *manifestFilter, mp *mpdPeriod, reps 
 
 // maxPlayoutRate is the frame rate (a DASH frameRate, "" unknown) times
 // the longest segment of st, at least 1.
-func maxPlayoutRate(frameRate string, st *mpdSegmentTemplate) int {
+func maxPlayoutRate(frameRate string, st *dash.SegmentTemplate) int {
 	fps := float64(fallbackFPS)
 	if n, d, ok := strings.Cut(frameRate, "/"); ok {
 		nv, err1 := strconv.ParseFloat(n, 64)
@@ -121,12 +123,12 @@ func maxPlayoutRate(frameRate string, st *mpdSegmentTemplate) int {
 // the segment's first decode time and lasting until the segment's end, so
 // that the trick-play timeline is the main one (arguments as for
 // cmafSegment).
-func trickSegment(d *tsDemux, t *tsTrack, seq, base, off, fallbackDur int64) (*mp4.MediaSegment, error) {
-	s := d.stream(t.pid)
-	if s == nil || !t.video {
-		return nil, fmt.Errorf("segment has no video stream on PID %d", t.pid)
+func trickSegment(d *media.TSDemux, t *media.Track, seq, base, off, fallbackDur int64) (*mp4.MediaSegment, error) {
+	s := d.Stream(t.PID)
+	if s == nil || !t.Video {
+		return nil, fmt.Errorf("segment has no video stream on PID %d", t.PID)
 	}
-	samples, err := videoSamples(s, t, base, off, fallbackDur)
+	samples, err := media.VideoSamples(s, t, base, off, fallbackDur)
 	if err != nil {
 		return nil, err
 	}

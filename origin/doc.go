@@ -78,4 +78,64 @@
 //
 // Create an Origin with New, mount Origin.Handler on any mux (paths are
 // absolute), and call Close when done.
+//
+// # Files
+//
+// The package is the public API, the HTTP handlers and the channel index;
+// pure media code, the MPD writer and the bucket format are internal
+// packages:
+//
+//	origin/internal/media   TS demux, keyframe scan, CMAF build, SAMPLE-AES, WebVTT (no HTTP)
+//	origin/internal/dash    MPD model and reflection-free writer
+//	origin/internal/shared  bucket object store (S3), ingest-log keys and entries, name rule
+//
+// Public API and HTTP:
+//
+//	origin.go       Origin, New, Close, the ingest handler (PUT/DELETE), Endpoints/ManifestFile
+//	config.go       Config, ChannelConfig, InputConfig, ParseConfig, validation
+//	endpoint.go     EndpointConfig, EncryptionConfig, KeysConfig; resolved endpoints (endpoint, encSpec)
+//	epflag.go       ParseEndpointFlag (--endpoint syntax)
+//	storage.go      StorageConfig, ParseStorageURL, openBucket
+//	sigv4auth.go    SigV4Config, SigV4 ingest authentication
+//	access.go       CDNAuthConfig, playback access rules
+//	credentials.go  ingest credentials and their rotation
+//	channels.go     channel set: AddChannel, UpdateChannel, ModifyChannel, RemoveChannel
+//	channelstore.go persisted channel settings (bbolt locally, the bucket on shared storage)
+//	status.go       ChannelStatus and friends (admin API)
+//	health.go       Ready, HealthHandler
+//	metrics.go      Prometheus metrics and the instrumenting handler
+//	parse.go        ParseIngestPath, ParseTimeParam
+//
+// The time index (one per channel, guarded by channel.mu):
+//
+//	index.go            storedFile, rec, rendition, input, channel: the index types, clocks
+//	index_ingest.go     ingested playlists and segments into the timeline (indexPlaylist, offer)
+//	index_inputs.go     redundant inputs: which one is active, switching
+//	index_retention.go  file references, startover trim, sweep
+//	segdur.go           output segment duration: grouping ingested segments, joined segments
+//	snapshot.go         the index as JSON (shared storage snapshots)
+//
+// Playback:
+//
+//	playback.go               /out/v1 routing, time-shift, stored files, windows
+//	playlist_media.go         media and I-frame-only playlists
+//	playlist_multivariant.go  multivariant playlists
+//	filter.go                 manifest filters (aws.manifestfilter)
+//	admarkers.go              ad markers (SCTE-35 cues) in playlists
+//	dash.go                   DASH Periods, AdaptationSets, SegmentTimeline; index.mpd and time
+//	dash_events.go            SCTE-35 EventStreams
+//	dash_text.go              WebVTT as CMAF text (wvtt) in DASH
+//	dash_trick.go             trick-play AdaptationSets
+//
+// Packaging:
+//
+//	package.go  renditions as endpoints see them (rview), packaging jobs, build and encryption
+//	crypt.go    key cache, IVs, key tags, AES-128
+//	cache.go    the product cache (LRU, one build per key)
+//
+// Shared storage (see "Shared storage" above):
+//
+//	shared.go         runtime: segment cache, deleter
+//	shared_ingest.go  PUT/DELETE write the object, then one log entry
+//	shared_replay.go  recovery, poll loop, ticks, snapshots, pruning
 package origin

@@ -7,6 +7,7 @@ import (
 	"github.com/Eyevinn/mp4ff/mp4"
 
 	"github.com/pullpush/pullpush/keys"
+	"github.com/pullpush/pullpush/origin/internal/media"
 )
 
 // FuzzTSDemux feeds arbitrary bytes through everything the origin does
@@ -28,35 +29,35 @@ func fuzzTS(t *testing.T, data []byte) {
 	k := keys.Key{ID: keys.DeriveKID("fuzz", 0), Value: key}
 	cbcs := &encSpec{method: MethodCBCS}
 	{
-		d, err := demuxTS(data)
+		d, err := media.DemuxTS(data)
 		if err != nil {
 			return
 		}
-		if kf, err := tsKeyframes(d, int64(len(data))); err == nil && kf != nil {
-			for _, fr := range kf.frames {
+		if kf, err := media.TSKeyframes(d, int64(len(data))); err == nil && kf != nil {
+			for _, fr := range kf.Frames {
 				if fr.Off < 0 || fr.Len <= 0 || fr.Off+fr.Len > int64(len(data)) {
 					t.Fatalf("keyframe range %d@%d outside %d bytes", fr.Len, fr.Off, len(data))
 				}
 			}
 		}
-		sampleAESTS(d, key, seqIV(1))
-		ti := probeTS(d)
+		media.SampleAESTS(d, key, seqIV(1))
+		ti := media.ProbeTS(d)
 		if ti == nil {
 			return
 		}
-		if ti.dur < 0 {
-			t.Fatalf("negative duration %d", ti.dur)
+		if ti.Dur < 0 {
+			t.Fatalf("negative duration %d", ti.Dur)
 		}
-		for _, pick := range []trackPick{pickMain, pickAudio} {
-			tr := ti.track(pick)
-			if tr == nil || tr.hash == "" {
+		for _, pick := range []media.TrackPick{media.PickMain, media.PickAudio} {
+			tr := ti.Track(pick)
+			if tr == nil || tr.Hash == "" {
 				continue
 			}
-			init, err := buildInit(tr)
+			init, err := media.BuildInit(tr)
 			if err != nil {
 				continue
 			}
-			seg, err := cmafSegment(d, tr, 1, ti.dts0, 0, ti.dur)
+			seg, err := media.CMAFSegment(d, tr, 1, ti.DTS0, 0, ti.Dur)
 			if err != nil {
 				continue
 			}
@@ -71,7 +72,7 @@ func fuzzTS(t *testing.T, data []byte) {
 				t.Fatalf("repackaged CMAF does not decode: %v", err)
 			}
 			// Encrypt a fresh copy, as the packager does before encoding.
-			if seg, err = cmafSegment(d, tr, 1, ti.dts0, 0, ti.dur); err == nil {
+			if seg, err = media.CMAFSegment(d, tr, 1, ti.DTS0, 0, ti.Dur); err == nil {
 				encryptCMAF(seg, &job{enc: cbcs, track: tr, seq: 1}, k)
 			}
 		}

@@ -16,8 +16,8 @@ import (
 // every channel or, on shared storage, the bucket.
 func (o *Origin) Ready(ctx context.Context) error {
 	if o.shared != nil {
-		if checker, ok := o.shared.blob.(interface{ checkBucket(context.Context) error }); ok {
-			if err := checker.checkBucket(ctx); err != nil {
+		if checker, ok := o.shared.blob.(interface{ CheckBucket(context.Context) error }); ok {
+			if err := checker.CheckBucket(ctx); err != nil {
 				return fmt.Errorf("storage: %w", err)
 			}
 		}

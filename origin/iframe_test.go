@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/pullpush/pullpush/internal/testutil"
+	"github.com/pullpush/pullpush/origin/internal/media"
 
 	"github.com/pullpush/pullpush/hls"
 	"github.com/pullpush/pullpush/internal/testmedia"
@@ -91,14 +92,14 @@ func TestIFramePlaylistRangesDecode(t *testing.T) {
 }
 
 func TestScanRejectsGarbage(t *testing.T) {
-	if _, err := scanTS([]byte("not a transport stream at all, clearly")); err == nil {
+	if _, err := media.ScanTS([]byte("not a transport stream at all, clearly")); err == nil {
 		t.Fatal("scanTS accepted garbage")
 	}
-	if _, err := scanFMP4([]byte{0, 0, 0, 8, 'f', 'r', 'e'}, nil); err == nil {
+	if _, err := media.ScanFMP4([]byte{0, 0, 0, 8, 'f', 'r', 'e'}, nil); err == nil {
 		t.Fatal("scanFMP4 accepted garbage")
 	}
 	set := testmedia.MustLoad(testmedia.TS)
-	kf, err := scanTS(set.Rendition("audio").Segments[0].Data)
+	kf, err := media.ScanTS(set.Rendition("audio").Segments[0].Data)
 	if err != nil || kf != nil {
 		t.Fatalf("audio-only TS: %v %v, want no keyframes", kf, err)
 	}

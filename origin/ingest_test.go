@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/pullpush/pullpush/digest"
+	"github.com/pullpush/pullpush/origin/internal/shared"
 )
 
 // challenge PUTs without credentials and returns the digest challenge.
@@ -292,7 +293,7 @@ func FuzzIngestPath(f *testing.F) {
 			t.Fatalf("%q escapes: %s", s, joined)
 		}
 		for _, n := range []string{p.Channel, p.Input, p.File} {
-			if n == "" || n[0] == '.' || strings.ContainsAny(n, "/\\%\x00") || len(n) > maxNameLen {
+			if n == "" || n[0] == '.' || strings.ContainsAny(n, "/\\%\x00") || len(n) > shared.MaxNameLen {
 				t.Fatalf("%q: unsafe element %q", s, n)
 			}
 		}

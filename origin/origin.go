@@ -109,11 +109,11 @@ func NewContext(ctx context.Context, cfg Config, opts ...Option) (*Origin, error
 	}
 	o.keys = newKeyCache(provider)
 	if o.cfg.Storage.Enabled() {
-		blob, err := newS3Blob(o.cfg.Storage)
+		blob, err := openBucket(o.cfg.Storage)
 		if err != nil {
 			return nil, fmt.Errorf("%w: storage: %v", ErrConfig, err)
 		}
-		if err := blob.checkBucket(ctx); err != nil {
+		if err := blob.CheckBucket(ctx); err != nil {
 			return nil, fmt.Errorf("origin: storage %s: %w", blob, err)
 		}
 		o.shared = newSharedStore(blob, o.cfg.Storage, o.log, o.cfg.Now)

@@ -13,6 +13,7 @@ import (
 
 	"github.com/pullpush/pullpush/hls"
 	"github.com/pullpush/pullpush/keys"
+	"github.com/pullpush/pullpush/origin/internal/media"
 )
 
 // logEndpoint is the slog key of an endpoint ID.
@@ -36,7 +37,7 @@ type rview struct {
 	ep   *endpoint
 	name string // rendition name in URLs: the rendition key, or key.audio
 	rd   *rendition
-	pick trackPick
+	pick media.TrackPick
 	cmaf bool     // TS segments repackaged as CMAF
 	enc  *encSpec // nil: clear (or subtitles)
 	cues bool     // WebVTT on a CMAF endpoint: timestamp map follows the CMAF timeline
@@ -52,11 +53,11 @@ type rview struct {
 // rendition or it has no segments. Caller holds c.mu.
 func (c *channel) view(ep *endpoint, name string) *rview {
 	rd := c.rends[name]
-	pick := pickMain
+	pick := media.PickMain
 	if rd == nil && ep.cmaf {
 		if k, ok := strings.CutSuffix(name, audioSuffix); ok {
 			if r := c.rends[k]; r != nil && r.ext == ".ts" && r.muxed() {
-				rd, pick = r, pickAudio
+				rd, pick = r, media.PickAudio
 			}
 		}
 	}
@@ -105,14 +106,14 @@ type job struct {
 	kind     jobKind
 	ep       *endpoint
 	name     string
-	pick     trackPick
+	pick     media.TrackPick
 	cmaf     bool
 	enc      *encSpec
 	path     string // stored segment or init section
 	initPath string // stored init section of an fMP4 segment
 	fileID   uint64
-	ts       *tsInfo
-	track    *tsTrack
+	ts       *media.TSInfo
+	track    *media.Track
 	tsBase   int64
 	tsOff    int64
 	seq      int64
@@ -131,7 +132,7 @@ func (j *job) contentType() string {
 	case j.kind != jobSegment:
 		return "video/mp4"
 	case j.cmaf:
-		if t := j.ts.track(j.pick); t != nil && !t.video {
+		if t := j.ts.Track(j.pick); t != nil && !t.Video {
 			return "audio/mp4"
 		}
 		return "video/mp4"
@@ -148,7 +149,7 @@ func (j *job) cacheKey(channel string) string {
 	fmt.Fprintf(&b, "%s/%s/%s/%d/", channel, j.ep.id, j.name, j.kind)
 	switch j.kind {
 	case jobCMAFInit:
-		fmt.Fprintf(&b, "%s/%d", j.track.hash, j.period)
+		fmt.Fprintf(&b, "%s/%d", j.track.Hash, j.period)
 	default:
 		fmt.Fprintf(&b, "%d/%d/%d/%d", j.fileID, j.seq, j.period, j.tsOff)
 	}
@@ -193,7 +194,7 @@ func (c *channel) job(v *rview, base, ext string) (*job, string) {
 			return nil, "init segment not found"
 		}
 		for i := len(rd.segs) - 1; i >= 0; i-- {
-			if t := rd.segs[i].ts.track(v.pick); t != nil && t.hash == h {
+			if t := rd.segs[i].ts.Track(v.pick); t != nil && t.Hash == h {
 				j.kind, j.track, j.period = jobCMAFInit, t, p
 				return j, ""
 			}
@@ -215,7 +216,7 @@ func (c *channel) job(v *rview, base, ext string) (*job, string) {
 		return j, ""
 	}
 	trick := false
-	if b, ok := strings.CutPrefix(base, trickPrefix); ok && v.cmaf && v.ep.dash && v.ep.iframes && v.pick == pickMain {
+	if b, ok := strings.CutPrefix(base, trickPrefix); ok && v.cmaf && v.ep.dash && v.ep.iframes && v.pick == media.PickMain {
 		base, trick = b, true
 	}
 	seq, err := strconv.ParseInt(base, 10, 64)
@@ -236,11 +237,11 @@ func (c *channel) job(v *rview, base, ext string) (*job, string) {
 	}
 	j.ts, j.tsBase, j.tsOff, j.hasInit = s.ts, s.tsBase, s.tsOff, v.hasInit
 	if v.cmaf {
-		if j.track = s.ts.track(v.pick); j.track == nil {
+		if j.track = s.ts.Track(v.pick); j.track == nil {
 			return nil, "segment cannot be repackaged"
 		}
 		if trick {
-			if !j.track.video {
+			if !j.track.Video {
 				return nil, "not found"
 			}
 			j.kind = jobTrick
@@ -290,7 +291,7 @@ func (o *Origin) build(ctx context.Context, ch *channel, j *job) (*product, erro
 	case jobWVTTInit:
 		return wvttInit(j.lang)
 	case jobCMAFInit:
-		init, err := buildInit(j.track)
+		init, err := media.BuildInit(j.track)
 		if err != nil {
 			return nil, err
 		}
@@ -335,11 +336,11 @@ func (o *Origin) build(ctx context.Context, ch *channel, j *job) (*product, erro
 	}
 	switch {
 	case j.cmaf:
-		d, err := demuxTS(data)
+		d, err := media.DemuxTS(data)
 		if err != nil {
 			return nil, err
 		}
-		pack := cmafSegment
+		pack := media.CMAFSegment
 		if j.kind == jobTrick {
 			pack = trickSegment
 		}
@@ -357,9 +358,9 @@ func (o *Origin) build(ctx context.Context, ch *channel, j *job) (*product, erro
 			return nil, fmt.Errorf("encode segment: %w", err)
 		}
 		data = buf.Bytes()
-		var kf *keyframes
-		if j.track.video {
-			if kf, err = scanFMP4(data, nil); err != nil {
+		var kf *media.Keyframes
+		if j.track.Video {
+			if kf, err = media.ScanFMP4(data, nil); err != nil {
 				return nil, err
 			}
 		}
@@ -368,16 +369,16 @@ func (o *Origin) build(ctx context.Context, ch *channel, j *job) (*product, erro
 		if j.ext != ".ts" {
 			return nil, errors.New("SAMPLE-AES needs TS segments")
 		}
-		d, err := demuxTS(data)
+		d, err := media.DemuxTS(data)
 		if err != nil {
 			return nil, err
 		}
 		iv, _ := j.enc.segmentIV(k, j.seq, j.period, false)
-		out, err := sampleAESTS(d, k.Value, iv)
+		out, err := media.SampleAESTS(d, k.Value, iv)
 		if err != nil {
 			return nil, err
 		}
-		kf, err := scanTS(out)
+		kf, err := media.ScanTS(out)
 		if err != nil {
 			return nil, err
 		}
@@ -392,13 +393,13 @@ func (o *Origin) build(ctx context.Context, ch *channel, j *job) (*product, erro
 		}
 		return encryptStoredFMP4(data, initData, j, k)
 	case isSubtitles(j.ext) && j.tsOff != 0:
-		data = shiftTimestampMap(data, j.tsOff)
+		data = media.ShiftTimestampMap(data, j.tsOff)
 	}
 	return o.finishAES(j, k, data, nil)
 }
 
 // finishAES applies whole-file AES-128 when the endpoint uses it.
-func (o *Origin) finishAES(j *job, k keys.Key, data []byte, kf *keyframes) (*product, error) {
+func (o *Origin) finishAES(j *job, k keys.Key, data []byte, kf *media.Keyframes) (*product, error) {
 	if j.enc == nil || j.enc.method != MethodAES128 {
 		return &product{data: data, kf: kf}, nil
 	}
@@ -428,7 +429,7 @@ func protectInit(init *mp4.InitSegment, e *encSpec, k keys.Key, iv []byte) (*mp4
 // encryptCMAF encrypts the fragments of a repackaged segment with cbcs or
 // cenc (mp4ff's Common Encryption).
 func encryptCMAF(seg *mp4.MediaSegment, j *job, k keys.Key) error {
-	init, err := buildInit(j.track)
+	init, err := media.BuildInit(j.track)
 	if err != nil {
 		return err
 	}
@@ -452,8 +453,8 @@ func encryptCMAF(seg *mp4.MediaSegment, j *job, k keys.Key) error {
 // derivedKeyframes returns the keyframes of the packaged form of each of
 // segs (nil for segments that cannot be packaged), packaging at most
 // maxIFramePackaging segments that were never packaged before.
-func (o *Origin) derivedKeyframes(ctx context.Context, ch *channel, v *rview, segs []rec) ([]*keyframes, error) {
-	kfs := make([]*keyframes, len(segs))
+func (o *Origin) derivedKeyframes(ctx context.Context, ch *channel, v *rview, segs []rec) ([]*media.Keyframes, error) {
+	kfs := make([]*media.Keyframes, len(segs))
 	id := v.ep.id + "/" + v.name
 	built := 0
 	for i := range segs {
@@ -484,7 +485,7 @@ func (o *Origin) derivedKeyframes(ctx context.Context, ch *channel, v *rview, se
 		kfs[i] = p.kf
 		ch.mu.Lock()
 		if s.file.derived == nil {
-			s.file.derived = make(map[string]*keyframes)
+			s.file.derived = make(map[string]*media.Keyframes)
 		}
 		s.file.derived[id] = p.kf
 		ch.mu.Unlock()
@@ -572,6 +573,6 @@ func encryptStoredFMP4(data, initData []byte, j *job, k keys.Key) (*product, err
 		return nil, fmt.Errorf("encode segment: %w", err)
 	}
 	out := buf.Bytes()
-	kf, _ := scanFMP4(out, nil)
+	kf, _ := media.ScanFMP4(out, nil)
 	return &product{data: out, kf: kf}, nil
 }

@@ -7,27 +7,14 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/pullpush/pullpush/origin/internal/shared"
 )
 
-// maxNameLen bounds a file, input or channel path element.
-const maxNameLen = 128
-
-// validName reports whether s is a safe path element: [A-Za-z0-9._-]{1,128}
-// without a leading dot (so "." and ".." are impossible).
-func validName(s string) bool {
-	if len(s) == 0 || len(s) > maxNameLen || s[0] == '.' {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9', c == '.', c == '_', c == '-':
-		default:
-			return false
-		}
-	}
-	return true
-}
+// validName reports whether s is a safe path element: the rule of
+// shared.ValidName, as the names of ingest paths become elements of bucket
+// keys.
+func validName(s string) bool { return shared.ValidName(s) }
 
 // ErrBadPath is returned for ingest paths that are not
 // /in/v2/{channel}/{input}/{file} with safe names.

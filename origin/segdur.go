@@ -13,6 +13,7 @@ import (
 
 	"github.com/pullpush/pullpush/internal/adcue"
 	"github.com/pullpush/pullpush/keys"
+	"github.com/pullpush/pullpush/origin/internal/media"
 )
 
 // MaxSegmentDuration is the longest endpoint segmentDuration (MediaPackage's
@@ -99,7 +100,7 @@ func (r *rendition) setEpoch() {
 		return
 	}
 	p := &r.segs[i-1]
-	if p.init != s.init || p.ts.hash(pickMain) != s.ts.hash(pickMain) || p.ts.hash(pickAudio) != s.ts.hash(pickAudio) {
+	if p.init != s.init || p.ts.Hash(media.PickMain) != s.ts.Hash(media.PickMain) || p.ts.Hash(media.PickAudio) != s.ts.Hash(media.PickAudio) {
 		return
 	}
 	s.epoch = p.epoch
@@ -155,7 +156,7 @@ func (g *grouping) emit(base *rendition, lo, cnt, n int, pub int64) {
 		// The TS duration of the group: to the end of its last member
 		// (the members continue one TS timeline, see groupStart).
 		ti := *f.ts
-		ti.dur = l.tsBase + l.ts.dur - f.tsBase
+		ti.Dur = l.tsBase + l.ts.Dur - f.tsBase
 		gr.ts = &ti
 	}
 	if ex != nil {
@@ -320,7 +321,7 @@ func joinedComplete(r *rendition, visible int, hi int, e int64) bool {
 // jobPart is one member of a joined segment.
 type jobPart struct {
 	path, initPath string
-	track          *tsTrack
+	track          *media.Track
 	tsBase, tsOff  int64
 	seq, dur       int64
 }
@@ -341,7 +342,7 @@ func joinParts(v *rview, s *rec, j *job) string {
 			p.initPath = m.init.path
 		}
 		if v.cmaf {
-			if p.track = m.ts.track(v.pick); p.track == nil {
+			if p.track = m.ts.Track(v.pick); p.track == nil {
 				return "segment cannot be repackaged"
 			}
 		}
@@ -368,11 +369,11 @@ func (o *Origin) buildJoined(ctx context.Context, j *job, k keys.Key) (*product,
 		jj.parts, jj.seq, jj.track, jj.dur = nil, p.seq, p.track, p.dur
 		switch {
 		case j.cmaf:
-			d, err := demuxTS(data)
+			d, err := media.DemuxTS(data)
 			if err != nil {
 				return nil, err
 			}
-			seg, err := cmafSegment(d, p.track, p.seq, p.tsBase, p.tsOff, p.dur*9/100000)
+			seg, err := media.CMAFSegment(d, p.track, p.seq, p.tsBase, p.tsOff, p.dur*9/100000)
 			if err != nil {
 				return nil, err
 			}
@@ -391,12 +392,12 @@ func (o *Origin) buildJoined(ctx context.Context, j *job, k keys.Key) (*product,
 			if j.ext != ".ts" {
 				return nil, errors.New("SAMPLE-AES needs TS segments")
 			}
-			d, err := demuxTS(data)
+			d, err := media.DemuxTS(data)
 			if err != nil {
 				return nil, err
 			}
 			iv, _ := j.enc.segmentIV(k, j.seq, j.period, false)
-			if data, err = sampleAESTS(d, k.Value, iv); err != nil {
+			if data, err = media.SampleAESTS(d, k.Value, iv); err != nil {
 				return nil, err
 			}
 		case j.enc != nil && (j.enc.method == MethodCBCS || j.enc.method == MethodCENC):
@@ -419,7 +420,7 @@ func (o *Origin) buildJoined(ctx context.Context, j *job, k keys.Key) (*product,
 			continueCC(out[at:], cc)
 		}
 	}
-	var kf *keyframes
+	var kf *media.Keyframes
 	var err error
 	switch {
 	case cmafSeg != nil:
@@ -428,17 +429,17 @@ func (o *Origin) buildJoined(ctx context.Context, j *job, k keys.Key) (*product,
 			return nil, fmt.Errorf("encode segment: %w", err)
 		}
 		out = buf.Bytes()
-		if j.track.video {
-			if kf, err = scanFMP4(out, nil); err != nil {
+		if j.track.Video {
+			if kf, err = media.ScanFMP4(out, nil); err != nil {
 				return nil, err
 			}
 		}
 	case j.ext == ".ts":
-		if kf, err = scanTS(out); err != nil {
+		if kf, err = media.ScanTS(out); err != nil {
 			return nil, err
 		}
 	default:
-		kf, _ = scanFMP4(out, nil)
+		kf, _ = media.ScanFMP4(out, nil)
 	}
 	if j.enc != nil && j.enc.method == MethodSampleAES {
 		return &product{data: out, kf: kf}, nil

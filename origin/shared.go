@@ -10,6 +10,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/pullpush/pullpush/origin/internal/shared"
 )
 
 // Log keys of shared storage.
@@ -23,7 +25,7 @@ const (
 // sharedStore is the runtime of shared storage: the bucket, this
 // instance's writer name, the segment cache and the deleter.
 type sharedStore struct {
-	blob    blobStore
+	blob    shared.Store
 	cfg     StorageConfig
 	writer  string        // unique per instance: last element of its log keys
 	n       atomic.Uint64 // makes this writer's keys unique
@@ -41,7 +43,7 @@ type sharedStore struct {
 // of them gets it done.
 const deleteQueue = 4096
 
-func newSharedStore(blob blobStore, cfg StorageConfig, log *slog.Logger, now func() time.Time) *sharedStore {
+func newSharedStore(blob shared.Store, cfg StorageConfig, log *slog.Logger, now func() time.Time) *sharedStore {
 	var b [6]byte
 	rand.Read(b[:])
 	return &sharedStore{
@@ -79,7 +81,7 @@ func (s *sharedStore) deleter(ctx context.Context) {
 			return
 		case key := <-s.deletes:
 			dctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-			if err := s.blob.remove(dctx, key); err != nil {
+			if err := s.blob.Remove(dctx, key); err != nil {
 				s.log.Debug("delete object", logObject, key, logErr, err)
 			}
 			cancel()
@@ -90,7 +92,7 @@ func (s *sharedStore) deleter(ctx context.Context) {
 // read returns a stored object through the segment cache.
 func (s *sharedStore) read(ctx context.Context, key string) ([]byte, error) {
 	p, err := s.cache.get(ctx, key, func() (*product, error) {
-		data, err := s.blob.get(ctx, key)
+		data, err := s.blob.Get(ctx, key)
 		if err != nil {
 			return nil, err
 		}

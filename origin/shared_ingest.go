@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/pullpush/pullpush/hls"
+	"github.com/pullpush/pullpush/origin/internal/media"
+	"github.com/pullpush/pullpush/origin/internal/shared"
 )
 
 // storageTimeout bounds one ingest request's writes to the bucket.
@@ -27,7 +29,7 @@ func (o *Origin) ingestShared(w http.ResponseWriter, r *http.Request, ch *channe
 		writeError(w, http.StatusConflict, fmt.Sprintf("channel %s already has %d inputs (%v)", ch.cfg.ID, MaxInputs, names))
 		return
 	}
-	e := logEntry{Kind: entryDelete, Input: p.Input, Name: p.File}
+	e := shared.Entry{Kind: shared.EntryDelete, Input: p.Input, Name: p.File}
 	ctx, cancel := context.WithTimeout(r.Context(), storageTimeout)
 	defer cancel()
 	status := http.StatusNoContent
@@ -42,13 +44,13 @@ func (o *Origin) ingestShared(w http.ResponseWriter, r *http.Request, ch *channe
 				writeError(w, http.StatusBadRequest, fmt.Sprintf("parse %s: %v", p.File, err))
 				return
 			}
-			e.Kind, e.Body = entryPlaylist, string(data)
+			e.Kind, e.Body = shared.EntryPlaylist, string(data)
 		} else {
-			e.Kind, e.Size = entryFile, int64(len(data))
+			e.Kind, e.Size = shared.EntryFile, int64(len(data))
 			kf, ts := probeSegment(ext, data, ch.needTS)
-			e.KF, e.TS = kfToDTO(kf), tsToDTO(ts)
-			e.Object = fmt.Sprintf("%s%s/%s/%019d-%s-%s", segDir, ch.cfg.ID, p.Input, s.now().UnixNano(), s.uniq(), p.File)
-			if err := s.blob.put(ctx, e.Object, data); err != nil {
+			e.KF, e.TS = shared.KeyframesToDTO(kf), shared.TSInfoToDTO(ts)
+			e.Object = fmt.Sprintf("%s%s/%s/%019d-%s-%s", shared.SegDir, ch.cfg.ID, p.Input, s.now().UnixNano(), s.uniq(), p.File)
+			if err := s.blob.Put(ctx, e.Object, data); err != nil {
 				o.log.Error("store segment", logChannel, ch.cfg.ID, logInput, p.Input, logFile, p.File, logErr, err)
 				writeError(w, http.StatusServiceUnavailable, "cannot store file")
 				return
@@ -70,19 +72,19 @@ func (o *Origin) ingestShared(w http.ResponseWriter, r *http.Request, ch *channe
 // entry that took more than half the settle delay to write may be listed
 // after other instances applied later ones: it is withdrawn and the
 // request fails, so the pusher retries with a fresh entry.
-func (o *Origin) appendLog(ctx context.Context, ch *channel, e *logEntry) error {
+func (o *Origin) appendLog(ctx context.Context, ch *channel, e *shared.Entry) error {
 	s := o.shared
 	e.Time = s.now().UnixNano()
 	body, err := json.Marshal(e)
 	if err != nil {
 		return fmt.Errorf("encode log entry: %w", err)
 	}
-	key := logKey(ch.cfg.ID, e.Time, e.Input, e.Name, s.uniq())
-	if err := s.blob.put(ctx, key, body); err != nil {
+	key := shared.LogKey(ch.cfg.ID, e.Time, e.Input, e.Name, s.uniq())
+	if err := s.blob.Put(ctx, key, body); err != nil {
 		return err
 	}
 	if took := s.now().UnixNano() - e.Time; took > int64(s.cfg.SettleDelay/2) {
-		if err := s.blob.remove(ctx, key); err != nil {
+		if err := s.blob.Remove(ctx, key); err != nil {
 			return fmt.Errorf("withdraw late log entry: %w", err)
 		}
 		return fmt.Errorf("log entry took %s to write, more than half the settle delay %s", time.Duration(took), s.cfg.SettleDelay)
@@ -92,20 +94,20 @@ func (o *Origin) appendLog(ctx context.Context, ch *channel, e *logEntry) error 
 
 // probeSegment computes what the index keeps of a segment's bytes: its
 // keyframes and, for CMAF endpoints, its TS tracks and timing.
-func probeSegment(ext string, data []byte, needTS bool) (*keyframes, *tsInfo) {
+func probeSegment(ext string, data []byte, needTS bool) (*media.Keyframes, *media.TSInfo) {
 	switch ext {
 	case ".ts":
 		if needTS {
-			if d, err := demuxTS(data); err == nil {
-				kf, _ := tsKeyframes(d, int64(len(data)))
-				return kf, probeTS(d)
+			if d, err := media.DemuxTS(data); err == nil {
+				kf, _ := media.TSKeyframes(d, int64(len(data)))
+				return kf, media.ProbeTS(d)
 			}
 			return nil, nil
 		}
-		kf, _ := scanTS(data)
+		kf, _ := media.ScanTS(data)
 		return kf, nil
 	case ".m4s", ".mp4", ".m4v", ".cmfv":
-		kf, _ := scanFMP4(data, nil)
+		kf, _ := media.ScanFMP4(data, nil)
 		return kf, nil
 	}
 	return nil, nil

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/pullpush/pullpush/hls"
+	"github.com/pullpush/pullpush/origin/internal/shared"
 )
 
 // replayTick is the spacing of the replay's retention sweeps, on the
@@ -39,18 +40,18 @@ func (o *Origin) recoverChannel(ctx context.Context, ch *channel) error {
 	s.mu.Lock()
 	s.replays[ch.cfg.ID] = rp
 	s.mu.Unlock()
-	keys, err := listAll(ctx, s.blob, snapDir+ch.cfg.ID+"/")
+	keys, err := listAll(ctx, s.blob, shared.SnapDir+ch.cfg.ID+"/")
 	if err != nil {
 		return err
 	}
 	for i := len(keys) - 1; i >= 0; i-- {
-		t, err := parseSnapKey(ch.cfg.ID, keys[i])
+		t, err := shared.ParseSnapKey(ch.cfg.ID, keys[i])
 		if err != nil {
 			continue
 		}
-		data, err := s.blob.get(ctx, keys[i])
+		data, err := s.blob.Get(ctx, keys[i])
 		if err != nil {
-			if errors.Is(err, errNoObject) {
+			if errors.Is(err, shared.ErrNoObject) {
 				continue
 			}
 			return err
@@ -66,18 +67,18 @@ func (o *Origin) recoverChannel(ctx context.Context, ch *channel) error {
 			s.log.Warn("unusable snapshot", logChannel, ch.cfg.ID, logSnapshot, keys[i], logErr, err)
 			continue
 		}
-		rp.lastKey, rp.doneTo, rp.tick = logTimeBound(ch.cfg.ID, t), t-1, t+replayTick
+		rp.lastKey, rp.doneTo, rp.tick = shared.LogTimeBound(ch.cfg.ID, t), t-1, t+replayTick
 		s.log.Info("index restored from snapshot", logChannel, ch.cfg.ID, logSnapshot, keys[i])
 		break
 	}
 	return o.replayChannel(ctx, ch)
 }
 
-func listAll(ctx context.Context, b blobStore, prefix string) ([]string, error) {
+func listAll(ctx context.Context, b shared.Store, prefix string) ([]string, error) {
 	var all []string
 	after := ""
 	for {
-		keys, err := b.list(ctx, prefix, after, listPage)
+		keys, err := b.List(ctx, prefix, after, listPage)
 		if err != nil {
 			return nil, err
 		}
@@ -123,18 +124,18 @@ func (o *Origin) replayChannel(ctx context.Context, ch *channel) error {
 		return nil
 	}
 	for {
-		keys, err := s.blob.list(ctx, logPrefix(ch.cfg.ID), rp.lastKey, listPage)
+		keys, err := s.blob.List(ctx, shared.LogPrefix(ch.cfg.ID), rp.lastKey, listPage)
 		if err != nil {
 			return err
 		}
 		var batch []string
-		var infos []logKeyInfo
+		var infos []shared.KeyInfo
 		stop := false
 		for _, k := range keys {
-			info, err := parseLogKey(k)
+			info, err := shared.ParseLogKey(k)
 			if err != nil || info.Channel != ch.cfg.ID {
 				s.log.Warn("ignoring a foreign object in the ingest log", logObject, k)
-				batch, infos = append(batch, k), append(infos, logKeyInfo{Time: -1})
+				batch, infos = append(batch, k), append(infos, shared.KeyInfo{Time: -1})
 				continue
 			}
 			if info.Time > wm {
@@ -149,9 +150,9 @@ func (o *Origin) replayChannel(ctx context.Context, ch *channel) error {
 			case info.Time < 0:
 			case info.Time <= rp.doneTo:
 				s.log.Warn("ingest log entry listed after the settle delay; ignored", logChannel, ch.cfg.ID, logObject, k)
-			case errs[i] != nil && errors.Is(errs[i], errNoObject):
+			case errs[i] != nil && errors.Is(errs[i], shared.ErrNoObject):
 				// withdrawn by its writer (too slow) between list and get
-			case errs[i] != nil && errors.Is(errs[i], errBadEntry):
+			case errs[i] != nil && errors.Is(errs[i], shared.ErrBadEntry):
 				// never applicable: skipped by every instance alike
 				s.log.Warn("malformed ingest log entry; ignored", logChannel, ch.cfg.ID, logObject, k, logErr, errs[i])
 			case errs[i] != nil:
@@ -184,8 +185,8 @@ func (o *Origin) replayChannel(ctx context.Context, ch *channel) error {
 
 // fetchEntries downloads and decodes the entries of keys (infos[i].Time <
 // 0: skipped) concurrently.
-func fetchEntries(ctx context.Context, b blobStore, keys []string, infos []logKeyInfo) ([]*logEntry, []error) {
-	entries, errs := make([]*logEntry, len(keys)), make([]error, len(keys))
+func fetchEntries(ctx context.Context, b shared.Store, keys []string, infos []shared.KeyInfo) ([]*shared.Entry, []error) {
+	entries, errs := make([]*shared.Entry, len(keys)), make([]error, len(keys))
 	sem := make(chan struct{}, fetchParallel)
 	var wg sync.WaitGroup
 	for i, k := range keys {
@@ -196,9 +197,9 @@ func fetchEntries(ctx context.Context, b blobStore, keys []string, infos []logKe
 		sem <- struct{}{}
 		go func() {
 			defer func() { <-sem; wg.Done() }()
-			data, err := b.get(ctx, k)
+			data, err := b.Get(ctx, k)
 			if err == nil {
-				entries[i], err = decodeEntry(infos[i], data)
+				entries[i], err = shared.DecodeEntry(infos[i], data)
 				if err != nil {
 					err = fmt.Errorf("%s: %w", k, err)
 				}
@@ -233,7 +234,7 @@ func (o *Origin) advance(ch *channel, rp *replayState, t int64) {
 }
 
 // apply applies one log entry to the index. Caller holds ch.mu.
-func (o *Origin) apply(ch *channel, e *logEntry) {
+func (o *Origin) apply(ch *channel, e *shared.Entry) {
 	in, err := ch.input(e.Input)
 	if err != nil {
 		o.log.Warn("ingest log entry refused", logChannel, ch.cfg.ID, logInput, e.Input, logErr, err)
@@ -241,12 +242,12 @@ func (o *Origin) apply(ch *channel, e *logEntry) {
 	}
 	recv := time.Unix(0, e.Time)
 	switch e.Kind {
-	case entryFile:
-		f := &storedFile{path: e.Object, size: e.Size, recv: recv, kf: e.KF.value(), ts: e.TS.value()}
+	case shared.EntryFile:
+		f := &storedFile{path: e.Object, size: e.Size, recv: recv, kf: e.KF.Value(), ts: e.TS.Value()}
 		ch.storeFile(in, e.Name, f)
-	case entryDelete:
+	case shared.EntryDelete:
 		ch.deleteFile(in, e.Name)
-	case entryPlaylist:
+	case shared.EntryPlaylist:
 		pl, err := hls.Parse([]byte(e.Body))
 		if err != nil {
 			o.log.Warn("ingest log playlist", logChannel, ch.cfg.ID, logInput, e.Input, logFile, e.Name, logErr, err)
@@ -272,12 +273,12 @@ func (o *Origin) apply(ch *channel, e *logEntry) {
 // already did; the instance that writes it prunes what it makes obsolete.
 func (o *Origin) writeSnapshot(ctx context.Context, ch *channel, t int64, data []byte) error {
 	s := o.shared
-	key := snapKey(ch.cfg.ID, t)
-	ok, err := s.blob.exists(ctx, key)
+	key := shared.SnapKey(ch.cfg.ID, t)
+	ok, err := s.blob.Exists(ctx, key)
 	if err != nil || ok {
 		return err
 	}
-	if err := s.blob.put(ctx, key, data); err != nil {
+	if err := s.blob.Put(ctx, key, data); err != nil {
 		return err
 	}
 	s.log.Debug("snapshot written", logChannel, ch.cfg.ID, logSnapshot, key)
@@ -291,14 +292,14 @@ const keepSnapshots = 2
 // prune deletes old snapshots and the log entries no kept snapshot needs.
 func (o *Origin) prune(ctx context.Context, ch *channel) error {
 	s := o.shared
-	keys, err := listAll(ctx, s.blob, snapDir+ch.cfg.ID+"/")
+	keys, err := listAll(ctx, s.blob, shared.SnapDir+ch.cfg.ID+"/")
 	if err != nil {
 		return err
 	}
 	var times []int64
 	var valid []string
 	for _, k := range keys {
-		if t, err := parseSnapKey(ch.cfg.ID, k); err == nil {
+		if t, err := shared.ParseSnapKey(ch.cfg.ID, k); err == nil {
 			times, valid = append(times, t), append(valid, k)
 		}
 	}
@@ -307,24 +308,24 @@ func (o *Origin) prune(ctx context.Context, ch *channel) error {
 	}
 	cut := len(valid) - keepSnapshots
 	for _, k := range valid[:cut] {
-		if err := s.blob.remove(ctx, k); err != nil {
+		if err := s.blob.Remove(ctx, k); err != nil {
 			return err
 		}
 	}
 	oldest := times[cut]
 	n := 0
 	for {
-		logKeys, err := s.blob.list(ctx, logPrefix(ch.cfg.ID), "", listPage)
+		logKeys, err := s.blob.List(ctx, shared.LogPrefix(ch.cfg.ID), "", listPage)
 		if err != nil {
 			return err
 		}
 		done := len(logKeys) < listPage
 		for _, k := range logKeys {
-			if info, err := parseLogKey(k); err == nil && info.Time >= oldest {
+			if info, err := shared.ParseLogKey(k); err == nil && info.Time >= oldest {
 				done = true
 				break
 			}
-			if err := s.blob.remove(ctx, k); err != nil {
+			if err := s.blob.Remove(ctx, k); err != nil {
 				return err
 			}
 			n++

@@ -7,6 +7,7 @@ import (
 
 	"github.com/pullpush/pullpush/hls"
 	"github.com/pullpush/pullpush/internal/adcue"
+	"github.com/pullpush/pullpush/origin/internal/shared"
 )
 
 // snapshotVersion is bumped when the snapshot format changes; a starting
@@ -36,53 +37,53 @@ type snapshot struct {
 }
 
 type fileDTO struct {
-	ID   uint64 `json:"id"`
-	Path string `json:"path"`
-	Size int64  `json:"size"`
-	Recv int64  `json:"recv"`
-	KF   *kfDTO `json:"kf,omitempty"`
-	TS   *tsDTO `json:"ts,omitempty"`
-	Refs int    `json:"refs"`
-	Init bool   `json:"init,omitempty"`
+	ID   uint64               `json:"id"`
+	Path string               `json:"path"`
+	Size int64                `json:"size"`
+	Recv int64                `json:"recv"`
+	KF   *shared.KeyframesDTO `json:"kf,omitempty"`
+	TS   *shared.TSInfoDTO    `json:"ts,omitempty"`
+	Refs int                  `json:"refs"`
+	Init bool                 `json:"init,omitempty"`
 }
 
 type recDTO struct {
-	Start      int64            `json:"start"`
-	Dur        int64            `json:"dur"`
-	Seq        int64            `json:"seq"`
-	DiscN      int64            `json:"discN"`
-	Disc       bool             `json:"disc,omitempty"`
-	File       uint64           `json:"file,omitempty"`
-	Init       uint64           `json:"init,omitempty"`
-	Tags       []string         `json:"tags,omitempty"`
-	DateRanges []*hls.DateRange `json:"dateRanges,omitempty"`
-	HasExtra   bool             `json:"hasExtra,omitempty"`
-	TS         *tsDTO           `json:"ts,omitempty"`
-	TSBase     int64            `json:"tsBase,omitempty"`
-	TSOff      int64            `json:"tsOff,omitempty"`
-	CDisc      bool             `json:"cdisc,omitempty"`
-	CDiscN     int64            `json:"cdiscN,omitempty"`
-	Pub        int64            `json:"pub"`
-	Sw         bool             `json:"sw,omitempty"`
-	Epoch      int64            `json:"epoch,omitempty"`
+	Start      int64             `json:"start"`
+	Dur        int64             `json:"dur"`
+	Seq        int64             `json:"seq"`
+	DiscN      int64             `json:"discN"`
+	Disc       bool              `json:"disc,omitempty"`
+	File       uint64            `json:"file,omitempty"`
+	Init       uint64            `json:"init,omitempty"`
+	Tags       []string          `json:"tags,omitempty"`
+	DateRanges []*hls.DateRange  `json:"dateRanges,omitempty"`
+	HasExtra   bool              `json:"hasExtra,omitempty"`
+	TS         *shared.TSInfoDTO `json:"ts,omitempty"`
+	TSBase     int64             `json:"tsBase,omitempty"`
+	TSOff      int64             `json:"tsOff,omitempty"`
+	CDisc      bool              `json:"cdisc,omitempty"`
+	CDiscN     int64             `json:"cdiscN,omitempty"`
+	Pub        int64             `json:"pub"`
+	Sw         bool              `json:"sw,omitempty"`
+	Epoch      int64             `json:"epoch,omitempty"`
 }
 
 type rendDTO struct {
-	Key     string        `json:"key"`
-	Segs    []recDTO      `json:"segs"`
-	NextSeq int64         `json:"nextSeq"`
-	DiscN   int64         `json:"discN"`
-	Target  time.Duration `json:"target"`
-	Ext     string        `json:"ext"`
-	TSEnd   int64         `json:"tsEnd,omitempty"`
-	TSOff   int64         `json:"tsOff,omitempty"`
-	LastTS  *tsDTO        `json:"lastTS,omitempty"`
-	CDiscN  int64         `json:"cdiscN,omitempty"`
-	Bytes   int64         `json:"bytes"`
-	DurNS   int64         `json:"durNS"`
-	Peak    float64       `json:"peak"`
-	Sw      int           `json:"sw,omitempty"`
-	Groups  []groupDTO    `json:"groups,omitempty"`
+	Key     string            `json:"key"`
+	Segs    []recDTO          `json:"segs"`
+	NextSeq int64             `json:"nextSeq"`
+	DiscN   int64             `json:"discN"`
+	Target  time.Duration     `json:"target"`
+	Ext     string            `json:"ext"`
+	TSEnd   int64             `json:"tsEnd,omitempty"`
+	TSOff   int64             `json:"tsOff,omitempty"`
+	LastTS  *shared.TSInfoDTO `json:"lastTS,omitempty"`
+	CDiscN  int64             `json:"cdiscN,omitempty"`
+	Bytes   int64             `json:"bytes"`
+	DurNS   int64             `json:"durNS"`
+	Peak    float64           `json:"peak"`
+	Sw      int               `json:"sw,omitempty"`
+	Groups  []groupDTO        `json:"groups,omitempty"`
 }
 
 type inputDTO struct {
@@ -106,69 +107,6 @@ type inRendDTO struct {
 	LastRecv  int64         `json:"lastRecv,omitempty"`
 }
 
-type kfDTO struct {
-	Frames []keyframe `json:"frames"`
-	Frac   bool       `json:"frac,omitempty"`
-	MapLen int64      `json:"mapLen,omitempty"`
-}
-
-type tsTrackDTO struct {
-	PID        uint16   `json:"pid"`
-	Video      bool     `json:"video,omitempty"`
-	Codec      string   `json:"codec"`
-	Hash       string   `json:"hash"`
-	VPS        [][]byte `json:"vps,omitempty"`
-	SPS        [][]byte `json:"sps,omitempty"`
-	PPS        [][]byte `json:"pps,omitempty"`
-	ObjType    byte     `json:"objType,omitempty"`
-	SampleRate int      `json:"sampleRate,omitempty"`
-	Channels   byte     `json:"channels,omitempty"`
-}
-
-type tsDTO struct {
-	Tracks []tsTrackDTO `json:"tracks"`
-	DTS0   int64        `json:"dts0"`
-	Dur    int64        `json:"dur"`
-}
-
-func kfToDTO(k *keyframes) *kfDTO {
-	if k == nil {
-		return nil
-	}
-	return &kfDTO{Frames: k.frames, Frac: k.frac, MapLen: k.mapLen}
-}
-
-func (d *kfDTO) value() *keyframes {
-	if d == nil {
-		return nil
-	}
-	return &keyframes{frames: d.Frames, frac: d.Frac, mapLen: d.MapLen}
-}
-
-func tsToDTO(t *tsInfo) *tsDTO {
-	if t == nil {
-		return nil
-	}
-	d := &tsDTO{DTS0: t.dts0, Dur: t.dur, Tracks: make([]tsTrackDTO, 0, len(t.tracks))}
-	for _, tr := range t.tracks {
-		d.Tracks = append(d.Tracks, tsTrackDTO{PID: tr.pid, Video: tr.video, Codec: tr.codec, Hash: tr.hash,
-			VPS: tr.vps, SPS: tr.sps, PPS: tr.pps, ObjType: tr.objType, SampleRate: tr.sampleRate, Channels: tr.channels})
-	}
-	return d
-}
-
-func (d *tsDTO) value() *tsInfo {
-	if d == nil {
-		return nil
-	}
-	t := &tsInfo{dts0: d.DTS0, dur: d.Dur}
-	for _, tr := range d.Tracks {
-		t.tracks = append(t.tracks, &tsTrack{pid: tr.PID, video: tr.Video, codec: tr.Codec, hash: tr.Hash,
-			vps: tr.VPS, sps: tr.SPS, pps: tr.PPS, objType: tr.ObjType, sampleRate: tr.SampleRate, channels: tr.Channels})
-	}
-	return t
-}
-
 // encodeSnapshot encodes the index of c at virtual time t. Caller holds c.mu.
 func (c *channel) encodeSnapshot(t int64) ([]byte, error) {
 	s := snapshot{
@@ -189,7 +127,7 @@ func (c *channel) encodeSnapshot(t int64) ([]byte, error) {
 		for i := range rs {
 			r := &rs[i]
 			d := recDTO{Start: r.start, Dur: r.dur, Seq: r.seq, DiscN: r.discN, Disc: r.disc, File: ref(r.file), Init: ref(r.init),
-				TS: tsToDTO(r.ts), TSBase: r.tsBase, TSOff: r.tsOff, CDisc: r.cdisc, CDiscN: r.cdiscN, Pub: r.pub, Sw: r.sw, Epoch: r.epoch}
+				TS: shared.TSInfoToDTO(r.ts), TSBase: r.tsBase, TSOff: r.tsOff, CDisc: r.cdisc, CDiscN: r.cdiscN, Pub: r.pub, Sw: r.sw, Epoch: r.epoch}
 			if r.extra != nil {
 				d.HasExtra, d.Tags, d.DateRanges = true, r.extra.tags, r.extra.dateRanges
 			}
@@ -200,7 +138,7 @@ func (c *channel) encodeSnapshot(t int64) ([]byte, error) {
 	for _, k := range c.rendKeys {
 		r := c.rends[k]
 		s.Rends = append(s.Rends, rendDTO{Key: k, Segs: recs(r.segs), NextSeq: r.nextSeq, DiscN: r.discN, Target: r.target,
-			Ext: r.ext, TSEnd: r.tsEnd, TSOff: r.tsOff, LastTS: tsToDTO(r.lastTS), CDiscN: r.cdiscN, Bytes: r.bytes, DurNS: r.durNS, Peak: r.peak, Sw: r.sw, Groups: r.groupDTOs()})
+			Ext: r.ext, TSEnd: r.tsEnd, TSOff: r.tsOff, LastTS: shared.TSInfoToDTO(r.lastTS), CDiscN: r.cdiscN, Bytes: r.bytes, DurNS: r.durNS, Peak: r.peak, Sw: r.sw, Groups: r.groupDTOs()})
 	}
 	for _, n := range c.order {
 		in := c.inputs[n]
@@ -223,8 +161,8 @@ func (c *channel) encodeSnapshot(t int64) ([]byte, error) {
 	}
 	for _, id := range sortedIDs(files) {
 		f := files[id]
-		s.Files = append(s.Files, fileDTO{ID: id, Path: f.path, Size: f.size, Recv: f.recv.UnixNano(), KF: kfToDTO(f.kf),
-			TS: tsToDTO(f.ts), Refs: f.refs, Init: f.init})
+		s.Files = append(s.Files, fileDTO{ID: id, Path: f.path, Size: f.size, Recv: f.recv.UnixNano(), KF: shared.KeyframesToDTO(f.kf),
+			TS: shared.TSInfoToDTO(f.ts), Refs: f.refs, Init: f.init})
 	}
 	data, err := json.Marshal(&s)
 	if err != nil {
@@ -322,14 +260,14 @@ func decodeSnapshot(ch string, data []byte) (*snapshot, error) {
 func (c *channel) restore(s *snapshot) error {
 	files := map[uint64]*storedFile{}
 	for _, d := range s.Files {
-		files[d.ID] = &storedFile{id: d.ID, path: d.Path, size: d.Size, recv: time.Unix(0, d.Recv), kf: d.KF.value(),
-			ts: d.TS.value(), refs: d.Refs, init: d.Init}
+		files[d.ID] = &storedFile{id: d.ID, path: d.Path, size: d.Size, recv: time.Unix(0, d.Recv), kf: d.KF.Value(),
+			ts: d.TS.Value(), refs: d.Refs, init: d.Init}
 	}
 	recs := func(ds []recDTO) []rec {
 		out := make([]rec, len(ds))
 		for i, d := range ds {
 			r := rec{start: d.Start, dur: d.Dur, seq: d.Seq, discN: d.DiscN, disc: d.Disc, file: files[d.File], init: files[d.Init],
-				ts: d.TS.value(), tsBase: d.TSBase, tsOff: d.TSOff, cdisc: d.CDisc, cdiscN: d.CDiscN, pub: d.Pub, sw: d.Sw, epoch: d.Epoch}
+				ts: d.TS.Value(), tsBase: d.TSBase, tsOff: d.TSOff, cdisc: d.CDisc, cdiscN: d.CDiscN, pub: d.Pub, sw: d.Sw, epoch: d.Epoch}
 			if d.HasExtra {
 				r.extra = &recExtra{tags: d.Tags, dateRanges: d.DateRanges}
 				r.extra.cue, _ = adcue.Read(d.Tags, d.DateRanges)
@@ -343,7 +281,7 @@ func (c *channel) restore(s *snapshot) error {
 	c.rends, c.rendKeys = map[string]*rendition{}, nil
 	for _, d := range s.Rends {
 		c.rends[d.Key] = &rendition{key: d.Key, segs: recs(d.Segs), nextSeq: d.NextSeq, discN: d.DiscN, target: d.Target, ext: d.Ext,
-			tsEnd: d.TSEnd, tsOff: d.TSOff, lastTS: d.LastTS.value(), cdiscN: d.CDiscN, bytes: d.Bytes, durNS: d.DurNS, peak: d.Peak, sw: d.Sw}
+			tsEnd: d.TSEnd, tsOff: d.TSOff, lastTS: d.LastTS.Value(), cdiscN: d.CDiscN, bytes: d.Bytes, durNS: d.DurNS, peak: d.Peak, sw: d.Sw}
 		c.rendKeys = append(c.rendKeys, d.Key)
 	}
 	for _, d := range s.Rends {

@@ -8,6 +8,7 @@ import (
 	"github.com/minio/minio-go/v7/pkg/s3utils"
 
 	"github.com/pullpush/pullpush/internal/s3client"
+	"github.com/pullpush/pullpush/origin/internal/shared"
 )
 
 // Defaults of the shared storage settings.
@@ -143,6 +144,21 @@ func ParseStorageURL(s string) (bucket, prefix string, err error) {
 		}
 	}
 	return bucket, prefix + "/", nil
+}
+
+// openBucket builds the object store of cfg (validated). It does not
+// contact the server.
+func openBucket(cfg StorageConfig) (*shared.S3, error) {
+	bucket, prefix, err := ParseStorageURL(cfg.URL)
+	if err != nil {
+		return nil, err
+	}
+	return shared.NewS3(bucket, prefix, s3client.Config{
+		Endpoint: cfg.Endpoint, Region: cfg.Region,
+		AccessKey: cfg.AccessKey, SecretKey: cfg.SecretKey, SessionToken: cfg.SessionToken,
+		PathStyle:  cfg.Endpoint != "", // a self-hosted store: path-style
+		MaxRetries: 2,                  // the replay loop and the pusher retry
+	})
 }
 
 func truncate(s string, n int) string {

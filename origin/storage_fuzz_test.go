@@ -29,31 +29,6 @@ func FuzzStorageURL(f *testing.F) {
 	})
 }
 
-// FuzzLogKey checks that parseLogKey never panics, accepts only keys that
-// logKey writes the same way, and that decodeEntry of arbitrary bytes
-// never panics and only accepts segment objects of the key's channel.
-func FuzzLogKey(f *testing.F) {
-	f.Fuzz(func(t *testing.T, key string, body []byte) {
-		k, err := parseLogKey(key)
-		if err != nil {
-			return
-		}
-		if again := logKey(k.Channel, k.Time, k.Input, k.Name, k.Writer); again != key {
-			t.Fatalf("parse(%q) = %+v, which writes %q", key, k, again)
-		}
-		if t2, err := parseSnapKey(k.Channel, snapKey(k.Channel, k.Time)); err != nil || t2 != k.Time {
-			t.Fatalf("snapshot key of %d: %d %v", k.Time, t2, err)
-		}
-		e, err := decodeEntry(k, body)
-		if err != nil {
-			return
-		}
-		if e.Kind == entryFile && (!strings.HasPrefix(e.Object, segDir+k.Channel+"/") || strings.Contains(e.Object, "..")) {
-			t.Fatalf("accepted object %q for channel %q", e.Object, k.Channel)
-		}
-	})
-}
-
 // FuzzParseConfig checks that the YAML config parser and the validation
 // never panic on arbitrary input.
 func FuzzParseConfig(f *testing.F) {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/Eyevinn/mp4ff/mp4"
+	"github.com/pullpush/pullpush/origin/internal/media"
 )
 
 // webvttCases drive the parser test and seed its fuzzer.
@@ -16,19 +17,19 @@ var webvttCases = []struct {
 	err      string // substring of the error; "" parses
 	mpegts   int64
 	local    time.Duration
-	cues     []vttCue
+	cues     []media.VTTCue
 }{
 	{name: "hls segment", in: "WEBVTT\nX-TIMESTAMP-MAP=MPEGTS:126000,LOCAL:00:00:00.000\n\n00:00:01.000 --> 00:00:01.900\nSegment 1\n",
-		mpegts: 126000, cues: []vttCue{{start: time.Second, end: 1900 * time.Millisecond, payload: "Segment 1"}}},
+		mpegts: 126000, cues: []media.VTTCue{{Start: time.Second, End: 1900 * time.Millisecond, Payload: "Segment 1"}}},
 	{name: "crlf, bom, map reversed, id, settings, two lines, note and style",
 		in: "\xef\xbb\xbfWEBVTT - title\r\nX-TIMESTAMP-MAP=LOCAL:00:00:10.500,MPEGTS:900000\r\n\r\nNOTE a comment\r\n\r\nSTYLE\r\n::cue { color: red }\r\n\r\n" +
 			"c1\r\n00:11.000 --> 00:12.250 align:start line:0\r\n<v Bob>Hello\r\nworld\r\n\r\n01:00:00.000 --> 01:00:01.000\r\nlate\r\n",
-		mpegts: 900000, local: 10500 * time.Millisecond, cues: []vttCue{
-			{id: "c1", start: 11 * time.Second, end: 12250 * time.Millisecond, settings: "align:start line:0", payload: "<v Bob>Hello\nworld"},
-			{start: time.Hour, end: time.Hour + time.Second, payload: "late"}}},
+		mpegts: 900000, local: 10500 * time.Millisecond, cues: []media.VTTCue{
+			{ID: "c1", Start: 11 * time.Second, End: 12250 * time.Millisecond, Settings: "align:start line:0", Payload: "<v Bob>Hello\nworld"},
+			{Start: time.Hour, End: time.Hour + time.Second, Payload: "late"}}},
 	{name: "no map, no cues", in: "WEBVTT\n"},
 	{name: "a block that is not a cue is skipped", in: "WEBVTT\n\nhello\nthere\n\n00:00.000 --> 00:01.000\nx",
-		cues: []vttCue{{end: time.Second, payload: "x"}}},
+		cues: []media.VTTCue{{End: time.Second, Payload: "x"}}},
 	{name: "no signature", in: "WEBVTTX\n", err: "no WEBVTT signature"},
 	{name: "empty", in: "", err: "no WEBVTT signature"},
 	{name: "bad timestamp", in: "WEBVTT\n\n00:00.0 --> 00:01.000\nx", err: `line 3: timestamp "00:00.0"`},
@@ -42,9 +43,9 @@ var webvttCases = []struct {
 func TestParseWebVTT(t *testing.T) {
 	for _, c := range webvttCases {
 		t.Run(c.name, func(t *testing.T) {
-			d, err := parseWebVTT([]byte(c.in))
+			d, err := media.ParseWebVTT([]byte(c.in))
 			if c.err != "" {
-				if err == nil || !strings.Contains(err.Error(), c.err) || !errors.Is(err, errWebVTT) {
+				if err == nil || !strings.Contains(err.Error(), c.err) || !errors.Is(err, media.ErrWebVTT) {
 					t.Fatalf("error %v, want one with %q", err, c.err)
 				}
 				return
@@ -52,12 +53,12 @@ func TestParseWebVTT(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if d.mpegts != c.mpegts || d.local != c.local || len(d.cues) != len(c.cues) {
+			if d.MPEGTS != c.mpegts || d.Local != c.local || len(d.Cues) != len(c.cues) {
 				t.Fatalf("parsed %+v", d)
 			}
 			for i, cue := range c.cues {
-				if d.cues[i] != cue {
-					t.Errorf("cue %d: %+v, want %+v", i, d.cues[i], cue)
+				if d.Cues[i] != cue {
+					t.Errorf("cue %d: %+v, want %+v", i, d.Cues[i], cue)
 				}
 			}
 		})
@@ -161,12 +162,12 @@ func FuzzParseWebVTT(f *testing.F) {
 		f.Add([]byte(c.in))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		d, err := parseWebVTT(data)
+		d, err := media.ParseWebVTT(data)
 		if err != nil {
 			return
 		}
-		for _, c := range d.cues {
-			if c.end <= c.start {
+		for _, c := range d.Cues {
+			if c.End <= c.Start {
 				t.Fatalf("cue %+v", c)
 			}
 		}

@@ -1,16 +1,16 @@
-package origin
+package media
 
 import (
 	"bytes"
 	"strconv"
 )
 
-// shiftTimestampMap returns the WebVTT segment data with the MPEGTS value
+// ShiftTimestampMap returns the WebVTT segment data with the MPEGTS value
 // of its X-TIMESTAMP-MAP header moved by off (90 kHz, modulo 2^33), so
 // that its cues keep their place on a CMAF timeline that is offset from
 // the source's (see rendition.appendTS). Data without the header, or with
 // one that does not parse, is returned unchanged.
-func shiftTimestampMap(data []byte, off int64) []byte {
+func ShiftTimestampMap(data []byte, off int64) []byte {
 	const tag = "X-TIMESTAMP-MAP="
 	// The header ends at the first blank line; the map is one of its lines.
 	header := data

@@ -1,4 +1,4 @@
-package origin
+package media
 
 import (
 	"bytes"
@@ -19,7 +19,7 @@ func TestShiftTimestampMap(t *testing.T) {
 		{"WEBVTT\n\n00:00.000 --> 00:01.000\nX-TIMESTAMP-MAP=MPEGTS:1\n", 5, "WEBVTT\n\n00:00.000 --> 00:01.000\nX-TIMESTAMP-MAP=MPEGTS:1\n"},
 		{"WEBVTT\nX-TIMESTAMP-MAP=MPEGTS:x,LOCAL:00:00:00.000\n", 5, "WEBVTT\nX-TIMESTAMP-MAP=MPEGTS:x,LOCAL:00:00:00.000\n"},
 	} {
-		if got := string(shiftTimestampMap([]byte(c.in), c.off)); got != c.want {
+		if got := string(ShiftTimestampMap([]byte(c.in), c.off)); got != c.want {
 			t.Errorf("shift %q by %d:\n%q\nwant\n%q", c.in, c.off, got, c.want)
 		}
 	}
@@ -33,8 +33,8 @@ func FuzzShiftTimestampMap(f *testing.F) {
 	f.Add([]byte("X-TIMESTAMP-MAP="), int64(3))
 	f.Fuzz(func(t *testing.T, data []byte, off int64) {
 		off %= 1 << 40
-		back := shiftTimestampMap(shiftTimestampMap(data, off), -off)
-		if zero := shiftTimestampMap(data, 0); !bytes.Equal(back, zero) {
+		back := ShiftTimestampMap(ShiftTimestampMap(data, off), -off)
+		if zero := ShiftTimestampMap(data, 0); !bytes.Equal(back, zero) {
 			t.Fatalf("%q shifted by %d and back: %q, by zero: %q", data, off, back, zero)
 		}
 	})

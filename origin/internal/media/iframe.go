@@ -1,4 +1,4 @@
-package origin
+package media
 
 import (
 	"bytes"
@@ -9,40 +9,40 @@ import (
 	"github.com/asticode/go-astits"
 )
 
-// keyframe locates one keyframe inside a stored segment for I-frame-only
+// Keyframe locates one keyframe inside a stored segment for I-frame-only
 // playlists.
-type keyframe struct {
+type Keyframe struct {
 	Off, Len int64   // byte range of the keyframe inside the segment
-	At       float64 // position in the segment: seconds (TS) or fraction of the segment duration (fMP4, see keyframes.frac)
+	At       float64 // position in the segment: seconds (TS) or fraction of the segment duration (fMP4, see Keyframes.Frac)
 }
 
-// keyframes is the cached result of scanning one segment.
-type keyframes struct {
-	frames []keyframe
-	frac   bool  // At is a fraction of the segment duration
-	mapLen int64 // TS: bytes at the segment start holding PAT+PMT (EXT-X-MAP)
+// Keyframes is the cached result of scanning one segment.
+type Keyframes struct {
+	Frames []Keyframe
+	Frac   bool  // At is a fraction of the segment duration
+	MapLen int64 // TS: bytes at the segment start holding PAT+PMT (EXT-X-MAP)
 }
 
 const tsPacketSize = 188
 
-// scanTS finds the access units of the first video stream that start with an
+// ScanTS finds the access units of the first video stream that start with an
 // IDR picture (H.264) or IRAP picture (H.265). Each range starts at the TS
 // packet that begins the keyframe's PES and ends where the next PES of the
 // video stream begins, so it holds the whole access unit. mapLen covers the
 // packets up to and including the first PMT, to be used as EXT-X-MAP.
-func scanTS(data []byte) (*keyframes, error) {
-	d, err := demuxTS(data)
+func ScanTS(data []byte) (*Keyframes, error) {
+	d, err := DemuxTS(data)
 	if err != nil {
 		return nil, err
 	}
-	return tsKeyframes(d, int64(len(data)))
+	return TSKeyframes(d, int64(len(data)))
 }
 
-// tsKeyframes is scanTS on a demuxed segment of size bytes.
-func tsKeyframes(d *tsDemux, size int64) (*keyframes, error) {
-	var video *tsStream
-	for _, s := range d.streams {
-		if s.st == astits.StreamTypeH264Video || s.st == astits.StreamTypeH265Video {
+// TSKeyframes is ScanTS on a demuxed segment of size bytes.
+func TSKeyframes(d *TSDemux, size int64) (*Keyframes, error) {
+	var video *TSStream
+	for _, s := range d.Streams {
+		if s.StreamType == astits.StreamTypeH264Video || s.StreamType == astits.StreamTypeH265Video {
 			video = s
 			break
 		}
@@ -50,8 +50,8 @@ func tsKeyframes(d *tsDemux, size int64) (*keyframes, error) {
 	if video == nil {
 		return nil, nil // audio only
 	}
-	kf := &keyframes{mapLen: d.mapLen}
-	pes := video.pes
+	kf := &Keyframes{MapLen: d.mapLen}
+	pes := video.PES
 	for _, p := range pes {
 		if p.off < 0 {
 			return nil, fmt.Errorf("ts: PES starts of PID %d do not match the demuxed PES", video.pid)
@@ -59,10 +59,10 @@ func tsKeyframes(d *tsDemux, size int64) (*keyframes, error) {
 	}
 	var firstPTS int64 = -1
 	for i, p := range pes {
-		if firstPTS < 0 && p.pts >= 0 {
-			firstPTS = p.pts
+		if firstPTS < 0 && p.PTS >= 0 {
+			firstPTS = p.PTS
 		}
-		if !isKeyframeAU(p.data, video.st) {
+		if !isKeyframeAU(p.Data, video.StreamType) {
 			continue
 		}
 		end := size
@@ -70,13 +70,13 @@ func tsKeyframes(d *tsDemux, size int64) (*keyframes, error) {
 			end = pes[i+1].off
 		}
 		at := 0.0
-		if p.pts >= 0 && firstPTS >= 0 {
-			at = float64((p.pts-firstPTS)&(1<<33-1)) / 90000
+		if p.PTS >= 0 && firstPTS >= 0 {
+			at = float64((p.PTS-firstPTS)&(1<<33-1)) / 90000
 		}
-		kf.frames = append(kf.frames, keyframe{Off: p.off, Len: end - p.off, At: at})
+		kf.Frames = append(kf.Frames, Keyframe{Off: p.off, Len: end - p.off, At: at})
 	}
-	if kf.mapLen == 0 || (len(kf.frames) > 0 && kf.mapLen > kf.frames[0].Off) {
-		kf.mapLen = 0
+	if kf.MapLen == 0 || (len(kf.Frames) > 0 && kf.MapLen > kf.Frames[0].Off) {
+		kf.MapLen = 0
 	}
 	return kf, nil
 }
@@ -101,12 +101,12 @@ func isKeyframeAU(b []byte, st astits.StreamType) bool {
 	return false
 }
 
-// scanFMP4 finds the fragments of the video track of a CMAF/fMP4 segment
+// ScanFMP4 finds the fragments of the video track of a CMAF/fMP4 segment
 // that start with a sync sample. Each range runs from the start of the moof
 // to the end of that sample's data, so it holds moof + mdat header + the
 // keyframe (the mdat is cut short, as in Apple's I-frame playlists). init (may be
 // nil) is the initialization segment, used to pick the video track.
-func scanFMP4(data, init []byte) (*keyframes, error) {
+func ScanFMP4(data, init []byte) (*Keyframes, error) {
 	var trackID uint32
 	var trex *mp4.TrexBox
 	if len(init) > 0 {
@@ -138,7 +138,7 @@ func scanFMP4(data, init []byte) (*keyframes, error) {
 	if err != nil {
 		return nil, fmt.Errorf("decode fmp4 segment: %w", err)
 	}
-	kf := &keyframes{frac: true}
+	kf := &Keyframes{Frac: true}
 	type sync struct {
 		off, end int64
 		t        uint64
@@ -198,7 +198,7 @@ func scanFMP4(data, init []byte) (*keyframes, error) {
 		if s.end > int64(len(data)) || s.off < 0 || s.end <= s.off {
 			continue
 		}
-		kf.frames = append(kf.frames, keyframe{Off: s.off, Len: s.end - s.off, At: float64(s.t-first) / float64(last-first)})
+		kf.Frames = append(kf.Frames, Keyframe{Off: s.off, Len: s.end - s.off, At: float64(s.t-first) / float64(last-first)})
 	}
 	return kf, nil
 }

@@ -1,4 +1,4 @@
-package origin
+package media
 
 import (
 	"bytes"
@@ -14,45 +14,45 @@ import (
 // and REGION blocks, and blocks that are not cues, are skipped; a cue
 // whose timing does not parse is an error.
 
-// vttDoc is a parsed WebVTT segment.
-type vttDoc struct {
-	// X-TIMESTAMP-MAP: cue time local is MPEG-TS time mpegts. Without
+// VTTDoc is a parsed WebVTT segment.
+type VTTDoc struct {
+	// X-TIMESTAMP-MAP: cue time Local is MPEG-TS time MPEGTS. Without
 	// the header both are 0 (RFC 8216).
-	mpegts int64
-	local  time.Duration
-	cues   []vttCue
+	MPEGTS int64
+	Local  time.Duration
+	Cues   []VTTCue
 }
 
-// vttCue is one cue.
-type vttCue struct {
-	id         string
-	start, end time.Duration
-	settings   string
-	payload    string
+// VTTCue is one cue.
+type VTTCue struct {
+	ID         string
+	Start, End time.Duration
+	Settings   string
+	Payload    string
 }
 
-// errWebVTT wraps every parse error.
-var errWebVTT = errors.New("webvtt")
+// ErrWebVTT wraps every parse error.
+var ErrWebVTT = errors.New("webvtt")
 
 // maxVTTTime bounds cue and map times (a day is far beyond any segment;
 // the bound keeps the 90 kHz arithmetic far from overflow).
 const maxVTTTime = 1000 * time.Hour
 
-// parseWebVTT parses a WebVTT segment.
-func parseWebVTT(data []byte) (*vttDoc, error) {
+// ParseWebVTT parses a WebVTT segment.
+func ParseWebVTT(data []byte) (*VTTDoc, error) {
 	data = bytes.TrimPrefix(data, []byte("\xef\xbb\xbf"))
 	text := strings.ReplaceAll(strings.ReplaceAll(string(data), "\r\n", "\n"), "\r", "\n")
 	lines := strings.Split(text, "\n")
 	first := lines[0]
 	if rest, ok := strings.CutPrefix(first, "WEBVTT"); !ok || (rest != "" && rest[0] != ' ' && rest[0] != '\t') {
-		return nil, fmt.Errorf("%w: no WEBVTT signature", errWebVTT)
+		return nil, fmt.Errorf("%w: no WEBVTT signature", ErrWebVTT)
 	}
-	doc := &vttDoc{}
+	doc := &VTTDoc{}
 	i := 1
 	for ; i < len(lines) && lines[i] != ""; i++ {
 		if v, ok := strings.CutPrefix(lines[i], "X-TIMESTAMP-MAP="); ok {
 			if err := doc.timestampMap(v); err != nil {
-				return nil, fmt.Errorf("%w: line %d: %w", errWebVTT, i+1, err)
+				return nil, fmt.Errorf("%w: line %d: %w", ErrWebVTT, i+1, err)
 			}
 		}
 	}
@@ -72,26 +72,26 @@ func parseWebVTT(data []byte) (*vttDoc, error) {
 			b == "STYLE" || b == "REGION" {
 			continue
 		}
-		c := vttCue{}
+		c := VTTCue{}
 		timing := 0
 		if !strings.Contains(block[0], "-->") {
-			c.id, timing = block[0], 1
+			c.ID, timing = block[0], 1
 		}
 		if timing >= len(block) || !strings.Contains(block[timing], "-->") {
 			continue // not a cue: ignored, as WebVTT parsers do
 		}
 		if err := c.parseTiming(block[timing]); err != nil {
-			return nil, fmt.Errorf("%w: line %d: %w", errWebVTT, start+timing+1, err)
+			return nil, fmt.Errorf("%w: line %d: %w", ErrWebVTT, start+timing+1, err)
 		}
-		c.payload = strings.Join(block[timing+1:], "\n")
-		doc.cues = append(doc.cues, c)
+		c.Payload = strings.Join(block[timing+1:], "\n")
+		doc.Cues = append(doc.Cues, c)
 	}
 	return doc, nil
 }
 
 // timestampMap parses the value of X-TIMESTAMP-MAP
 // (MPEGTS:n,LOCAL:time, in either order).
-func (d *vttDoc) timestampMap(v string) error {
+func (d *VTTDoc) timestampMap(v string) error {
 	var haveTS, haveLocal bool
 	for _, f := range strings.Split(v, ",") {
 		k, val, _ := strings.Cut(strings.TrimSpace(f), ":")
@@ -101,13 +101,13 @@ func (d *vttDoc) timestampMap(v string) error {
 			if err != nil || n < 0 || n >= 1<<33 {
 				return fmt.Errorf("X-TIMESTAMP-MAP MPEGTS %q is not a 33-bit time", val)
 			}
-			d.mpegts, haveTS = n, true
+			d.MPEGTS, haveTS = n, true
 		case "LOCAL":
 			t, err := parseVTTTime(val)
 			if err != nil {
 				return fmt.Errorf("X-TIMESTAMP-MAP LOCAL: %w", err)
 			}
-			d.local, haveLocal = t, true
+			d.Local, haveLocal = t, true
 		default:
 			return fmt.Errorf("X-TIMESTAMP-MAP: unknown field %q", k)
 		}
@@ -119,21 +119,21 @@ func (d *vttDoc) timestampMap(v string) error {
 }
 
 // parseTiming parses "start --> end [settings]".
-func (c *vttCue) parseTiming(l string) error {
+func (c *VTTCue) parseTiming(l string) error {
 	a, b, _ := strings.Cut(l, "-->")
 	var err error
-	if c.start, err = parseVTTTime(strings.TrimSpace(a)); err != nil {
+	if c.Start, err = parseVTTTime(strings.TrimSpace(a)); err != nil {
 		return err
 	}
 	b = strings.TrimLeft(b, " \t")
 	end, settings, _ := strings.Cut(strings.ReplaceAll(b, "\t", " "), " ")
-	if c.end, err = parseVTTTime(end); err != nil {
+	if c.End, err = parseVTTTime(end); err != nil {
 		return err
 	}
-	if c.end <= c.start {
-		return fmt.Errorf("cue ends at %v, not after its start %v", c.end, c.start)
+	if c.End <= c.Start {
+		return fmt.Errorf("cue ends at %v, not after its start %v", c.End, c.Start)
 	}
-	c.settings = strings.TrimSpace(settings)
+	c.Settings = strings.TrimSpace(settings)
 	return nil
 }
 
@@ -183,7 +183,7 @@ func parseVTTTime(s string) (time.Duration, error) {
 	return d, nil
 }
 
-// mpegTime is the MPEG-TS time (90 kHz, not wrapped) of cue time t.
-func (d *vttDoc) mpegTime(t time.Duration) int64 {
-	return d.mpegts + int64((t-d.local)*9/100000)
+// MPEGTime is the MPEG-TS time (90 kHz, not wrapped) of cue time t.
+func (d *VTTDoc) MPEGTime(t time.Duration) int64 {
+	return d.MPEGTS + int64((t-d.Local)*9/100000)
 }

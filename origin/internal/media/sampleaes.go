@@ -1,4 +1,4 @@
-package origin
+package media
 
 import (
 	"bytes"
@@ -19,22 +19,22 @@ import (
 // Stream types and descriptors of Apple's "MPEG-2 Stream Encryption Format
 // for HTTP Live Streaming" (SAMPLE-AES in TS).
 const (
-	streamTypeH264SampleAES astits.StreamType = 0xdb
-	streamTypeAACSampleAES  astits.StreamType = 0xcf
+	StreamTypeH264SampleAES astits.StreamType = 0xdb
+	StreamTypeAACSampleAES  astits.StreamType = 0xcf
 	fourccZAVC                                = 0x7a617663 // 'zavc'
 	fourccAACD                                = 0x61616364 // 'aacd'
-	fourccAPAD                                = 0x61706164 // 'apad'
+	FourCCAPAD                                = 0x61706164 // 'apad'
 	fourccZAAC                                = 0x7a616163 // 'zaac'
 )
 
-// sampleAESTS re-muxes a demuxed TS segment with SAMPLE-AES: H.264 slice
+// SampleAESTS re-muxes a demuxed TS segment with SAMPLE-AES: H.264 slice
 // NAL units are encrypted with the 1:9 pattern (32 clear bytes, then one
 // encrypted 16-byte block in every 160), each ADTS AAC frame after a
 // 16-byte clear leader; CBC restarts with iv for every NAL unit and every
 // frame. Audio frames get a PES packet each. Timed ID3 metadata is copied
 // in the clear; segments with other streams (H.265, AC-3, MPEG audio) are
 // refused rather than served clear.
-func sampleAESTS(d *tsDemux, key keys.Secret, iv []byte) ([]byte, error) {
+func SampleAESTS(d *TSDemux, key keys.Secret, iv []byte) ([]byte, error) {
 	block, err := aes.NewCipher(key.Bytes())
 	if err != nil {
 		return nil, fmt.Errorf("aes: %w", err)
@@ -50,12 +50,12 @@ func sampleAESTS(d *tsDemux, key keys.Secret, iv []byte) ([]byte, error) {
 	mux := astits.NewMuxer(context.Background(), &buf)
 	pcrPID := uint16(0)
 	var ref int64 = -1
-	for _, s := range d.streams {
-		es := astits.PMTElementaryStream{ElementaryPID: s.pid, StreamType: s.st}
-		streamID := s.st.ToPESStreamID()
-		switch s.st {
+	for _, s := range d.Streams {
+		es := astits.PMTElementaryStream{ElementaryPID: s.pid, StreamType: s.StreamType}
+		streamID := s.StreamType.ToPESStreamID()
+		switch s.StreamType {
 		case astits.StreamTypeH264Video:
-			es.StreamType = streamTypeH264SampleAES
+			es.StreamType = StreamTypeH264SampleAES
 			es.ElementaryStreamDescriptors = []*astits.Descriptor{privateDataIndicator(fourccZAVC)}
 			streamID = 0xe0
 		case astits.StreamTypeAACAudio:
@@ -63,61 +63,61 @@ func sampleAESTS(d *tsDemux, key keys.Secret, iv []byte) ([]byte, error) {
 			if t == nil {
 				return nil, errors.New("sample-aes: audio stream without ADTS frames")
 			}
-			es.StreamType = streamTypeAACSampleAES
+			es.StreamType = StreamTypeAACSampleAES
 			es.ElementaryStreamDescriptors = []*astits.Descriptor{privateDataIndicator(fourccAACD), audioSetup(t)}
 			streamID = 0xc0
 		case astits.StreamTypeH265Video:
 			return nil, errors.New("sample-aes: H.265 is not covered by TS sample encryption (use cmaf with cbcs)")
 		case astits.StreamTypeMetadata:
 			// Timed ID3 metadata stays clear.
-			if len(s.pes) == 0 {
+			if len(s.PES) == 0 {
 				continue
 			}
 		default:
-			if len(s.pes) == 0 {
+			if len(s.PES) == 0 {
 				continue
 			}
 			// Never pass other audio or video in the clear on an
 			// encrypted endpoint.
-			return nil, fmt.Errorf("sample-aes: cannot encrypt stream type %#x (H.264 and ADTS AAC only)", uint8(s.st))
+			return nil, fmt.Errorf("sample-aes: cannot encrypt stream type %#x (H.264 and ADTS AAC only)", uint8(s.StreamType))
 		}
 		if err := mux.AddElementaryStream(es); err != nil {
 			return nil, fmt.Errorf("sample-aes: %w", err)
 		}
-		if pcrPID == 0 || s.st == astits.StreamTypeH264Video {
+		if pcrPID == 0 || s.StreamType == astits.StreamTypeH264Video {
 			pcrPID = s.pid
 		}
 		prev := ref
-		for _, p := range s.pes {
-			if p.pts < 0 {
+		for _, p := range s.PES {
+			if p.PTS < 0 {
 				continue
 			}
 			if prev < 0 {
 				prev = p.dts
 			}
-			dts := unwrapNear(p.dts, prev)
+			dts := UnwrapNear(p.dts, prev)
 			prev = dts
 			if ref < 0 {
 				ref = dts
 			}
-			switch s.st {
+			switch s.StreamType {
 			case astits.StreamTypeH264Video:
-				data, sync, err := encryptH264AU(block, iv, p.data)
+				data, sync, err := encryptH264AU(block, iv, p.Data)
 				if err != nil {
 					return nil, err
 				}
-				pkts = append(pkts, out{s.pid, dts, newPES(streamID, p.pts, p.dts, data), sync})
+				pkts = append(pkts, out{s.pid, dts, newPES(streamID, p.PTS, p.dts, data), sync})
 			case astits.StreamTypeAACAudio:
 				t := audioTrack(s)
-				for i, f := range adtsFrames(p.data) {
-					frame := append([]byte(nil), p.data[f.off:f.off+f.size]...)
-					encryptADTSFrame(block, iv, frame, f.hdrLen)
-					step := int64(i) * 1024 * 90000 / int64(t.sampleRate)
-					pts := (p.pts + step) & (1<<33 - 1)
+				for i, f := range ADTSFrames(p.Data) {
+					frame := append([]byte(nil), p.Data[f.Off:f.Off+f.Size]...)
+					encryptADTSFrame(block, iv, frame, f.HdrLen)
+					step := int64(i) * 1024 * 90000 / int64(t.SampleRate)
+					pts := (p.PTS + step) & (1<<33 - 1)
 					pkts = append(pkts, out{s.pid, dts + step, newPES(streamID, pts, pts, frame), false})
 				}
 			default:
-				pkts = append(pkts, out{s.pid, dts, newPES(streamID, p.pts, p.dts, p.data), false})
+				pkts = append(pkts, out{s.pid, dts, newPES(streamID, p.PTS, p.dts, p.Data), false})
 			}
 		}
 	}
@@ -145,8 +145,8 @@ func sampleAESTS(d *tsDemux, key keys.Secret, iv []byte) ([]byte, error) {
 		}
 	}
 	ts := buf.Bytes()
-	for _, s := range d.streams {
-		if s.st == astits.StreamTypeH264Video && len(s.pes) > 0 {
+	for _, s := range d.Streams {
+		if s.StreamType == astits.StreamTypeH264Video && len(s.PES) > 0 {
 			ts = appendAUDPES(ts, s.pid, startsWithIDR(s))
 		}
 	}
@@ -155,15 +155,15 @@ func sampleAESTS(d *tsDemux, key keys.Secret, iv []byte) ([]byte, error) {
 
 // startsWithIDR reports whether the first access unit of H.264 stream s
 // holds an IDR picture.
-func startsWithIDR(s *tsStream) bool {
+func startsWithIDR(s *TSStream) bool {
 	var au []byte
-	for i, p := range s.pes {
-		if i > 0 && p.pts >= 0 {
+	for i, p := range s.PES {
+		if i > 0 && p.PTS >= 0 {
 			break
 		}
-		au = append(au, p.data...)
+		au = append(au, p.Data...)
 	}
-	_, idr := naluSample(au, codecAVC)
+	_, idr := naluSample(au, CodecAVC)
 	return idr
 }
 
@@ -254,13 +254,13 @@ func privateDataIndicator(fourcc uint32) *astits.Descriptor {
 // audioSetup is the registration descriptor 'apad' with the
 // audio_setup_information of an AAC stream: 'zaac', priming 0, version 1,
 // and the AudioSpecificConfig.
-func audioSetup(t *tsTrack) *astits.Descriptor {
+func audioSetup(t *Track) *astits.Descriptor {
 	var asc bytes.Buffer
-	(&aac.AudioSpecificConfig{ObjectType: t.objType, ChannelConfiguration: t.channels, SamplingFrequency: t.sampleRate}).Encode(&asc)
+	(&aac.AudioSpecificConfig{ObjectType: t.ObjType, ChannelConfiguration: t.Channels, SamplingFrequency: t.SampleRate}).Encode(&asc)
 	info := []byte{'z', 'a', 'a', 'c', 0, 0, 1, byte(asc.Len())}
 	info = append(info, asc.Bytes()...)
 	return &astits.Descriptor{Tag: astits.DescriptorTagRegistration, Length: uint8(4 + len(info)),
-		Registration: &astits.DescriptorRegistration{FormatIdentifier: fourccAPAD, AdditionalIdentificationInfo: info}}
+		Registration: &astits.DescriptorRegistration{FormatIdentifier: FourCCAPAD, AdditionalIdentificationInfo: info}}
 }
 
 // encryptH264AU encrypts the slice NAL units (types 1 and 5) longer than

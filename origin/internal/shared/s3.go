@@ -1,4 +1,4 @@
-package origin
+package shared
 
 import (
 	"bytes"
@@ -13,36 +13,29 @@ import (
 	"github.com/pullpush/pullpush/internal/s3client"
 )
 
-// s3Blob is a blobStore on an S3 bucket (minio-go).
-type s3Blob struct {
+// S3 is a Store on an S3 bucket (minio-go).
+type S3 struct {
 	client *minio.Client
 	bucket string
 	prefix string // "" or ending in "/"
 	name   string // s3://bucket/prefix, for logs
 }
 
-// newS3Blob builds the client of cfg (validated). It does not contact the
-// server.
-func newS3Blob(cfg StorageConfig) (*s3Blob, error) {
-	bucket, prefix, err := ParseStorageURL(cfg.URL)
+// NewS3 returns the store of the objects under prefix ("" or ending in
+// "/") in bucket, with the client of cfg. It does not contact the server.
+func NewS3(bucket, prefix string, cfg s3client.Config) (*S3, error) {
+	client, err := s3client.New(cfg)
 	if err != nil {
 		return nil, err
 	}
-	client, err := s3client.New(s3client.Config{
-		Endpoint: cfg.Endpoint, Region: cfg.Region,
-		AccessKey: cfg.AccessKey, SecretKey: cfg.SecretKey, SessionToken: cfg.SessionToken,
-		PathStyle:  cfg.Endpoint != "", // a self-hosted store: path-style
-		MaxRetries: 2,                  // the replay loop and the pusher retry
-	})
-	if err != nil {
-		return nil, err
-	}
-	return &s3Blob{client: client, bucket: bucket, prefix: prefix, name: "s3://" + bucket + "/" + prefix}, nil
+	return &S3{client: client, bucket: bucket, prefix: prefix, name: "s3://" + bucket + "/" + prefix}, nil
 }
 
-func (b *s3Blob) String() string { return b.name }
+// String returns s3://bucket/prefix.
+func (b *S3) String() string { return b.name }
 
-func (b *s3Blob) put(ctx context.Context, key string, data []byte) error {
+// Put writes the object key.
+func (b *S3) Put(ctx context.Context, key string, data []byte) error {
 	_, err := b.client.PutObject(ctx, b.bucket, b.prefix+key, bytes.NewReader(data), int64(len(data)),
 		minio.PutObjectOptions{ContentType: "application/octet-stream", DisableMultipart: true})
 	if err != nil {
@@ -51,7 +44,8 @@ func (b *s3Blob) put(ctx context.Context, key string, data []byte) error {
 	return nil
 }
 
-func (b *s3Blob) get(ctx context.Context, key string) ([]byte, error) {
+// Get reads the object key; ErrNoObject when it is missing.
+func (b *S3) Get(ctx context.Context, key string) ([]byte, error) {
 	obj, err := b.client.GetObject(ctx, b.bucket, b.prefix+key, minio.GetObjectOptions{})
 	if err != nil {
 		return nil, fmt.Errorf("s3 get %s: %w", key, err)
@@ -60,14 +54,16 @@ func (b *s3Blob) get(ctx context.Context, key string) ([]byte, error) {
 	data, err := io.ReadAll(obj)
 	if err != nil {
 		if isNotFound(err) {
-			return nil, fmt.Errorf("s3 get %s: %w", key, errNoObject)
+			return nil, fmt.Errorf("s3 get %s: %w", key, ErrNoObject)
 		}
 		return nil, fmt.Errorf("s3 get %s: %w", key, err)
 	}
 	return data, nil
 }
 
-func (b *s3Blob) list(ctx context.Context, prefix, startAfter string, max int) ([]string, error) {
+// List returns up to max keys under prefix that sort after startAfter,
+// in lexicographic order.
+func (b *S3) List(ctx context.Context, prefix, startAfter string, max int) ([]string, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel() // stops minio's listing goroutine
 	opts := minio.ListObjectsOptions{Prefix: b.prefix + prefix, Recursive: true, MaxKeys: max}
@@ -87,14 +83,16 @@ func (b *s3Blob) list(ctx context.Context, prefix, startAfter string, max int) (
 	return keys, nil
 }
 
-func (b *s3Blob) remove(ctx context.Context, key string) error {
+// Remove deletes the object key.
+func (b *S3) Remove(ctx context.Context, key string) error {
 	if err := b.client.RemoveObject(ctx, b.bucket, b.prefix+key, minio.RemoveObjectOptions{}); err != nil && !isNotFound(err) {
 		return fmt.Errorf("s3 delete %s: %w", key, err)
 	}
 	return nil
 }
 
-func (b *s3Blob) exists(ctx context.Context, key string) (bool, error) {
+// Exists reports whether the object key exists.
+func (b *S3) Exists(ctx context.Context, key string) (bool, error) {
 	_, err := b.client.StatObject(ctx, b.bucket, b.prefix+key, minio.StatObjectOptions{})
 	switch {
 	case err == nil:
@@ -105,8 +103,8 @@ func (b *s3Blob) exists(ctx context.Context, key string) (bool, error) {
 	return false, fmt.Errorf("s3 stat %s: %w", key, err)
 }
 
-// checkBucket verifies that the bucket exists and is reachable.
-func (b *s3Blob) checkBucket(ctx context.Context) error {
+// CheckBucket verifies that the bucket exists and is reachable.
+func (b *S3) CheckBucket(ctx context.Context) error {
 	ok, err := b.client.BucketExists(ctx, b.bucket)
 	if err != nil {
 		return fmt.Errorf("s3 bucket %s: %w", b.bucket, err)

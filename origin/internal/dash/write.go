@@ -1,4 +1,4 @@
-package origin
+package dash
 
 import (
 	"bytes"
@@ -8,10 +8,11 @@ import (
 )
 
 // The MPD writer: the bytes encoding/xml's MarshalIndent(m, "", "  ")
-// writes for the model in dash_mpd.go, without reflection (which was
-// three quarters of an MPD request's CPU). TestMPDWriterMatchesXML checks
-// it against encoding/xml on an MPD with every field set, so a field
-// added to the model and not written here fails the test.
+// writes for the model in mpd.go, without reflection (which was
+// three quarters of an MPD request's CPU). TestMPDWriterMatchesXML (in
+// the origin package, on a live channel's MPD) checks it against
+// encoding/xml on an MPD with every field set, so a field added to the
+// model and not written here fails the test.
 
 // xmlWriter appends indented XML.
 type xmlWriter struct {
@@ -126,7 +127,7 @@ func appendEscaped(b []byte, s string) []byte {
 }
 
 // write appends the MPD document body (no XML declaration).
-func (m *mpd) write(w *xmlWriter) {
+func (m *MPD) write(w *xmlWriter) {
 	w.start("MPD")
 	w.attr("xmlns", m.Xmlns)
 	w.attrOmit("xmlns:cenc", m.XmlnsCenc)
@@ -151,7 +152,7 @@ func (m *mpd) write(w *xmlWriter) {
 	w.end("MPD")
 }
 
-func (p *mpdPeriod) write(w *xmlWriter) {
+func (p *Period) write(w *xmlWriter) {
 	w.start("Period")
 	w.attr("id", p.ID)
 	w.attr("start", p.Start)
@@ -171,7 +172,7 @@ func (p *mpdPeriod) write(w *xmlWriter) {
 			w.attrUint("id", uint64(ev.ID))
 			w.open()
 			w.start("Signal")
-			w.attr("xmlns", scte35Namespace)
+			w.attr("xmlns", SCTE35Namespace)
 			w.open()
 			w.text("Binary", ev.Signal.Binary)
 			w.end("Signal")
@@ -185,7 +186,7 @@ func (p *mpdPeriod) write(w *xmlWriter) {
 	w.end("Period")
 }
 
-func (as *mpdAdaptationSet) write(w *xmlWriter) {
+func (as *AdaptationSet) write(w *xmlWriter) {
 	w.start("AdaptationSet")
 	w.attrInt("id", int64(as.ID))
 	w.attr("contentType", as.ContentType)
@@ -223,7 +224,7 @@ func (as *mpdAdaptationSet) write(w *xmlWriter) {
 	w.end("AdaptationSet")
 }
 
-func (s *mpdScheme) write(w *xmlWriter, name string) {
+func (s *Scheme) write(w *xmlWriter, name string) {
 	w.start(name)
 	w.attr("schemeIdUri", s.SchemeIDURI)
 	w.attr("value", s.Value)
@@ -231,7 +232,7 @@ func (s *mpdScheme) write(w *xmlWriter, name string) {
 	w.end(name)
 }
 
-func (r *mpdRepresentation) write(w *xmlWriter) {
+func (r *Representation) write(w *xmlWriter) {
 	w.start("Representation")
 	w.attr("id", r.ID)
 	w.attrInt("bandwidth", int64(r.Bandwidth))

@@ -1,4 +1,4 @@
-package origin
+package dash
 
 import (
 	"encoding/xml"
@@ -16,26 +16,28 @@ import (
 
 // DASH namespaces, profiles and schemes.
 const (
-	mpdNamespace    = "urn:mpeg:dash:schema:mpd:2011"
-	cencNamespace   = "urn:mpeg:cenc:2013"
-	dashLiveProfile = "urn:mpeg:dash:profile:isoff-live:2011"
-	// schemeMP4Protection signals Common Encryption (value cenc or cbcs).
-	schemeMP4Protection = "urn:mpeg:dash:mp4protection:2011"
-	// schemeUTCHTTPISO is a UTCTiming source answering an ISO 8601 time.
-	schemeUTCHTTPISO = "urn:mpeg:dash:utc:http-iso:2014"
-	// schemeUTCDirect carries the time in the value itself.
-	schemeUTCDirect = "urn:mpeg:dash:utc:direct:2014"
-	// schemeAudioChannels is the AudioChannelConfiguration of ISO 23003-3.
-	schemeAudioChannels = "urn:mpeg:dash:23003:3:audio_channel_configuration:2011"
-	// schemeRole is the Role scheme of ISO 23009-1.
-	schemeRole = "urn:mpeg:dash:role:2011"
-	dashType   = "application/dash+xml"
-	mpdName    = "index.mpd"
-	timeName   = "time"
+	Namespace     = "urn:mpeg:dash:schema:mpd:2011"
+	CENCNamespace = "urn:mpeg:cenc:2013"
+	LiveProfile   = "urn:mpeg:dash:profile:isoff-live:2011"
+	// SchemeMP4Protection signals Common Encryption (value cenc or cbcs).
+	SchemeMP4Protection = "urn:mpeg:dash:mp4protection:2011"
+	// SchemeUTCHTTPISO is a UTCTiming source answering an ISO 8601 time.
+	SchemeUTCHTTPISO = "urn:mpeg:dash:utc:http-iso:2014"
+	// SchemeUTCDirect carries the time in the value itself.
+	SchemeUTCDirect = "urn:mpeg:dash:utc:direct:2014"
+	// SchemeAudioChannels is the AudioChannelConfiguration of ISO 23003-3.
+	SchemeAudioChannels = "urn:mpeg:dash:23003:3:audio_channel_configuration:2011"
+	// SchemeRole is the Role scheme of ISO 23009-1.
+	SchemeRole = "urn:mpeg:dash:role:2011"
+	MIMEType   = "application/dash+xml"
+	// SchemeSCTE35XMLBin is the EventStream scheme of SCTE 214-1: SCTE-35
+	// sections in base64 in a Signal element.
+	SchemeSCTE35XMLBin = "urn:scte:scte35:2014:xml+bin"
+	SCTE35Namespace    = "http://www.scte.org/schemas/35/2016"
 )
 
-// mpd is the MPD element.
-type mpd struct {
+// MPD is the MPD element.
+type MPD struct {
 	XMLName xml.Name `xml:"MPD"`
 	Xmlns   string   `xml:"xmlns,attr"`
 	// XmlnsCenc declares the cenc: prefix of ContentProtection.
@@ -52,21 +54,21 @@ type mpd struct {
 	MaxSegmentDuration         string `xml:"maxSegmentDuration,attr,omitempty"`
 	MinBufferTime              string `xml:"minBufferTime,attr"`
 
-	Periods   []*mpdPeriod `xml:"Period"`
-	UTCTiming []mpdScheme  `xml:"UTCTiming"`
+	Periods   []*Period `xml:"Period"`
+	UTCTiming []Scheme  `xml:"UTCTiming"`
 }
 
-// mpdPeriod is a Period.
-type mpdPeriod struct {
-	ID             string              `xml:"id,attr"`
-	Start          string              `xml:"start,attr"`
-	Duration       string              `xml:"duration,attr,omitempty"`
-	EventStreams   []*mpdEventStream   `xml:"EventStream"`
-	AdaptationSets []*mpdAdaptationSet `xml:"AdaptationSet"`
+// Period is a Period.
+type Period struct {
+	ID             string           `xml:"id,attr"`
+	Start          string           `xml:"start,attr"`
+	Duration       string           `xml:"duration,attr,omitempty"`
+	EventStreams   []*EventStream   `xml:"EventStream"`
+	AdaptationSets []*AdaptationSet `xml:"AdaptationSet"`
 }
 
-// mpdAdaptationSet is an AdaptationSet.
-type mpdAdaptationSet struct {
+// AdaptationSet is an AdaptationSet.
+type AdaptationSet struct {
 	ID                int    `xml:"id,attr"`
 	ContentType       string `xml:"contentType,attr"`
 	MimeType          string `xml:"mimeType,attr"`
@@ -76,15 +78,15 @@ type mpdAdaptationSet struct {
 	MaxWidth          int    `xml:"maxWidth,attr,omitempty"`
 	MaxHeight         int    `xml:"maxHeight,attr,omitempty"`
 	Par               string `xml:"par,attr,omitempty"`
-	ContentProtection []*mpdContentProtection
-	EssentialProperty []mpdScheme          `xml:"EssentialProperty,omitempty"`
-	Role              *mpdScheme           `xml:"Role,omitempty"`
-	Label             string               `xml:"Label,omitempty"`
-	Representations   []*mpdRepresentation `xml:"Representation"`
+	ContentProtection []*ContentProtection
+	EssentialProperty []Scheme          `xml:"EssentialProperty,omitempty"`
+	Role              *Scheme           `xml:"Role,omitempty"`
+	Label             string            `xml:"Label,omitempty"`
+	Representations   []*Representation `xml:"Representation"`
 }
 
-// mpdContentProtection is a ContentProtection descriptor.
-type mpdContentProtection struct {
+// ContentProtection is a ContentProtection descriptor.
+type ContentProtection struct {
 	XMLName     xml.Name `xml:"ContentProtection"`
 	SchemeIDURI string   `xml:"schemeIdUri,attr"`
 	Value       string   `xml:"value,attr,omitempty"`
@@ -92,58 +94,79 @@ type mpdContentProtection struct {
 	PSSH        string   `xml:"cenc:pssh,omitempty"`
 }
 
-// mpdScheme is a descriptor: UTCTiming, Role, AudioChannelConfiguration.
-type mpdScheme struct {
+// Scheme is a descriptor: UTCTiming, Role, AudioChannelConfiguration.
+type Scheme struct {
 	SchemeIDURI string `xml:"schemeIdUri,attr"`
 	Value       string `xml:"value,attr"`
 }
 
-// mpdRepresentation is a Representation.
-type mpdRepresentation struct {
-	ID                        string     `xml:"id,attr"`
-	Bandwidth                 int        `xml:"bandwidth,attr"`
-	Codecs                    string     `xml:"codecs,attr,omitempty"`
-	Width                     int        `xml:"width,attr,omitempty"`
-	Height                    int        `xml:"height,attr,omitempty"`
-	FrameRate                 string     `xml:"frameRate,attr,omitempty"`
-	Sar                       string     `xml:"sar,attr,omitempty"`
-	AudioSamplingRate         int        `xml:"audioSamplingRate,attr,omitempty"`
-	MaxPlayoutRate            int        `xml:"maxPlayoutRate,attr,omitempty"`
-	CodingDependency          string     `xml:"codingDependency,attr,omitempty"`
-	AudioChannelConfiguration *mpdScheme `xml:"AudioChannelConfiguration,omitempty"`
-	SegmentTemplate           *mpdSegmentTemplate
+// Representation is a Representation.
+type Representation struct {
+	ID                        string  `xml:"id,attr"`
+	Bandwidth                 int     `xml:"bandwidth,attr"`
+	Codecs                    string  `xml:"codecs,attr,omitempty"`
+	Width                     int     `xml:"width,attr,omitempty"`
+	Height                    int     `xml:"height,attr,omitempty"`
+	FrameRate                 string  `xml:"frameRate,attr,omitempty"`
+	Sar                       string  `xml:"sar,attr,omitempty"`
+	AudioSamplingRate         int     `xml:"audioSamplingRate,attr,omitempty"`
+	MaxPlayoutRate            int     `xml:"maxPlayoutRate,attr,omitempty"`
+	CodingDependency          string  `xml:"codingDependency,attr,omitempty"`
+	AudioChannelConfiguration *Scheme `xml:"AudioChannelConfiguration,omitempty"`
+	SegmentTemplate           *SegmentTemplate
 }
 
-// mpdSegmentTemplate is a SegmentTemplate with a SegmentTimeline.
-type mpdSegmentTemplate struct {
+// SegmentTemplate is a SegmentTemplate with a SegmentTimeline.
+type SegmentTemplate struct {
 	XMLName                xml.Name `xml:"SegmentTemplate"`
 	Timescale              int      `xml:"timescale,attr"`
 	PresentationTimeOffset uint64   `xml:"presentationTimeOffset,attr"`
 	StartNumber            int64    `xml:"startNumber,attr"`
 	Initialization         string   `xml:"initialization,attr"`
 	Media                  string   `xml:"media,attr"`
-	Timeline               []mpdS   `xml:"SegmentTimeline>S"`
+	Timeline               []S      `xml:"SegmentTimeline>S"`
 }
 
-// mpdS is one S element: segments of duration D from T (absent: the end
+// S is one S element: segments of duration D from T (absent: the end
 // of the previous S), repeated R more times.
-type mpdS struct {
+type S struct {
 	T *uint64 `xml:"t,attr,omitempty"`
 	D uint64  `xml:"d,attr"`
 	R int     `xml:"r,attr,omitempty"`
 }
 
-// encode returns the MPD document, written by dash_mpd_write.go as
+// EventStream is a Period's EventStream.
+type EventStream struct {
+	SchemeIDURI string   `xml:"schemeIdUri,attr"`
+	Timescale   int      `xml:"timescale,attr"`
+	Events      []*Event `xml:"Event"`
+}
+
+// Event is an Event carrying a SCTE-35 section.
+type Event struct {
+	PresentationTime uint64       `xml:"presentationTime,attr"`
+	Duration         uint64       `xml:"duration,attr,omitempty"`
+	ID               uint32       `xml:"id,attr"`
+	Signal           SCTE35Signal `xml:"Signal"`
+}
+
+// SCTE35Signal is SCTE 35's Signal element with the binary section.
+type SCTE35Signal struct {
+	XMLName xml.Name `xml:"http://www.scte.org/schemas/35/2016 Signal"`
+	Binary  string   `xml:"Binary"`
+}
+
+// Encode returns the MPD document, written by write.go as
 // encoding/xml would write the model (encodeXML).
-func (m *mpd) encode() ([]byte, error) {
+func (m *MPD) Encode() ([]byte, error) {
 	w := &xmlWriter{b: append(make([]byte, 0, 16<<10), xml.Header...)}
 	w.base = len(w.b)
 	m.write(w)
 	return append(w.b, '\n'), nil
 }
 
-// encodeXML returns the MPD document as encoding/xml writes it.
-func (m *mpd) encodeXML() ([]byte, error) {
+// EncodeXML returns the MPD document as encoding/xml writes it.
+func (m *MPD) EncodeXML() ([]byte, error) {
 	out, err := xml.MarshalIndent(m, "", "  ")
 	if err != nil {
 		return nil, fmt.Errorf("encode MPD: %w", err)
@@ -151,9 +174,9 @@ func (m *mpd) encodeXML() ([]byte, error) {
 	return append([]byte(xml.Header), append(out, '\n')...), nil
 }
 
-// xsDuration writes d as an xs:duration in seconds (PT12.5S), to the
+// XSDuration writes d as an xs:duration in seconds (PT12.5S), to the
 // millisecond.
-func xsDuration(d time.Duration) string {
+func XSDuration(d time.Duration) string {
 	ms := d.Milliseconds()
 	if ms%1000 == 0 {
 		return "PT" + strconv.FormatInt(ms/1000, 10) + "S"
@@ -161,9 +184,9 @@ func xsDuration(d time.Duration) string {
 	return "PT" + strconv.FormatFloat(float64(ms)/1000, 'f', -1, 64) + "S"
 }
 
-// parseXSDuration reads the PTnHnMnS durations xsDuration and players
+// ParseXSDuration reads the PTnHnMnS durations XSDuration and players
 // write (no years, months or days but D).
-func parseXSDuration(s string) (time.Duration, error) {
+func ParseXSDuration(s string) (time.Duration, error) {
 	rest, ok := strings.CutPrefix(s, "P")
 	if !ok {
 		return 0, fmt.Errorf("duration %q: no P", s)
@@ -196,15 +219,15 @@ func parseXSDuration(s string) (time.Duration, error) {
 	return d, nil
 }
 
-// xsDateTime writes t (unix ns) as an xs:dateTime in UTC, to the
+// XSDateTime writes t (unix ns) as an xs:dateTime in UTC, to the
 // millisecond.
-func xsDateTime(ns int64) string {
+func XSDateTime(ns int64) string {
 	return time.Unix(0, ns).UTC().Format("2006-01-02T15:04:05.000Z")
 }
 
-// dashFrameRate writes an HLS FRAME-RATE as a DASH frameRate: an integer,
+// FrameRate writes an HLS FRAME-RATE as a DASH frameRate: an integer,
 // or N/1001 for the NTSC rates.
-func dashFrameRate(f float64) string {
+func FrameRate(f float64) string {
 	if f <= 0 {
 		return ""
 	}

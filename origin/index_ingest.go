@@ -1,0 +1,373 @@
+package origin
+
+import (
+	"path"
+	"strings"
+	"time"
+
+	"github.com/pullpush/pullpush/hls"
+	"github.com/pullpush/pullpush/internal/adcue"
+	"github.com/pullpush/pullpush/origin/internal/media"
+)
+
+// append adds rc to the timeline; a gap or overlap of more than tol, or a
+// source discontinuity, becomes an output discontinuity. peer finds the
+// segment another rendition has at a time (see appendTS); nil for none.
+func (r *rendition) append(rc rec, tol int64, peer func(start, tol int64) *rec) {
+	if len(r.segs) == 0 {
+		if r.nextSeq == 0 {
+			r.nextSeq = rc.start / int64(time.Second)
+		}
+		rc.disc = false
+	} else if d := rc.start - r.lastEnd(); d > tol || d < -tol {
+		rc.disc = true
+	}
+	if rc.disc {
+		r.discN++
+	}
+	rc.discN = r.discN
+	r.appendTS(&rc, peer)
+	rc.seq = r.nextSeq
+	r.nextSeq++
+	r.segs = append(r.segs, rc)
+	if rc.file != nil && rc.dur > 0 {
+		r.bytes += rc.file.size
+		r.durNS += rc.dur
+		if bps := float64(rc.file.size*8) / (float64(rc.dur) / 1e9); bps > r.peak {
+			r.peak = bps
+		}
+	}
+}
+
+// appendTS places rc on the rendition's TS timeline: its first DTS is
+// unwrapped next to the end of the previous segment, and a jump of more
+// than half a segment (a source that restarted its clock, as a VOD2Live
+// channel does at every asset, or lost segments) is a discontinuity for
+// CMAF endpoints.
+//
+// CMAF timestamps are the source's plus an offset that changes only at
+// such jumps, so that they never go back: a decoder that keeps one fMP4
+// demuxer across segments, as ffmpeg's HLS demuxer does, drops the samples
+// of a fragment whose decode time is earlier than what it has read. The
+// new offset continues the rendition's timeline, unless another rendition
+// (found by peer) already has a segment at the same time: then its offset
+// is taken, so that every rendition of the channel keeps the source's
+// relation between audio and video times, and a rendition that starts
+// late joins the others' timeline.
+func (r *rendition) appendTS(rc *rec, peer func(start, tol int64) *rec) {
+	rc.cdisc = rc.disc
+	if rc.file != nil && rc.file.ts != nil {
+		ti := rc.file.ts.WithConfigFrom(r.lastTS)
+		base, off := ti.DTS0, r.tsOff
+		tol := max(rc.dur*9/200000, 9000) // half the segment, at least 0.1 s (90 kHz)
+		jump := false
+		if r.lastTS != nil {
+			base = media.UnwrapNear(ti.DTS0, r.tsEnd)
+			if d := base - r.tsEnd; len(r.segs) > 0 && (d > tol || d < -tol) {
+				rc.cdisc, jump = true, true
+			}
+		}
+		if r.lastTS == nil || jump {
+			var p *rec
+			if peer != nil {
+				p = peer(rc.start, rc.dur/2)
+			}
+			switch {
+			case p != nil:
+				base, off = media.UnwrapNear(ti.DTS0, p.tsBase), p.tsOff
+			case jump:
+				off = r.tsEnd + r.tsOff - base
+			}
+		}
+		rc.ts, rc.tsBase, rc.tsOff = ti, base, off
+		r.tsEnd, r.tsOff, r.lastTS = base+ti.Dur, off, ti
+	}
+	if len(r.segs) == 0 {
+		rc.cdisc = false
+	}
+	if rc.cdisc {
+		r.cdiscN++
+	}
+	rc.cdiscN = r.cdiscN
+}
+
+// peerTS returns the segment with TS timing that a rendition other than
+// self has starting within tol of start, or nil. Renditions are searched
+// in order of first appearance, so every instance that builds the index
+// from the same log finds the same one.
+func (c *channel) peerTS(self *rendition, start, tol int64) *rec {
+	for _, key := range c.rendKeys {
+		r := c.rends[key]
+		if r == self {
+			continue
+		}
+		if s := r.tsAt(start, tol); s != nil {
+			return s
+		}
+	}
+	return nil
+}
+
+// storeFile registers a received file under name, replacing (and
+// releasing) an older file of the same name, and indexes playlists that
+// were waiting for it.
+func (c *channel) storeFile(in *input, name string, f *storedFile) {
+	c.fileSeq++
+	f.id = c.fileSeq
+	f.refs = 1
+	if old := in.files[name]; old != nil {
+		c.release(old)
+	}
+	in.files[name] = f
+	c.retryPending(in, name)
+}
+
+// retryPending re-indexes the pending playlists of in that wait for name
+// or have waited long enough to skip a missing file.
+func (c *channel) retryPending(in *input, name string) {
+	now := c.clockNow()
+	for _, key := range sortedKeys(in.rends) {
+		ir := in.rends[key]
+		if ir.pending == nil {
+			continue
+		}
+		if ir.waitName == name || now.Sub(ir.waitSince) > skipAfter(ir.target) {
+			c.indexPlaylist(in, key, ir.pending, ir.pendRecv)
+		}
+	}
+}
+
+// skipAfter is how long a playlist waits for a missing segment before the
+// origin gives up on it (when later segments are present).
+func skipAfter(target time.Duration) time.Duration {
+	if target <= 0 {
+		target = 2 * time.Second
+	}
+	return 3 * target
+}
+
+// deleteFile handles a DELETE from the pusher: the name is forgotten, but a
+// file still referenced by the index stays until retention removes it.
+func (c *channel) deleteFile(in *input, name string) {
+	if f := in.files[name]; f != nil {
+		delete(in.files, name)
+		c.release(f)
+	}
+}
+
+// setMaster records an ingested multivariant playlist.
+func (c *channel) setMaster(in *input, m *hls.Multivariant) {
+	in.master = m
+	if c.master == nil || in.name == c.active || c.active == "" {
+		c.master = m
+	}
+}
+
+// segmentTimes computes the start time (ns) of every segment of m: from
+// PROGRAM-DATE-TIME where present (extrapolated by EXTINF), else anchored
+// to the end of the last indexed segment, else to the receive time of the
+// playlist (its last segment ends at recv).
+func segmentTimes(m *hls.Media, ir *inRend, recv time.Time) []int64 {
+	n := len(m.Segments)
+	starts := make([]int64, n)
+	known := make([]bool, n)
+	anchor := -1
+	for i, s := range m.Segments {
+		if !s.ProgramDateTime.IsZero() {
+			starts[i], known[i] = s.ProgramDateTime.UnixNano(), true
+			if anchor < 0 {
+				anchor = i
+			}
+		} else if i > 0 && known[i-1] {
+			starts[i], known[i] = starts[i-1]+durNS(m.Segments[i-1].Duration), true
+		}
+	}
+	if anchor < 0 {
+		// No PDT: continue from what this input indexed before, else the
+		// receive time.
+		j := ir.lastSeq + 1 - m.MediaSequence
+		if ir.lastSeq >= 0 && !ir.restart && j >= 0 && j < int64(n) {
+			anchor = int(j)
+			starts[anchor] = ir.lastEnd
+		} else {
+			anchor = n - 1
+			starts[anchor] = recv.UnixNano() - durNS(m.Segments[n-1].Duration)
+		}
+		for i := anchor + 1; i < n; i++ {
+			starts[i] = starts[i-1] + durNS(m.Segments[i-1].Duration)
+		}
+	}
+	for i := anchor - 1; i >= 0; i-- {
+		starts[i] = starts[i+1] - durNS(m.Segments[i].Duration)
+	}
+	return starts
+}
+
+func durNS(sec float64) int64 { return int64(sec * 1e9) }
+
+// fileName maps a playlist URI to the file name in the input folder.
+func fileName(uri string) string {
+	if i := strings.IndexAny(uri, "?#"); i >= 0 {
+		uri = uri[:i]
+	}
+	return path.Base(uri)
+}
+
+// indexPlaylist indexes the segments of media playlist m of rendition key,
+// in order, until one is missing (then m waits for it).
+func (c *channel) indexPlaylist(in *input, key string, m *hls.Media, recv time.Time) {
+	ir := in.rend(key)
+	ir.pending = nil
+	if len(m.Segments) == 0 {
+		return
+	}
+	ir.target = time.Duration(m.TargetDuration) * time.Second
+	lastSrc := m.MediaSequence + int64(len(m.Segments)) - 1
+	if ir.lastSeq >= 0 && lastSrc < ir.lastSeq-int64(len(m.Segments)) {
+		// The pusher restarted its numbering.
+		c.log.Info("input restarted sequence numbers", logChannel, c.cfg.ID, logInput, in.name)
+		ir.lastSeq, ir.restart = m.MediaSequence-1, true
+	}
+	starts := segmentTimes(m, ir, recv)
+	var curMap *hls.Map
+	now := c.clockNow()
+	for i, s := range m.Segments {
+		if s.Map != nil {
+			curMap = s.Map
+		}
+		srcSeq := m.MediaSequence + int64(i)
+		if srcSeq <= ir.lastSeq {
+			continue
+		}
+		f := in.files[fileName(s.URI)]
+		var init *storedFile
+		missing := ""
+		if f == nil {
+			missing = fileName(s.URI)
+		}
+		if curMap != nil {
+			init = in.files[fileName(curMap.URI)]
+			if init == nil {
+				missing = fileName(curMap.URI)
+			}
+		}
+		if missing != "" {
+			if ir.waitName != missing {
+				ir.waitName, ir.waitSince = missing, now
+			}
+			if i < len(m.Segments)-1 && now.Sub(ir.waitSince) > skipAfter(ir.target) {
+				c.log.Warn("segment never arrived; skipping", logChannel, c.cfg.ID, logInput, in.name, logFile, missing)
+				ir.lastSeq, ir.waitName = srcSeq, ""
+				continue
+			}
+			ir.pending, ir.pendRecv = m, recv
+			return
+		}
+		ir.waitName = ""
+		rc := rec{start: starts[i] + ir.shift, dur: durNS(s.Duration), disc: s.Discontinuity || ir.restart, file: f, init: init}
+		if len(s.Tags) > 0 || len(s.DateRanges) > 0 {
+			rc.extra = cloneExtra(s)
+		}
+		f.refs++
+		if init != nil {
+			init.refs++
+			if !init.init {
+				init.init = true
+				c.inits[init.id] = init
+			}
+		}
+		// Only the input's own clock going back (a restarted source) is a
+		// jump to re-time; a segment that is merely older than what the
+		// other input already delivered is not.
+		back := ir.lastEnd != 0 && starts[i] < ir.lastEnd-rc.dur/2
+		ir.restart = false
+		ir.lastSeq, ir.lastEnd, ir.lastRecv = srcSeq, starts[i]+rc.dur, now
+		c.offer(in, key, rc, ir.target, path.Ext(fileName(s.URI)), back)
+	}
+}
+
+// offer hands a newly indexed segment of input in to the channel: appended
+// to the output timeline when in is active, buffered otherwise.
+func (c *channel) offer(in *input, key string, rc rec, target time.Duration, ext string, back bool) {
+	if c.active == "" {
+		c.active, c.activeSince = in.name, c.clockNow()
+		c.log.Info("input active", logChannel, c.cfg.ID, logInput, in.name)
+	}
+	ir := in.rend(key)
+	if in.name != c.active {
+		ir.buf = append(ir.buf, rc)
+		if over := len(ir.buf) - maxPassiveBuffer; over > 0 {
+			for i := range ir.buf[:over] {
+				c.releaseRec(&ir.buf[i])
+			}
+			ir.buf = append(ir.buf[:0], ir.buf[over:]...)
+		}
+		c.checkPassive(in, key)
+		return
+	}
+	r := c.rend(key)
+	r.ext = ext
+	if target > r.target {
+		r.target = target
+	}
+	tol := rc.dur / 2
+	if len(r.segs) > 0 {
+		end := r.lastEnd()
+		if rc.disc && back && rc.start < end-tol {
+			// The source marked a discontinuity and its clock went back:
+			// continue the timeline after what viewers already have, so
+			// it stays sorted by time.
+			delta := end - rc.start
+			ir.shift += delta
+			rc.start += delta
+		}
+		if rc.end() <= end+tol {
+			c.releaseRec(&rc) // already have it (from the other input)
+			return
+		}
+		if rc.start > end+tol {
+			if o := c.other(in); o != nil && o.covers(key, end, tol) {
+				ir.buf = append(ir.buf, rc)
+				c.switchTo(o, "active input missed segments")
+				return
+			}
+		}
+	}
+	c.appendRec(r, rc, tol)
+}
+
+func (c *channel) appendRec(r *rendition, rc rec, tol int64) {
+	now := c.clockNow().UnixNano()
+	rc.pub = now
+	if r.sw != c.switches {
+		rc.sw, r.sw = len(r.segs) > 0, c.switches
+	}
+	r.append(rc, tol, func(start, tol int64) *rec { return c.peerTS(r, start, tol) })
+	r.setEpoch()
+	c.extendGroups(r)
+	skew := rc.end() - now
+	if !c.hasSkew || rc.end() > c.ingestMediaNow() {
+		c.skew, c.hasSkew = skew, true
+	}
+	c.trim(r)
+}
+
+// cloneExtra copies the ad markers of s, so the index does not keep the
+// whole playlist text alive (the parser's strings share one copy).
+func cloneExtra(s *hls.Segment) *recExtra {
+	e := &recExtra{}
+	for _, t := range s.Tags {
+		e.tags = append(e.tags, strings.Clone(t))
+	}
+	for _, d := range s.DateRanges {
+		cp := *d
+		cp.ID, cp.Class = strings.Clone(d.ID), strings.Clone(d.Class)
+		cp.Extra = make([]hls.Attr, len(d.Extra))
+		for i, a := range d.Extra {
+			cp.Extra[i] = hls.Attr{Key: strings.Clone(a.Key), Value: strings.Clone(a.Value), Quoted: a.Quoted}
+		}
+		e.dateRanges = append(e.dateRanges, &cp)
+	}
+	e.cue, _ = adcue.Read(e.tags, e.dateRanges)
+	return e
+}

@@ -1,0 +1,116 @@
+package origin
+
+import (
+	"path"
+	"time"
+)
+
+// staleAfter is how long the active input may go without delivering a new
+// segment of a rendition, while the passive input has media the output
+// lacks, before the origin switches to the passive input: one and a half
+// target durations, so an input that keeps its cadence but arrives up to a
+// target duration after the other (or sends its first backlog a moment
+// later) never loses the output, and one that stopped loses it about a
+// target duration after its next segment was due.
+func staleAfter(target time.Duration) time.Duration {
+	if target <= 0 {
+		target = 2 * time.Second
+	}
+	return target * 3 / 2
+}
+
+// maxPassiveBuffer bounds the segments kept per rendition of a passive input.
+const maxPassiveBuffer = 64
+
+// covers reports whether in buffered a segment of key starting at end (±tol).
+func (in *input) covers(key string, end, tol int64) bool {
+	ir := in.rends[key]
+	if ir == nil {
+		return false
+	}
+	for i := range ir.buf {
+		if d := ir.buf[i].start - end; d >= -tol && d <= tol {
+			return true
+		}
+	}
+	return false
+}
+
+// checkPassive switches to passive input in when it buffered media of
+// rendition key that the output timeline lacks and the active input
+// delivered no new segment of key for longer than staleAfter (by the
+// ingest clock). Where the passive input is ahead does not matter: during
+// the first backlog burst, or with inputs arriving a little apart, the
+// passive input is often ahead for a moment, and switching then would only
+// flap. It reports whether it switched.
+func (c *channel) checkPassive(in *input, key string) bool {
+	ir := in.rends[key]
+	act := c.inputs[c.active]
+	if ir == nil || len(ir.buf) == 0 || act == nil || act == in {
+		return false
+	}
+	newest := &ir.buf[len(ir.buf)-1]
+	target := ir.target
+	if r := c.rends[key]; r != nil && len(r.segs) > 0 {
+		if newest.end() <= r.lastEnd()+newest.dur/2 {
+			return false // the output has all of it already
+		}
+		target = max(target, r.target)
+	}
+	last := c.activeSince
+	if air := act.rends[key]; air != nil && air.lastRecv.After(last) {
+		last = air.lastRecv
+	}
+	if c.clockNow().Sub(last) <= staleAfter(target) {
+		return false
+	}
+	c.switchTo(in, "active input stopped delivering")
+	return true
+}
+
+// checkInputs runs checkPassive on every rendition of the passive inputs,
+// so an active input that stopped loses the output even when no further
+// segment arrives on any input.
+func (c *channel) checkInputs() {
+	for _, n := range c.order {
+		in := c.inputs[n]
+		if n == c.active {
+			continue
+		}
+		for _, key := range sortedKeys(in.rends) {
+			if c.checkPassive(in, key) {
+				return
+			}
+		}
+	}
+}
+
+// switchTo makes in the active input and appends what it buffered.
+func (c *channel) switchTo(in *input, reason string) {
+	c.log.Warn("switching input", logChannel, c.cfg.ID, logFrom, c.active, logTo, in.name, logReason, reason)
+	c.active, c.activeSince = in.name, c.clockNow()
+	c.switches++
+	if in.master != nil {
+		c.master = in.master
+	}
+	for _, key := range sortedKeys(in.rends) {
+		ir := in.rends[key]
+		buf := ir.buf
+		ir.buf = nil
+		r := c.rend(key)
+		if ir.target > r.target {
+			r.target = ir.target
+		}
+		for _, rc := range buf {
+			tol := rc.dur / 2
+			if len(r.segs) > 0 && rc.end() <= r.lastEnd()+tol {
+				c.releaseRec(&rc)
+				continue
+			}
+			if r.ext == "" && rc.file != nil {
+				r.ext = path.Ext(rc.file.path)
+			}
+			c.appendRec(r, rc, tol)
+		}
+	}
+}
