@@ -12,9 +12,9 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
+	"github.com/pullpush/pullpush/config"
 	"github.com/pullpush/pullpush/internal/accesslog"
 	"github.com/pullpush/pullpush/origin"
 	"github.com/pullpush/pullpush/origin/admin"
@@ -161,157 +161,19 @@ const (
 	originKeyStorage  = "storage"
 )
 
-// Environment variables of the origin's shared storage.
-const (
-	storageEnv     = "PULLPUSH_STORAGE"
-	s3EndpointEnv  = "PULLPUSH_S3_ENDPOINT"
-	s3RegionEnv    = "PULLPUSH_S3_REGION"
-	s3AccessKeyEnv = "PULLPUSH_S3_ACCESS_KEY"
-	s3SecretKeyEnv = "PULLPUSH_S3_SECRET_KEY"
-	s3TokenEnv     = "PULLPUSH_S3_SESSION_TOKEN"
-)
-
 // originShutdownGrace is how long in-flight requests get on shutdown.
 const originShutdownGrace = 5 * time.Second
 
-// channelFlags collects repeated --channel ID=USER:PASSWORD values.
-type channelFlags []origin.ChannelConfig
-
-func (c *channelFlags) String() string {
-	ids := make([]string, len(*c))
-	for i, ch := range *c {
-		ids[i] = ch.ID + "=***"
-	}
-	return strings.Join(ids, ",")
-}
-
-func (c *channelFlags) Set(v string) error {
-	id, cred, ok := strings.Cut(v, "=")
-	user, pass, ok2 := strings.Cut(cred, ":")
-	if !ok || !ok2 || id == "" || user == "" || pass == "" {
-		return errors.New("want ID=USER:PASSWORD")
-	}
-	*c = append(*c, origin.ChannelConfig{ID: id, Username: user, Password: pass})
-	return nil
-}
-
-// keyTokenEnv names the environment variable holding the key server token.
-const keyTokenEnv = "PULLPUSH_KEY_TOKEN"
-
-// endpointFlags collects repeated --endpoint values (origin.ParseEndpointFlag).
-type endpointFlags []origin.EndpointConfig
-
-func (e *endpointFlags) String() string {
-	ids := make([]string, len(*e))
-	for i, ep := range *e {
-		ids[i] = ep.ID
-	}
-	return strings.Join(ids, ",")
-}
-
-func (e *endpointFlags) Set(v string) error {
-	ep, err := origin.ParseEndpointFlag(v)
-	if err != nil {
-		return err
-	}
-	*e = append(*e, ep)
-	return nil
-}
-
 // runOrigin runs the origin server until ctx ends.
 func runOrigin(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("origin", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	listen := fs.String("listen", "127.0.0.1:8090", "`address` to listen on")
-	data := fs.String("data", "", "`directory` for stored segments (required unless set in --config)")
-	configPath := fs.String("config", "", "YAML config `file` with per-channel settings")
-	var channels channelFlags
-	fs.Var(&channels, "channel", "channel `ID=USER:PASSWORD` (repeatable; both inputs use these credentials)")
-	var endpoints endpointFlags
-	fs.Var(&endpoints, "endpoint", "packaging endpoint `ID[=PACKAGING[:METHOD]][,SETTING=VALUE...]` of every channel without endpoints in --config (repeatable), e.g. ts, cmaf, dash, aes=ts:AES-128, cbcs=cmaf:cbcs, dash-cenc=dash:cenc,segmentDuration=6s; settings: "+strings.Join(origin.EndpointFlagKeys(), ", "))
-	keyServer := fs.String("key-server", "", "SPEKE/CPIX key server `URL` for encrypted endpoints (pullpush keys)")
-	keyToken := fs.String("key-token", "", "bearer `token` for the key server (default $"+keyTokenEnv+")")
-	keysFile := fs.String("keys-file", "", "static key `file` for encrypted endpoints")
-	keyURI := fs.String("key-uri", "", "EXT-X-KEY URI `template` of --endpoint endpoints ({channel} {endpoint} {resource} {kid} {period}; default: the key server's)")
-	keyRotation := fs.Duration("key-rotation", origin.DefaultKeyRotationInterval, "key rotation `interval` of --endpoint endpoints (0: one key)")
-	storage := fs.String("storage", "", "shared storage `URL` s3://BUCKET[/PREFIX] instead of --data (default $"+storageEnv+")")
-	s3Endpoint := fs.String("s3-endpoint", "", "S3 endpoint `URL` of --storage, e.g. http://127.0.0.1:7070 (default AWS; $"+s3EndpointEnv+")")
-	s3Region := fs.String("s3-region", "", "S3 `region` of --storage (default $"+s3RegionEnv+", $AWS_REGION, us-east-1)")
-	s3AccessKey := fs.String("s3-access-key", "", "S3 access `key` of --storage (default $"+s3AccessKeyEnv+", else the AWS environment or role)")
-	apiToken := fs.String("api-token", "", "bearer `token` of the control API under /api/v1/ (default $PULLPUSH_API_TOKEN; prefer --api-token-file)")
-	apiTokenFile := fs.String("api-token-file", "", "`file` holding the control API token")
-	accessLog := fs.Bool("access-log", true, "log every request (method, path, status, bytes, duration, remote); --access-log=false turns it off")
-	s3SecretKey := fs.String("s3-secret-key", "", "S3 secret `key` of --storage (default $"+s3SecretKeyEnv+"; prefer the environment)")
-	if err := fs.Parse(args); err != nil {
+	oc, err := config.LoadOrigin(args, os.LookupEnv, stdout, originUsage)
+	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			fmt.Fprint(stdout, originUsage)
-			fs.SetOutput(stdout)
-			fs.PrintDefaults()
 			return err
 		}
 		return fmt.Errorf("%w: origin: %v", errUsage, err)
 	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("%w: origin: unexpected argument %q", errUsage, fs.Arg(0))
-	}
-	var cfg origin.Config
-	if *configPath != "" {
-		c, err := origin.LoadConfigFile(*configPath)
-		if err != nil {
-			return fmt.Errorf("%w: origin: --config: %v", errUsage, err)
-		}
-		cfg = c
-	}
-	if *data != "" {
-		cfg.DataDir = *data
-	}
-	for _, ch := range channels {
-		replaced := false
-		for i := range cfg.Channels {
-			if cfg.Channels[i].ID == ch.ID {
-				cfg.Channels[i].Username, cfg.Channels[i].Password = ch.Username, ch.Password
-				replaced = true
-			}
-		}
-		if !replaced {
-			cfg.Channels = append(cfg.Channels, ch)
-		}
-	}
-	for i := range cfg.Channels {
-		if len(cfg.Channels[i].Endpoints) > 0 {
-			continue
-		}
-		for _, ep := range endpoints {
-			if ep.Encryption != nil {
-				e := *ep.Encryption
-				if e.KeyURI == "" {
-					e.KeyURI = *keyURI
-				}
-				if e.KeyRotationInterval == nil {
-					e.KeyRotationInterval = origin.Duration(*keyRotation)
-				}
-				ep.Encryption = &e
-			}
-			cfg.Channels[i].Endpoints = append(cfg.Channels[i].Endpoints, ep)
-		}
-	}
-	if *keyServer != "" {
-		cfg.Keys.URL, cfg.Keys.File = *keyServer, ""
-	}
-	if *keysFile != "" {
-		cfg.Keys.File, cfg.Keys.URL = *keysFile, ""
-	}
-	if *keyToken != "" {
-		cfg.Keys.Token = *keyToken
-	} else if tok := os.Getenv(keyTokenEnv); tok != "" && cfg.Keys.URL != "" && cfg.Keys.Token == "" {
-		cfg.Keys.Token = tok
-	}
-	if err := applyStorageSettings(&cfg.Storage, *storage, *s3Endpoint, *s3Region, *s3AccessKey, *s3SecretKey); err != nil {
-		return fmt.Errorf("%w: origin: %v", errUsage, err)
-	}
-	if cfg.DataDir == "" && !cfg.Storage.Enabled() {
-		return fmt.Errorf("%w: origin: --data (or --storage) is required", errUsage)
-	}
+	cfg := oc.Config
 
 	logger := slog.New(slog.NewTextHandler(stderr, nil)).With("cmd", "origin")
 	o, err := origin.NewContext(ctx, cfg, origin.WithLogger(logger))
@@ -323,23 +185,11 @@ func runOrigin(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	defer o.Close()
 
-	ln, err := net.Listen("tcp", *listen)
+	ln, err := net.Listen("tcp", oc.Listen)
 	if err != nil {
 		return fmt.Errorf("origin: listen: %w", err)
 	}
-	if *apiToken == "" && *apiTokenFile != "" {
-		b, err := os.ReadFile(*apiTokenFile)
-		if err != nil {
-			return fmt.Errorf("%w: origin: --api-token-file: %v", errUsage, err)
-		}
-		if *apiToken = strings.TrimSpace(string(b)); *apiToken == "" {
-			return fmt.Errorf("%w: origin: --api-token-file %s is empty", errUsage, *apiTokenFile)
-		}
-	}
-	if *apiToken == "" {
-		*apiToken = os.Getenv("PULLPUSH_API_TOKEN")
-	}
-	if *apiToken == "" && !isLoopback(ln.Addr()) {
+	if oc.APIToken == "" && !isLoopback(ln.Addr()) {
 		logger.Warn("the control API has no token and listens beyond loopback: anyone who reaches it can create, change and delete channels and write harvests; set --api-token or PULLPUSH_API_TOKEN")
 	}
 	stateFile := ""
@@ -359,11 +209,11 @@ func runOrigin(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	mux := http.NewServeMux()
 	mux.Handle("GET /health", o.HealthHandler())
 	mux.Handle("GET /metrics", o.MetricsHandler())
-	control := admin.New(o, hv).Handler(*apiToken)
+	control := admin.New(o, hv).Handler(oc.APIToken)
 	mux.Handle("/api/", control)
 	mux.Handle("/", o.Handler())
 	handler := origin.SafePaths(mux)
-	if *accessLog {
+	if oc.AccessLog {
 		handler = accesslog.Handler(logger, handler)
 	}
 	srv := &http.Server{
@@ -382,6 +232,42 @@ func runOrigin(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	} else {
 		logger.Info("origin listening", originKeyAddr, ln.Addr().String(), originKeyData, cfg.DataDir)
 	}
+	printOriginChannels(stdout, logger, o, base)
+
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("origin: serve: %w", err)
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), originShutdownGrace)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		logger.Warn("shutdown", originKeyError, err)
+		srv.Close()
+	}
+	<-errc
+	logger.Info("origin stopped")
+	return nil
+}
+
+// originDisplayAddr turns a listen address into one a user can open
+// (0.0.0.0 and :: become localhost).
+func originDisplayAddr(a net.Addr) string {
+	host, port, err := net.SplitHostPort(a.String())
+	if err != nil {
+		return a.String()
+	}
+	if ip := net.ParseIP(host); ip == nil || ip.IsUnspecified() {
+		host = "localhost"
+	}
+	return net.JoinHostPort(host, port)
+}
+
+// printOriginChannels prints (and logs) the ingest and playback URLs of
+// every channel of o on the origin at base.
+func printOriginChannels(stdout io.Writer, logger *slog.Logger, o *origin.Origin, base string) {
 	if len(o.ChannelIDs()) == 0 {
 		fmt.Fprintf(stdout, "no channels yet: create them with POST %s/api/v1/channels (or --channel, --config)\n", base)
 	}
@@ -416,72 +302,4 @@ func runOrigin(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			logger.Info("playback", originKeyChannel, ch.ID, originKeyEndpoint, ep.ID, originKeyPlay, u)
 		}
 	}
-
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
-	select {
-	case err := <-errc:
-		return fmt.Errorf("origin: serve: %w", err)
-	case <-ctx.Done():
-	}
-	sctx, cancel := context.WithTimeout(context.Background(), originShutdownGrace)
-	defer cancel()
-	if err := srv.Shutdown(sctx); err != nil {
-		logger.Warn("shutdown", originKeyError, err)
-		srv.Close()
-	}
-	<-errc
-	logger.Info("origin stopped")
-	return nil
-}
-
-// originDisplayAddr turns a listen address into one a user can open
-// (0.0.0.0 and :: become localhost).
-func originDisplayAddr(a net.Addr) string {
-	host, port, err := net.SplitHostPort(a.String())
-	if err != nil {
-		return a.String()
-	}
-	if ip := net.ParseIP(host); ip == nil || ip.IsUnspecified() {
-		host = "localhost"
-	}
-	return net.JoinHostPort(host, port)
-}
-
-// applyStorageSettings layers the shared storage settings: flags, then
-// PULLPUSH_* environment variables, then the config file, then the AWS
-// environment (region, endpoint; credentials are found by the S3 client).
-// It checks the URL so that a bad --storage is a one-line usage error.
-func applyStorageSettings(st *origin.StorageConfig, url, endpoint, region, access, secret string) error {
-	pick := func(dst *string, flag, env string, fallbacks ...string) {
-		switch {
-		case flag != "":
-			*dst = flag
-		case os.Getenv(env) != "":
-			*dst = os.Getenv(env)
-		case *dst == "":
-			for _, f := range fallbacks {
-				if v := os.Getenv(f); v != "" {
-					*dst = v
-					return
-				}
-			}
-		}
-	}
-	pick(&st.URL, url, storageEnv)
-	if st.URL == "" {
-		if endpoint != "" || access != "" || secret != "" {
-			return errors.New("--s3-* flags need --storage s3://BUCKET[/PREFIX]")
-		}
-		return nil
-	}
-	if _, _, err := origin.ParseStorageURL(st.URL); err != nil {
-		return fmt.Errorf("--storage: %v", err)
-	}
-	pick(&st.Endpoint, endpoint, s3EndpointEnv, "AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL")
-	pick(&st.Region, region, s3RegionEnv, "AWS_REGION", "AWS_DEFAULT_REGION")
-	pick(&st.AccessKey, access, s3AccessKeyEnv)
-	pick(&st.SecretKey, secret, s3SecretKeyEnv)
-	pick(&st.SessionToken, "", s3TokenEnv)
-	return nil
 }
