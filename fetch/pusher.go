@@ -29,9 +29,18 @@ func (r *rendition) push(ctx, pctx context.Context, ti int) {
 		r.mu.Lock()
 		next := t.pushed + 1
 		e := r.entryLocked(next)
+		pt, partDue := r.nextPartLocked(ti, next, e)
 		ended := r.ended && next >= r.num.next
 		wait := r.changed.wait()
 		r.mu.Unlock()
+
+		if pt != nil && ctx.Err() == nil {
+			if !r.pushPart(ctx, pctx, ti, next, pt) {
+				return
+			}
+			dirty = true
+			continue
+		}
 
 		if e == nil || !e.isReady() {
 			if (dirty || ended) && ctx.Err() != nil {
@@ -60,6 +69,7 @@ func (r *rendition) push(ctx, pctx context.Context, ti int) {
 			select {
 			case <-wait:
 			case <-ready:
+			case <-partDue:
 			case <-ctx.Done():
 				return
 			}
@@ -252,8 +262,9 @@ const deleteLag = 10
 // pushPlaylist builds and pushes the media playlist for target ti.
 func (r *rendition) pushPlaylist(ctx context.Context, ti int, final bool) error {
 	f := r.f
+	reports := r.renditionReports(ti)
 	r.mu.Lock()
-	data := r.buildPlaylist(ti, final)
+	data := r.buildPlaylist(ti, final, reports)
 	r.mu.Unlock()
 	if err := f.putBytes(ctx, ti, r.playlistName(), data, cachePlaylist); err != nil {
 		return err
@@ -283,8 +294,11 @@ func (r *rendition) pushPlaylist(ctx context.Context, ti int, final bool) error 
 }
 
 // buildPlaylist returns the media playlist of target ti: the window of
-// segments done on that target. Call with r.mu held.
-func (r *rendition) buildPlaylist(ti int, final bool) []byte {
+// segments done on that target. A target that accepts parts of a
+// Low-Latency HLS source also gets the parts of the newest segments and of
+// the one in progress, and reports (EXT-X-RENDITION-REPORT) on the other
+// renditions. Call with r.mu held.
+func (r *rendition) buildPlaylist(ti int, final bool, reports []*hls.RenditionReport) []byte {
 	t := r.tg[ti]
 	m := &hls.Media{
 		Version:               max(r.version, 3),
@@ -300,6 +314,7 @@ func (r *rendition) buildPlaylist(ti int, final bool) []byte {
 	var prevKeys []*hls.Key
 	var prevMap *aux
 	first := true
+	withParts := t.parts && r.ll.active && !final
 	for seq := t.winStart; seq <= t.pushed; seq++ {
 		e := r.entryLocked(seq)
 		if e == nil {
@@ -327,9 +342,17 @@ func (r *rendition) buildPlaylist(ti int, final bool) []byte {
 				s.Keys = []*hls.Key{{Method: "NONE"}}
 			}
 		}
+		if withParts && seq > t.pushed-partSegsKept && !s.Gap {
+			s.Parts = r.pushedPartsLocked(ti, e)
+		}
 		prevKeys, prevMap = e.keys, e.initMap
 		first = false
 		m.Segments = append(m.Segments, s)
+	}
+	if withParts {
+		r.llHeaderLocked(m)
+		m.Parts = r.trailingPartsLocked(ti)
+		m.RenditionReports = reports
 	}
 	return m.Encode()
 }
