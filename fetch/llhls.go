@@ -72,6 +72,26 @@ type partProgress struct {
 	stopped bool // a part was unavailable or could not be pushed: no more
 }
 
+// pushedPart is a part on a target, deleted with its segment.
+type pushedPart struct {
+	seq  int64
+	name string
+}
+
+// expirePartsLocked moves the parts of segments up to seq, which left the
+// target's window, to its expired parts (deleted when the output deletes
+// expired segments). Call with r.mu held.
+func (t *renditionTarget) expirePartsLocked(seq int64) {
+	n := 0
+	for n < len(t.partFiles) && t.partFiles[n].seq <= seq {
+		t.expiredParts = append(t.expiredParts, t.partFiles[n].name)
+		n++
+	}
+	if n > 0 {
+		t.partFiles = append(t.partFiles[:0], t.partFiles[n:]...)
+	}
+}
+
 // llState is the Low-Latency HLS state of a rendition, guarded by its
 // mutex.
 type llState struct {
@@ -361,6 +381,34 @@ func (r *rendition) nextPartLocked(ti int, seq int64, e *entry) (*part, <-chan s
 	return p, nil
 }
 
+// partHoldLocked is how long a target waits for a part still downloading
+// once its segment is complete: two part targets, 200 ms to 2 s.
+func (r *rendition) partHoldLocked() time.Duration {
+	d := time.Duration(2 * r.ll.partTarget * float64(time.Second))
+	return min(max(d, 200*time.Millisecond), 2*time.Second)
+}
+
+// awaitPart waits up to hold for a part of output segment seq to be
+// downloaded; past that, target ti pushes no more parts of seq. False when
+// ctx ended first.
+func (r *rendition) awaitPart(ctx context.Context, ti int, seq int64, due <-chan struct{}, hold time.Duration) bool {
+	timer := time.NewTimer(hold)
+	defer timer.Stop()
+	select {
+	case <-due:
+	case <-timer.C:
+		r.mu.Lock()
+		t := r.tg[ti]
+		pp := t.partsPushed[seq]
+		pp.stopped = true
+		t.partsPushed[seq] = pp
+		r.mu.Unlock()
+	case <-ctx.Done():
+		return false
+	}
+	return true
+}
+
 // pushPart pushes one part to target ti, with a few quick retries; false
 // when ctx ended first.
 func (r *rendition) pushPart(ctx, pctx context.Context, ti int, seq int64, p *part) bool {
@@ -379,6 +427,7 @@ func (r *rendition) pushPart(ctx, pctx context.Context, ti int, seq int64, p *pa
 			pp := t.partsPushed[seq]
 			pp.n = p.idx + 1
 			t.partsPushed[seq] = pp
+			t.partFiles = append(t.partFiles, pushedPart{seq: seq, name: p.name})
 			r.mu.Unlock()
 			f.log.Debug("part pushed", "rendition", r.name, "part", p.name, "target", f.targets[ti].Name(), "delay", time.Since(p.seen))
 			return true

@@ -51,22 +51,33 @@ type llRecord struct {
 // and one that does not.
 type llOutput struct {
 	targets []output.Target
+	deletes bool
 }
 
-func (o *llOutput) Stem() string                         { return "channel" }
-func (o *llOutput) Targets() []output.Target             { return o.targets }
-func (o *llOutput) Close() error                         { return nil }
-func (o *llOutput) target(i int) *llTarget               { return o.targets[i].(*llTarget) }
-func (t *llTarget) Delete(context.Context, string) error { return nil }
+// DeletesExpired tells the fetcher to delete what left the window.
+func (o *llOutput) DeletesExpired() bool { return o.deletes }
+
+func (o *llOutput) Stem() string             { return "channel" }
+func (o *llOutput) Targets() []output.Target { return o.targets }
+func (o *llOutput) Close() error             { return nil }
+func (o *llOutput) target(i int) *llTarget   { return o.targets[i].(*llTarget) }
+func (t *llTarget) Delete(_ context.Context, name string) error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	delete(t.files, name)
+	t.deleted = append(t.deleted, name)
+	return nil
+}
 
 type llTarget struct {
 	name  string
 	parts bool
 	ev    *events
 
-	mu    sync.Mutex
-	puts  []llRecord
-	files map[string][]byte
+	mu      sync.Mutex
+	puts    []llRecord
+	files   map[string][]byte
+	deleted []string
 }
 
 func (t *llTarget) Name() string       { return t.name }
@@ -570,4 +581,196 @@ func dataURL(t *testing.T, pl []byte) string {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write(pl) }))
 	t.Cleanup(srv.Close)
 	return srv.URL + "/vod.m3u8"
+}
+
+// scriptedLL is a Low-Latency HLS source with two renditions, a and b,
+// that publishes one part of 0.5 s per step (two per segment) and reports
+// on the other rendition. It claims CAN-BLOCK-RELOAD=YES but answers at
+// once, whatever the delivery directives ask for.
+type scriptedLL struct {
+	mu       sync.Mutex
+	msn      int64 // the segment in progress
+	parts    int   // its parts published
+	requests []string
+}
+
+func (s *scriptedLL) step() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.parts++; s.parts == 2 {
+		s.msn, s.parts = s.msn+1, 0
+	}
+}
+
+func (s *scriptedLL) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.requests = append(s.requests, r.URL.RequestURI())
+	name := strings.TrimPrefix(r.URL.Path, "/")
+	switch name {
+	case "master.m3u8":
+		fmt.Fprint(w, "#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=100000\na.m3u8\n#EXT-X-STREAM-INF:BANDWIDTH=200000\nb.m3u8\n")
+		return
+	case "a.m3u8", "b.m3u8":
+		rend, other := name[:1], "b"
+		if rend == "b" {
+			other = "a"
+		}
+		var b strings.Builder
+		b.WriteString("#EXTM3U\n#EXT-X-TARGETDURATION:1\n#EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES,PART-HOLD-BACK=1.5\n#EXT-X-PART-INF:PART-TARGET=0.5\n#EXT-X-MEDIA-SEQUENCE:0\n")
+		for m := int64(0); m <= s.msn; m++ {
+			n := 2
+			if m == s.msn {
+				n = s.parts
+			}
+			for p := range n {
+				fmt.Fprintf(&b, "#EXT-X-PART:DURATION=0.5,URI=\"%s_%d_%d.ts\"%s\n", rend, m, p, map[bool]string{true: ",INDEPENDENT=YES"}[p == 0])
+			}
+			if m < s.msn {
+				fmt.Fprintf(&b, "#EXTINF:1.0,\n%s_%d.ts\n", rend, m)
+			}
+		}
+		fmt.Fprintf(&b, "#EXT-X-PRELOAD-HINT:TYPE=PART,URI=\"%s_%d_%d.ts\"\n", rend, s.msn, s.parts)
+		if s.parts > 0 {
+			fmt.Fprintf(&b, "#EXT-X-RENDITION-REPORT:URI=\"%s.m3u8\",LAST-MSN=%d,LAST-PART=%d\n", other, s.msn, s.parts-1)
+		} else {
+			fmt.Fprintf(&b, "#EXT-X-RENDITION-REPORT:URI=\"%s.m3u8\",LAST-MSN=%d\n", other, s.msn-1)
+		}
+		fmt.Fprint(w, b.String())
+		return
+	}
+	// Segments and parts: their bytes name them; a part not yet published
+	// is not found.
+	var rend string
+	var m int64
+	var p int
+	if n, _ := fmt.Sscanf(name, "%1s_%d_%d.ts", &rend, &m, &p); n == 3 {
+		if m > s.msn || m == s.msn && p >= s.parts {
+			http.NotFound(w, r)
+			return
+		}
+		fmt.Fprintf(w, "part %s", name)
+		return
+	}
+	if n, _ := fmt.Sscanf(name, "%1s_%d.ts", &rend, &m); n == 2 && m < s.msn {
+		fmt.Fprintf(w, "segment %s", name)
+		return
+	}
+	http.NotFound(w, r)
+}
+
+// TestLowLatencyNonBlockingSource: a source that claims blocking reloads
+// but does not block is polled normally after a few tries; its parts are
+// still relayed, and each rendition's pushed playlist reports on the other
+// one under its pushed name.
+func TestLowLatencyNonBlockingSource(t *testing.T) {
+	src := &scriptedLL{}
+	srv := httptest.NewServer(src)
+	defer srv.Close()
+	ev := &events{}
+	out := &llOutput{targets: []output.Target{&llTarget{name: "parts", parts: true, ev: ev, files: map[string][]byte{}}}, deletes: true}
+	var logs testutil.LockedBuffer
+	defer func() {
+		if t.Failed() {
+			t.Logf("fetcher log:\n%s", logs.String())
+		}
+	}()
+	f, err := fetch.New(fetch.Config{ID: "ll", URL: srv.URL + "/master.m3u8", Output: out, SpoolDir: t.TempDir(), Window: 2 * time.Second,
+		Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	runDone := make(chan error, 1)
+	go func() { runDone <- f.Run(ctx) }()
+	defer func() {
+		cancel()
+		if err := <-runDone; err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	}()
+	tg := out.target(0)
+	pushed := func(name string) bool { _, ok := tg.file(name); return ok }
+	requests := func(blocking bool) int {
+		src.mu.Lock()
+		defer src.mu.Unlock()
+		n := 0
+		for _, q := range src.requests {
+			if strings.HasPrefix(q, "/a.m3u8") && strings.Contains(q, "_HLS_msn=") == blocking {
+				n++
+			}
+		}
+		return n
+	}
+	// Segment 0 first: the relay tracks the parts of segments it sees in
+	// progress.
+	src.step()
+	src.step()
+	testutil.Eventually(t, 10*time.Second, func() bool { return pushed("channel_a_0.ts") && pushed("channel_b_0.ts") }, "segment 0 relayed")
+	for range 6 {
+		src.step()
+		src.mu.Lock()
+		msn, parts := src.msn, src.parts
+		src.mu.Unlock()
+		want := fmt.Sprintf("channel_a_%d.ts", msn-1)
+		if parts > 0 {
+			want = fmt.Sprintf("channel_a_%d_part%d.ts", msn, parts-1)
+		}
+		testutil.Eventually(t, 10*time.Second, func() bool { return pushed(want) }, "%s relayed", want)
+	}
+	testutil.Eventually(t, 10*time.Second, func() bool {
+		return strings.Contains(logs.String(), `polling normally" rendition=a`)
+	}, "the relay gives up blocking reloads of a")
+	blocking, plain := requests(true), requests(false)
+	if blocking < 3 {
+		t.Errorf("%d blocking reloads of a.m3u8 (%d plain) before giving up", blocking, plain)
+	}
+	testutil.Eventually(t, 10*time.Second, func() bool { return requests(false) > plain+1 }, "normal polling goes on")
+	if n := requests(true); n != blocking {
+		t.Errorf("%d more blocking reloads after giving up", n-blocking)
+	}
+
+	// Order: every part of a segment before it; the playlist's report on b.
+	recs := tg.records()
+	at := map[string]int{}
+	for i, r := range recs {
+		if _, ok := at[r.name]; !ok {
+			at[r.name] = i
+		}
+	}
+	for m := 1; m <= 3; m++ {
+		seg, ok := at[fmt.Sprintf("channel_a_%d.ts", m)]
+		for p := range 2 {
+			pi, pok := at[fmt.Sprintf("channel_a_%d_part%d.ts", m, p)]
+			if !ok || !pok || pi > seg {
+				t.Errorf("segment %d at %d (%v), its part %d at %d (%v)", m, seg, ok, p, pi, pok)
+			}
+		}
+	}
+	b, _ := tg.file("channel_a.m3u8")
+	m, err := hls.ParseMedia(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(m.RenditionReports) != 1 || m.RenditionReports[0].URI != "channel_b.m3u8" || m.RenditionReports[0].LastMSN == nil || *m.RenditionReports[0].LastMSN < 3 {
+		t.Errorf("rendition reports %+v in\n%s", m.RenditionReports, b)
+	}
+	if len(m.PreloadHints) != 0 || m.ServerControl == nil || m.ServerControl.CanBlockReload || m.ServerControl.PartHoldBack != 1.5 {
+		t.Errorf("pushed playlist claims what plain storage cannot do:\n%s", b)
+	}
+	for _, s := range m.Segments {
+		for _, p := range s.Parts {
+			if !pushed(p.URI) {
+				t.Errorf("playlist lists part %s, not pushed", p.URI)
+			}
+		}
+	}
+	// A window of two segments: the parts of segment 1 left it with the
+	// segment (the segments themselves stay a while longer).
+	testutil.Eventually(t, 10*time.Second, func() bool {
+		return !pushed("channel_a_1_part0.ts") && !pushed("channel_a_1_part1.ts")
+	}, "parts of an expired segment deleted")
+	if !pushed("channel_a_1.ts") {
+		t.Error("segment 1 deleted with its parts")
+	}
 }

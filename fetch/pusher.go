@@ -30,9 +30,20 @@ func (r *rendition) push(ctx, pctx context.Context, ti int) {
 		next := t.pushed + 1
 		e := r.entryLocked(next)
 		pt, partDue := r.nextPartLocked(ti, next, e)
+		hold := r.partHoldLocked()
 		ended := r.ended && next >= r.num.next
 		wait := r.changed.wait()
 		r.mu.Unlock()
+
+		if partDue != nil && e != nil && e.isReady() && ctx.Err() == nil {
+			// The segment is complete but the last of its parts is still
+			// downloading: the parts go first, so that the playlist lists
+			// them all; not for long.
+			if !r.awaitPart(ctx, ti, next, partDue, hold) {
+				return
+			}
+			continue
+		}
 
 		if pt != nil && ctx.Err() == nil {
 			if !r.pushPart(ctx, pctx, ti, next, pt) {
@@ -217,6 +228,7 @@ func (r *rendition) done(ti int, e *entry, pushed bool) {
 			if !x.missed {
 				t.expired = append(t.expired, x.name)
 			}
+			t.expirePartsLocked(x.seq)
 			t.winStart++
 		}
 	}
@@ -277,6 +289,10 @@ func (r *rendition) pushPlaylist(ctx context.Context, ti int, final bool) error 
 		del = append(del, t.expired[:len(t.expired)-deleteLag]...)
 		t.expired = append(t.expired[:0], t.expired[len(t.expired)-deleteLag:]...)
 	}
+	// Parts are listed only near the live edge: gone with their segment
+	// from the window, they go at once.
+	del = append(del, t.expiredParts...)
+	t.expiredParts = t.expiredParts[:0]
 	r.mu.Unlock()
 	if err := f.masterReady(ctx, ti); err != nil {
 		f.log.Warn("multivariant push failed", "target", f.targets[ti].Name(), logkey.Err, err)

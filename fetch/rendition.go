@@ -56,6 +56,8 @@ type renditionTarget struct {
 	expired        []string               // names that left the window, for deletion
 	parts          bool                   // the target accepts LL-HLS parts (output.PartTarget)
 	partsPushed    map[int64]partProgress // by output seq, for the segments with parts
+	partFiles      []pushedPart           // parts pushed, in order, until their segment expires
+	expiredParts   []string               // parts whose segment left the window, for deletion
 }
 
 func newRendition(f *Fetcher, name, u, ref, kind string) *rendition {

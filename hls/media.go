@@ -105,8 +105,7 @@ func parseMedia(s string) (*Media, error) {
 			case "#EXT-X-VERSION", "#EXT-X-START", "#EXT-X-TARGETDURATION",
 				"#EXT-X-MEDIA-SEQUENCE", "#EXT-X-DISCONTINUITY-SEQUENCE", "#EXT-X-PLAYLIST-TYPE",
 				"#EXTINF", "#EXT-X-BYTERANGE", "#EXT-X-KEY", "#EXT-X-MAP",
-				"#EXT-X-PROGRAM-DATE-TIME", "#EXT-X-DATERANGE", "#EXT-X-BITRATE",
-				"#EXT-X-PART-INF", "#EXT-X-PART", "#EXT-X-PRELOAD-HINT", "#EXT-X-RENDITION-REPORT", "#EXT-X-SKIP":
+				"#EXT-X-PROGRAM-DATE-TIME", "#EXT-X-DATERANGE", "#EXT-X-BITRATE":
 				return nil, lineError(p.sc.line, name, errNoValue)
 			}
 		}
@@ -137,21 +136,15 @@ func parseMedia(s string) (*Media, error) {
 			m.IFramesOnly = true
 		case "#EXT-X-ENDLIST":
 			m.Endlist = true
-		case "#EXT-X-SERVER-CONTROL":
-			m.ServerControl, err = parseServerControl(value)
-		case "#EXT-X-PART-INF":
-			m.PartInf, err = parsePartInf(value)
-		case "#EXT-X-SKIP":
-			m.Skip, err = parseSkip(value)
-		case "#EXT-X-PRELOAD-HINT":
-			var h *PreloadHint
-			if h, err = parsePreloadHint(value); err == nil {
-				m.PreloadHints = append(m.PreloadHints, h)
-			}
-		case "#EXT-X-RENDITION-REPORT":
-			var r *RenditionReport
-			if r, err = parseRenditionReport(value); err == nil {
-				m.RenditionReports = append(m.RenditionReports, r)
+		case "#EXT-X-SERVER-CONTROL", "#EXT-X-PART-INF", "#EXT-X-SKIP", "#EXT-X-PRELOAD-HINT", "#EXT-X-RENDITION-REPORT":
+			if p.lowLatencyTag(name, value) != nil {
+				// Kept verbatim, as a tag without a field: a relay of
+				// whole segments has no use for it.
+				if len(m.Segments) == 0 && name != "#EXT-X-PRELOAD-HINT" && name != "#EXT-X-RENDITION-REPORT" {
+					m.Tags = append(m.Tags, line)
+				} else {
+					err = p.segmentTag(line, "", value)
+				}
 			}
 		case "#EXT-X-MEDIA", "#EXT-X-STREAM-INF", "#EXT-X-I-FRAME-STREAM-INF",
 			"#EXT-X-SESSION-DATA", "#EXT-X-SESSION-KEY":
@@ -194,20 +187,60 @@ func parseMedia(s string) (*Media, error) {
 	return m, nil
 }
 
-// segmentTag applies a tag that belongs to the next segment.
+// lowLatencyTag applies a playlist-wide LL-HLS tag.
+func (p *mediaParser) lowLatencyTag(name, value string) error {
+	m := p.m
+	switch name {
+	case "#EXT-X-SERVER-CONTROL":
+		c, err := parseServerControl(value)
+		if err != nil {
+			return err
+		}
+		m.ServerControl = c
+	case "#EXT-X-PART-INF":
+		pi, err := parsePartInf(value)
+		if err != nil {
+			return err
+		}
+		m.PartInf = pi
+	case "#EXT-X-SKIP":
+		sk, err := parseSkip(value)
+		if err != nil {
+			return err
+		}
+		m.Skip = sk
+	case "#EXT-X-PRELOAD-HINT":
+		h, err := parsePreloadHint(value)
+		if err != nil {
+			return err
+		}
+		m.PreloadHints = append(m.PreloadHints, h)
+	case "#EXT-X-RENDITION-REPORT":
+		r, err := parseRenditionReport(value)
+		if err != nil {
+			return err
+		}
+		m.RenditionReports = append(m.RenditionReports, r)
+	}
+	return nil
+}
+
+// segmentTag applies a tag that belongs to the next segment. An empty
+// name keeps the line verbatim in the segment's Tags.
 func (p *mediaParser) segmentTag(line, name, value string) error {
 	seg := p.segment()
-	if name != "#EXTINF" && name != "#EXT-X-PART" {
+	if name == "#EXT-X-PART" {
+		if pt, err := parsePart(value); err == nil {
+			seg.Parts = append(seg.Parts, pt)
+			return nil
+		}
+		name = "" // kept verbatim, like an unknown tag
+	}
+	if name != "#EXTINF" {
 		p.raw = append(p.raw, line)
 	}
 	var ok bool
 	switch name {
-	case "#EXT-X-PART":
-		pt, err := parsePart(value)
-		if err != nil {
-			return err
-		}
-		seg.Parts = append(seg.Parts, pt)
 	case "#EXTINF":
 		dur, title, _ := strings.Cut(value, ",")
 		dur = trimSpace(dur)
