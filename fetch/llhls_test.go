@@ -587,11 +587,18 @@ func dataURL(t *testing.T, pl []byte) string {
 // that publishes one part of 0.5 s per step (two per segment) and reports
 // on the other rendition. It claims CAN-BLOCK-RELOAD=YES but answers at
 // once, whatever the delivery directives ask for.
+//
+// With blocks set it holds a playlist request with delivery directives
+// until the part asked for is published.
 type scriptedLL struct {
+	blocks bool
+
 	mu       sync.Mutex
 	msn      int64 // the segment in progress
 	parts    int   // its parts published
+	changed  chan struct{}
 	requests []string
+	timeouts int // blocking requests given up by the client
 }
 
 func (s *scriptedLL) step() {
@@ -600,12 +607,46 @@ func (s *scriptedLL) step() {
 	if s.parts++; s.parts == 2 {
 		s.msn, s.parts = s.msn+1, 0
 	}
+	if s.changed != nil {
+		close(s.changed)
+		s.changed = nil
+	}
+}
+
+// hold waits until part (msn, part) is published or the request ends;
+// false when it ended. Called with s.mu held; returns with it held.
+func (s *scriptedLL) hold(r *http.Request, msn int64, part int) bool {
+	for msn > s.msn || msn == s.msn && part >= s.parts {
+		if s.changed == nil {
+			s.changed = make(chan struct{})
+		}
+		ch := s.changed
+		s.mu.Unlock()
+		select {
+		case <-ch:
+			s.mu.Lock()
+		case <-r.Context().Done():
+			s.mu.Lock()
+			s.timeouts++
+			return false
+		}
+	}
+	return true
 }
 
 func (s *scriptedLL) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.requests = append(s.requests, r.URL.RequestURI())
+	if q := r.URL.Query(); s.blocks && q.Get("_HLS_msn") != "" {
+		var msn int64
+		var part int
+		fmt.Sscan(q.Get("_HLS_msn"), &msn)
+		fmt.Sscan(q.Get("_HLS_part"), &part)
+		if !s.hold(r, msn, part) {
+			return
+		}
+	}
 	name := strings.TrimPrefix(r.URL.Path, "/")
 	switch name {
 	case "master.m3u8":
@@ -772,5 +813,71 @@ func TestLowLatencyNonBlockingSource(t *testing.T) {
 	}, "parts of an expired segment deleted")
 	if !pushed("channel_a_1.ts") {
 		t.Error("segment 1 deleted with its parts")
+	}
+}
+
+// TestLowLatencyBlockingStall: a source that blocks and then stalls for
+// longer than the blocking reload timeout (three target durations) is
+// still reloaded with blocking requests when it resumes: a timeout is not
+// taken for a server that does not block.
+func TestLowLatencyBlockingStall(t *testing.T) {
+	src := &scriptedLL{blocks: true}
+	srv := httptest.NewServer(src)
+	defer srv.Close()
+	out := &llOutput{targets: []output.Target{&llTarget{name: "parts", parts: true, ev: &events{}, files: map[string][]byte{}}}}
+	var logs testutil.LockedBuffer
+	defer func() {
+		if t.Failed() {
+			t.Logf("fetcher log:\n%s", logs.String())
+		}
+	}()
+	f, err := fetch.New(fetch.Config{ID: "ll", URL: srv.URL + "/a.m3u8", Output: out, SpoolDir: t.TempDir(),
+		Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	runDone := make(chan error, 1)
+	go func() { runDone <- f.Run(ctx) }()
+	defer func() {
+		cancel()
+		if err := <-runDone; err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	}()
+	tg := out.target(0)
+	pushed := func(name string) func() bool {
+		return func() bool { _, ok := tg.file(name); return ok }
+	}
+	src.step()
+	src.step()
+	testutil.Eventually(t, 10*time.Second, pushed("channel_a_0.ts"), "segment 0 relayed")
+	src.step()
+	testutil.Eventually(t, 10*time.Second, pushed("channel_a_1_part0.ts"), "part 0 of segment 1 relayed")
+	// Stall until two blocking reloads timed out.
+	testutil.Eventually(t, 20*time.Second, func() bool {
+		src.mu.Lock()
+		defer src.mu.Unlock()
+		return src.timeouts >= 2
+	}, "blocking reloads time out")
+	src.step()
+	testutil.Eventually(t, 10*time.Second, pushed("channel_a_1.ts"), "segment 1 relayed after the stall")
+	src.mu.Lock()
+	n := len(src.requests)
+	src.mu.Unlock()
+	src.step()
+	testutil.Eventually(t, 10*time.Second, pushed("channel_a_2_part0.ts"), "part 0 of segment 2 relayed")
+	testutil.Eventually(t, 10*time.Second, func() bool {
+		src.mu.Lock()
+		defer src.mu.Unlock()
+		for _, q := range src.requests[n:] {
+			if strings.Contains(q, "_HLS_msn=2&_HLS_part=1") {
+				return true
+			}
+		}
+		return false
+	}, "a blocking reload for part 1 of segment 2")
+	if strings.Contains(logs.String(), "does not block") {
+		t.Error("the relay gave up blocking reloads over timeouts")
 	}
 }

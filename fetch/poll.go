@@ -2,7 +2,9 @@ package fetch
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"net"
 	"time"
 
 	"github.com/pullpush/pullpush/hls"
@@ -157,9 +159,14 @@ func (r *rendition) reload(ctx context.Context) (bool, error) {
 	data, base, err := r.f.getTimeout(ctx, u, maxPlaylistBytes, timeout)
 	if err != nil && blocking && ctx.Err() == nil {
 		r.f.log.Debug("blocking playlist reload failed", "rendition", r.name, logkey.Err, err)
-		r.mu.Lock()
-		r.blockMissedLocked(err.Error())
-		r.mu.Unlock()
+		var ne net.Error
+		if !errors.Is(err, context.DeadlineExceeded) && !(errors.As(err, &ne) && ne.Timeout()) {
+			// A server that held the request until the timeout does
+			// block (the source is late); one that refused it may not.
+			r.mu.Lock()
+			r.blockMissedLocked(err.Error())
+			r.mu.Unlock()
+		}
 		blocking = false
 		data, base, err = r.f.get(ctx, r.url, maxPlaylistBytes)
 	}
