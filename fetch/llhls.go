@@ -427,7 +427,9 @@ func (r *rendition) pushPart(ctx, pctx context.Context, ti int, seq int64, p *pa
 			pp := t.partsPushed[seq]
 			pp.n = p.idx + 1
 			t.partsPushed[seq] = pp
-			t.partFiles = append(t.partFiles, pushedPart{seq: seq, name: p.name})
+			if !r.grows && f.deletesExpired() {
+				t.partFiles = append(t.partFiles, pushedPart{seq: seq, name: p.name})
+			}
 			r.mu.Unlock()
 			f.log.Debug("part pushed", "rendition", r.name, "part", p.name, "target", f.targets[ti].Name(), "delay", time.Since(p.seen))
 			return true
