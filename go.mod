@@ -7,6 +7,8 @@ require (
 	github.com/Eyevinn/mp4ff v0.51.0
 	github.com/asticode/go-astits v1.13.0
 	github.com/aws/aws-sdk-go-v2 v1.45.1
+	github.com/bluenviron/gohlslib/v2 v2.2.0
+	github.com/bluenviron/mediacommon/v2 v2.2.0
 	github.com/coder/websocket v1.8.14
 	github.com/minio/minio-go/v7 v7.0.99
 	github.com/nats-io/nats.go v1.55.0
@@ -17,6 +19,7 @@ require (
 )
 
 require (
+	github.com/abema/go-mp4 v1.4.1 // indirect
 	github.com/asticode/go-astikit v0.30.0 // indirect
 	github.com/aws/smithy-go v1.28.1 // indirect
 	github.com/bamiaux/iobit v0.0.0-20170418073505-498159a04883 // indirect

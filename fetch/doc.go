@@ -13,6 +13,8 @@
 //  2. Poll: each rendition reloads its media playlist following RFC 8216
 //     reload rules, or near the moment the source publishes its next
 //     segment (edge tracking), with backoff on errors and stall detection.
+//     A Low-Latency HLS source that can block is reloaded with blocking
+//     requests for its next part instead (llhls.go).
 //  3. Apply and numbering: a loaded playlist is diffed against what was
 //     seen. The segments after the newest one seen become entries with
 //     consecutive output media sequence numbers. Source restarts (numbers
@@ -29,6 +31,9 @@
 //     segments strictly in order, then the media playlist that references
 //     them (after the multivariant playlist), each upload retried with
 //     backoff. One target failing never holds up another beyond the spool.
+//     A target that takes LL-HLS parts (output.PartTarget) also gets the
+//     parts of the segment in progress, each before the playlist listing
+//     it and before the whole segment.
 //  6. Progress: after each push the numbering and every target's position
 //     are saved through the ProgressStore (group commit); a target pushes a
 //     segment only once the save recording the one before it completed, so
@@ -50,6 +55,8 @@
 //	progress.go     persisted progress document and the saver (stage 6)
 //	fileprogress.go FileProgress, a ProgressStore on the local disk
 //	download.go     segment, key and init segment downloads into the spool
+//	llhls.go        Low-Latency HLS: blocking reloads, parts of the segment
+//	                in progress pushed to targets that take them
 //	memory.go       MemoryBudget shared by the spools of a process
 //	internal/spool  the spool (stage 4): memory chunks outside the Go heap
 //	                (Linux) or on it, log files on disk, eviction, budget

@@ -29,13 +29,14 @@ const maxPlaylistBytes = 16 << 20
 
 // Fetcher relays one source to one output. Create with New, drive with Run.
 type Fetcher struct {
-	cfg     Config
-	log     *slog.Logger
-	obs     Observer
-	now     func() time.Time
-	client  *http.Client
-	targets []output.Target
-	stem    string
+	cfg      Config
+	log      *slog.Logger
+	obs      Observer
+	now      func() time.Time
+	client   *http.Client
+	targets  []output.Target
+	anyParts bool // some target accepts LL-HLS parts
+	stem     string
 
 	sem   chan struct{} // bounds parallel downloads
 	dlCtx context.Context
@@ -134,6 +135,7 @@ func New(cfg Config) (*Fetcher, error) {
 	f.masterSent = make([]bool, len(targets))
 	for i, t := range targets {
 		f.tstat[i].Name = t.Name()
+		f.anyParts = f.anyParts || output.AcceptsParts(t)
 	}
 	return f, nil
 }
@@ -291,9 +293,17 @@ func (f *Fetcher) setup(base *url.URL, pl hls.Playlist) error {
 	return nil
 }
 
+// playlistTimeout bounds a playlist request that is not a blocking reload.
+const playlistTimeout = 15 * time.Second
+
 // get fetches url with a bounded body and returns the final URL after redirects.
 func (f *Fetcher) get(ctx context.Context, u string, limit int64) ([]byte, *url.URL, error) {
-	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	return f.getTimeout(ctx, u, limit, playlistTimeout)
+}
+
+// getTimeout is get with the given timeout.
+func (f *Fetcher) getTimeout(ctx context.Context, u string, limit int64, timeout time.Duration) ([]byte, *url.URL, error) {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {

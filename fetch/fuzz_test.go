@@ -48,7 +48,15 @@ var fuzzPlaylists = []string{
 	"#EXTM3U\n#EXT-X-VERSION:7\n#EXT-X-TARGETDURATION:1\n#EXT-X-MAP:URI=\"init.mp4\",BYTERANGE=\"700@0\"\n#EXT-X-KEY:METHOD=AES-128,URI=\"k.bin\"\n#EXT-X-PROGRAM-DATE-TIME:2024-01-01T00:00:00Z\n#EXTINF:1,\n#EXT-X-BYTERANGE:1000@700\ns.mp4\n#EXTINF:1,\n#EXT-X-BYTERANGE:1000\ns.mp4\n",
 	"#EXTM3U\n#EXT-X-TARGETDURATION:6\n#EXT-X-PLAYLIST-TYPE:EVENT\n#EXTINF:6,\nhttp://cdn.example.com/x/../y/seg%2F1.ts?token=1\n#EXTINF:6,\n//other.example.org/seg.weird-ext\n",
 	"#EXTM3U\n#EXT-X-TARGETDURATION:1\n#EXT-X-MEDIA-SEQUENCE:9223372036854775806\n#EXTINF:1,\nx.ts\n#EXTINF:1,\ny.ts\n#EXTINF:1,\nz.ts\n",
+	llFuzzA,
+	llFuzzB,
 }
+
+// Two successive reloads of a Low-Latency HLS source.
+const (
+	llFuzzA = "#EXTM3U\n#EXT-X-TARGETDURATION:1\n#EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES,PART-HOLD-BACK=0.6\n#EXT-X-PART-INF:PART-TARGET=0.2\n#EXT-X-MEDIA-SEQUENCE:4\n#EXT-X-MAP:URI=\"init.mp4\"\n#EXTINF:1,\ns4.mp4\n#EXT-X-PART:DURATION=0.2,URI=\"p5.0.mp4\",INDEPENDENT=YES\n#EXT-X-PART:DURATION=0.2,URI=\"p5.1.mp4\"\n#EXT-X-PRELOAD-HINT:TYPE=PART,URI=\"p5.2.mp4\"\n#EXT-X-RENDITION-REPORT:URI=\"a.m3u8\",LAST-MSN=5,LAST-PART=1\n"
+	llFuzzB = "#EXTM3U\n#EXT-X-TARGETDURATION:1\n#EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES,PART-HOLD-BACK=0.6\n#EXT-X-PART-INF:PART-TARGET=0.2\n#EXT-X-MEDIA-SEQUENCE:4\n#EXT-X-MAP:URI=\"init.mp4\"\n#EXTINF:1,\ns4.mp4\n#EXT-X-PART:DURATION=0.2,URI=\"p5.0.mp4\",INDEPENDENT=YES\n#EXT-X-PART:DURATION=0.2,URI=\"p5.1.mp4\"\n#EXT-X-PART:DURATION=0.6,URI=\"s5.mp4\",BYTERANGE=\"900@0\"\n#EXTINF:1,\ns5.mp4\n#EXT-X-PART:DURATION=0.2,URI=\"s6.mp4\",BYTERANGE=\"300@0\",INDEPENDENT=YES\n#EXT-X-PART:DURATION=0.2,URI=\"s6.mp4\",BYTERANGE=\"300\",GAP=YES\n"
+)
 
 var fuzzProgress = []string{
 	"",
@@ -68,9 +76,13 @@ var fuzzProgress = []string{
 //     restart's skip past reserved numbers loop for ever. Such progress is
 //     now ignored.
 //
+// The seeds llhls_* are Low-Latency HLS reloads (parts of the segment in
+// progress, then of the completed segment, byte-range and gap parts).
+//
 // Properties: no panic; the rendition's entries have consecutive output
-// sequence numbers ending just before nextSeq; every pushed name is a valid
-// output file name; applying the same playlist again adds nothing.
+// sequence numbers ending just before nextSeq; every pushed name (parts'
+// too) is a valid output file name; the pushed playlist parses; applying
+// the same playlist again adds nothing.
 func FuzzApplyPlaylists(f *testing.F) {
 	for _, p := range fuzzProgress {
 		for i, a := range fuzzPlaylists {
@@ -86,6 +98,7 @@ func FuzzApplyPlaylists(f *testing.F) {
 			fe.progress = &doc
 		}
 		r := newRendition(fe, "v", base.String(), "v.m3u8", "video")
+		fe.anyParts, r.tg[0].parts = true, true // track LL-HLS parts as for a target that takes them
 		apply := func(data []byte) bool {
 			pl, err := hls.ParseMedia(data)
 			if err != nil {
@@ -96,8 +109,19 @@ func FuzzApplyPlaylists(f *testing.F) {
 				return false
 			}
 			r.apply(pl, segs)
+			r.applyParts(pl, base, false)
 			r.mu.Lock()
 			defer r.mu.Unlock()
+			for _, ps := range r.ll.segs {
+				for _, p := range ps.parts {
+					if err := output.ValidName(p.name); err != nil {
+						t.Fatalf("pushed part name: %v", err)
+					}
+				}
+			}
+			if pl, err := hls.ParseMedia(r.buildPlaylist(0, false, nil)); err != nil || len(pl.Parts) != 0 {
+				t.Fatalf("pushed playlist: %v, %d parts of a segment in progress though none was pushed", err, len(pl.Parts))
+			}
 			for i, e := range r.entries {
 				if i > 0 && e.seq != r.entries[i-1].seq+1 {
 					t.Fatalf("entry %d has output sequence %d after %d", i, e.seq, r.entries[i-1].seq)

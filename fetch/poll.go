@@ -2,7 +2,9 @@ package fetch
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"net"
 	"time"
 
 	"github.com/pullpush/pullpush/hls"
@@ -56,6 +58,11 @@ func (r *rendition) poll(ctx context.Context) {
 			if f.cfg.PollInterval > 0 {
 				wait = f.cfg.PollInterval
 			}
+			r.mu.Lock()
+			if r.blockingLocked() {
+				wait = 0 // the server holds the next request until there is news
+			}
+			r.mu.Unlock()
 			wait -= time.Since(start)
 			r.checkStall(tdur)
 		}
@@ -144,9 +151,25 @@ func (r *rendition) checkStall(td time.Duration) {
 	}
 }
 
-// reload fetches and applies the media playlist once; changed reports new segments.
+// reload fetches and applies the media playlist once; changed reports new
+// segments (or, for a Low-Latency HLS source, new parts). A blocking reload
+// that fails is followed by a normal one.
 func (r *rendition) reload(ctx context.Context) (bool, error) {
-	data, base, err := r.f.get(ctx, r.url, maxPlaylistBytes)
+	u, timeout, blocking := r.reloadRequest()
+	data, base, err := r.f.getTimeout(ctx, u, maxPlaylistBytes, timeout)
+	if err != nil && blocking && ctx.Err() == nil {
+		r.f.log.Debug("blocking playlist reload failed", "rendition", r.name, logkey.Err, err)
+		var ne net.Error
+		if !errors.Is(err, context.DeadlineExceeded) && !(errors.As(err, &ne) && ne.Timeout()) {
+			// A server that held the request until the timeout does
+			// block (the source is late); one that refused it may not.
+			r.mu.Lock()
+			r.blockMissedLocked(err.Error())
+			r.mu.Unlock()
+		}
+		blocking = false
+		data, base, err = r.f.get(ctx, r.url, maxPlaylistBytes)
+	}
 	if err != nil {
 		return false, err
 	}
@@ -158,5 +181,7 @@ func (r *rendition) reload(ctx context.Context) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	return r.apply(pl, segs), nil
+	changed := r.apply(pl, segs)
+	advanced := r.applyParts(pl, base, blocking)
+	return changed || advanced, nil
 }

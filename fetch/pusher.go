@@ -29,9 +29,29 @@ func (r *rendition) push(ctx, pctx context.Context, ti int) {
 		r.mu.Lock()
 		next := t.pushed + 1
 		e := r.entryLocked(next)
+		pt, partDue := r.nextPartLocked(ti, next, e)
+		hold := r.partHoldLocked()
 		ended := r.ended && next >= r.num.next
 		wait := r.changed.wait()
 		r.mu.Unlock()
+
+		if partDue != nil && e != nil && e.isReady() && ctx.Err() == nil {
+			// The segment is complete but the last of its parts is still
+			// downloading: the parts go first, so that the playlist lists
+			// them all; not for long.
+			if !r.awaitPart(ctx, ti, next, partDue, hold) {
+				return
+			}
+			continue
+		}
+
+		if pt != nil && ctx.Err() == nil {
+			if !r.pushPart(ctx, pctx, ti, next, pt) {
+				return
+			}
+			dirty = true
+			continue
+		}
 
 		if e == nil || !e.isReady() {
 			if (dirty || ended) && ctx.Err() != nil {
@@ -60,6 +80,7 @@ func (r *rendition) push(ctx, pctx context.Context, ti int) {
 			select {
 			case <-wait:
 			case <-ready:
+			case <-partDue:
 			case <-ctx.Done():
 				return
 			}
@@ -207,6 +228,7 @@ func (r *rendition) done(ti int, e *entry, pushed bool) {
 			if !x.missed {
 				t.expired = append(t.expired, x.name)
 			}
+			t.expirePartsLocked(x.seq)
 			t.winStart++
 		}
 	}
@@ -252,8 +274,9 @@ const deleteLag = 10
 // pushPlaylist builds and pushes the media playlist for target ti.
 func (r *rendition) pushPlaylist(ctx context.Context, ti int, final bool) error {
 	f := r.f
+	reports := r.renditionReports(ti)
 	r.mu.Lock()
-	data := r.buildPlaylist(ti, final)
+	data := r.buildPlaylist(ti, final, reports)
 	r.mu.Unlock()
 	if err := f.putBytes(ctx, ti, r.playlistName(), data, cachePlaylist); err != nil {
 		return err
@@ -266,6 +289,10 @@ func (r *rendition) pushPlaylist(ctx context.Context, ti int, final bool) error 
 		del = append(del, t.expired[:len(t.expired)-deleteLag]...)
 		t.expired = append(t.expired[:0], t.expired[len(t.expired)-deleteLag:]...)
 	}
+	// Parts are listed only near the live edge: gone with their segment
+	// from the window, they go at once.
+	del = append(del, t.expiredParts...)
+	t.expiredParts = t.expiredParts[:0]
 	r.mu.Unlock()
 	if err := f.masterReady(ctx, ti); err != nil {
 		f.log.Warn("multivariant push failed", "target", f.targets[ti].Name(), logkey.Err, err)
@@ -283,8 +310,11 @@ func (r *rendition) pushPlaylist(ctx context.Context, ti int, final bool) error 
 }
 
 // buildPlaylist returns the media playlist of target ti: the window of
-// segments done on that target. Call with r.mu held.
-func (r *rendition) buildPlaylist(ti int, final bool) []byte {
+// segments done on that target. A target that accepts parts of a
+// Low-Latency HLS source also gets the parts of the newest segments and of
+// the one in progress, and reports (EXT-X-RENDITION-REPORT) on the other
+// renditions. Call with r.mu held.
+func (r *rendition) buildPlaylist(ti int, final bool, reports []*hls.RenditionReport) []byte {
 	t := r.tg[ti]
 	m := &hls.Media{
 		Version:               max(r.version, 3),
@@ -300,6 +330,7 @@ func (r *rendition) buildPlaylist(ti int, final bool) []byte {
 	var prevKeys []*hls.Key
 	var prevMap *aux
 	first := true
+	withParts := t.parts && r.ll.active && !final
 	for seq := t.winStart; seq <= t.pushed; seq++ {
 		e := r.entryLocked(seq)
 		if e == nil {
@@ -327,9 +358,17 @@ func (r *rendition) buildPlaylist(ti int, final bool) []byte {
 				s.Keys = []*hls.Key{{Method: "NONE"}}
 			}
 		}
+		if withParts && seq > t.pushed-partSegsKept && !s.Gap {
+			s.Parts = r.pushedPartsLocked(ti, e)
+		}
 		prevKeys, prevMap = e.keys, e.initMap
 		first = false
 		m.Segments = append(m.Segments, s)
+	}
+	if withParts {
+		r.llHeaderLocked(m)
+		m.Parts = r.trailingPartsLocked(ti)
+		m.RenditionReports = reports
 	}
 	return m.Encode()
 }

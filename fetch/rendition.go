@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/pullpush/pullpush/hls"
+	"github.com/pullpush/pullpush/output"
 )
 
 // rendition polls one source media playlist and holds its segments until
@@ -41,6 +42,7 @@ type rendition struct {
 	lastNew      time.Time
 	bytesIn      int64
 	secondsIn    float64
+	ll           llState // Low-Latency HLS (llhls.go)
 }
 
 // renditionTarget is the per-target push state of a rendition.
@@ -51,7 +53,11 @@ type renditionTarget struct {
 	discSeq        int64 // EXT-X-DISCONTINUITY-SEQUENCE of the window
 	playlistPushed bool
 	auxPushed      map[string]bool
-	expired        []string // names that left the window, for deletion
+	expired        []string               // names that left the window, for deletion
+	parts          bool                   // the target accepts LL-HLS parts (output.PartTarget)
+	partsPushed    map[int64]partProgress // by output seq, for the segments with parts
+	partFiles      []pushedPart           // parts pushed, in order, until their segment expires
+	expiredParts   []string               // parts whose segment left the window, for deletion
 }
 
 func newRendition(f *Fetcher, name, u, ref, kind string) *rendition {
@@ -65,7 +71,8 @@ func newRendition(f *Fetcher, name, u, ref, kind string) *rendition {
 	r.st = RenditionStatus{Name: name, URI: u, Type: kind}
 	r.tg = make([]*renditionTarget, len(f.targets))
 	for i := range r.tg {
-		r.tg[i] = &renditionTarget{pushed: -1, winStart: 0, auxPushed: map[string]bool{}}
+		r.tg[i] = &renditionTarget{pushed: -1, winStart: 0, auxPushed: map[string]bool{},
+			parts: output.AcceptsParts(f.targets[i]), partsPushed: map[int64]partProgress{}}
 	}
 	if doc := f.progress; doc != nil {
 		if p := doc.Renditions[name]; p != nil {

@@ -197,3 +197,37 @@ func attrError(key, value string) error {
 func missingAttr(key string) error {
 	return fmt.Errorf("missing required attribute %s", key)
 }
+
+// fixed writes a decimal attribute with up to 6 decimals (at least one), as
+// parseFixed reads it back.
+func (w *attrWriter) fixed(k string, v float64) {
+	w.key(k)
+	w.b = appendFixed(w.b, v, 6, 1)
+}
+
+// fixedAttr parses a non-negative decimal attribute rounded to 6 decimals.
+func fixedAttr(key, v string) (float64, error) {
+	f, ok := parseFixed(v, 6)
+	if !ok {
+		return 0, attrError(key, v)
+	}
+	return f, nil
+}
+
+// boolAttr parses a YES/NO attribute.
+func boolAttr(key, v string) (bool, error) {
+	b, ok := parseBool(v)
+	if !ok {
+		return false, attrError(key, v)
+	}
+	return b, nil
+}
+
+// int64Attr parses a decimal-integer attribute.
+func int64Attr(key, v string) (int64, error) {
+	n, ok := parseUint(v)
+	if !ok {
+		return 0, attrError(key, v)
+	}
+	return n, nil
+}

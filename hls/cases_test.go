@@ -156,7 +156,7 @@ s2.ts
 `,
 		want: &Media{
 			TargetDuration: 2,
-			Tags:           []string{"#EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES"},
+			ServerControl:  &ServerControl{CanBlockReload: true},
 			Segments: []*Segment{
 				{Tags: []string{"#EXT-X-VENDOR-HEADER:1"}, Duration: 2, URI: "s0.ts"},
 				{Tags: []string{"#EXT-X-CUE-OUT:4", `#EXT-X-SCTE35:CUE="/DAlAAAAAAAAAP/wFAUAAAPwf+//wpPA9f4AKTLgAAEAAAAAXODtsg=="`}, Duration: 2, URI: "s1.ts"},
@@ -164,9 +164,9 @@ s2.ts
 			},
 			TrailingTags: []string{
 				"#EXT-X-DISCONTINUITY",
-				`#EXT-X-PRELOAD-HINT:TYPE=PART,URI="p3.0.ts"`,
 				"#EXT-X-PROGRAM-DATE-TIME:2026-11-26T10:00:00+01:00",
 			},
+			PreloadHints: []*PreloadHint{{Type: "PART", URI: "p3.0.ts"}},
 		},
 		output: `#EXTM3U
 #EXT-X-TARGETDURATION:2
@@ -184,8 +184,94 @@ s1.ts
 #EXTINF:2.000,
 s2.ts
 #EXT-X-DISCONTINUITY
-#EXT-X-PRELOAD-HINT:TYPE=PART,URI="p3.0.ts"
 #EXT-X-PROGRAM-DATE-TIME:2026-11-26T10:00:00+01:00
+#EXT-X-PRELOAD-HINT:TYPE=PART,URI="p3.0.ts"
+`,
+	},
+	{
+		name: "low-latency tags",
+		input: `#EXTM3U
+#EXT-X-TARGETDURATION:2
+#EXT-X-VERSION:9
+#EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES,PART-HOLD-BACK=0.6,HOLD-BACK=6,CAN-SKIP-UNTIL=12,CAN-SKIP-DATERANGES=YES,X-VENDOR="a,b"
+#EXT-X-PART-INF:PART-TARGET=0.2,X-P=1
+#EXT-X-MEDIA-SEQUENCE:10
+#EXT-X-SKIP:SKIPPED-SEGMENTS=3,RECENTLY-REMOVED-DATERANGES="ad1	ad2"
+#EXT-X-VENDOR:1
+#EXT-X-VENDOR-B
+#EXTINF:2,
+s13.mp4
+#EXT-X-PART:DURATION=0.2,URI="p14.0.mp4",INDEPENDENT=YES
+#EXT-X-CUE-OUT:2
+#EXT-X-PART:DURATION=0.2000004,URI="r14.mp4",BYTERANGE="1000@0",GAP=YES,X-Q="z"
+#EXT-X-VENDOR-PART:2
+#EXT-X-PROGRAM-DATE-TIME:2026-11-26T10:00:00Z
+#EXTINF:0.4,
+s14.mp4
+#EXT-X-PROGRAM-DATE-TIME:2026-11-26T10:00:00.400Z
+#EXT-X-PART:DURATION=0.2,URI="p15.0.mp4",INDEPENDENT=NO
+#EXT-X-PRELOAD-HINT:TYPE=PART,URI="p15.1.mp4"
+#EXT-X-PRELOAD-HINT:TYPE=MAP,URI="init.mp4",BYTERANGE-START=0,BYTERANGE-LENGTH=700
+#EXT-X-RENDITION-REPORT:URI="../a/p.m3u8",LAST-MSN=15,LAST-PART=0
+#EXT-X-RENDITION-REPORT:URI="../b/p.m3u8",LAST-MSN=0
+#EXT-X-VENDOR-TRAILING:3
+#EXT-X-VENDOR-TRAILING:4
+`,
+		want: &Media{
+			Version: 9, TargetDuration: 2, MediaSequence: 10,
+			ServerControl: &ServerControl{CanBlockReload: true, PartHoldBack: 0.6, HoldBack: 6, CanSkipUntil: 12, CanSkipDateRanges: true,
+				Extra: []Attr{{Key: "X-VENDOR", Value: "a,b", Quoted: true}}},
+			PartInf: &PartInf{PartTarget: 0.2, Extra: []Attr{{Key: "X-P", Value: "1"}}},
+			Skip:    &Skip{SkippedSegments: 3, RecentlyRemovedDateRanges: "ad1\tad2"},
+			Segments: []*Segment{
+				{Tags: []string{"#EXT-X-VENDOR:1", "#EXT-X-VENDOR-B"}, Duration: 2, URI: "s13.mp4"},
+				{
+					Tags: []string{"#EXT-X-CUE-OUT:2", "#EXT-X-VENDOR-PART:2"}, ProgramDateTime: utc("2026-11-26T10:00:00Z"),
+					Parts: []*Part{
+						{Duration: 0.2, URI: "p14.0.mp4", Independent: true},
+						{Duration: 0.2, URI: "r14.mp4", ByteRange: &ByteRange{Length: 1000, Offset: i64(0)}, Gap: true,
+							Extra: []Attr{{Key: "X-Q", Value: "z", Quoted: true}}},
+					},
+					Duration: 0.4, URI: "s14.mp4",
+				},
+			},
+			TrailingTags: []string{"#EXT-X-PROGRAM-DATE-TIME:2026-11-26T10:00:00.400Z", "#EXT-X-VENDOR-TRAILING:3", "#EXT-X-VENDOR-TRAILING:4"},
+			Parts:        []*Part{{Duration: 0.2, URI: "p15.0.mp4"}},
+			PreloadHints: []*PreloadHint{
+				{Type: "PART", URI: "p15.1.mp4"},
+				{Type: "MAP", URI: "init.mp4", ByteRangeLength: i64(700)},
+			},
+			RenditionReports: []*RenditionReport{
+				{URI: "../a/p.m3u8", LastMSN: i64(15), LastPart: i64(0)},
+				{URI: "../b/p.m3u8", LastMSN: i64(0)},
+			},
+		},
+		output: `#EXTM3U
+#EXT-X-VERSION:9
+#EXT-X-TARGETDURATION:2
+#EXT-X-MEDIA-SEQUENCE:10
+#EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES,CAN-SKIP-UNTIL=12.0,CAN-SKIP-DATERANGES=YES,HOLD-BACK=6.0,PART-HOLD-BACK=0.6,X-VENDOR="a,b"
+#EXT-X-PART-INF:PART-TARGET=0.2,X-P=1
+#EXT-X-SKIP:SKIPPED-SEGMENTS=3,RECENTLY-REMOVED-DATERANGES="ad1	ad2"
+#EXT-X-VENDOR:1
+#EXT-X-VENDOR-B
+#EXTINF:2.000,
+s13.mp4
+#EXT-X-PROGRAM-DATE-TIME:2026-11-26T10:00:00.000Z
+#EXT-X-CUE-OUT:2
+#EXT-X-VENDOR-PART:2
+#EXT-X-PART:DURATION=0.2,URI="p14.0.mp4",INDEPENDENT=YES
+#EXT-X-PART:DURATION=0.2,URI="r14.mp4",BYTERANGE="1000@0",GAP=YES,X-Q="z"
+#EXTINF:0.400,
+s14.mp4
+#EXT-X-PROGRAM-DATE-TIME:2026-11-26T10:00:00.400Z
+#EXT-X-VENDOR-TRAILING:3
+#EXT-X-VENDOR-TRAILING:4
+#EXT-X-PART:DURATION=0.2,URI="p15.0.mp4"
+#EXT-X-PRELOAD-HINT:TYPE=PART,URI="p15.1.mp4"
+#EXT-X-PRELOAD-HINT:TYPE=MAP,URI="init.mp4",BYTERANGE-LENGTH=700
+#EXT-X-RENDITION-REPORT:URI="../a/p.m3u8",LAST-MSN=15,LAST-PART=0
+#EXT-X-RENDITION-REPORT:URI="../b/p.m3u8",LAST-MSN=0
 `,
 	},
 	{

@@ -171,17 +171,20 @@ var fileChecks = map[string]func(t *testing.T, p Playlist){
 	},
 	"llhls.m3u8": func(t *testing.T, p Playlist) {
 		m := p.(*Media)
-		if !reflect.DeepEqual(m.Tags, []string{
-			"#EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES,PART-HOLD-BACK=1.0,CAN-SKIP-UNTIL=12.0",
-			"#EXT-X-PART-INF:PART-TARGET=0.33334",
-		}) {
-			t.Errorf("Tags = %q", m.Tags)
+		if m.Tags != nil || !reflect.DeepEqual(m.ServerControl, &ServerControl{CanBlockReload: true, PartHoldBack: 1, CanSkipUntil: 12}) ||
+			!reflect.DeepEqual(m.PartInf, &PartInf{PartTarget: 0.33334}) {
+			t.Errorf("header = %q %s %s", m.Tags, dump(m.ServerControl), dump(m.PartInf))
 		}
-		if len(m.Segments) != 3 || len(m.Segments[2].Tags) != 3 || m.Segments[0].Tags != nil || m.Segments[0].Map.URI != "init.mp4" {
+		if len(m.Segments) != 3 || len(m.Segments[2].Parts) != 3 || m.Segments[2].Tags != nil || m.Segments[0].Map.URI != "init.mp4" ||
+			!reflect.DeepEqual(m.Segments[2].Parts[0], &Part{Duration: 0.33334, URI: "filePart268.0.mp4", Independent: true}) {
 			t.Errorf("segments = %s", dump(m.Segments))
 		}
-		if len(m.TrailingTags) != 5 || m.TrailingTags[2] != `#EXT-X-PRELOAD-HINT:TYPE=PART,URI="filePart269.2.mp4"` {
-			t.Errorf("TrailingTags = %q", m.TrailingTags)
+		if m.TrailingTags != nil || len(m.Parts) != 2 || m.Parts[1].URI != "filePart269.1.mp4" ||
+			!reflect.DeepEqual(m.PreloadHints, []*PreloadHint{{Type: "PART", URI: "filePart269.2.mp4"}}) {
+			t.Errorf("trailing = %q %s %s", m.TrailingTags, dump(m.Parts), dump(m.PreloadHints))
+		}
+		if len(m.RenditionReports) != 2 || m.RenditionReports[1].URI != "../4M/waitForMSN.php" || *m.RenditionReports[1].LastMSN != 269 || *m.RenditionReports[1].LastPart != 1 {
+			t.Errorf("reports = %s", dump(m.RenditionReports))
 		}
 		if m.Segments[0].Duration != 4.00008 {
 			t.Errorf("duration = %v", m.Segments[0].Duration)

@@ -2,17 +2,22 @@
 // draft): multivariant playlists (*Multivariant) and media playlists
 // (*Media).
 //
-// The model has one field per tag; see types.go. A relay must pass through
-// what it does not understand, so tags the model has no field for (SCTE-35
-// cue tags such as #EXT-X-CUE-OUT, LL-HLS #EXT-X-PART, vendor tags) are kept
-// verbatim at their position: in a media playlist in the Tags of the segment
-// they precede (Media.TrailingTags after the last segment), in a
-// multivariant playlist in the Tags of the rendition or variant they precede
+// The model has one field per tag; see types.go. Low-Latency HLS is
+// modelled too: EXT-X-SERVER-CONTROL, EXT-X-PART-INF and EXT-X-SKIP are
+// fields of *Media, EXT-X-PART tags belong to the Segment they precede
+// (Media.Parts holds those of the segment in progress, after the last URI),
+// and EXT-X-PRELOAD-HINT and EXT-X-RENDITION-REPORT are lists of *Media
+// wherever they appear. A relay must pass through what it does not
+// understand, so tags the model has no field for (SCTE-35 cue tags such as
+// #EXT-X-CUE-OUT, vendor tags) are kept verbatim at their position: in a
+// media playlist in the Tags of the segment they precede
+// (Media.TrailingTags after the last segment), in a multivariant playlist in
+// the Tags of the rendition or variant they precede
 // (Multivariant.TrailingTags after the last one). Playlist-wide tags such as
-// #EXT-X-SERVER-CONTROL, #EXT-X-PART-INF, #EXT-X-DEFINE or
-// #EXT-X-CONTENT-STEERING go to the playlist's Tags when they appear before
-// the first segment or variant. Attributes without a field are kept, in order,
-// in Extra. Comments (lines starting with '#' but not '#EXT') are dropped.
+// #EXT-X-DEFINE or #EXT-X-CONTENT-STEERING go to the playlist's Tags when
+// they appear before the first segment or variant. Attributes without a
+// field are kept, in order, in Extra. Comments (lines starting with '#' but
+// not '#EXT') are dropped.
 //
 // Encode writes a canonical form: tags in a fixed order, attribute values
 // quoted as the specification says, EXTINF durations with 3 to 6 decimals and

@@ -24,6 +24,11 @@ import (
 //     now applies after rounding.
 //   - trailing_tags_without_segments: tags but no URI after the header.
 //
+// The llhls_* files are seeds, not past failures: Low-Latency HLS playlists
+// with parts of complete segments and of the segment in progress, preload
+// hints, rendition reports, a delta update (EXT-X-SKIP) and known tags
+// among the trailing parts.
+//
 // Properties: no panic; a failure is a *ParseError and returns no playlist;
 // when parsing succeeds, the encoding parses again to the same model and is
 // a fixed point of encode∘parse.

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -445,6 +446,71 @@ func TestParseTime(t *testing.T) {
 	} {
 		if tm, ok := parseTime(in); ok {
 			t.Errorf("parseTime(%q) = %v, want failure", in, tm)
+		}
+	}
+}
+
+// TestInvalidLowLatencyTags: an LL-HLS tag that does not parse is kept
+// verbatim like a tag the model has no field for (a relay of whole segments
+// never stops over one), at its position, and the error its parser gives
+// names the attribute.
+func TestInvalidLowLatencyTags(t *testing.T) {
+	cases := []struct{ name, line, msg string }{
+		{"PART without URI", "#EXT-X-PART:DURATION=1", "hls: line 3: EXT-X-PART: missing required attribute URI"},
+		{"PART without DURATION", "#EXT-X-PART:URI=\"p\"", "hls: line 3: EXT-X-PART: missing required attribute DURATION"},
+		{"PART bad duration", "#EXT-X-PART:DURATION=x,URI=\"p\"", `hls: line 3: EXT-X-PART: invalid DURATION "x"`},
+		{"PART bad INDEPENDENT", "#EXT-X-PART:DURATION=1,URI=\"p\",INDEPENDENT=1", `hls: line 3: EXT-X-PART: invalid INDEPENDENT "1"`},
+		{"PART bad BYTERANGE", "#EXT-X-PART:DURATION=1,URI=\"p\",BYTERANGE=\"a@1\"", `hls: line 3: EXT-X-PART: invalid BYTERANGE "a@1"`},
+		{"PART without value", "#EXT-X-PART", "missing required attribute DURATION"},
+		{"PART-INF without PART-TARGET", "#EXT-X-PART-INF:X=1", "hls: line 3: EXT-X-PART-INF: missing required attribute PART-TARGET"},
+		{"SERVER-CONTROL bad HOLD-BACK", "#EXT-X-SERVER-CONTROL:HOLD-BACK=-1", `hls: line 3: EXT-X-SERVER-CONTROL: invalid HOLD-BACK "-1"`},
+		{"SERVER-CONTROL bad CAN-BLOCK-RELOAD", "#EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=yes", `hls: line 3: EXT-X-SERVER-CONTROL: invalid CAN-BLOCK-RELOAD "yes"`},
+		{"SKIP without SKIPPED-SEGMENTS", "#EXT-X-SKIP:RECENTLY-REMOVED-DATERANGES=\"a\"", "hls: line 3: EXT-X-SKIP: missing required attribute SKIPPED-SEGMENTS"},
+		{"PRELOAD-HINT without TYPE", "#EXT-X-PRELOAD-HINT:URI=\"p\"", "hls: line 3: EXT-X-PRELOAD-HINT: missing required attribute TYPE"},
+		{"PRELOAD-HINT bad length", "#EXT-X-PRELOAD-HINT:TYPE=PART,URI=\"p\",BYTERANGE-LENGTH=-5", `hls: line 3: EXT-X-PRELOAD-HINT: invalid BYTERANGE-LENGTH "-5"`},
+		{"RENDITION-REPORT without URI", "#EXT-X-RENDITION-REPORT:LAST-MSN=1", "hls: line 3: EXT-X-RENDITION-REPORT: missing required attribute URI"},
+		{"RENDITION-REPORT bad LAST-PART", "#EXT-X-RENDITION-REPORT:URI=\"a\",LAST-PART=x", `hls: line 3: EXT-X-RENDITION-REPORT: invalid LAST-PART "x"`},
+	}
+	for _, c := range cases {
+		line := strings.ReplaceAll(c.line, `\"`, `"`)
+		for _, input := range []string{h + line + "\n", h + line + "\n#EXTINF:1,\na.ts\n", h + "#EXTINF:1,\na.ts\n" + line + "\n#EXTINF:1,\nb.ts\n"} {
+			m, err := ParseMedia([]byte(input))
+			if err != nil {
+				t.Errorf("%s: %v", c.name, err)
+				continue
+			}
+			var kept []string
+			kept = append(kept, m.Tags...)
+			kept = append(kept, m.TrailingTags...)
+			for _, s := range m.Segments {
+				kept = append(kept, s.Tags...)
+			}
+			if !slices.Contains(kept, line) || m.ServerControl != nil || m.PartInf != nil || m.Skip != nil || m.Parts != nil || m.PreloadHints != nil || m.RenditionReports != nil {
+				t.Errorf("%s: %q not kept verbatim: %s", c.name, line, dump(m))
+			}
+			if !strings.Contains(string(m.Encode()), "\n"+line+"\n") {
+				t.Errorf("%s: encoding lost %q:\n%s", c.name, line, m.Encode())
+			}
+			checkRoundTrip(t, []byte(input))
+		}
+		name, value, _ := splitTag(line)
+		var err error
+		switch name {
+		case "#EXT-X-PART":
+			_, err = parsePart(value)
+		case "#EXT-X-PART-INF":
+			_, err = parsePartInf(value)
+		case "#EXT-X-SERVER-CONTROL":
+			_, err = parseServerControl(value)
+		case "#EXT-X-SKIP":
+			_, err = parseSkip(value)
+		case "#EXT-X-PRELOAD-HINT":
+			_, err = parsePreloadHint(value)
+		case "#EXT-X-RENDITION-REPORT":
+			_, err = parseRenditionReport(value)
+		}
+		if err == nil || !strings.HasSuffix(c.msg, err.Error()) {
+			t.Errorf("%s: parser error %v, want the end of %q", c.name, err, c.msg)
 		}
 	}
 }

@@ -136,6 +136,16 @@ func parseMedia(s string) (*Media, error) {
 			m.IFramesOnly = true
 		case "#EXT-X-ENDLIST":
 			m.Endlist = true
+		case "#EXT-X-SERVER-CONTROL", "#EXT-X-PART-INF", "#EXT-X-SKIP", "#EXT-X-PRELOAD-HINT", "#EXT-X-RENDITION-REPORT":
+			if p.lowLatencyTag(name, value) != nil {
+				// Kept verbatim, as a tag without a field: a relay of
+				// whole segments has no use for it.
+				if len(m.Segments) == 0 && name != "#EXT-X-PRELOAD-HINT" && name != "#EXT-X-RENDITION-REPORT" {
+					m.Tags = append(m.Tags, line)
+				} else {
+					err = p.segmentTag(line, "", value)
+				}
+			}
 		case "#EXT-X-MEDIA", "#EXT-X-STREAM-INF", "#EXT-X-I-FRAME-STREAM-INF",
 			"#EXT-X-SESSION-DATA", "#EXT-X-SESSION-KEY":
 			err = ErrMultivariantTag
@@ -170,12 +180,62 @@ func parseMedia(s string) (*Media, error) {
 		// known ones included.
 		m.TrailingTags = append([]string(nil), p.raw...)
 	}
+	if p.cur != nil && len(p.cur.Parts) > 0 {
+		// The parts of the segment in progress.
+		m.Parts = p.cur.Parts
+	}
 	return m, nil
 }
 
-// segmentTag applies a tag that belongs to the next segment.
+// lowLatencyTag applies a playlist-wide LL-HLS tag.
+func (p *mediaParser) lowLatencyTag(name, value string) error {
+	m := p.m
+	switch name {
+	case "#EXT-X-SERVER-CONTROL":
+		c, err := parseServerControl(value)
+		if err != nil {
+			return err
+		}
+		m.ServerControl = c
+	case "#EXT-X-PART-INF":
+		pi, err := parsePartInf(value)
+		if err != nil {
+			return err
+		}
+		m.PartInf = pi
+	case "#EXT-X-SKIP":
+		sk, err := parseSkip(value)
+		if err != nil {
+			return err
+		}
+		m.Skip = sk
+	case "#EXT-X-PRELOAD-HINT":
+		h, err := parsePreloadHint(value)
+		if err != nil {
+			return err
+		}
+		m.PreloadHints = append(m.PreloadHints, h)
+	case "#EXT-X-RENDITION-REPORT":
+		r, err := parseRenditionReport(value)
+		if err != nil {
+			return err
+		}
+		m.RenditionReports = append(m.RenditionReports, r)
+	}
+	return nil
+}
+
+// segmentTag applies a tag that belongs to the next segment. An empty
+// name keeps the line verbatim in the segment's Tags.
 func (p *mediaParser) segmentTag(line, name, value string) error {
 	seg := p.segment()
+	if name == "#EXT-X-PART" {
+		if pt, err := parsePart(value); err == nil {
+			seg.Parts = append(seg.Parts, pt)
+			return nil
+		}
+		name = "" // kept verbatim, like an unknown tag
+	}
 	if name != "#EXTINF" {
 		p.raw = append(p.raw, line)
 	}
@@ -308,13 +368,38 @@ func (m *Media) Append(b []byte) []byte {
 	if m.IFramesOnly {
 		b = append(b, "#EXT-X-I-FRAMES-ONLY\n"...)
 	}
+	if m.ServerControl != nil {
+		b = m.ServerControl.AppendAttrs(append(b, "#EXT-X-SERVER-CONTROL:"...))
+		b = append(b, '\n')
+	}
+	if m.PartInf != nil {
+		b = m.PartInf.AppendAttrs(append(b, "#EXT-X-PART-INF:"...))
+		b = append(b, '\n')
+	}
 	b = appendLines(b, m.Tags)
+	if m.Skip != nil {
+		b = m.Skip.AppendAttrs(append(b, "#EXT-X-SKIP:"...))
+		b = append(b, '\n')
+	}
 	for _, s := range m.Segments {
 		if s != nil {
 			b = s.Append(b)
 		}
 	}
 	b = appendLines(b, m.TrailingTags)
+	b = appendParts(b, m.Parts)
+	for _, h := range m.PreloadHints {
+		if h != nil {
+			b = h.AppendAttrs(append(b, "#EXT-X-PRELOAD-HINT:"...))
+			b = append(b, '\n')
+		}
+	}
+	for _, r := range m.RenditionReports {
+		if r != nil {
+			b = r.AppendAttrs(append(b, "#EXT-X-RENDITION-REPORT:"...))
+			b = append(b, '\n')
+		}
+	}
 	if m.Endlist {
 		b = append(b, "#EXT-X-ENDLIST\n"...)
 	}
@@ -329,6 +414,7 @@ func (m *Media) sizeHint() int {
 	for _, l := range m.TrailingTags {
 		n += len(l) + 1
 	}
+	n += 96 * (len(m.Parts) + len(m.PreloadHints) + len(m.RenditionReports))
 	for _, s := range m.Segments {
 		if s == nil {
 			continue
@@ -344,6 +430,7 @@ func (m *Media) sizeHint() int {
 			n += len(l) + 1
 		}
 		n += 160 * (len(s.Keys) + len(s.DateRanges))
+		n += 96 * len(s.Parts)
 		if s.Map != nil {
 			n += 32 + len(s.Map.URI)
 		}
@@ -353,8 +440,8 @@ func (m *Media) sizeHint() int {
 
 // Append appends the segment's tags and URI line to b in canonical order:
 // EXT-X-DISCONTINUITY, EXT-X-KEY, EXT-X-MAP, EXT-X-PROGRAM-DATE-TIME,
-// EXT-X-DATERANGE, unknown tags, EXT-X-GAP, EXT-X-BITRATE, EXTINF,
-// EXT-X-BYTERANGE, URI.
+// EXT-X-DATERANGE, unknown tags, EXT-X-GAP, EXT-X-BITRATE, EXT-X-PART,
+// EXTINF, EXT-X-BYTERANGE, URI.
 func (s *Segment) Append(b []byte) []byte {
 	if s.Discontinuity {
 		b = append(b, "#EXT-X-DISCONTINUITY\n"...)
@@ -388,6 +475,7 @@ func (s *Segment) Append(b []byte) []byte {
 		b = strconv.AppendInt(b, int64(s.Bitrate), 10)
 		b = append(b, '\n')
 	}
+	b = appendParts(b, s.Parts)
 	b = appendFixed(append(b, "#EXTINF:"...), s.Duration, 6, 3)
 	b = append(b, ',')
 	b = append(b, s.Title...)

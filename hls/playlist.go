@@ -75,7 +75,8 @@ func tagKind(name string) kind {
 		"#EXT-X-DISCONTINUITY-SEQUENCE", "#EXT-X-PLAYLIST-TYPE", "#EXT-X-I-FRAMES-ONLY",
 		"#EXT-X-ENDLIST", "#EXT-X-BYTERANGE", "#EXT-X-DISCONTINUITY", "#EXT-X-KEY",
 		"#EXT-X-MAP", "#EXT-X-PROGRAM-DATE-TIME", "#EXT-X-DATERANGE", "#EXT-X-GAP",
-		"#EXT-X-BITRATE":
+		"#EXT-X-BITRATE", "#EXT-X-SERVER-CONTROL", "#EXT-X-PART-INF", "#EXT-X-PART",
+		"#EXT-X-PRELOAD-HINT", "#EXT-X-RENDITION-REPORT", "#EXT-X-SKIP":
 		return kindMedia
 	case "#EXT-X-MEDIA", "#EXT-X-STREAM-INF", "#EXT-X-I-FRAME-STREAM-INF",
 		"#EXT-X-SESSION-DATA", "#EXT-X-SESSION-KEY":
@@ -90,7 +91,7 @@ func tagKind(name string) kind {
 // stay attached to what follows them.
 func isHeaderTag(name string) bool {
 	switch name {
-	case "#EXT-X-SERVER-CONTROL", "#EXT-X-PART-INF", "#EXT-X-SKIP", "#EXT-X-DEFINE",
+	case "#EXT-X-DEFINE",
 		"#EXT-X-CONTENT-STEERING", "#EXT-X-ALLOW-CACHE", "#EXT-X-IMAGES-ONLY":
 		return true
 	}

@@ -172,9 +172,64 @@ type Segment struct {
 	Gap             bool         // EXT-X-GAP
 	Bitrate         int          // EXT-X-BITRATE in kbit/s (0 = absent)
 	ByteRange       *ByteRange   // EXT-X-BYTERANGE
+	Parts           []*Part      // EXT-X-PART tags of this segment's partial segments (LL-HLS), in order
 	Duration        float64      // EXTINF duration in seconds
 	Title           string       // EXTINF title
 	URI             string
+}
+
+// ServerControl is EXT-X-SERVER-CONTROL (LL-HLS delivery directives the
+// server supports). Zero durations are absent.
+type ServerControl struct {
+	CanSkipUntil      float64 // CAN-SKIP-UNTIL in seconds (0 = absent: no delta updates)
+	CanSkipDateRanges bool    // CAN-SKIP-DATERANGES=YES
+	HoldBack          float64 // HOLD-BACK in seconds
+	PartHoldBack      float64 // PART-HOLD-BACK in seconds
+	CanBlockReload    bool    // CAN-BLOCK-RELOAD=YES
+	Extra             []Attr
+}
+
+// PartInf is EXT-X-PART-INF.
+type PartInf struct {
+	PartTarget float64 // PART-TARGET in seconds (required)
+	Extra      []Attr
+}
+
+// Part is EXT-X-PART: one partial segment.
+type Part struct {
+	Duration    float64    // DURATION in seconds (required)
+	URI         string     // URI (required)
+	Independent bool       // INDEPENDENT=YES
+	ByteRange   *ByteRange // BYTERANGE
+	Gap         bool       // GAP=YES
+	Extra       []Attr
+}
+
+// PreloadHint is EXT-X-PRELOAD-HINT: a resource the server will publish
+// next.
+type PreloadHint struct {
+	Type            string // TYPE: PART or MAP (required)
+	URI             string // URI (required)
+	ByteRangeStart  int64  // BYTERANGE-START (0 = absent)
+	ByteRangeLength *int64 // BYTERANGE-LENGTH (nil = to the end of the resource)
+	Extra           []Attr
+}
+
+// RenditionReport is EXT-X-RENDITION-REPORT: where another rendition's
+// live edge is.
+type RenditionReport struct {
+	URI      string // URI (required)
+	LastMSN  *int64 // LAST-MSN
+	LastPart *int64 // LAST-PART
+	Extra    []Attr
+}
+
+// Skip is EXT-X-SKIP: a playlist delta update left out SkippedSegments
+// segments before the first one listed.
+type Skip struct {
+	SkippedSegments           int64  // SKIPPED-SEGMENTS (required)
+	RecentlyRemovedDateRanges string // RECENTLY-REMOVED-DATERANGES, tab-separated IDs
+	Extra                     []Attr
 }
 
 // Media is a media playlist.
@@ -187,10 +242,16 @@ type Media struct {
 	DiscontinuitySequence int64        // EXT-X-DISCONTINUITY-SEQUENCE
 	PlaylistType          PlaylistType // EXT-X-PLAYLIST-TYPE
 	IFramesOnly           bool         // EXT-X-I-FRAMES-ONLY
-	Tags                  []string     // unknown header tags (e.g. LL-HLS EXT-X-SERVER-CONTROL), verbatim, in order
+	ServerControl         *ServerControl
+	PartInf               *PartInf
+	Tags                  []string // unknown header tags (e.g. EXT-X-DEFINE), verbatim, in order
+	Skip                  *Skip    // EXT-X-SKIP (delta update)
 	Segments              []*Segment
-	TrailingTags          []string // unknown tags after the last segment, verbatim, in order
-	Endlist               bool     // EXT-X-ENDLIST
+	TrailingTags          []string           // unknown tags after the last segment, verbatim, in order
+	Parts                 []*Part            // EXT-X-PART tags after the last segment: the segment in progress
+	PreloadHints          []*PreloadHint     // EXT-X-PRELOAD-HINT
+	RenditionReports      []*RenditionReport // EXT-X-RENDITION-REPORT
+	Endlist               bool               // EXT-X-ENDLIST
 }
 
 func (*Multivariant) isPlaylist() {}

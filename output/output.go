@@ -52,6 +52,28 @@ type Output interface {
 	Close() error
 }
 
+// PartTarget is implemented by targets that take Low-Latency HLS partial
+// segments. A fetcher relaying a source with EXT-X-PART tags pushes each
+// part to such a target as it appears, then the media playlist listing it,
+// then the whole segment once complete. Every other target (and a
+// PartTarget whose AcceptsParts is false) gets whole segments and
+// playlists without parts only, as from a source without parts.
+//
+// Storage that serves what was last written (WebDAV, S3, a directory)
+// accepts parts; an ingest that takes segments only (MediaPackage) does
+// not.
+type PartTarget interface {
+	Target
+	// AcceptsParts reports whether the target wants partial segments.
+	AcceptsParts() bool
+}
+
+// AcceptsParts reports whether t is a PartTarget that accepts parts.
+func AcceptsParts(t Target) bool {
+	pt, ok := t.(PartTarget)
+	return ok && pt.AcceptsParts()
+}
+
 // SegmentTimeouter is implemented by outputs whose configuration bounds
 // one download attempt of a source segment (headers and body), as the
 // timeoutMs payload key of hls-pull-push's mediapackage and s3 plugins

@@ -80,6 +80,10 @@ type target struct {
 }
 
 // Name implements output.Target: "file <dir>".
+// AcceptsParts implements output.PartTarget: the stored files are served
+// as they are, so LL-HLS parts are pushed too.
+func (t *target) AcceptsParts() bool { return true }
+
 func (t *target) Name() string { return "file " + t.dir }
 
 // Put implements output.Target: write to a temporary file, sync, rename.

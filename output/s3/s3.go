@@ -223,6 +223,10 @@ func (t *target) key(name string) string {
 }
 
 // Name implements output.Target: "s3 <endpoint>/<bucket>/<prefix>".
+// AcceptsParts implements output.PartTarget: the stored files are served
+// as they are, so LL-HLS parts are pushed too.
+func (t *target) AcceptsParts() bool { return true }
+
 func (t *target) Name() string { return t.name }
 
 func (t *target) withTimeout(ctx context.Context) (context.Context, context.CancelFunc) {

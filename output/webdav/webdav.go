@@ -235,6 +235,10 @@ type target struct {
 }
 
 // Name implements output.Target: "webdav <dir url>".
+// AcceptsParts implements output.PartTarget: the stored files are served
+// as they are, so LL-HLS parts are pushed too.
+func (t *target) AcceptsParts() bool { return true }
+
 func (t *target) Name() string { return t.name }
 
 // Put implements output.Target.
