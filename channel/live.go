@@ -434,10 +434,12 @@ func (f *liveFeed) update(r *liveRendition, m *hls.Media) error {
 			}
 		}
 	}
-	td := time.Duration(max(m.TargetDuration, 1)) * time.Second
-	if chTD := time.Duration(f.ch.targetDuration) * time.Second; td > chTD {
-		return fmt.Errorf("%s: target duration %s is longer than the channel's %s", r.at, td, chTD)
+	// Compared in seconds: a huge EXT-X-TARGETDURATION would overflow a
+	// time.Duration into a negative one that passes.
+	if tds := max(m.TargetDuration, 1); tds > f.ch.targetDuration {
+		return fmt.Errorf("%s: target duration %ds is longer than the channel's %ds", r.at, tds, f.ch.targetDuration)
 	}
+	td := time.Duration(max(m.TargetDuration, 1)) * time.Second
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.td = td
