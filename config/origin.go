@@ -5,7 +5,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -98,7 +97,7 @@ func LoadOrigin(args []string, lookupEnv func(string) (string, bool), usage io.W
 	fs.StringVar(&f.s3Access, "s3-access-key", "", "S3 access `key` of --storage (default $"+S3AccessKeyEnv+", else the AWS environment or role)")
 	fs.StringVar(&f.s3Key, "s3-secret-key", "", "S3 secret `key` of --storage (default $"+S3SecretKeyEnv+"; prefer the environment)")
 	fs.StringVar(&f.apiToken, "api-token", "", "bearer `token` of the control API under /api/v1/ (default $"+APITokenEnv+"; prefer --api-token-file)")
-	fs.StringVar(&f.apiTokenFile, "api-token-file", env(APITokenFileEnv, ""), "`file` holding the control API token ($"+APITokenFileEnv+")")
+	fs.StringVar(&f.apiTokenFile, "api-token-file", "", "`file` holding the control API token ($"+APITokenFileEnv+")")
 	fs.BoolVar(&f.accessLog, "access-log", true, "log every request (method, path, status, bytes, duration, remote); --access-log=false turns it off ($"+OriginAccessLogEnv+")")
 	if v, ok := lookupEnv(OriginKeyRotationEnv); ok && v != "" {
 		d, err := time.ParseDuration(v)
@@ -164,19 +163,11 @@ func (f *originFlags) build(env func(k, def string) string) (Origin, error) {
 	if cfg.DataDir == "" && !cfg.Storage.Enabled() {
 		return Origin{}, errors.New("--data (or --storage) is required")
 	}
-	o.APIToken = f.apiToken
-	if o.APIToken == "" && f.apiTokenFile != "" {
-		b, err := os.ReadFile(f.apiTokenFile)
-		if err != nil {
-			return Origin{}, fmt.Errorf("--api-token-file: %v", err)
-		}
-		if o.APIToken = strings.TrimSpace(string(b)); o.APIToken == "" {
-			return Origin{}, fmt.Errorf("--api-token-file %s is empty", f.apiTokenFile)
-		}
+	tok, err := APIToken(f.apiToken, f.apiTokenFile, lookupEnvOf(env))
+	if err != nil {
+		return Origin{}, err
 	}
-	if o.APIToken == "" {
-		o.APIToken = env(APITokenEnv, "")
-	}
+	o.APIToken = tok
 	return o, nil
 }
 
@@ -252,6 +243,14 @@ func applyStorage(st *origin.StorageConfig, f *originFlags, env func(k, def stri
 	pick(&st.SecretKey, f.s3Key, S3SecretKeyEnv)
 	pick(&st.SessionToken, "", S3TokenEnv)
 	return nil
+}
+
+// lookupEnvOf turns env back into a lookupEnv.
+func lookupEnvOf(env func(k, def string) string) func(string) (string, bool) {
+	return func(k string) (string, bool) {
+		v := env(k, "")
+		return v, v != ""
+	}
 }
 
 func firstOf(vs ...string) string {
