@@ -95,6 +95,8 @@ type runResult struct {
 	MachinePct        float64 `json:"machinePct"` // of all cores
 
 	IdleRSSMiB             float64 `json:"idleRssMiB"`
+	IdleAnonMiB            float64 `json:"idleAnonMiB"` // RssAnon of the idle sample with the median RSS
+	IdleFileMiB            float64 `json:"idleFileMiB"` // RssFile of that sample (pages of the binary)
 	PeakRSSMiB             float64 `json:"peakRssMiB"`
 	SteadyRSSMiB           float64 `json:"steadyRssMiB"`
 	PeakRSSPerChannelMiB   float64 `json:"peakRssPerChannelMiB"`
@@ -341,7 +343,8 @@ func benchRun(ctx context.Context, cfg runConfig) (res runResult, err error) {
 				return res, ctx.Err()
 			}
 		}
-		res.IdleRSSMiB = medianRSS(idle) / mib
+		med := medianSample(idle)
+		res.IdleRSSMiB, res.IdleAnonMiB, res.IdleFileMiB = float64(med.RSS)/mib, float64(med.Anon)/mib, float64(med.File)/mib
 	}
 
 	// Fetchers (or ffmpeg processes).
@@ -838,6 +841,17 @@ func summarise(ms []float64) latencyStats {
 		return round3(ms[max(0, min(i, len(ms)-1))])
 	}
 	return latencyStats{N: len(ms), Mean: round3(sum / float64(len(ms))), P50: q(0.50), P90: q(0.90), P99: q(0.99), Max: round3(ms[len(ms)-1])}
+}
+
+// medianSample returns the sample with the median RSS (the zero sample for
+// none).
+func medianSample(s []procSample) procSample {
+	if len(s) == 0 {
+		return procSample{}
+	}
+	v := slices.Clone(s)
+	sort.Slice(v, func(i, j int) bool { return v[i].RSS < v[j].RSS })
+	return v[len(v)/2]
 }
 
 func medianRSS(s []procSample) float64 {
