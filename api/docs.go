@@ -7,11 +7,15 @@ import (
 	"net/http"
 	"sort"
 	"strings"
+	"sync"
 )
 
 // docsPage renders the OpenAPI document as a self-contained page: no
-// script, no external style, fonts or CDN.
-var docsPage = template.Must(template.New("docs").Parse(`<!doctype html>
+// script, no external style, fonts or CDN. It is parsed on first use, so
+// a process that never serves the page does not run the template parser.
+var docsPage = sync.OnceValue(func() *template.Template { return template.Must(template.New("docs").Parse(docsHTML)) })
+
+const docsHTML = `<!doctype html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
@@ -49,7 +53,7 @@ code{font-family:ui-monospace,Menlo,Consolas,monospace}
 {{range .Schemas}}<details id="schema-{{.Name}}"><summary><code>{{.Name}}</code></summary><pre>{{.JSON}}</pre></details>
 {{end}}
 </main></body></html>
-`))
+`
 
 type docsOp struct {
 	Tag                                                 string
@@ -168,7 +172,7 @@ func (a *API) handleDocsPage(w http.ResponseWriter, r *http.Request) {
 		view.Schemas = append(view.Schemas, docsSchema{Name: n, JSON: pretty(doc.Components.Schemas[n])})
 	}
 	var buf bytes.Buffer
-	if err := docsPage.Execute(&buf, view); err != nil {
+	if err := docsPage().Execute(&buf, view); err != nil {
 		writeError(w, http.StatusInternalServerError, "cannot render the page")
 		return
 	}

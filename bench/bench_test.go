@@ -240,9 +240,9 @@ func TestParseProc(t *testing.T) {
 	if err != nil || cpu != 3*time.Second {
 		t.Fatalf("cpu = %s, %v", cpu, err)
 	}
-	rss, hwm := parseStatusMem([]byte("Name:\tx\nVmHWM:\t  2048 kB\nVmRSS:\t  1024 kB\n"))
-	if rss != 1024*1024 || hwm != 2048*1024 {
-		t.Fatalf("rss %d hwm %d", rss, hwm)
+	rss, hwm, anon, file := parseStatusMem([]byte("Name:\tx\nVmHWM:\t  2048 kB\nVmRSS:\t  1024 kB\nRssAnon:\t  256 kB\nRssFile:\t  768 kB\nRssShmem:\t  0 kB\n"))
+	if rss != 1024*1024 || hwm != 2048*1024 || anon != 256*1024 || file != 768*1024 {
+		t.Fatalf("rss %d hwm %d anon %d file %d", rss, hwm, anon, file)
 	}
 }
 

@@ -36,6 +36,8 @@ func (rp *relayProcs) sample() (procSample, error) {
 		sum.CPU += s.CPU
 		sum.RSS += s.RSS
 		sum.HWM += s.HWM
+		sum.Anon += s.Anon
+		sum.File += s.File
 	}
 	return sum, nil
 }

@@ -20,6 +20,9 @@ type procSample struct {
 	CPU time.Duration // utime + stime, all threads
 	RSS int64         // VmRSS bytes
 	HWM int64         // VmHWM bytes (peak RSS since start)
+	// RSS split: RssAnon (heap, stacks, written data) and RssFile (pages
+	// of the binary and libraries mapped from the page cache), in bytes.
+	Anon, File int64
 }
 
 // readProc samples pid from /proc.
@@ -38,7 +41,7 @@ func readProc(pid int) (procSample, error) {
 	if err != nil {
 		return s, fmt.Errorf("read status of %d: %w", pid, err)
 	}
-	s.RSS, s.HWM = parseStatusMem(b)
+	s.RSS, s.HWM, s.Anon, s.File = parseStatusMem(b)
 	return s, nil
 }
 
@@ -61,8 +64,9 @@ func parseStatCPU(b []byte) (time.Duration, error) {
 	return time.Duration(ut+st) * time.Second / clockTicks, nil
 }
 
-// parseStatusMem returns VmRSS and VmHWM in bytes from /proc/PID/status.
-func parseStatusMem(b []byte) (rss, hwm int64) {
+// parseStatusMem returns VmRSS, VmHWM, RssAnon and RssFile in bytes from
+// /proc/PID/status.
+func parseStatusMem(b []byte) (rss, hwm, anon, file int64) {
 	sc := bufio.NewScanner(bytes.NewReader(b))
 	for sc.Scan() {
 		line := sc.Text()
@@ -72,6 +76,10 @@ func parseStatusMem(b []byte) (rss, hwm int64) {
 			dst = &rss
 		case strings.HasPrefix(line, "VmHWM:"):
 			dst = &hwm
+		case strings.HasPrefix(line, "RssAnon:"):
+			dst = &anon
+		case strings.HasPrefix(line, "RssFile:"):
+			dst = &file
 		default:
 			continue
 		}
@@ -81,7 +89,7 @@ func parseStatusMem(b []byte) (rss, hwm int64) {
 			*dst = kb * 1024
 		}
 	}
-	return rss, hwm
+	return rss, hwm, anon, file
 }
 
 // machineInfo describes the host for reports.

@@ -20,6 +20,8 @@ var metrics = []metric{
 	{"CPU cores used (window avg)", func(r runResult) float64 { return r.CoresUsed }, "%.3f", true},
 	{"CPU % of machine", func(r runResult) float64 { return r.MachinePct }, "%.1f", true},
 	{"idle RSS MiB", func(r runResult) float64 { return r.IdleRSSMiB }, "%.1f", true},
+	{"idle RSS anonymous MiB", func(r runResult) float64 { return r.IdleAnonMiB }, "%.1f", false},
+	{"idle RSS file-backed MiB", func(r runResult) float64 { return r.IdleFileMiB }, "%.1f", false},
 	{"peak RSS MiB", func(r runResult) float64 { return r.PeakRSSMiB }, "%.1f", true},
 	{"steady RSS MiB", func(r runResult) float64 { return r.SteadyRSSMiB }, "%.1f", true},
 	{"peak RSS per channel MiB (above idle)", func(r runResult) float64 { return r.PeakRSSPerChannelMiB }, "%.3f", true},

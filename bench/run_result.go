@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"runtime"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -145,6 +146,17 @@ func summarise(ms []float64) latencyStats {
 		return round3(ms[max(0, min(i, len(ms)-1))])
 	}
 	return latencyStats{N: len(ms), Mean: round3(sum / float64(len(ms))), P50: q(0.50), P90: q(0.90), P99: q(0.99), Max: round3(ms[len(ms)-1])}
+}
+
+// medianSample returns the sample with the median RSS (the zero sample for
+// none).
+func medianSample(s []procSample) procSample {
+	if len(s) == 0 {
+		return procSample{}
+	}
+	v := slices.Clone(s)
+	sort.Slice(v, func(i, j int) bool { return v[i].RSS < v[j].RSS })
+	return v[len(v)/2]
 }
 
 func medianRSS(s []procSample) float64 {

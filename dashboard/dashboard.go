@@ -16,6 +16,7 @@ import (
 	"html/template"
 	"net/http"
 	"path"
+	"sync"
 	"time"
 )
 
@@ -44,8 +45,9 @@ var pageHTML string
 //go:embed app.js style.css vendor/hls.min.js vendor/hls.js-LICENSE vendor/dash.mediaplayer.min.js vendor/dashjs-LICENSE
 var assets embed.FS
 
-// page is parsed once; the template has no mutable state.
-var page = template.Must(template.New("index.html").Parse(pageHTML))
+// page is parsed once, on first use (not at start-up in every command of
+// the binary); the template has no mutable state.
+var page = sync.OnceValue(func() *template.Template { return template.Must(template.New("index.html").Parse(pageHTML)) })
 
 // Link is a URL listed on the page.
 type Link struct {
@@ -153,7 +155,7 @@ func servePage(w http.ResponseWriter, r *http.Request, cfg Config) {
 		d.Links = cfg.Links(cfg.Now())
 	}
 	var buf bytes.Buffer
-	if err := page.Execute(&buf, d); err != nil {
+	if err := page().Execute(&buf, d); err != nil {
 		http.Error(w, "cannot render the dashboard", http.StatusInternalServerError)
 		return
 	}

@@ -14,6 +14,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -488,4 +489,18 @@ func FuzzParseCPIX(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestValidChannel pins validChannel to the rule it replaces,
+// ^(\*|[A-Za-z0-9_.-]{1,128})$, at the length bounds and on odd input.
+func TestValidChannel(t *testing.T) {
+	want := regexp.MustCompile(`^(\*|[A-Za-z0-9_.-]{1,128})$`)
+	for _, s := range []string{
+		"", "*", "**", "a*", "ch-1", "a.b_c", "a/b", "a b", "é", "a\n", "\na", "a\x00",
+		strings.Repeat("a", 127), strings.Repeat("a", 128), strings.Repeat("a", 129), strings.Repeat("-", 500),
+	} {
+		if got := validChannel(s); got != want.MatchString(s) {
+			t.Errorf("validChannel(%q) = %v, want %v", s, got, !got)
+		}
+	}
 }

@@ -120,7 +120,7 @@ func (s *Server) Provider() Provider { return serverProvider{s} }
 type serverProvider struct{ s *Server }
 
 func (p serverProvider) Key(_ context.Context, resource string, period int64) (Key, error) {
-	if !channelRe.MatchString(resource) || resource == "*" {
+	if !validChannel(resource) || resource == "*" {
 		return Key{}, fmt.Errorf("key server: bad resource %q", resource)
 	}
 	kid := DeriveKID(resource, period)
@@ -229,7 +229,7 @@ func (s *Server) serveKey(w http.ResponseWriter, r *http.Request) {
 	}
 	resource := r.PathValue("resource")
 	kid, err := ParseKID(r.PathValue("kid"))
-	if err != nil || !channelRe.MatchString(resource) || resource == "*" {
+	if err != nil || !validChannel(resource) || resource == "*" {
 		writeErr(w, http.StatusNotFound, "no such key")
 		return
 	}
@@ -268,7 +268,7 @@ func (s *Server) serveCPIX(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	resource := doc.ID
-	if !channelRe.MatchString(resource) || resource == "*" {
+	if !validChannel(resource) || resource == "*" {
 		writeErr(w, http.StatusBadRequest, "CPIX id must match [A-Za-z0-9_.-]{1,128}")
 		return
 	}

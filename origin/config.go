@@ -126,7 +126,9 @@ func (c *ChannelConfig) credentials(input string) (user, pass string, ok bool) {
 	return "", "", false
 }
 
-var channelIDRe = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
+// channelIDRe with a length of at most 64 is ^[A-Za-z0-9_-]{1,64}$ (a
+// counted repetition would compile to 64 copies of the class at start-up).
+var channelIDRe = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
 
 // ErrConfig is wrapped by every configuration error.
 var ErrConfig = errors.New("invalid origin config")
@@ -241,7 +243,7 @@ func (c Config) Validate() error {
 
 // validateChannel checks channel ch (after defaults); k is its key path.
 func (c Config) validateChannel(k string, ch ChannelConfig) error {
-	if !channelIDRe.MatchString(ch.ID) {
+	if len(ch.ID) > 64 || !channelIDRe.MatchString(ch.ID) {
 		return cfgErr(k+".id", "must match [A-Za-z0-9_-]{1,64}, got %q", ch.ID)
 	}
 	if err := validateAccess(k, ch); err != nil {
