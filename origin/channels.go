@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/pullpush/pullpush/digest"
@@ -91,25 +92,23 @@ func (o *Origin) newChannel(cc ChannelConfig, prev *channel) (*channel, error) {
 		// TS timing a CMAF endpoint needs.
 		needTS: true,
 	}
+	ch.idxParams = idxParams{id: cc.ID, log: o.log, now: o.cfg.Now}
 	for _, ep := range ch.eps {
 		ch.retain = max(ch.retain, ep.startover, cc.StartoverWindow)
+		ch.segdurs = append(ch.segdurs, ep.segdur)
 	}
 	if o.shared != nil {
 		ch.shared, ch.removeFile = true, o.shared.remove
 		ch.publishLag = int64(o.cfg.Storage.PublishDelay())
 	}
 	if prev != nil {
-		ch.dir, ch.chState = prev.dir, prev.chState
+		ch.dir, ch.mu, ch.idxState = prev.dir, prev.mu, prev.idxState
 		if sameCredentials(prev.cfg, cc) {
 			ch.creds, ch.verifier, ch.perInput = prev.creds, prev.verifier, prev.perInput
 			return ch, nil
 		}
 	} else {
-		ch.chState = &chState{
-			inputs: make(map[string]*input),
-			rends:  make(map[string]*rendition),
-			inits:  make(map[uint64]*storedFile),
-		}
+		ch.mu, ch.idxState = new(sync.Mutex), newIdxState()
 		if o.shared == nil {
 			ch.dir = filepath.Join(o.cfg.DataDir, cc.ID)
 			if err := os.RemoveAll(ch.dir); err != nil {

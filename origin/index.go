@@ -191,13 +191,12 @@ type input struct {
 }
 
 // channel is one channel: its settings (immutable; an update builds a new
-// channel value around the same index) and its index (chState).
+// channel value around the same index) and its index.
 type channel struct {
 	cfg      ChannelConfig
 	acc      *access     // CDN authorization and ingest allowlist
 	eps      []*endpoint // eps[0] is the default endpoint
-	retain   time.Duration
-	needTS   bool // a CMAF endpoint needs the TS timing of every segment
+	needTS   bool        // a CMAF endpoint needs the TS timing of every segment
 	dir      string
 	log      *slog.Logger
 	now      func() time.Time
@@ -205,25 +204,61 @@ type channel struct {
 	perInput map[string]*digest.Verifier // per-input credentials
 	creds    *credStore                  // what the verifiers accept
 	sig      *sigv4.Verifier             // SigV4-signed ingest, or nil
-	// shared is set on shared storage: the index is built by replaying
-	// the ingest log, with the ingest clock at vnow, and released files
-	// are handed to removeFile (delete from the bucket).
-	shared     bool
-	removeFile func(path string)
-	publishLag int64 // ns; see published
+	// publishLag is set on shared storage (ns); see published.
+	publishLag int64
 	// gen tells this channel's settings apart from earlier ones of the same
 	// channel ID (an update or a re-creation): packaged products are
 	// cached under it.
 	gen uint64
 
-	// chState is the index, shared by every settings generation of the
-	// channel: an update swaps the settings above and keeps it.
-	*chState
+	// mu guards the index; like the index state it is shared by every
+	// settings generation of the channel.
+	mu *sync.Mutex
+	// chIndex is the index: its state is shared by every settings
+	// generation of the channel (an update swaps the settings above and
+	// keeps it), its parameters are this generation's.
+	chIndex
 }
 
-// chState is the index of a channel: everything in it is guarded by mu.
-type chState struct {
-	mu       sync.Mutex
+// chIndex is the time index of a channel: the state (renditions,
+// segments, inputs, switches) shared by every settings generation, and
+// the parameters of one generation. It has no lock: the channel's mu
+// guards every method and the state.
+type chIndex struct {
+	*idxState
+	idxParams
+}
+
+// idxParams are the settings the index works with: plain values, fixed
+// for one settings generation of the channel.
+type idxParams struct {
+	id  string // channel ID, for logs and snapshots
+	log *slog.Logger
+	now func() time.Time // the wall clock
+	// retain is how long segments stay in the index (the longest
+	// startover window).
+	retain time.Duration
+	// segdurs are the endpoints' segment durations (0: none), in endpoint
+	// order: the joined timelines kept per rendition.
+	segdurs []time.Duration
+	// shared is set on shared storage: the index is built by replaying
+	// the ingest log, with the ingest clock at vnow, and released files
+	// are handed to removeFile (delete from the bucket).
+	shared     bool
+	removeFile func(path string)
+}
+
+// newIdxState returns an empty index state.
+func newIdxState() *idxState {
+	return &idxState{
+		inputs: make(map[string]*input),
+		rends:  make(map[string]*rendition),
+		inits:  make(map[uint64]*storedFile),
+	}
+}
+
+// idxState is the state of a channel's index.
+type idxState struct {
 	inputs   map[string]*input
 	order    []string // input names in arrival order
 	active   string
@@ -246,14 +281,14 @@ type chState struct {
 // on shared storage, else the wall clock. Everything that changes the
 // index reads it, so every instance replaying the same log builds the same
 // index.
-func (c *channel) clockNow() time.Time {
+func (c *chIndex) clockNow() time.Time {
 	if c.shared {
 		return c.vnow
 	}
 	return c.now()
 }
 
-func (c *channel) rend(key string) *rendition {
+func (c *chIndex) rend(key string) *rendition {
 	r := c.rends[key]
 	if r == nil {
 		r = &rendition{key: key}
@@ -273,7 +308,7 @@ func (in *input) rend(key string) *inRend {
 }
 
 // other returns the input that is not in, or nil.
-func (c *channel) other(in *input) *input {
+func (c *chIndex) other(in *input) *input {
 	for _, n := range c.order {
 		if n != in.name {
 			return c.inputs[n]
@@ -284,12 +319,12 @@ func (c *channel) other(in *input) *input {
 
 // mediaNow is "now" on the source's timeline (PROGRAM-DATE-TIME), in ns,
 // by the wall clock (playback).
-func (c *channel) mediaNow() int64 { return c.toMedia(c.now()) }
+func (c *chIndex) mediaNow() int64 { return c.toMedia(c.now()) }
 
 // ingestMediaNow is mediaNow by the ingest clock (index changes).
-func (c *channel) ingestMediaNow() int64 { return c.toMedia(c.clockNow()) }
+func (c *chIndex) ingestMediaNow() int64 { return c.toMedia(c.clockNow()) }
 
-func (c *channel) toMedia(t time.Time) int64 {
+func (c *chIndex) toMedia(t time.Time) int64 {
 	n := t.UnixNano()
 	if c.hasSkew {
 		n += c.skew

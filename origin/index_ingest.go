@@ -95,7 +95,7 @@ func (r *rendition) appendTS(rc *rec, peer func(start, tol int64) *rec) {
 // self has starting within tol of start, or nil. Renditions are searched
 // in order of first appearance, so every instance that builds the index
 // from the same log finds the same one.
-func (c *channel) peerTS(self *rendition, start, tol int64) *rec {
+func (c *chIndex) peerTS(self *rendition, start, tol int64) *rec {
 	for _, key := range c.rendKeys {
 		r := c.rends[key]
 		if r == self {
@@ -111,7 +111,7 @@ func (c *channel) peerTS(self *rendition, start, tol int64) *rec {
 // storeFile registers a received file under name, replacing (and
 // releasing) an older file of the same name, and indexes playlists that
 // were waiting for it.
-func (c *channel) storeFile(in *input, name string, f *storedFile) {
+func (c *chIndex) storeFile(in *input, name string, f *storedFile) {
 	c.fileSeq++
 	f.id = c.fileSeq
 	f.refs = 1
@@ -124,7 +124,7 @@ func (c *channel) storeFile(in *input, name string, f *storedFile) {
 
 // retryPending re-indexes the pending playlists of in that wait for name
 // or have waited long enough to skip a missing file.
-func (c *channel) retryPending(in *input, name string) {
+func (c *chIndex) retryPending(in *input, name string) {
 	now := c.clockNow()
 	for _, key := range sortedKeys(in.rends) {
 		ir := in.rends[key]
@@ -148,7 +148,7 @@ func skipAfter(target time.Duration) time.Duration {
 
 // deleteFile handles a DELETE from the pusher: the name is forgotten, but a
 // file still referenced by the index stays until retention removes it.
-func (c *channel) deleteFile(in *input, name string) {
+func (c *chIndex) deleteFile(in *input, name string) {
 	if f := in.files[name]; f != nil {
 		delete(in.files, name)
 		c.release(f)
@@ -156,7 +156,7 @@ func (c *channel) deleteFile(in *input, name string) {
 }
 
 // setMaster records an ingested multivariant playlist.
-func (c *channel) setMaster(in *input, m *hls.Multivariant) {
+func (c *chIndex) setMaster(in *input, m *hls.Multivariant) {
 	in.master = m
 	if c.master == nil || in.name == c.active || c.active == "" {
 		c.master = m
@@ -215,7 +215,7 @@ func fileName(uri string) string {
 
 // indexPlaylist indexes the segments of media playlist m of rendition key,
 // in order, until one is missing (then m waits for it).
-func (c *channel) indexPlaylist(in *input, key string, m *hls.Media, recv time.Time) {
+func (c *chIndex) indexPlaylist(in *input, key string, m *hls.Media, recv time.Time) {
 	ir := in.rend(key)
 	ir.pending = nil
 	if len(m.Segments) == 0 {
@@ -225,7 +225,7 @@ func (c *channel) indexPlaylist(in *input, key string, m *hls.Media, recv time.T
 	lastSrc := m.MediaSequence + int64(len(m.Segments)) - 1
 	if ir.lastSeq >= 0 && lastSrc < ir.lastSeq-int64(len(m.Segments)) {
 		// The pusher restarted its numbering.
-		c.log.Info("input restarted sequence numbers", logChannel, c.cfg.ID, logInput, in.name)
+		c.log.Info("input restarted sequence numbers", logChannel, c.id, logInput, in.name)
 		ir.lastSeq, ir.restart = m.MediaSequence-1, true
 	}
 	starts := segmentTimes(m, ir, recv)
@@ -256,7 +256,7 @@ func (c *channel) indexPlaylist(in *input, key string, m *hls.Media, recv time.T
 				ir.waitName, ir.waitSince = missing, now
 			}
 			if i < len(m.Segments)-1 && now.Sub(ir.waitSince) > skipAfter(ir.target) {
-				c.log.Warn("segment never arrived; skipping", logChannel, c.cfg.ID, logInput, in.name, logFile, missing)
+				c.log.Warn("segment never arrived; skipping", logChannel, c.id, logInput, in.name, logFile, missing)
 				ir.lastSeq, ir.waitName = srcSeq, ""
 				continue
 			}
@@ -288,10 +288,10 @@ func (c *channel) indexPlaylist(in *input, key string, m *hls.Media, recv time.T
 
 // offer hands a newly indexed segment of input in to the channel: appended
 // to the output timeline when in is active, buffered otherwise.
-func (c *channel) offer(in *input, key string, rc rec, target time.Duration, ext string, back bool) {
+func (c *chIndex) offer(in *input, key string, rc rec, target time.Duration, ext string, back bool) {
 	if c.active == "" {
 		c.active, c.activeSince = in.name, c.clockNow()
-		c.log.Info("input active", logChannel, c.cfg.ID, logInput, in.name)
+		c.log.Info("input active", logChannel, c.id, logInput, in.name)
 	}
 	ir := in.rend(key)
 	if in.name != c.active {
@@ -336,7 +336,7 @@ func (c *channel) offer(in *input, key string, rc rec, target time.Duration, ext
 	c.appendRec(r, rc, tol)
 }
 
-func (c *channel) appendRec(r *rendition, rc rec, tol int64) {
+func (c *chIndex) appendRec(r *rendition, rc rec, tol int64) {
 	now := c.clockNow().UnixNano()
 	rc.pub = now
 	if r.sw != c.switches {

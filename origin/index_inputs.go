@@ -43,7 +43,7 @@ func (in *input) covers(key string, end, tol int64) bool {
 // the first backlog burst, or with inputs arriving a little apart, the
 // passive input is often ahead for a moment, and switching then would only
 // flap. It reports whether it switched.
-func (c *channel) checkPassive(in *input, key string) bool {
+func (c *chIndex) checkPassive(in *input, key string) bool {
 	ir := in.rends[key]
 	act := c.inputs[c.active]
 	if ir == nil || len(ir.buf) == 0 || act == nil || act == in {
@@ -71,7 +71,7 @@ func (c *channel) checkPassive(in *input, key string) bool {
 // checkInputs runs checkPassive on every rendition of the passive inputs,
 // so an active input that stopped loses the output even when no further
 // segment arrives on any input.
-func (c *channel) checkInputs() {
+func (c *chIndex) checkInputs() {
 	for _, n := range c.order {
 		in := c.inputs[n]
 		if n == c.active {
@@ -86,8 +86,8 @@ func (c *channel) checkInputs() {
 }
 
 // switchTo makes in the active input and appends what it buffered.
-func (c *channel) switchTo(in *input, reason string) {
-	c.log.Warn("switching input", logChannel, c.cfg.ID, logFrom, c.active, logTo, in.name, logReason, reason)
+func (c *chIndex) switchTo(in *input, reason string) {
+	c.log.Warn("switching input", logChannel, c.id, logFrom, c.active, logTo, in.name, logReason, reason)
 	c.active, c.activeSince = in.name, c.clockNow()
 	c.switches++
 	if in.master != nil {

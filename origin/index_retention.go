@@ -10,7 +10,7 @@ import (
 const fileGrace = 2 * time.Minute
 
 // release drops one reference to f and deletes the file at zero.
-func (c *channel) release(f *storedFile) {
+func (c *chIndex) release(f *storedFile) {
 	if f == nil {
 		return
 	}
@@ -30,13 +30,13 @@ func (c *channel) release(f *storedFile) {
 	}
 }
 
-func (c *channel) releaseRec(r *rec) {
+func (c *chIndex) releaseRec(r *rec) {
 	c.release(r.file)
 	c.release(r.init)
 }
 
 // trim removes segments older than the startover window.
-func (c *channel) trim(r *rendition) {
+func (c *chIndex) trim(r *rendition) {
 	cutoff := c.ingestMediaNow() - int64(c.retain)
 	n := r.countEndingBy(cutoff)
 	if n == 0 {
@@ -52,7 +52,7 @@ func (c *channel) trim(r *rendition) {
 
 // sweep applies retention to every rendition, forgets old file names and
 // switches away from an active input that stopped delivering.
-func (c *channel) sweep() {
+func (c *chIndex) sweep() {
 	for _, key := range c.rendKeys {
 		c.trim(c.rends[key])
 	}

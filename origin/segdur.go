@@ -75,7 +75,7 @@ type grouping struct {
 // 2.005 s segments with a target of 3, are joined alike). Until every
 // rendition has arrived, the first groups of one may be joined by the
 // renditions present. Caller holds c.mu.
-func (c *channel) groupSize(d time.Duration) int {
+func (c *chIndex) groupSize(d time.Duration) int {
 	var target time.Duration
 	for _, r := range c.rends {
 		if r.target > 0 && !isSubtitles(r.ext) && (target == 0 || r.target < target) {
@@ -214,14 +214,14 @@ func (r *rendition) trimGroups() {
 // segments when new, so that the index, and a snapshot of it, does not
 // depend on which playlists were requested), and drops those no endpoint
 // uses any more. Caller holds c.mu.
-func (c *channel) extendGroups(r *rendition) {
+func (c *chIndex) extendGroups(r *rendition) {
 	if isSubtitles(r.ext) {
 		return
 	}
 	for d, g := range r.groups {
 		used := false
-		for _, ep := range c.eps {
-			used = used || ep.segdur == d
+		for _, sd := range c.segdurs {
+			used = used || sd == d
 		}
 		if !used {
 			delete(r.groups, d)
@@ -233,9 +233,9 @@ func (c *channel) extendGroups(r *rendition) {
 			r.grouping(d, n) // rebuilt, the newest segment included
 		}
 	}
-	for _, ep := range c.eps {
-		if ep.segdur > 0 && r.groups[ep.segdur] == nil {
-			r.grouping(ep.segdur, c.groupSize(ep.segdur))
+	for _, sd := range c.segdurs {
+		if sd > 0 && r.groups[sd] == nil {
+			r.grouping(sd, c.groupSize(sd))
 		}
 	}
 }
@@ -263,7 +263,7 @@ func (r *rendition) groupDTOs() []groupDTO {
 
 // restoreGroups rebuilds r's joined timelines from its (restored) segments
 // and numbers them as the snapshot says. Caller holds c.mu.
-func (c *channel) restoreGroups(r *rendition, ds []groupDTO) {
+func (c *chIndex) restoreGroups(r *rendition, ds []groupDTO) {
 	for _, d := range ds {
 		if d.D <= 0 || d.D > MaxSegmentDuration || isSubtitles(r.ext) {
 			continue

@@ -88,7 +88,7 @@ func FuzzSnapshotGroups(f *testing.F) {
 		if err != nil {
 			return
 		}
-		c := &channel{cfg: ChannelConfig{ID: "live"}, chState: &chState{}}
+		c := &chIndex{idxState: &idxState{}, idxParams: idxParams{id: "live"}}
 		c.restore(s)
 	})
 }

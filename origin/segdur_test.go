@@ -337,7 +337,7 @@ func TestSegmentDurationSnapshot(t *testing.T) {
 	for i := range s.Rends {
 		s.Rends[i].Segs = s.Rends[i].Segs[10:] // a later front, past segment 8
 	}
-	c := &channel{cfg: ch.cfg, eps: ch.eps, chState: &chState{}}
+	c := &chIndex{idxState: &idxState{}, idxParams: ch.idxParams}
 	if err := c.restore(s); err != nil {
 		t.Fatal(err)
 	}

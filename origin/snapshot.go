@@ -108,9 +108,9 @@ type inRendDTO struct {
 }
 
 // encodeSnapshot encodes the index of c at virtual time t. Caller holds c.mu.
-func (c *channel) encodeSnapshot(t int64) ([]byte, error) {
+func (c *chIndex) encodeSnapshot(t int64) ([]byte, error) {
 	s := snapshot{
-		Version: snapshotVersion, Channel: c.cfg.ID, Time: t, Active: c.active, Switches: c.switches,
+		Version: snapshotVersion, Channel: c.id, Time: t, Active: c.active, Switches: c.switches,
 		Skew: c.skew, HasSkew: c.hasSkew, FileSeq: c.fileSeq, Order: c.order, RendKeys: c.rendKeys,
 		ActiveSince: unixNano(c.activeSince),
 	}
@@ -257,7 +257,7 @@ func decodeSnapshot(ch string, data []byte) (*snapshot, error) {
 }
 
 // restore replaces the index of c with s. Caller holds c.mu; c is empty.
-func (c *channel) restore(s *snapshot) error {
+func (c *chIndex) restore(s *snapshot) error {
 	files := map[uint64]*storedFile{}
 	for _, d := range s.Files {
 		files[d.ID] = &storedFile{id: d.ID, path: d.Path, size: d.Size, recv: time.Unix(0, d.Recv), kf: d.KF.Value(),
