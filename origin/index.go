@@ -3,26 +3,23 @@ package origin
 import (
 	"log/slog"
 	"sort"
-	"sync"
 	"time"
 
-	"github.com/pullpush/pullpush/digest"
 	"github.com/pullpush/pullpush/hls"
 	"github.com/pullpush/pullpush/internal/adcue"
 	"github.com/pullpush/pullpush/internal/logkey"
 	"github.com/pullpush/pullpush/origin/internal/media"
-	"github.com/pullpush/pullpush/sigv4"
 )
 
 // Log keys.
 const (
-	logChannel = "channel"
-	logInput   = "input"
-	logFile    = "file"
-	logErr     = logkey.Err
-	logFrom    = "from"
-	logTo      = "to"
-	logReason  = "reason"
+	ixLogChannel = "channel"
+	ixLogInput   = "input"
+	ixLogFile    = "file"
+	ixLogErr     = logkey.Err
+	logFrom      = "from"
+	logTo        = "to"
+	logReason    = "reason"
 )
 
 // storedFile is one received file on disk. refs counts the holders (the
@@ -190,36 +187,6 @@ type input struct {
 	masterRaw []byte
 }
 
-// channel is one channel: its settings (immutable; an update builds a new
-// channel value around the same index) and its index.
-type channel struct {
-	cfg      ChannelConfig
-	acc      *access     // CDN authorization and ingest allowlist
-	eps      []*endpoint // eps[0] is the default endpoint
-	needTS   bool        // a CMAF endpoint needs the TS timing of every segment
-	dir      string
-	log      *slog.Logger
-	now      func() time.Time
-	verifier *digest.Verifier            // shared credentials
-	perInput map[string]*digest.Verifier // per-input credentials
-	creds    *credStore                  // what the verifiers accept
-	sig      *sigv4.Verifier             // SigV4-signed ingest, or nil
-	// publishLag is set on shared storage (ns); see published.
-	publishLag int64
-	// gen tells this channel's settings apart from earlier ones of the same
-	// channel ID (an update or a re-creation): packaged products are
-	// cached under it.
-	gen uint64
-
-	// mu guards the index; like the index state it is shared by every
-	// settings generation of the channel.
-	mu *sync.Mutex
-	// chIndex is the index: its state is shared by every settings
-	// generation of the channel (an update swaps the settings above and
-	// keeps it), its parameters are this generation's.
-	chIndex
-}
-
 // chIndex is the time index of a channel: the state (renditions,
 // segments, inputs, switches) shared by every settings generation, and
 // the parameters of one generation. It has no lock: the channel's mu
@@ -340,3 +307,6 @@ func sortedKeys[V any](m map[string]V) []string {
 	sort.Strings(keys)
 	return keys
 }
+
+// isSubtitles reports whether ext is the extension of WebVTT segments.
+func isSubtitles(ext string) bool { return ext == ".vtt" || ext == ".webvtt" }

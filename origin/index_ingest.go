@@ -225,7 +225,7 @@ func (c *chIndex) indexPlaylist(in *input, key string, m *hls.Media, recv time.T
 	lastSrc := m.MediaSequence + int64(len(m.Segments)) - 1
 	if ir.lastSeq >= 0 && lastSrc < ir.lastSeq-int64(len(m.Segments)) {
 		// The pusher restarted its numbering.
-		c.log.Info("input restarted sequence numbers", logChannel, c.id, logInput, in.name)
+		c.log.Info("input restarted sequence numbers", ixLogChannel, c.id, ixLogInput, in.name)
 		ir.lastSeq, ir.restart = m.MediaSequence-1, true
 	}
 	starts := segmentTimes(m, ir, recv)
@@ -256,7 +256,7 @@ func (c *chIndex) indexPlaylist(in *input, key string, m *hls.Media, recv time.T
 				ir.waitName, ir.waitSince = missing, now
 			}
 			if i < len(m.Segments)-1 && now.Sub(ir.waitSince) > skipAfter(ir.target) {
-				c.log.Warn("segment never arrived; skipping", logChannel, c.id, logInput, in.name, logFile, missing)
+				c.log.Warn("segment never arrived; skipping", ixLogChannel, c.id, ixLogInput, in.name, ixLogFile, missing)
 				ir.lastSeq, ir.waitName = srcSeq, ""
 				continue
 			}
@@ -291,7 +291,7 @@ func (c *chIndex) indexPlaylist(in *input, key string, m *hls.Media, recv time.T
 func (c *chIndex) offer(in *input, key string, rc rec, target time.Duration, ext string, back bool) {
 	if c.active == "" {
 		c.active, c.activeSince = in.name, c.clockNow()
-		c.log.Info("input active", logChannel, c.id, logInput, in.name)
+		c.log.Info("input active", ixLogChannel, c.id, ixLogInput, in.name)
 	}
 	ir := in.rend(key)
 	if in.name != c.active {

@@ -87,7 +87,7 @@ func (c *chIndex) checkInputs() {
 
 // switchTo makes in the active input and appends what it buffered.
 func (c *chIndex) switchTo(in *input, reason string) {
-	c.log.Warn("switching input", logChannel, c.id, logFrom, c.active, logTo, in.name, logReason, reason)
+	c.log.Warn("switching input", ixLogChannel, c.id, logFrom, c.active, logTo, in.name, logReason, reason)
 	c.active, c.activeSince = in.name, c.clockNow()
 	c.switches++
 	if in.master != nil {

@@ -26,7 +26,7 @@ func (c *chIndex) release(f *storedFile) {
 		return
 	}
 	if err := os.Remove(f.path); err != nil && !os.IsNotExist(err) {
-		c.log.Warn("remove segment", logFile, f.path, logErr, err)
+		c.log.Warn("remove segment", ixLogFile, f.path, ixLogErr, err)
 	}
 }
 

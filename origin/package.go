@@ -74,8 +74,6 @@ func (c *channel) view(ep *endpoint, name string) *rview {
 	return c.joinView(v)
 }
 
-func isSubtitles(ext string) bool { return ext == ".vtt" || ext == ".webvtt" }
-
 // ext is the extension of the rendition's segments on this endpoint.
 func (v *rview) ext() string {
 	if v.cmaf {

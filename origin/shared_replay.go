@@ -337,3 +337,8 @@ func (o *Origin) prune(ctx context.Context, ch *channel) error {
 	s.log.Debug("ingest log pruned", logChannel, ch.cfg.ID, logCount, n)
 	return nil
 }
+
+// decodeSnapshot parses a snapshot of channel ch (see decodeIndexSnapshot).
+func decodeSnapshot(ch string, data []byte) (*snapshot, error) {
+	return decodeIndexSnapshot(ch, data, MaxInputs)
+}

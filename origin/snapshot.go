@@ -187,6 +187,14 @@ func fromUnixNano(n int64) time.Time {
 	return time.Unix(0, n)
 }
 
+// clip returns s, cut to n bytes and marked when longer.
+func clip(s string, n int) string {
+	if len(s) > n {
+		return s[:n] + "..."
+	}
+	return s
+}
+
 func sortedIDs(m map[uint64]*storedFile) []uint64 {
 	ids := make([]uint64, 0, len(m))
 	for id := range m {
@@ -200,8 +208,9 @@ func sortedIDs(m map[uint64]*storedFile) []uint64 {
 	return ids
 }
 
-// decodeSnapshot parses a snapshot of channel ch and checks its references.
-func decodeSnapshot(ch string, data []byte) (*snapshot, error) {
+// decodeIndexSnapshot parses a snapshot of channel ch, a channel of at
+// most maxInputs inputs, and checks its references.
+func decodeIndexSnapshot(ch string, data []byte, maxInputs int) (*snapshot, error) {
 	var s snapshot
 	if err := json.Unmarshal(data, &s); err != nil {
 		return nil, fmt.Errorf("decode snapshot: %w", err)
@@ -210,9 +219,9 @@ func decodeSnapshot(ch string, data []byte) (*snapshot, error) {
 		return nil, fmt.Errorf("snapshot version %d, want %d", s.Version, snapshotVersion)
 	}
 	if s.Channel != ch {
-		return nil, fmt.Errorf("snapshot of channel %q, want %q", truncate(s.Channel, 64), ch)
+		return nil, fmt.Errorf("snapshot of channel %q, want %q", clip(s.Channel, 64), ch)
 	}
-	if len(s.Inputs) > MaxInputs || len(s.Order) != len(s.Inputs) || len(s.RendKeys) != len(s.Rends) {
+	if len(s.Inputs) > maxInputs || len(s.Order) != len(s.Inputs) || len(s.RendKeys) != len(s.Rends) {
 		return nil, fmt.Errorf("snapshot: inconsistent inputs or renditions")
 	}
 	ids := map[uint64]bool{}
@@ -239,7 +248,7 @@ func decodeSnapshot(ch string, data []byte) (*snapshot, error) {
 		}
 	}
 	for i, in := range s.Inputs {
-		if in.Name != s.Order[i] || !validName(in.Name) {
+		if in.Name != s.Order[i] || !shared.ValidName(in.Name) {
 			return nil, fmt.Errorf("snapshot: input order")
 		}
 		for _, id := range in.Files {
