@@ -92,13 +92,13 @@ func (o *Origin) newChannel(cc ChannelConfig, prev *channel) (*channel, error) {
 		// TS timing a CMAF endpoint needs.
 		needTS: true,
 	}
-	ch.idxParams = idxParams{id: cc.ID, log: o.log, now: o.cfg.Now}
+	ch.idxParams = idxParams{ID: cc.ID, Log: o.log, Now: o.cfg.Now}
 	for _, ep := range ch.eps {
-		ch.retain = max(ch.retain, ep.startover, cc.StartoverWindow)
-		ch.segdurs = append(ch.segdurs, ep.segdur)
+		ch.Retain = max(ch.Retain, ep.startover, cc.StartoverWindow)
+		ch.SegDurs = append(ch.SegDurs, ep.segdur)
 	}
 	if o.shared != nil {
-		ch.shared, ch.removeFile = true, o.shared.remove
+		ch.Shared, ch.RemoveFile = true, o.shared.remove
 		ch.publishLag = int64(o.cfg.Storage.PublishDelay())
 	}
 	if prev != nil {

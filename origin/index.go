@@ -26,71 +26,71 @@ const (
 // input's name table and every index entry); the file is removed when the
 // count drops to zero. Guarded by the channel mutex.
 type storedFile struct {
-	id   uint64
-	path string
-	size int64
-	recv time.Time
-	kf   *media.Keyframes // keyframe ranges (video segments), computed on receive
-	ts   *media.TSInfo    // TS tracks and timing, computed on receive for CMAF endpoints
-	refs int
+	ID   uint64
+	Path string
+	Size int64
+	Recv time.Time
+	KF   *media.Keyframes // keyframe ranges (video segments), computed on receive
+	TS   *media.TSInfo    // TS tracks and timing, computed on receive for CMAF endpoints
+	Refs int
 	init bool // referenced as EXT-X-MAP
 	// derived holds the keyframes of packaged forms of the segment
 	// (repackaged or encrypted), per endpoint and rendition name.
-	derived map[string]*media.Keyframes
+	Derived map[string]*media.Keyframes
 }
 
 // recExtra holds the rarely present per-segment tags carried to viewers.
 type recExtra struct {
-	tags       []string
-	dateRanges []*hls.DateRange
-	cue        *adcue.Cue // the ad signal they carry, nil for none
+	Tags       []string
+	DateRanges []*hls.DateRange
+	Cue        *adcue.Cue // the ad signal they carry, nil for none
 }
 
 // rec is one indexed segment.
 type rec struct {
-	start int64 // unix nanoseconds (PROGRAM-DATE-TIME or receive-derived)
-	dur   int64 // nanoseconds
-	seq   int64 // output media sequence number (timeline entries only)
-	discN int64 // discontinuities up to and including this segment
-	disc  bool  // EXT-X-DISCONTINUITY before this segment
-	file  *storedFile
-	init  *storedFile
-	extra *recExtra
+	Start int64 // unix nanoseconds (PROGRAM-DATE-TIME or receive-derived)
+	Dur   int64 // nanoseconds
+	Seq   int64 // output media sequence number (timeline entries only)
+	DiscN int64 // discontinuities up to and including this segment
+	Disc  bool  // EXT-X-DISCONTINUITY before this segment
+	File  *storedFile
+	Init  *storedFile
+	Extra *recExtra
 	// CMAF endpoints: the segment's TS info (codec configuration possibly
 	// carried over from the previous segment), its first DTS unwrapped on
 	// the rendition's TS timeline, the offset from source to CMAF
 	// timestamps (90 kHz; see appendTS), and discontinuities that also
 	// count timestamp jumps of the source.
-	ts     *media.TSInfo
-	tsBase int64
-	tsOff  int64
-	cdisc  bool
-	cdiscN int64
+	TS     *media.TSInfo
+	TSBase int64
+	TSOff  int64
+	CDisc  bool
+	CDiscN int64
 	// pub is when the segment was appended to the output timeline (the
 	// ingest clock, unix ns); shared storage shows a segment only once
 	// its pub is older than the propagation delay.
-	pub int64
+	Pub int64
 	// sw: the first segment after an input switch; grp: the members of
 	// a joined segment (segdur.go), nil for an ingest segment.
 	sw  bool
-	grp *recGroup
+	Grp *recGroup
 	// epoch is the sequence number of the first segment since the last
 	// break of the timeline (segdur.go's runStart), where joined
 	// segments start counting.
 	epoch int64
 }
 
-func (r *rec) end() int64 { return r.start + r.dur }
+func (r *rec) End() int64 { return r.Start + r.Dur }
 
 // rendition is the output timeline of one rendition: the segments viewers
 // are served, sorted by time, with the origin's own sequence numbers.
 type rendition struct {
-	key     string // source playlist name without .m3u8, e.g. channel_1
-	segs    []rec  // oldest first; trimmed at the front by retention
+	Key     string // source playlist name without .m3u8, e.g. channel_1
+	Segs    []rec  // oldest first; trimmed at the front by retention
 	nextSeq int64
 	discN   int64
-	target  time.Duration // largest source target duration seen
-	ext     string        // segment extension, e.g. .ts
+	Target  time.Duration // largest source target duration seen
+	Ext     string        // segment extension, e.g. .ts
 	// TS timeline of CMAF endpoints: unwrapped source end of the last
 	// segment and the source-to-CMAF offset of the current epoch
 	tsEnd  int64
@@ -98,44 +98,44 @@ type rendition struct {
 	lastTS *media.TSInfo
 	cdiscN int64
 	// bitrate estimate over all appended segments
-	bytes int64
-	durNS int64
-	peak  float64 // bits per second of the largest segment
+	Bytes int64
+	DurNS int64
+	Peak  float64 // bits per second of the largest segment
 	// sw is the channel's switch count at the last append; groups are
 	// the joined timelines of endpoints with a segment duration.
 	sw     int
-	groups map[time.Duration]*grouping
+	Groups map[time.Duration]*grouping
 	// builds counts the joined timelines built from this rendition; rev
 	// is a joined timeline's number among its base's builds (0 for a base
 	// rendition), so that cached playlists of a rebuilt timeline, whose
 	// numbering may differ, are never served for it.
-	builds, rev uint64
+	builds, Rev uint64
 }
 
-func (r *rendition) lastEnd() int64 { return r.segs[len(r.segs)-1].end() }
+func (r *rendition) LastEnd() int64 { return r.Segs[len(r.Segs)-1].End() }
 
 // tsAt returns the segment with TS timing starting within tol of start,
 // or nil.
 func (r *rendition) tsAt(start, tol int64) *rec {
-	i := sort.Search(len(r.segs), func(i int) bool { return r.segs[i].start >= start-tol })
-	if i < len(r.segs) && r.segs[i].start <= start+tol && r.segs[i].ts != nil {
-		return &r.segs[i]
+	i := sort.Search(len(r.Segs), func(i int) bool { return r.Segs[i].Start >= start-tol })
+	if i < len(r.Segs) && r.Segs[i].Start <= start+tol && r.Segs[i].TS != nil {
+		return &r.Segs[i]
 	}
 	return nil
 }
 
 // muxed reports whether the newest segment has video and audio.
-func (r *rendition) muxed() bool {
-	return len(r.segs) > 0 && r.segs[len(r.segs)-1].ts.Muxed()
+func (r *rendition) Muxed() bool {
+	return len(r.Segs) > 0 && r.Segs[len(r.Segs)-1].TS.Muxed()
 }
 
 // bySeq returns the index of the segment with output sequence seq.
-func (r *rendition) bySeq(seq int64) (int, bool) {
-	if len(r.segs) == 0 {
+func (r *rendition) BySeq(seq int64) (int, bool) {
+	if len(r.Segs) == 0 {
 		return 0, false
 	}
-	i := seq - r.segs[0].seq
-	if i < 0 || i >= int64(len(r.segs)) {
+	i := seq - r.Segs[0].Seq
+	if i < 0 || i >= int64(len(r.Segs)) {
 		return 0, false
 	}
 	return int(i), true
@@ -143,18 +143,18 @@ func (r *rendition) bySeq(seq int64) (int, bool) {
 
 // firstEndingAfter returns the index of the first segment whose end is
 // after t (binary search).
-func (r *rendition) firstEndingAfter(t int64) int {
-	return sort.Search(len(r.segs), func(i int) bool { return r.segs[i].end() > t })
+func (r *rendition) FirstEndingAfter(t int64) int {
+	return sort.Search(len(r.Segs), func(i int) bool { return r.Segs[i].End() > t })
 }
 
 // countEndingBy returns the number of segments that end at or before t.
-func (r *rendition) countEndingBy(t int64) int {
-	return sort.Search(len(r.segs), func(i int) bool { return r.segs[i].end() > t })
+func (r *rendition) CountEndingBy(t int64) int {
+	return sort.Search(len(r.Segs), func(i int) bool { return r.Segs[i].End() > t })
 }
 
 // countStartingBefore returns the number of segments starting before t.
-func (r *rendition) countStartingBefore(t int64) int {
-	return sort.Search(len(r.segs), func(i int) bool { return r.segs[i].start >= t })
+func (r *rendition) CountStartingBefore(t int64) int {
+	return sort.Search(len(r.Segs), func(i int) bool { return r.Segs[i].Start >= t })
 }
 
 // inRend is the ingest state of one rendition of one input.
@@ -164,8 +164,8 @@ type inRend struct {
 	restart   bool  // next indexed segment starts a discontinuity
 	shift     int64 // added to this input's segment times after a backward clock jump (ns)
 	target    time.Duration
-	pending   *hls.Media // latest playlist not fully indexed yet
-	pendRaw   []byte     // its text (shared storage: for snapshots)
+	Pending   *hls.Media // latest playlist not fully indexed yet
+	PendRaw   []byte     // its text (shared storage: for snapshots)
 	pendRecv  time.Time
 	waitName  string    // file the pending playlist waits for
 	waitSince time.Time // when the wait began
@@ -173,18 +173,18 @@ type inRend struct {
 	// lastRecv is when this input last indexed a new segment of the
 	// rendition (the ingest clock): how the origin tells an active input
 	// that stopped delivering from one that is merely a little behind.
-	lastRecv time.Time
+	LastRecv time.Time
 }
 
 // input is one redundant ingest of a channel.
 type input struct {
-	name   string
-	dir    string
-	files  map[string]*storedFile // latest file per name
-	rends  map[string]*inRend
+	Name   string
+	Dir    string
+	Files  map[string]*storedFile // latest file per name
+	Rends  map[string]*inRend
 	master *hls.Multivariant
 	// masterRaw is the text of master (shared storage: for snapshots).
-	masterRaw []byte
+	MasterRaw []byte
 }
 
 // chIndex is the time index of a channel: the state (renditions,
@@ -199,49 +199,49 @@ type chIndex struct {
 // idxParams are the settings the index works with: plain values, fixed
 // for one settings generation of the channel.
 type idxParams struct {
-	id  string // channel ID, for logs and snapshots
-	log *slog.Logger
-	now func() time.Time // the wall clock
+	ID  string // channel ID, for logs and snapshots
+	Log *slog.Logger
+	Now func() time.Time // the wall clock
 	// retain is how long segments stay in the index (the longest
 	// startover window).
-	retain time.Duration
+	Retain time.Duration
 	// segdurs are the endpoints' segment durations (0: none), in endpoint
 	// order: the joined timelines kept per rendition.
-	segdurs []time.Duration
+	SegDurs []time.Duration
 	// shared is set on shared storage: the index is built by replaying
 	// the ingest log, with the ingest clock at vnow, and released files
 	// are handed to removeFile (delete from the bucket).
-	shared     bool
-	removeFile func(path string)
+	Shared     bool
+	RemoveFile func(path string)
 }
 
 // newIdxState returns an empty index state.
 func newIdxState() *idxState {
 	return &idxState{
-		inputs: make(map[string]*input),
-		rends:  make(map[string]*rendition),
-		inits:  make(map[uint64]*storedFile),
+		Inputs: make(map[string]*input),
+		Rends:  make(map[string]*rendition),
+		Inits:  make(map[uint64]*storedFile),
 	}
 }
 
 // idxState is the state of a channel's index.
 type idxState struct {
-	inputs   map[string]*input
-	order    []string // input names in arrival order
-	active   string
-	master   *hls.Multivariant
-	rends    map[string]*rendition
-	rendKeys []string // in order of first appearance
-	inits    map[uint64]*storedFile
+	Inputs   map[string]*input
+	Order    []string // input names in arrival order
+	Active   string
+	Master   *hls.Multivariant
+	Rends    map[string]*rendition
+	RendKeys []string // in order of first appearance
+	Inits    map[uint64]*storedFile
 	fileSeq  uint64
 	skew     int64 // media time minus wall time at the newest append (ns)
 	hasSkew  bool
-	switches int
+	Switches int
 	// activeSince is when active became the active input (ingest clock):
 	// a rendition the active input has not delivered yet counts as
 	// delivered then.
 	activeSince time.Time
-	vnow        time.Time // ingest clock of the replay (shared storage)
+	VNow        time.Time // ingest clock of the replay (shared storage)
 }
 
 // clockNow is the ingest clock: the time of the log entry being replayed
@@ -249,36 +249,36 @@ type idxState struct {
 // index reads it, so every instance replaying the same log builds the same
 // index.
 func (c *chIndex) clockNow() time.Time {
-	if c.shared {
-		return c.vnow
+	if c.Shared {
+		return c.VNow
 	}
-	return c.now()
+	return c.Now()
 }
 
-func (c *chIndex) rend(key string) *rendition {
-	r := c.rends[key]
+func (c *chIndex) Rend(key string) *rendition {
+	r := c.Rends[key]
 	if r == nil {
-		r = &rendition{key: key}
-		c.rends[key] = r
-		c.rendKeys = append(c.rendKeys, key)
+		r = &rendition{Key: key}
+		c.Rends[key] = r
+		c.RendKeys = append(c.RendKeys, key)
 	}
 	return r
 }
 
-func (in *input) rend(key string) *inRend {
-	ir := in.rends[key]
+func (in *input) Rend(key string) *inRend {
+	ir := in.Rends[key]
 	if ir == nil {
 		ir = &inRend{lastSeq: -1}
-		in.rends[key] = ir
+		in.Rends[key] = ir
 	}
 	return ir
 }
 
 // other returns the input that is not in, or nil.
 func (c *chIndex) other(in *input) *input {
-	for _, n := range c.order {
-		if n != in.name {
-			return c.inputs[n]
+	for _, n := range c.Order {
+		if n != in.Name {
+			return c.Inputs[n]
 		}
 	}
 	return nil
@@ -286,7 +286,7 @@ func (c *chIndex) other(in *input) *input {
 
 // mediaNow is "now" on the source's timeline (PROGRAM-DATE-TIME), in ns,
 // by the wall clock (playback).
-func (c *chIndex) mediaNow() int64 { return c.toMedia(c.now()) }
+func (c *chIndex) MediaNow() int64 { return c.toMedia(c.Now()) }
 
 // ingestMediaNow is mediaNow by the ingest clock (index changes).
 func (c *chIndex) ingestMediaNow() int64 { return c.toMedia(c.clockNow()) }

@@ -42,8 +42,8 @@ import (
 // recGroup names the members of a joined segment: n ingest segments from
 // sequence number first.
 type recGroup struct {
-	first int64
-	n     int
+	First int64
+	N     int
 }
 
 // grouping is the joined timeline of one rendition for one segment
@@ -51,7 +51,7 @@ type recGroup struct {
 type grouping struct {
 	d       time.Duration
 	n       int        // ingest segments per group
-	rd      *rendition // joined segments, seq numbering them
+	Joined  *rendition // joined segments, seq numbering them
 	started bool       // a group start has been seen
 	open    int        // members of the incomplete group at the end of the ingest timeline
 	next    int64      // number of the next group
@@ -64,11 +64,11 @@ type grouping struct {
 // 2.005 s segments with a target of 3, are joined alike). Until every
 // rendition has arrived, the first groups of one may be joined by the
 // renditions present. Caller holds c.mu.
-func (c *chIndex) groupSize(d time.Duration) int {
+func (c *chIndex) GroupSize(d time.Duration) int {
 	var target time.Duration
-	for _, r := range c.rends {
-		if r.target > 0 && !isSubtitles(r.ext) && (target == 0 || r.target < target) {
-			target = r.target
+	for _, r := range c.Rends {
+		if r.Target > 0 && !isSubtitles(r.Ext) && (target == 0 || r.Target < target) {
+			target = r.Target
 		}
 	}
 	if target <= 0 {
@@ -82,14 +82,14 @@ func (c *chIndex) groupSize(d time.Duration) int {
 // also of the timestamps, an input switch, an init section or codec
 // configuration change), else its predecessor's.
 func (r *rendition) setEpoch() {
-	i := len(r.segs) - 1
-	s := &r.segs[i]
-	s.epoch = s.seq
-	if i == 0 || s.disc || s.cdisc || s.sw {
+	i := len(r.Segs) - 1
+	s := &r.Segs[i]
+	s.epoch = s.Seq
+	if i == 0 || s.Disc || s.CDisc || s.sw {
 		return
 	}
-	p := &r.segs[i-1]
-	if p.init != s.init || p.ts.Hash(media.PickMain) != s.ts.Hash(media.PickMain) || p.ts.Hash(media.PickAudio) != s.ts.Hash(media.PickAudio) {
+	p := &r.Segs[i-1]
+	if p.Init != s.Init || p.TS.Hash(media.PickMain) != s.TS.Hash(media.PickMain) || p.TS.Hash(media.PickAudio) != s.TS.Hash(media.PickAudio) {
 		return
 	}
 	s.epoch = p.epoch
@@ -99,15 +99,15 @@ func (r *rendition) setEpoch() {
 // n-th segment from its epoch.
 func groupStart(segs []rec, i, n int) bool {
 	s := &segs[i]
-	return (s.seq-s.epoch)%int64(n) == 0
+	return (s.Seq-s.epoch)%int64(n) == 0
 }
 
 // add extends g with ingest segment i of base, joined by n.
 func (g *grouping) add(base *rendition, i, n int) {
-	s := &base.segs[i]
-	if groupStart(base.segs, i, n) {
+	s := &base.Segs[i]
+	if groupStart(base.Segs, i, n) {
 		if g.open > 0 {
-			g.emit(base, i-g.open, g.open, n, s.pub)
+			g.emit(base, i-g.open, g.open, n, s.Pub)
 		}
 		g.open, g.started = 0, true
 	}
@@ -115,84 +115,84 @@ func (g *grouping) add(base *rendition, i, n int) {
 		return
 	}
 	g.open++
-	if (s.seq+1-s.epoch)%int64(n) == 0 {
-		g.emit(base, i-g.open+1, g.open, n, s.pub)
+	if (s.Seq+1-s.epoch)%int64(n) == 0 {
+		g.emit(base, i-g.open+1, g.open, n, s.Pub)
 		g.open = 0
 	}
 }
 
 // emit appends the group of base.segs[lo:lo+cnt], complete at pub.
 func (g *grouping) emit(base *rendition, lo, cnt, n int, pub int64) {
-	ms := base.segs[lo : lo+cnt]
+	ms := base.Segs[lo : lo+cnt]
 	f := &ms[0]
 	gr := rec{
-		start: f.start, discN: f.discN, disc: f.disc, file: f.file, init: f.init,
-		ts: f.ts, tsBase: f.tsBase, tsOff: f.tsOff, cdisc: f.cdisc, cdiscN: f.cdiscN,
-		pub: pub, sw: f.sw, grp: &recGroup{first: f.seq, n: cnt},
+		Start: f.Start, DiscN: f.DiscN, Disc: f.Disc, File: f.File, Init: f.Init,
+		TS: f.TS, TSBase: f.TSBase, TSOff: f.TSOff, CDisc: f.CDisc, CDiscN: f.CDiscN,
+		Pub: pub, sw: f.sw, Grp: &recGroup{First: f.Seq, N: cnt},
 	}
 	var ex *recExtra
 	for i := range ms {
-		gr.dur += ms[i].dur
-		if e := ms[i].extra; e != nil {
+		gr.Dur += ms[i].Dur
+		if e := ms[i].Extra; e != nil {
 			if ex == nil {
 				ex = &recExtra{}
 			}
-			ex.tags = append(ex.tags, e.tags...)
-			ex.dateRanges = append(ex.dateRanges, e.dateRanges...)
+			ex.Tags = append(ex.Tags, e.Tags...)
+			ex.DateRanges = append(ex.DateRanges, e.DateRanges...)
 		}
 	}
-	if l := &ms[len(ms)-1]; f.ts != nil && l.ts != nil {
+	if l := &ms[len(ms)-1]; f.TS != nil && l.TS != nil {
 		// The TS duration of the group: to the end of its last member
 		// (the members continue one TS timeline, see groupStart).
-		ti := *f.ts
-		ti.Dur = l.tsBase + l.ts.Dur - f.tsBase
-		gr.ts = &ti
+		ti := *f.TS
+		ti.Dur = l.TSBase + l.TS.Dur - f.TSBase
+		gr.TS = &ti
 	}
 	if ex != nil {
-		ex.cue, _ = adcue.Read(ex.tags, ex.dateRanges)
-		gr.extra = ex
+		ex.Cue, _ = adcue.Read(ex.Tags, ex.DateRanges)
+		gr.Extra = ex
 	}
 	if !g.hasNext {
-		g.next, g.hasNext = f.seq/int64(n)+f.cdiscN, true
+		g.next, g.hasNext = f.Seq/int64(n)+f.CDiscN, true
 	}
-	gr.seq = g.next
+	gr.Seq = g.next
 	g.next++
-	g.rd.segs = append(g.rd.segs, gr)
+	g.Joined.Segs = append(g.Joined.Segs, gr)
 }
 
 // grouping returns the joined timeline of r for segment duration d, built
 // from the retained ingest segments (joined by n) when r has none yet or
 // its groups have another size (the channel's target changed, as when
 // its first renditions arrive one after the other).
-func (r *rendition) grouping(d time.Duration, n int) *grouping {
-	if g := r.groups[d]; g != nil && g.n == n {
+func (r *rendition) Grouping(d time.Duration, n int) *grouping {
+	if g := r.Groups[d]; g != nil && g.n == n {
 		return g
 	}
 	r.builds++
-	g := &grouping{d: d, n: n, rd: &rendition{key: r.key, rev: r.builds}}
-	for i := range r.segs {
+	g := &grouping{d: d, n: n, Joined: &rendition{Key: r.Key, Rev: r.builds}}
+	for i := range r.Segs {
 		g.add(r, i, n)
 	}
-	if r.groups == nil {
-		r.groups = make(map[time.Duration]*grouping)
+	if r.Groups == nil {
+		r.Groups = make(map[time.Duration]*grouping)
 	}
-	r.groups[d] = g
+	r.Groups[d] = g
 	return g
 }
 
 // trimGroups drops the joined segments whose first member was trimmed.
 func (r *rendition) trimGroups() {
-	for _, g := range r.groups {
-		if len(r.segs) == 0 {
-			clear(g.rd.segs)
-			g.rd.segs, g.open, g.started = g.rd.segs[:0], 0, false
+	for _, g := range r.Groups {
+		if len(r.Segs) == 0 {
+			clear(g.Joined.Segs)
+			g.Joined.Segs, g.open, g.started = g.Joined.Segs[:0], 0, false
 			continue
 		}
-		front := r.segs[0].seq
-		k := sort.Search(len(g.rd.segs), func(i int) bool { return g.rd.segs[i].grp.first >= front })
-		clear(g.rd.segs[:k])
-		g.rd.segs = g.rd.segs[k:]
-		if g.open > len(r.segs) {
+		front := r.Segs[0].Seq
+		k := sort.Search(len(g.Joined.Segs), func(i int) bool { return g.Joined.Segs[i].Grp.First >= front })
+		clear(g.Joined.Segs[:k])
+		g.Joined.Segs = g.Joined.Segs[k:]
+		if g.open > len(r.Segs) {
 			g.open, g.started = 0, false
 		}
 	}
@@ -204,27 +204,27 @@ func (r *rendition) trimGroups() {
 // depend on which playlists were requested), and drops those no endpoint
 // uses any more. Caller holds c.mu.
 func (c *chIndex) extendGroups(r *rendition) {
-	if isSubtitles(r.ext) {
+	if isSubtitles(r.Ext) {
 		return
 	}
-	for d, g := range r.groups {
+	for d, g := range r.Groups {
 		used := false
-		for _, sd := range c.segdurs {
+		for _, sd := range c.SegDurs {
 			used = used || sd == d
 		}
 		if !used {
-			delete(r.groups, d)
+			delete(r.Groups, d)
 			continue
 		}
-		if n := c.groupSize(d); n == g.n {
-			g.add(r, len(r.segs)-1, n)
+		if n := c.GroupSize(d); n == g.n {
+			g.add(r, len(r.Segs)-1, n)
 		} else {
-			r.grouping(d, n) // rebuilt, the newest segment included
+			r.Grouping(d, n) // rebuilt, the newest segment included
 		}
 	}
-	for _, sd := range c.segdurs {
-		if sd > 0 && r.groups[sd] == nil {
-			r.grouping(sd, c.groupSize(sd))
+	for _, sd := range c.SegDurs {
+		if sd > 0 && r.Groups[sd] == nil {
+			r.Grouping(sd, c.GroupSize(sd))
 		}
 	}
 }
@@ -240,10 +240,10 @@ type groupDTO struct {
 // groupDTOs returns the numbering of r's joined timelines, by duration.
 func (r *rendition) groupDTOs() []groupDTO {
 	var out []groupDTO
-	for d, g := range r.groups {
-		if n := len(g.rd.segs); n > 0 {
-			last := &g.rd.segs[n-1]
-			out = append(out, groupDTO{D: d, First: last.grp.first, Num: last.seq})
+	for d, g := range r.Groups {
+		if n := len(g.Joined.Segs); n > 0 {
+			last := &g.Joined.Segs[n-1]
+			out = append(out, groupDTO{D: d, First: last.Grp.First, Num: last.Seq})
 		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].D < out[j].D })
@@ -254,19 +254,19 @@ func (r *rendition) groupDTOs() []groupDTO {
 // and numbers them as the snapshot says. Caller holds c.mu.
 func (c *chIndex) restoreGroups(r *rendition, ds []groupDTO) {
 	for _, d := range ds {
-		if d.D <= 0 || d.D > MaxSegmentDuration || isSubtitles(r.ext) {
+		if d.D <= 0 || d.D > MaxSegmentDuration || isSubtitles(r.Ext) {
 			continue
 		}
-		delete(r.groups, d.D)
-		g := r.grouping(d.D, c.groupSize(d.D))
-		segs := g.rd.segs
-		k := sort.Search(len(segs), func(i int) bool { return segs[i].grp.first >= d.First })
-		if k == len(segs) || segs[k].grp.first != d.First {
+		delete(r.Groups, d.D)
+		g := r.Grouping(d.D, c.GroupSize(d.D))
+		segs := g.Joined.Segs
+		k := sort.Search(len(segs), func(i int) bool { return segs[i].Grp.First >= d.First })
+		if k == len(segs) || segs[k].Grp.First != d.First {
 			continue
 		}
 		for i := range segs {
-			segs[i].seq = d.Num - int64(k-i)
+			segs[i].Seq = d.Num - int64(k-i)
 		}
-		g.next, g.hasNext = segs[len(segs)-1].seq+1, true
+		g.next, g.hasNext = segs[len(segs)-1].Seq+1, true
 	}
 }

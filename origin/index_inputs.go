@@ -24,12 +24,12 @@ const maxPassiveBuffer = 64
 
 // covers reports whether in buffered a segment of key starting at end (±tol).
 func (in *input) covers(key string, end, tol int64) bool {
-	ir := in.rends[key]
+	ir := in.Rends[key]
 	if ir == nil {
 		return false
 	}
 	for i := range ir.buf {
-		if d := ir.buf[i].start - end; d >= -tol && d <= tol {
+		if d := ir.buf[i].Start - end; d >= -tol && d <= tol {
 			return true
 		}
 	}
@@ -44,22 +44,22 @@ func (in *input) covers(key string, end, tol int64) bool {
 // passive input is often ahead for a moment, and switching then would only
 // flap. It reports whether it switched.
 func (c *chIndex) checkPassive(in *input, key string) bool {
-	ir := in.rends[key]
-	act := c.inputs[c.active]
+	ir := in.Rends[key]
+	act := c.Inputs[c.Active]
 	if ir == nil || len(ir.buf) == 0 || act == nil || act == in {
 		return false
 	}
 	newest := &ir.buf[len(ir.buf)-1]
 	target := ir.target
-	if r := c.rends[key]; r != nil && len(r.segs) > 0 {
-		if newest.end() <= r.lastEnd()+newest.dur/2 {
+	if r := c.Rends[key]; r != nil && len(r.Segs) > 0 {
+		if newest.End() <= r.LastEnd()+newest.Dur/2 {
 			return false // the output has all of it already
 		}
-		target = max(target, r.target)
+		target = max(target, r.Target)
 	}
 	last := c.activeSince
-	if air := act.rends[key]; air != nil && air.lastRecv.After(last) {
-		last = air.lastRecv
+	if air := act.Rends[key]; air != nil && air.LastRecv.After(last) {
+		last = air.LastRecv
 	}
 	if c.clockNow().Sub(last) <= staleAfter(target) {
 		return false
@@ -72,12 +72,12 @@ func (c *chIndex) checkPassive(in *input, key string) bool {
 // so an active input that stopped loses the output even when no further
 // segment arrives on any input.
 func (c *chIndex) checkInputs() {
-	for _, n := range c.order {
-		in := c.inputs[n]
-		if n == c.active {
+	for _, n := range c.Order {
+		in := c.Inputs[n]
+		if n == c.Active {
 			continue
 		}
-		for _, key := range sortedKeys(in.rends) {
+		for _, key := range sortedKeys(in.Rends) {
 			if c.checkPassive(in, key) {
 				return
 			}
@@ -87,28 +87,28 @@ func (c *chIndex) checkInputs() {
 
 // switchTo makes in the active input and appends what it buffered.
 func (c *chIndex) switchTo(in *input, reason string) {
-	c.log.Warn("switching input", ixLogChannel, c.id, logFrom, c.active, logTo, in.name, logReason, reason)
-	c.active, c.activeSince = in.name, c.clockNow()
-	c.switches++
+	c.Log.Warn("switching input", ixLogChannel, c.ID, logFrom, c.Active, logTo, in.Name, logReason, reason)
+	c.Active, c.activeSince = in.Name, c.clockNow()
+	c.Switches++
 	if in.master != nil {
-		c.master = in.master
+		c.Master = in.master
 	}
-	for _, key := range sortedKeys(in.rends) {
-		ir := in.rends[key]
+	for _, key := range sortedKeys(in.Rends) {
+		ir := in.Rends[key]
 		buf := ir.buf
 		ir.buf = nil
-		r := c.rend(key)
-		if ir.target > r.target {
-			r.target = ir.target
+		r := c.Rend(key)
+		if ir.target > r.Target {
+			r.Target = ir.target
 		}
 		for _, rc := range buf {
-			tol := rc.dur / 2
-			if len(r.segs) > 0 && rc.end() <= r.lastEnd()+tol {
+			tol := rc.Dur / 2
+			if len(r.Segs) > 0 && rc.End() <= r.LastEnd()+tol {
 				c.releaseRec(&rc)
 				continue
 			}
-			if r.ext == "" && rc.file != nil {
-				r.ext = path.Ext(rc.file.path)
+			if r.Ext == "" && rc.File != nil {
+				r.Ext = path.Ext(rc.File.Path)
 			}
 			c.appendRec(r, rc, tol)
 		}

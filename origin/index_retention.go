@@ -14,61 +14,61 @@ func (c *chIndex) release(f *storedFile) {
 	if f == nil {
 		return
 	}
-	f.refs--
-	if f.refs > 0 {
+	f.Refs--
+	if f.Refs > 0 {
 		return
 	}
 	if f.init {
-		delete(c.inits, f.id)
+		delete(c.Inits, f.ID)
 	}
-	if c.shared {
-		c.removeFile(f.path)
+	if c.Shared {
+		c.RemoveFile(f.Path)
 		return
 	}
-	if err := os.Remove(f.path); err != nil && !os.IsNotExist(err) {
-		c.log.Warn("remove segment", ixLogFile, f.path, ixLogErr, err)
+	if err := os.Remove(f.Path); err != nil && !os.IsNotExist(err) {
+		c.Log.Warn("remove segment", ixLogFile, f.Path, ixLogErr, err)
 	}
 }
 
 func (c *chIndex) releaseRec(r *rec) {
-	c.release(r.file)
-	c.release(r.init)
+	c.release(r.File)
+	c.release(r.Init)
 }
 
 // trim removes segments older than the startover window.
 func (c *chIndex) trim(r *rendition) {
-	cutoff := c.ingestMediaNow() - int64(c.retain)
-	n := r.countEndingBy(cutoff)
+	cutoff := c.ingestMediaNow() - int64(c.Retain)
+	n := r.CountEndingBy(cutoff)
 	if n == 0 {
 		return
 	}
-	for i := range r.segs[:n] {
-		c.releaseRec(&r.segs[i])
+	for i := range r.Segs[:n] {
+		c.releaseRec(&r.Segs[i])
 	}
-	clear(r.segs[:n])
-	r.segs = r.segs[n:]
+	clear(r.Segs[:n])
+	r.Segs = r.Segs[n:]
 	r.trimGroups()
 }
 
 // sweep applies retention to every rendition, forgets old file names and
 // switches away from an active input that stopped delivering.
-func (c *chIndex) sweep() {
-	for _, key := range c.rendKeys {
-		c.trim(c.rends[key])
+func (c *chIndex) Sweep() {
+	for _, key := range c.RendKeys {
+		c.trim(c.Rends[key])
 	}
 	now := c.clockNow()
-	for _, n := range c.order { // in order: indexing may switch inputs
-		in := c.inputs[n]
-		for name, f := range in.files {
-			if now.Sub(f.recv) > fileGrace {
-				delete(in.files, name)
+	for _, n := range c.Order { // in order: indexing may switch inputs
+		in := c.Inputs[n]
+		for name, f := range in.Files {
+			if now.Sub(f.Recv) > fileGrace {
+				delete(in.Files, name)
 				c.release(f)
 			}
 		}
-		for _, key := range sortedKeys(in.rends) {
-			ir := in.rends[key]
-			if ir.pending != nil && now.Sub(ir.waitSince) > skipAfter(ir.target) {
-				c.indexPlaylist(in, key, ir.pending, ir.pendRecv)
+		for _, key := range sortedKeys(in.Rends) {
+			ir := in.Rends[key]
+			if ir.Pending != nil && now.Sub(ir.waitSince) > skipAfter(ir.target) {
+				c.IndexPlaylist(in, key, ir.Pending, ir.pendRecv)
 			}
 		}
 	}

@@ -52,21 +52,21 @@ type rview struct {
 // view resolves rendition name for endpoint ep; nil when there is no such
 // rendition or it has no segments. Caller holds c.mu.
 func (c *channel) view(ep *endpoint, name string) *rview {
-	rd := c.rends[name]
+	rd := c.Rends[name]
 	pick := media.PickMain
 	if rd == nil && ep.cmaf {
 		if k, ok := strings.CutSuffix(name, audioSuffix); ok {
-			if r := c.rends[k]; r != nil && r.ext == ".ts" && r.muxed() {
+			if r := c.Rends[k]; r != nil && r.Ext == ".ts" && r.Muxed() {
 				rd, pick = r, media.PickAudio
 			}
 		}
 	}
-	if rd == nil || len(rd.segs) == 0 {
+	if rd == nil || len(rd.Segs) == 0 {
 		return nil
 	}
-	v := &rview{ep: ep, name: name, rd: rd, pick: pick, cmaf: ep.cmaf && rd.ext == ".ts"}
-	v.hasInit = v.cmaf || rd.segs[len(rd.segs)-1].init != nil
-	if !isSubtitles(rd.ext) {
+	v := &rview{ep: ep, name: name, rd: rd, pick: pick, cmaf: ep.cmaf && rd.Ext == ".ts"}
+	v.hasInit = v.cmaf || rd.Segs[len(rd.Segs)-1].Init != nil
+	if !isSubtitles(rd.Ext) {
 		v.enc = ep.enc
 	} else {
 		v.cues = ep.cmaf
@@ -79,7 +79,7 @@ func (v *rview) ext() string {
 	if v.cmaf {
 		return ".m4s"
 	}
-	return v.rd.ext
+	return v.rd.Ext
 }
 
 // transformed reports whether segments are packaged rather than served as
@@ -177,8 +177,8 @@ func (c *channel) job(v *rview, base, ext string) (*job, string) {
 			return p, p == 0
 		}
 		from := p * int64(v.enc.rotation)
-		i := rd.countStartingBefore(from)
-		return p, i < len(rd.segs) && v.enc.period(rd.segs[i].start) == p
+		i := rd.CountStartingBefore(from)
+		return p, i < len(rd.Segs) && v.enc.period(rd.Segs[i].Start) == p
 	}
 	switch {
 	case strings.HasPrefix(base, "cinit-") && v.cmaf && ext == ".mp4":
@@ -191,8 +191,8 @@ func (c *channel) job(v *rview, base, ext string) (*job, string) {
 		if !ok {
 			return nil, "init segment not found"
 		}
-		for i := len(rd.segs) - 1; i >= 0; i-- {
-			if t := rd.segs[i].ts.Track(v.pick); t != nil && t.Hash == h {
+		for i := len(rd.Segs) - 1; i >= 0; i-- {
+			if t := rd.Segs[i].TS.Track(v.pick); t != nil && t.Hash == h {
 				j.kind, j.track, j.period = jobCMAFInit, t, p
 				return j, ""
 			}
@@ -205,12 +205,12 @@ func (c *channel) job(v *rview, base, ext string) (*job, string) {
 			ps = "-" + ps
 		}
 		id, err := strconv.ParseUint(idS, 10, 64)
-		f := c.inits[id]
+		f := c.Inits[id]
 		p, ok := period(ps)
 		if err != nil || f == nil || !ok {
 			return nil, "init section not found"
 		}
-		j.kind, j.path, j.fileID, j.period = jobInit, f.path, f.id, p
+		j.kind, j.path, j.fileID, j.period = jobInit, f.Path, f.ID, p
 		return j, ""
 	}
 	trick := false
@@ -221,21 +221,21 @@ func (c *channel) job(v *rview, base, ext string) (*job, string) {
 	if err != nil || ext != v.ext() {
 		return nil, "not found"
 	}
-	i, ok := rd.bySeq(seq)
+	i, ok := rd.BySeq(seq)
 	if !ok {
 		return nil, "segment not found (outside the startover window?)"
 	}
-	s := &rd.segs[i]
-	if s.file == nil {
+	s := &rd.Segs[i]
+	if s.File == nil {
 		return nil, "segment not found"
 	}
-	j.kind, j.path, j.fileID, j.seq, j.dur = jobSegment, s.file.path, s.file.id, s.seq, s.dur
-	if s.init != nil {
-		j.initPath = s.init.path
+	j.kind, j.path, j.fileID, j.seq, j.dur = jobSegment, s.File.Path, s.File.ID, s.Seq, s.Dur
+	if s.Init != nil {
+		j.initPath = s.Init.Path
 	}
-	j.ts, j.tsBase, j.tsOff, j.hasInit = s.ts, s.tsBase, s.tsOff, v.hasInit
+	j.ts, j.tsBase, j.tsOff, j.hasInit = s.TS, s.TSBase, s.TSOff, v.hasInit
 	if v.cmaf {
-		if j.track = s.ts.Track(v.pick); j.track == nil {
+		if j.track = s.TS.Track(v.pick); j.track == nil {
 			return nil, "segment cannot be repackaged"
 		}
 		if trick {
@@ -246,17 +246,17 @@ func (c *channel) job(v *rview, base, ext string) (*job, string) {
 		}
 	}
 	if v.enc != nil {
-		j.period = v.enc.period(s.start)
+		j.period = v.enc.period(s.Start)
 	}
-	if s.grp != nil {
+	if s.Grp != nil {
 		if msg := joinParts(v, s, j); msg != "" {
 			return nil, msg
 		}
 	}
 	if v.cues {
 		// Cues follow the CMAF timeline of the renditions they belong to.
-		if p := c.peerTS(rd, s.start, s.dur/2); p != nil {
-			j.tsOff = p.tsOff
+		if p := c.PeerTS(rd, s.Start, s.Dur/2); p != nil {
+			j.tsOff = p.TSOff
 		}
 	}
 	return j, ""
@@ -457,14 +457,14 @@ func (o *Origin) derivedKeyframes(ctx context.Context, ch *channel, v *rview, se
 	built := 0
 	for i := range segs {
 		s := &segs[i]
-		if s.file == nil {
+		if s.File == nil {
 			continue
 		}
 		ch.mu.Lock()
-		kf, ok := s.file.derived[id]
+		kf, ok := s.File.Derived[id]
 		var j *job
 		if !ok && built < maxIFramePackaging {
-			j, _ = ch.job(v, strconv.FormatInt(s.seq, 10), v.ext())
+			j, _ = ch.job(v, strconv.FormatInt(s.Seq, 10), v.ext())
 		}
 		ch.mu.Unlock()
 		if ok || j == nil {
@@ -477,15 +477,15 @@ func (o *Origin) derivedKeyframes(ctx context.Context, ch *channel, v *rview, se
 			if ctx.Err() != nil {
 				return nil, ctx.Err()
 			}
-			o.log.Warn("package segment", logChannel, ch.cfg.ID, logEndpoint, v.ep.id, logFile, path.Join(v.name, strconv.FormatInt(s.seq, 10)), logErr, err)
+			o.log.Warn("package segment", logChannel, ch.cfg.ID, logEndpoint, v.ep.id, logFile, path.Join(v.name, strconv.FormatInt(s.Seq, 10)), logErr, err)
 			continue
 		}
 		kfs[i] = p.kf
 		ch.mu.Lock()
-		if s.file.derived == nil {
-			s.file.derived = make(map[string]*media.Keyframes)
+		if s.File.Derived == nil {
+			s.File.Derived = make(map[string]*media.Keyframes)
 		}
-		s.file.derived[id] = p.kf
+		s.File.Derived[id] = p.kf
 		ch.mu.Unlock()
 	}
 	return kfs, nil

@@ -21,24 +21,24 @@ const MaxSegmentDuration = 30 * time.Second
 // duration; nil when no group is complete yet. Subtitles are not joined.
 // Caller holds c.mu.
 func (c *channel) joinView(v *rview) *rview {
-	if v.ep.segdur <= 0 || isSubtitles(v.rd.ext) {
+	if v.ep.segdur <= 0 || isSubtitles(v.rd.Ext) {
 		return v
 	}
 	base := v.rd
-	n := c.groupSize(v.ep.segdur)
-	g := base.grouping(v.ep.segdur, n)
-	if len(g.rd.segs) == 0 {
+	n := c.GroupSize(v.ep.segdur)
+	g := base.Grouping(v.ep.segdur, n)
+	if len(g.Joined.Segs) == 0 {
 		return nil
 	}
-	j := g.rd
-	j.bytes, j.durNS, j.peak = base.bytes, base.durNS, base.peak
+	j := g.Joined
+	j.Bytes, j.DurNS, j.Peak = base.Bytes, base.DurNS, base.Peak
 	// ext and target are read by I-frame playlists built outside c.mu:
 	// written only when they change.
-	if j.ext != base.ext {
-		j.ext = base.ext
+	if j.Ext != base.Ext {
+		j.Ext = base.Ext
 	}
-	if t := time.Duration(n) * base.target; j.target != t {
-		j.target = t
+	if t := time.Duration(n) * base.Target; j.Target != t {
+		j.Target = t
 	}
 	v.base, v.rd = base, j
 	return v
@@ -47,10 +47,10 @@ func (c *channel) joinView(v *rview) *rview {
 // joinedComplete reports whether a closed window of the joined timeline r
 // ending at e (unix ns) is final: the group holding e is listed.
 func joinedComplete(r *rendition, visible int, hi int, e int64) bool {
-	if len(r.segs) == 0 || r.segs[0].grp == nil {
+	if len(r.Segs) == 0 || r.Segs[0].Grp == nil {
 		return true
 	}
-	return hi < visible || (visible > 0 && r.segs[visible-1].end() >= e)
+	return hi < visible || (visible > 0 && r.Segs[visible-1].End() >= e)
 }
 
 // jobPart is one member of a joined segment.
@@ -64,20 +64,20 @@ type jobPart struct {
 // joinParts fills j.parts with the members of joined segment s. Caller
 // holds c.mu.
 func joinParts(v *rview, s *rec, j *job) string {
-	i, ok := v.base.bySeq(s.grp.first)
-	if !ok || i+s.grp.n > len(v.base.segs) {
+	i, ok := v.base.BySeq(s.Grp.First)
+	if !ok || i+s.Grp.N > len(v.base.Segs) {
 		return "segment not found (outside the startover window?)"
 	}
-	for _, m := range v.base.segs[i : i+s.grp.n] {
-		if m.file == nil {
+	for _, m := range v.base.Segs[i : i+s.Grp.N] {
+		if m.File == nil {
 			return "segment not found"
 		}
-		p := jobPart{path: m.file.path, tsBase: m.tsBase, tsOff: m.tsOff, seq: m.seq, dur: m.dur}
-		if m.init != nil {
-			p.initPath = m.init.path
+		p := jobPart{path: m.File.Path, tsBase: m.TSBase, tsOff: m.TSOff, seq: m.Seq, dur: m.Dur}
+		if m.Init != nil {
+			p.initPath = m.Init.Path
 		}
 		if v.cmaf {
-			if p.track = m.ts.Track(v.pick); p.track == nil {
+			if p.track = m.TS.Track(v.pick); p.track == nil {
 				return "segment cannot be repackaged"
 			}
 		}

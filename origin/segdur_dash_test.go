@@ -88,7 +88,7 @@ func FuzzSnapshotGroups(f *testing.F) {
 		if err != nil {
 			return
 		}
-		c := &chIndex{idxState: &idxState{}, idxParams: idxParams{id: "live"}}
-		c.restore(s)
+		c := &chIndex{idxState: &idxState{}, idxParams: idxParams{ID: "live"}}
+		c.Restore(s)
 	})
 }

@@ -108,10 +108,10 @@ type inRendDTO struct {
 }
 
 // encodeSnapshot encodes the index of c at virtual time t. Caller holds c.mu.
-func (c *chIndex) encodeSnapshot(t int64) ([]byte, error) {
+func (c *chIndex) EncodeSnapshot(t int64) ([]byte, error) {
 	s := snapshot{
-		Version: snapshotVersion, Channel: c.id, Time: t, Active: c.active, Switches: c.switches,
-		Skew: c.skew, HasSkew: c.hasSkew, FileSeq: c.fileSeq, Order: c.order, RendKeys: c.rendKeys,
+		Version: snapshotVersion, Channel: c.ID, Time: t, Active: c.Active, Switches: c.Switches,
+		Skew: c.skew, HasSkew: c.hasSkew, FileSeq: c.fileSeq, Order: c.Order, RendKeys: c.RendKeys,
 		ActiveSince: unixNano(c.activeSince),
 	}
 	files := map[uint64]*storedFile{}
@@ -119,41 +119,41 @@ func (c *chIndex) encodeSnapshot(t int64) ([]byte, error) {
 		if f == nil {
 			return 0
 		}
-		files[f.id] = f
-		return f.id
+		files[f.ID] = f
+		return f.ID
 	}
 	recs := func(rs []rec) []recDTO {
 		out := make([]recDTO, len(rs))
 		for i := range rs {
 			r := &rs[i]
-			d := recDTO{Start: r.start, Dur: r.dur, Seq: r.seq, DiscN: r.discN, Disc: r.disc, File: ref(r.file), Init: ref(r.init),
-				TS: shared.TSInfoToDTO(r.ts), TSBase: r.tsBase, TSOff: r.tsOff, CDisc: r.cdisc, CDiscN: r.cdiscN, Pub: r.pub, Sw: r.sw, Epoch: r.epoch}
-			if r.extra != nil {
-				d.HasExtra, d.Tags, d.DateRanges = true, r.extra.tags, r.extra.dateRanges
+			d := recDTO{Start: r.Start, Dur: r.Dur, Seq: r.Seq, DiscN: r.DiscN, Disc: r.Disc, File: ref(r.File), Init: ref(r.Init),
+				TS: shared.TSInfoToDTO(r.TS), TSBase: r.TSBase, TSOff: r.TSOff, CDisc: r.CDisc, CDiscN: r.CDiscN, Pub: r.Pub, Sw: r.sw, Epoch: r.epoch}
+			if r.Extra != nil {
+				d.HasExtra, d.Tags, d.DateRanges = true, r.Extra.Tags, r.Extra.DateRanges
 			}
 			out[i] = d
 		}
 		return out
 	}
-	for _, k := range c.rendKeys {
-		r := c.rends[k]
-		s.Rends = append(s.Rends, rendDTO{Key: k, Segs: recs(r.segs), NextSeq: r.nextSeq, DiscN: r.discN, Target: r.target,
-			Ext: r.ext, TSEnd: r.tsEnd, TSOff: r.tsOff, LastTS: shared.TSInfoToDTO(r.lastTS), CDiscN: r.cdiscN, Bytes: r.bytes, DurNS: r.durNS, Peak: r.peak, Sw: r.sw, Groups: r.groupDTOs()})
+	for _, k := range c.RendKeys {
+		r := c.Rends[k]
+		s.Rends = append(s.Rends, rendDTO{Key: k, Segs: recs(r.Segs), NextSeq: r.nextSeq, DiscN: r.discN, Target: r.Target,
+			Ext: r.Ext, TSEnd: r.tsEnd, TSOff: r.tsOff, LastTS: shared.TSInfoToDTO(r.lastTS), CDiscN: r.cdiscN, Bytes: r.Bytes, DurNS: r.DurNS, Peak: r.Peak, Sw: r.sw, Groups: r.groupDTOs()})
 	}
-	for _, n := range c.order {
-		in := c.inputs[n]
-		d := inputDTO{Name: n, Files: map[string]uint64{}, Rends: map[string]inRendDTO{}, Master: string(in.masterRaw)}
-		if in.master != nil && in.master == c.master {
+	for _, n := range c.Order {
+		in := c.Inputs[n]
+		d := inputDTO{Name: n, Files: map[string]uint64{}, Rends: map[string]inRendDTO{}, Master: string(in.MasterRaw)}
+		if in.master != nil && in.master == c.Master {
 			s.MasterFrom = n
 		}
-		for name, f := range in.files {
+		for name, f := range in.Files {
 			d.Files[name] = ref(f)
 		}
-		for k, ir := range in.rends {
+		for k, ir := range in.Rends {
 			rd := inRendDTO{LastSeq: ir.lastSeq, LastEnd: ir.lastEnd, Restart: ir.restart, Shift: ir.shift, Target: ir.target,
-				WaitName: ir.waitName, WaitSince: unixNano(ir.waitSince), Buf: recs(ir.buf), LastRecv: unixNano(ir.lastRecv)}
-			if ir.pending != nil {
-				rd.Pending, rd.PendRecv = string(ir.pendRaw), ir.pendRecv.UnixNano()
+				WaitName: ir.waitName, WaitSince: unixNano(ir.waitSince), Buf: recs(ir.buf), LastRecv: unixNano(ir.LastRecv)}
+			if ir.Pending != nil {
+				rd.Pending, rd.PendRecv = string(ir.PendRaw), ir.pendRecv.UnixNano()
 			}
 			d.Rends[k] = rd
 		}
@@ -161,8 +161,8 @@ func (c *chIndex) encodeSnapshot(t int64) ([]byte, error) {
 	}
 	for _, id := range sortedIDs(files) {
 		f := files[id]
-		s.Files = append(s.Files, fileDTO{ID: id, Path: f.path, Size: f.size, Recv: f.recv.UnixNano(), KF: shared.KeyframesToDTO(f.kf),
-			TS: shared.TSInfoToDTO(f.ts), Refs: f.refs, Init: f.init})
+		s.Files = append(s.Files, fileDTO{ID: id, Path: f.Path, Size: f.Size, Recv: f.Recv.UnixNano(), KF: shared.KeyframesToDTO(f.KF),
+			TS: shared.TSInfoToDTO(f.TS), Refs: f.Refs, Init: f.init})
 	}
 	data, err := json.Marshal(&s)
 	if err != nil {
@@ -266,71 +266,71 @@ func decodeIndexSnapshot(ch string, data []byte, maxInputs int) (*snapshot, erro
 }
 
 // restore replaces the index of c with s. Caller holds c.mu; c is empty.
-func (c *chIndex) restore(s *snapshot) error {
+func (c *chIndex) Restore(s *snapshot) error {
 	files := map[uint64]*storedFile{}
 	for _, d := range s.Files {
-		files[d.ID] = &storedFile{id: d.ID, path: d.Path, size: d.Size, recv: time.Unix(0, d.Recv), kf: d.KF.Value(),
-			ts: d.TS.Value(), refs: d.Refs, init: d.Init}
+		files[d.ID] = &storedFile{ID: d.ID, Path: d.Path, Size: d.Size, Recv: time.Unix(0, d.Recv), KF: d.KF.Value(),
+			TS: d.TS.Value(), Refs: d.Refs, init: d.Init}
 	}
 	recs := func(ds []recDTO) []rec {
 		out := make([]rec, len(ds))
 		for i, d := range ds {
-			r := rec{start: d.Start, dur: d.Dur, seq: d.Seq, discN: d.DiscN, disc: d.Disc, file: files[d.File], init: files[d.Init],
-				ts: d.TS.Value(), tsBase: d.TSBase, tsOff: d.TSOff, cdisc: d.CDisc, cdiscN: d.CDiscN, pub: d.Pub, sw: d.Sw, epoch: d.Epoch}
+			r := rec{Start: d.Start, Dur: d.Dur, Seq: d.Seq, DiscN: d.DiscN, Disc: d.Disc, File: files[d.File], Init: files[d.Init],
+				TS: d.TS.Value(), TSBase: d.TSBase, TSOff: d.TSOff, CDisc: d.CDisc, CDiscN: d.CDiscN, Pub: d.Pub, sw: d.Sw, epoch: d.Epoch}
 			if d.HasExtra {
-				r.extra = &recExtra{tags: d.Tags, dateRanges: d.DateRanges}
-				r.extra.cue, _ = adcue.Read(d.Tags, d.DateRanges)
+				r.Extra = &recExtra{Tags: d.Tags, DateRanges: d.DateRanges}
+				r.Extra.Cue, _ = adcue.Read(d.Tags, d.DateRanges)
 			}
 			out[i] = r
 		}
 		return out
 	}
-	c.active, c.switches, c.skew, c.hasSkew, c.fileSeq = s.Active, s.Switches, s.Skew, s.HasSkew, s.FileSeq
+	c.Active, c.Switches, c.skew, c.hasSkew, c.fileSeq = s.Active, s.Switches, s.Skew, s.HasSkew, s.FileSeq
 	c.activeSince = fromUnixNano(s.ActiveSince)
-	c.rends, c.rendKeys = map[string]*rendition{}, nil
+	c.Rends, c.RendKeys = map[string]*rendition{}, nil
 	for _, d := range s.Rends {
-		c.rends[d.Key] = &rendition{key: d.Key, segs: recs(d.Segs), nextSeq: d.NextSeq, discN: d.DiscN, target: d.Target, ext: d.Ext,
-			tsEnd: d.TSEnd, tsOff: d.TSOff, lastTS: d.LastTS.Value(), cdiscN: d.CDiscN, bytes: d.Bytes, durNS: d.DurNS, peak: d.Peak, sw: d.Sw}
-		c.rendKeys = append(c.rendKeys, d.Key)
+		c.Rends[d.Key] = &rendition{Key: d.Key, Segs: recs(d.Segs), nextSeq: d.NextSeq, discN: d.DiscN, Target: d.Target, Ext: d.Ext,
+			tsEnd: d.TSEnd, tsOff: d.TSOff, lastTS: d.LastTS.Value(), cdiscN: d.CDiscN, Bytes: d.Bytes, DurNS: d.DurNS, Peak: d.Peak, sw: d.Sw}
+		c.RendKeys = append(c.RendKeys, d.Key)
 	}
 	for _, d := range s.Rends {
-		c.restoreGroups(c.rends[d.Key], d.Groups)
+		c.restoreGroups(c.Rends[d.Key], d.Groups)
 	}
-	c.inputs, c.order, c.master = map[string]*input{}, nil, nil
+	c.Inputs, c.Order, c.Master = map[string]*input{}, nil, nil
 	for _, d := range s.Inputs {
-		in := &input{name: d.Name, files: map[string]*storedFile{}, rends: map[string]*inRend{}}
+		in := &input{Name: d.Name, Files: map[string]*storedFile{}, Rends: map[string]*inRend{}}
 		if d.Master != "" {
 			m, err := hls.ParseMultivariant([]byte(d.Master))
 			if err != nil {
 				return fmt.Errorf("snapshot: master of input %s: %w", d.Name, err)
 			}
-			in.master, in.masterRaw = m, []byte(d.Master)
+			in.master, in.MasterRaw = m, []byte(d.Master)
 			if d.Name == s.MasterFrom {
-				c.master = m
+				c.Master = m
 			}
 		}
 		for name, id := range d.Files {
-			in.files[name] = files[id]
+			in.Files[name] = files[id]
 		}
 		for k, rd := range d.Rends {
 			ir := &inRend{lastSeq: rd.LastSeq, lastEnd: rd.LastEnd, restart: rd.Restart, shift: rd.Shift, target: rd.Target,
-				waitName: rd.WaitName, waitSince: fromUnixNano(rd.WaitSince), buf: recs(rd.Buf), lastRecv: fromUnixNano(rd.LastRecv)}
+				waitName: rd.WaitName, waitSince: fromUnixNano(rd.WaitSince), buf: recs(rd.Buf), LastRecv: fromUnixNano(rd.LastRecv)}
 			if rd.Pending != "" {
 				m, err := hls.ParseMedia([]byte(rd.Pending))
 				if err != nil {
 					return fmt.Errorf("snapshot: pending playlist of input %s: %w", d.Name, err)
 				}
-				ir.pending, ir.pendRaw, ir.pendRecv = m, []byte(rd.Pending), time.Unix(0, rd.PendRecv)
+				ir.Pending, ir.PendRaw, ir.pendRecv = m, []byte(rd.Pending), time.Unix(0, rd.PendRecv)
 			}
-			in.rends[k] = ir
+			in.Rends[k] = ir
 		}
-		c.inputs[d.Name] = in
-		c.order = append(c.order, d.Name)
+		c.Inputs[d.Name] = in
+		c.Order = append(c.Order, d.Name)
 	}
-	c.inits = map[uint64]*storedFile{}
+	c.Inits = map[uint64]*storedFile{}
 	for id, f := range files {
 		if f.init {
-			c.inits[id] = f
+			c.Inits[id] = f
 		}
 	}
 	return nil
