@@ -25,7 +25,7 @@ func (v *rview) markAds(m *hls.Media, win window) {
 	if mode != adcue.ModeNone && win.lo < len(segs) {
 		limit := segs[win.lo].Start - int64(maxBreakLookback)
 		for j := win.lo - 1; j >= 0 && segs[j].Start >= limit; j-- {
-			if c := segs[j].cue(); c != nil {
+			if c := segs[j].Cue(); c != nil {
 				if c.Out {
 					from = j
 				}
@@ -37,7 +37,7 @@ func (v *rview) markAds(m *hls.Media, win window) {
 	for i := from; i < win.hi; i++ {
 		s := &segs[i]
 		start := time.Unix(0, s.Start).UTC()
-		c := s.cue()
+		c := s.Cue()
 		var mark *adcue.Mark
 		if cur != nil {
 			tol := time.Duration(s.Dur / 2)
@@ -57,12 +57,4 @@ func (v *rview) markAds(m *hls.Media, win window) {
 			adcue.Write(mode, m.Segments[i-win.lo], mark)
 		}
 	}
-}
-
-// cue is the ad signal of the segment, nil for none.
-func (r *rec) cue() *adcue.Cue {
-	if r.Extra == nil {
-		return nil
-	}
-	return r.Extra.Cue
 }

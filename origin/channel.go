@@ -7,6 +7,7 @@ import (
 
 	"github.com/pullpush/pullpush/digest"
 	"github.com/pullpush/pullpush/internal/logkey"
+	"github.com/pullpush/pullpush/origin/internal/index"
 	"github.com/pullpush/pullpush/sigv4"
 )
 
@@ -42,8 +43,8 @@ type channel struct {
 	// mu guards the index; like the index state it is shared by every
 	// settings generation of the channel.
 	mu *sync.Mutex
-	// chIndex is the index: its state is shared by every settings
+	// Index is the index: its state is shared by every settings
 	// generation of the channel (an update swaps the settings above and
 	// keeps it), its parameters are this generation's.
-	chIndex
+	index.Index
 }

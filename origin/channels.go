@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/pullpush/pullpush/digest"
+	"github.com/pullpush/pullpush/origin/internal/index"
 )
 
 // Errors of the run-time channel changes.
@@ -92,7 +93,7 @@ func (o *Origin) newChannel(cc ChannelConfig, prev *channel) (*channel, error) {
 		// TS timing a CMAF endpoint needs.
 		needTS: true,
 	}
-	ch.idxParams = idxParams{ID: cc.ID, Log: o.log, Now: o.cfg.Now}
+	ch.Params = index.Params{ID: cc.ID, Log: o.log, Now: o.cfg.Now}
 	for _, ep := range ch.eps {
 		ch.Retain = max(ch.Retain, ep.startover, cc.StartoverWindow)
 		ch.SegDurs = append(ch.SegDurs, ep.segdur)
@@ -102,13 +103,13 @@ func (o *Origin) newChannel(cc ChannelConfig, prev *channel) (*channel, error) {
 		ch.publishLag = int64(o.cfg.Storage.PublishDelay())
 	}
 	if prev != nil {
-		ch.dir, ch.mu, ch.idxState = prev.dir, prev.mu, prev.idxState
+		ch.dir, ch.mu, ch.State = prev.dir, prev.mu, prev.State
 		if sameCredentials(prev.cfg, cc) {
 			ch.creds, ch.verifier, ch.perInput = prev.creds, prev.verifier, prev.perInput
 			return ch, nil
 		}
 	} else {
-		ch.mu, ch.idxState = new(sync.Mutex), newIdxState()
+		ch.mu, ch.State = new(sync.Mutex), index.NewState()
 		if o.shared == nil {
 			ch.dir = filepath.Join(o.cfg.DataDir, cc.ID)
 			if err := os.RemoveAll(ch.dir); err != nil {

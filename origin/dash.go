@@ -11,6 +11,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pullpush/pullpush/origin/internal/index"
+
 	"github.com/Eyevinn/mp4ff/mp4"
 
 	"github.com/pullpush/pullpush/hls"
@@ -186,7 +188,7 @@ func trackCodecs(t *media.Track) string {
 // timescale: the TS time plus the CMAF offset (see rendition.appendTS),
 // audio converted to its sample rate as the packager does. The audio of a
 // muxed TS rendition is timed by its video.
-func (r *dashRep) mediaTime(s *rec) uint64 {
+func (r *dashRep) mediaTime(s *index.Rec) uint64 {
 	return r.scale(s.TSBase + s.TSOff)
 }
 
@@ -202,7 +204,7 @@ func (r *dashRep) scale(t int64) uint64 {
 }
 
 // keyPeriod is the key period of segment s on ep (0 when clear).
-func keyPeriod(ep *endpoint, s *rec) int64 {
+func keyPeriod(ep *endpoint, s *index.Rec) int64 {
 	if ep.enc == nil {
 		return 0
 	}
@@ -257,7 +259,7 @@ func dashPeriods(ep *endpoint, r *dashRep, static bool) ([]dashPeriod, []int) {
 
 // dashSeg is a segment of a Representation in a Period.
 type dashSeg struct {
-	rec *rec
+	rec *index.Rec
 	t   uint64
 }
 

@@ -38,7 +38,7 @@ func (r *dashRep) adBreaks(from int64) []dashBreak {
 	i := sort.Search(r.win.hi, func(i int) bool { return segs[i].Start >= from })
 	limit := from - int64(maxBreakLookback)
 	for j := i - 1; j >= 0 && segs[j].Start >= limit; j-- {
-		if c := segs[j].cue(); c != nil {
+		if c := segs[j].Cue(); c != nil {
 			if c.Out {
 				i = j
 			}
@@ -49,7 +49,7 @@ func (r *dashRep) adBreaks(from int64) []dashBreak {
 	open := -1
 	for ; i < r.win.hi; i++ {
 		s := &segs[i]
-		c := s.cue()
+		c := s.Cue()
 		if c == nil {
 			continue
 		}

@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strconv"
 
+	"github.com/pullpush/pullpush/origin/internal/index"
+
 	"github.com/Eyevinn/mp4ff/mp4"
 
 	"github.com/pullpush/pullpush/hls"
@@ -82,7 +84,7 @@ func (c *channel) dashTextReps(ep *endpoint, f *manifestFilter, sh shift) []*tex
 // unwrapped TS time at its start, from the TS segment of another
 // rendition that starts with it, and that segment's source-to-CMAF
 // offset (90 kHz). ok is false when no TS segment starts with it.
-func (c *channel) textTime(rd *rendition, s *rec) (ref, off int64, ok bool) {
+func (c *channel) textTime(rd *index.Rendition, s *index.Rec) (ref, off int64, ok bool) {
 	p := c.PeerTS(rd, s.Start, s.Dur/2)
 	if p == nil {
 		return 0, 0, false
@@ -100,7 +102,7 @@ func (c *channel) textSets(texts []*textRep, periods []dashPeriod, pi int, start
 	for _, tr := range texts {
 		rd := tr.v.rd
 		type seg struct {
-			r   *rec
+			r   *index.Rec
 			t   uint64
 			dur uint64
 		}

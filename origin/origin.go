@@ -15,6 +15,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/pullpush/pullpush/origin/internal/index"
+
 	"github.com/pullpush/pullpush/hls"
 	"github.com/pullpush/pullpush/internal/safepath"
 )
@@ -354,7 +356,7 @@ func (o *Origin) serveIngest(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusConflict, err.Error())
 		return
 	}
-	f := &storedFile{
+	f := &index.StoredFile{
 		Path: filepath.Join(in.Dir, fmt.Sprintf("%x-%s", o.uniq.Add(1), p.File)),
 		Size: int64(len(data)),
 		Recv: recv,
@@ -394,7 +396,7 @@ func (o *Origin) readIngestBody(w http.ResponseWriter, r *http.Request, p Ingest
 
 // input returns the named input, creating it (and its folder) when the
 // channel has fewer than MaxInputs.
-func (c *channel) input(name string) (*input, error) {
+func (c *channel) input(name string) (*index.Input, error) {
 	if in := c.Inputs[name]; in != nil {
 		return in, nil
 	}
@@ -408,7 +410,7 @@ func (c *channel) input(name string) (*input, error) {
 			return nil, fmt.Errorf("create input folder: %w", err)
 		}
 	}
-	in := &input{Name: name, Dir: dir, Files: make(map[string]*storedFile), Rends: make(map[string]*inRend)}
+	in := &index.Input{Name: name, Dir: dir, Files: make(map[string]*index.StoredFile), Rends: make(map[string]*index.InRend)}
 	c.Inputs[name] = in
 	c.Order = append(c.Order, name)
 	return in, nil

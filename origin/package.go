@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/pullpush/pullpush/origin/internal/index"
+
 	"github.com/Eyevinn/mp4ff/mp4"
 
 	"github.com/pullpush/pullpush/hls"
@@ -36,7 +38,7 @@ const maxIFramePackaging = 500
 type rview struct {
 	ep   *endpoint
 	name string // rendition name in URLs: the rendition key, or key.audio
-	rd   *rendition
+	rd   *index.Rendition
 	pick media.TrackPick
 	cmaf bool     // TS segments repackaged as CMAF
 	enc  *encSpec // nil: clear (or subtitles)
@@ -46,7 +48,7 @@ type rview struct {
 	// too and needs one).
 	hasInit bool
 	// base is the ingest timeline when rd is a joined one (segdur.go).
-	base *rendition
+	base *index.Rendition
 }
 
 // view resolves rendition name for endpoint ep; nil when there is no such
@@ -66,7 +68,7 @@ func (c *channel) view(ep *endpoint, name string) *rview {
 	}
 	v := &rview{ep: ep, name: name, rd: rd, pick: pick, cmaf: ep.cmaf && rd.Ext == ".ts"}
 	v.hasInit = v.cmaf || rd.Segs[len(rd.Segs)-1].Init != nil
-	if !isSubtitles(rd.Ext) {
+	if !index.IsSubtitles(rd.Ext) {
 		v.enc = ep.enc
 	} else {
 		v.cues = ep.cmaf
@@ -390,7 +392,7 @@ func (o *Origin) build(ctx context.Context, ch *channel, j *job) (*product, erro
 			return nil, err
 		}
 		return encryptStoredFMP4(data, initData, j, k)
-	case isSubtitles(j.ext) && j.tsOff != 0:
+	case index.IsSubtitles(j.ext) && j.tsOff != 0:
 		data = media.ShiftTimestampMap(data, j.tsOff)
 	}
 	return o.finishAES(j, k, data, nil)
@@ -451,7 +453,7 @@ func encryptCMAF(seg *mp4.MediaSegment, j *job, k keys.Key) error {
 // derivedKeyframes returns the keyframes of the packaged form of each of
 // segs (nil for segments that cannot be packaged), packaging at most
 // maxIFramePackaging segments that were never packaged before.
-func (o *Origin) derivedKeyframes(ctx context.Context, ch *channel, v *rview, segs []rec) ([]*media.Keyframes, error) {
+func (o *Origin) derivedKeyframes(ctx context.Context, ch *channel, v *rview, segs []index.Rec) ([]*media.Keyframes, error) {
 	kfs := make([]*media.Keyframes, len(segs))
 	id := v.ep.id + "/" + v.name
 	built := 0

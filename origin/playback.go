@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/pullpush/pullpush/origin/internal/index"
 )
 
 // Content types and cache policies of playback responses.
@@ -204,7 +206,7 @@ func (o *Origin) serveFile(w http.ResponseWriter, r *http.Request, ch *channel, 
 		http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(p.data))
 		return
 	}
-	var f *storedFile
+	var f *index.StoredFile
 	if id, ok := strings.CutPrefix(base, "init-"); ok {
 		if n, err := strconv.ParseUint(id, 10, 64); err == nil {
 			f = ch.Inits[n]
@@ -254,7 +256,7 @@ func (o *Origin) serveFile(w http.ResponseWriter, r *http.Request, ch *channel, 
 // all of them, or on shared storage those appended at least the
 // propagation delay ago by the ingest clock, so that every instance lists
 // the same segments at the same time.
-func (c *channel) published(r *rendition) int {
+func (c *channel) published(r *index.Rendition) int {
 	if c.publishLag <= 0 {
 		return len(r.Segs)
 	}
@@ -279,7 +281,7 @@ func (e *errStatus) Error() string { return e.msg }
 
 // window selects the segments to list. Cost is O(log n): binary searches
 // over the time-sorted index.
-func (c *channel) window(ep *endpoint, r *rendition, sh shift) (window, *errStatus) {
+func (c *channel) window(ep *endpoint, r *index.Rendition, sh shift) (window, *errStatus) {
 	now := c.MediaNow()
 	cutoff := now
 	visible := c.published(r)

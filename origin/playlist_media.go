@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/pullpush/pullpush/origin/internal/index"
+
 	"github.com/pullpush/pullpush/hls"
 	"github.com/pullpush/pullpush/origin/internal/media"
 )
@@ -93,7 +95,7 @@ func (o *Origin) renderMedia(ctx context.Context, ch *channel, ep *endpoint, nam
 	default:
 		// Packaged I-frames: the keyframes of each packaged segment are
 		// known once it has been packaged; do that outside the lock.
-		segs := append([]rec(nil), v.rd.Segs[win.lo:win.hi]...)
+		segs := append([]index.Rec(nil), v.rd.Segs[win.lo:win.hi]...)
 		ch.mu.Unlock()
 		kfs, err := o.derivedKeyframes(ctx, ch, v, segs)
 		if err != nil {
@@ -109,7 +111,7 @@ func (o *Origin) renderMedia(ctx context.Context, ch *channel, ep *endpoint, nam
 	return m.Encode(), win.vod, nil
 }
 
-func targetDuration(rd *rendition, segs []rec) int {
+func targetDuration(rd *index.Rendition, segs []index.Rec) int {
 	t := int(math.Ceil(rd.Target.Seconds()))
 	for i := range segs {
 		if d := int(math.Round(float64(segs[i].Dur) / 1e9)); d > t {
@@ -120,7 +122,7 @@ func targetDuration(rd *rendition, segs []rec) int {
 }
 
 // header fills the header fields shared by media and I-frame playlists.
-func (v *rview) header(segs []rec, win window) *hls.Media {
+func (v *rview) header(segs []index.Rec, win window) *hls.Media {
 	m := &hls.Media{
 		Version:               3,
 		TargetDuration:        targetDuration(v.rd, segs),
@@ -156,7 +158,7 @@ type keyRef struct {
 // must be repeated.
 type segState struct {
 	first      bool
-	prevInit   *storedFile
+	prevInit   *index.StoredFile
 	prevHash   string
 	prevPeriod int64
 }
@@ -164,7 +166,7 @@ type segState struct {
 // decorate sets the discontinuity, EXT-X-MAP (URI relative to dir, "" or
 // "name/") and key request of segment s listed as seg. It reports false
 // when the segment cannot be packaged (a gap).
-func (v *rview) decorate(st *segState, s *rec, seg *hls.Segment, dir string, refs *[]keyRef) bool {
+func (v *rview) decorate(st *segState, s *index.Rec, seg *hls.Segment, dir string, refs *[]keyRef) bool {
 	disc := s.Disc
 	if v.cmaf {
 		disc = s.CDisc
@@ -246,7 +248,7 @@ func (c *channel) mediaPlaylist(v *rview, win window) (*hls.Media, []keyRef) {
 // kfs (packaged segments) when given, else from the stored files. It reads
 // only segs and immutable file fields, so packaged playlists are built
 // without c.mu.
-func (c *channel) iframePlaylist(v *rview, segs []rec, kfs []*media.Keyframes, win window) (*hls.Media, []keyRef) {
+func (c *channel) iframePlaylist(v *rview, segs []index.Rec, kfs []*media.Keyframes, win window) (*hls.Media, []keyRef) {
 	m := v.header(segs, win)
 	m.Version = max(m.Version, 6)
 	m.IFramesOnly = true

@@ -5,6 +5,8 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/pullpush/pullpush/origin/internal/index"
+
 	"github.com/pullpush/pullpush/hls"
 )
 
@@ -42,7 +44,7 @@ func (c *channel) iframeKeys() []string {
 // the file name without .m3u8 ("index" is renamed, as index.m3u8 is the
 // playback multivariant).
 func playlistKey(uri string) string {
-	k := strings.TrimSuffix(fileName(uri), ".m3u8")
+	k := strings.TrimSuffix(index.FileName(uri), ".m3u8")
 	if k == "index" {
 		k = "index-media"
 	}
@@ -197,7 +199,7 @@ func (c *channel) splitMuxedAudio(mv *hls.Multivariant, sh shift) {
 
 // iframeBandwidth estimates the peak bit rate of the I-frame playlist from
 // the newest segments.
-func (c *channel) iframeBandwidth(rd *rendition) int {
+func (c *channel) iframeBandwidth(rd *index.Rendition) int {
 	best := 0.0
 	n := c.published(rd)
 	for i := max(0, n-10); i < n; i++ {

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/pullpush/pullpush/origin/internal/index"
+
 	"github.com/Eyevinn/mp4ff/mp4"
 
 	"github.com/pullpush/pullpush/keys"
@@ -21,7 +23,7 @@ const MaxSegmentDuration = 30 * time.Second
 // duration; nil when no group is complete yet. Subtitles are not joined.
 // Caller holds c.mu.
 func (c *channel) joinView(v *rview) *rview {
-	if v.ep.segdur <= 0 || isSubtitles(v.rd.Ext) {
+	if v.ep.segdur <= 0 || index.IsSubtitles(v.rd.Ext) {
 		return v
 	}
 	base := v.rd
@@ -46,7 +48,7 @@ func (c *channel) joinView(v *rview) *rview {
 
 // joinedComplete reports whether a closed window of the joined timeline r
 // ending at e (unix ns) is final: the group holding e is listed.
-func joinedComplete(r *rendition, visible int, hi int, e int64) bool {
+func joinedComplete(r *index.Rendition, visible int, hi int, e int64) bool {
 	if len(r.Segs) == 0 || r.Segs[0].Grp == nil {
 		return true
 	}
@@ -63,7 +65,7 @@ type jobPart struct {
 
 // joinParts fills j.parts with the members of joined segment s. Caller
 // holds c.mu.
-func joinParts(v *rview, s *rec, j *job) string {
+func joinParts(v *rview, s *index.Rec, j *job) string {
 	i, ok := v.base.BySeq(s.Grp.First)
 	if !ok || i+s.Grp.N > len(v.base.Segs) {
 		return "segment not found (outside the startover window?)"

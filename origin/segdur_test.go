@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pullpush/pullpush/origin/internal/index"
+
 	"github.com/pullpush/pullpush/hls"
 	"github.com/pullpush/pullpush/internal/testmedia"
 	"github.com/pullpush/pullpush/internal/testutil"
@@ -337,7 +339,7 @@ func TestSegmentDurationSnapshot(t *testing.T) {
 	for i := range s.Rends {
 		s.Rends[i].Segs = s.Rends[i].Segs[10:] // a later front, past segment 8
 	}
-	c := &chIndex{idxState: &idxState{}, idxParams: ch.idxParams}
+	c := &index.Index{State: &index.State{}, Params: ch.Params}
 	if err := c.Restore(s); err != nil {
 		t.Fatal(err)
 	}

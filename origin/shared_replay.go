@@ -7,6 +7,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/pullpush/pullpush/origin/internal/index"
+
 	"github.com/pullpush/pullpush/hls"
 	"github.com/pullpush/pullpush/origin/internal/shared"
 )
@@ -243,7 +245,7 @@ func (o *Origin) apply(ch *channel, e *shared.Entry) {
 	recv := time.Unix(0, e.Time)
 	switch e.Kind {
 	case shared.EntryFile:
-		f := &storedFile{Path: e.Object, Size: e.Size, Recv: recv, KF: e.KF.Value(), TS: e.TS.Value()}
+		f := &index.StoredFile{Path: e.Object, Size: e.Size, Recv: recv, KF: e.KF.Value(), TS: e.TS.Value()}
 		ch.StoreFile(in, e.Name, f)
 	case shared.EntryDelete:
 		ch.DeleteFile(in, e.Name)
@@ -339,6 +341,6 @@ func (o *Origin) prune(ctx context.Context, ch *channel) error {
 }
 
 // decodeSnapshot parses a snapshot of channel ch (see decodeIndexSnapshot).
-func decodeSnapshot(ch string, data []byte) (*snapshot, error) {
-	return decodeIndexSnapshot(ch, data, MaxInputs)
+func decodeSnapshot(ch string, data []byte) (*index.Snapshot, error) {
+	return index.DecodeSnapshot(ch, data, MaxInputs)
 }

@@ -1,4 +1,4 @@
-package origin
+package index
 
 import (
 	"math"
@@ -51,7 +51,7 @@ type recGroup struct {
 type grouping struct {
 	d       time.Duration
 	n       int        // ingest segments per group
-	Joined  *rendition // joined segments, seq numbering them
+	Joined  *Rendition // joined segments, seq numbering them
 	started bool       // a group start has been seen
 	open    int        // members of the incomplete group at the end of the ingest timeline
 	next    int64      // number of the next group
@@ -64,10 +64,10 @@ type grouping struct {
 // 2.005 s segments with a target of 3, are joined alike). Until every
 // rendition has arrived, the first groups of one may be joined by the
 // renditions present. Caller holds c.mu.
-func (c *chIndex) GroupSize(d time.Duration) int {
+func (c *Index) GroupSize(d time.Duration) int {
 	var target time.Duration
 	for _, r := range c.Rends {
-		if r.Target > 0 && !isSubtitles(r.Ext) && (target == 0 || r.Target < target) {
+		if r.Target > 0 && !IsSubtitles(r.Ext) && (target == 0 || r.Target < target) {
 			target = r.Target
 		}
 	}
@@ -81,7 +81,7 @@ func (c *chIndex) GroupSize(d time.Duration) int {
 // at the rendition's first segment and after a break (a discontinuity,
 // also of the timestamps, an input switch, an init section or codec
 // configuration change), else its predecessor's.
-func (r *rendition) setEpoch() {
+func (r *Rendition) setEpoch() {
 	i := len(r.Segs) - 1
 	s := &r.Segs[i]
 	s.epoch = s.Seq
@@ -97,13 +97,13 @@ func (r *rendition) setEpoch() {
 
 // groupStart reports whether ingest segment i starts a group of n: every
 // n-th segment from its epoch.
-func groupStart(segs []rec, i, n int) bool {
+func groupStart(segs []Rec, i, n int) bool {
 	s := &segs[i]
 	return (s.Seq-s.epoch)%int64(n) == 0
 }
 
 // add extends g with ingest segment i of base, joined by n.
-func (g *grouping) add(base *rendition, i, n int) {
+func (g *grouping) add(base *Rendition, i, n int) {
 	s := &base.Segs[i]
 	if groupStart(base.Segs, i, n) {
 		if g.open > 0 {
@@ -122,20 +122,20 @@ func (g *grouping) add(base *rendition, i, n int) {
 }
 
 // emit appends the group of base.segs[lo:lo+cnt], complete at pub.
-func (g *grouping) emit(base *rendition, lo, cnt, n int, pub int64) {
+func (g *grouping) emit(base *Rendition, lo, cnt, n int, pub int64) {
 	ms := base.Segs[lo : lo+cnt]
 	f := &ms[0]
-	gr := rec{
+	gr := Rec{
 		Start: f.Start, DiscN: f.DiscN, Disc: f.Disc, File: f.File, Init: f.Init,
 		TS: f.TS, TSBase: f.TSBase, TSOff: f.TSOff, CDisc: f.CDisc, CDiscN: f.CDiscN,
 		Pub: pub, sw: f.sw, Grp: &recGroup{First: f.Seq, N: cnt},
 	}
-	var ex *recExtra
+	var ex *RecExtra
 	for i := range ms {
 		gr.Dur += ms[i].Dur
 		if e := ms[i].Extra; e != nil {
 			if ex == nil {
-				ex = &recExtra{}
+				ex = &RecExtra{}
 			}
 			ex.Tags = append(ex.Tags, e.Tags...)
 			ex.DateRanges = append(ex.DateRanges, e.DateRanges...)
@@ -164,12 +164,12 @@ func (g *grouping) emit(base *rendition, lo, cnt, n int, pub int64) {
 // from the retained ingest segments (joined by n) when r has none yet or
 // its groups have another size (the channel's target changed, as when
 // its first renditions arrive one after the other).
-func (r *rendition) Grouping(d time.Duration, n int) *grouping {
+func (r *Rendition) Grouping(d time.Duration, n int) *grouping {
 	if g := r.Groups[d]; g != nil && g.n == n {
 		return g
 	}
 	r.builds++
-	g := &grouping{d: d, n: n, Joined: &rendition{Key: r.Key, Rev: r.builds}}
+	g := &grouping{d: d, n: n, Joined: &Rendition{Key: r.Key, Rev: r.builds}}
 	for i := range r.Segs {
 		g.add(r, i, n)
 	}
@@ -181,7 +181,7 @@ func (r *rendition) Grouping(d time.Duration, n int) *grouping {
 }
 
 // trimGroups drops the joined segments whose first member was trimmed.
-func (r *rendition) trimGroups() {
+func (r *Rendition) trimGroups() {
 	for _, g := range r.Groups {
 		if len(r.Segs) == 0 {
 			clear(g.Joined.Segs)
@@ -203,8 +203,8 @@ func (r *rendition) trimGroups() {
 // segments when new, so that the index, and a snapshot of it, does not
 // depend on which playlists were requested), and drops those no endpoint
 // uses any more. Caller holds c.mu.
-func (c *chIndex) extendGroups(r *rendition) {
-	if isSubtitles(r.Ext) {
+func (c *Index) extendGroups(r *Rendition) {
+	if IsSubtitles(r.Ext) {
 		return
 	}
 	for d, g := range r.Groups {
@@ -238,7 +238,7 @@ type groupDTO struct {
 }
 
 // groupDTOs returns the numbering of r's joined timelines, by duration.
-func (r *rendition) groupDTOs() []groupDTO {
+func (r *Rendition) groupDTOs() []groupDTO {
 	var out []groupDTO
 	for d, g := range r.Groups {
 		if n := len(g.Joined.Segs); n > 0 {
@@ -252,9 +252,9 @@ func (r *rendition) groupDTOs() []groupDTO {
 
 // restoreGroups rebuilds r's joined timelines from its (restored) segments
 // and numbers them as the snapshot says. Caller holds c.mu.
-func (c *chIndex) restoreGroups(r *rendition, ds []groupDTO) {
+func (c *Index) restoreGroups(r *Rendition, ds []groupDTO) {
 	for _, d := range ds {
-		if d.D <= 0 || d.D > MaxSegmentDuration || isSubtitles(r.Ext) {
+		if d.D <= 0 || d.D > MaxSegmentDuration || IsSubtitles(r.Ext) {
 			continue
 		}
 		delete(r.Groups, d.D)

@@ -1,4 +1,4 @@
-package origin
+package index
 
 import (
 	"log/slog"
@@ -11,21 +11,25 @@ import (
 	"github.com/pullpush/pullpush/origin/internal/media"
 )
 
+// MaxSegmentDuration is the longest joined segment duration (an
+// endpoint's segmentDuration; MediaPackage's limit).
+const MaxSegmentDuration = 30 * time.Second
+
 // Log keys.
 const (
-	ixLogChannel = "channel"
-	ixLogInput   = "input"
-	ixLogFile    = "file"
-	ixLogErr     = logkey.Err
-	logFrom      = "from"
-	logTo        = "to"
-	logReason    = "reason"
+	logChannel = "channel"
+	logInput   = "input"
+	logFile    = "file"
+	logErr     = logkey.Err
+	logFrom    = "from"
+	logTo      = "to"
+	logReason  = "reason"
 )
 
 // storedFile is one received file on disk. refs counts the holders (the
 // input's name table and every index entry); the file is removed when the
 // count drops to zero. Guarded by the channel mutex.
-type storedFile struct {
+type StoredFile struct {
 	ID   uint64
 	Path string
 	Size int64
@@ -40,22 +44,22 @@ type storedFile struct {
 }
 
 // recExtra holds the rarely present per-segment tags carried to viewers.
-type recExtra struct {
+type RecExtra struct {
 	Tags       []string
 	DateRanges []*hls.DateRange
 	Cue        *adcue.Cue // the ad signal they carry, nil for none
 }
 
 // rec is one indexed segment.
-type rec struct {
+type Rec struct {
 	Start int64 // unix nanoseconds (PROGRAM-DATE-TIME or receive-derived)
 	Dur   int64 // nanoseconds
 	Seq   int64 // output media sequence number (timeline entries only)
 	DiscN int64 // discontinuities up to and including this segment
 	Disc  bool  // EXT-X-DISCONTINUITY before this segment
-	File  *storedFile
-	Init  *storedFile
-	Extra *recExtra
+	File  *StoredFile
+	Init  *StoredFile
+	Extra *RecExtra
 	// CMAF endpoints: the segment's TS info (codec configuration possibly
 	// carried over from the previous segment), its first DTS unwrapped on
 	// the rendition's TS timeline, the offset from source to CMAF
@@ -80,13 +84,21 @@ type rec struct {
 	epoch int64
 }
 
-func (r *rec) End() int64 { return r.Start + r.Dur }
+// Cue is the ad signal of the segment, nil for none.
+func (r *Rec) Cue() *adcue.Cue {
+	if r.Extra == nil {
+		return nil
+	}
+	return r.Extra.Cue
+}
+
+func (r *Rec) End() int64 { return r.Start + r.Dur }
 
 // rendition is the output timeline of one rendition: the segments viewers
 // are served, sorted by time, with the origin's own sequence numbers.
-type rendition struct {
+type Rendition struct {
 	Key     string // source playlist name without .m3u8, e.g. channel_1
-	Segs    []rec  // oldest first; trimmed at the front by retention
+	Segs    []Rec  // oldest first; trimmed at the front by retention
 	nextSeq int64
 	discN   int64
 	Target  time.Duration // largest source target duration seen
@@ -112,11 +124,11 @@ type rendition struct {
 	builds, Rev uint64
 }
 
-func (r *rendition) LastEnd() int64 { return r.Segs[len(r.Segs)-1].End() }
+func (r *Rendition) LastEnd() int64 { return r.Segs[len(r.Segs)-1].End() }
 
 // tsAt returns the segment with TS timing starting within tol of start,
 // or nil.
-func (r *rendition) tsAt(start, tol int64) *rec {
+func (r *Rendition) tsAt(start, tol int64) *Rec {
 	i := sort.Search(len(r.Segs), func(i int) bool { return r.Segs[i].Start >= start-tol })
 	if i < len(r.Segs) && r.Segs[i].Start <= start+tol && r.Segs[i].TS != nil {
 		return &r.Segs[i]
@@ -125,12 +137,12 @@ func (r *rendition) tsAt(start, tol int64) *rec {
 }
 
 // muxed reports whether the newest segment has video and audio.
-func (r *rendition) Muxed() bool {
+func (r *Rendition) Muxed() bool {
 	return len(r.Segs) > 0 && r.Segs[len(r.Segs)-1].TS.Muxed()
 }
 
 // bySeq returns the index of the segment with output sequence seq.
-func (r *rendition) BySeq(seq int64) (int, bool) {
+func (r *Rendition) BySeq(seq int64) (int, bool) {
 	if len(r.Segs) == 0 {
 		return 0, false
 	}
@@ -143,22 +155,22 @@ func (r *rendition) BySeq(seq int64) (int, bool) {
 
 // firstEndingAfter returns the index of the first segment whose end is
 // after t (binary search).
-func (r *rendition) FirstEndingAfter(t int64) int {
+func (r *Rendition) FirstEndingAfter(t int64) int {
 	return sort.Search(len(r.Segs), func(i int) bool { return r.Segs[i].End() > t })
 }
 
 // countEndingBy returns the number of segments that end at or before t.
-func (r *rendition) CountEndingBy(t int64) int {
+func (r *Rendition) CountEndingBy(t int64) int {
 	return sort.Search(len(r.Segs), func(i int) bool { return r.Segs[i].End() > t })
 }
 
 // countStartingBefore returns the number of segments starting before t.
-func (r *rendition) CountStartingBefore(t int64) int {
+func (r *Rendition) CountStartingBefore(t int64) int {
 	return sort.Search(len(r.Segs), func(i int) bool { return r.Segs[i].Start >= t })
 }
 
 // inRend is the ingest state of one rendition of one input.
-type inRend struct {
+type InRend struct {
 	lastSeq   int64 // last indexed source media sequence (-1: none)
 	lastEnd   int64
 	restart   bool  // next indexed segment starts a discontinuity
@@ -169,7 +181,7 @@ type inRend struct {
 	pendRecv  time.Time
 	waitName  string    // file the pending playlist waits for
 	waitSince time.Time // when the wait began
-	buf       []rec     // segments received while this input is passive
+	buf       []Rec     // segments received while this input is passive
 	// lastRecv is when this input last indexed a new segment of the
 	// rendition (the ingest clock): how the origin tells an active input
 	// that stopped delivering from one that is merely a little behind.
@@ -177,11 +189,11 @@ type inRend struct {
 }
 
 // input is one redundant ingest of a channel.
-type input struct {
+type Input struct {
 	Name   string
 	Dir    string
-	Files  map[string]*storedFile // latest file per name
-	Rends  map[string]*inRend
+	Files  map[string]*StoredFile // latest file per name
+	Rends  map[string]*InRend
 	master *hls.Multivariant
 	// masterRaw is the text of master (shared storage: for snapshots).
 	MasterRaw []byte
@@ -191,14 +203,14 @@ type input struct {
 // segments, inputs, switches) shared by every settings generation, and
 // the parameters of one generation. It has no lock: the channel's mu
 // guards every method and the state.
-type chIndex struct {
-	*idxState
-	idxParams
+type Index struct {
+	*State
+	Params
 }
 
 // idxParams are the settings the index works with: plain values, fixed
 // for one settings generation of the channel.
-type idxParams struct {
+type Params struct {
 	ID  string // channel ID, for logs and snapshots
 	Log *slog.Logger
 	Now func() time.Time // the wall clock
@@ -216,23 +228,23 @@ type idxParams struct {
 }
 
 // newIdxState returns an empty index state.
-func newIdxState() *idxState {
-	return &idxState{
-		Inputs: make(map[string]*input),
-		Rends:  make(map[string]*rendition),
-		Inits:  make(map[uint64]*storedFile),
+func NewState() *State {
+	return &State{
+		Inputs: make(map[string]*Input),
+		Rends:  make(map[string]*Rendition),
+		Inits:  make(map[uint64]*StoredFile),
 	}
 }
 
 // idxState is the state of a channel's index.
-type idxState struct {
-	Inputs   map[string]*input
+type State struct {
+	Inputs   map[string]*Input
 	Order    []string // input names in arrival order
 	Active   string
 	Master   *hls.Multivariant
-	Rends    map[string]*rendition
+	Rends    map[string]*Rendition
 	RendKeys []string // in order of first appearance
-	Inits    map[uint64]*storedFile
+	Inits    map[uint64]*StoredFile
 	fileSeq  uint64
 	skew     int64 // media time minus wall time at the newest append (ns)
 	hasSkew  bool
@@ -248,34 +260,34 @@ type idxState struct {
 // on shared storage, else the wall clock. Everything that changes the
 // index reads it, so every instance replaying the same log builds the same
 // index.
-func (c *chIndex) clockNow() time.Time {
+func (c *Index) clockNow() time.Time {
 	if c.Shared {
 		return c.VNow
 	}
 	return c.Now()
 }
 
-func (c *chIndex) Rend(key string) *rendition {
+func (c *Index) Rend(key string) *Rendition {
 	r := c.Rends[key]
 	if r == nil {
-		r = &rendition{Key: key}
+		r = &Rendition{Key: key}
 		c.Rends[key] = r
 		c.RendKeys = append(c.RendKeys, key)
 	}
 	return r
 }
 
-func (in *input) Rend(key string) *inRend {
+func (in *Input) Rend(key string) *InRend {
 	ir := in.Rends[key]
 	if ir == nil {
-		ir = &inRend{lastSeq: -1}
+		ir = &InRend{lastSeq: -1}
 		in.Rends[key] = ir
 	}
 	return ir
 }
 
 // other returns the input that is not in, or nil.
-func (c *chIndex) other(in *input) *input {
+func (c *Index) other(in *Input) *Input {
 	for _, n := range c.Order {
 		if n != in.Name {
 			return c.Inputs[n]
@@ -286,12 +298,12 @@ func (c *chIndex) other(in *input) *input {
 
 // mediaNow is "now" on the source's timeline (PROGRAM-DATE-TIME), in ns,
 // by the wall clock (playback).
-func (c *chIndex) MediaNow() int64 { return c.toMedia(c.Now()) }
+func (c *Index) MediaNow() int64 { return c.toMedia(c.Now()) }
 
 // ingestMediaNow is mediaNow by the ingest clock (index changes).
-func (c *chIndex) ingestMediaNow() int64 { return c.toMedia(c.clockNow()) }
+func (c *Index) ingestMediaNow() int64 { return c.toMedia(c.clockNow()) }
 
-func (c *chIndex) toMedia(t time.Time) int64 {
+func (c *Index) toMedia(t time.Time) int64 {
 	n := t.UnixNano()
 	if c.hasSkew {
 		n += c.skew
@@ -309,4 +321,4 @@ func sortedKeys[V any](m map[string]V) []string {
 }
 
 // isSubtitles reports whether ext is the extension of WebVTT segments.
-func isSubtitles(ext string) bool { return ext == ".vtt" || ext == ".webvtt" }
+func IsSubtitles(ext string) bool { return ext == ".vtt" || ext == ".webvtt" }

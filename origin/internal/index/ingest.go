@@ -1,4 +1,4 @@
-package origin
+package index
 
 import (
 	"path"
@@ -13,7 +13,7 @@ import (
 // append adds rc to the timeline; a gap or overlap of more than tol, or a
 // source discontinuity, becomes an output discontinuity. peer finds the
 // segment another rendition has at a time (see appendTS); nil for none.
-func (r *rendition) Append(rc rec, tol int64, peer func(start, tol int64) *rec) {
+func (r *Rendition) Append(rc Rec, tol int64, peer func(start, tol int64) *Rec) {
 	if len(r.Segs) == 0 {
 		if r.nextSeq == 0 {
 			r.nextSeq = rc.Start / int64(time.Second)
@@ -54,7 +54,7 @@ func (r *rendition) Append(rc rec, tol int64, peer func(start, tol int64) *rec) 
 // is taken, so that every rendition of the channel keeps the source's
 // relation between audio and video times, and a rendition that starts
 // late joins the others' timeline.
-func (r *rendition) appendTS(rc *rec, peer func(start, tol int64) *rec) {
+func (r *Rendition) appendTS(rc *Rec, peer func(start, tol int64) *Rec) {
 	rc.CDisc = rc.Disc
 	if rc.File != nil && rc.File.TS != nil {
 		ti := rc.File.TS.WithConfigFrom(r.lastTS)
@@ -68,7 +68,7 @@ func (r *rendition) appendTS(rc *rec, peer func(start, tol int64) *rec) {
 			}
 		}
 		if r.lastTS == nil || jump {
-			var p *rec
+			var p *Rec
 			if peer != nil {
 				p = peer(rc.Start, rc.Dur/2)
 			}
@@ -95,7 +95,7 @@ func (r *rendition) appendTS(rc *rec, peer func(start, tol int64) *rec) {
 // self has starting within tol of start, or nil. Renditions are searched
 // in order of first appearance, so every instance that builds the index
 // from the same log finds the same one.
-func (c *chIndex) PeerTS(self *rendition, start, tol int64) *rec {
+func (c *Index) PeerTS(self *Rendition, start, tol int64) *Rec {
 	for _, key := range c.RendKeys {
 		r := c.Rends[key]
 		if r == self {
@@ -111,7 +111,7 @@ func (c *chIndex) PeerTS(self *rendition, start, tol int64) *rec {
 // storeFile registers a received file under name, replacing (and
 // releasing) an older file of the same name, and indexes playlists that
 // were waiting for it.
-func (c *chIndex) StoreFile(in *input, name string, f *storedFile) {
+func (c *Index) StoreFile(in *Input, name string, f *StoredFile) {
 	c.fileSeq++
 	f.ID = c.fileSeq
 	f.Refs = 1
@@ -124,7 +124,7 @@ func (c *chIndex) StoreFile(in *input, name string, f *storedFile) {
 
 // retryPending re-indexes the pending playlists of in that wait for name
 // or have waited long enough to skip a missing file.
-func (c *chIndex) retryPending(in *input, name string) {
+func (c *Index) retryPending(in *Input, name string) {
 	now := c.clockNow()
 	for _, key := range sortedKeys(in.Rends) {
 		ir := in.Rends[key]
@@ -148,7 +148,7 @@ func skipAfter(target time.Duration) time.Duration {
 
 // deleteFile handles a DELETE from the pusher: the name is forgotten, but a
 // file still referenced by the index stays until retention removes it.
-func (c *chIndex) DeleteFile(in *input, name string) {
+func (c *Index) DeleteFile(in *Input, name string) {
 	if f := in.Files[name]; f != nil {
 		delete(in.Files, name)
 		c.release(f)
@@ -156,7 +156,7 @@ func (c *chIndex) DeleteFile(in *input, name string) {
 }
 
 // setMaster records an ingested multivariant playlist.
-func (c *chIndex) SetMaster(in *input, m *hls.Multivariant) {
+func (c *Index) SetMaster(in *Input, m *hls.Multivariant) {
 	in.master = m
 	if c.Master == nil || in.Name == c.Active || c.Active == "" {
 		c.Master = m
@@ -167,7 +167,7 @@ func (c *chIndex) SetMaster(in *input, m *hls.Multivariant) {
 // PROGRAM-DATE-TIME where present (extrapolated by EXTINF), else anchored
 // to the end of the last indexed segment, else to the receive time of the
 // playlist (its last segment ends at recv).
-func segmentTimes(m *hls.Media, ir *inRend, recv time.Time) []int64 {
+func segmentTimes(m *hls.Media, ir *InRend, recv time.Time) []int64 {
 	n := len(m.Segments)
 	starts := make([]int64, n)
 	known := make([]bool, n)
@@ -206,7 +206,7 @@ func segmentTimes(m *hls.Media, ir *inRend, recv time.Time) []int64 {
 func durNS(sec float64) int64 { return int64(sec * 1e9) }
 
 // fileName maps a playlist URI to the file name in the input folder.
-func fileName(uri string) string {
+func FileName(uri string) string {
 	if i := strings.IndexAny(uri, "?#"); i >= 0 {
 		uri = uri[:i]
 	}
@@ -215,7 +215,7 @@ func fileName(uri string) string {
 
 // indexPlaylist indexes the segments of media playlist m of rendition key,
 // in order, until one is missing (then m waits for it).
-func (c *chIndex) IndexPlaylist(in *input, key string, m *hls.Media, recv time.Time) {
+func (c *Index) IndexPlaylist(in *Input, key string, m *hls.Media, recv time.Time) {
 	ir := in.Rend(key)
 	ir.Pending = nil
 	if len(m.Segments) == 0 {
@@ -225,7 +225,7 @@ func (c *chIndex) IndexPlaylist(in *input, key string, m *hls.Media, recv time.T
 	lastSrc := m.MediaSequence + int64(len(m.Segments)) - 1
 	if ir.lastSeq >= 0 && lastSrc < ir.lastSeq-int64(len(m.Segments)) {
 		// The pusher restarted its numbering.
-		c.Log.Info("input restarted sequence numbers", ixLogChannel, c.ID, ixLogInput, in.Name)
+		c.Log.Info("input restarted sequence numbers", logChannel, c.ID, logInput, in.Name)
 		ir.lastSeq, ir.restart = m.MediaSequence-1, true
 	}
 	starts := segmentTimes(m, ir, recv)
@@ -239,16 +239,16 @@ func (c *chIndex) IndexPlaylist(in *input, key string, m *hls.Media, recv time.T
 		if srcSeq <= ir.lastSeq {
 			continue
 		}
-		f := in.Files[fileName(s.URI)]
-		var init *storedFile
+		f := in.Files[FileName(s.URI)]
+		var init *StoredFile
 		missing := ""
 		if f == nil {
-			missing = fileName(s.URI)
+			missing = FileName(s.URI)
 		}
 		if curMap != nil {
-			init = in.Files[fileName(curMap.URI)]
+			init = in.Files[FileName(curMap.URI)]
 			if init == nil {
-				missing = fileName(curMap.URI)
+				missing = FileName(curMap.URI)
 			}
 		}
 		if missing != "" {
@@ -256,7 +256,7 @@ func (c *chIndex) IndexPlaylist(in *input, key string, m *hls.Media, recv time.T
 				ir.waitName, ir.waitSince = missing, now
 			}
 			if i < len(m.Segments)-1 && now.Sub(ir.waitSince) > skipAfter(ir.target) {
-				c.Log.Warn("segment never arrived; skipping", ixLogChannel, c.ID, ixLogInput, in.Name, ixLogFile, missing)
+				c.Log.Warn("segment never arrived; skipping", logChannel, c.ID, logInput, in.Name, logFile, missing)
 				ir.lastSeq, ir.waitName = srcSeq, ""
 				continue
 			}
@@ -264,7 +264,7 @@ func (c *chIndex) IndexPlaylist(in *input, key string, m *hls.Media, recv time.T
 			return
 		}
 		ir.waitName = ""
-		rc := rec{Start: starts[i] + ir.shift, Dur: durNS(s.Duration), Disc: s.Discontinuity || ir.restart, File: f, Init: init}
+		rc := Rec{Start: starts[i] + ir.shift, Dur: durNS(s.Duration), Disc: s.Discontinuity || ir.restart, File: f, Init: init}
 		if len(s.Tags) > 0 || len(s.DateRanges) > 0 {
 			rc.Extra = cloneExtra(s)
 		}
@@ -282,16 +282,16 @@ func (c *chIndex) IndexPlaylist(in *input, key string, m *hls.Media, recv time.T
 		back := ir.lastEnd != 0 && starts[i] < ir.lastEnd-rc.Dur/2
 		ir.restart = false
 		ir.lastSeq, ir.lastEnd, ir.LastRecv = srcSeq, starts[i]+rc.Dur, now
-		c.offer(in, key, rc, ir.target, path.Ext(fileName(s.URI)), back)
+		c.offer(in, key, rc, ir.target, path.Ext(FileName(s.URI)), back)
 	}
 }
 
 // offer hands a newly indexed segment of input in to the channel: appended
 // to the output timeline when in is active, buffered otherwise.
-func (c *chIndex) offer(in *input, key string, rc rec, target time.Duration, ext string, back bool) {
+func (c *Index) offer(in *Input, key string, rc Rec, target time.Duration, ext string, back bool) {
 	if c.Active == "" {
 		c.Active, c.activeSince = in.Name, c.clockNow()
-		c.Log.Info("input active", ixLogChannel, c.ID, ixLogInput, in.Name)
+		c.Log.Info("input active", logChannel, c.ID, logInput, in.Name)
 	}
 	ir := in.Rend(key)
 	if in.Name != c.Active {
@@ -336,13 +336,13 @@ func (c *chIndex) offer(in *input, key string, rc rec, target time.Duration, ext
 	c.appendRec(r, rc, tol)
 }
 
-func (c *chIndex) appendRec(r *rendition, rc rec, tol int64) {
+func (c *Index) appendRec(r *Rendition, rc Rec, tol int64) {
 	now := c.clockNow().UnixNano()
 	rc.Pub = now
 	if r.sw != c.Switches {
 		rc.sw, r.sw = len(r.Segs) > 0, c.Switches
 	}
-	r.Append(rc, tol, func(start, tol int64) *rec { return c.PeerTS(r, start, tol) })
+	r.Append(rc, tol, func(start, tol int64) *Rec { return c.PeerTS(r, start, tol) })
 	r.setEpoch()
 	c.extendGroups(r)
 	skew := rc.End() - now
@@ -354,8 +354,8 @@ func (c *chIndex) appendRec(r *rendition, rc rec, tol int64) {
 
 // cloneExtra copies the ad markers of s, so the index does not keep the
 // whole playlist text alive (the parser's strings share one copy).
-func cloneExtra(s *hls.Segment) *recExtra {
-	e := &recExtra{}
+func cloneExtra(s *hls.Segment) *RecExtra {
+	e := &RecExtra{}
 	for _, t := range s.Tags {
 		e.Tags = append(e.Tags, strings.Clone(t))
 	}

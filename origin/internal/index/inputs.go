@@ -1,4 +1,4 @@
-package origin
+package index
 
 import (
 	"path"
@@ -23,7 +23,7 @@ func staleAfter(target time.Duration) time.Duration {
 const maxPassiveBuffer = 64
 
 // covers reports whether in buffered a segment of key starting at end (±tol).
-func (in *input) covers(key string, end, tol int64) bool {
+func (in *Input) covers(key string, end, tol int64) bool {
 	ir := in.Rends[key]
 	if ir == nil {
 		return false
@@ -43,7 +43,7 @@ func (in *input) covers(key string, end, tol int64) bool {
 // the first backlog burst, or with inputs arriving a little apart, the
 // passive input is often ahead for a moment, and switching then would only
 // flap. It reports whether it switched.
-func (c *chIndex) checkPassive(in *input, key string) bool {
+func (c *Index) checkPassive(in *Input, key string) bool {
 	ir := in.Rends[key]
 	act := c.Inputs[c.Active]
 	if ir == nil || len(ir.buf) == 0 || act == nil || act == in {
@@ -71,7 +71,7 @@ func (c *chIndex) checkPassive(in *input, key string) bool {
 // checkInputs runs checkPassive on every rendition of the passive inputs,
 // so an active input that stopped loses the output even when no further
 // segment arrives on any input.
-func (c *chIndex) checkInputs() {
+func (c *Index) checkInputs() {
 	for _, n := range c.Order {
 		in := c.Inputs[n]
 		if n == c.Active {
@@ -86,8 +86,8 @@ func (c *chIndex) checkInputs() {
 }
 
 // switchTo makes in the active input and appends what it buffered.
-func (c *chIndex) switchTo(in *input, reason string) {
-	c.Log.Warn("switching input", ixLogChannel, c.ID, logFrom, c.Active, logTo, in.Name, logReason, reason)
+func (c *Index) switchTo(in *Input, reason string) {
+	c.Log.Warn("switching input", logChannel, c.ID, logFrom, c.Active, logTo, in.Name, logReason, reason)
 	c.Active, c.activeSince = in.Name, c.clockNow()
 	c.Switches++
 	if in.master != nil {

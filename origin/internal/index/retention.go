@@ -1,4 +1,4 @@
-package origin
+package index
 
 import (
 	"os"
@@ -10,7 +10,7 @@ import (
 const fileGrace = 2 * time.Minute
 
 // release drops one reference to f and deletes the file at zero.
-func (c *chIndex) release(f *storedFile) {
+func (c *Index) release(f *StoredFile) {
 	if f == nil {
 		return
 	}
@@ -26,17 +26,17 @@ func (c *chIndex) release(f *storedFile) {
 		return
 	}
 	if err := os.Remove(f.Path); err != nil && !os.IsNotExist(err) {
-		c.Log.Warn("remove segment", ixLogFile, f.Path, ixLogErr, err)
+		c.Log.Warn("remove segment", logFile, f.Path, logErr, err)
 	}
 }
 
-func (c *chIndex) releaseRec(r *rec) {
+func (c *Index) releaseRec(r *Rec) {
 	c.release(r.File)
 	c.release(r.Init)
 }
 
 // trim removes segments older than the startover window.
-func (c *chIndex) trim(r *rendition) {
+func (c *Index) trim(r *Rendition) {
 	cutoff := c.ingestMediaNow() - int64(c.Retain)
 	n := r.CountEndingBy(cutoff)
 	if n == 0 {
@@ -52,7 +52,7 @@ func (c *chIndex) trim(r *rendition) {
 
 // sweep applies retention to every rendition, forgets old file names and
 // switches away from an active input that stopped delivering.
-func (c *chIndex) Sweep() {
+func (c *Index) Sweep() {
 	for _, key := range c.RendKeys {
 		c.trim(c.Rends[key])
 	}

@@ -1,4 +1,4 @@
-package origin
+package index
 
 import (
 	"encoding/json"
@@ -17,7 +17,7 @@ const snapshotVersion = 2
 // snapshot is a channel's whole index at a virtual time of the replay
 // (after every log entry before Time and every tick up to Time). Every
 // instance that replayed the same log encodes the same bytes.
-type snapshot struct {
+type Snapshot struct {
 	Version  int    `json:"version"`
 	Channel  string `json:"channel"`
 	Time     int64  `json:"time"`
@@ -108,21 +108,21 @@ type inRendDTO struct {
 }
 
 // encodeSnapshot encodes the index of c at virtual time t. Caller holds c.mu.
-func (c *chIndex) EncodeSnapshot(t int64) ([]byte, error) {
-	s := snapshot{
+func (c *Index) EncodeSnapshot(t int64) ([]byte, error) {
+	s := Snapshot{
 		Version: snapshotVersion, Channel: c.ID, Time: t, Active: c.Active, Switches: c.Switches,
 		Skew: c.skew, HasSkew: c.hasSkew, FileSeq: c.fileSeq, Order: c.Order, RendKeys: c.RendKeys,
 		ActiveSince: unixNano(c.activeSince),
 	}
-	files := map[uint64]*storedFile{}
-	ref := func(f *storedFile) uint64 {
+	files := map[uint64]*StoredFile{}
+	ref := func(f *StoredFile) uint64 {
 		if f == nil {
 			return 0
 		}
 		files[f.ID] = f
 		return f.ID
 	}
-	recs := func(rs []rec) []recDTO {
+	recs := func(rs []Rec) []recDTO {
 		out := make([]recDTO, len(rs))
 		for i := range rs {
 			r := &rs[i]
@@ -195,7 +195,7 @@ func clip(s string, n int) string {
 	return s
 }
 
-func sortedIDs(m map[uint64]*storedFile) []uint64 {
+func sortedIDs(m map[uint64]*StoredFile) []uint64 {
 	ids := make([]uint64, 0, len(m))
 	for id := range m {
 		ids = append(ids, id)
@@ -210,8 +210,8 @@ func sortedIDs(m map[uint64]*storedFile) []uint64 {
 
 // decodeIndexSnapshot parses a snapshot of channel ch, a channel of at
 // most maxInputs inputs, and checks its references.
-func decodeIndexSnapshot(ch string, data []byte, maxInputs int) (*snapshot, error) {
-	var s snapshot
+func DecodeSnapshot(ch string, data []byte, maxInputs int) (*Snapshot, error) {
+	var s Snapshot
 	if err := json.Unmarshal(data, &s); err != nil {
 		return nil, fmt.Errorf("decode snapshot: %w", err)
 	}
@@ -266,19 +266,19 @@ func decodeIndexSnapshot(ch string, data []byte, maxInputs int) (*snapshot, erro
 }
 
 // restore replaces the index of c with s. Caller holds c.mu; c is empty.
-func (c *chIndex) Restore(s *snapshot) error {
-	files := map[uint64]*storedFile{}
+func (c *Index) Restore(s *Snapshot) error {
+	files := map[uint64]*StoredFile{}
 	for _, d := range s.Files {
-		files[d.ID] = &storedFile{ID: d.ID, Path: d.Path, Size: d.Size, Recv: time.Unix(0, d.Recv), KF: d.KF.Value(),
+		files[d.ID] = &StoredFile{ID: d.ID, Path: d.Path, Size: d.Size, Recv: time.Unix(0, d.Recv), KF: d.KF.Value(),
 			TS: d.TS.Value(), Refs: d.Refs, init: d.Init}
 	}
-	recs := func(ds []recDTO) []rec {
-		out := make([]rec, len(ds))
+	recs := func(ds []recDTO) []Rec {
+		out := make([]Rec, len(ds))
 		for i, d := range ds {
-			r := rec{Start: d.Start, Dur: d.Dur, Seq: d.Seq, DiscN: d.DiscN, Disc: d.Disc, File: files[d.File], Init: files[d.Init],
+			r := Rec{Start: d.Start, Dur: d.Dur, Seq: d.Seq, DiscN: d.DiscN, Disc: d.Disc, File: files[d.File], Init: files[d.Init],
 				TS: d.TS.Value(), TSBase: d.TSBase, TSOff: d.TSOff, CDisc: d.CDisc, CDiscN: d.CDiscN, Pub: d.Pub, sw: d.Sw, epoch: d.Epoch}
 			if d.HasExtra {
-				r.Extra = &recExtra{Tags: d.Tags, DateRanges: d.DateRanges}
+				r.Extra = &RecExtra{Tags: d.Tags, DateRanges: d.DateRanges}
 				r.Extra.Cue, _ = adcue.Read(d.Tags, d.DateRanges)
 			}
 			out[i] = r
@@ -287,18 +287,18 @@ func (c *chIndex) Restore(s *snapshot) error {
 	}
 	c.Active, c.Switches, c.skew, c.hasSkew, c.fileSeq = s.Active, s.Switches, s.Skew, s.HasSkew, s.FileSeq
 	c.activeSince = fromUnixNano(s.ActiveSince)
-	c.Rends, c.RendKeys = map[string]*rendition{}, nil
+	c.Rends, c.RendKeys = map[string]*Rendition{}, nil
 	for _, d := range s.Rends {
-		c.Rends[d.Key] = &rendition{Key: d.Key, Segs: recs(d.Segs), nextSeq: d.NextSeq, discN: d.DiscN, Target: d.Target, Ext: d.Ext,
+		c.Rends[d.Key] = &Rendition{Key: d.Key, Segs: recs(d.Segs), nextSeq: d.NextSeq, discN: d.DiscN, Target: d.Target, Ext: d.Ext,
 			tsEnd: d.TSEnd, tsOff: d.TSOff, lastTS: d.LastTS.Value(), cdiscN: d.CDiscN, Bytes: d.Bytes, DurNS: d.DurNS, Peak: d.Peak, sw: d.Sw}
 		c.RendKeys = append(c.RendKeys, d.Key)
 	}
 	for _, d := range s.Rends {
 		c.restoreGroups(c.Rends[d.Key], d.Groups)
 	}
-	c.Inputs, c.Order, c.Master = map[string]*input{}, nil, nil
+	c.Inputs, c.Order, c.Master = map[string]*Input{}, nil, nil
 	for _, d := range s.Inputs {
-		in := &input{Name: d.Name, Files: map[string]*storedFile{}, Rends: map[string]*inRend{}}
+		in := &Input{Name: d.Name, Files: map[string]*StoredFile{}, Rends: map[string]*InRend{}}
 		if d.Master != "" {
 			m, err := hls.ParseMultivariant([]byte(d.Master))
 			if err != nil {
@@ -313,7 +313,7 @@ func (c *chIndex) Restore(s *snapshot) error {
 			in.Files[name] = files[id]
 		}
 		for k, rd := range d.Rends {
-			ir := &inRend{lastSeq: rd.LastSeq, lastEnd: rd.LastEnd, restart: rd.Restart, shift: rd.Shift, target: rd.Target,
+			ir := &InRend{lastSeq: rd.LastSeq, lastEnd: rd.LastEnd, restart: rd.Restart, shift: rd.Shift, target: rd.Target,
 				waitName: rd.WaitName, waitSince: fromUnixNano(rd.WaitSince), buf: recs(rd.Buf), LastRecv: fromUnixNano(rd.LastRecv)}
 			if rd.Pending != "" {
 				m, err := hls.ParseMedia([]byte(rd.Pending))
@@ -327,7 +327,7 @@ func (c *chIndex) Restore(s *snapshot) error {
 		c.Inputs[d.Name] = in
 		c.Order = append(c.Order, d.Name)
 	}
-	c.Inits = map[uint64]*storedFile{}
+	c.Inits = map[uint64]*StoredFile{}
 	for id, f := range files {
 		if f.init {
 			c.Inits[id] = f
