@@ -39,16 +39,16 @@ import (
 // ingest timeline; its entries are recs whose grp names the members, so the
 // playlist, I-frame and DASH code serve it like any rendition.
 
-// recGroup names the members of a joined segment: n ingest segments from
+// RecGroup names the members of a joined segment: n ingest segments from
 // sequence number first.
-type recGroup struct {
+type RecGroup struct {
 	First int64
 	N     int
 }
 
-// grouping is the joined timeline of one rendition for one segment
+// Grouping is the joined timeline of one rendition for one segment
 // duration.
-type grouping struct {
+type Grouping struct {
 	d       time.Duration
 	n       int        // ingest segments per group
 	Joined  *Rendition // joined segments, seq numbering them
@@ -58,12 +58,12 @@ type grouping struct {
 	hasNext bool
 }
 
-// groupSize is N for segment duration d: d over the channel's ingest
+// GroupSize is N for segment duration d: d over the channel's ingest
 // target duration, the smallest target of its audio and video renditions
 // (so that renditions whose playlists round their target up, as audio of
 // 2.005 s segments with a target of 3, are joined alike). Until every
 // rendition has arrived, the first groups of one may be joined by the
-// renditions present. Caller holds c.mu.
+// renditions present. Caller holds the channel lock.
 func (c *Index) GroupSize(d time.Duration) int {
 	var target time.Duration
 	for _, r := range c.Rends {
@@ -103,7 +103,7 @@ func groupStart(segs []Rec, i, n int) bool {
 }
 
 // add extends g with ingest segment i of base, joined by n.
-func (g *grouping) add(base *Rendition, i, n int) {
+func (g *Grouping) add(base *Rendition, i, n int) {
 	s := &base.Segs[i]
 	if groupStart(base.Segs, i, n) {
 		if g.open > 0 {
@@ -122,13 +122,13 @@ func (g *grouping) add(base *Rendition, i, n int) {
 }
 
 // emit appends the group of base.segs[lo:lo+cnt], complete at pub.
-func (g *grouping) emit(base *Rendition, lo, cnt, n int, pub int64) {
+func (g *Grouping) emit(base *Rendition, lo, cnt, n int, pub int64) {
 	ms := base.Segs[lo : lo+cnt]
 	f := &ms[0]
 	gr := Rec{
 		Start: f.Start, DiscN: f.DiscN, Disc: f.Disc, File: f.File, Init: f.Init,
 		TS: f.TS, TSBase: f.TSBase, TSOff: f.TSOff, CDisc: f.CDisc, CDiscN: f.CDiscN,
-		Pub: pub, sw: f.sw, Grp: &recGroup{First: f.Seq, N: cnt},
+		Pub: pub, sw: f.sw, Grp: &RecGroup{First: f.Seq, N: cnt},
 	}
 	var ex *RecExtra
 	for i := range ms {
@@ -160,21 +160,21 @@ func (g *grouping) emit(base *Rendition, lo, cnt, n int, pub int64) {
 	g.Joined.Segs = append(g.Joined.Segs, gr)
 }
 
-// grouping returns the joined timeline of r for segment duration d, built
+// Grouping returns the joined timeline of r for segment duration d, built
 // from the retained ingest segments (joined by n) when r has none yet or
 // its groups have another size (the channel's target changed, as when
 // its first renditions arrive one after the other).
-func (r *Rendition) Grouping(d time.Duration, n int) *grouping {
+func (r *Rendition) Grouping(d time.Duration, n int) *Grouping {
 	if g := r.Groups[d]; g != nil && g.n == n {
 		return g
 	}
 	r.builds++
-	g := &grouping{d: d, n: n, Joined: &Rendition{Key: r.Key, Rev: r.builds}}
+	g := &Grouping{d: d, n: n, Joined: &Rendition{Key: r.Key, Rev: r.builds}}
 	for i := range r.Segs {
 		g.add(r, i, n)
 	}
 	if r.Groups == nil {
-		r.Groups = make(map[time.Duration]*grouping)
+		r.Groups = make(map[time.Duration]*Grouping)
 	}
 	r.Groups[d] = g
 	return g
@@ -202,7 +202,7 @@ func (r *Rendition) trimGroups() {
 // per segment duration of the channel's endpoints (made from the retained
 // segments when new, so that the index, and a snapshot of it, does not
 // depend on which playlists were requested), and drops those no endpoint
-// uses any more. Caller holds c.mu.
+// uses any more. Caller holds the channel lock.
 func (c *Index) extendGroups(r *Rendition) {
 	if IsSubtitles(r.Ext) {
 		return
@@ -251,7 +251,7 @@ func (r *Rendition) groupDTOs() []groupDTO {
 }
 
 // restoreGroups rebuilds r's joined timelines from its (restored) segments
-// and numbers them as the snapshot says. Caller holds c.mu.
+// and numbers them as the snapshot says. Caller holds the channel lock.
 func (c *Index) restoreGroups(r *Rendition, ds []groupDTO) {
 	for _, d := range ds {
 		if d.D <= 0 || d.D > MaxSegmentDuration || IsSubtitles(r.Ext) {

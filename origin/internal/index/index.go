@@ -26,7 +26,7 @@ const (
 	logReason  = "reason"
 )
 
-// storedFile is one received file on disk. refs counts the holders (the
+// StoredFile is one received file on disk. refs counts the holders (the
 // input's name table and every index entry); the file is removed when the
 // count drops to zero. Guarded by the channel mutex.
 type StoredFile struct {
@@ -43,14 +43,14 @@ type StoredFile struct {
 	Derived map[string]*media.Keyframes
 }
 
-// recExtra holds the rarely present per-segment tags carried to viewers.
+// RecExtra holds the rarely present per-segment tags carried to viewers.
 type RecExtra struct {
 	Tags       []string
 	DateRanges []*hls.DateRange
 	Cue        *adcue.Cue // the ad signal they carry, nil for none
 }
 
-// rec is one indexed segment.
+// Rec is one indexed segment.
 type Rec struct {
 	Start int64 // unix nanoseconds (PROGRAM-DATE-TIME or receive-derived)
 	Dur   int64 // nanoseconds
@@ -77,7 +77,7 @@ type Rec struct {
 	// sw: the first segment after an input switch; grp: the members of
 	// a joined segment (segdur.go), nil for an ingest segment.
 	sw  bool
-	Grp *recGroup
+	Grp *RecGroup
 	// epoch is the sequence number of the first segment since the last
 	// break of the timeline (segdur.go's runStart), where joined
 	// segments start counting.
@@ -92,9 +92,10 @@ func (r *Rec) Cue() *adcue.Cue {
 	return r.Extra.Cue
 }
 
+// End is when the segment ends (unix ns).
 func (r *Rec) End() int64 { return r.Start + r.Dur }
 
-// rendition is the output timeline of one rendition: the segments viewers
+// Rendition is the output timeline of one rendition: the segments viewers
 // are served, sorted by time, with the origin's own sequence numbers.
 type Rendition struct {
 	Key     string // source playlist name without .m3u8, e.g. channel_1
@@ -116,7 +117,7 @@ type Rendition struct {
 	// sw is the channel's switch count at the last append; groups are
 	// the joined timelines of endpoints with a segment duration.
 	sw     int
-	Groups map[time.Duration]*grouping
+	Groups map[time.Duration]*Grouping
 	// builds counts the joined timelines built from this rendition; rev
 	// is a joined timeline's number among its base's builds (0 for a base
 	// rendition), so that cached playlists of a rebuilt timeline, whose
@@ -124,6 +125,7 @@ type Rendition struct {
 	builds, Rev uint64
 }
 
+// LastEnd is the end of the newest segment; r has segments.
 func (r *Rendition) LastEnd() int64 { return r.Segs[len(r.Segs)-1].End() }
 
 // tsAt returns the segment with TS timing starting within tol of start,
@@ -136,12 +138,12 @@ func (r *Rendition) tsAt(start, tol int64) *Rec {
 	return nil
 }
 
-// muxed reports whether the newest segment has video and audio.
+// Muxed reports whether the newest segment has video and audio.
 func (r *Rendition) Muxed() bool {
 	return len(r.Segs) > 0 && r.Segs[len(r.Segs)-1].TS.Muxed()
 }
 
-// bySeq returns the index of the segment with output sequence seq.
+// BySeq returns the index of the segment with output sequence seq.
 func (r *Rendition) BySeq(seq int64) (int, bool) {
 	if len(r.Segs) == 0 {
 		return 0, false
@@ -153,23 +155,23 @@ func (r *Rendition) BySeq(seq int64) (int, bool) {
 	return int(i), true
 }
 
-// firstEndingAfter returns the index of the first segment whose end is
+// FirstEndingAfter returns the index of the first segment whose end is
 // after t (binary search).
 func (r *Rendition) FirstEndingAfter(t int64) int {
 	return sort.Search(len(r.Segs), func(i int) bool { return r.Segs[i].End() > t })
 }
 
-// countEndingBy returns the number of segments that end at or before t.
+// CountEndingBy returns the number of segments that end at or before t.
 func (r *Rendition) CountEndingBy(t int64) int {
 	return sort.Search(len(r.Segs), func(i int) bool { return r.Segs[i].End() > t })
 }
 
-// countStartingBefore returns the number of segments starting before t.
+// CountStartingBefore returns the number of segments starting before t.
 func (r *Rendition) CountStartingBefore(t int64) int {
 	return sort.Search(len(r.Segs), func(i int) bool { return r.Segs[i].Start >= t })
 }
 
-// inRend is the ingest state of one rendition of one input.
+// InRend is the ingest state of one rendition of one input.
 type InRend struct {
 	lastSeq   int64 // last indexed source media sequence (-1: none)
 	lastEnd   int64
@@ -188,7 +190,7 @@ type InRend struct {
 	LastRecv time.Time
 }
 
-// input is one redundant ingest of a channel.
+// Input is one redundant ingest of a channel.
 type Input struct {
 	Name   string
 	Dir    string
@@ -199,7 +201,7 @@ type Input struct {
 	MasterRaw []byte
 }
 
-// chIndex is the time index of a channel: the state (renditions,
+// Index is the time index of a channel: the state (renditions,
 // segments, inputs, switches) shared by every settings generation, and
 // the parameters of one generation. It has no lock: the channel's mu
 // guards every method and the state.
@@ -208,26 +210,26 @@ type Index struct {
 	Params
 }
 
-// idxParams are the settings the index works with: plain values, fixed
+// Params are the settings the index works with: plain values, fixed
 // for one settings generation of the channel.
 type Params struct {
 	ID  string // channel ID, for logs and snapshots
 	Log *slog.Logger
 	Now func() time.Time // the wall clock
-	// retain is how long segments stay in the index (the longest
+	// Retain is how long segments stay in the index (the longest
 	// startover window).
 	Retain time.Duration
-	// segdurs are the endpoints' segment durations (0: none), in endpoint
+	// SegDurs are the endpoints' segment durations (0: none), in endpoint
 	// order: the joined timelines kept per rendition.
 	SegDurs []time.Duration
-	// shared is set on shared storage: the index is built by replaying
-	// the ingest log, with the ingest clock at vnow, and released files
-	// are handed to removeFile (delete from the bucket).
+	// Shared is set on shared storage: the index is built by replaying
+	// the ingest log, with the ingest clock at State.VNow, and released
+	// files are handed to RemoveFile (delete from the bucket).
 	Shared     bool
 	RemoveFile func(path string)
 }
 
-// newIdxState returns an empty index state.
+// NewState returns an empty index state.
 func NewState() *State {
 	return &State{
 		Inputs: make(map[string]*Input),
@@ -236,7 +238,7 @@ func NewState() *State {
 	}
 }
 
-// idxState is the state of a channel's index.
+// State is the state of a channel's index.
 type State struct {
 	Inputs   map[string]*Input
 	Order    []string // input names in arrival order
@@ -267,6 +269,7 @@ func (c *Index) clockNow() time.Time {
 	return c.Now()
 }
 
+// Rend returns the output timeline of rendition key, created when new.
 func (c *Index) Rend(key string) *Rendition {
 	r := c.Rends[key]
 	if r == nil {
@@ -277,6 +280,7 @@ func (c *Index) Rend(key string) *Rendition {
 	return r
 }
 
+// Rend returns the ingest state of rendition key of in, created when new.
 func (in *Input) Rend(key string) *InRend {
 	ir := in.Rends[key]
 	if ir == nil {
@@ -296,7 +300,7 @@ func (c *Index) other(in *Input) *Input {
 	return nil
 }
 
-// mediaNow is "now" on the source's timeline (PROGRAM-DATE-TIME), in ns,
+// MediaNow is "now" on the source's timeline (PROGRAM-DATE-TIME), in ns,
 // by the wall clock (playback).
 func (c *Index) MediaNow() int64 { return c.toMedia(c.Now()) }
 
@@ -320,5 +324,5 @@ func sortedKeys[V any](m map[string]V) []string {
 	return keys
 }
 
-// isSubtitles reports whether ext is the extension of WebVTT segments.
+// IsSubtitles reports whether ext is the extension of WebVTT segments.
 func IsSubtitles(ext string) bool { return ext == ".vtt" || ext == ".webvtt" }

@@ -10,7 +10,7 @@ import (
 	"github.com/pullpush/pullpush/origin/internal/media"
 )
 
-// append adds rc to the timeline; a gap or overlap of more than tol, or a
+// Append adds rc to the timeline; a gap or overlap of more than tol, or a
 // source discontinuity, becomes an output discontinuity. peer finds the
 // segment another rendition has at a time (see appendTS); nil for none.
 func (r *Rendition) Append(rc Rec, tol int64, peer func(start, tol int64) *Rec) {
@@ -91,7 +91,7 @@ func (r *Rendition) appendTS(rc *Rec, peer func(start, tol int64) *Rec) {
 	rc.CDiscN = r.cdiscN
 }
 
-// peerTS returns the segment with TS timing that a rendition other than
+// PeerTS returns the segment with TS timing that a rendition other than
 // self has starting within tol of start, or nil. Renditions are searched
 // in order of first appearance, so every instance that builds the index
 // from the same log finds the same one.
@@ -108,7 +108,7 @@ func (c *Index) PeerTS(self *Rendition, start, tol int64) *Rec {
 	return nil
 }
 
-// storeFile registers a received file under name, replacing (and
+// StoreFile registers a received file under name, replacing (and
 // releasing) an older file of the same name, and indexes playlists that
 // were waiting for it.
 func (c *Index) StoreFile(in *Input, name string, f *StoredFile) {
@@ -146,7 +146,7 @@ func skipAfter(target time.Duration) time.Duration {
 	return 3 * target
 }
 
-// deleteFile handles a DELETE from the pusher: the name is forgotten, but a
+// DeleteFile handles a DELETE from the pusher: the name is forgotten, but a
 // file still referenced by the index stays until retention removes it.
 func (c *Index) DeleteFile(in *Input, name string) {
 	if f := in.Files[name]; f != nil {
@@ -155,7 +155,7 @@ func (c *Index) DeleteFile(in *Input, name string) {
 	}
 }
 
-// setMaster records an ingested multivariant playlist.
+// SetMaster records an ingested multivariant playlist.
 func (c *Index) SetMaster(in *Input, m *hls.Multivariant) {
 	in.master = m
 	if c.Master == nil || in.Name == c.Active || c.Active == "" {
@@ -205,7 +205,7 @@ func segmentTimes(m *hls.Media, ir *InRend, recv time.Time) []int64 {
 
 func durNS(sec float64) int64 { return int64(sec * 1e9) }
 
-// fileName maps a playlist URI to the file name in the input folder.
+// FileName maps a playlist URI to the file name in the input folder.
 func FileName(uri string) string {
 	if i := strings.IndexAny(uri, "?#"); i >= 0 {
 		uri = uri[:i]
@@ -213,7 +213,7 @@ func FileName(uri string) string {
 	return path.Base(uri)
 }
 
-// indexPlaylist indexes the segments of media playlist m of rendition key,
+// IndexPlaylist indexes the segments of media playlist m of rendition key,
 // in order, until one is missing (then m waits for it).
 func (c *Index) IndexPlaylist(in *Input, key string, m *hls.Media, recv time.Time) {
 	ir := in.Rend(key)

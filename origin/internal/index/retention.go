@@ -50,7 +50,7 @@ func (c *Index) trim(r *Rendition) {
 	r.trimGroups()
 }
 
-// sweep applies retention to every rendition, forgets old file names and
+// Sweep applies retention to every rendition, forgets old file names and
 // switches away from an active input that stopped delivering.
 func (c *Index) Sweep() {
 	for _, key := range c.RendKeys {

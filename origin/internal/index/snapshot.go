@@ -14,7 +14,7 @@ import (
 // instance ignores snapshots of another version.
 const snapshotVersion = 2
 
-// snapshot is a channel's whole index at a virtual time of the replay
+// Snapshot is a channel's whole index at a virtual time of the replay
 // (after every log entry before Time and every tick up to Time). Every
 // instance that replayed the same log encodes the same bytes.
 type Snapshot struct {
@@ -107,7 +107,7 @@ type inRendDTO struct {
 	LastRecv  int64         `json:"lastRecv,omitempty"`
 }
 
-// encodeSnapshot encodes the index of c at virtual time t. Caller holds c.mu.
+// EncodeSnapshot encodes the index of c at virtual time t. Caller holds the channel lock.
 func (c *Index) EncodeSnapshot(t int64) ([]byte, error) {
 	s := Snapshot{
 		Version: snapshotVersion, Channel: c.ID, Time: t, Active: c.Active, Switches: c.Switches,
@@ -208,7 +208,7 @@ func sortedIDs(m map[uint64]*StoredFile) []uint64 {
 	return ids
 }
 
-// decodeIndexSnapshot parses a snapshot of channel ch, a channel of at
+// DecodeSnapshot parses a snapshot of channel ch, a channel of at
 // most maxInputs inputs, and checks its references.
 func DecodeSnapshot(ch string, data []byte, maxInputs int) (*Snapshot, error) {
 	var s Snapshot
@@ -265,7 +265,7 @@ func DecodeSnapshot(ch string, data []byte, maxInputs int) (*Snapshot, error) {
 	return &s, nil
 }
 
-// restore replaces the index of c with s. Caller holds c.mu; c is empty.
+// Restore replaces the index of c with s. Caller holds the channel lock; c is empty.
 func (c *Index) Restore(s *Snapshot) error {
 	files := map[uint64]*StoredFile{}
 	for _, d := range s.Files {
