@@ -17,7 +17,7 @@ import (
 
 // MaxSegmentDuration is the longest endpoint segmentDuration (MediaPackage's
 // limit).
-const MaxSegmentDuration = 30 * time.Second
+const MaxSegmentDuration = index.MaxSegmentDuration
 
 // joinView makes v show the joined timeline of its endpoint's segment
 // duration; nil when no group is complete yet. Subtitles are not joined.
