@@ -20,12 +20,12 @@ func (v *rview) markAds(m *hls.Media, win window) {
 	if mode == "" || mode == adcue.ModePassthrough {
 		return
 	}
-	segs := v.rd.segs
+	segs := v.rd.Segs
 	from := win.lo
 	if mode != adcue.ModeNone && win.lo < len(segs) {
-		limit := segs[win.lo].start - int64(maxBreakLookback)
-		for j := win.lo - 1; j >= 0 && segs[j].start >= limit; j-- {
-			if c := segs[j].cue(); c != nil {
+		limit := segs[win.lo].Start - int64(maxBreakLookback)
+		for j := win.lo - 1; j >= 0 && segs[j].Start >= limit; j-- {
+			if c := segs[j].Cue(); c != nil {
 				if c.Out {
 					from = j
 				}
@@ -36,18 +36,18 @@ func (v *rview) markAds(m *hls.Media, win window) {
 	var cur *adcue.Break
 	for i := from; i < win.hi; i++ {
 		s := &segs[i]
-		start := time.Unix(0, s.start).UTC()
-		c := s.cue()
+		start := time.Unix(0, s.Start).UTC()
+		c := s.Cue()
 		var mark *adcue.Mark
 		if cur != nil {
-			tol := time.Duration(s.dur / 2)
+			tol := time.Duration(s.Dur / 2)
 			if (c != nil && c.In) || (cur.Duration > 0 && start.Add(tol).After(cur.Start.Add(cur.Duration))) {
 				mark = &adcue.Mark{Break: *cur, Elapsed: start.Sub(cur.Start), End: true}
 				cur = nil
 			}
 		}
 		if c != nil && c.Out {
-			b := adcue.NewBreak(c, start, s.seq)
+			b := adcue.NewBreak(c, start, s.Seq)
 			cur = &b
 			mark = &adcue.Mark{Break: b, First: true}
 		} else if cur != nil {
@@ -57,12 +57,4 @@ func (v *rview) markAds(m *hls.Media, win window) {
 			adcue.Write(mode, m.Segments[i-win.lo], mark)
 		}
 	}
-}
-
-// cue is the ad signal of the segment, nil for none.
-func (r *rec) cue() *adcue.Cue {
-	if r.extra == nil {
-		return nil
-	}
-	return r.extra.cue
 }

@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"testing"
 	"time"
+
+	"github.com/pullpush/pullpush/origin/internal/index"
 )
 
 // benchOrigin returns an origin whose channel "live" has one rendition with
@@ -27,13 +29,13 @@ func benchOrigin(b *testing.B, n int) *Origin {
 	}
 	b.Cleanup(func() { o.Close() })
 	ch := o.lookup("live")
-	f := &storedFile{path: "/nonexistent", size: 100_000, refs: 1 << 30}
-	r := ch.rend("channel_1")
-	r.ext, r.target = ".ts", time.Second
-	r.segs = make([]rec, 0, n)
+	f := &index.StoredFile{Path: "/nonexistent", Size: 100_000, Refs: 1 << 30}
+	r := ch.Rend("channel_1")
+	r.Ext, r.Target = ".ts", time.Second
+	r.Segs = make([]index.Rec, 0, n)
 	start := end.Add(-time.Duration(n) * time.Second).UnixNano()
 	for i := 0; i < n; i++ {
-		r.append(rec{start: start + int64(i)*int64(time.Second), dur: int64(time.Second), file: f}, int64(time.Second/2), nil)
+		r.Append(index.Rec{Start: start + int64(i)*int64(time.Second), Dur: int64(time.Second), File: f}, int64(time.Second/2), nil)
 	}
 	return o
 }

@@ -7,9 +7,11 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/pullpush/pullpush/digest"
+	"github.com/pullpush/pullpush/origin/internal/index"
 )
 
 // Errors of the run-time channel changes.
@@ -91,25 +93,23 @@ func (o *Origin) newChannel(cc ChannelConfig, prev *channel) (*channel, error) {
 		// TS timing a CMAF endpoint needs.
 		needTS: true,
 	}
+	ch.Params = index.Params{ID: cc.ID, Log: o.log, Now: o.cfg.Now}
 	for _, ep := range ch.eps {
-		ch.retain = max(ch.retain, ep.startover, cc.StartoverWindow)
+		ch.Retain = max(ch.Retain, ep.startover, cc.StartoverWindow)
+		ch.SegDurs = append(ch.SegDurs, ep.segdur)
 	}
 	if o.shared != nil {
-		ch.shared, ch.removeFile = true, o.shared.remove
+		ch.Shared, ch.RemoveFile = true, o.shared.remove
 		ch.publishLag = int64(o.cfg.Storage.PublishDelay())
 	}
 	if prev != nil {
-		ch.dir, ch.chState = prev.dir, prev.chState
+		ch.dir, ch.mu, ch.State = prev.dir, prev.mu, prev.State
 		if sameCredentials(prev.cfg, cc) {
 			ch.creds, ch.verifier, ch.perInput = prev.creds, prev.verifier, prev.perInput
 			return ch, nil
 		}
 	} else {
-		ch.chState = &chState{
-			inputs: make(map[string]*input),
-			rends:  make(map[string]*rendition),
-			inits:  make(map[uint64]*storedFile),
-		}
+		ch.mu, ch.State = new(sync.Mutex), index.NewState()
 		if o.shared == nil {
 			ch.dir = filepath.Join(o.cfg.DataDir, cc.ID)
 			if err := os.RemoveAll(ch.dir); err != nil {

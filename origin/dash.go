@@ -11,6 +11,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pullpush/pullpush/origin/internal/index"
+
 	"github.com/Eyevinn/mp4ff/mp4"
 
 	"github.com/pullpush/pullpush/hls"
@@ -97,7 +99,7 @@ func (c *channel) dashReps(ep *endpoint, f *manifestFilter) []*dashRep {
 		if v == nil || !v.cmaf {
 			return nil
 		}
-		t := v.rd.segs[len(v.rd.segs)-1].ts.Track(v.pick)
+		t := v.rd.Segs[len(v.rd.Segs)-1].TS.Track(v.pick)
 		if t == nil {
 			return nil
 		}
@@ -110,8 +112,8 @@ func (c *channel) dashReps(ep *endpoint, f *manifestFilter) []*dashRep {
 			r.channels = strconv.Itoa(int(t.Channels))
 			r.bandwidth = 128000
 		}
-		if rd := v.rd; v.pick == media.PickMain && rd.durNS > 0 {
-			r.bandwidth = max(int(rd.peak), int(float64(rd.bytes*8)/(float64(rd.durNS)/1e9)), 1)
+		if rd := v.rd; v.pick == media.PickMain && rd.DurNS > 0 {
+			r.bandwidth = max(int(rd.Peak), int(float64(rd.Bytes*8)/(float64(rd.DurNS)/1e9)), 1)
 		}
 		if fill != nil {
 			fill(r)
@@ -119,8 +121,8 @@ func (c *channel) dashReps(ep *endpoint, f *manifestFilter) []*dashRep {
 		reps = append(reps, r)
 		return r
 	}
-	if c.master != nil {
-		cp := *c.master
+	if c.Master != nil {
+		cp := *c.Master
 		m := &cp
 		selectStreams(m, ep.sel)
 		if err := f.apply(m); err != nil || len(m.Variants) == 0 {
@@ -142,7 +144,7 @@ func (c *channel) dashReps(ep *endpoint, f *manifestFilter) []*dashRep {
 				}
 				r.frameRate = dash.FrameRate(vr.FrameRate)
 			})
-			if r != nil && r.video && vr.Audio == "" && muxed == "" && r.v.rd.muxed() {
+			if r != nil && r.video && vr.Audio == "" && muxed == "" && r.v.rd.Muxed() {
 				muxed = k
 			}
 		}
@@ -163,8 +165,8 @@ func (c *channel) dashReps(ep *endpoint, f *manifestFilter) []*dashRep {
 		}
 		return reps
 	}
-	for _, k := range c.rendKeys {
-		if r := add(k, nil); r != nil && r.video && r.v.rd.muxed() {
+	for _, k := range c.RendKeys {
+		if r := add(k, nil); r != nil && r.video && r.v.rd.Muxed() {
 			add(k+audioSuffix, nil)
 		}
 	}
@@ -186,8 +188,8 @@ func trackCodecs(t *media.Track) string {
 // timescale: the TS time plus the CMAF offset (see rendition.appendTS),
 // audio converted to its sample rate as the packager does. The audio of a
 // muxed TS rendition is timed by its video.
-func (r *dashRep) mediaTime(s *rec) uint64 {
-	return r.scale(s.tsBase + s.tsOff)
+func (r *dashRep) mediaTime(s *index.Rec) uint64 {
+	return r.scale(s.TSBase + s.TSOff)
 }
 
 // scale converts a 90 kHz time to the rendition's timescale.
@@ -202,11 +204,11 @@ func (r *dashRep) scale(t int64) uint64 {
 }
 
 // keyPeriod is the key period of segment s on ep (0 when clear).
-func keyPeriod(ep *endpoint, s *rec) int64 {
+func keyPeriod(ep *endpoint, s *index.Rec) int64 {
 	if ep.enc == nil {
 		return 0
 	}
-	return ep.enc.period(s.start)
+	return ep.enc.period(s.Start)
 }
 
 // dashPeriods splits the timing rendition's window into Periods and
@@ -215,30 +217,30 @@ func keyPeriod(ep *endpoint, s *rec) int64 {
 // window's first (static).
 func dashPeriods(ep *endpoint, r *dashRep, static bool) ([]dashPeriod, []int) {
 	rd := r.v.rd
-	segs := rd.segs
+	segs := rd.Segs
 	lo, hi := r.win.lo, r.win.hi
 	b := lo
 	if !static {
-		n := segs[lo].cdiscN
-		b = sort.Search(lo, func(i int) bool { return segs[i].cdiscN >= n })
+		n := segs[lo].CDiscN
+		b = sort.Search(lo, func(i int) bool { return segs[i].CDiscN >= n })
 		if ep.enc != nil && ep.enc.rotation > 0 {
 			from := keyPeriod(ep, &segs[lo]) * int64(ep.enc.rotation)
-			b = max(b, rd.countStartingBefore(from))
+			b = max(b, rd.CountStartingBefore(from))
 		}
-		h := segs[lo].ts.Hash(r.v.pick)
-		if b < lo && segs[b].ts.Hash(r.v.pick) != h {
-			for b = lo; b > 0 && segs[b-1].ts.Hash(r.v.pick) == h; b-- {
+		h := segs[lo].TS.Hash(r.v.pick)
+		if b < lo && segs[b].TS.Hash(r.v.pick) != h {
+			for b = lo; b > 0 && segs[b-1].TS.Hash(r.v.pick) == h; b-- {
 			}
 		}
 	}
 	mk := func(i int) dashPeriod {
 		s := &segs[i]
-		p := dashPeriod{start: s.start, media: s.tsBase + s.tsOff, key: keyPeriod(ep, s), cdiscN: s.cdiscN}
-		p.id = "p" + strconv.FormatInt(s.cdiscN, 10)
+		p := dashPeriod{start: s.Start, media: s.TSBase + s.TSOff, key: keyPeriod(ep, s), cdiscN: s.CDiscN}
+		p.id = "p" + strconv.FormatInt(s.CDiscN, 10)
 		if ep.enc != nil && ep.enc.rotation > 0 {
 			p.id += "k" + strconv.FormatInt(p.key, 10)
 		}
-		if h := s.ts.Hash(r.v.pick); len(h) >= 8 {
+		if h := s.TS.Hash(r.v.pick); len(h) >= 8 {
 			p.id += "-" + h[:8]
 		}
 		return p
@@ -247,7 +249,7 @@ func dashPeriods(ep *endpoint, r *dashRep, static bool) ([]dashPeriod, []int) {
 	firsts := []int{lo}
 	for i := lo + 1; i < hi; i++ {
 		s, prev := &segs[i], &segs[i-1]
-		if s.cdiscN != prev.cdiscN || s.ts.Hash(r.v.pick) != prev.ts.Hash(r.v.pick) || keyPeriod(ep, s) != keyPeriod(ep, prev) {
+		if s.CDiscN != prev.CDiscN || s.TS.Hash(r.v.pick) != prev.TS.Hash(r.v.pick) || keyPeriod(ep, s) != keyPeriod(ep, prev) {
 			periods = append(periods, mk(i))
 			firsts = append(firsts, i)
 		}
@@ -257,7 +259,7 @@ func dashPeriods(ep *endpoint, r *dashRep, static bool) ([]dashPeriod, []int) {
 
 // dashSeg is a segment of a Representation in a Period.
 type dashSeg struct {
-	rec *rec
+	rec *index.Rec
 	t   uint64
 }
 
@@ -266,7 +268,7 @@ type dashSeg struct {
 // endpoints to a Period of the segment's key.
 func (r *dashRep) bucket(ep *endpoint, periods []dashPeriod, timing *dashRep, firsts []int) [][]dashSeg {
 	out := make([][]dashSeg, len(periods))
-	segs := r.v.rd.segs
+	segs := r.v.rd.Segs
 	if r == timing {
 		for p := range periods {
 			end := r.win.hi
@@ -282,11 +284,11 @@ func (r *dashRep) bucket(ep *endpoint, periods []dashPeriod, timing *dashRep, fi
 	p := 0
 	for i := r.win.lo; i < r.win.hi; i++ {
 		s := &segs[i]
-		tol := s.dur / 2
-		if s.start < periods[0].start-tol {
+		tol := s.Dur / 2
+		if s.Start < periods[0].start-tol {
 			continue
 		}
-		for p+1 < len(periods) && s.start >= periods[p+1].start-tol {
+		for p+1 < len(periods) && s.Start >= periods[p+1].start-tol {
 			p++
 		}
 		q := p
@@ -312,9 +314,9 @@ func (r *dashRep) timeline(segs []dashSeg) []dash.S {
 	var out []dash.S
 	var end uint64
 	for i, s := range segs {
-		own := r.scale(s.rec.ts.Dur)
+		own := r.scale(s.rec.TS.Dur)
 		if own == 0 {
-			own = r.scale(s.rec.dur * 9 / 100000)
+			own = r.scale(s.rec.Dur * 9 / 100000)
 		}
 		d := own
 		if i+1 < len(segs) {
@@ -383,13 +385,13 @@ func (c *channel) dashManifest(ep *endpoint, sh shift, timeURL string, f *manife
 	texts := c.dashTextReps(ep, f, sh)
 	static := timing.win.vod
 	periods, firsts := dashPeriods(ep, timing, static)
-	tsegs := timing.v.rd.segs[timing.win.lo:timing.win.hi]
-	winStart, winEnd := tsegs[0].start, tsegs[len(tsegs)-1].end()
-	now := c.mediaNow() - int64(ep.delay)
-	target := timing.v.rd.target
+	tsegs := timing.v.rd.Segs[timing.win.lo:timing.win.hi]
+	winStart, winEnd := tsegs[0].Start, tsegs[len(tsegs)-1].End()
+	now := c.MediaNow() - int64(ep.delay)
+	target := timing.v.rd.Target
 	var maxDur int64
 	for i := range tsegs {
-		maxDur = max(maxDur, tsegs[i].dur)
+		maxDur = max(maxDur, tsegs[i].Dur)
 	}
 	target = max(target, time.Duration(maxDur), time.Second)
 
@@ -466,7 +468,7 @@ func (c *channel) dashManifest(ep *endpoint, sh shift, timeURL string, f *manife
 				}
 			}
 			first := segs[0].rec
-			init := r.v.name + "/cinit-" + first.ts.Hash(r.v.pick)
+			init := r.v.name + "/cinit-" + first.TS.Hash(r.v.pick)
 			if ep.enc.keyedInit() {
 				init += "-k" + strconv.FormatInt(keyPeriod(ep, first), 10)
 			}
@@ -474,7 +476,7 @@ func (c *channel) dashManifest(ep *endpoint, sh shift, timeURL string, f *manife
 				ID: r.v.name, Bandwidth: r.bandwidth, Codecs: r.codecs,
 				SegmentTemplate: &dash.SegmentTemplate{
 					Timescale: r.timescale, PresentationTimeOffset: r.scale(p.media + (start-p.start)*9/100000),
-					StartNumber: first.seq, Initialization: init + ".mp4", Media: r.v.name + "/$Number$.m4s",
+					StartNumber: first.Seq, Initialization: init + ".mp4", Media: r.v.name + "/$Number$.m4s",
 					Timeline: r.timeline(segs),
 				},
 			}
@@ -579,7 +581,7 @@ func (o *Origin) serveMPD(w http.ResponseWriter, r *http.Request, ch *channel, e
 // endpoint's time delay, as xs:dateTime.
 func (o *Origin) serveDASHTime(w http.ResponseWriter, r *http.Request, ch *channel, ep *endpoint) {
 	ch.mu.Lock()
-	now := ch.mediaNow() - int64(ep.delay)
+	now := ch.MediaNow() - int64(ep.delay)
 	ch.mu.Unlock()
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")

@@ -34,11 +34,11 @@ type dashBreak struct {
 // segments from the first one at or after from up to the window's end,
 // and the one still running at from. Caller holds c.mu.
 func (r *dashRep) adBreaks(from int64) []dashBreak {
-	segs := r.v.rd.segs
-	i := sort.Search(r.win.hi, func(i int) bool { return segs[i].start >= from })
+	segs := r.v.rd.Segs
+	i := sort.Search(r.win.hi, func(i int) bool { return segs[i].Start >= from })
 	limit := from - int64(maxBreakLookback)
-	for j := i - 1; j >= 0 && segs[j].start >= limit; j-- {
-		if c := segs[j].cue(); c != nil {
+	for j := i - 1; j >= 0 && segs[j].Start >= limit; j-- {
+		if c := segs[j].Cue(); c != nil {
 			if c.Out {
 				i = j
 			}
@@ -49,17 +49,17 @@ func (r *dashRep) adBreaks(from int64) []dashBreak {
 	open := -1
 	for ; i < r.win.hi; i++ {
 		s := &segs[i]
-		c := s.cue()
+		c := s.Cue()
 		if c == nil {
 			continue
 		}
 		if open >= 0 && out[open].dur == 0 {
-			out[open].dur = s.start - out[open].start
+			out[open].dur = s.Start - out[open].start
 		}
 		open = -1
 		if c.Out {
-			b := adcue.NewBreak(c, time.Unix(0, s.start).UTC(), s.seq)
-			out = append(out, dashBreak{start: s.start, dur: int64(b.Duration), id: uint32(s.seq), b64: b.Base64()})
+			b := adcue.NewBreak(c, time.Unix(0, s.Start).UTC(), s.Seq)
+			out = append(out, dashBreak{start: s.Start, dur: int64(b.Duration), id: uint32(s.Seq), b64: b.Base64()})
 			open = len(out) - 1
 		}
 	}

@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strconv"
 
+	"github.com/pullpush/pullpush/origin/internal/index"
+
 	"github.com/Eyevinn/mp4ff/mp4"
 
 	"github.com/pullpush/pullpush/hls"
@@ -47,10 +49,10 @@ type textRep struct {
 // selection and the manifest filter f keep, with their windows. Caller
 // holds c.mu.
 func (c *channel) dashTextReps(ep *endpoint, f *manifestFilter, sh shift) []*textRep {
-	if c.master == nil {
+	if c.Master == nil {
 		return nil
 	}
-	cp := *c.master
+	cp := *c.Master
 	m := &cp
 	selectStreams(m, ep.sel)
 	if err := f.apply(m); err != nil {
@@ -82,12 +84,12 @@ func (c *channel) dashTextReps(ep *endpoint, f *manifestFilter, sh shift) []*tex
 // unwrapped TS time at its start, from the TS segment of another
 // rendition that starts with it, and that segment's source-to-CMAF
 // offset (90 kHz). ok is false when no TS segment starts with it.
-func (c *channel) textTime(rd *rendition, s *rec) (ref, off int64, ok bool) {
-	p := c.peerTS(rd, s.start, s.dur/2)
+func (c *channel) textTime(rd *index.Rendition, s *index.Rec) (ref, off int64, ok bool) {
+	p := c.PeerTS(rd, s.Start, s.Dur/2)
 	if p == nil {
 		return 0, 0, false
 	}
-	return p.tsBase + (s.start-p.start)*9/100000, p.tsOff, true
+	return p.TSBase + (s.Start-p.Start)*9/100000, p.TSOff, true
 }
 
 // textSets returns the text AdaptationSets of Period pi, which starts at
@@ -100,23 +102,23 @@ func (c *channel) textSets(texts []*textRep, periods []dashPeriod, pi int, start
 	for _, tr := range texts {
 		rd := tr.v.rd
 		type seg struct {
-			r   *rec
+			r   *index.Rec
 			t   uint64
 			dur uint64
 		}
 		var segs []seg
 		end := periodEnd(periods, pi)
 		for i := tr.win.lo; i < tr.win.hi; i++ {
-			s := &rd.segs[i]
-			tol := s.dur / 2
-			if s.start < p.start-tol || s.start >= end-tol || s.file == nil {
+			s := &rd.Segs[i]
+			tol := s.Dur / 2
+			if s.Start < p.start-tol || s.Start >= end-tol || s.File == nil {
 				continue
 			}
 			ref, off, ok := c.textTime(rd, s)
 			if !ok || ref+off < 0 {
 				continue
 			}
-			segs = append(segs, seg{r: s, t: uint64(ref + off), dur: uint64(s.dur * 9 / 100000)})
+			segs = append(segs, seg{r: s, t: uint64(ref + off), dur: uint64(s.Dur * 9 / 100000)})
 		}
 		if len(segs) == 0 {
 			continue
@@ -153,14 +155,14 @@ func (c *channel) textSets(texts []*textRep, periods []dashPeriod, pi int, start
 		}
 		as.Role = &dash.Scheme{SchemeIDURI: dash.SchemeRole, Value: role}
 		bw := 1000
-		if rd.durNS > 0 {
-			bw = max(bw, int(float64(rd.bytes*8)/(float64(rd.durNS)/1e9)))
+		if rd.DurNS > 0 {
+			bw = max(bw, int(float64(rd.Bytes*8)/(float64(rd.DurNS)/1e9)))
 		}
 		pto := p.media + (start-p.start)*9/100000
 		as.Representations = []*dash.Representation{{
 			ID: tr.v.name, Bandwidth: bw, Codecs: wvttCodecs,
 			SegmentTemplate: &dash.SegmentTemplate{
-				Timescale: media.VideoTimescale, PresentationTimeOffset: uint64(max(pto, 0)), StartNumber: segs[0].r.seq,
+				Timescale: media.VideoTimescale, PresentationTimeOffset: uint64(max(pto, 0)), StartNumber: segs[0].r.Seq,
 				Initialization: tr.v.name + "/" + wvttInitBase + ".mp4", Media: tr.v.name + "/$Number$.m4s", Timeline: tl,
 			},
 		}}
@@ -177,9 +179,9 @@ func (c *channel) wvttJob(v *rview, base, ext string) (j *job, msg string, ok bo
 	switch {
 	case base == wvttInitBase && ext == ".mp4":
 		j.kind, j.lang = jobWVTTInit, "und"
-		if c.master != nil {
-			for _, rn := range c.master.Renditions {
-				if rn.Type == hls.MediaTypeSubtitles && playlistKey(rn.URI) == v.rd.key && rn.Language != "" {
+		if c.Master != nil {
+			for _, rn := range c.Master.Renditions {
+				if rn.Type == hls.MediaTypeSubtitles && playlistKey(rn.URI) == v.rd.Key && rn.Language != "" {
 					j.lang = rn.Language
 					break
 				}
@@ -193,16 +195,16 @@ func (c *channel) wvttJob(v *rview, base, ext string) (j *job, msg string, ok bo
 	if err != nil {
 		return nil, "not found", true
 	}
-	i, found := v.rd.bySeq(seq)
-	if !found || v.rd.segs[i].file == nil {
+	i, found := v.rd.BySeq(seq)
+	if !found || v.rd.Segs[i].File == nil {
 		return nil, "segment not found (outside the startover window?)", true
 	}
-	s := &v.rd.segs[i]
+	s := &v.rd.Segs[i]
 	ref, off, placed := c.textTime(v.rd, s)
 	if !placed || ref+off < 0 {
 		return nil, "segment has no place on the media timeline", true
 	}
-	j.kind, j.path, j.fileID, j.seq, j.dur, j.tsBase, j.tsOff = jobWVTT, s.file.path, s.file.id, s.seq, s.dur, ref, off
+	j.kind, j.path, j.fileID, j.seq, j.dur, j.tsBase, j.tsOff = jobWVTT, s.File.Path, s.File.ID, s.Seq, s.Dur, ref, off
 	return j, "", true
 }
 

@@ -73,7 +73,7 @@ func (c *channel) trickSet(ep *endpoint, f *manifestFilter, mp *dash.Period, rep
 	}
 	for _, rep := range main.Representations {
 		i := slices.IndexFunc(reps, func(r *dashRep) bool { return r.video && r.v.name == rep.ID })
-		if i < 0 || reps[i].v.pick != media.PickMain || !slices.Contains(keys, reps[i].v.rd.key) || !f.keepsTrickHeight(rep.Height) {
+		if i < 0 || reps[i].v.pick != media.PickMain || !slices.Contains(keys, reps[i].v.rd.Key) || !f.keepsTrickHeight(rep.Height) {
 			continue
 		}
 		r := reps[i]

@@ -81,10 +81,11 @@
 //
 // # Files
 //
-// The package is the public API, the HTTP handlers and the channel index;
-// pure media code, the MPD writer and the bucket format are internal
-// packages:
+// The package is the public API and the HTTP handlers; the channel time
+// index, pure media code, the MPD writer and the bucket format are
+// internal packages:
 //
+//	origin/internal/index   the channel time index: stored files, renditions, inputs, joined timelines, retention, snapshots
 //	origin/internal/media   TS demux, keyframe scan, CMAF build, SAMPLE-AES, WebVTT (no HTTP)
 //	origin/internal/dash    MPD model and reflection-free writer
 //	origin/internal/shared  bucket object store (S3), ingest-log keys and entries, name rule
@@ -106,14 +107,11 @@
 //	metrics.go      Prometheus metrics and the instrumenting handler
 //	parse.go        ParseIngestPath, ParseTimeParam
 //
-// The time index (one per channel, guarded by channel.mu):
+// The channel (one per channel ID; its index is an index.Index, guarded
+// by channel.mu; see origin/internal/index/doc.go for that package's files):
 //
-//	index.go            storedFile, rec, rendition, input, channel: the index types, clocks
-//	index_ingest.go     ingested playlists and segments into the timeline (indexPlaylist, offer)
-//	index_inputs.go     redundant inputs: which one is active, switching
-//	index_retention.go  file references, startover trim, sweep
-//	segdur.go           output segment duration: grouping ingested segments, joined segments
-//	snapshot.go         the index as JSON (shared storage snapshots)
+//	channel.go  channel: the serving settings around the index, log keys
+//	segdur.go   output segment duration: joined views, packaging joined segments
 //
 // Playback:
 //

@@ -271,8 +271,8 @@ channels:
 	}
 	defer o.Close()
 	ch := o.lookup("news")
-	if ch.retain != DefaultStartoverWindow || !ch.needTS || len(ch.eps) != 5 || ch.eps[2].iframes || !ch.eps[4].dash || !ch.eps[4].cmaf {
-		t.Fatalf("resolved: retain %v needTS %v eps %d", ch.retain, ch.needTS, len(ch.eps))
+	if ch.Retain != DefaultStartoverWindow || !ch.needTS || len(ch.eps) != 5 || ch.eps[2].iframes || !ch.eps[4].dash || !ch.eps[4].cmaf {
+		t.Fatalf("resolved: retain %v needTS %v eps %d", ch.Retain, ch.needTS, len(ch.eps))
 	}
 	if k, err := o.keys.get(context.Background(), "news", 3); err != nil || k.ID.String() != "11111111111111111111111111111111" {
 		t.Fatalf("static key provider from keys.file: %v %v", k, err)
@@ -357,7 +357,7 @@ func TestEndpointWindows(t *testing.T) {
 	if m := e.media("/out/v1/live/long" + old); len(m.Segments) != 3 {
 		t.Fatalf("long startover: %d segments", len(m.Segments))
 	}
-	if ch := e.o.lookup(testChannel); ch.retain != time.Hour {
-		t.Fatalf("retention %v, want the longest startover window", ch.retain)
+	if ch := e.o.lookup(testChannel); ch.Retain != time.Hour {
+		t.Fatalf("retention %v, want the longest startover window", ch.Retain)
 	}
 }

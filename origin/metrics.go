@@ -193,19 +193,19 @@ func (c *indexCollector) Collect(out chan<- prometheus.Metric) {
 	now := o.cfg.Now()
 	for _, ch := range o.list() {
 		ch.mu.Lock()
-		for _, name := range ch.order {
+		for _, name := range ch.Order {
 			v := 0.0
-			if name == ch.active {
+			if name == ch.Active {
 				v = 1
 			}
 			out <- prometheus.MustNewConstMetric(descActive, prometheus.GaugeValue, v, ch.cfg.ID, name)
 		}
-		out <- prometheus.MustNewConstMetric(descSwitches, prometheus.CounterValue, float64(ch.switches), ch.cfg.ID)
-		for _, key := range ch.rendKeys {
-			out <- prometheus.MustNewConstMetric(descSegments, prometheus.GaugeValue, float64(len(ch.rends[key].segs)), ch.cfg.ID, key)
+		out <- prometheus.MustNewConstMetric(descSwitches, prometheus.CounterValue, float64(ch.Switches), ch.cfg.ID)
+		for _, key := range ch.RendKeys {
+			out <- prometheus.MustNewConstMetric(descSegments, prometheus.GaugeValue, float64(len(ch.Rends[key].Segs)), ch.cfg.ID, key)
 		}
-		if ch.shared && !ch.vnow.IsZero() {
-			out <- prometheus.MustNewConstMetric(descLag, prometheus.GaugeValue, max(0, now.Sub(ch.vnow).Seconds()), ch.cfg.ID)
+		if ch.Shared && !ch.VNow.IsZero() {
+			out <- prometheus.MustNewConstMetric(descLag, prometheus.GaugeValue, max(0, now.Sub(ch.VNow).Seconds()), ch.cfg.ID)
 		}
 		ch.mu.Unlock()
 	}

@@ -15,6 +15,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/pullpush/pullpush/origin/internal/index"
+
 	"github.com/pullpush/pullpush/hls"
 	"github.com/pullpush/pullpush/internal/safepath"
 )
@@ -235,7 +237,7 @@ func (o *Origin) Sweep() {
 	}
 	for _, ch := range o.list() {
 		ch.mu.Lock()
-		ch.sweep()
+		ch.Sweep()
 		ch.mu.Unlock()
 	}
 }
@@ -249,7 +251,7 @@ func (o *Origin) ActiveInput(channelID string) string {
 	}
 	ch.mu.Lock()
 	defer ch.mu.Unlock()
-	return ch.active
+	return ch.Active
 }
 
 // InputSwitches returns how many times a channel switched its active input
@@ -262,7 +264,7 @@ func (o *Origin) InputSwitches(channelID string) int {
 	}
 	ch.mu.Lock()
 	defer ch.mu.Unlock()
-	return ch.switches
+	return ch.Switches
 }
 
 // writeError writes {"error": msg} with status.
@@ -312,8 +314,8 @@ func (o *Origin) serveIngest(w http.ResponseWriter, r *http.Request) {
 	}
 	if r.Method == http.MethodDelete {
 		ch.mu.Lock()
-		if in := ch.inputs[p.Input]; in != nil {
-			ch.deleteFile(in, p.File)
+		if in := ch.Inputs[p.Input]; in != nil {
+			ch.DeleteFile(in, p.File)
 		}
 		ch.mu.Unlock()
 		w.WriteHeader(http.StatusNoContent)
@@ -339,9 +341,9 @@ func (o *Origin) serveIngest(w http.ResponseWriter, r *http.Request) {
 		}
 		switch pl := pl.(type) {
 		case *hls.Multivariant:
-			ch.setMaster(in, pl)
+			ch.SetMaster(in, pl)
 		case *hls.Media:
-			ch.indexPlaylist(in, playlistKey(p.File), pl, recv)
+			ch.IndexPlaylist(in, playlistKey(p.File), pl, recv)
 		}
 		ch.mu.Unlock()
 		w.WriteHeader(http.StatusCreated)
@@ -354,19 +356,19 @@ func (o *Origin) serveIngest(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusConflict, err.Error())
 		return
 	}
-	f := &storedFile{
-		path: filepath.Join(in.dir, fmt.Sprintf("%x-%s", o.uniq.Add(1), p.File)),
-		size: int64(len(data)),
-		recv: recv,
+	f := &index.StoredFile{
+		Path: filepath.Join(in.Dir, fmt.Sprintf("%x-%s", o.uniq.Add(1), p.File)),
+		Size: int64(len(data)),
+		Recv: recv,
 	}
-	f.kf, f.ts = probeSegment(ext, data, ch.needTS)
-	if err := os.WriteFile(f.path, data, 0o644); err != nil {
+	f.KF, f.TS = probeSegment(ext, data, ch.needTS)
+	if err := os.WriteFile(f.Path, data, 0o644); err != nil {
 		o.log.Error("store segment", logChannel, p.Channel, logInput, p.Input, logFile, p.File, logErr, err)
 		writeError(w, http.StatusInternalServerError, "cannot store file")
 		return
 	}
 	ch.mu.Lock()
-	ch.storeFile(in, p.File, f)
+	ch.StoreFile(in, p.File, f)
 	ch.mu.Unlock()
 	w.WriteHeader(http.StatusCreated)
 }
@@ -394,23 +396,23 @@ func (o *Origin) readIngestBody(w http.ResponseWriter, r *http.Request, p Ingest
 
 // input returns the named input, creating it (and its folder) when the
 // channel has fewer than MaxInputs.
-func (c *channel) input(name string) (*input, error) {
-	if in := c.inputs[name]; in != nil {
+func (c *channel) input(name string) (*index.Input, error) {
+	if in := c.Inputs[name]; in != nil {
 		return in, nil
 	}
-	if len(c.inputs) >= MaxInputs {
-		return nil, fmt.Errorf("channel %s already has %d inputs (%s)", c.cfg.ID, MaxInputs, strings.Join(c.order, ", "))
+	if len(c.Inputs) >= MaxInputs {
+		return nil, fmt.Errorf("channel %s already has %d inputs (%s)", c.cfg.ID, MaxInputs, strings.Join(c.Order, ", "))
 	}
 	dir := ""
-	if !c.shared {
+	if !c.Shared {
 		dir = filepath.Join(c.dir, name)
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			return nil, fmt.Errorf("create input folder: %w", err)
 		}
 	}
-	in := &input{name: name, dir: dir, files: make(map[string]*storedFile), rends: make(map[string]*inRend)}
-	c.inputs[name] = in
-	c.order = append(c.order, name)
+	in := &index.Input{Name: name, Dir: dir, Files: make(map[string]*index.StoredFile), Rends: make(map[string]*index.InRend)}
+	c.Inputs[name] = in
+	c.Order = append(c.Order, name)
 	return in, nil
 }
 

@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/pullpush/pullpush/origin/internal/index"
+
 	"github.com/Eyevinn/mp4ff/mp4"
 
 	"github.com/pullpush/pullpush/hls"
@@ -36,7 +38,7 @@ const maxIFramePackaging = 500
 type rview struct {
 	ep   *endpoint
 	name string // rendition name in URLs: the rendition key, or key.audio
-	rd   *rendition
+	rd   *index.Rendition
 	pick media.TrackPick
 	cmaf bool     // TS segments repackaged as CMAF
 	enc  *encSpec // nil: clear (or subtitles)
@@ -46,27 +48,27 @@ type rview struct {
 	// too and needs one).
 	hasInit bool
 	// base is the ingest timeline when rd is a joined one (segdur.go).
-	base *rendition
+	base *index.Rendition
 }
 
 // view resolves rendition name for endpoint ep; nil when there is no such
 // rendition or it has no segments. Caller holds c.mu.
 func (c *channel) view(ep *endpoint, name string) *rview {
-	rd := c.rends[name]
+	rd := c.Rends[name]
 	pick := media.PickMain
 	if rd == nil && ep.cmaf {
 		if k, ok := strings.CutSuffix(name, audioSuffix); ok {
-			if r := c.rends[k]; r != nil && r.ext == ".ts" && r.muxed() {
+			if r := c.Rends[k]; r != nil && r.Ext == ".ts" && r.Muxed() {
 				rd, pick = r, media.PickAudio
 			}
 		}
 	}
-	if rd == nil || len(rd.segs) == 0 {
+	if rd == nil || len(rd.Segs) == 0 {
 		return nil
 	}
-	v := &rview{ep: ep, name: name, rd: rd, pick: pick, cmaf: ep.cmaf && rd.ext == ".ts"}
-	v.hasInit = v.cmaf || rd.segs[len(rd.segs)-1].init != nil
-	if !isSubtitles(rd.ext) {
+	v := &rview{ep: ep, name: name, rd: rd, pick: pick, cmaf: ep.cmaf && rd.Ext == ".ts"}
+	v.hasInit = v.cmaf || rd.Segs[len(rd.Segs)-1].Init != nil
+	if !index.IsSubtitles(rd.Ext) {
 		v.enc = ep.enc
 	} else {
 		v.cues = ep.cmaf
@@ -74,14 +76,12 @@ func (c *channel) view(ep *endpoint, name string) *rview {
 	return c.joinView(v)
 }
 
-func isSubtitles(ext string) bool { return ext == ".vtt" || ext == ".webvtt" }
-
 // ext is the extension of the rendition's segments on this endpoint.
 func (v *rview) ext() string {
 	if v.cmaf {
 		return ".m4s"
 	}
-	return v.rd.ext
+	return v.rd.Ext
 }
 
 // transformed reports whether segments are packaged rather than served as
@@ -179,8 +179,8 @@ func (c *channel) job(v *rview, base, ext string) (*job, string) {
 			return p, p == 0
 		}
 		from := p * int64(v.enc.rotation)
-		i := rd.countStartingBefore(from)
-		return p, i < len(rd.segs) && v.enc.period(rd.segs[i].start) == p
+		i := rd.CountStartingBefore(from)
+		return p, i < len(rd.Segs) && v.enc.period(rd.Segs[i].Start) == p
 	}
 	switch {
 	case strings.HasPrefix(base, "cinit-") && v.cmaf && ext == ".mp4":
@@ -193,8 +193,8 @@ func (c *channel) job(v *rview, base, ext string) (*job, string) {
 		if !ok {
 			return nil, "init segment not found"
 		}
-		for i := len(rd.segs) - 1; i >= 0; i-- {
-			if t := rd.segs[i].ts.Track(v.pick); t != nil && t.Hash == h {
+		for i := len(rd.Segs) - 1; i >= 0; i-- {
+			if t := rd.Segs[i].TS.Track(v.pick); t != nil && t.Hash == h {
 				j.kind, j.track, j.period = jobCMAFInit, t, p
 				return j, ""
 			}
@@ -207,12 +207,12 @@ func (c *channel) job(v *rview, base, ext string) (*job, string) {
 			ps = "-" + ps
 		}
 		id, err := strconv.ParseUint(idS, 10, 64)
-		f := c.inits[id]
+		f := c.Inits[id]
 		p, ok := period(ps)
 		if err != nil || f == nil || !ok {
 			return nil, "init section not found"
 		}
-		j.kind, j.path, j.fileID, j.period = jobInit, f.path, f.id, p
+		j.kind, j.path, j.fileID, j.period = jobInit, f.Path, f.ID, p
 		return j, ""
 	}
 	trick := false
@@ -223,21 +223,21 @@ func (c *channel) job(v *rview, base, ext string) (*job, string) {
 	if err != nil || ext != v.ext() {
 		return nil, "not found"
 	}
-	i, ok := rd.bySeq(seq)
+	i, ok := rd.BySeq(seq)
 	if !ok {
 		return nil, "segment not found (outside the startover window?)"
 	}
-	s := &rd.segs[i]
-	if s.file == nil {
+	s := &rd.Segs[i]
+	if s.File == nil {
 		return nil, "segment not found"
 	}
-	j.kind, j.path, j.fileID, j.seq, j.dur = jobSegment, s.file.path, s.file.id, s.seq, s.dur
-	if s.init != nil {
-		j.initPath = s.init.path
+	j.kind, j.path, j.fileID, j.seq, j.dur = jobSegment, s.File.Path, s.File.ID, s.Seq, s.Dur
+	if s.Init != nil {
+		j.initPath = s.Init.Path
 	}
-	j.ts, j.tsBase, j.tsOff, j.hasInit = s.ts, s.tsBase, s.tsOff, v.hasInit
+	j.ts, j.tsBase, j.tsOff, j.hasInit = s.TS, s.TSBase, s.TSOff, v.hasInit
 	if v.cmaf {
-		if j.track = s.ts.Track(v.pick); j.track == nil {
+		if j.track = s.TS.Track(v.pick); j.track == nil {
 			return nil, "segment cannot be repackaged"
 		}
 		if trick {
@@ -248,17 +248,17 @@ func (c *channel) job(v *rview, base, ext string) (*job, string) {
 		}
 	}
 	if v.enc != nil {
-		j.period = v.enc.period(s.start)
+		j.period = v.enc.period(s.Start)
 	}
-	if s.grp != nil {
+	if s.Grp != nil {
 		if msg := joinParts(v, s, j); msg != "" {
 			return nil, msg
 		}
 	}
 	if v.cues {
 		// Cues follow the CMAF timeline of the renditions they belong to.
-		if p := c.peerTS(rd, s.start, s.dur/2); p != nil {
-			j.tsOff = p.tsOff
+		if p := c.PeerTS(rd, s.Start, s.Dur/2); p != nil {
+			j.tsOff = p.TSOff
 		}
 	}
 	return j, ""
@@ -392,7 +392,7 @@ func (o *Origin) build(ctx context.Context, ch *channel, j *job) (*product, erro
 			return nil, err
 		}
 		return encryptStoredFMP4(data, initData, j, k)
-	case isSubtitles(j.ext) && j.tsOff != 0:
+	case index.IsSubtitles(j.ext) && j.tsOff != 0:
 		data = media.ShiftTimestampMap(data, j.tsOff)
 	}
 	return o.finishAES(j, k, data, nil)
@@ -453,20 +453,20 @@ func encryptCMAF(seg *mp4.MediaSegment, j *job, k keys.Key) error {
 // derivedKeyframes returns the keyframes of the packaged form of each of
 // segs (nil for segments that cannot be packaged), packaging at most
 // maxIFramePackaging segments that were never packaged before.
-func (o *Origin) derivedKeyframes(ctx context.Context, ch *channel, v *rview, segs []rec) ([]*media.Keyframes, error) {
+func (o *Origin) derivedKeyframes(ctx context.Context, ch *channel, v *rview, segs []index.Rec) ([]*media.Keyframes, error) {
 	kfs := make([]*media.Keyframes, len(segs))
 	id := v.ep.id + "/" + v.name
 	built := 0
 	for i := range segs {
 		s := &segs[i]
-		if s.file == nil {
+		if s.File == nil {
 			continue
 		}
 		ch.mu.Lock()
-		kf, ok := s.file.derived[id]
+		kf, ok := s.File.Derived[id]
 		var j *job
 		if !ok && built < maxIFramePackaging {
-			j, _ = ch.job(v, strconv.FormatInt(s.seq, 10), v.ext())
+			j, _ = ch.job(v, strconv.FormatInt(s.Seq, 10), v.ext())
 		}
 		ch.mu.Unlock()
 		if ok || j == nil {
@@ -479,15 +479,15 @@ func (o *Origin) derivedKeyframes(ctx context.Context, ch *channel, v *rview, se
 			if ctx.Err() != nil {
 				return nil, ctx.Err()
 			}
-			o.log.Warn("package segment", logChannel, ch.cfg.ID, logEndpoint, v.ep.id, logFile, path.Join(v.name, strconv.FormatInt(s.seq, 10)), logErr, err)
+			o.log.Warn("package segment", logChannel, ch.cfg.ID, logEndpoint, v.ep.id, logFile, path.Join(v.name, strconv.FormatInt(s.Seq, 10)), logErr, err)
 			continue
 		}
 		kfs[i] = p.kf
 		ch.mu.Lock()
-		if s.file.derived == nil {
-			s.file.derived = make(map[string]*media.Keyframes)
+		if s.File.Derived == nil {
+			s.File.Derived = make(map[string]*media.Keyframes)
 		}
-		s.file.derived[id] = p.kf
+		s.File.Derived[id] = p.kf
 		ch.mu.Unlock()
 	}
 	return kfs, nil

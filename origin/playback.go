@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/pullpush/pullpush/origin/internal/index"
 )
 
 // Content types and cache policies of playback responses.
@@ -204,19 +206,19 @@ func (o *Origin) serveFile(w http.ResponseWriter, r *http.Request, ch *channel, 
 		http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(p.data))
 		return
 	}
-	var f *storedFile
+	var f *index.StoredFile
 	if id, ok := strings.CutPrefix(base, "init-"); ok {
 		if n, err := strconv.ParseUint(id, 10, 64); err == nil {
-			f = ch.inits[n]
+			f = ch.Inits[n]
 		}
-	} else if seq, err := strconv.ParseInt(base, 10, 64); err == nil && v != nil && v.rd.ext == ext {
-		if i, ok := v.rd.bySeq(seq); ok {
-			f = v.rd.segs[i].file
+	} else if seq, err := strconv.ParseInt(base, 10, 64); err == nil && v != nil && v.rd.Ext == ext {
+		if i, ok := v.rd.BySeq(seq); ok {
+			f = v.rd.Segs[i].File
 		}
 	}
 	var p string
 	if f != nil {
-		p = f.path
+		p = f.Path
 	}
 	ch.mu.Unlock()
 	if f == nil {
@@ -254,12 +256,12 @@ func (o *Origin) serveFile(w http.ResponseWriter, r *http.Request, ch *channel, 
 // all of them, or on shared storage those appended at least the
 // propagation delay ago by the ingest clock, so that every instance lists
 // the same segments at the same time.
-func (c *channel) published(r *rendition) int {
+func (c *channel) published(r *index.Rendition) int {
 	if c.publishLag <= 0 {
-		return len(r.segs)
+		return len(r.Segs)
 	}
 	limit := c.now().UnixNano() - c.publishLag
-	return sort.Search(len(r.segs), func(i int) bool { return r.segs[i].pub > limit })
+	return sort.Search(len(r.Segs), func(i int) bool { return r.Segs[i].Pub > limit })
 }
 
 // window is the range [lo, hi) of a rendition's segments a playlist shows.
@@ -279,33 +281,33 @@ func (e *errStatus) Error() string { return e.msg }
 
 // window selects the segments to list. Cost is O(log n): binary searches
 // over the time-sorted index.
-func (c *channel) window(ep *endpoint, r *rendition, sh shift) (window, *errStatus) {
-	now := c.mediaNow()
+func (c *channel) window(ep *endpoint, r *index.Rendition, sh shift) (window, *errStatus) {
+	now := c.MediaNow()
 	cutoff := now
 	visible := c.published(r)
 	if ep.delay > 0 {
 		cutoff = now - int64(ep.delay)
-		visible = min(visible, r.countEndingBy(cutoff))
+		visible = min(visible, r.CountEndingBy(cutoff))
 	}
 	if !sh.hasStart {
 		if visible == 0 {
 			return window{}, &errStatus{http.StatusNotFound, "no segments available yet"}
 		}
-		edge := r.segs[visible-1].end()
-		lo := r.firstEndingAfter(edge - int64(ep.manifest))
+		edge := r.Segs[visible-1].End()
+		lo := r.FirstEndingAfter(edge - int64(ep.manifest))
 		return window{lo: min(lo, visible-1), hi: visible}, nil
 	}
 	start := sh.start.UnixNano()
 	if start > cutoff || start < now-int64(ep.startover) {
 		return window{}, &errStatus{http.StatusNotFound, "requested start is outside the startover window"}
 	}
-	w := window{lo: r.firstEndingAfter(start), hi: visible}
+	w := window{lo: r.FirstEndingAfter(start), hi: visible}
 	if sh.hasEnd {
 		e := sh.end.UnixNano()
-		w.hi = min(w.hi, r.countStartingBefore(e))
+		w.hi = min(w.hi, r.CountStartingBefore(e))
 		w.vod = e <= cutoff && joinedComplete(r, visible, w.hi, e)
 	}
-	if n := r.countStartingBefore(start + int64(MaxTimeShiftSpan)); n < w.hi {
+	if n := r.CountStartingBefore(start + int64(MaxTimeShiftSpan)); n < w.hi {
 		w.hi, w.vod = n, true
 	}
 	if w.lo >= w.hi {

@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/pullpush/pullpush/origin/internal/index"
+
 	"github.com/pullpush/pullpush/hls"
 	"github.com/pullpush/pullpush/origin/internal/media"
 )
@@ -62,9 +64,9 @@ func mediaCacheKey(ch *channel, ep *endpoint, name string, sh shift, iframes boo
 	if es != nil || win.hi <= win.lo {
 		return "", false
 	}
-	segs := v.rd.segs
+	segs := v.rd.Segs
 	return fmt.Sprintf("%s\x00%d\x00%s\x00%s\x00%t%t%t\x00%d\x00%d\x00%d\x00%d", ch.cfg.ID, ch.gen, ep.id, name, iframes, win.vod, win.event,
-		v.rd.rev, segs[win.lo].seq, segs[win.hi-1].seq, win.hi-win.lo), win.vod
+		v.rd.Rev, segs[win.lo].Seq, segs[win.hi-1].Seq, win.hi-win.lo), win.vod
 }
 
 // renderMedia renders a media or I-frame playlist and reports whether it
@@ -72,7 +74,7 @@ func mediaCacheKey(ch *channel, ep *endpoint, name string, sh shift, iframes boo
 func (o *Origin) renderMedia(ctx context.Context, ch *channel, ep *endpoint, name string, sh shift, iframes bool) ([]byte, bool, error) {
 	ch.mu.Lock()
 	v := ch.view(ep, name)
-	if v == nil || (iframes && (!ep.iframes || v.pick != media.PickMain || !slices.Contains(ch.iframeKeys(), v.rd.key))) {
+	if v == nil || (iframes && (!ep.iframes || v.pick != media.PickMain || !slices.Contains(ch.iframeKeys(), v.rd.Key))) {
 		ch.mu.Unlock()
 		return nil, false, &errStatus{http.StatusNotFound, fmt.Sprintf("no playlist %q", name)}
 	}
@@ -88,12 +90,12 @@ func (o *Origin) renderMedia(ctx context.Context, ch *channel, ep *endpoint, nam
 		m, refs = ch.mediaPlaylist(v, win)
 		ch.mu.Unlock()
 	case !v.transformed():
-		m, refs = ch.iframePlaylist(v, v.rd.segs[win.lo:win.hi], nil, win)
+		m, refs = ch.iframePlaylist(v, v.rd.Segs[win.lo:win.hi], nil, win)
 		ch.mu.Unlock()
 	default:
 		// Packaged I-frames: the keyframes of each packaged segment are
 		// known once it has been packaged; do that outside the lock.
-		segs := append([]rec(nil), v.rd.segs[win.lo:win.hi]...)
+		segs := append([]index.Rec(nil), v.rd.Segs[win.lo:win.hi]...)
 		ch.mu.Unlock()
 		kfs, err := o.derivedKeyframes(ctx, ch, v, segs)
 		if err != nil {
@@ -109,10 +111,10 @@ func (o *Origin) renderMedia(ctx context.Context, ch *channel, ep *endpoint, nam
 	return m.Encode(), win.vod, nil
 }
 
-func targetDuration(rd *rendition, segs []rec) int {
-	t := int(math.Ceil(rd.target.Seconds()))
+func targetDuration(rd *index.Rendition, segs []index.Rec) int {
+	t := int(math.Ceil(rd.Target.Seconds()))
 	for i := range segs {
-		if d := int(math.Round(float64(segs[i].dur) / 1e9)); d > t {
+		if d := int(math.Round(float64(segs[i].Dur) / 1e9)); d > t {
 			t = d
 		}
 	}
@@ -120,16 +122,16 @@ func targetDuration(rd *rendition, segs []rec) int {
 }
 
 // header fills the header fields shared by media and I-frame playlists.
-func (v *rview) header(segs []rec, win window) *hls.Media {
+func (v *rview) header(segs []index.Rec, win window) *hls.Media {
 	m := &hls.Media{
 		Version:               3,
 		TargetDuration:        targetDuration(v.rd, segs),
-		MediaSequence:         segs[0].seq,
-		DiscontinuitySequence: segs[0].discN,
+		MediaSequence:         segs[0].Seq,
+		DiscontinuitySequence: segs[0].DiscN,
 		Segments:              make([]*hls.Segment, 0, len(segs)),
 	}
 	if v.cmaf {
-		m.DiscontinuitySequence = segs[0].cdiscN
+		m.DiscontinuitySequence = segs[0].CDiscN
 	}
 	if v.enc != nil {
 		m.Version = 5 // KEYFORMAT
@@ -156,7 +158,7 @@ type keyRef struct {
 // must be repeated.
 type segState struct {
 	first      bool
-	prevInit   *storedFile
+	prevInit   *index.StoredFile
 	prevHash   string
 	prevPeriod int64
 }
@@ -164,22 +166,22 @@ type segState struct {
 // decorate sets the discontinuity, EXT-X-MAP (URI relative to dir, "" or
 // "name/") and key request of segment s listed as seg. It reports false
 // when the segment cannot be packaged (a gap).
-func (v *rview) decorate(st *segState, s *rec, seg *hls.Segment, dir string, refs *[]keyRef) bool {
-	disc := s.disc
+func (v *rview) decorate(st *segState, s *index.Rec, seg *hls.Segment, dir string, refs *[]keyRef) bool {
+	disc := s.Disc
 	if v.cmaf {
-		disc = s.cdisc
+		disc = s.CDisc
 	}
 	seg.Discontinuity = !st.first && disc
 	var period int64
 	newKey := false
 	if v.enc != nil {
-		period = v.enc.period(s.start)
+		period = v.enc.period(s.Start)
 		newKey = st.first || period != st.prevPeriod
 	}
 	ok := true
 	switch {
 	case v.cmaf:
-		h := s.ts.Hash(v.pick)
+		h := s.TS.Hash(v.pick)
 		if h == "" {
 			ok = false
 		} else if st.first || seg.Discontinuity || h != st.prevHash || (newKey && v.enc.keyedInit()) {
@@ -190,18 +192,18 @@ func (v *rview) decorate(st *segState, s *rec, seg *hls.Segment, dir string, ref
 			seg.Map = &hls.Map{URI: u + ".mp4"}
 		}
 		st.prevHash = h
-	case s.init != nil:
-		if st.first || s.init != st.prevInit || seg.Discontinuity || (newKey && v.enc.keyedInit()) {
-			u := dir + "init-" + strconv.FormatUint(s.init.id, 10)
+	case s.Init != nil:
+		if st.first || s.Init != st.prevInit || seg.Discontinuity || (newKey && v.enc.keyedInit()) {
+			u := dir + "init-" + strconv.FormatUint(s.Init.ID, 10)
 			if v.enc.keyedInit() {
 				u += "-k" + strconv.FormatInt(period, 10)
 			}
-			seg.Map = &hls.Map{URI: u + path.Ext(s.init.path)}
+			seg.Map = &hls.Map{URI: u + path.Ext(s.Init.Path)}
 		}
-		st.prevInit = s.init
+		st.prevInit = s.Init
 	}
 	if v.enc != nil && (newKey || v.enc.repeat || v.enc.method == MethodSampleAES) {
-		*refs = append(*refs, keyRef{seg: seg, seq: s.seq, period: period, newKey: newKey})
+		*refs = append(*refs, keyRef{seg: seg, seq: s.Seq, period: period, newKey: newKey})
 	}
 	st.prevPeriod, st.first = period, false
 	return ok
@@ -210,16 +212,16 @@ func (v *rview) decorate(st *segState, s *rec, seg *hls.Segment, dir string, ref
 // mediaPlaylist lists rd's segments in win. Caller holds c.mu.
 func (c *channel) mediaPlaylist(v *rview, win window) (*hls.Media, []keyRef) {
 	rd := v.rd
-	m := v.header(rd.segs[win.lo:win.hi], win)
+	m := v.header(rd.Segs[win.lo:win.hi], win)
 	var refs []keyRef
 	var lastPDT int64
 	st := segState{first: true}
 	ext := v.ext()
 	for i := win.lo; i < win.hi; i++ {
-		s := &rd.segs[i]
+		s := &rd.Segs[i]
 		seg := &hls.Segment{
-			Duration: float64(s.dur) / 1e9,
-			URI:      v.name + "/" + strconv.FormatInt(s.seq, 10) + ext,
+			Duration: float64(s.Dur) / 1e9,
+			URI:      v.name + "/" + strconv.FormatInt(s.Seq, 10) + ext,
 		}
 		if !v.decorate(&st, s, seg, v.name+"/", &refs) {
 			seg.Gap = true
@@ -228,13 +230,13 @@ func (c *channel) mediaPlaylist(v *rview, win window) (*hls.Media, []keyRef) {
 		if seg.Map != nil {
 			m.Version = max(m.Version, 6)
 		}
-		if i == win.lo || seg.Discontinuity || s.start-lastPDT >= int64(v.ep.pdt) {
-			seg.ProgramDateTime = time.Unix(0, s.start).UTC()
-			lastPDT = s.start
+		if i == win.lo || seg.Discontinuity || s.Start-lastPDT >= int64(v.ep.pdt) {
+			seg.ProgramDateTime = time.Unix(0, s.Start).UTC()
+			lastPDT = s.Start
 		}
-		if s.extra != nil {
-			seg.Tags = s.extra.tags
-			seg.DateRanges = s.extra.dateRanges
+		if s.Extra != nil {
+			seg.Tags = s.Extra.Tags
+			seg.DateRanges = s.Extra.DateRanges
 		}
 		m.Segments = append(m.Segments, seg)
 	}
@@ -246,7 +248,7 @@ func (c *channel) mediaPlaylist(v *rview, win window) (*hls.Media, []keyRef) {
 // kfs (packaged segments) when given, else from the stored files. It reads
 // only segs and immutable file fields, so packaged playlists are built
 // without c.mu.
-func (c *channel) iframePlaylist(v *rview, segs []rec, kfs []*media.Keyframes, win window) (*hls.Media, []keyRef) {
+func (c *channel) iframePlaylist(v *rview, segs []index.Rec, kfs []*media.Keyframes, win window) (*hls.Media, []keyRef) {
 	m := v.header(segs, win)
 	m.Version = max(m.Version, 6)
 	m.IFramesOnly = true
@@ -259,14 +261,14 @@ func (c *channel) iframePlaylist(v *rview, segs []rec, kfs []*media.Keyframes, w
 		var kf *media.Keyframes
 		if kfs != nil {
 			kf = kfs[i]
-		} else if s.file != nil {
-			kf = s.file.kf
+		} else if s.File != nil {
+			kf = s.File.KF
 		}
 		if kf == nil {
 			continue
 		}
-		uri := strconv.FormatInt(s.seq, 10) + ext
-		segDur := float64(s.dur) / 1e9
+		uri := strconv.FormatInt(s.Seq, 10) + ext
+		segDur := float64(s.Dur) / 1e9
 		for k, f := range kf.Frames {
 			at := f.At
 			next := segDur
@@ -286,13 +288,13 @@ func (c *channel) iframePlaylist(v *rview, segs []rec, kfs []*media.Keyframes, w
 			}
 			if k == 0 {
 				v.decorate(&st, s, seg, "", &refs)
-				if seg.Map == nil && kf.MapLen > 0 && (s.init == nil && !v.cmaf) {
+				if seg.Map == nil && kf.MapLen > 0 && (s.Init == nil && !v.cmaf) {
 					var zero int64
 					seg.Map = &hls.Map{URI: uri, ByteRange: &hls.ByteRange{Length: kf.MapLen, Offset: &zero}}
 				}
-				if i == 0 || seg.Discontinuity || s.start-lastPDT >= int64(v.ep.pdt) {
-					seg.ProgramDateTime = time.Unix(0, s.start+int64(at*1e9)).UTC()
-					lastPDT = s.start
+				if i == 0 || seg.Discontinuity || s.Start-lastPDT >= int64(v.ep.pdt) {
+					seg.ProgramDateTime = time.Unix(0, s.Start+int64(at*1e9)).UTC()
+					lastPDT = s.Start
 				}
 			}
 			m.Segments = append(m.Segments, seg)

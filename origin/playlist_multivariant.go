@@ -5,6 +5,8 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/pullpush/pullpush/origin/internal/index"
+
 	"github.com/pullpush/pullpush/hls"
 )
 
@@ -13,12 +15,12 @@ import (
 // master): every video variant whose segments have keyframes.
 func (c *channel) iframeKeys() []string {
 	hasKF := func(key string) bool {
-		rd := c.rends[key]
-		if rd == nil || len(rd.segs) == 0 {
+		rd := c.Rends[key]
+		if rd == nil || len(rd.Segs) == 0 {
 			return false
 		}
-		f := rd.segs[len(rd.segs)-1].file
-		return f != nil && f.kf != nil && len(f.kf.Frames) > 0
+		f := rd.Segs[len(rd.Segs)-1].File
+		return f != nil && f.KF != nil && len(f.KF.Frames) > 0
 	}
 	var keys []string
 	add := func(k string) {
@@ -26,13 +28,13 @@ func (c *channel) iframeKeys() []string {
 			keys = append(keys, k)
 		}
 	}
-	if c.master != nil {
-		for _, v := range c.master.Variants {
+	if c.Master != nil {
+		for _, v := range c.Master.Variants {
 			add(playlistKey(v.URI))
 		}
 		return keys
 	}
-	for _, k := range c.rendKeys {
+	for _, k := range c.RendKeys {
 		add(k)
 	}
 	return keys
@@ -42,7 +44,7 @@ func (c *channel) iframeKeys() []string {
 // the file name without .m3u8 ("index" is renamed, as index.m3u8 is the
 // playback multivariant).
 func playlistKey(uri string) string {
-	k := strings.TrimSuffix(fileName(uri), ".m3u8")
+	k := strings.TrimSuffix(index.FileName(uri), ".m3u8")
 	if k == "index" {
 		k = "index-media"
 	}
@@ -72,7 +74,7 @@ func (o *Origin) serveMultivariant(w http.ResponseWriter, r *http.Request, ch *c
 	}
 	ch.mu.Lock()
 	mv, es := ch.multivariant(ep, sh)
-	cutoff := ch.mediaNow() - int64(ep.delay)
+	cutoff := ch.MediaNow() - int64(ep.delay)
 	ch.mu.Unlock()
 	if es != nil {
 		writeError(w, es.code, es.msg)
@@ -102,29 +104,29 @@ const cmafAudioGroup = "cmaf-audio"
 // multivariant builds the playback multivariant playlist from the ingested
 // one (or, without one, from the renditions received). Caller holds c.mu.
 func (c *channel) multivariant(ep *endpoint, sh shift) (*hls.Multivariant, *errStatus) {
-	if len(c.rendKeys) == 0 {
+	if len(c.RendKeys) == 0 {
 		return nil, &errStatus{http.StatusNotFound, "channel has no content yet"}
 	}
 	if sh.hasStart {
 		// 404 when the requested window is outside what is retained.
-		probe := c.rends[c.rendKeys[0]]
+		probe := c.Rends[c.RendKeys[0]]
 		if ks := c.iframeKeys(); len(ks) > 0 {
-			probe = c.rends[ks[0]]
+			probe = c.Rends[ks[0]]
 		}
 		if _, es := c.window(ep, probe, sh); es != nil {
 			return nil, es
 		}
 	}
 	mv := &hls.Multivariant{Version: 3}
-	src := c.master
+	src := c.Master
 	if src == nil {
-		for _, k := range c.rendKeys {
-			rd := c.rends[k]
+		for _, k := range c.RendKeys {
+			rd := c.Rends[k]
 			avg := 0
-			if rd.durNS > 0 {
-				avg = int(float64(rd.bytes*8) / (float64(rd.durNS) / 1e9))
+			if rd.DurNS > 0 {
+				avg = int(float64(rd.Bytes*8) / (float64(rd.DurNS) / 1e9))
 			}
-			mv.Variants = append(mv.Variants, &hls.Variant{Bandwidth: max(int(rd.peak), avg, 1), AverageBandwidth: avg, URI: k + ".m3u8" + sh.query})
+			mv.Variants = append(mv.Variants, &hls.Variant{Bandwidth: max(int(rd.Peak), avg, 1), AverageBandwidth: avg, URI: k + ".m3u8" + sh.query})
 		}
 	} else {
 		mv.Version = src.Version
@@ -151,7 +153,7 @@ func (c *channel) multivariant(ep *endpoint, sh shift) (*hls.Multivariant, *errS
 		// One I-frame playlist per video rendition, so that a player can
 		// scrub on the rendition it plays.
 		for _, k := range c.iframeKeys() {
-			iv := &hls.IFrameVariant{URI: k + "/" + iframesName + sh.query, Bandwidth: c.iframeBandwidth(c.rends[k])}
+			iv := &hls.IFrameVariant{URI: k + "/" + iframesName + sh.query, Bandwidth: c.iframeBandwidth(c.Rends[k])}
 			for _, v := range mv.Variants {
 				if strings.HasPrefix(v.URI, k+".m3u8") {
 					iv.Codecs = videoCodecs(v.Codecs)
@@ -177,8 +179,8 @@ func (c *channel) splitMuxedAudio(mv *hls.Multivariant, sh shift) {
 	var from string
 	for _, v := range mv.Variants {
 		k := playlistKey(strings.SplitN(v.URI, "?", 2)[0])
-		rd := c.rends[k]
-		if rd == nil || rd.ext != ".ts" || !rd.muxed() || v.Audio != "" {
+		rd := c.Rends[k]
+		if rd == nil || rd.Ext != ".ts" || !rd.Muxed() || v.Audio != "" {
 			continue
 		}
 		if from == "" {
@@ -197,20 +199,20 @@ func (c *channel) splitMuxedAudio(mv *hls.Multivariant, sh shift) {
 
 // iframeBandwidth estimates the peak bit rate of the I-frame playlist from
 // the newest segments.
-func (c *channel) iframeBandwidth(rd *rendition) int {
+func (c *channel) iframeBandwidth(rd *index.Rendition) int {
 	best := 0.0
 	n := c.published(rd)
 	for i := max(0, n-10); i < n; i++ {
-		s := &rd.segs[i]
-		if s.file == nil || s.file.kf == nil || len(s.file.kf.Frames) == 0 || s.dur <= 0 {
+		s := &rd.Segs[i]
+		if s.File == nil || s.File.KF == nil || len(s.File.KF.Frames) == 0 || s.Dur <= 0 {
 			continue
 		}
 		var n int64
-		for _, f := range s.file.kf.Frames {
+		for _, f := range s.File.KF.Frames {
 			n += f.Len
 		}
-		per := float64(s.dur) / 1e9 / float64(len(s.file.kf.Frames))
-		if bps := float64(n*8) / float64(len(s.file.kf.Frames)) / per; bps > best {
+		per := float64(s.Dur) / 1e9 / float64(len(s.File.KF.Frames))
+		if bps := float64(n*8) / float64(len(s.File.KF.Frames)) / per; bps > best {
 			best = bps
 		}
 	}

@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pullpush/pullpush/origin/internal/index"
+
 	"github.com/pullpush/pullpush/internal/testmedia"
 )
 
@@ -88,7 +90,7 @@ func FuzzSnapshotGroups(f *testing.F) {
 		if err != nil {
 			return
 		}
-		c := &channel{cfg: ChannelConfig{ID: "live"}, chState: &chState{}}
-		c.restore(s)
+		c := &index.Index{State: &index.State{}, Params: index.Params{ID: "live"}}
+		c.Restore(s)
 	})
 }

@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pullpush/pullpush/origin/internal/index"
+
 	"github.com/pullpush/pullpush/hls"
 	"github.com/pullpush/pullpush/internal/testmedia"
 	"github.com/pullpush/pullpush/internal/testutil"
@@ -326,7 +328,7 @@ func TestSegmentDurationSnapshot(t *testing.T) {
 	ch := e.o.lookup(testChannel)
 	ch.mu.Lock()
 	defer ch.mu.Unlock()
-	data, err := ch.encodeSnapshot(0)
+	data, err := ch.EncodeSnapshot(0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -337,21 +339,21 @@ func TestSegmentDurationSnapshot(t *testing.T) {
 	for i := range s.Rends {
 		s.Rends[i].Segs = s.Rends[i].Segs[10:] // a later front, past segment 8
 	}
-	c := &channel{cfg: ch.cfg, eps: ch.eps, chState: &chState{}}
-	if err := c.restore(s); err != nil {
+	c := &index.Index{State: &index.State{}, Params: ch.Params}
+	if err := c.Restore(s); err != nil {
 		t.Fatal(err)
 	}
 	for _, key := range []string{"channel_video_hi", "channel_audio"} {
-		want := ch.rends[key].groups[3*time.Second].rd.segs
-		got := c.rends[key].groups[3*time.Second].rd.segs
+		want := ch.Rends[key].Groups[3*time.Second].Joined.Segs
+		got := c.Rends[key].Groups[3*time.Second].Joined.Segs
 		if len(got) == 0 || len(want) < len(got) {
 			t.Fatalf("%s: %d joined segments restored, %d before", key, len(got), len(want))
 		}
 		want = want[len(want)-len(got):]
 		for i := range got {
-			if got[i].seq != want[i].seq || got[i].grp.first != want[i].grp.first || got[i].dur != want[i].dur {
+			if got[i].Seq != want[i].Seq || got[i].Grp.First != want[i].Grp.First || got[i].Dur != want[i].Dur {
 				t.Errorf("%s: restored joined segment %d is %d (from %d, %d ns), before %d (from %d, %d ns)", key, i,
-					got[i].seq, got[i].grp.first, got[i].dur, want[i].seq, want[i].grp.first, want[i].dur)
+					got[i].Seq, got[i].Grp.First, got[i].Dur, want[i].Seq, want[i].Grp.First, want[i].Dur)
 			}
 		}
 	}

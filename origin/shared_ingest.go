@@ -22,8 +22,8 @@ const storageTimeout = 30 * time.Second
 func (o *Origin) ingestShared(w http.ResponseWriter, r *http.Request, ch *channel, p IngestPath) {
 	s := o.shared
 	ch.mu.Lock()
-	_, known := ch.inputs[p.Input]
-	n, names := len(ch.inputs), append([]string(nil), ch.order...)
+	_, known := ch.Inputs[p.Input]
+	n, names := len(ch.Inputs), append([]string(nil), ch.Order...)
 	ch.mu.Unlock()
 	if !known && n >= MaxInputs {
 		writeError(w, http.StatusConflict, fmt.Sprintf("channel %s already has %d inputs (%v)", ch.cfg.ID, MaxInputs, names))

@@ -7,6 +7,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/pullpush/pullpush/origin/internal/index"
+
 	"github.com/pullpush/pullpush/hls"
 	"github.com/pullpush/pullpush/origin/internal/shared"
 )
@@ -59,8 +61,8 @@ func (o *Origin) recoverChannel(ctx context.Context, ch *channel) error {
 		snap, err := decodeSnapshot(ch.cfg.ID, data)
 		if err == nil && snap.Time == t {
 			ch.mu.Lock()
-			err = ch.restore(snap)
-			ch.vnow = time.Unix(0, t)
+			err = ch.Restore(snap)
+			ch.VNow = time.Unix(0, t)
 			ch.mu.Unlock()
 		}
 		if err != nil {
@@ -219,10 +221,10 @@ func (o *Origin) advance(ch *channel, rp *replayState, t int64) {
 	}
 	snapEvery := int64(o.shared.cfg.SnapshotInterval)
 	for ; rp.tick <= t; rp.tick += replayTick {
-		ch.vnow = time.Unix(0, rp.tick)
-		ch.sweep()
-		if rp.tick%snapEvery == 0 && len(ch.inputs) > 0 {
-			data, err := ch.encodeSnapshot(rp.tick)
+		ch.VNow = time.Unix(0, rp.tick)
+		ch.Sweep()
+		if rp.tick%snapEvery == 0 && len(ch.Inputs) > 0 {
+			data, err := ch.EncodeSnapshot(rp.tick)
 			if err != nil {
 				o.log.Warn("snapshot", logChannel, ch.cfg.ID, logErr, err)
 				continue
@@ -230,7 +232,7 @@ func (o *Origin) advance(ch *channel, rp *replayState, t int64) {
 			rp.snap, rp.snapAt = data, rp.tick
 		}
 	}
-	ch.vnow = time.Unix(0, t)
+	ch.VNow = time.Unix(0, t)
 }
 
 // apply applies one log entry to the index. Caller holds ch.mu.
@@ -243,10 +245,10 @@ func (o *Origin) apply(ch *channel, e *shared.Entry) {
 	recv := time.Unix(0, e.Time)
 	switch e.Kind {
 	case shared.EntryFile:
-		f := &storedFile{path: e.Object, size: e.Size, recv: recv, kf: e.KF.Value(), ts: e.TS.Value()}
-		ch.storeFile(in, e.Name, f)
+		f := &index.StoredFile{Path: e.Object, Size: e.Size, Recv: recv, KF: e.KF.Value(), TS: e.TS.Value()}
+		ch.StoreFile(in, e.Name, f)
 	case shared.EntryDelete:
-		ch.deleteFile(in, e.Name)
+		ch.DeleteFile(in, e.Name)
 	case shared.EntryPlaylist:
 		pl, err := hls.Parse([]byte(e.Body))
 		if err != nil {
@@ -255,15 +257,15 @@ func (o *Origin) apply(ch *channel, e *shared.Entry) {
 		}
 		switch pl := pl.(type) {
 		case *hls.Multivariant:
-			ch.setMaster(in, pl)
-			in.masterRaw = []byte(e.Body)
+			ch.SetMaster(in, pl)
+			in.MasterRaw = []byte(e.Body)
 		case *hls.Media:
 			key := playlistKey(e.Name)
-			ch.indexPlaylist(in, key, pl, recv)
-			if ir := in.rend(key); ir.pending == pl {
-				ir.pendRaw = []byte(e.Body)
-			} else if ir.pending == nil {
-				ir.pendRaw = nil
+			ch.IndexPlaylist(in, key, pl, recv)
+			if ir := in.Rend(key); ir.Pending == pl {
+				ir.PendRaw = []byte(e.Body)
+			} else if ir.Pending == nil {
+				ir.PendRaw = nil
 			}
 		}
 	}
@@ -336,4 +338,9 @@ func (o *Origin) prune(ctx context.Context, ch *channel) error {
 	}
 	s.log.Debug("ingest log pruned", logChannel, ch.cfg.ID, logCount, n)
 	return nil
+}
+
+// decodeSnapshot parses a snapshot of channel ch (see decodeIndexSnapshot).
+func decodeSnapshot(ch string, data []byte) (*index.Snapshot, error) {
+	return index.DecodeSnapshot(ch, data, MaxInputs)
 }

@@ -249,7 +249,7 @@ func snapshotOf(o *Origin) []byte {
 	ch := o.lookup(testChannel)
 	ch.mu.Lock()
 	defer ch.mu.Unlock()
-	b, err := ch.encodeSnapshot(0)
+	b, err := ch.EncodeSnapshot(0)
 	if err != nil {
 		panic(err)
 	}

@@ -65,14 +65,14 @@ func (o *Origin) Channel(id string) (ChannelStatus, bool) {
 func (c *channel) status() ChannelStatus {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	st := ChannelStatus{ID: c.cfg.ID, Active: c.active, Switches: c.switches,
+	st := ChannelStatus{ID: c.cfg.ID, Active: c.Active, Switches: c.Switches,
 		Inputs: []InputStatus{}, Endpoints: []EndpointStatus{}, Renditions: []RenditionStatus{}}
-	for _, name := range c.order {
-		in := c.inputs[name]
-		is := InputStatus{Name: name, Active: name == c.active}
-		for _, ir := range in.rends {
-			if ir.lastRecv.After(is.LastSegment) {
-				is.LastSegment = ir.lastRecv
+	for _, name := range c.Order {
+		in := c.Inputs[name]
+		is := InputStatus{Name: name, Active: name == c.Active}
+		for _, ir := range in.Rends {
+			if ir.LastRecv.After(is.LastSegment) {
+				is.LastSegment = ir.LastRecv
 			}
 		}
 		if !is.LastSegment.IsZero() {
@@ -93,13 +93,13 @@ func (c *channel) status() ChannelStatus {
 		}
 		st.Endpoints = append(st.Endpoints, es)
 	}
-	keys := append([]string(nil), c.rendKeys...)
+	keys := append([]string(nil), c.RendKeys...)
 	sort.Strings(keys)
 	for _, k := range keys {
-		r := c.rends[k]
-		rs := RenditionStatus{Name: k, Segments: len(r.segs)}
-		if len(r.segs) > 0 {
-			rs.End = time.Unix(0, r.lastEnd()).UTC()
+		r := c.Rends[k]
+		rs := RenditionStatus{Name: k, Segments: len(r.Segs)}
+		if len(r.Segs) > 0 {
+			rs.End = time.Unix(0, r.LastEnd()).UTC()
 		}
 		st.Renditions = append(st.Renditions, rs)
 	}

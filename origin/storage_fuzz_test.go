@@ -50,6 +50,6 @@ func FuzzSnapshot(f *testing.F) {
 			return
 		}
 		c := &channel{cfg: ChannelConfig{ID: "live"}}
-		c.restore(s)
+		c.Restore(s)
 	})
 }

@@ -6,5 +6,6 @@
 // (logdto.go), and the rule for names that become key elements
 // (names.go). Writing entries, replaying the log into the index,
 // snapshots and pruning stay in the origin (shared_ingest.go,
-// shared_replay.go, snapshot.go), as they work on the channel index.
+// shared_replay.go), as they work on the channel index; the snapshot
+// format is the index's (origin/internal/index, snapshot.go).
 package shared

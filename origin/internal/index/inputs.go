@@ -1,4 +1,4 @@
-package origin
+package index
 
 import (
 	"path"
@@ -23,13 +23,13 @@ func staleAfter(target time.Duration) time.Duration {
 const maxPassiveBuffer = 64
 
 // covers reports whether in buffered a segment of key starting at end (±tol).
-func (in *input) covers(key string, end, tol int64) bool {
-	ir := in.rends[key]
+func (in *Input) covers(key string, end, tol int64) bool {
+	ir := in.Rends[key]
 	if ir == nil {
 		return false
 	}
 	for i := range ir.buf {
-		if d := ir.buf[i].start - end; d >= -tol && d <= tol {
+		if d := ir.buf[i].Start - end; d >= -tol && d <= tol {
 			return true
 		}
 	}
@@ -43,23 +43,23 @@ func (in *input) covers(key string, end, tol int64) bool {
 // the first backlog burst, or with inputs arriving a little apart, the
 // passive input is often ahead for a moment, and switching then would only
 // flap. It reports whether it switched.
-func (c *channel) checkPassive(in *input, key string) bool {
-	ir := in.rends[key]
-	act := c.inputs[c.active]
+func (c *Index) checkPassive(in *Input, key string) bool {
+	ir := in.Rends[key]
+	act := c.Inputs[c.Active]
 	if ir == nil || len(ir.buf) == 0 || act == nil || act == in {
 		return false
 	}
 	newest := &ir.buf[len(ir.buf)-1]
 	target := ir.target
-	if r := c.rends[key]; r != nil && len(r.segs) > 0 {
-		if newest.end() <= r.lastEnd()+newest.dur/2 {
+	if r := c.Rends[key]; r != nil && len(r.Segs) > 0 {
+		if newest.End() <= r.LastEnd()+newest.Dur/2 {
 			return false // the output has all of it already
 		}
-		target = max(target, r.target)
+		target = max(target, r.Target)
 	}
 	last := c.activeSince
-	if air := act.rends[key]; air != nil && air.lastRecv.After(last) {
-		last = air.lastRecv
+	if air := act.Rends[key]; air != nil && air.LastRecv.After(last) {
+		last = air.LastRecv
 	}
 	if c.clockNow().Sub(last) <= staleAfter(target) {
 		return false
@@ -71,13 +71,13 @@ func (c *channel) checkPassive(in *input, key string) bool {
 // checkInputs runs checkPassive on every rendition of the passive inputs,
 // so an active input that stopped loses the output even when no further
 // segment arrives on any input.
-func (c *channel) checkInputs() {
-	for _, n := range c.order {
-		in := c.inputs[n]
-		if n == c.active {
+func (c *Index) checkInputs() {
+	for _, n := range c.Order {
+		in := c.Inputs[n]
+		if n == c.Active {
 			continue
 		}
-		for _, key := range sortedKeys(in.rends) {
+		for _, key := range sortedKeys(in.Rends) {
 			if c.checkPassive(in, key) {
 				return
 			}
@@ -86,29 +86,29 @@ func (c *channel) checkInputs() {
 }
 
 // switchTo makes in the active input and appends what it buffered.
-func (c *channel) switchTo(in *input, reason string) {
-	c.log.Warn("switching input", logChannel, c.cfg.ID, logFrom, c.active, logTo, in.name, logReason, reason)
-	c.active, c.activeSince = in.name, c.clockNow()
-	c.switches++
+func (c *Index) switchTo(in *Input, reason string) {
+	c.Log.Warn("switching input", logChannel, c.ID, logFrom, c.Active, logTo, in.Name, logReason, reason)
+	c.Active, c.activeSince = in.Name, c.clockNow()
+	c.Switches++
 	if in.master != nil {
-		c.master = in.master
+		c.Master = in.master
 	}
-	for _, key := range sortedKeys(in.rends) {
-		ir := in.rends[key]
+	for _, key := range sortedKeys(in.Rends) {
+		ir := in.Rends[key]
 		buf := ir.buf
 		ir.buf = nil
-		r := c.rend(key)
-		if ir.target > r.target {
-			r.target = ir.target
+		r := c.Rend(key)
+		if ir.target > r.Target {
+			r.Target = ir.target
 		}
 		for _, rc := range buf {
-			tol := rc.dur / 2
-			if len(r.segs) > 0 && rc.end() <= r.lastEnd()+tol {
+			tol := rc.Dur / 2
+			if len(r.Segs) > 0 && rc.End() <= r.LastEnd()+tol {
 				c.releaseRec(&rc)
 				continue
 			}
-			if r.ext == "" && rc.file != nil {
-				r.ext = path.Ext(rc.file.path)
+			if r.Ext == "" && rc.File != nil {
+				r.Ext = path.Ext(rc.File.Path)
 			}
 			c.appendRec(r, rc, tol)
 		}

@@ -1,4 +1,4 @@
-package origin
+package index
 
 import (
 	"encoding/json"
@@ -14,10 +14,10 @@ import (
 // instance ignores snapshots of another version.
 const snapshotVersion = 2
 
-// snapshot is a channel's whole index at a virtual time of the replay
+// Snapshot is a channel's whole index at a virtual time of the replay
 // (after every log entry before Time and every tick up to Time). Every
 // instance that replayed the same log encodes the same bytes.
-type snapshot struct {
+type Snapshot struct {
 	Version  int    `json:"version"`
 	Channel  string `json:"channel"`
 	Time     int64  `json:"time"`
@@ -107,53 +107,53 @@ type inRendDTO struct {
 	LastRecv  int64         `json:"lastRecv,omitempty"`
 }
 
-// encodeSnapshot encodes the index of c at virtual time t. Caller holds c.mu.
-func (c *channel) encodeSnapshot(t int64) ([]byte, error) {
-	s := snapshot{
-		Version: snapshotVersion, Channel: c.cfg.ID, Time: t, Active: c.active, Switches: c.switches,
-		Skew: c.skew, HasSkew: c.hasSkew, FileSeq: c.fileSeq, Order: c.order, RendKeys: c.rendKeys,
+// EncodeSnapshot encodes the index of c at virtual time t. Caller holds the channel lock.
+func (c *Index) EncodeSnapshot(t int64) ([]byte, error) {
+	s := Snapshot{
+		Version: snapshotVersion, Channel: c.ID, Time: t, Active: c.Active, Switches: c.Switches,
+		Skew: c.skew, HasSkew: c.hasSkew, FileSeq: c.fileSeq, Order: c.Order, RendKeys: c.RendKeys,
 		ActiveSince: unixNano(c.activeSince),
 	}
-	files := map[uint64]*storedFile{}
-	ref := func(f *storedFile) uint64 {
+	files := map[uint64]*StoredFile{}
+	ref := func(f *StoredFile) uint64 {
 		if f == nil {
 			return 0
 		}
-		files[f.id] = f
-		return f.id
+		files[f.ID] = f
+		return f.ID
 	}
-	recs := func(rs []rec) []recDTO {
+	recs := func(rs []Rec) []recDTO {
 		out := make([]recDTO, len(rs))
 		for i := range rs {
 			r := &rs[i]
-			d := recDTO{Start: r.start, Dur: r.dur, Seq: r.seq, DiscN: r.discN, Disc: r.disc, File: ref(r.file), Init: ref(r.init),
-				TS: shared.TSInfoToDTO(r.ts), TSBase: r.tsBase, TSOff: r.tsOff, CDisc: r.cdisc, CDiscN: r.cdiscN, Pub: r.pub, Sw: r.sw, Epoch: r.epoch}
-			if r.extra != nil {
-				d.HasExtra, d.Tags, d.DateRanges = true, r.extra.tags, r.extra.dateRanges
+			d := recDTO{Start: r.Start, Dur: r.Dur, Seq: r.Seq, DiscN: r.DiscN, Disc: r.Disc, File: ref(r.File), Init: ref(r.Init),
+				TS: shared.TSInfoToDTO(r.TS), TSBase: r.TSBase, TSOff: r.TSOff, CDisc: r.CDisc, CDiscN: r.CDiscN, Pub: r.Pub, Sw: r.sw, Epoch: r.epoch}
+			if r.Extra != nil {
+				d.HasExtra, d.Tags, d.DateRanges = true, r.Extra.Tags, r.Extra.DateRanges
 			}
 			out[i] = d
 		}
 		return out
 	}
-	for _, k := range c.rendKeys {
-		r := c.rends[k]
-		s.Rends = append(s.Rends, rendDTO{Key: k, Segs: recs(r.segs), NextSeq: r.nextSeq, DiscN: r.discN, Target: r.target,
-			Ext: r.ext, TSEnd: r.tsEnd, TSOff: r.tsOff, LastTS: shared.TSInfoToDTO(r.lastTS), CDiscN: r.cdiscN, Bytes: r.bytes, DurNS: r.durNS, Peak: r.peak, Sw: r.sw, Groups: r.groupDTOs()})
+	for _, k := range c.RendKeys {
+		r := c.Rends[k]
+		s.Rends = append(s.Rends, rendDTO{Key: k, Segs: recs(r.Segs), NextSeq: r.nextSeq, DiscN: r.discN, Target: r.Target,
+			Ext: r.Ext, TSEnd: r.tsEnd, TSOff: r.tsOff, LastTS: shared.TSInfoToDTO(r.lastTS), CDiscN: r.cdiscN, Bytes: r.Bytes, DurNS: r.DurNS, Peak: r.Peak, Sw: r.sw, Groups: r.groupDTOs()})
 	}
-	for _, n := range c.order {
-		in := c.inputs[n]
-		d := inputDTO{Name: n, Files: map[string]uint64{}, Rends: map[string]inRendDTO{}, Master: string(in.masterRaw)}
-		if in.master != nil && in.master == c.master {
+	for _, n := range c.Order {
+		in := c.Inputs[n]
+		d := inputDTO{Name: n, Files: map[string]uint64{}, Rends: map[string]inRendDTO{}, Master: string(in.MasterRaw)}
+		if in.master != nil && in.master == c.Master {
 			s.MasterFrom = n
 		}
-		for name, f := range in.files {
+		for name, f := range in.Files {
 			d.Files[name] = ref(f)
 		}
-		for k, ir := range in.rends {
+		for k, ir := range in.Rends {
 			rd := inRendDTO{LastSeq: ir.lastSeq, LastEnd: ir.lastEnd, Restart: ir.restart, Shift: ir.shift, Target: ir.target,
-				WaitName: ir.waitName, WaitSince: unixNano(ir.waitSince), Buf: recs(ir.buf), LastRecv: unixNano(ir.lastRecv)}
-			if ir.pending != nil {
-				rd.Pending, rd.PendRecv = string(ir.pendRaw), ir.pendRecv.UnixNano()
+				WaitName: ir.waitName, WaitSince: unixNano(ir.waitSince), Buf: recs(ir.buf), LastRecv: unixNano(ir.LastRecv)}
+			if ir.Pending != nil {
+				rd.Pending, rd.PendRecv = string(ir.PendRaw), ir.pendRecv.UnixNano()
 			}
 			d.Rends[k] = rd
 		}
@@ -161,8 +161,8 @@ func (c *channel) encodeSnapshot(t int64) ([]byte, error) {
 	}
 	for _, id := range sortedIDs(files) {
 		f := files[id]
-		s.Files = append(s.Files, fileDTO{ID: id, Path: f.path, Size: f.size, Recv: f.recv.UnixNano(), KF: shared.KeyframesToDTO(f.kf),
-			TS: shared.TSInfoToDTO(f.ts), Refs: f.refs, Init: f.init})
+		s.Files = append(s.Files, fileDTO{ID: id, Path: f.Path, Size: f.Size, Recv: f.Recv.UnixNano(), KF: shared.KeyframesToDTO(f.KF),
+			TS: shared.TSInfoToDTO(f.TS), Refs: f.Refs, Init: f.init})
 	}
 	data, err := json.Marshal(&s)
 	if err != nil {
@@ -187,7 +187,15 @@ func fromUnixNano(n int64) time.Time {
 	return time.Unix(0, n)
 }
 
-func sortedIDs(m map[uint64]*storedFile) []uint64 {
+// clip returns s, cut to n bytes and marked when longer.
+func clip(s string, n int) string {
+	if len(s) > n {
+		return s[:n] + "..."
+	}
+	return s
+}
+
+func sortedIDs(m map[uint64]*StoredFile) []uint64 {
 	ids := make([]uint64, 0, len(m))
 	for id := range m {
 		ids = append(ids, id)
@@ -200,9 +208,10 @@ func sortedIDs(m map[uint64]*storedFile) []uint64 {
 	return ids
 }
 
-// decodeSnapshot parses a snapshot of channel ch and checks its references.
-func decodeSnapshot(ch string, data []byte) (*snapshot, error) {
-	var s snapshot
+// DecodeSnapshot parses a snapshot of channel ch, a channel of at
+// most maxInputs inputs, and checks its references.
+func DecodeSnapshot(ch string, data []byte, maxInputs int) (*Snapshot, error) {
+	var s Snapshot
 	if err := json.Unmarshal(data, &s); err != nil {
 		return nil, fmt.Errorf("decode snapshot: %w", err)
 	}
@@ -210,9 +219,9 @@ func decodeSnapshot(ch string, data []byte) (*snapshot, error) {
 		return nil, fmt.Errorf("snapshot version %d, want %d", s.Version, snapshotVersion)
 	}
 	if s.Channel != ch {
-		return nil, fmt.Errorf("snapshot of channel %q, want %q", truncate(s.Channel, 64), ch)
+		return nil, fmt.Errorf("snapshot of channel %q, want %q", clip(s.Channel, 64), ch)
 	}
-	if len(s.Inputs) > MaxInputs || len(s.Order) != len(s.Inputs) || len(s.RendKeys) != len(s.Rends) {
+	if len(s.Inputs) > maxInputs || len(s.Order) != len(s.Inputs) || len(s.RendKeys) != len(s.Rends) {
 		return nil, fmt.Errorf("snapshot: inconsistent inputs or renditions")
 	}
 	ids := map[uint64]bool{}
@@ -239,7 +248,7 @@ func decodeSnapshot(ch string, data []byte) (*snapshot, error) {
 		}
 	}
 	for i, in := range s.Inputs {
-		if in.Name != s.Order[i] || !validName(in.Name) {
+		if in.Name != s.Order[i] || !shared.ValidName(in.Name) {
 			return nil, fmt.Errorf("snapshot: input order")
 		}
 		for _, id := range in.Files {
@@ -256,72 +265,72 @@ func decodeSnapshot(ch string, data []byte) (*snapshot, error) {
 	return &s, nil
 }
 
-// restore replaces the index of c with s. Caller holds c.mu; c is empty.
-func (c *channel) restore(s *snapshot) error {
-	files := map[uint64]*storedFile{}
+// Restore replaces the index of c with s. Caller holds the channel lock; c is empty.
+func (c *Index) Restore(s *Snapshot) error {
+	files := map[uint64]*StoredFile{}
 	for _, d := range s.Files {
-		files[d.ID] = &storedFile{id: d.ID, path: d.Path, size: d.Size, recv: time.Unix(0, d.Recv), kf: d.KF.Value(),
-			ts: d.TS.Value(), refs: d.Refs, init: d.Init}
+		files[d.ID] = &StoredFile{ID: d.ID, Path: d.Path, Size: d.Size, Recv: time.Unix(0, d.Recv), KF: d.KF.Value(),
+			TS: d.TS.Value(), Refs: d.Refs, init: d.Init}
 	}
-	recs := func(ds []recDTO) []rec {
-		out := make([]rec, len(ds))
+	recs := func(ds []recDTO) []Rec {
+		out := make([]Rec, len(ds))
 		for i, d := range ds {
-			r := rec{start: d.Start, dur: d.Dur, seq: d.Seq, discN: d.DiscN, disc: d.Disc, file: files[d.File], init: files[d.Init],
-				ts: d.TS.Value(), tsBase: d.TSBase, tsOff: d.TSOff, cdisc: d.CDisc, cdiscN: d.CDiscN, pub: d.Pub, sw: d.Sw, epoch: d.Epoch}
+			r := Rec{Start: d.Start, Dur: d.Dur, Seq: d.Seq, DiscN: d.DiscN, Disc: d.Disc, File: files[d.File], Init: files[d.Init],
+				TS: d.TS.Value(), TSBase: d.TSBase, TSOff: d.TSOff, CDisc: d.CDisc, CDiscN: d.CDiscN, Pub: d.Pub, sw: d.Sw, epoch: d.Epoch}
 			if d.HasExtra {
-				r.extra = &recExtra{tags: d.Tags, dateRanges: d.DateRanges}
-				r.extra.cue, _ = adcue.Read(d.Tags, d.DateRanges)
+				r.Extra = &RecExtra{Tags: d.Tags, DateRanges: d.DateRanges}
+				r.Extra.Cue, _ = adcue.Read(d.Tags, d.DateRanges)
 			}
 			out[i] = r
 		}
 		return out
 	}
-	c.active, c.switches, c.skew, c.hasSkew, c.fileSeq = s.Active, s.Switches, s.Skew, s.HasSkew, s.FileSeq
+	c.Active, c.Switches, c.skew, c.hasSkew, c.fileSeq = s.Active, s.Switches, s.Skew, s.HasSkew, s.FileSeq
 	c.activeSince = fromUnixNano(s.ActiveSince)
-	c.rends, c.rendKeys = map[string]*rendition{}, nil
+	c.Rends, c.RendKeys = map[string]*Rendition{}, nil
 	for _, d := range s.Rends {
-		c.rends[d.Key] = &rendition{key: d.Key, segs: recs(d.Segs), nextSeq: d.NextSeq, discN: d.DiscN, target: d.Target, ext: d.Ext,
-			tsEnd: d.TSEnd, tsOff: d.TSOff, lastTS: d.LastTS.Value(), cdiscN: d.CDiscN, bytes: d.Bytes, durNS: d.DurNS, peak: d.Peak, sw: d.Sw}
-		c.rendKeys = append(c.rendKeys, d.Key)
+		c.Rends[d.Key] = &Rendition{Key: d.Key, Segs: recs(d.Segs), nextSeq: d.NextSeq, discN: d.DiscN, Target: d.Target, Ext: d.Ext,
+			tsEnd: d.TSEnd, tsOff: d.TSOff, lastTS: d.LastTS.Value(), cdiscN: d.CDiscN, Bytes: d.Bytes, DurNS: d.DurNS, Peak: d.Peak, sw: d.Sw}
+		c.RendKeys = append(c.RendKeys, d.Key)
 	}
 	for _, d := range s.Rends {
-		c.restoreGroups(c.rends[d.Key], d.Groups)
+		c.restoreGroups(c.Rends[d.Key], d.Groups)
 	}
-	c.inputs, c.order, c.master = map[string]*input{}, nil, nil
+	c.Inputs, c.Order, c.Master = map[string]*Input{}, nil, nil
 	for _, d := range s.Inputs {
-		in := &input{name: d.Name, files: map[string]*storedFile{}, rends: map[string]*inRend{}}
+		in := &Input{Name: d.Name, Files: map[string]*StoredFile{}, Rends: map[string]*InRend{}}
 		if d.Master != "" {
 			m, err := hls.ParseMultivariant([]byte(d.Master))
 			if err != nil {
 				return fmt.Errorf("snapshot: master of input %s: %w", d.Name, err)
 			}
-			in.master, in.masterRaw = m, []byte(d.Master)
+			in.master, in.MasterRaw = m, []byte(d.Master)
 			if d.Name == s.MasterFrom {
-				c.master = m
+				c.Master = m
 			}
 		}
 		for name, id := range d.Files {
-			in.files[name] = files[id]
+			in.Files[name] = files[id]
 		}
 		for k, rd := range d.Rends {
-			ir := &inRend{lastSeq: rd.LastSeq, lastEnd: rd.LastEnd, restart: rd.Restart, shift: rd.Shift, target: rd.Target,
-				waitName: rd.WaitName, waitSince: fromUnixNano(rd.WaitSince), buf: recs(rd.Buf), lastRecv: fromUnixNano(rd.LastRecv)}
+			ir := &InRend{lastSeq: rd.LastSeq, lastEnd: rd.LastEnd, restart: rd.Restart, shift: rd.Shift, target: rd.Target,
+				waitName: rd.WaitName, waitSince: fromUnixNano(rd.WaitSince), buf: recs(rd.Buf), LastRecv: fromUnixNano(rd.LastRecv)}
 			if rd.Pending != "" {
 				m, err := hls.ParseMedia([]byte(rd.Pending))
 				if err != nil {
 					return fmt.Errorf("snapshot: pending playlist of input %s: %w", d.Name, err)
 				}
-				ir.pending, ir.pendRaw, ir.pendRecv = m, []byte(rd.Pending), time.Unix(0, rd.PendRecv)
+				ir.Pending, ir.PendRaw, ir.pendRecv = m, []byte(rd.Pending), time.Unix(0, rd.PendRecv)
 			}
-			in.rends[k] = ir
+			in.Rends[k] = ir
 		}
-		c.inputs[d.Name] = in
-		c.order = append(c.order, d.Name)
+		c.Inputs[d.Name] = in
+		c.Order = append(c.Order, d.Name)
 	}
-	c.inits = map[uint64]*storedFile{}
+	c.Inits = map[uint64]*StoredFile{}
 	for id, f := range files {
 		if f.init {
-			c.inits[id] = f
+			c.Inits[id] = f
 		}
 	}
 	return nil

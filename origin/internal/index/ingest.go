@@ -1,4 +1,4 @@
-package origin
+package index
 
 import (
 	"path"
@@ -10,31 +10,31 @@ import (
 	"github.com/pullpush/pullpush/origin/internal/media"
 )
 
-// append adds rc to the timeline; a gap or overlap of more than tol, or a
+// Append adds rc to the timeline; a gap or overlap of more than tol, or a
 // source discontinuity, becomes an output discontinuity. peer finds the
 // segment another rendition has at a time (see appendTS); nil for none.
-func (r *rendition) append(rc rec, tol int64, peer func(start, tol int64) *rec) {
-	if len(r.segs) == 0 {
+func (r *Rendition) Append(rc Rec, tol int64, peer func(start, tol int64) *Rec) {
+	if len(r.Segs) == 0 {
 		if r.nextSeq == 0 {
-			r.nextSeq = rc.start / int64(time.Second)
+			r.nextSeq = rc.Start / int64(time.Second)
 		}
-		rc.disc = false
-	} else if d := rc.start - r.lastEnd(); d > tol || d < -tol {
-		rc.disc = true
+		rc.Disc = false
+	} else if d := rc.Start - r.LastEnd(); d > tol || d < -tol {
+		rc.Disc = true
 	}
-	if rc.disc {
+	if rc.Disc {
 		r.discN++
 	}
-	rc.discN = r.discN
+	rc.DiscN = r.discN
 	r.appendTS(&rc, peer)
-	rc.seq = r.nextSeq
+	rc.Seq = r.nextSeq
 	r.nextSeq++
-	r.segs = append(r.segs, rc)
-	if rc.file != nil && rc.dur > 0 {
-		r.bytes += rc.file.size
-		r.durNS += rc.dur
-		if bps := float64(rc.file.size*8) / (float64(rc.dur) / 1e9); bps > r.peak {
-			r.peak = bps
+	r.Segs = append(r.Segs, rc)
+	if rc.File != nil && rc.Dur > 0 {
+		r.Bytes += rc.File.Size
+		r.DurNS += rc.Dur
+		if bps := float64(rc.File.Size*8) / (float64(rc.Dur) / 1e9); bps > r.Peak {
+			r.Peak = bps
 		}
 	}
 }
@@ -54,50 +54,50 @@ func (r *rendition) append(rc rec, tol int64, peer func(start, tol int64) *rec) 
 // is taken, so that every rendition of the channel keeps the source's
 // relation between audio and video times, and a rendition that starts
 // late joins the others' timeline.
-func (r *rendition) appendTS(rc *rec, peer func(start, tol int64) *rec) {
-	rc.cdisc = rc.disc
-	if rc.file != nil && rc.file.ts != nil {
-		ti := rc.file.ts.WithConfigFrom(r.lastTS)
+func (r *Rendition) appendTS(rc *Rec, peer func(start, tol int64) *Rec) {
+	rc.CDisc = rc.Disc
+	if rc.File != nil && rc.File.TS != nil {
+		ti := rc.File.TS.WithConfigFrom(r.lastTS)
 		base, off := ti.DTS0, r.tsOff
-		tol := max(rc.dur*9/200000, 9000) // half the segment, at least 0.1 s (90 kHz)
+		tol := max(rc.Dur*9/200000, 9000) // half the segment, at least 0.1 s (90 kHz)
 		jump := false
 		if r.lastTS != nil {
 			base = media.UnwrapNear(ti.DTS0, r.tsEnd)
-			if d := base - r.tsEnd; len(r.segs) > 0 && (d > tol || d < -tol) {
-				rc.cdisc, jump = true, true
+			if d := base - r.tsEnd; len(r.Segs) > 0 && (d > tol || d < -tol) {
+				rc.CDisc, jump = true, true
 			}
 		}
 		if r.lastTS == nil || jump {
-			var p *rec
+			var p *Rec
 			if peer != nil {
-				p = peer(rc.start, rc.dur/2)
+				p = peer(rc.Start, rc.Dur/2)
 			}
 			switch {
 			case p != nil:
-				base, off = media.UnwrapNear(ti.DTS0, p.tsBase), p.tsOff
+				base, off = media.UnwrapNear(ti.DTS0, p.TSBase), p.TSOff
 			case jump:
 				off = r.tsEnd + r.tsOff - base
 			}
 		}
-		rc.ts, rc.tsBase, rc.tsOff = ti, base, off
+		rc.TS, rc.TSBase, rc.TSOff = ti, base, off
 		r.tsEnd, r.tsOff, r.lastTS = base+ti.Dur, off, ti
 	}
-	if len(r.segs) == 0 {
-		rc.cdisc = false
+	if len(r.Segs) == 0 {
+		rc.CDisc = false
 	}
-	if rc.cdisc {
+	if rc.CDisc {
 		r.cdiscN++
 	}
-	rc.cdiscN = r.cdiscN
+	rc.CDiscN = r.cdiscN
 }
 
-// peerTS returns the segment with TS timing that a rendition other than
+// PeerTS returns the segment with TS timing that a rendition other than
 // self has starting within tol of start, or nil. Renditions are searched
 // in order of first appearance, so every instance that builds the index
 // from the same log finds the same one.
-func (c *channel) peerTS(self *rendition, start, tol int64) *rec {
-	for _, key := range c.rendKeys {
-		r := c.rends[key]
+func (c *Index) PeerTS(self *Rendition, start, tol int64) *Rec {
+	for _, key := range c.RendKeys {
+		r := c.Rends[key]
 		if r == self {
 			continue
 		}
@@ -108,31 +108,31 @@ func (c *channel) peerTS(self *rendition, start, tol int64) *rec {
 	return nil
 }
 
-// storeFile registers a received file under name, replacing (and
+// StoreFile registers a received file under name, replacing (and
 // releasing) an older file of the same name, and indexes playlists that
 // were waiting for it.
-func (c *channel) storeFile(in *input, name string, f *storedFile) {
+func (c *Index) StoreFile(in *Input, name string, f *StoredFile) {
 	c.fileSeq++
-	f.id = c.fileSeq
-	f.refs = 1
-	if old := in.files[name]; old != nil {
+	f.ID = c.fileSeq
+	f.Refs = 1
+	if old := in.Files[name]; old != nil {
 		c.release(old)
 	}
-	in.files[name] = f
+	in.Files[name] = f
 	c.retryPending(in, name)
 }
 
 // retryPending re-indexes the pending playlists of in that wait for name
 // or have waited long enough to skip a missing file.
-func (c *channel) retryPending(in *input, name string) {
+func (c *Index) retryPending(in *Input, name string) {
 	now := c.clockNow()
-	for _, key := range sortedKeys(in.rends) {
-		ir := in.rends[key]
-		if ir.pending == nil {
+	for _, key := range sortedKeys(in.Rends) {
+		ir := in.Rends[key]
+		if ir.Pending == nil {
 			continue
 		}
 		if ir.waitName == name || now.Sub(ir.waitSince) > skipAfter(ir.target) {
-			c.indexPlaylist(in, key, ir.pending, ir.pendRecv)
+			c.IndexPlaylist(in, key, ir.Pending, ir.pendRecv)
 		}
 	}
 }
@@ -146,20 +146,20 @@ func skipAfter(target time.Duration) time.Duration {
 	return 3 * target
 }
 
-// deleteFile handles a DELETE from the pusher: the name is forgotten, but a
+// DeleteFile handles a DELETE from the pusher: the name is forgotten, but a
 // file still referenced by the index stays until retention removes it.
-func (c *channel) deleteFile(in *input, name string) {
-	if f := in.files[name]; f != nil {
-		delete(in.files, name)
+func (c *Index) DeleteFile(in *Input, name string) {
+	if f := in.Files[name]; f != nil {
+		delete(in.Files, name)
 		c.release(f)
 	}
 }
 
-// setMaster records an ingested multivariant playlist.
-func (c *channel) setMaster(in *input, m *hls.Multivariant) {
+// SetMaster records an ingested multivariant playlist.
+func (c *Index) SetMaster(in *Input, m *hls.Multivariant) {
 	in.master = m
-	if c.master == nil || in.name == c.active || c.active == "" {
-		c.master = m
+	if c.Master == nil || in.Name == c.Active || c.Active == "" {
+		c.Master = m
 	}
 }
 
@@ -167,7 +167,7 @@ func (c *channel) setMaster(in *input, m *hls.Multivariant) {
 // PROGRAM-DATE-TIME where present (extrapolated by EXTINF), else anchored
 // to the end of the last indexed segment, else to the receive time of the
 // playlist (its last segment ends at recv).
-func segmentTimes(m *hls.Media, ir *inRend, recv time.Time) []int64 {
+func segmentTimes(m *hls.Media, ir *InRend, recv time.Time) []int64 {
 	n := len(m.Segments)
 	starts := make([]int64, n)
 	known := make([]bool, n)
@@ -205,19 +205,19 @@ func segmentTimes(m *hls.Media, ir *inRend, recv time.Time) []int64 {
 
 func durNS(sec float64) int64 { return int64(sec * 1e9) }
 
-// fileName maps a playlist URI to the file name in the input folder.
-func fileName(uri string) string {
+// FileName maps a playlist URI to the file name in the input folder.
+func FileName(uri string) string {
 	if i := strings.IndexAny(uri, "?#"); i >= 0 {
 		uri = uri[:i]
 	}
 	return path.Base(uri)
 }
 
-// indexPlaylist indexes the segments of media playlist m of rendition key,
+// IndexPlaylist indexes the segments of media playlist m of rendition key,
 // in order, until one is missing (then m waits for it).
-func (c *channel) indexPlaylist(in *input, key string, m *hls.Media, recv time.Time) {
-	ir := in.rend(key)
-	ir.pending = nil
+func (c *Index) IndexPlaylist(in *Input, key string, m *hls.Media, recv time.Time) {
+	ir := in.Rend(key)
+	ir.Pending = nil
 	if len(m.Segments) == 0 {
 		return
 	}
@@ -225,7 +225,7 @@ func (c *channel) indexPlaylist(in *input, key string, m *hls.Media, recv time.T
 	lastSrc := m.MediaSequence + int64(len(m.Segments)) - 1
 	if ir.lastSeq >= 0 && lastSrc < ir.lastSeq-int64(len(m.Segments)) {
 		// The pusher restarted its numbering.
-		c.log.Info("input restarted sequence numbers", logChannel, c.cfg.ID, logInput, in.name)
+		c.Log.Info("input restarted sequence numbers", logChannel, c.ID, logInput, in.Name)
 		ir.lastSeq, ir.restart = m.MediaSequence-1, true
 	}
 	starts := segmentTimes(m, ir, recv)
@@ -239,16 +239,16 @@ func (c *channel) indexPlaylist(in *input, key string, m *hls.Media, recv time.T
 		if srcSeq <= ir.lastSeq {
 			continue
 		}
-		f := in.files[fileName(s.URI)]
-		var init *storedFile
+		f := in.Files[FileName(s.URI)]
+		var init *StoredFile
 		missing := ""
 		if f == nil {
-			missing = fileName(s.URI)
+			missing = FileName(s.URI)
 		}
 		if curMap != nil {
-			init = in.files[fileName(curMap.URI)]
+			init = in.Files[FileName(curMap.URI)]
 			if init == nil {
-				missing = fileName(curMap.URI)
+				missing = FileName(curMap.URI)
 			}
 		}
 		if missing != "" {
@@ -256,45 +256,45 @@ func (c *channel) indexPlaylist(in *input, key string, m *hls.Media, recv time.T
 				ir.waitName, ir.waitSince = missing, now
 			}
 			if i < len(m.Segments)-1 && now.Sub(ir.waitSince) > skipAfter(ir.target) {
-				c.log.Warn("segment never arrived; skipping", logChannel, c.cfg.ID, logInput, in.name, logFile, missing)
+				c.Log.Warn("segment never arrived; skipping", logChannel, c.ID, logInput, in.Name, logFile, missing)
 				ir.lastSeq, ir.waitName = srcSeq, ""
 				continue
 			}
-			ir.pending, ir.pendRecv = m, recv
+			ir.Pending, ir.pendRecv = m, recv
 			return
 		}
 		ir.waitName = ""
-		rc := rec{start: starts[i] + ir.shift, dur: durNS(s.Duration), disc: s.Discontinuity || ir.restart, file: f, init: init}
+		rc := Rec{Start: starts[i] + ir.shift, Dur: durNS(s.Duration), Disc: s.Discontinuity || ir.restart, File: f, Init: init}
 		if len(s.Tags) > 0 || len(s.DateRanges) > 0 {
-			rc.extra = cloneExtra(s)
+			rc.Extra = cloneExtra(s)
 		}
-		f.refs++
+		f.Refs++
 		if init != nil {
-			init.refs++
+			init.Refs++
 			if !init.init {
 				init.init = true
-				c.inits[init.id] = init
+				c.Inits[init.ID] = init
 			}
 		}
 		// Only the input's own clock going back (a restarted source) is a
 		// jump to re-time; a segment that is merely older than what the
 		// other input already delivered is not.
-		back := ir.lastEnd != 0 && starts[i] < ir.lastEnd-rc.dur/2
+		back := ir.lastEnd != 0 && starts[i] < ir.lastEnd-rc.Dur/2
 		ir.restart = false
-		ir.lastSeq, ir.lastEnd, ir.lastRecv = srcSeq, starts[i]+rc.dur, now
-		c.offer(in, key, rc, ir.target, path.Ext(fileName(s.URI)), back)
+		ir.lastSeq, ir.lastEnd, ir.LastRecv = srcSeq, starts[i]+rc.Dur, now
+		c.offer(in, key, rc, ir.target, path.Ext(FileName(s.URI)), back)
 	}
 }
 
 // offer hands a newly indexed segment of input in to the channel: appended
 // to the output timeline when in is active, buffered otherwise.
-func (c *channel) offer(in *input, key string, rc rec, target time.Duration, ext string, back bool) {
-	if c.active == "" {
-		c.active, c.activeSince = in.name, c.clockNow()
-		c.log.Info("input active", logChannel, c.cfg.ID, logInput, in.name)
+func (c *Index) offer(in *Input, key string, rc Rec, target time.Duration, ext string, back bool) {
+	if c.Active == "" {
+		c.Active, c.activeSince = in.Name, c.clockNow()
+		c.Log.Info("input active", logChannel, c.ID, logInput, in.Name)
 	}
-	ir := in.rend(key)
-	if in.name != c.active {
+	ir := in.Rend(key)
+	if in.Name != c.Active {
 		ir.buf = append(ir.buf, rc)
 		if over := len(ir.buf) - maxPassiveBuffer; over > 0 {
 			for i := range ir.buf[:over] {
@@ -305,27 +305,27 @@ func (c *channel) offer(in *input, key string, rc rec, target time.Duration, ext
 		c.checkPassive(in, key)
 		return
 	}
-	r := c.rend(key)
-	r.ext = ext
-	if target > r.target {
-		r.target = target
+	r := c.Rend(key)
+	r.Ext = ext
+	if target > r.Target {
+		r.Target = target
 	}
-	tol := rc.dur / 2
-	if len(r.segs) > 0 {
-		end := r.lastEnd()
-		if rc.disc && back && rc.start < end-tol {
+	tol := rc.Dur / 2
+	if len(r.Segs) > 0 {
+		end := r.LastEnd()
+		if rc.Disc && back && rc.Start < end-tol {
 			// The source marked a discontinuity and its clock went back:
 			// continue the timeline after what viewers already have, so
 			// it stays sorted by time.
-			delta := end - rc.start
+			delta := end - rc.Start
 			ir.shift += delta
-			rc.start += delta
+			rc.Start += delta
 		}
-		if rc.end() <= end+tol {
+		if rc.End() <= end+tol {
 			c.releaseRec(&rc) // already have it (from the other input)
 			return
 		}
-		if rc.start > end+tol {
+		if rc.Start > end+tol {
 			if o := c.other(in); o != nil && o.covers(key, end, tol) {
 				ir.buf = append(ir.buf, rc)
 				c.switchTo(o, "active input missed segments")
@@ -336,17 +336,17 @@ func (c *channel) offer(in *input, key string, rc rec, target time.Duration, ext
 	c.appendRec(r, rc, tol)
 }
 
-func (c *channel) appendRec(r *rendition, rc rec, tol int64) {
+func (c *Index) appendRec(r *Rendition, rc Rec, tol int64) {
 	now := c.clockNow().UnixNano()
-	rc.pub = now
-	if r.sw != c.switches {
-		rc.sw, r.sw = len(r.segs) > 0, c.switches
+	rc.Pub = now
+	if r.sw != c.Switches {
+		rc.sw, r.sw = len(r.Segs) > 0, c.Switches
 	}
-	r.append(rc, tol, func(start, tol int64) *rec { return c.peerTS(r, start, tol) })
+	r.Append(rc, tol, func(start, tol int64) *Rec { return c.PeerTS(r, start, tol) })
 	r.setEpoch()
 	c.extendGroups(r)
-	skew := rc.end() - now
-	if !c.hasSkew || rc.end() > c.ingestMediaNow() {
+	skew := rc.End() - now
+	if !c.hasSkew || rc.End() > c.ingestMediaNow() {
 		c.skew, c.hasSkew = skew, true
 	}
 	c.trim(r)
@@ -354,10 +354,10 @@ func (c *channel) appendRec(r *rendition, rc rec, tol int64) {
 
 // cloneExtra copies the ad markers of s, so the index does not keep the
 // whole playlist text alive (the parser's strings share one copy).
-func cloneExtra(s *hls.Segment) *recExtra {
-	e := &recExtra{}
+func cloneExtra(s *hls.Segment) *RecExtra {
+	e := &RecExtra{}
 	for _, t := range s.Tags {
-		e.tags = append(e.tags, strings.Clone(t))
+		e.Tags = append(e.Tags, strings.Clone(t))
 	}
 	for _, d := range s.DateRanges {
 		cp := *d
@@ -366,8 +366,8 @@ func cloneExtra(s *hls.Segment) *recExtra {
 		for i, a := range d.Extra {
 			cp.Extra[i] = hls.Attr{Key: strings.Clone(a.Key), Value: strings.Clone(a.Value), Quoted: a.Quoted}
 		}
-		e.dateRanges = append(e.dateRanges, &cp)
+		e.DateRanges = append(e.DateRanges, &cp)
 	}
-	e.cue, _ = adcue.Read(e.tags, e.dateRanges)
+	e.Cue, _ = adcue.Read(e.Tags, e.DateRanges)
 	return e
 }
