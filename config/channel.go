@@ -1,6 +1,7 @@
 package config
 
 import (
+	"cmp"
 	"errors"
 	"flag"
 	"fmt"
@@ -48,14 +49,9 @@ const DefaultChannelListen = "localhost:8000"
 // lookupEnv, then the flags. On -h it writes help and the flags to usage
 // and returns flag.ErrHelp.
 func LoadChannel(args []string, lookupEnv func(string) (string, bool), usage io.Writer, help string) (Channel, error) {
-	env := func(k, def string) string {
-		if v, ok := lookupEnv(k); ok && v != "" {
-			return v
-		}
-		return def
-	}
+	env := environ(lookupEnv)
 	c := Channel{AccessLog: true}
-	if v := env(ChannelAccessLogEnv, ""); v != "" {
+	if v := env.get(ChannelAccessLogEnv); v != "" {
 		b, err := strconv.ParseBool(v)
 		if err != nil {
 			return Channel{}, fmt.Errorf("%s: want true or false", ChannelAccessLogEnv)
@@ -65,9 +61,9 @@ func LoadChannel(args []string, lookupEnv func(string) (string, bool), usage io.
 	var configPath, token, tokenFile string
 	fs := flag.NewFlagSet("channel", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
-	fs.StringVar(&c.Listen, "listen", env(ChannelListenEnv, DefaultChannelListen), "`address` to listen on, host:port ($"+ChannelListenEnv+")")
-	fs.StringVar(&configPath, "config", env(ChannelConfigEnv, ""), "channels config `file` (YAML or JSON); default: the bundled channel 1 ($"+ChannelConfigEnv+")")
-	fs.StringVar(&c.Data, "data", env(ChannelDataEnv, ""), "`directory` for the channels' schedules; the schedule API is off without it ($"+ChannelDataEnv+")")
+	fs.StringVar(&c.Listen, "listen", cmp.Or(env.get(ChannelListenEnv), DefaultChannelListen), "`address` to listen on, host:port ($"+ChannelListenEnv+")")
+	fs.StringVar(&configPath, "config", env.get(ChannelConfigEnv), "channels config `file` (YAML or JSON); default: the bundled channel 1 ($"+ChannelConfigEnv+")")
+	fs.StringVar(&c.Data, "data", env.get(ChannelDataEnv), "`directory` for the channels' schedules; the schedule API is off without it ($"+ChannelDataEnv+")")
 	fs.StringVar(&token, "api-token", "", "bearer `token` required on /api/v1 (prefer $"+APITokenEnv+" or --api-token-file over the flag)")
 	fs.StringVar(&tokenFile, "api-token-file", "", "`file` holding the API token ($"+APITokenFileEnv+")")
 	fs.BoolVar(&c.AccessLog, "access-log", c.AccessLog, "log every request (method, path, status, bytes, duration, remote); --access-log=false turns it off ($"+ChannelAccessLogEnv+")")

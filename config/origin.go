@@ -1,6 +1,7 @@
 package config
 
 import (
+	"cmp"
 	"errors"
 	"flag"
 	"fmt"
@@ -72,24 +73,19 @@ type originFlags struct {
 // --storage). On -h it writes help and the flags to usage and returns
 // flag.ErrHelp.
 func LoadOrigin(args []string, lookupEnv func(string) (string, bool), usage io.Writer, help string) (Origin, error) {
-	env := func(k, def string) string {
-		if v, ok := lookupEnv(k); ok && v != "" {
-			return v
-		}
-		return def
-	}
+	env := environ(lookupEnv)
 	var f originFlags
 	fs := flag.NewFlagSet("origin", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
-	fs.StringVar(&f.listen, "listen", env(OriginListenEnv, DefaultOriginListen), "`address` to listen on ($"+OriginListenEnv+")")
+	fs.StringVar(&f.listen, "listen", cmp.Or(env.get(OriginListenEnv), DefaultOriginListen), "`address` to listen on ($"+OriginListenEnv+")")
 	fs.StringVar(&f.data, "data", "", "`directory` for stored segments, required unless --storage or set in --config ($"+OriginDataEnv+")")
-	fs.StringVar(&f.configPath, "config", env(OriginConfigEnv, ""), "YAML config `file` with per-channel settings ($"+OriginConfigEnv+")")
+	fs.StringVar(&f.configPath, "config", env.get(OriginConfigEnv), "YAML config `file` with per-channel settings ($"+OriginConfigEnv+")")
 	fs.Var(&f.channels, "channel", "channel `ID=USER:PASSWORD` (repeatable; both inputs use these credentials)")
 	fs.Var(&f.endpoints, "endpoint", "packaging endpoint `ID[=PACKAGING[:METHOD]][,SETTING=VALUE...]` of every channel without endpoints in --config (repeatable), e.g. ts, cmaf, dash, aes=ts:AES-128, cbcs=cmaf:cbcs, dash-cenc=dash:cenc,segmentDuration=6s; settings: "+strings.Join(origin.EndpointFlagKeys(), ", "))
 	fs.StringVar(&f.keyServer, "key-server", "", "SPEKE/CPIX key server `URL` for encrypted endpoints, pullpush keys ($"+OriginKeyServerEnv+")")
 	fs.StringVar(&f.keyToken, "key-token", "", "bearer `token` for the key server ($"+KeyTokenEnv+")")
 	fs.StringVar(&f.keysFile, "keys-file", "", "static key `file` for encrypted endpoints ($"+OriginKeysFileEnv+")")
-	fs.StringVar(&f.keyURI, "key-uri", env(OriginKeyURIEnv, ""), "EXT-X-KEY URI `template` of --endpoint endpoints ({channel} {endpoint} {resource} {kid} {period}; default: the key server's; $"+OriginKeyURIEnv+")")
+	fs.StringVar(&f.keyURI, "key-uri", env.get(OriginKeyURIEnv), "EXT-X-KEY URI `template` of --endpoint endpoints ({channel} {endpoint} {resource} {kid} {period}; default: the key server's; $"+OriginKeyURIEnv+")")
 	fs.DurationVar(&f.keyRotation, "key-rotation", origin.DefaultKeyRotationInterval, "key rotation `interval` of --endpoint endpoints (0: one key; $"+OriginKeyRotationEnv+")")
 	fs.StringVar(&f.storage, "storage", "", "shared storage `URL` s3://BUCKET[/PREFIX] instead of --data ($"+StorageEnv+")")
 	fs.StringVar(&f.s3Endpoint, "s3-endpoint", "", "S3 endpoint `URL` of --storage, e.g. http://127.0.0.1:7070 (default AWS; $"+S3EndpointEnv+")")
@@ -128,7 +124,7 @@ func LoadOrigin(args []string, lookupEnv func(string) (string, bool), usage io.W
 }
 
 // build layers the configuration of LoadOrigin.
-func (f *originFlags) build(env func(k, def string) string) (Origin, error) {
+func (f *originFlags) build(env environ) (Origin, error) {
 	o := Origin{Listen: f.listen, AccessLog: f.accessLog}
 	cfg := &o.Config
 	if f.configPath != "" {
@@ -138,13 +134,13 @@ func (f *originFlags) build(env func(k, def string) string) (Origin, error) {
 		}
 		*cfg = c
 	}
-	if d := firstOf(f.data, env(OriginDataEnv, "")); d != "" {
+	if d := cmp.Or(f.data, env.get(OriginDataEnv)); d != "" {
 		cfg.DataDir = d
 	}
 	f.applyChannels(cfg)
 	server, file := f.keyServer, f.keysFile
 	if server == "" && file == "" {
-		server, file = env(OriginKeyServerEnv, ""), env(OriginKeysFileEnv, "")
+		server, file = env.get(OriginKeyServerEnv), env.get(OriginKeysFileEnv)
 	}
 	if server != "" {
 		cfg.Keys.URL, cfg.Keys.File = server, ""
@@ -154,7 +150,7 @@ func (f *originFlags) build(env func(k, def string) string) (Origin, error) {
 	}
 	if f.keyToken != "" {
 		cfg.Keys.Token = f.keyToken
-	} else if tok := env(KeyTokenEnv, ""); tok != "" && cfg.Keys.URL != "" && cfg.Keys.Token == "" {
+	} else if tok := env.get(KeyTokenEnv); tok != "" && cfg.Keys.URL != "" && cfg.Keys.Token == "" {
 		cfg.Keys.Token = tok
 	}
 	if err := applyStorage(&cfg.Storage, f, env); err != nil {
@@ -163,7 +159,7 @@ func (f *originFlags) build(env func(k, def string) string) (Origin, error) {
 	if cfg.DataDir == "" && !cfg.Storage.Enabled() {
 		return Origin{}, errors.New("--data (or --storage) is required")
 	}
-	tok, err := APIToken(f.apiToken, f.apiTokenFile, lookupEnvOf(env))
+	tok, err := APIToken(f.apiToken, f.apiTokenFile, env)
 	if err != nil {
 		return Origin{}, err
 	}
@@ -211,20 +207,11 @@ func (f *originFlags) applyChannels(cfg *origin.Config) {
 // environment variables, then the config file, then the AWS environment
 // (region, endpoint; credentials are found by the S3 client). It checks
 // the URL so that a bad --storage is a one-line error.
-func applyStorage(st *origin.StorageConfig, f *originFlags, env func(k, def string) string) error {
+func applyStorage(st *origin.StorageConfig, f *originFlags, env environ) error {
 	pick := func(dst *string, flag, key string, fallbacks ...string) {
-		switch {
-		case flag != "":
-			*dst = flag
-		case env(key, "") != "":
-			*dst = env(key, "")
-		case *dst == "":
-			for _, k := range fallbacks {
-				if v := env(k, ""); v != "" {
-					*dst = v
-					return
-				}
-			}
+		*dst = cmp.Or(flag, env.get(key), *dst)
+		for _, k := range fallbacks {
+			*dst = cmp.Or(*dst, env.get(k))
 		}
 	}
 	pick(&st.URL, f.storage, StorageEnv)
@@ -245,21 +232,13 @@ func applyStorage(st *origin.StorageConfig, f *originFlags, env func(k, def stri
 	return nil
 }
 
-// lookupEnvOf turns env back into a lookupEnv.
-func lookupEnvOf(env func(k, def string) string) func(string) (string, bool) {
-	return func(k string) (string, bool) {
-		v := env(k, "")
-		return v, v != ""
-	}
-}
+// environ reads PULLPUSH_* (and AWS_*) variables through a lookupEnv.
+type environ func(string) (string, bool)
 
-func firstOf(vs ...string) string {
-	for _, v := range vs {
-		if v != "" {
-			return v
-		}
-	}
-	return ""
+// get is the value of variable k; empty when unset.
+func (e environ) get(k string) string {
+	v, _ := e(k)
+	return v
 }
 
 // channelFlags collects repeated --channel ID=USER:PASSWORD values.
