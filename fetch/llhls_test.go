@@ -7,27 +7,21 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
-	"io/fs"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"path"
 	"slices"
-	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/bluenviron/gohlslib/v2"
-	"github.com/bluenviron/gohlslib/v2/pkg/codecs"
-	"github.com/bluenviron/mediacommon/v2/pkg/formats/mpegts"
-
 	"github.com/pullpush/pullpush/fetch"
 	"github.com/pullpush/pullpush/hls"
-	"github.com/pullpush/pullpush/internal/testmedia"
+	"github.com/pullpush/pullpush/internal/llsource"
 	"github.com/pullpush/pullpush/internal/testutil"
 	"github.com/pullpush/pullpush/output"
 )
@@ -128,7 +122,7 @@ func (t *llTarget) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // for every media playlist served, when each part and complete segment was
 // first listed; for every file served, the hash of its bytes.
 type llProducer struct {
-	mux *gohlslib.Muxer
+	src http.Handler
 	ev  *events
 
 	mu        sync.Mutex
@@ -143,7 +137,7 @@ func (p *llProducer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	p.requests = append(p.requests, r.URL.RequestURI())
 	p.mu.Unlock()
 	rec := httptest.NewRecorder()
-	p.mux.Handle(rec, r)
+	p.src.ServeHTTP(rec, r)
 	body := rec.Body.Bytes()
 	now := time.Now()
 	p.mu.Lock()
@@ -180,72 +174,6 @@ func (p *llProducer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Write(body)
 }
 
-// llAccessUnit is one access unit of the test programme.
-type llAccessUnit struct {
-	video bool
-	dts   int64 // 90 kHz
-	pts   int64 // 90 kHz for video, the audio clock rate for audio
-	data  [][]byte
-}
-
-// readTestProgramme reads the committed MPEG-TS test media (video_hi and
-// audio renditions) into access units in decoding order.
-func readTestProgramme(t *testing.T) ([]llAccessUnit, *codecs.MPEG4Audio) {
-	t.Helper()
-	sub, err := testmedia.Sub(testmedia.TS)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var aus []llAccessUnit
-	var audio *codecs.MPEG4Audio
-	for _, rend := range []string{"video_hi", "audio"} {
-		var stream []byte
-		for i := 0; ; i++ {
-			b, err := fs.ReadFile(sub, fmt.Sprintf("%s/seg_%d.ts", rend, i))
-			if err != nil {
-				break
-			}
-			stream = append(stream, b...)
-		}
-		if len(stream) == 0 {
-			t.Fatalf("no segments for %s", rend)
-		}
-		r := &mpegts.Reader{R: bytes.NewReader(stream)}
-		if err := r.Initialize(); err != nil {
-			t.Fatalf("%s: %v", rend, err)
-		}
-		td := &mpegts.TimeDecoder{}
-		td.Initialize()
-		for _, tr := range r.Tracks() {
-			switch c := tr.Codec.(type) {
-			case *mpegts.CodecH264:
-				r.OnDataH264(tr, func(pts, dts int64, au [][]byte) error {
-					aus = append(aus, llAccessUnit{video: true, dts: td.Decode(dts), pts: td.Decode(pts), data: au})
-					return nil
-				})
-			case *mpegts.CodecMPEG4Audio:
-				audio = &codecs.MPEG4Audio{Config: c.Config}
-				rate := int64(c.Config.SampleRate)
-				r.OnDataMPEG4Audio(tr, func(pts int64, frames [][]byte) error {
-					p := td.Decode(pts)
-					aus = append(aus, llAccessUnit{dts: p, pts: p * rate / 90000, data: frames})
-					return nil
-				})
-			}
-		}
-		for {
-			if err := r.Read(); err != nil {
-				break
-			}
-		}
-	}
-	if audio == nil {
-		t.Fatal("no AAC track in the test media")
-	}
-	sort.SliceStable(aus, func(i, j int) bool { return aus[i].dts < aus[j].dts })
-	return aus, audio
-}
-
 // TestLowLatencySource relays a live Low-Latency HLS source made by an
 // independent muxer (gohlslib, fMP4 parts of 200 ms) fed the committed test
 // programme in real time. The relay must use blocking reloads, push each
@@ -254,25 +182,17 @@ func readTestProgramme(t *testing.T) ([]llAccessUnit, *codecs.MPEG4Audio) {
 // and lose no frame.
 func TestLowLatencySource(t *testing.T) {
 	testutil.RequireTool(t, "ffmpeg")
-	aus, audioCodec := readTestProgramme(t)
 	ev := &events{}
-	videoTrack := &gohlslib.Track{Codec: &codecs.H264{}, ClockRate: 90000}
-	audioTrack := &gohlslib.Track{Codec: audioCodec, ClockRate: audioCodec.Config.SampleRate}
-	mux := &gohlslib.Muxer{
-		Tracks:             []*gohlslib.Track{videoTrack, audioTrack},
-		Variant:            gohlslib.MuxerVariantLowLatency,
-		SegmentCount:       12,
-		SegmentMinDuration: time.Second,
-		PartMinDuration:    200 * time.Millisecond,
-		OnEncodeError:      func(err error) { t.Logf("muxer: %v", err) },
-	}
-	if err := mux.Start(); err != nil {
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	src, err := llsource.Start(ctx, llsource.Options{Loops: 1, OnError: func(err error) { t.Logf("muxer: %v", err) }})
+	if err != nil {
 		t.Fatal(err)
 	}
-	prod := &llProducer{mux: mux, ev: ev, partSeen: map[string]time.Time{}, completed: map[string]int64{}, hashURI: map[string]string{}}
+	prod := &llProducer{src: src, ev: ev, partSeen: map[string]time.Time{}, completed: map[string]int64{}, hashURI: map[string]string{}}
 	srv := httptest.NewServer(prod)
 	defer srv.Close()
-	defer mux.Close() // before srv.Close: releases blocked playlist requests
+	defer src.Close() // before srv.Close: releases blocked playlist requests
 
 	out := &llOutput{targets: []output.Target{
 		&llTarget{name: "parts", parts: true, ev: ev, files: map[string][]byte{}},
@@ -289,42 +209,11 @@ func TestLowLatencySource(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-	defer cancel()
 	runDone := make(chan error, 1)
 	go func() { runDone <- f.Run(ctx) }()
 
-	// Feed the programme in real time.
-	fed := make(chan error, 1)
-	go func() {
-		start := time.Now()
-		ntp := time.Now()
-		for _, au := range aus {
-			due := start.Add(time.Duration(au.dts) * time.Second / 90000)
-			timer := time.NewTimer(time.Until(due))
-			select {
-			case <-timer.C:
-			case <-ctx.Done():
-				timer.Stop()
-				fed <- ctx.Err()
-				return
-			}
-			var err error
-			at := ntp.Add(time.Duration(au.dts) * time.Second / 90000)
-			if au.video {
-				err = mux.WriteH264(videoTrack, at, au.pts, au.data)
-			} else {
-				err = mux.WriteMPEG4Audio(audioTrack, at, au.pts, au.data)
-			}
-			if err != nil {
-				fed <- err
-				return
-			}
-		}
-		fed <- nil
-	}()
 	select {
-	case err := <-fed:
+	case err := <-src.Done():
 		if err != nil {
 			t.Fatalf("feeding the muxer: %v", err)
 		}

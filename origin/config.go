@@ -81,6 +81,8 @@ type ChannelConfig struct {
 	// PDTInterval is the spacing of EXT-X-PROGRAM-DATE-TIME tags; 0 writes
 	// one on every segment.
 	PDTInterval time.Duration `yaml:"pdtInterval"`
+	// LowLatency, for the implicit endpoint: see EndpointConfig.LowLatency.
+	LowLatency *bool `yaml:"lowLatency"`
 	// Endpoints are packaging endpoints over this channel's ingest, served
 	// at /out/v1/{channel}/{endpoint}/index.m3u8. The first one is also
 	// served at /out/v1/{channel}/index.m3u8. When empty, the channel has
@@ -109,6 +111,9 @@ func Bool(b bool) *bool { return &b }
 
 // iframesOn reports whether I-frame playlists are enabled.
 func (c *ChannelConfig) iframesOn() bool { return c.IFrames == nil || *c.IFrames }
+
+// lowLatencyOn reports whether a LowLatency setting leaves LL-HLS on.
+func lowLatencyOn(b *bool) bool { return b == nil || *b }
 
 // credentials returns the user and password for input name.
 func (c *ChannelConfig) credentials(input string) (user, pass string, ok bool) {

@@ -95,6 +95,14 @@ type EndpointConfig struct {
 	// appear in media playlists: passthrough (as ingested, the default),
 	// none, scte35_enhanced or daterange.
 	AdMarkers string `yaml:"adMarkers"`
+	// LowLatency serves Low-Latency HLS (parts, blocking playlist reload,
+	// preload hints, delta updates; see llhls.go) when the ingest lists
+	// parts. nil (the default) is on wherever the endpoint serves segments
+	// as ingested: no encryption, segmentDuration or timeDelay, local
+	// storage, and on cmaf/dash endpoints only for fMP4 ingest (TS ingest
+	// is repackaged there). false turns it off; true asks for it and makes
+	// a setting that rules it out a configuration error.
+	LowLatency *bool `yaml:"lowLatency"`
 }
 
 // StartConfig is an endpoint's EXT-X-START: where players start, in
@@ -289,13 +297,38 @@ func (c Config) validateEndpoints(k string, ch ChannelConfig) error {
 		if err := validateWindows(ek, ep.StartoverWindow, ep.ManifestWindow, ep.TimeDelay, ep.PDTInterval); err != nil {
 			return err
 		}
+		if ep.LowLatency != nil && *ep.LowLatency {
+			if why := c.lowLatencyConflict(ep.Encryption != nil, ep.SegmentDuration, ep.TimeDelay); why != "" {
+				return cfgErr(ek+".lowLatency", "needs segments served as ingested: %s", why)
+			}
+		}
 		if ep.Encryption != nil {
 			if err := c.validateEncryption(ek+".encryption", ep); err != nil {
 				return err
 			}
 		}
 	}
+	if ch.LowLatency != nil && *ch.LowLatency {
+		if why := c.lowLatencyConflict(false, 0, ch.TimeDelay); why != "" {
+			return cfgErr(k+".lowLatency", "needs segments served as ingested: %s", why)
+		}
+	}
 	return nil
+}
+
+// lowLatencyConflict names the setting that rules out LL-HLS, "" for none.
+func (c Config) lowLatencyConflict(encrypted bool, segdur, delay time.Duration) string {
+	switch {
+	case encrypted:
+		return "the endpoint is encrypted"
+	case segdur != 0:
+		return "segmentDuration joins segments"
+	case delay != 0:
+		return "timeDelay holds segments back"
+	case c.Storage.Enabled():
+		return "shared storage publishes segments after a delay"
+	}
+	return ""
 }
 
 func (c Config) validateEncryption(k string, ep EndpointConfig) error {
@@ -417,6 +450,7 @@ type endpoint struct {
 	start     *hls.Start       // EXT-X-START, nil for none
 	ads       string           // ad-marker mode (adcue.Mode*; "" is passthrough)
 	segdur    time.Duration    // joined segment duration, 0: as ingested
+	ll        bool             // Low-Latency HLS when the ingest lists parts (llhls.go)
 }
 
 // encSpec is the resolved encryption of an endpoint.
@@ -438,6 +472,7 @@ func newEndpoints(ch ChannelConfig) []*endpoint {
 		return []*endpoint{{
 			startover: ch.StartoverWindow, manifest: ch.ManifestWindow, delay: ch.TimeDelay,
 			pdt: ch.PDTInterval, iframes: ch.iframesOn(), manifest0: indexName,
+			ll: lowLatencyOn(ch.LowLatency) && ch.TimeDelay == 0,
 		}}
 	}
 	eps := make([]*endpoint, 0, len(ch.Endpoints))
@@ -450,6 +485,7 @@ func newEndpoints(ch ChannelConfig) []*endpoint {
 		}
 		ep.ads = ec.AdMarkers
 		ep.segdur = ec.SegmentDuration
+		ep.ll = lowLatencyOn(ec.LowLatency) && ec.Encryption == nil && ec.SegmentDuration == 0 && ec.TimeDelay == 0
 		ep.manifest0 = indexName
 		if ec.ManifestName != "" {
 			ep.manifest0 = ec.ManifestName + ".m3u8"

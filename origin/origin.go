@@ -30,6 +30,9 @@ type Origin struct {
 	// channel store and to seeds and recs (the seed and the record text
 	// last applied per channel).
 	set     atomic.Pointer[channelSet]
+	// waiting counts playback requests held for a part or segment to
+	// arrive (LL-HLS blocking reloads and preloaded parts).
+	waiting atomic.Int64
 	chMu    sync.Mutex
 	chStore channelStore
 	seeds   map[string]string

@@ -186,6 +186,15 @@ func servePlaylist(w http.ResponseWriter, r *http.Request, body []byte, cache st
 func (o *Origin) serveFile(w http.ResponseWriter, r *http.Request, ch *channel, ep *endpoint, name, file string) {
 	ext := path.Ext(file)
 	base := strings.TrimSuffix(file, ext)
+	if seq, idx, ok := parsePartName(base); ok {
+		f := o.awaitPart(r.Context(), ch, ep, name, ext, seq, idx)
+		if f == nil {
+			writeError(w, http.StatusNotFound, "part not found (left the playlist, or never arrived)")
+			return
+		}
+		o.serveStored(w, r, ch, f.Path, ext)
+		return
+	}
 	ch.mu.Lock()
 	v := ch.view(ep, name)
 	if v != nil && v.transformed() {
@@ -225,6 +234,12 @@ func (o *Origin) serveFile(w http.ResponseWriter, r *http.Request, ch *channel, 
 		writeError(w, http.StatusNotFound, "segment not found (outside the startover window?)")
 		return
 	}
+	o.serveStored(w, r, ch, p, ext)
+}
+
+// serveStored serves the stored file at p (a segment, init section or
+// part with extension ext) as it is.
+func (o *Origin) serveStored(w http.ResponseWriter, r *http.Request, ch *channel, p, ext string) {
 	ct := segmentTypes[strings.ToLower(ext)]
 	if ct == "" {
 		ct = "application/octet-stream"

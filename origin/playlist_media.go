@@ -17,12 +17,24 @@ import (
 )
 
 func (o *Origin) serveMedia(w http.ResponseWriter, r *http.Request, ch *channel, ep *endpoint, name string, sh shift, iframes bool) {
+	var d llDirectives
+	if !iframes {
+		var err error
+		if d, err = parseDirectives(r.URL.Query()); err != nil {
+			writeError(w, http.StatusBadRequest, err.Error())
+			return
+		}
+		if err := o.awaitPlaylist(r.Context(), ch, ep, name, sh, d); err != nil {
+			writeStatusErr(w, err)
+			return
+		}
+	}
 	ch.mu.Lock()
-	key, vod := mediaCacheKey(ch, ep, name, sh, iframes)
+	key, vod := mediaCacheKey(ch, ep, name, sh, iframes, d.skip)
 	ch.mu.Unlock()
 	if key == "" {
 		// An error (answered by renderMedia) or nothing to list yet.
-		body, vod, err := o.renderMedia(r.Context(), ch, ep, name, sh, iframes)
+		body, vod, err := o.renderMedia(r.Context(), ch, ep, name, sh, iframes, d.skip)
 		if err != nil {
 			writeStatusErr(w, err)
 			return
@@ -36,7 +48,7 @@ func (o *Origin) serveMedia(w http.ResponseWriter, r *http.Request, ch *channel,
 	p, err := o.playlists.get(r.Context(), key, func() (*product, error) {
 		// Other requests may wait for this render: a client that goes
 		// away does not fail theirs.
-		body, _, err := o.renderMedia(context.WithoutCancel(r.Context()), ch, ep, name, sh, iframes)
+		body, _, err := o.renderMedia(context.WithoutCancel(r.Context()), ch, ep, name, sh, iframes, d.skip)
 		if err != nil {
 			return nil, err
 		}
@@ -55,7 +67,10 @@ func (o *Origin) serveMedia(w http.ResponseWriter, r *http.Request, ch *channel,
 // generation, the window's kind, the build of a joined timeline and the
 // window's first and last sequence numbers and count: a live edge that moves, a window the startover
 // pruning trims or a segment that arrives late inside it renders again.
-func mediaCacheKey(ch *channel, ep *endpoint, name string, sh shift, iframes bool) (string, bool) {
+// Low-latency playlists also name the parts' state of every rendition
+// (their rendition reports) and whether the request asked for a delta
+// update.
+func mediaCacheKey(ch *channel, ep *endpoint, name string, sh shift, iframes, skip bool) (string, bool) {
 	v := ch.view(ep, name)
 	if v == nil {
 		return "", false
@@ -65,13 +80,17 @@ func mediaCacheKey(ch *channel, ep *endpoint, name string, sh shift, iframes boo
 		return "", false
 	}
 	segs := v.rd.Segs
-	return fmt.Sprintf("%s\x00%d\x00%s\x00%s\x00%t%t%t\x00%d\x00%d\x00%d\x00%d", ch.cfg.ID, ch.gen, ep.id, name, iframes, win.vod, win.event,
-		v.rd.Rev, segs[win.lo].Seq, segs[win.hi-1].Seq, win.hi-win.lo), win.vod
+	key := fmt.Sprintf("%s\x00%d\x00%s\x00%s\x00%t%t%t\x00%d\x00%d\x00%d\x00%d", ch.cfg.ID, ch.gen, ep.id, name, iframes, win.vod, win.event,
+		v.rd.Rev, segs[win.lo].Seq, segs[win.hi-1].Seq, win.hi-win.lo)
+	if !iframes && ch.lowLatency(v, sh) {
+		key += ch.partsKey(skip)
+	}
+	return key, win.vod
 }
 
 // renderMedia renders a media or I-frame playlist and reports whether it
 // is closed (ENDLIST). Its errors are *errStatus values.
-func (o *Origin) renderMedia(ctx context.Context, ch *channel, ep *endpoint, name string, sh shift, iframes bool) ([]byte, bool, error) {
+func (o *Origin) renderMedia(ctx context.Context, ch *channel, ep *endpoint, name string, sh shift, iframes, skip bool) ([]byte, bool, error) {
 	ch.mu.Lock()
 	v := ch.view(ep, name)
 	if v == nil || (iframes && (!ep.iframes || v.pick != media.PickMain || !slices.Contains(ch.iframeKeys(), v.rd.Key))) {
@@ -88,6 +107,9 @@ func (o *Origin) renderMedia(ctx context.Context, ch *channel, ep *endpoint, nam
 	switch {
 	case !iframes:
 		m, refs = ch.mediaPlaylist(v, win)
+		if ch.lowLatency(v, sh) {
+			ch.addLowLatency(v, m, win, skip)
+		}
 		ch.mu.Unlock()
 	case !v.transformed():
 		m, refs = ch.iframePlaylist(v, v.rd.Segs[win.lo:win.hi], nil, win)

@@ -14,6 +14,9 @@ type Payload struct {
 	// milliseconds (hls-pull-push's key of the same name); absent or 0
 	// keeps the fetcher's default.
 	TimeoutMs *float64 `json:"timeoutMs"`
+	// LowLatency pushes the LL-HLS parts of a low-latency source too (see
+	// Config.LowLatency).
+	LowLatency bool `json:"lowLatency"`
 }
 
 // IngestPayload is one element of Payload.IngestURLs.
@@ -57,6 +60,10 @@ const Schema = `{
       "minimum": 0,
       "maximum": 3600000,
       "description": "Bound in milliseconds on one download attempt of a source segment (as in hls-pull-push); absent or 0: the fetcher's default (4 segment durations, at least 10 s, plus 5 s)."
+    },
+    "lowLatency": {
+      "type": "boolean",
+      "description": "Also push the parts (EXT-X-PART) of a Low-Latency HLS source as they appear, each followed by the playlist listing it, for an ingest that serves LL-HLS (pullpush origin). Off: whole segments only, as MediaPackage v1 takes them."
     }
   }
 }`
@@ -101,7 +108,7 @@ func ParsePayload(payload json.RawMessage) (Config, error) {
 	if err != nil {
 		return Config{}, err
 	}
-	cfg := Config{IngestURLs: make([]Ingest, 0, len(p.IngestURLs)), SegmentTimeout: timeout}
+	cfg := Config{IngestURLs: make([]Ingest, 0, len(p.IngestURLs)), SegmentTimeout: timeout, LowLatency: p.LowLatency}
 	for _, in := range p.IngestURLs {
 		cfg.IngestURLs = append(cfg.IngestURLs, Ingest{URL: in.URL, Username: in.Username, Password: in.Password})
 	}

@@ -34,6 +34,11 @@ type Config struct {
 	Transport *http.Transport
 	// Now is the signing clock of SigV4 ingest URLs; nil is time.Now.
 	Now func() time.Time
+	// LowLatency makes the targets take LL-HLS parts (output.PartTarget):
+	// a low-latency source's parts are pushed as they appear, for an
+	// ingest that serves them (pullpush origin). MediaPackage v1 takes
+	// whole segments only: leave it off there.
+	LowLatency bool
 }
 
 // Ingest is one ingest endpoint.
@@ -131,7 +136,8 @@ func New(cfg Config) (*Output, error) {
 		display := *dir
 		display.Path += stem
 		o.targets = append(o.targets, &target{
-			name: fmt.Sprintf("ingest[%d] %s", i, display.String()),
+			parts: cfg.LowLatency,
+			name:  fmt.Sprintf("ingest[%d] %s", i, display.String()),
 			client: httpput.New(httpput.Config{
 				Dir:       dir,
 				Transport: o.transport,
@@ -209,7 +215,11 @@ func (o *Output) Close() error {
 type target struct {
 	name   string
 	client *httpput.Client
+	parts  bool
 }
+
+// AcceptsParts implements output.PartTarget: with Config.LowLatency.
+func (t *target) AcceptsParts() bool { return t.parts }
 
 // Name implements output.Target: "ingest[i] <url>" without credentials.
 func (t *target) Name() string { return t.name }

@@ -123,6 +123,9 @@ type Rendition struct {
 	// rendition), so that cached playlists of a rebuilt timeline, whose
 	// numbering may differ, are never served for it.
 	builds, Rev uint64
+	// Parts is the Low-Latency HLS state (parts.go), nil when the ingest
+	// lists no parts.
+	Parts *Parts
 }
 
 // LastEnd is the end of the newest segment; r has segments.
@@ -256,6 +259,9 @@ type State struct {
 	// delivered then.
 	activeSince time.Time
 	VNow        time.Time // ingest clock of the replay (shared storage)
+	// changed is closed at the next change of an output timeline (see
+	// Changed).
+	changed chan struct{}
 }
 
 // clockNow is the ingest clock: the time of the log entry being replayed

@@ -284,6 +284,7 @@ func (c *Index) IndexPlaylist(in *Input, key string, m *hls.Media, recv time.Tim
 		ir.lastSeq, ir.lastEnd, ir.LastRecv = srcSeq, starts[i]+rc.Dur, now
 		c.offer(in, key, rc, ir.target, path.Ext(FileName(s.URI)), back)
 	}
+	c.indexParts(in, key, m)
 }
 
 // offer hands a newly indexed segment of input in to the channel: appended
@@ -345,6 +346,7 @@ func (c *Index) appendRec(r *Rendition, rc Rec, tol int64) {
 	r.Append(rc, tol, func(start, tol int64) *Rec { return c.PeerTS(r, start, tol) })
 	r.setEpoch()
 	c.extendGroups(r)
+	c.signal()
 	skew := rc.End() - now
 	if !c.hasSkew || rc.End() > c.ingestMediaNow() {
 		c.skew, c.hasSkew = skew, true

@@ -90,6 +90,9 @@ func (c *Index) switchTo(in *Input, reason string) {
 	c.Log.Warn("switching input", logChannel, c.ID, logFrom, c.Active, logTo, in.Name, logReason, reason)
 	c.Active, c.activeSince = in.Name, c.clockNow()
 	c.Switches++
+	for _, r := range c.Rends {
+		c.dropParts(r) // the new input's parts come with its next playlists
+	}
 	if in.master != nil {
 		c.Master = in.master
 	}
