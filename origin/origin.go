@@ -29,7 +29,7 @@ type Origin struct {
 	// set is the channels now; chMu serialises changes to it, to the
 	// channel store and to seeds and recs (the seed and the record text
 	// last applied per channel).
-	set     atomic.Pointer[channelSet]
+	set atomic.Pointer[channelSet]
 	// waiting counts playback requests held for a part or segment to
 	// arrive (LL-HLS blocking reloads and preloaded parts).
 	waiting atomic.Int64
