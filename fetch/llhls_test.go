@@ -434,37 +434,16 @@ func checkLLRendition(t *testing.T, prod *llProducer, parts, plain *llTarget, re
 	}
 }
 
-// vodList returns a VOD playlist of m's complete, non-gap segments with
-// absolute URIs against base.
+// vodList is llsource.VODList, failing t on error.
 func vodList(t *testing.T, m *hls.Media, base *url.URL) []byte {
 	t.Helper()
-	out := &hls.Media{Version: 7, TargetDuration: m.TargetDuration, PlaylistType: hls.PlaylistTypeVOD, Endlist: true}
-	var mp *hls.Map
-	for _, s := range m.Segments {
-		if s.Map != nil {
-			mp = s.Map
-		}
-		if s.Gap {
-			continue
-		}
-		u, err := base.Parse(s.URI)
-		if err != nil {
-			t.Fatal(err)
-		}
-		c := &hls.Segment{Duration: s.Duration, URI: u.String()}
-		if len(out.Segments) == 0 && mp != nil {
-			mu, _ := base.Parse(mp.URI)
-			c.Map = &hls.Map{URI: mu.String()}
-		}
-		out.Segments = append(out.Segments, c)
+	b, err := llsource.VODList(m, base)
+	if err != nil {
+		t.Fatal(err)
 	}
-	if len(out.Segments) == 0 {
-		t.Fatal("no complete segment")
-	}
-	return out.Encode()
+	return b
 }
 
-// dataURL serves a playlist on loopback and returns its URL.
 func dataURL(t *testing.T, pl []byte) string {
 	t.Helper()
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write(pl) }))

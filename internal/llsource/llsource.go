@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"io/fs"
 	"net/http"
+	"net/url"
 	"sort"
 	"time"
 
@@ -22,6 +23,7 @@ import (
 	"github.com/bluenviron/gohlslib/v2/pkg/codecs"
 	"github.com/bluenviron/mediacommon/v2/pkg/formats/mpegts"
 
+	"github.com/pullpush/pullpush/hls"
 	"github.com/pullpush/pullpush/internal/testmedia"
 )
 
@@ -192,4 +194,38 @@ func (s *Source) Done() <-chan error { return s.done }
 func (s *Source) Close() {
 	s.cancel()
 	s.mux.Close()
+}
+
+// VODList returns a VOD playlist of the complete segments of live media
+// playlist m (URIs resolved against base, absolute), for decoding a live
+// source's whole window with ffmpeg (which starts a live playlist near its
+// end).
+func VODList(m *hls.Media, base *url.URL) ([]byte, error) {
+	out := &hls.Media{Version: 7, TargetDuration: m.TargetDuration, PlaylistType: hls.PlaylistTypeVOD, Endlist: true}
+	var mp *hls.Map
+	for _, s := range m.Segments {
+		if s.Map != nil {
+			mp = s.Map
+		}
+		if s.Gap {
+			continue
+		}
+		u, err := base.Parse(s.URI)
+		if err != nil {
+			return nil, fmt.Errorf("llsource: segment URI: %w", err)
+		}
+		c := &hls.Segment{Duration: s.Duration, URI: u.String()}
+		if len(out.Segments) == 0 && mp != nil {
+			mu, err := base.Parse(mp.URI)
+			if err != nil {
+				return nil, fmt.Errorf("llsource: map URI: %w", err)
+			}
+			c.Map = &hls.Map{URI: mu.String()}
+		}
+		out.Segments = append(out.Segments, c)
+	}
+	if len(out.Segments) == 0 {
+		return nil, errors.New("llsource: no complete segment")
+	}
+	return out.Encode(), nil
 }

@@ -239,6 +239,12 @@ func (c *Index) IndexPlaylist(in *Input, key string, m *hls.Media, recv time.Tim
 		if srcSeq <= ir.lastSeq {
 			continue
 		}
+		if s.Gap {
+			// EXT-X-GAP: the pusher has no media for it (an LL-HLS muxer
+			// pads its first playlists so); nothing to wait for.
+			ir.lastSeq = srcSeq
+			continue
+		}
 		f := in.Files[FileName(s.URI)]
 		var init *StoredFile
 		missing := ""
