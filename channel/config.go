@@ -132,7 +132,7 @@ func LoadConfig(path string) (Config, error) {
 	}
 	dir := filepath.Dir(path)
 	fix := func(uri string) string {
-		if uri == "" || uriKind(uri) != kindLocal || strings.HasPrefix(uri, "file://") || filepath.IsAbs(uri) {
+		if uri == "" || URIKind(uri) != KindLocal || strings.HasPrefix(uri, "file://") || filepath.IsAbs(uri) {
 			return uri
 		}
 		return filepath.Join(dir, uri)
@@ -267,30 +267,12 @@ func validID(id string, dot bool) bool {
 	return true
 }
 
-// Asset URI kinds.
-const (
-	kindLocal = "local"
-	kindEmbed = "embed"
-	kindHTTP  = "http"
-)
-
-// uriKind classifies an asset URI.
-func uriKind(uri string) string {
-	switch {
-	case strings.HasPrefix(uri, "http://"), strings.HasPrefix(uri, "https://"):
-		return kindHTTP
-	case strings.HasPrefix(uri, "embed:"):
-		return kindEmbed
-	}
-	return kindLocal
-}
-
 // checkURI rejects URIs with a scheme the engine cannot read.
 func checkURI(uri string) error {
-	if i := strings.Index(uri, "://"); i > 0 && uriKind(uri) == kindLocal && !strings.HasPrefix(uri, "file://") {
+	if i := strings.Index(uri, "://"); i > 0 && URIKind(uri) == KindLocal && !strings.HasPrefix(uri, "file://") {
 		return fmt.Errorf("unsupported uri scheme %q", uri[:i])
 	}
-	if uriKind(uri) == kindEmbed && strings.TrimPrefix(uri, "embed:") == "" {
+	if URIKind(uri) == KindEmbed && strings.TrimPrefix(uri, "embed:") == "" {
 		return fmt.Errorf("empty embed path in %q", uri)
 	}
 	return nil

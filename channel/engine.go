@@ -25,9 +25,6 @@ const (
 	logKeyError   = "err"
 )
 
-// fetchTimeout bounds one http request for an asset playlist or segment.
-const fetchTimeout = 30 * time.Second
-
 // defaultCacheSize is the default size of the segment cache for http assets.
 const defaultCacheSize = 64 << 20
 
@@ -84,16 +81,16 @@ type Engine struct {
 	cfg    Config
 	now    func() time.Time
 	log    *slog.Logger
-	fetch  *fetcher
-	loader *assetLoader
+	fetch  *Fetcher
+	loader *Loader
 
 	library  map[string]AssetConfig // configured assets by id
-	assets   map[string]*asset      // loaded assets by id
+	assets   map[string]*Asset      // loaded assets by id
 	failed   map[string]error       // assets that failed to load, by id
-	partials map[string]*asset      // failed assets whose playlists loaded, by id
+	partials map[string]*Asset      // failed assets whose playlists loaded, by id
 
 	slateMu sync.Mutex
-	slates  map[string]*asset // by format
+	slates  map[string]*Asset // by format
 
 	static []*channel // configured channels, in order
 
@@ -119,7 +116,7 @@ type Engine struct {
 func New(cfg Config, opts ...Option) (*Engine, error) {
 	o := options{
 		now:       time.Now,
-		client:    &http.Client{Timeout: fetchTimeout},
+		client:    &http.Client{Timeout: FetchTimeout},
 		logger:    slog.Default(),
 		fsys:      EmbeddedFS(),
 		ctx:       context.Background(),
@@ -141,18 +138,18 @@ func New(cfg Config, opts ...Option) (*Engine, error) {
 		cfg:      cfg,
 		now:      o.now,
 		log:      o.logger,
-		fetch:    newFetcher(o.client, o.cacheSize),
+		fetch:    NewFetcher(o.client, o.cacheSize),
 		library:  map[string]AssetConfig{},
-		assets:   map[string]*asset{},
+		assets:   map[string]*Asset{},
 		failed:   map[string]error{},
-		partials: map[string]*asset{},
-		slates:   map[string]*asset{},
+		partials: map[string]*Asset{},
+		slates:   map[string]*Asset{},
 		sessions: map[string]*channel{},
 		ctx:      o.ctx,
 		livePoll: o.livePoll,
 	}
 	e.metrics = newEngineMetrics(e)
-	e.loader = &assetLoader{fetch: e.fetch, embedded: o.fsys, probe: true}
+	e.loader = &Loader{Fetch: e.fetch, Embedded: o.fsys, Probe: true}
 	var ids []string
 	for _, ch := range cfg.Channels {
 		for j, a := range ch.Assets {
@@ -212,7 +209,7 @@ func New(cfg Config, opts ...Option) (*Engine, error) {
 // loadAssets loads the library, a few assets at a time.
 func (e *Engine) loadAssets(ctx context.Context, ids []string) error {
 	type result struct {
-		a   *asset
+		a   *Asset
 		err error
 	}
 	results := make([]result, len(ids))
@@ -225,7 +222,7 @@ func (e *Engine) loadAssets(ctx context.Context, ids []string) error {
 			defer wg.Done()
 			defer func() { <-sem }()
 			ac := e.library[id]
-			a, err := e.loader.load(ctx, id, ac.Title, ac.URI)
+			a, err := e.loader.Load(ctx, id, ac.Title, ac.URI)
 			results[i] = result{a, err}
 		}()
 	}
@@ -241,7 +238,7 @@ func (e *Engine) loadAssets(ctx context.Context, ids []string) error {
 				e.partials[id] = results[i].a
 			}
 			e.log.Warn("channel asset failed; the slate plays instead",
-				logKeyAsset, id, logKeyURI, redact(e.library[id].URI), logKeyError, err)
+				logKeyAsset, id, logKeyURI, Redact(e.library[id].URI), logKeyError, err)
 			continue
 		}
 		e.assets[id] = results[i].a
@@ -250,7 +247,7 @@ func (e *Engine) loadAssets(ctx context.Context, ids []string) error {
 }
 
 // asset implements assetSource.
-func (e *Engine) asset(id string) (*asset, error) {
+func (e *Engine) asset(id string) (*Asset, error) {
 	if a, ok := e.assets[id]; ok {
 		return a, nil
 	}
@@ -261,11 +258,11 @@ func (e *Engine) asset(id string) (*asset, error) {
 }
 
 // partial implements assetSource.
-func (e *Engine) partial(id string) *asset { return e.partials[id] }
+func (e *Engine) partial(id string) *Asset { return e.partials[id] }
 
 // slate implements assetSource: the configured slate, or the bundled one of
 // the format.
-func (e *Engine) slate(format string) (*asset, error) {
+func (e *Engine) slate(format string) (*Asset, error) {
 	e.slateMu.Lock()
 	defer e.slateMu.Unlock()
 	if a, ok := e.slates[format]; ok {
@@ -274,18 +271,18 @@ func (e *Engine) slate(format string) (*asset, error) {
 	uri, id := e.cfg.Slate, "_slate"
 	if uri == "" {
 		uri, id = slateTS, "_slate-ts"
-		if format == formatFMP4 {
+		if format == FormatFMP4 {
 			uri, id = slateFMP4, "_slate-fmp4"
 		}
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), fetchTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), FetchTimeout)
 	defer cancel()
-	a, err := e.loader.load(ctx, id, "slate", uri)
+	a, err := e.loader.Load(ctx, id, "slate", uri)
 	if err != nil {
-		return nil, fmt.Errorf("slate %s: %w", redact(uri), err)
+		return nil, fmt.Errorf("slate %s: %w", Redact(uri), err)
 	}
-	if a.format != format {
-		return nil, fmt.Errorf("slate %s: %s segments, the channel has %s", redact(uri), a.format, format)
+	if a.Format != format {
+		return nil, fmt.Errorf("slate %s: %s segments, the channel has %s", Redact(uri), a.Format, format)
 	}
 	e.slates[format] = a
 	return a, nil

@@ -206,8 +206,8 @@ func resourceName(t testing.TB, e *Engine, id, uri string) string {
 	}
 	a := e.lookup(id).assets[asset]
 	var i int
-	if _, err := fmt.Sscanf(file, "%d", &i); err != nil || a == nil || i >= len(a.res) {
+	if _, err := fmt.Sscanf(file, "%d", &i); err != nil || a == nil || i >= len(a.Res) {
 		t.Fatalf("segment uri %q names no resource", uri)
 	}
-	return a.res[i].name
+	return a.Res[i].Name
 }

@@ -326,7 +326,7 @@ func (r *liveRig) liveSource(uri string) string {
 	if !ok {
 		r.t.Fatalf("live uri %q names no resource", uri)
 	}
-	return l.name
+	return l.Name
 }
 
 func (r *liveRig) status() ChannelStatus {

@@ -49,13 +49,13 @@ v.m3u8
 	if err != nil {
 		t.Fatal(err)
 	}
-	tmpl := &asset{
-		audio: [][]*track{{
-			{rendition: &hls.Rendition{Name: "English (AD)", Language: "en"}},
-			{rendition: &hls.Rendition{Name: "German", Language: "de"}},
-			{rendition: &hls.Rendition{Name: "Svenska", Language: "sv"}},
+	tmpl := &Asset{
+		Audio: [][]*Track{{
+			{Rendition: &hls.Rendition{Name: "English (AD)", Language: "en"}},
+			{Rendition: &hls.Rendition{Name: "German", Language: "de"}},
+			{Rendition: &hls.Rendition{Name: "Svenska", Language: "sv"}},
 		}},
-		subs: [][]*track{{{rendition: &hls.Rendition{Name: "English", Language: "en"}}}},
+		Subs: [][]*Track{{{Rendition: &hls.Rendition{Name: "English", Language: "en"}}}},
 	}
 	for _, tc := range []struct {
 		kind  hls.MediaType
@@ -97,8 +97,8 @@ func liveProbe(t *testing.T, data string) error {
 	}
 	e := &Engine{now: time.Now}
 	ch := &channel{targetDuration: 2}
-	f := &liveFeed{e: e, ch: ch, asset: &asset{id: liveAssetPrefix + "x", format: formatTS}, res: map[int]loc{}, inits: map[string]*initSection{}, td: time.Second}
-	r := &liveRendition{at: loc{name: "http://127.0.0.1:1/live/v.m3u8"}, last: -1}
+	f := &liveFeed{e: e, ch: ch, asset: &Asset{ID: liveAssetPrefix + "x", Format: FormatTS}, res: map[int]Loc{}, inits: map[string]*InitSection{}, td: time.Second}
+	r := &liveRendition{at: Loc{Name: "http://127.0.0.1:1/live/v.m3u8"}, last: -1}
 	if err := f.update(r, m); err != nil {
 		return err
 	}
@@ -125,7 +125,7 @@ func liveProbe(t *testing.T, data string) error {
 	}
 	for k, s := range lt.segs {
 		var id int
-		if _, err := fmt.Sscanf(strings.TrimPrefix(s.src.url, "seg/"+f.asset.id+"/"), "%d", &id); err != nil || s.dur <= 0 || !strings.HasPrefix(f.res[id].name, "http") {
+		if _, err := fmt.Sscanf(strings.TrimPrefix(s.src.URL, "seg/"+f.asset.ID+"/"), "%d", &id); err != nil || s.dur <= 0 || !strings.HasPrefix(f.res[id].Name, "http") {
 			t.Fatalf("%q: placed segment %d: %+v", data, k, s)
 		}
 		if k > 0 && s.start != lt.segs[k-1].start+lt.segs[k-1].dur {
@@ -163,7 +163,7 @@ func TestLivePick(t *testing.T) {
 	listing := func(first, n int64) *liveRendition {
 		r := &liveRendition{}
 		for s := first; s < first+n; s++ {
-			r.segs = append(r.segs, srcSeg{seq: s, seg: &seg{dur: time.Second}})
+			r.segs = append(r.segs, srcSeg{seq: s, seg: &Seg{Dur: time.Second}})
 		}
 		return r
 	}

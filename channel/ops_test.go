@@ -224,10 +224,10 @@ func ffprobeFrames(t *testing.T, url string) map[int]int {
 // TestNearestBandwidth: a channel rendition plays the asset rendition
 // nearest in bandwidth on a log scale.
 func TestNearestBandwidth(t *testing.T) {
-	ladder := func(bws ...int) []*track {
-		var ts []*track
+	ladder := func(bws ...int) []*Track {
+		var ts []*Track
 		for _, bw := range bws {
-			ts = append(ts, &track{variant: &hls.Variant{Bandwidth: bw}})
+			ts = append(ts, &Track{Variant: &hls.Variant{Bandwidth: bw}})
 		}
 		return ts
 	}
