@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pullpush/pullpush/channel/internal/asset"
 	"github.com/pullpush/pullpush/internal/strictyaml"
 
 	"go.yaml.in/yaml/v3"
@@ -132,7 +133,7 @@ func LoadConfig(path string) (Config, error) {
 	}
 	dir := filepath.Dir(path)
 	fix := func(uri string) string {
-		if uri == "" || URIKind(uri) != KindLocal || strings.HasPrefix(uri, "file://") || filepath.IsAbs(uri) {
+		if uri == "" || asset.URIKind(uri) != asset.KindLocal || strings.HasPrefix(uri, "file://") || filepath.IsAbs(uri) {
 			return uri
 		}
 		return filepath.Join(dir, uri)
@@ -269,10 +270,10 @@ func validID(id string, dot bool) bool {
 
 // checkURI rejects URIs with a scheme the engine cannot read.
 func checkURI(uri string) error {
-	if i := strings.Index(uri, "://"); i > 0 && URIKind(uri) == KindLocal && !strings.HasPrefix(uri, "file://") {
+	if i := strings.Index(uri, "://"); i > 0 && asset.URIKind(uri) == asset.KindLocal && !strings.HasPrefix(uri, "file://") {
 		return fmt.Errorf("unsupported uri scheme %q", uri[:i])
 	}
-	if URIKind(uri) == KindEmbed && strings.TrimPrefix(uri, "embed:") == "" {
+	if asset.URIKind(uri) == asset.KindEmbed && strings.TrimPrefix(uri, "embed:") == "" {
 		return fmt.Errorf("empty embed path in %q", uri)
 	}
 	return nil

@@ -14,6 +14,8 @@ import (
 	"slices"
 	"sync"
 	"time"
+
+	"github.com/pullpush/pullpush/channel/internal/asset"
 )
 
 // Log keys.
@@ -81,16 +83,16 @@ type Engine struct {
 	cfg    Config
 	now    func() time.Time
 	log    *slog.Logger
-	fetch  *Fetcher
-	loader *Loader
+	fetch  *asset.Fetcher
+	loader *asset.Loader
 
-	library  map[string]AssetConfig // configured assets by id
-	assets   map[string]*Asset      // loaded assets by id
-	failed   map[string]error       // assets that failed to load, by id
-	partials map[string]*Asset      // failed assets whose playlists loaded, by id
+	library  map[string]AssetConfig  // configured assets by id
+	assets   map[string]*asset.Asset // loaded assets by id
+	failed   map[string]error        // assets that failed to load, by id
+	partials map[string]*asset.Asset // failed assets whose playlists loaded, by id
 
 	slateMu sync.Mutex
-	slates  map[string]*Asset // by format
+	slates  map[string]*asset.Asset // by format
 
 	static []*channel // configured channels, in order
 
@@ -116,7 +118,7 @@ type Engine struct {
 func New(cfg Config, opts ...Option) (*Engine, error) {
 	o := options{
 		now:       time.Now,
-		client:    &http.Client{Timeout: FetchTimeout},
+		client:    &http.Client{Timeout: asset.FetchTimeout},
 		logger:    slog.Default(),
 		fsys:      EmbeddedFS(),
 		ctx:       context.Background(),
@@ -138,18 +140,18 @@ func New(cfg Config, opts ...Option) (*Engine, error) {
 		cfg:      cfg,
 		now:      o.now,
 		log:      o.logger,
-		fetch:    NewFetcher(o.client, o.cacheSize),
+		fetch:    asset.NewFetcher(o.client, o.cacheSize),
 		library:  map[string]AssetConfig{},
-		assets:   map[string]*Asset{},
+		assets:   map[string]*asset.Asset{},
 		failed:   map[string]error{},
-		partials: map[string]*Asset{},
-		slates:   map[string]*Asset{},
+		partials: map[string]*asset.Asset{},
+		slates:   map[string]*asset.Asset{},
 		sessions: map[string]*channel{},
 		ctx:      o.ctx,
 		livePoll: o.livePoll,
 	}
 	e.metrics = newEngineMetrics(e)
-	e.loader = &Loader{Fetch: e.fetch, Embedded: o.fsys, Probe: true}
+	e.loader = &asset.Loader{Fetch: e.fetch, Embedded: o.fsys, Probe: true}
 	var ids []string
 	for _, ch := range cfg.Channels {
 		for j, a := range ch.Assets {
@@ -209,7 +211,7 @@ func New(cfg Config, opts ...Option) (*Engine, error) {
 // loadAssets loads the library, a few assets at a time.
 func (e *Engine) loadAssets(ctx context.Context, ids []string) error {
 	type result struct {
-		a   *Asset
+		a   *asset.Asset
 		err error
 	}
 	results := make([]result, len(ids))
@@ -238,7 +240,7 @@ func (e *Engine) loadAssets(ctx context.Context, ids []string) error {
 				e.partials[id] = results[i].a
 			}
 			e.log.Warn("channel asset failed; the slate plays instead",
-				logKeyAsset, id, logKeyURI, Redact(e.library[id].URI), logKeyError, err)
+				logKeyAsset, id, logKeyURI, asset.Redact(e.library[id].URI), logKeyError, err)
 			continue
 		}
 		e.assets[id] = results[i].a
@@ -247,7 +249,7 @@ func (e *Engine) loadAssets(ctx context.Context, ids []string) error {
 }
 
 // asset implements assetSource.
-func (e *Engine) asset(id string) (*Asset, error) {
+func (e *Engine) asset(id string) (*asset.Asset, error) {
 	if a, ok := e.assets[id]; ok {
 		return a, nil
 	}
@@ -258,11 +260,11 @@ func (e *Engine) asset(id string) (*Asset, error) {
 }
 
 // partial implements assetSource.
-func (e *Engine) partial(id string) *Asset { return e.partials[id] }
+func (e *Engine) partial(id string) *asset.Asset { return e.partials[id] }
 
 // slate implements assetSource: the configured slate, or the bundled one of
 // the format.
-func (e *Engine) slate(format string) (*Asset, error) {
+func (e *Engine) slate(format string) (*asset.Asset, error) {
 	e.slateMu.Lock()
 	defer e.slateMu.Unlock()
 	if a, ok := e.slates[format]; ok {
@@ -271,18 +273,18 @@ func (e *Engine) slate(format string) (*Asset, error) {
 	uri, id := e.cfg.Slate, "_slate"
 	if uri == "" {
 		uri, id = slateTS, "_slate-ts"
-		if format == FormatFMP4 {
+		if format == asset.FormatFMP4 {
 			uri, id = slateFMP4, "_slate-fmp4"
 		}
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), FetchTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), asset.FetchTimeout)
 	defer cancel()
 	a, err := e.loader.Load(ctx, id, "slate", uri)
 	if err != nil {
-		return nil, fmt.Errorf("slate %s: %w", Redact(uri), err)
+		return nil, fmt.Errorf("slate %s: %w", asset.Redact(uri), err)
 	}
 	if a.Format != format {
-		return nil, fmt.Errorf("slate %s: %s segments, the channel has %s", Redact(uri), a.Format, format)
+		return nil, fmt.Errorf("slate %s: %s segments, the channel has %s", asset.Redact(uri), a.Format, format)
 	}
 	e.slates[format] = a
 	return a, nil

@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/pullpush/pullpush/channel/internal/asset"
 )
 
 // Content types of playlists.
@@ -190,10 +192,10 @@ func (e *Engine) serveResource(w http.ResponseWriter, r *http.Request) {
 		http.NotFound(w, r)
 		return
 	}
-	var l Loc
+	var l asset.Loc
 	if strings.HasPrefix(id, liveAssetPrefix) {
 		var ok bool
-		if l, ok = ch.liveResource(id, i); !ok || ResourceExt(l.Name) != ext {
+		if l, ok = ch.liveResource(id, i); !ok || asset.ResourceExt(l.Name) != ext {
 			http.NotFound(w, r)
 			return
 		}
@@ -202,7 +204,7 @@ func (e *Engine) serveResource(w http.ResponseWriter, r *http.Request) {
 		if a == nil {
 			a = ch.tl.Load().assets[id]
 		}
-		if a == nil || i < 0 || i >= len(a.Res) || ResourceExt(a.Res[i].Name) != ext {
+		if a == nil || i < 0 || i >= len(a.Res) || asset.ResourceExt(a.Res[i].Name) != ext {
 			http.NotFound(w, r)
 			return
 		}
@@ -220,7 +222,7 @@ func (e *Engine) serveResource(w http.ResponseWriter, r *http.Request) {
 	if strings.HasPrefix(id, "_") && !strings.HasPrefix(id, liveAssetPrefix) { // the slate: configured ids start with a letter or digit
 		e.metrics.slate.WithLabelValues(channelLabel(ch)).Inc()
 	}
-	w.Header().Set("Content-Type", ContentType(l.Name))
+	w.Header().Set("Content-Type", asset.ContentType(l.Name))
 	w.Header().Set("Cache-Control", "public, max-age=3600")
 	http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(data))
 }

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/pullpush/pullpush/channel/internal/asset"
 	"github.com/pullpush/pullpush/hls"
 )
 
@@ -37,8 +38,8 @@ type liveFeed struct {
 	item  string
 	url   string // with credentials: never logged or returned (redact)
 	start time.Duration
-	asset *Asset // "_live-{item}": the resources of the source segments
-	slate *Asset
+	asset *asset.Asset // "_live-{item}": the resources of the source segments
+	slate *asset.Asset
 
 	log *liveLog // nil: placements are this engine's own
 
@@ -46,9 +47,9 @@ type liveFeed struct {
 	running bool
 	master  bool // the source's renditions are known
 	srcs    []*liveRendition
-	tracks  []liveTrack // per channel track
-	res     map[int]Loc // the source's segments and init sections, by urlID
-	inits   map[string]*InitSection
+	tracks  []liveTrack       // per channel track
+	res     map[int]asset.Loc // the source's segments and init sections, by urlID
+	inits   map[string]*asset.InitSection
 	td      time.Duration // the source's target duration
 	err     error         // the last poll error, nil after a good poll
 	errs    int           // poll errors so far
@@ -59,7 +60,7 @@ type liveFeed struct {
 
 // liveRendition is one polled media playlist of a live source.
 type liveRendition struct {
-	at      Loc
+	at      asset.Loc
 	subs    bool     // subtitles: WebVTT segments whatever the channel's format
 	segs    []srcSeg // the latest listing
 	last    int64    // newest media sequence number seen, -1 for none
@@ -73,7 +74,7 @@ type liveRendition struct {
 type srcSeg struct {
 	seq       int64
 	disc      bool
-	seg       *Seg
+	seg       *asset.Seg
 	url       string // the source's URL of the segment
 	init      string // and of its init section ("" for none)
 	initRange *hls.ByteRange
@@ -112,10 +113,10 @@ func (e *Engine) feedFor(ch *channel, it *ScheduleItem, start time.Duration) (*l
 	f := &liveFeed{
 		log: log,
 		e:   e, ch: ch, item: it.ID, url: it.URL, start: start,
-		asset: &Asset{ID: liveAssetPrefix + it.ID, URI: it.URL, Format: ch.template.Format, Version: 3},
+		asset: &asset.Asset{ID: liveAssetPrefix + it.ID, URI: it.URL, Format: ch.template.Format, Version: 3},
 		slate: s,
-		res:   map[int]Loc{},
-		inits: map[string]*InitSection{},
+		res:   map[int]asset.Loc{},
+		inits: map[string]*asset.InitSection{},
 		td:    time.Second,
 	}
 	for range ch.tracks {
@@ -154,7 +155,7 @@ func (e *Engine) liveClip(ch *channel, sp *span) (timedClip, error) {
 }
 
 // liveResource returns resource i of the live asset id of ch.
-func (ch *channel) liveResource(id string, i int) (Loc, bool) {
+func (ch *channel) liveResource(id string, i int) (asset.Loc, bool) {
 	ch.feedMu.Lock()
 	defer ch.feedMu.Unlock()
 	for _, f := range ch.feeds {
@@ -166,7 +167,7 @@ func (ch *channel) liveResource(id string, i int) (Loc, bool) {
 		l, ok := f.res[i]
 		return l, ok
 	}
-	return Loc{}, false
+	return asset.Loc{}, false
 }
 
 // ensurePolling starts the poller of the feed unless it runs.
@@ -223,7 +224,7 @@ func (f *liveFeed) poll(ctx context.Context) {
 // pollOnce reads the source's multivariant playlist (once) and its media
 // playlists.
 func (f *liveFeed) pollOnce(ctx context.Context) {
-	ctx, cancel := context.WithTimeout(ctx, FetchTimeout)
+	ctx, cancel := context.WithTimeout(ctx, asset.FetchTimeout)
 	defer cancel()
 	at := f.e.now()
 	err := f.readSource(ctx)
@@ -292,7 +293,7 @@ func (f *liveFeed) readRendition(ctx context.Context, r *liveRendition) error {
 // readMaster reads the source's multivariant playlist and maps the
 // channel's tracks onto its renditions.
 func (f *liveFeed) readMaster(ctx context.Context) error {
-	at, err := Locate(f.url, nil)
+	at, err := asset.Locate(f.url, nil)
 	if err != nil {
 		return err
 	}
@@ -389,7 +390,7 @@ func pickVariant(vs []*hls.Variant, want *hls.Variant) *hls.Variant {
 // pickRendition returns the source rendition of a kind (audio, subtitles)
 // that plays as channel track tr: the same language and name, else the
 // same language, else the default, else the first one with a URI.
-func pickRendition(m *hls.Multivariant, kind hls.MediaType, tmpl *Asset, tr trackRef) *hls.Rendition {
+func pickRendition(m *hls.Multivariant, kind hls.MediaType, tmpl *asset.Asset, tr trackRef) *hls.Rendition {
 	var want *hls.Rendition
 	if groups := tmpl.Audio; kind == hls.MediaTypeAudio && tr.group < len(groups) && tr.index < len(groups[tr.group]) {
 		want = groups[tr.group][tr.index].Rendition
@@ -444,7 +445,7 @@ func (f *liveFeed) update(r *liveRendition, m *hls.Media) error {
 	defer f.mu.Unlock()
 	f.td = td
 	var segs []srcSeg
-	var init *InitSection
+	var init *asset.InitSection
 	var initURL string
 	var initRange *hls.ByteRange
 	for i, s := range m.Segments {
@@ -456,9 +457,9 @@ func (f *liveFeed) update(r *liveRendition, m *hls.Media) error {
 			initURL, initRange = l.Name, s.Map.ByteRange
 			init = f.initFor(initURL, initRange)
 		}
-		if !r.subs && (init != nil) != (f.asset.Format == FormatFMP4) {
+		if !r.subs && (init != nil) != (f.asset.Format == asset.FormatFMP4) {
 			want := "MPEG-TS"
-			if f.asset.Format == FormatFMP4 {
+			if f.asset.Format == asset.FormatFMP4 {
 				want = "fMP4"
 			}
 			return fmt.Errorf("%s: the channel plays %s segments", r.at, want)
@@ -480,7 +481,7 @@ func (f *liveFeed) update(r *liveRendition, m *hls.Media) error {
 			url:       l.Name,
 			init:      initURL,
 			initRange: initRange,
-			seg:       &Seg{Dur: dur, Res: -1, URL: f.addRes(l), Init: init, PDT: s.ProgramDateTime, Gap: s.Gap, Tags: CloneStrings(s.Tags)},
+			seg:       &asset.Seg{Dur: dur, Res: -1, URL: f.addRes(l), Init: init, PDT: s.ProgramDateTime, Gap: s.Gap, Tags: asset.CloneStrings(s.Tags)},
 		})
 	}
 	r.segs = segs
@@ -495,7 +496,7 @@ func (f *liveFeed) update(r *liveRendition, m *hls.Media) error {
 
 // initFor returns the init section at URL u (with byte range br), the same
 // one for the same section. f.mu must be held.
-func (f *liveFeed) initFor(u string, br *hls.ByteRange) *InitSection {
+func (f *liveFeed) initFor(u string, br *hls.ByteRange) *asset.InitSection {
 	if u == "" {
 		return nil
 	}
@@ -508,7 +509,7 @@ func (f *liveFeed) initFor(u string, br *hls.ByteRange) *InitSection {
 	}
 	init := f.inits[key]
 	if init == nil {
-		init = &InitSection{Res: -1, URL: f.addRes(Loc{Name: u}), ByteRange: br}
+		init = &asset.InitSection{Res: -1, URL: f.addRes(asset.Loc{Name: u}), ByteRange: br}
 		f.inits[key] = init
 	}
 	return init
@@ -518,12 +519,12 @@ func (f *liveFeed) initFor(u string, br *hls.ByteRange) *InitSection {
 // to the channel's media playlists. The URI is a hash of the source URL,
 // so engines that list the same source segment list the same URI whatever
 // order they saw the source's segments in. f.mu must be held.
-func (f *liveFeed) addRes(l Loc) string {
+func (f *liveFeed) addRes(l asset.Loc) string {
 	id := urlID(l.Name)
 	if _, ok := f.res[id]; !ok {
 		f.res[id] = l
 	}
-	return "seg/" + f.asset.ID + "/" + strconv.Itoa(id) + ResourceExt(l.Name)
+	return "seg/" + f.asset.ID + "/" + strconv.Itoa(id) + asset.ResourceExt(l.Name)
 }
 
 // urlID is the resource number of a live source URL: 63 bits of its

@@ -2,6 +2,8 @@ package channel
 
 import (
 	"time"
+
+	"github.com/pullpush/pullpush/channel/internal/asset"
 )
 
 // advance places the segments of every track of the feed on its span up to
@@ -95,7 +97,7 @@ func (f *liveFeed) apply(t int, lt *liveTrack, le liveEntry) {
 		cs.src, cs.asset = base.segs[k].src, f.slate
 		lt.slateK = (k + 1) % len(base.segs)
 	} else {
-		cs.src = &Seg{Dur: le.Dur, Res: -1, URL: f.addRes(Loc{Name: le.URL}), Init: f.initFor(le.Init, le.InitRange), Tags: le.Tags, Gap: le.Gap}
+		cs.src = &asset.Seg{Dur: le.Dur, Res: -1, URL: f.addRes(asset.Loc{Name: le.URL}), Init: f.initFor(le.Init, le.InitRange), Tags: le.Tags, Gap: le.Gap}
 		cs.asset = f.asset
 		lt.nextSeq = le.Seq + 1
 		lt.slateK = -1

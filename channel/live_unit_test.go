@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pullpush/pullpush/channel/internal/asset"
 	"github.com/pullpush/pullpush/hls"
 )
 
@@ -49,13 +50,13 @@ v.m3u8
 	if err != nil {
 		t.Fatal(err)
 	}
-	tmpl := &Asset{
-		Audio: [][]*Track{{
+	tmpl := &asset.Asset{
+		Audio: [][]*asset.Track{{
 			{Rendition: &hls.Rendition{Name: "English (AD)", Language: "en"}},
 			{Rendition: &hls.Rendition{Name: "German", Language: "de"}},
 			{Rendition: &hls.Rendition{Name: "Svenska", Language: "sv"}},
 		}},
-		Subs: [][]*Track{{{Rendition: &hls.Rendition{Name: "English", Language: "en"}}}},
+		Subs: [][]*asset.Track{{{Rendition: &hls.Rendition{Name: "English", Language: "en"}}}},
 	}
 	for _, tc := range []struct {
 		kind  hls.MediaType
@@ -97,8 +98,8 @@ func liveProbe(t *testing.T, data string) error {
 	}
 	e := &Engine{now: time.Now}
 	ch := &channel{targetDuration: 2}
-	f := &liveFeed{e: e, ch: ch, asset: &Asset{ID: liveAssetPrefix + "x", Format: FormatTS}, res: map[int]Loc{}, inits: map[string]*InitSection{}, td: time.Second}
-	r := &liveRendition{at: Loc{Name: "http://127.0.0.1:1/live/v.m3u8"}, last: -1}
+	f := &liveFeed{e: e, ch: ch, asset: &asset.Asset{ID: liveAssetPrefix + "x", Format: asset.FormatTS}, res: map[int]asset.Loc{}, inits: map[string]*asset.InitSection{}, td: time.Second}
+	r := &liveRendition{at: asset.Loc{Name: "http://127.0.0.1:1/live/v.m3u8"}, last: -1}
 	if err := f.update(r, m); err != nil {
 		return err
 	}
@@ -163,7 +164,7 @@ func TestLivePick(t *testing.T) {
 	listing := func(first, n int64) *liveRendition {
 		r := &liveRendition{}
 		for s := first; s < first+n; s++ {
-			r.segs = append(r.segs, srcSeg{seq: s, seg: &Seg{Dur: time.Second}})
+			r.segs = append(r.segs, srcSeg{seq: s, seg: &asset.Seg{Dur: time.Second}})
 		}
 		return r
 	}

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pullpush/pullpush/channel/internal/asset"
 	"github.com/pullpush/pullpush/hls"
 	"github.com/pullpush/pullpush/internal/testutil"
 )
@@ -224,10 +225,10 @@ func ffprobeFrames(t *testing.T, url string) map[int]int {
 // TestNearestBandwidth: a channel rendition plays the asset rendition
 // nearest in bandwidth on a log scale.
 func TestNearestBandwidth(t *testing.T) {
-	ladder := func(bws ...int) []*Track {
-		var ts []*Track
+	ladder := func(bws ...int) []*asset.Track {
+		var ts []*asset.Track
 		for _, bw := range bws {
-			ts = append(ts, &Track{Variant: &hls.Variant{Bandwidth: bw}})
+			ts = append(ts, &asset.Track{Variant: &hls.Variant{Bandwidth: bw}})
 		}
 		return ts
 	}

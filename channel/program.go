@@ -14,6 +14,7 @@ import (
 	"time"
 	"unicode"
 
+	"github.com/pullpush/pullpush/channel/internal/asset"
 	"github.com/pullpush/pullpush/internal/adcue"
 )
 
@@ -329,7 +330,7 @@ func (e *Engine) scheduleTimeline(ch *channel, items []ScheduleItem) (*timeline,
 	if len(items) > maxScheduleItems {
 		return nil, fmt.Errorf("more than %d items", maxScheduleItems)
 	}
-	assets := map[string]*Asset{}
+	assets := map[string]*asset.Asset{}
 	var tcs []timedClip
 	ids := map[string]bool{}
 	for i := range items {

@@ -12,6 +12,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/pullpush/pullpush/channel/internal/asset"
 	"github.com/pullpush/pullpush/internal/atomicfile"
 )
 
@@ -101,7 +102,7 @@ func (e *Engine) listing(ch *channel, s *schedState, now time.Time) Schedule {
 	tl := ch.tl.Load()
 	for _, sp := range tl.spans() {
 		li := ListedItem{ScheduleItem: *sp.item, Duration: sp.planned.Seconds(), State: "upcoming"}
-		li.URL = Redact(li.URL)
+		li.URL = asset.Redact(li.URL)
 		if sp.end != forever {
 			li.End = ch.epoch.Add(sp.end).UTC()
 		}

@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/pullpush/pullpush/channel/internal/asset"
 	"github.com/pullpush/pullpush/hls"
 )
 
@@ -34,7 +35,7 @@ type trackRef struct {
 // clip is one entry of a channel's loop: an asset (or the slate that
 // replaces it) cut to its offset, with one segment list per channel track.
 type clip struct {
-	asset  *Asset
+	asset  *asset.Asset
 	failed error // non-nil: the configured asset failed and asset is the slate
 	dur    time.Duration
 	tracks []clipTrack
@@ -54,8 +55,8 @@ type clipTrack struct {
 type cseg struct {
 	start, dur time.Duration
 	disc       bool // internal discontinuity (never on segment 0)
-	src        *Seg
-	asset      *Asset // the asset of src when not the clip's (live items)
+	src        *asset.Seg
+	asset      *asset.Asset // the asset of src when not the clip's (live items)
 }
 
 // layout is the cumulative index of one loop: where each entry starts and
@@ -78,10 +79,10 @@ type channel struct {
 	assetID []string // configured asset ids, in order
 	ads     []string // ids of the ads that fill breaks naming none, in order
 
-	template *Asset // the asset whose ladder the channel has
+	template *asset.Asset // the asset whose ladder the channel has
 	tracks   []trackRef
 	clips    []*clip
-	assets   map[string]*Asset // assets whose resources the channel serves, slate included
+	assets   map[string]*asset.Asset // assets whose resources the channel serves, slate included
 	loop     time.Duration
 	fixed    *layout // the layout of every loop when not shuffled
 
@@ -112,12 +113,12 @@ type channelSpec struct {
 // assetSource provides loaded assets and slates to buildChannel.
 type assetSource interface {
 	// asset returns a loaded asset, or the error that made it fail.
-	asset(id string) (*Asset, error)
+	asset(id string) (*asset.Asset, error)
 	// slate returns the slate for a segment format.
-	slate(format string) (*Asset, error)
+	slate(format string) (*asset.Asset, error)
 	// partial returns a failed asset whose playlists loaded (its segments
 	// could not be read), or nil.
-	partial(id string) *Asset
+	partial(id string) *asset.Asset
 }
 
 // buildChannel builds a channel over loaded assets. A failed asset is
@@ -130,9 +131,9 @@ func buildChannel(spec channelSpec, src assetSource) (*channel, error) {
 		window:  spec.window,
 		order:   spec.order,
 		seed:    spec.seed,
-		assets:  map[string]*Asset{},
+		assets:  map[string]*asset.Asset{},
 	}
-	loaded := make([]*Asset, len(spec.assets))
+	loaded := make([]*asset.Asset, len(spec.assets))
 	errs := make([]error, len(spec.assets))
 	for i, ac := range spec.assets {
 		ch.assetID = append(ch.assetID, ac.ID)
@@ -141,8 +142,8 @@ func buildChannel(spec channelSpec, src assetSource) (*channel, error) {
 			ch.template = loaded[i]
 		}
 	}
-	var slate *Asset
-	getSlate := func(format string) (*Asset, error) {
+	var slate *asset.Asset
+	getSlate := func(format string) (*asset.Asset, error) {
 		if slate != nil {
 			return slate, nil
 		}
@@ -157,7 +158,7 @@ func buildChannel(spec channelSpec, src assetSource) (*channel, error) {
 		return s, nil
 	}
 	if ch.template == nil {
-		s, err := src.slate(FormatTS)
+		s, err := src.slate(asset.FormatTS)
 		if err != nil {
 			return nil, err
 		}
@@ -224,7 +225,7 @@ func buildChannel(spec channelSpec, src assetSource) (*channel, error) {
 }
 
 // trackRefs lists the tracks of a ladder.
-func trackRefs(a *Asset) []trackRef {
+func trackRefs(a *asset.Asset) []trackRef {
 	var ts []trackRef
 	for j := range a.Video {
 		ts = append(ts, trackRef{kind: hls.MediaTypeVideo, index: j, name: "video_" + strconv.Itoa(j) + ".m3u8"})
@@ -252,7 +253,7 @@ func trackRefs(a *Asset) []trackRef {
 // by nearest bandwidth and group renditions by language or index (see
 // assetTrack). An asset with a group kind the channel lacks is refused
 // (unless it is a slate), since that group would be lost.
-func matchLadder(tmpl, a *Asset, slate bool) error {
+func matchLadder(tmpl, a *asset.Asset, slate bool) error {
 	if a.Format != tmpl.Format {
 		return fmt.Errorf("%s segments, the channel has %s", a.Format, tmpl.Format)
 	}
@@ -262,7 +263,7 @@ func matchLadder(tmpl, a *Asset, slate bool) error {
 	return matchGroups("subtitles", tmpl.Subs, a.Subs, slate)
 }
 
-func matchGroups(kind string, want, got [][]*Track, slate bool) error {
+func matchGroups(kind string, want, got [][]*asset.Track, slate bool) error {
 	switch {
 	case len(want) > 0 && len(got) == 0:
 		return fmt.Errorf("no %s group, the channel has %s group %q", kind, kind, want[0][0].Rendition.GroupID)
@@ -278,8 +279,8 @@ func matchGroups(kind string, want, got [][]*Track, slate bool) error {
 // which is the identity for tmpl itself; audio and subtitle renditions by
 // group and language, else by index, clamped to what a has (a slate, or an
 // asset with a smaller ladder).
-func assetTrack(tmpl, a *Asset, t trackRef) *Track {
-	pick := func(want, groups [][]*Track) *Track {
+func assetTrack(tmpl, a *asset.Asset, t trackRef) *asset.Track {
+	pick := func(want, groups [][]*asset.Track) *asset.Track {
 		g := groups[min(t.group, len(groups)-1)]
 		if t.group < len(want) && t.index < len(want[t.group]) && a != tmpl {
 			if w := want[t.group][t.index].Rendition; w != nil && w.Language != "" {
@@ -311,7 +312,7 @@ func assetTrack(tmpl, a *Asset, t trackRef) *Track {
 
 // nearestBandwidth returns the index of the rendition whose bandwidth is
 // nearest to bw on a log scale; the lower one on a tie.
-func nearestBandwidth(video []*Track, bw int) int {
+func nearestBandwidth(video []*asset.Track, bw int) int {
 	best, bestD := 0, math.Inf(1)
 	for i, v := range video {
 		d := math.Abs(math.Log(float64(max(v.Variant.Bandwidth, 1)) / float64(max(bw, 1))))
@@ -327,7 +328,7 @@ func nearestBandwidth(video []*Track, bw int) int {
 // in to the end of the video segment that contains out (an out on a segment
 // boundary stays there), so a trimmed asset is whole segments of its first
 // video rendition.
-func trimSpan(a *Asset, in, out time.Duration) (from, to time.Duration, err error) {
+func trimSpan(a *asset.Asset, in, out time.Duration) (from, to time.Duration, err error) {
 	v := a.Video[0]
 	if in >= v.Dur {
 		return 0, 0, fmt.Errorf("in point %s is not before the end of the asset (%s)", in, v.Dur)
@@ -349,7 +350,7 @@ func trimSpan(a *Asset, in, out time.Duration) (from, to time.Duration, err erro
 
 // buildClip cuts asset a for the channel to its trim points (see trimSpan),
 // every track cut to the same span.
-func (ch *channel) buildClip(a *Asset, in, out time.Duration) (*clip, error) {
+func (ch *channel) buildClip(a *asset.Asset, in, out time.Duration) (*clip, error) {
 	from, to, err := trimSpan(a, in, out)
 	if err != nil {
 		return nil, err
@@ -369,7 +370,7 @@ func (ch *channel) buildClip(a *Asset, in, out time.Duration) (*clip, error) {
 // slateClip loops the slate for dur (one pass when dur is zero): every
 // pass of the slate's first video rendition starts with EXT-X-DISCONTINUITY
 // (the slate's timestamps start over), and the last pass is cut at dur.
-func (ch *channel) slateClip(s *Asset, dur time.Duration) (*clip, error) {
+func (ch *channel) slateClip(s *asset.Asset, dur time.Duration) (*clip, error) {
 	period := s.Video[0].Dur
 	if dur <= 0 {
 		dur = period
@@ -412,10 +413,10 @@ func (ch *channel) slateClip(s *Asset, dur time.Duration) (*clip, error) {
 // starting at 0 and ending exactly at to-from: the first and last segments
 // are shortened or stretched to the span, pieces shorter than minSpan are
 // merged into a neighbour.
-func cutTrack(t *Track, from, to time.Duration) (clipTrack, error) {
+func cutTrack(t *asset.Track, from, to time.Duration) (clipTrack, error) {
 	type span struct {
 		st, en time.Duration
-		src    *Seg
+		src    *asset.Seg
 	}
 	var spans []span
 	for _, s := range t.Segs {
@@ -582,12 +583,12 @@ func (ch *channel) buildMaster() []byte {
 
 // resourceURL is the URL of resource i of asset a, relative to a media
 // playlist of the channel.
-func resourceURL(a *Asset, i int) string {
-	return "seg/" + a.ID + "/" + strconv.Itoa(i) + ResourceExt(a.Res[i].Name)
+func resourceURL(a *asset.Asset, i int) string {
+	return "seg/" + a.ID + "/" + strconv.Itoa(i) + asset.ResourceExt(a.Res[i].Name)
 }
 
 // renderKeys renders a key state; nil renders METHOD=NONE.
-func renderKeys(a *Asset, ks *KeyState) []*hls.Key {
+func renderKeys(a *asset.Asset, ks *asset.KeyState) []*hls.Key {
 	if ks == nil {
 		return []*hls.Key{{Method: "NONE"}}
 	}

@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/pullpush/pullpush/channel/internal/asset"
 	"github.com/pullpush/pullpush/hls"
 	"github.com/pullpush/pullpush/internal/adcue"
 )
@@ -19,8 +20,8 @@ const forever = time.Duration(math.MaxInt64)
 // schedule has one piece, so its playlists are those of the plain loop.
 type timeline struct {
 	pieces []*piece
-	assets map[string]*Asset // assets of the schedule items, by id
-	live   []int             // indexes of the live pieces
+	assets map[string]*asset.Asset // assets of the schedule items, by id
+	live   []int                   // indexes of the live pieces
 }
 
 // span is a schedule item on the timeline. An asset item is one piece; a
@@ -146,7 +147,7 @@ type timedClip struct {
 // sorted by start, all after the epoch. An item plays from its start until
 // it ends or the next item starts; the loop resumes after it at the first
 // entry boundary at or after where it was interrupted.
-func (ch *channel) buildTimeline(items []timedClip, assets map[string]*Asset) *timeline {
+func (ch *channel) buildTimeline(items []timedClip, assets map[string]*asset.Asset) *timeline {
 	tl := ch.buildPieces(items, assets)
 	for _, pc := range tl.pieces {
 		if pc.span != nil {
@@ -165,7 +166,7 @@ func breakBefore(prev, next *piece) *span {
 	return nil
 }
 
-func (ch *channel) buildPieces(items []timedClip, assets map[string]*Asset) *timeline {
+func (ch *channel) buildPieces(items []timedClip, assets map[string]*asset.Asset) *timeline {
 	tl := &timeline{assets: assets}
 	nt := len(ch.tracks)
 	first := &piece{start: 0, end: forever, seqBase: make([]int64, nt), tagsBase: make([]int64, nt),
@@ -396,8 +397,8 @@ func (ch *channel) media(t int, now time.Time) (*hls.Media, error) {
 		TargetDuration:      ch.targetDuration,
 	}
 	var (
-		prevInit *InitSection
-		prevKeys *KeyState
+		prevInit *asset.InitSection
+		prevKeys *asset.KeyState
 	)
 	for ; cur.valid(); cur.next() {
 		pl := cur.at()
