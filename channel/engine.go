@@ -15,6 +15,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/pullpush/pullpush/channel/internal/config"
+
 	"github.com/pullpush/pullpush/channel/internal/asset"
 )
 
@@ -80,16 +82,16 @@ func WithCacheSize(n int64) Option { return func(o *options) { o.cacheSize = n }
 // Engine serves live channels made of VOD assets. It is safe for concurrent
 // use.
 type Engine struct {
-	cfg    Config
+	cfg    config.Config
 	now    func() time.Time
 	log    *slog.Logger
 	fetch  *asset.Fetcher
 	loader *asset.Loader
 
-	library  map[string]AssetConfig  // configured assets by id
-	assets   map[string]*asset.Asset // loaded assets by id
-	failed   map[string]error        // assets that failed to load, by id
-	partials map[string]*asset.Asset // failed assets whose playlists loaded, by id
+	library  map[string]config.AssetConfig // configured assets by id
+	assets   map[string]*asset.Asset       // loaded assets by id
+	failed   map[string]error              // assets that failed to load, by id
+	partials map[string]*asset.Asset       // failed assets whose playlists loaded, by id
 
 	slateMu sync.Mutex
 	slates  map[string]*asset.Asset // by format
@@ -115,7 +117,7 @@ type Engine struct {
 // New loads the assets of a config and builds its channels. An asset that
 // cannot be loaded is replaced by the slate and logged; an invalid config, a
 // ladder mismatch or an unusable slate is an error.
-func New(cfg Config, opts ...Option) (*Engine, error) {
+func New(cfg config.Config, opts ...Option) (*Engine, error) {
 	o := options{
 		now:       time.Now,
 		client:    &http.Client{Timeout: asset.FetchTimeout},
@@ -131,17 +133,17 @@ func New(cfg Config, opts ...Option) (*Engine, error) {
 		return nil, err
 	}
 	if cfg.SessionTTL == 0 {
-		cfg.SessionTTL = DefaultSessionTTL
+		cfg.SessionTTL = config.DefaultSessionTTL
 	}
 	if cfg.MaxSessions == 0 {
-		cfg.MaxSessions = DefaultMaxSessions
+		cfg.MaxSessions = config.DefaultMaxSessions
 	}
 	e := &Engine{
 		cfg:      cfg,
 		now:      o.now,
 		log:      o.logger,
 		fetch:    asset.NewFetcher(o.client, o.cacheSize),
-		library:  map[string]AssetConfig{},
+		library:  map[string]config.AssetConfig{},
 		assets:   map[string]*asset.Asset{},
 		failed:   map[string]error{},
 		partials: map[string]*asset.Asset{},
@@ -155,14 +157,14 @@ func New(cfg Config, opts ...Option) (*Engine, error) {
 	var ids []string
 	for _, ch := range cfg.Channels {
 		for j, a := range ch.Assets {
-			a.ID = assetID(ch.ID, j, a)
+			a.ID = config.AssetID(ch.ID, j, a)
 			if _, ok := e.library[a.ID]; !ok {
 				e.library[a.ID] = a
 				ids = append(ids, a.ID)
 			}
 		}
 		for j, a := range ch.Ads {
-			a.ID = adID(ch.ID, j, a)
+			a.ID = config.AdID(ch.ID, j, a)
 			if _, ok := e.library[a.ID]; !ok {
 				e.library[a.ID] = a
 				ids = append(ids, a.ID)
@@ -181,10 +183,10 @@ func New(cfg Config, opts ...Option) (*Engine, error) {
 			seed:   cc.Seed,
 		}
 		if spec.window == 0 {
-			spec.window = DefaultWindow
+			spec.window = config.DefaultWindow
 		}
 		for j, a := range cc.Assets {
-			a.ID = assetID(cc.ID, j, a)
+			a.ID = config.AssetID(cc.ID, j, a)
 			spec.assets = append(spec.assets, a)
 		}
 		ch, err := buildChannel(spec, e)
@@ -192,7 +194,7 @@ func New(cfg Config, opts ...Option) (*Engine, error) {
 			return nil, fmt.Errorf("channel %q: %w", cc.ID, err)
 		}
 		for j, a := range cc.Ads {
-			ch.ads = append(ch.ads, adID(cc.ID, j, a))
+			ch.ads = append(ch.ads, config.AdID(cc.ID, j, a))
 		}
 		e.static = append(e.static, ch)
 	}
@@ -295,7 +297,7 @@ type SessionSpec struct {
 	// Assets are ids of configured assets, played in this order.
 	Assets []string `json:"assets"`
 	// Order is OrderSequential (default) or OrderShuffle.
-	Order Order `json:"order,omitempty"`
+	Order config.Order `json:"order,omitempty"`
 	// Seed drives OrderShuffle.
 	Seed int64 `json:"seed,omitempty"`
 }
@@ -308,11 +310,11 @@ type ChannelInfo struct {
 	Session bool      `json:"session"`
 	Start   time.Time `json:"start"`
 	// Window and Loop are in seconds.
-	Window  float64     `json:"window"`
-	Loop    float64     `json:"loop"`
-	Order   Order       `json:"order"`
-	Assets  []AssetInfo `json:"assets"`
-	Expires *time.Time  `json:"expires,omitempty"` // sessions: when idle expiry happens
+	Window  float64      `json:"window"`
+	Loop    float64      `json:"loop"`
+	Order   config.Order `json:"order"`
+	Assets  []AssetInfo  `json:"assets"`
+	Expires *time.Time   `json:"expires,omitempty"` // sessions: when idle expiry happens
 }
 
 // AssetInfo describes one entry of a channel.
@@ -333,14 +335,14 @@ func (e *Engine) NewSession(spec SessionSpec) (ChannelInfo, error) {
 	if len(spec.Assets) > 1000 {
 		return ChannelInfo{}, errors.New("session: too many assets")
 	}
-	if spec.Order != "" && spec.Order != OrderSequential && spec.Order != OrderShuffle {
-		return ChannelInfo{}, fmt.Errorf("session: 'order' must be %q or %q, got %q", OrderSequential, OrderShuffle, spec.Order)
+	if spec.Order != "" && spec.Order != config.OrderSequential && spec.Order != config.OrderShuffle {
+		return ChannelInfo{}, fmt.Errorf("session: 'order' must be %q or %q, got %q", config.OrderSequential, config.OrderShuffle, spec.Order)
 	}
 	now := e.now()
 	cs := channelSpec{
 		session: true,
-		epoch:   now.Truncate(time.Second).Add(-DefaultWindow),
-		window:  DefaultWindow,
+		epoch:   now.Truncate(time.Second).Add(-config.DefaultWindow),
+		window:  config.DefaultWindow,
 		order:   spec.Order,
 		seed:    spec.Seed,
 	}
@@ -466,7 +468,7 @@ func (e *Engine) info(ch *channel) ChannelInfo {
 		Order:   ch.order,
 	}
 	if in.Order == "" {
-		in.Order = OrderSequential
+		in.Order = config.OrderSequential
 	}
 	if ch.session {
 		exp := time.Unix(0, ch.lastUsed.Load()).Add(e.cfg.SessionTTL).UTC()

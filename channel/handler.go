@@ -11,6 +11,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pullpush/pullpush/channel/internal/config"
+
 	"github.com/pullpush/pullpush/channel/internal/asset"
 )
 
@@ -118,7 +120,7 @@ func (e *Engine) serveCreate(w http.ResponseWriter, r *http.Request) {
 				}
 			}
 		}
-		spec.Order = Order(q.Get("order"))
+		spec.Order = config.Order(q.Get("order"))
 		if s := q.Get("seed"); s != "" {
 			seed, err := strconv.ParseInt(s, 10, 64)
 			if err != nil {

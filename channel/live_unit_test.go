@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pullpush/pullpush/channel/internal/config"
+
 	"github.com/pullpush/pullpush/channel/internal/asset"
 	"github.com/pullpush/pullpush/hls"
 )
@@ -206,8 +208,8 @@ func TestLivePick(t *testing.T) {
 // the source fails).
 func TestLiveNeedsSlateFit(t *testing.T) {
 	fsys := testFS(map[string]synth{"one": basic(8, 1)})
-	c := newClock(DefaultStart().Add(time.Hour))
-	cfg := Config{Channels: []ChannelConfig{{ID: "x", Start: DefaultStart(), Assets: []AssetConfig{{ID: "one", URI: "embed:one"}}}}}
+	c := newClock(config.DefaultStart().Add(time.Hour))
+	cfg := config.Config{Channels: []config.ChannelConfig{{ID: "x", Start: config.DefaultStart(), Assets: []config.AssetConfig{{ID: "one", URI: "embed:one"}}}}}
 	e := newEngine(t, cfg, c, fsys, WithScheduleDir(t.TempDir()))
 	_, err := e.SwitchLive("x", "", SwitchSpec{URL: "http://127.0.0.1:1/live.m3u8"})
 	if err == nil || !strings.Contains(err.Error(), "the slate, which fills in for a failing live source, has 2s segments; the channel's target duration is 1s") {

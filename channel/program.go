@@ -15,6 +15,7 @@ import (
 	"unicode"
 
 	"github.com/pullpush/pullpush/channel/internal/asset"
+	"github.com/pullpush/pullpush/channel/internal/config"
 	"github.com/pullpush/pullpush/internal/adcue"
 )
 
@@ -396,7 +397,7 @@ func (e *Engine) scheduleTimeline(ch *channel, items []ScheduleItem) (*timeline,
 
 // checkItem checks the fields of an item that need no engine.
 func checkItem(it ScheduleItem) error {
-	if !validID(it.ID, true) {
+	if !config.ValidID(it.ID, true) {
 		return fmt.Errorf("invalid item id %q: use letters, digits, '-', '_' and '.', starting with a letter or digit", it.ID)
 	}
 	if it.Type != ItemLive && it.URL != "" {

@@ -11,6 +11,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/pullpush/pullpush/channel/internal/config"
+
 	"github.com/pullpush/pullpush/channel/internal/asset"
 	"github.com/pullpush/pullpush/hls"
 )
@@ -74,7 +76,7 @@ type channel struct {
 	session bool
 	epoch   time.Time
 	window  time.Duration
-	order   Order
+	order   config.Order
 	seed    int64
 	assetID []string // configured asset ids, in order
 	ads     []string // ids of the ads that fill breaks naming none, in order
@@ -105,9 +107,9 @@ type channelSpec struct {
 	session bool
 	epoch   time.Time
 	window  time.Duration
-	order   Order
+	order   config.Order
 	seed    int64
-	assets  []AssetConfig // ids filled in
+	assets  []config.AssetConfig // ids filled in
 }
 
 // assetSource provides loaded assets and slates to buildChannel.
@@ -216,7 +218,7 @@ func buildChannel(spec channelSpec, src assetSource) (*channel, error) {
 	if min5 := 5 * time.Duration(ch.targetDuration) * time.Second; ch.window < min5 {
 		return nil, fmt.Errorf("window %s is shorter than five target durations (%s)", ch.window, min5)
 	}
-	if ch.order != OrderShuffle || len(ch.clips) == 1 {
+	if ch.order != config.OrderShuffle || len(ch.clips) == 1 {
 		ch.fixed = ch.makeLayout(identity(len(ch.clips)))
 	}
 	ch.master = ch.buildMaster()
