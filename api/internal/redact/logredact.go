@@ -1,4 +1,4 @@
-package api
+package redact
 
 import (
 	"context"
@@ -22,7 +22,7 @@ type Redactor struct {
 
 // NewRedactor returns a Redactor with no registered values.
 func NewRedactor() *Redactor {
-	return &Redactor{secrets: make(map[string]int), index: newSecretIndex()}
+	return &Redactor{secrets: make(map[string]int), index: NewSecretIndex()}
 }
 
 // Add registers secret values; empty ones are ignored. It costs the
@@ -36,7 +36,7 @@ func (r *Redactor) Add(values ...string) {
 		}
 		if r.secrets[v]++; r.secrets[v] == 1 {
 			for _, f := range secretForms(v) {
-				r.index.add(f)
+				r.index.Add(f)
 			}
 		}
 	}
@@ -57,7 +57,7 @@ func (r *Redactor) Remove(values ...string) {
 		}
 		delete(r.secrets, v)
 		for _, f := range secretForms(v) {
-			r.index.remove(f)
+			r.index.Remove(f)
 		}
 	}
 }
@@ -73,10 +73,10 @@ func (r *Redactor) Redact(s string) string {
 	}
 	// URLs first: scrubbing a short secret could break a URL apart so that
 	// its query secrets were no longer recognised.
-	s = redactURLsIn(s)
+	s = RedactURLsIn(s)
 	r.mu.RLock()
 	defer r.mu.RUnlock()
-	return r.index.replace(s, redacted)
+	return r.index.Replace(s, redacted)
 }
 
 // Handler wraps h so that every record passes through Redact.

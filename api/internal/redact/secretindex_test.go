@@ -1,4 +1,4 @@
-package api
+package redact
 
 import (
 	"math/rand/v2"
@@ -41,33 +41,33 @@ func TestSecretIndex(t *testing.T) {
 		}
 		return string(b)
 	}
-	x := newSecretIndex()
+	x := NewSecretIndex()
 	reg := map[string]int{}
 	for step := range 1500 {
-		switch s := word(2 * indexDepth); {
+		switch s := word(2 * IndexDepth); {
 		case rng.IntN(3) > 0:
-			x.add(s)
+			x.Add(s)
 			reg[s]++
 		default:
-			x.remove(s) // often not registered: ignored
+			x.Remove(s) // often not registered: ignored
 			if reg[s] > 0 {
 				reg[s]--
 			}
 		}
-		text := word(4 * indexDepth)
-		if got, want := x.replace(text, "*"), naiveReplace(text, reg, "*"); got != want {
+		text := word(4 * IndexDepth)
+		if got, want := x.Replace(text, "*"), naiveReplace(text, reg, "*"); got != want {
 			t.Fatalf("step %d: replace(%q) = %q, want %q", step, text, got, want)
 		}
 	}
 	for s, n := range reg {
 		for range n {
-			x.remove(s)
+			x.Remove(s)
 		}
 	}
-	if len(x.edges) != 0 || len(x.nodes)-1 != len(x.free) {
-		t.Fatalf("after removing everything: %d edges, %d nodes, %d free", len(x.edges), len(x.nodes), len(x.free))
+	if len(x.Edges) != 0 || len(x.Nodes)-1 != len(x.Free) {
+		t.Fatalf("after removing everything: %d edges, %d nodes, %d free", len(x.Edges), len(x.Nodes), len(x.Free))
 	}
-	if got := x.replace("ab%", "*"); got != "ab%" {
+	if got := x.Replace("ab%", "*"); got != "ab%" {
 		t.Fatalf("empty index replaced: %q", got)
 	}
 }
