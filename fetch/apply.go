@@ -7,6 +7,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pullpush/pullpush/fetch/internal/numbering"
+
 	"github.com/pullpush/pullpush/hls"
 )
 
@@ -35,7 +37,7 @@ func segKey(s srcSeg) string { return uriKey(s.url) + rangeKey(s.rng) }
 
 // resolveSegments resolves URIs, byte ranges, PDT and key/map state.
 func resolveSegments(base *url.URL, pl *hls.Media) ([]srcSeg, error) {
-	if pl.MediaSequence < 0 || pl.MediaSequence > maxMediaSequence-int64(len(pl.Segments)) {
+	if pl.MediaSequence < 0 || pl.MediaSequence > numbering.MaxMediaSequence-int64(len(pl.Segments)) {
 		return nil, fmt.Errorf("media sequence %d out of range", pl.MediaSequence)
 	}
 	out := make([]srcSeg, 0, len(pl.Segments))
@@ -141,37 +143,37 @@ func (r *rendition) apply(pl *hls.Media, segs []srcSeg) bool {
 	first, last := segs[0].msn, segs[len(segs)-1].msn
 	r.liveFirst, r.liveLast = first, last
 	r.st.MediaSequence = last
-	np := r.num.plan(first, len(segs), func(i int) string { return segKey(segs[i]) }, len(r.entries) > 0)
-	switch np.event {
-	case numStale:
+	np := r.num.Plan(first, len(segs), func(i int) string { return segKey(segs[i]) }, len(r.entries) > 0)
+	switch np.Event {
+	case numbering.NumStale:
 		return false // stale playlist (e.g. a lagging CDN edge): ignore
-	case numFirst:
+	case numbering.NumFirst:
 		for _, t := range r.tg {
 			t.pushed = first - 1
 			t.winStart = first
 		}
-	case numRealigned:
-		f.log.Warn("source renumbered its segments: continuing after the newest segment seen", "rendition", r.name, "msn", np.prevHead, "now", np.realign)
-	case numWentBack:
-		f.log.Warn("source media sequence went back: source restarted", "rendition", r.name, "from", np.prevHead, "to", last)
-	case numChanged:
-		f.log.Warn("source content changed under the same sequence numbers: source restarted", "rendition", r.name, "msn", np.prevHead)
-	case numJumped:
+	case numbering.NumRealigned:
+		f.log.Warn("source renumbered its segments: continuing after the newest segment seen", "rendition", r.name, "msn", np.PrevHead, "now", np.Realign)
+	case numbering.NumWentBack:
+		f.log.Warn("source media sequence went back: source restarted", "rendition", r.name, "from", np.PrevHead, "to", last)
+	case numbering.NumChanged:
+		f.log.Warn("source content changed under the same sequence numbers: source restarted", "rendition", r.name, "msn", np.PrevHead)
+	case numbering.NumJumped:
 		// More segments than a live source publishes between two
 		// reloads: the source renumbered, nothing was lost.
-		f.log.Warn("source media sequence jumped ahead: source restarted", "rendition", r.name, "from", np.prevHead, "to", first)
-	case numMissed:
-		r.st.SegmentsMissed += np.missed
-		for range np.missed {
+		f.log.Warn("source media sequence jumped ahead: source restarted", "rendition", r.name, "from", np.PrevHead, "to", first)
+	case numbering.NumMissed:
+		r.st.SegmentsMissed += np.Missed
+		for range np.Missed {
 			f.obs.SegmentMissed(f.cfg.ID, r.name)
 		}
-		f.log.Warn("segments left the source before they were seen", "rendition", r.name, "count", np.missed, "from", np.prevHead+1)
-		f.recordError(fmt.Errorf("rendition %s: %d segments missed (source moved past msn %d)", r.name, np.missed, np.prevHead+1))
+		f.log.Warn("segments left the source before they were seen", "rendition", r.name, "count", np.Missed, "from", np.PrevHead+1)
+		f.recordError(fmt.Errorf("rendition %s: %d segments missed (source moved past msn %d)", r.name, np.Missed, np.PrevHead+1))
 	}
-	if np.skipped {
-		r.skipNumbers(np.skipFrom, np.skipTo)
+	if np.Skipped {
+		r.skipNumbers(np.SkipFrom, np.SkipTo)
 	}
-	startIdx, disc := np.start, np.disc
+	startIdx, disc := np.Start, np.Disc
 	if startIdx >= len(segs) {
 		if pl.Endlist {
 			r.ended = true
@@ -198,7 +200,7 @@ func (r *rendition) apply(pl *hls.Media, segs []srcSeg) bool {
 	for i := startIdx; i < len(segs); i++ {
 		s := segs[i]
 		e := &entry{
-			r: r, seq: r.num.assign(s.msn, segKey(s)), src: s.msn, srcURL: s.url, rng: s.rng,
+			r: r, seq: r.num.Assign(s.msn, segKey(s)), src: s.msn, srcURL: s.url, rng: s.rng,
 			duration: s.seg.Duration, title: strings.Clone(s.seg.Title),
 			disc:    s.seg.Discontinuity || (disc && i == startIdx),
 			tags:    filterTags(s.seg.Tags),

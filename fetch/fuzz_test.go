@@ -140,8 +140,8 @@ func FuzzApplyPlaylists(f *testing.F) {
 					}
 				}
 			}
-			if n := len(r.entries); n > 0 && r.entries[n-1].seq+1 != r.num.next {
-				t.Fatalf("last entry %d, nextSeq %d", r.entries[n-1].seq, r.num.next)
+			if n := len(r.entries); n > 0 && r.entries[n-1].seq+1 != r.num.Next {
+				t.Fatalf("last entry %d, nextSeq %d", r.entries[n-1].seq, r.num.Next)
 			}
 			return true
 		}

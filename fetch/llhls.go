@@ -216,8 +216,8 @@ func (r *rendition) applyParts(pl *hls.Media, base *url.URL, blocking bool) bool
 	}
 	if len(pl.Parts) > 0 {
 		ps := r.partSegLocked(tail)
-		if ps == nil && tail > r.num.head && len(r.entries) > 0 {
-			ps = &partSeg{msn: tail, seq: r.num.next + (tail - r.num.head - 1)}
+		if ps == nil && tail > r.num.Head && len(r.entries) > 0 {
+			ps = &partSeg{msn: tail, seq: r.num.Next + (tail - r.num.Head - 1)}
 			ll.segs = append(ll.segs, ps)
 		}
 		if ps != nil && !ps.complete {

@@ -31,7 +31,7 @@ func (r *rendition) push(ctx, pctx context.Context, ti int) {
 		e := r.entryLocked(next)
 		pt, partDue := r.nextPartLocked(ti, next, e)
 		hold := r.partHoldLocked()
-		ended := r.ended && next >= r.num.next
+		ended := r.ended && next >= r.num.Next
 		wait := r.changed.wait()
 		r.mu.Unlock()
 
