@@ -7,6 +7,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pullpush/pullpush/fetch/internal/naming"
+
 	"github.com/pullpush/pullpush/fetch/internal/numbering"
 
 	"github.com/pullpush/pullpush/hls"
@@ -207,7 +209,7 @@ func (r *rendition) apply(pl *hls.Media, segs []srcSeg) bool {
 			dranges: cloneDateRanges(s.seg.DateRanges), bitrate: s.seg.Bitrate,
 			ready: make(chan struct{}), dropped: map[int]bool{},
 		}
-		e.name = r.segmentName(e.seq, segmentExt(s.url, r.ext))
+		e.name = r.segmentName(e.seq, naming.SegmentExt(s.url, r.ext))
 		if !s.pdt.IsZero() {
 			e.pdt = s.pdt
 		} else {
@@ -303,7 +305,7 @@ func (r *rendition) attachAux(e *entry, s srcSeg) {
 		key := s.mp.URI + rangeKey(s.mpR)
 		a := r.auxes[key]
 		if a == nil {
-			a = &aux{name: fmt.Sprintf("%s_%s_init_%s%s", r.f.stem, r.name, shortHash(key), segmentExt(s.mp.URI, ".mp4")), srcURL: s.mp.URI, rng: s.mpR, ready: make(chan struct{})}
+			a = &aux{name: fmt.Sprintf("%s_%s_init_%s%s", r.f.stem, r.name, naming.ShortHash(key), naming.SegmentExt(s.mp.URI, ".mp4")), srcURL: s.mp.URI, rng: s.mpR, ready: make(chan struct{})}
 			r.auxes[key] = a
 		}
 		e.initMap = a
@@ -313,7 +315,7 @@ func (r *rendition) attachAux(e *entry, s srcSeg) {
 		if k.URI != "" && isFetchableKey(k) {
 			a := r.auxes[k.URI]
 			if a == nil {
-				a = &aux{name: fmt.Sprintf("%s_%s_key_%s.key", r.f.stem, r.name, shortHash(k.URI)), srcURL: k.URI, ready: make(chan struct{})}
+				a = &aux{name: fmt.Sprintf("%s_%s_key_%s.key", r.f.stem, r.name, naming.ShortHash(k.URI)), srcURL: k.URI, ready: make(chan struct{})}
 				r.auxes[k.URI] = a
 			}
 			kc.URI = a.name

@@ -18,6 +18,10 @@ import (
 	"sync"
 	"time"
 
+	"github.com/pullpush/pullpush/fetch/internal/backoff"
+
+	"github.com/pullpush/pullpush/fetch/internal/naming"
+
 	"github.com/pullpush/pullpush/fetch/internal/spool"
 	"github.com/pullpush/pullpush/hls"
 	"github.com/pullpush/pullpush/internal/logkey"
@@ -106,7 +110,7 @@ func New(cfg Config) (*Fetcher, error) {
 		return nil, err
 	}
 	if cfg.SpoolDir == "" {
-		cfg.SpoolDir = filepath.Join(os.TempDir(), "pullpush-spool", sanitizeName(cfg.ID)+"-"+shortHash(fmt.Sprint(os.Getpid(), cfg.ID, time.Now().UnixNano())))
+		cfg.SpoolDir = filepath.Join(os.TempDir(), "pullpush-spool", naming.SanitizeName(cfg.ID)+"-"+naming.ShortHash(fmt.Sprint(os.Getpid(), cfg.ID, time.Now().UnixNano())))
 	}
 	f := &Fetcher{
 		cfg:     cfg,
@@ -208,7 +212,7 @@ func (f *Fetcher) Run(ctx context.Context) error {
 
 // discover loads the source URL until it parses, then creates renditions.
 func (f *Fetcher) discover(ctx context.Context) error {
-	backoff := newBackoff(500*time.Millisecond, 30*time.Second)
+	bo := backoff.New(500*time.Millisecond, 30*time.Second)
 	for {
 		data, final, err := f.get(ctx, f.cfg.URL, maxPlaylistBytes)
 		var pl hls.Playlist
@@ -224,7 +228,7 @@ func (f *Fetcher) discover(ctx context.Context) error {
 		f.recordError(err)
 		f.setState(StateRetrying)
 		f.log.Warn("source not available", "url", f.cfg.URL, logkey.Err, err)
-		if !backoff.wait(ctx) {
+		if !bo.Wait(ctx) {
 			return ctx.Err()
 		}
 	}
@@ -281,7 +285,7 @@ func (f *Fetcher) setup(base *url.URL, pl hls.Playlist) error {
 	for i, s := range srcs {
 		uris[i] = s.uri
 	}
-	names := renditionNames(uris)
+	names := naming.RenditionNames(uris)
 	rs := make([]*rendition, 0, len(srcs))
 	for _, s := range srcs {
 		rs = append(rs, newRendition(f, names[s.uri], s.uri, s.ref, s.kind))
@@ -465,7 +469,7 @@ func (f *Fetcher) masterPlaylist() []byte {
 // putBytes pushes an in-memory file to target ti (single attempt).
 func (f *Fetcher) putBytes(ctx context.Context, ti int, name string, data []byte, cache string) error {
 	file := output.File{
-		Name: name, ContentType: contentType(filepath.Ext(name)), CacheControl: cache, Size: int64(len(data)),
+		Name: name, ContentType: naming.ContentType(filepath.Ext(name)), CacheControl: cache, Size: int64(len(data)),
 		Open: func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(data)), nil },
 	}
 	return f.put(ctx, ti, file)

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/pullpush/pullpush/fetch/internal/naming"
+
 	"github.com/pullpush/pullpush/fetch/internal/spool"
 	"github.com/pullpush/pullpush/hls"
 	"github.com/pullpush/pullpush/output"
@@ -186,7 +188,7 @@ func FuzzRenditionNames(f *testing.F) {
 				uris = append(uris, u)
 			}
 		}
-		names := renditionNames(uris)
+		names := naming.RenditionNames(uris)
 		used := map[string]string{}
 		for _, u := range uris {
 			n := names[u]
@@ -197,7 +199,7 @@ func FuzzRenditionNames(f *testing.F) {
 				t.Fatalf("name %q for both %q and %q", n, prev, u)
 			}
 			used[n] = u
-			for _, file := range []string{"channel_" + n + ".m3u8", "channel_" + n + "_12" + segmentExt(seg, ".ts")} {
+			for _, file := range []string{"channel_" + n + ".m3u8", "channel_" + n + "_12" + naming.SegmentExt(seg, ".ts")} {
 				if err := output.ValidName(file); err != nil {
 					t.Fatalf("%v", err)
 				}
