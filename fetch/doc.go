@@ -60,7 +60,8 @@
 //	memory.go       MemoryBudget shared by the spools of a process
 //	internal/spool  the spool (stage 4): memory chunks outside the Go heap
 //	                (Linux) or on it, log files on disk, eviction, budget
-//	guard.go        SourceTransport and the source host guard
+//	sources.go      SourceTransport (alias); internal/guard: the source host
+//	                guard (allowed hosts, private addresses, shared transport)
 //	internal/backoff retry backoff and context-aware sleep
 //	status.go       Status, Observer, ProgressStore
 package fetch

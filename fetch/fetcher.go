@@ -18,6 +18,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/pullpush/pullpush/fetch/internal/guard"
+
 	"github.com/pullpush/pullpush/fetch/internal/backoff"
 
 	"github.com/pullpush/pullpush/fetch/internal/naming"
@@ -93,19 +95,19 @@ func New(cfg Config) (*Fetcher, error) {
 	if cfg.SegmentTimeout <= 0 {
 		cfg.SegmentTimeout = output.SegmentTimeout(cfg.Output)
 	}
-	allow, err := newHostList(cfg.AllowHosts)
+	allow, err := guard.NewHostList(cfg.AllowHosts)
 	if err != nil {
 		return nil, err
 	}
-	if len(allow) > 0 && !allow.allows(u.Hostname()) {
-		return nil, fmt.Errorf("fetch: source url %q: %w: host %q is not in the allowed hosts", cfg.URL, ErrSourceNotAllowed, u.Hostname())
+	if len(allow) > 0 && !allow.Allows(u.Hostname()) {
+		return nil, fmt.Errorf("fetch: source url %q: %w: host %q is not in the allowed hosts", cfg.URL, guard.ErrSourceNotAllowed, u.Hostname())
 	}
 	if cfg.DenyPrivate {
-		if ip, err := netip.ParseAddr(strings.Trim(u.Hostname(), "[]")); err == nil && !isPublic(ip) {
-			return nil, fmt.Errorf("fetch: source url %q: %w: %s is a private, loopback or reserved address", cfg.URL, ErrSourceNotAllowed, ip)
+		if ip, err := netip.ParseAddr(strings.Trim(u.Hostname(), "[]")); err == nil && !guard.IsPublic(ip) {
+			return nil, fmt.Errorf("fetch: source url %q: %w: %s is a private, loopback or reserved address", cfg.URL, guard.ErrSourceNotAllowed, ip)
 		}
 	}
-	client, err := newSourceClient(cfg.Client, cfg.Sources, allow, cfg.DenyPrivate)
+	client, err := guard.NewSourceClient(cfg.Client, cfg.Sources, allow, cfg.DenyPrivate)
 	if err != nil {
 		return nil, err
 	}
