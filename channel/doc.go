@@ -76,8 +76,8 @@
 //	engine.go        Engine, New, options, asset loading, sessions
 //	config.go        Config and friends (aliases of internal/config)
 //	embed.go         the embedded default channel and slates
-//	schedule.go      building a channel: ladder matching, clips, loop layout,
-//	                 the multivariant playlist
+//	schedule.go      building a channel: ladder matching, clips, loop layout
+//	render.go        the multivariant playlist, resource URLs, keys, date ranges
 //	timeline.go      the timeline (loop + schedule) and media playlists
 //	program*.go      the schedule model, its file store, edits and ad breaks
 //	schedule_api.go  the schedule HTTP API
