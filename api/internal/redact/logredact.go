@@ -22,7 +22,7 @@ type Redactor struct {
 
 // NewRedactor returns a Redactor with no registered values.
 func NewRedactor() *Redactor {
-	return &Redactor{secrets: make(map[string]int), index: NewSecretIndex()}
+	return &Redactor{secrets: make(map[string]int), index: newSecretIndex()}
 }
 
 // Add registers secret values; empty ones are ignored. It costs the
@@ -36,7 +36,7 @@ func (r *Redactor) Add(values ...string) {
 		}
 		if r.secrets[v]++; r.secrets[v] == 1 {
 			for _, f := range secretForms(v) {
-				r.index.Add(f)
+				r.index.add(f)
 			}
 		}
 	}
@@ -57,7 +57,7 @@ func (r *Redactor) Remove(values ...string) {
 		}
 		delete(r.secrets, v)
 		for _, f := range secretForms(v) {
-			r.index.Remove(f)
+			r.index.remove(f)
 		}
 	}
 }
@@ -76,7 +76,7 @@ func (r *Redactor) Redact(s string) string {
 	s = RedactURLsIn(s)
 	r.mu.RLock()
 	defer r.mu.RUnlock()
-	return r.index.Replace(s, redacted)
+	return r.index.replace(s, redacted)
 }
 
 // Handler wraps h so that every record passes through Redact.

@@ -5,9 +5,9 @@ import (
 	"strings"
 )
 
-// IndexDepth is how many leading bytes of a secret the index walks byte by
+// indexDepth is how many leading bytes of a secret the index walks byte by
 // byte; longer secrets are then told apart by comparing their rest.
-const IndexDepth = 16
+const indexDepth = 16
 
 // secretIndex finds registered strings in a text in time that depends on
 // the text's length, not on how many strings are registered: a byte trie
@@ -18,9 +18,9 @@ const IndexDepth = 16
 // A string added n times stays registered until it is removed n times.
 // It is not safe for concurrent use.
 type secretIndex struct {
-	Nodes []indexNode // nodes[0] is the root
-	Free  []int32     // reusable node numbers
-	Edges map[indexEdge]int32
+	nodes []indexNode // nodes[0] is the root
+	free  []int32     // reusable node numbers
+	edges map[indexEdge]int32
 }
 
 type indexNode struct {
@@ -36,53 +36,53 @@ type indexEdge struct {
 	b    byte
 }
 
-func NewSecretIndex() *secretIndex {
-	return &secretIndex{Nodes: make([]indexNode, 1), Edges: make(map[indexEdge]int32)}
+func newSecretIndex() *secretIndex {
+	return &secretIndex{nodes: make([]indexNode, 1), edges: make(map[indexEdge]int32)}
 }
 
-// Add registers s once; an empty s is ignored.
-func (x *secretIndex) Add(s string) {
+// add registers s once; an empty s is ignored.
+func (x *secretIndex) add(s string) {
 	if s == "" {
 		return
 	}
 	n := int32(0)
-	for i := 0; i < len(s) && i < IndexDepth; i++ {
+	for i := 0; i < len(s) && i < indexDepth; i++ {
 		e := indexEdge{n, s[i]}
-		c, ok := x.Edges[e]
+		c, ok := x.edges[e]
 		if !ok {
 			c = x.alloc()
-			x.Edges[e] = c
+			x.edges[e] = c
 		}
-		x.Nodes[c].refs++
+		x.nodes[c].refs++
 		n = c
 	}
-	if len(s) <= IndexDepth {
-		x.Nodes[n].ends++
+	if len(s) <= indexDepth {
+		x.nodes[n].ends++
 		return
 	}
-	long := x.Nodes[n].long
+	long := x.nodes[n].long
 	i, _ := slices.BinarySearchFunc(long, len(s), func(e string, l int) int { return l - len(e) })
-	x.Nodes[n].long = slices.Insert(long, i, s)
+	x.nodes[n].long = slices.Insert(long, i, s)
 }
 
-// Remove unregisters s once; a string not registered is ignored.
-func (x *secretIndex) Remove(s string) {
+// remove unregisters s once; a string not registered is ignored.
+func (x *secretIndex) remove(s string) {
 	if s == "" {
 		return
 	}
-	path := make([]indexEdge, 0, min(len(s), IndexDepth))
+	path := make([]indexEdge, 0, min(len(s), indexDepth))
 	n := int32(0)
-	for i := 0; i < len(s) && i < IndexDepth; i++ {
+	for i := 0; i < len(s) && i < indexDepth; i++ {
 		e := indexEdge{n, s[i]}
-		c, ok := x.Edges[e]
+		c, ok := x.edges[e]
 		if !ok {
 			return
 		}
 		path = append(path, e)
 		n = c
 	}
-	node := &x.Nodes[n]
-	if len(s) <= IndexDepth {
+	node := &x.nodes[n]
+	if len(s) <= indexDepth {
 		if node.ends == 0 {
 			return
 		}
@@ -95,29 +95,29 @@ func (x *secretIndex) Remove(s string) {
 		node.long = slices.Delete(node.long, i, i+1)
 	}
 	for _, e := range path {
-		c := x.Edges[e]
-		if x.Nodes[c].refs--; x.Nodes[c].refs == 0 {
+		c := x.edges[e]
+		if x.nodes[c].refs--; x.nodes[c].refs == 0 {
 			// Only s went through c: the nodes below it on the path
 			// drop to 0 too as the loop goes on.
-			delete(x.Edges, e)
+			delete(x.edges, e)
 			x.release(c)
 		}
 	}
 }
 
 func (x *secretIndex) alloc() int32 {
-	if k := len(x.Free); k > 0 {
-		c := x.Free[k-1]
-		x.Free = x.Free[:k-1]
+	if k := len(x.free); k > 0 {
+		c := x.free[k-1]
+		x.free = x.free[:k-1]
 		return c
 	}
-	x.Nodes = append(x.Nodes, indexNode{})
-	return int32(len(x.Nodes) - 1)
+	x.nodes = append(x.nodes, indexNode{})
+	return int32(len(x.nodes) - 1)
 }
 
 func (x *secretIndex) release(c int32) {
-	x.Nodes[c] = indexNode{}
-	x.Free = append(x.Free, c)
+	x.nodes[c] = indexNode{}
+	x.free = append(x.free, c)
 }
 
 // longestAt returns the length of the longest registered string that s
@@ -125,17 +125,17 @@ func (x *secretIndex) release(c int32) {
 func (x *secretIndex) longestAt(s string) int {
 	best := 0
 	n := int32(0)
-	for i := 0; i < len(s) && i < IndexDepth; i++ {
-		c, ok := x.Edges[indexEdge{n, s[i]}]
+	for i := 0; i < len(s) && i < indexDepth; i++ {
+		c, ok := x.edges[indexEdge{n, s[i]}]
 		if !ok {
 			return best
 		}
 		n = c
-		if x.Nodes[n].ends > 0 {
+		if x.nodes[n].ends > 0 {
 			best = i + 1
 		}
 	}
-	for _, l := range x.Nodes[n].long {
+	for _, l := range x.nodes[n].long {
 		if strings.HasPrefix(s, l) {
 			return len(l) // longest first
 		}
@@ -143,10 +143,10 @@ func (x *secretIndex) longestAt(s string) int {
 	return best
 }
 
-// Replace returns s with every registered string replaced by with,
+// replace returns s with every registered string replaced by with,
 // scanning left to right and taking the longest match at each position.
-func (x *secretIndex) Replace(s, with string) string {
-	if len(x.Edges) == 0 {
+func (x *secretIndex) replace(s, with string) string {
+	if len(x.edges) == 0 {
 		return s
 	}
 	var b strings.Builder

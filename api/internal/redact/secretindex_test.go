@@ -41,33 +41,33 @@ func TestSecretIndex(t *testing.T) {
 		}
 		return string(b)
 	}
-	x := NewSecretIndex()
+	x := newSecretIndex()
 	reg := map[string]int{}
 	for step := range 1500 {
-		switch s := word(2 * IndexDepth); {
+		switch s := word(2 * indexDepth); {
 		case rng.IntN(3) > 0:
-			x.Add(s)
+			x.add(s)
 			reg[s]++
 		default:
-			x.Remove(s) // often not registered: ignored
+			x.remove(s) // often not registered: ignored
 			if reg[s] > 0 {
 				reg[s]--
 			}
 		}
-		text := word(4 * IndexDepth)
-		if got, want := x.Replace(text, "*"), naiveReplace(text, reg, "*"); got != want {
+		text := word(4 * indexDepth)
+		if got, want := x.replace(text, "*"), naiveReplace(text, reg, "*"); got != want {
 			t.Fatalf("step %d: replace(%q) = %q, want %q", step, text, got, want)
 		}
 	}
 	for s, n := range reg {
 		for range n {
-			x.Remove(s)
+			x.remove(s)
 		}
 	}
-	if len(x.Edges) != 0 || len(x.Nodes)-1 != len(x.Free) {
-		t.Fatalf("after removing everything: %d edges, %d nodes, %d free", len(x.Edges), len(x.Nodes), len(x.Free))
+	if len(x.edges) != 0 || len(x.nodes)-1 != len(x.free) {
+		t.Fatalf("after removing everything: %d edges, %d nodes, %d free", len(x.edges), len(x.nodes), len(x.free))
 	}
-	if got := x.Replace("ab%", "*"); got != "ab%" {
+	if got := x.replace("ab%", "*"); got != "ab%" {
 		t.Fatalf("empty index replaced: %q", got)
 	}
 }
