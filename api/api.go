@@ -16,6 +16,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/pullpush/pullpush/api/internal/redact"
+
 	"github.com/pullpush/pullpush"
 	"github.com/pullpush/pullpush/internal/logkey"
 	"github.com/pullpush/pullpush/metrics"
@@ -69,7 +71,7 @@ type Options struct {
 	// that no log line shows them, whoever writes it. When nil, the API
 	// makes one and wraps Logger with it (the service's own logger is then
 	// protected only against URL secrets if the caller wraps it too).
-	Redactor *Redactor
+	Redactor *redact.Redactor
 	// Pprof serves Go's profiling endpoints (net/http/pprof) under
 	// /debug/pprof/, behind the bearer token like /api/v1.
 	Pprof bool
@@ -115,7 +117,7 @@ func New(svc *pullpush.Service, opts Options) *API {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
 	if opts.Redactor == nil {
-		opts.Redactor = NewRedactor()
+		opts.Redactor = redact.NewRedactor()
 		opts.Logger = slog.New(opts.Redactor.Handler(opts.Logger.Handler()))
 	}
 	if opts.Store == nil {
@@ -213,20 +215,14 @@ func (a *API) secretsOf(output string) []string {
 // errorText is err's message with every secret of def's payload and URL
 // scrubbed.
 func (a *API) errorText(err error, def store.Fetcher) string {
-	secrets := secretValues(def.Payload, a.secretsOf(def.Output))
-	secrets = append(secrets, secretValues(jsonString(def.URL), nil)...)
-	return scrub(redactURLsIn(err.Error()), secrets)
+	secrets := redact.SecretValues(def.Payload, a.secretsOf(def.Output))
+	secrets = append(secrets, redact.SecretValues(jsonString(def.URL), nil)...)
+	return redact.Scrub(redact.RedactURLsIn(err.Error()), secrets)
 }
 
 func jsonString(s string) json.RawMessage {
 	b, _ := json.Marshal(s)
 	return b
-}
-
-// redactURLsIn hides URL passwords and secret query values in every URL
-// found in msg.
-func redactURLsIn(msg string) string {
-	return urlInText.ReplaceAllStringFunc(msg, redactURL)
 }
 
 // fetcherStates feeds pullpush_fetchers and pullpush_fetcher_info.

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/pullpush/pullpush/api/internal/redact"
+
 	"github.com/pullpush/pullpush/internal/buildinfo"
 
 	"github.com/pullpush/pullpush/output/outputs"
@@ -25,7 +27,7 @@ var createCases = []struct {
 	err         string // exact error message; "" for success
 }{
 	{name: "ok", body: `{"name":"ok","url":"http://127.0.0.1:1/m.m3u8","output":"test","payload":` + validPayload + `}`, status: 201},
-	{name: "ok payload as JSON string", body: `{"name":"str","url":"https://127.0.0.1:1/m.m3u8","output":"test","payload":` + jsonQuote(validPayload) + `}`, status: 201},
+	{name: "ok payload as JSON string", body: `{"name":"str","url":"https://127.0.0.1:1/m.m3u8","output":"test","payload":` + redact.JSONQuote(validPayload) + `}`, status: 201},
 	{name: "ok numeric strings", body: `{"name":"numstr","url":"http://127.0.0.1:1/m.m3u8","output":"void","concurrency":"8","windowSize":"60"}`, status: 201},
 	{name: "ok zero means default", body: `{"name":"zero","url":"http://127.0.0.1:1/m.m3u8","output":"void","concurrency":0,"windowSize":0,"payload":null}`, status: 201},
 	{name: "ok no content type", contentType: "-", body: `{"name":"noct","url":"http://127.0.0.1:1/m.m3u8","output":"void"}`, status: 201},
@@ -117,7 +119,7 @@ func TestCreateErrors(t *testing.T) {
 func TestCreateResponseAndCompat(t *testing.T) {
 	h := newHarness(t, harnessOpts{})
 	body := `{"name":"compat","url":"http://127.0.0.1:1/live/master.m3u8","output":"test","concurrency":8,"windowSize":"60",` +
-		`"payload":` + jsonQuote(`{"ingestUrls":[{"url":"http://127.0.0.1:1/in/v2/abc/a/channel","username":"u","password":"hunter2"}]}`) + `}`
+		`"payload":` + redact.JSONQuote(`{"ingestUrls":[{"url":"http://127.0.0.1:1/in/v2/abc/a/channel","username":"u","password":"hunter2"}]}`) + `}`
 	r := h.do("POST", "/api/v1/fetcher/", body) // trailing slash, as hls-pull-push accepted
 	if r.status != http.StatusCreated {
 		t.Fatalf("create: %d %s", r.status, r.body)

@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pullpush/pullpush/api/internal/redact"
+
 	"github.com/pullpush/pullpush"
 	"github.com/pullpush/pullpush/output"
 	"github.com/pullpush/pullpush/store"
@@ -33,7 +35,7 @@ func (idleTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 // `pullpush serve`.
 func BenchmarkCreateFetcher(b *testing.B) {
 	const existing = 1000
-	red := NewRedactor()
+	red := redact.NewRedactor()
 	log := slog.New(red.Handler(slog.NewTextHandler(io.Discard, &slog.HandlerOptions{Level: slog.LevelInfo})))
 	reg := output.NewRegistry()
 	reg.Register(ingestFactory("test"))

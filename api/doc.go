@@ -44,4 +44,16 @@
 // output payloads (the keys each output factory lists, plus common names
 // such as "password") and URL passwords are redacted to "***" in every
 // response and log line; the API token is never logged.
+//
+// # Files
+//
+//	api.go          API, New, routing, auth, errors, metrics feed
+//	fetcher.go      the handlers: health, outputs, fetcher create, list, get,
+//	                delete; names, broken fetchers, presentation
+//	request.go      CreateRequest decoding and validation, RequestError
+//	cluster.go      serve --cluster: local start/stop, cluster-wide list, get, delete
+//	openapi.go      the OpenAPI document built from the route table
+//	docs.go         the /api/docs page
+//	redactor.go     Redactor (alias of internal/redact's)
+//	internal/redact payload, URL and log-line redaction, the secret index
 package api

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"github.com/pullpush/pullpush/api/internal/redact"
 	"github.com/pullpush/pullpush/internal/buildinfo"
 
 	"context"
@@ -224,10 +225,10 @@ func (a *API) handleCreate(w http.ResponseWriter, r *http.Request) {
 // as understood, secrets redacted.
 func (a *API) created(w http.ResponseWriter, def store.Fetcher, req CreateRequest, factory output.Factory, f Fetcher, msg string) {
 	a.log.Info("fetcher created", logKeyFetcher, def.ID, logKeyName, def.Name,
-		logKeyURL, redactURL(def.URL), logKeyOutput, def.Output)
+		logKeyURL, redact.RedactURL(def.URL), logKeyOutput, def.Output)
 	reqOut := req
-	reqOut.URL = redactURL(req.URL)
-	reqOut.Payload = redactPayload(req.Payload, factory.Secrets)
+	reqOut.URL = redact.RedactURL(req.URL)
+	reqOut.Payload = redact.RedactPayload(req.Payload, factory.Secrets)
 	writeJSON(w, http.StatusCreated, createResponse{Message: msg, Fetcher: f, RequestData: reqOut})
 }
 
@@ -281,7 +282,7 @@ func (a *API) handleDelete(w http.ResponseWriter, r *http.Request) {
 // registered with the Redactor first, so the fetcher's own log lines never
 // show them.
 func (a *API) startWith(ctx context.Context, def store.Fetcher, out output.Output) error {
-	secrets := append(secretValues(def.Payload, a.secretsOf(def.Output)), urlSecrets(def.URL)...)
+	secrets := append(redact.SecretValues(def.Payload, a.secretsOf(def.Output)), redact.URLSecrets(def.URL)...)
 	a.opts.Redactor.Add(secrets...)
 	_, err := a.svc.StartFetcher(ctx, pullpush.FetcherSpec{
 		ID: def.ID, Name: def.Name, URL: def.URL, Output: out, OutputName: def.Output,
@@ -454,20 +455,20 @@ func (a *API) presentInfo(info pullpush.FetcherInfo, def *store.Fetcher) Fetcher
 	var secrets []string
 	if def != nil {
 		keys := a.secretsOf(def.Output)
-		f.Payload = redactPayload(def.Payload, keys)
-		secrets = append(secretValues(def.Payload, keys), secretValues(jsonString(def.URL), nil)...)
+		f.Payload = redact.RedactPayload(def.Payload, keys)
+		secrets = append(redact.SecretValues(def.Payload, keys), redact.SecretValues(jsonString(def.URL), nil)...)
 	}
-	f.URL = redactURL(info.URL)
+	f.URL = redact.RedactURL(info.URL)
 	clean := func(s string) string {
 		if s == "" {
 			return s
 		}
-		return scrub(redactURLsIn(s), secrets)
+		return redact.Scrub(redact.RedactURLsIn(s), secrets)
 	}
 	f.LastError = clean(f.LastError)
 	f.Renditions = slices.Clone(f.Renditions)
 	for i := range f.Renditions {
-		f.Renditions[i].URI = redactURL(f.Renditions[i].URI)
+		f.Renditions[i].URI = redact.RedactURL(f.Renditions[i].URI)
 	}
 	f.Targets = slices.Clone(f.Targets)
 	for i := range f.Targets {

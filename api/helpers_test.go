@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pullpush/pullpush/api/internal/redact"
+
 	"github.com/pullpush/pullpush"
 	"github.com/pullpush/pullpush/internal/testutil"
 	"github.com/pullpush/pullpush/metrics"
@@ -114,7 +116,7 @@ type harnessOpts struct {
 func newHarness(t *testing.T, o harnessOpts) *harness {
 	t.Helper()
 	logs := &testutil.LockedBuffer{}
-	red := NewRedactor()
+	red := redact.NewRedactor()
 	log := slog.New(red.Handler(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
 	m := metrics.New()
 	reg := output.NewRegistry()

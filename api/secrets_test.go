@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/pullpush/pullpush/api/internal/redact"
+
 	"github.com/pullpush/pullpush/output"
 	"github.com/pullpush/pullpush/store"
 )
@@ -52,7 +54,7 @@ func TestSecretsNeverLeave(t *testing.T) {
 	var f Fetcher
 	created.json(t, &f)
 	// Payload given as a string too.
-	record(h.do("POST", "/api/v1/fetcher", `{"name":"secret2","url":"`+src+`","output":"test","payload":`+jsonQuote(payload)+`}`))
+	record(h.do("POST", "/api/v1/fetcher", `{"name":"secret2","url":"`+src+`","output":"test","payload":`+redact.JSONQuote(payload)+`}`))
 	// Error paths that see the payload: duplicate name, and a factory error
 	// quoting the password.
 	record(h.do("POST", "/api/v1/fetcher", body))
@@ -112,17 +114,17 @@ func TestRedactPayload(t *testing.T) {
 		{`not json`, `null`},
 		{``, ``},
 	} {
-		got := string(redactPayload(json.RawMessage(tc.in), []string{"custom"}))
+		got := string(redact.RedactPayload(json.RawMessage(tc.in), []string{"custom"}))
 		if got != tc.want {
 			t.Errorf("redact(%s) = %s, want %s", tc.in, got, tc.want)
 		}
 	}
-	if got := redactURL("http://127.0.0.1/m.m3u8"); got != "http://127.0.0.1/m.m3u8" {
+	if got := redact.RedactURL("http://127.0.0.1/m.m3u8"); got != "http://127.0.0.1/m.m3u8" {
 		t.Errorf("plain URL changed: %s", got)
 	}
 	// A factory without secrets still gets the common ones redacted.
 	f := output.Factory{}
-	if got := string(redactPayload(json.RawMessage(`{"apiKey":"k","token":"t"}`), f.Secrets)); got != `{"apiKey":"***","token":"***"}` {
+	if got := string(redact.RedactPayload(json.RawMessage(`{"apiKey":"k","token":"t"}`), f.Secrets)); got != `{"apiKey":"***","token":"***"}` {
 		t.Errorf("default secrets: %s", got)
 	}
 }

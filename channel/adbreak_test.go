@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pullpush/pullpush/channel/internal/config"
+
 	"github.com/Comcast/scte35-go/pkg/scte35"
 
 	"github.com/pullpush/pullpush/hls"
@@ -15,9 +17,9 @@ import (
 
 // adConfig is the bundled channel with three ads: b cut to 10 s, c cut
 // to 8 s, and one that cannot load.
-func adConfig() Config {
+func adConfig() config.Config {
 	cfg := DefaultConfig()
-	cfg.Channels[0].Ads = []AssetConfig{
+	cfg.Channels[0].Ads = []config.AssetConfig{
 		{ID: "ad1", Title: "Ad one", URI: "embed:b", Out: 10 * time.Second},
 		{ID: "ad2", URI: "embed:c", Out: 8 * time.Second},
 		{ID: "adx", URI: "embed:no-such-ad"},
@@ -111,7 +113,7 @@ func markerTags(t *testing.T, s *hls.Segment, dur time.Duration) ([]string, time
 // resumes after the breaks.
 func TestAdBreaks(t *testing.T) {
 	dir := t.TempDir()
-	base := DefaultStart().Add(1000 * 90 * time.Second)
+	base := config.DefaultStart().Add(1000 * 90 * time.Second)
 	c := newClock(base.Add(10 * time.Second))
 	newE := func() *Engine {
 		return newEngine(t, adConfig(), c, nil, WithFS(EmbeddedFS()), WithScheduleDir(dir))
@@ -325,7 +327,7 @@ func TestAdBreaks(t *testing.T) {
 // BenchmarkBreakPlaylist measures a media playlist whose window is inside
 // an ad break (every segment carries markers in both forms).
 func BenchmarkBreakPlaylist(b *testing.B) {
-	base := DefaultStart().Add(1000 * 90 * time.Second)
+	base := config.DefaultStart().Add(1000 * 90 * time.Second)
 	c := newClock(base.Add(10 * time.Second))
 	e := newEngine(b, adConfig(), c, nil, WithFS(EmbeddedFS()), WithScheduleDir(b.TempDir()))
 	if _, err := e.AppendSchedule("1", "", []ItemSpec{{Type: ItemBreak, Duration: Seconds(10 * time.Minute)}}); err != nil {

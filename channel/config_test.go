@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/pullpush/pullpush/channel/internal/config"
 )
 
 // configCases drive TestParseConfigErrors and seed FuzzConfig.
@@ -90,7 +92,7 @@ const validJSON = `{
 func TestParseConfigErrors(t *testing.T) {
 	for _, tc := range configCases {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := ParseConfig([]byte(tc.input))
+			_, err := config.Parse([]byte(tc.input))
 			switch {
 			case tc.err == "" && err != nil:
 				t.Fatalf("unexpected error: %v", err)
@@ -104,24 +106,24 @@ func TestParseConfigErrors(t *testing.T) {
 }
 
 func TestParseConfig(t *testing.T) {
-	cfg, err := ParseConfig([]byte(validYAML))
+	cfg, err := config.Parse([]byte(validYAML))
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := Config{
+	want := config.Config{
 		Slate:       "embed:slate",
 		SessionTTL:  15 * time.Minute,
 		MaxSessions: 20,
-		Channels: []ChannelConfig{{
+		Channels: []config.ChannelConfig{{
 			ID:     "1",
 			Start:  time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC),
 			Window: time.Minute,
-			Assets: []AssetConfig{
+			Assets: []config.AssetConfig{
 				{ID: "a", Title: "Asset A", URI: "embed:a"},
 				{ID: "b", URI: "embed:b", Offset: 4 * time.Second},
 				{URI: "embed:c"},
 			},
-			Ads: []AssetConfig{
+			Ads: []config.AssetConfig{
 				{ID: "ad1", URI: "embed:b", Out: 10 * time.Second},
 				{URI: "embed:c"},
 			},
@@ -129,9 +131,9 @@ func TestParseConfig(t *testing.T) {
 			ID:     "movies",
 			Start:  time.Unix(1700000000, 0).UTC(),
 			Window: 90 * time.Second,
-			Order:  OrderShuffle,
+			Order:  config.OrderShuffle,
 			Seed:   42,
-			Assets: []AssetConfig{
+			Assets: []config.AssetConfig{
 				{ID: "m1", URI: "http://127.0.0.1:8080/vod/m1/master.m3u8"},
 				{ID: "m2", URI: "./vod/m2"},
 			},
@@ -140,7 +142,7 @@ func TestParseConfig(t *testing.T) {
 	if !reflect.DeepEqual(cfg, want) {
 		t.Errorf("got  %+v\nwant %+v", cfg, want)
 	}
-	js, err := ParseConfig([]byte(validJSON))
+	js, err := config.Parse([]byte(validJSON))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -155,7 +157,7 @@ func TestLoadConfigResolvesPaths(t *testing.T) {
 	if err := os.WriteFile(p, []byte(validYAML), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := LoadConfig(p)
+	cfg, err := config.Load(p)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -165,14 +167,14 @@ func TestLoadConfigResolvesPaths(t *testing.T) {
 	if got := cfg.Channels[1].Assets[0].URI; !strings.HasPrefix(got, "http://") {
 		t.Errorf("http uri changed: %q", got)
 	}
-	if _, err := LoadConfig(filepath.Join(dir, "missing.yaml")); err == nil || !strings.Contains(err.Error(), "missing.yaml") {
+	if _, err := config.Load(filepath.Join(dir, "missing.yaml")); err == nil || !strings.Contains(err.Error(), "missing.yaml") {
 		t.Errorf("missing file: %v", err)
 	}
 	bad := filepath.Join(dir, "bad.yaml")
 	if err := os.WriteFile(bad, []byte("channels:\n  - id: a\n    bogus: 1\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := LoadConfig(bad); err == nil || err.Error() != bad+`: config: channels[0]: unknown key "bogus" (line 3)` {
+	if _, err := config.Load(bad); err == nil || err.Error() != bad+`: config: channels[0]: unknown key "bogus" (line 3)` {
 		t.Errorf("bad file: %v", err)
 	}
 }
@@ -190,7 +192,7 @@ func FuzzConfig(f *testing.F) {
 		f.Add(tc.input)
 	}
 	f.Fuzz(func(t *testing.T, input string) {
-		cfg, err := ParseConfig([]byte(input))
+		cfg, err := config.Parse([]byte(input))
 		if err != nil {
 			if !strings.HasPrefix(err.Error(), "config: ") {
 				t.Fatalf("error without prefix: %v", err)
@@ -200,7 +202,7 @@ func FuzzConfig(f *testing.F) {
 		if err := cfg.Validate(); err != nil {
 			t.Fatalf("accepted config does not validate: %v", err)
 		}
-		again, err := ParseConfig([]byte(input))
+		again, err := config.Parse([]byte(input))
 		if err != nil || !reflect.DeepEqual(cfg, again) {
 			t.Fatalf("decoding is not deterministic: %v", err)
 		}

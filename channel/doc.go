@@ -70,4 +70,21 @@
 //
 // The bundled default channel "1" (DefaultConfig) plays three generated
 // 30 s test assets embedded in the binary and needs no network.
+//
+// # Files
+//
+//	engine.go        Engine, New, options, asset loading, sessions
+//	config.go        Config and friends (aliases of internal/config)
+//	embed.go         the embedded default channel and slates
+//	schedule.go      building a channel: ladder matching, clips, loop layout
+//	render.go        the multivariant playlist, resource URLs, keys, date ranges
+//	timeline.go      the timeline (loop + schedule) and media playlists
+//	program*.go      the schedule model, its file store, edits and ad breaks
+//	schedule_api.go  the schedule HTTP API
+//	live*.go         live items: the source feed, placement, its log, status,
+//	                 the switch API
+//	handler.go       playlist, resource and session HTTP handlers
+//	status.go        status and health; metrics.go: Prometheus metrics
+//	internal/asset   VOD assets: loader, locations, resource fetcher + cache
+//	internal/config  configuration decoding and validation
 package channel

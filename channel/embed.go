@@ -4,6 +4,8 @@ import (
 	"embed"
 	"io/fs"
 	"time"
+
+	"github.com/pullpush/pullpush/channel/internal/config"
 )
 
 // assetsFS holds the generated test assets of the default channel and the
@@ -32,28 +34,28 @@ func EmbeddedFS() fs.FS {
 // DefaultConfig is the bundled default channel "1": the three embedded
 // 30 s test assets "a", "b" and "c" in order, looped, with a 60 s window.
 // It needs no network.
-func DefaultConfig() Config {
-	return Config{
-		Channels: []ChannelConfig{{
+func DefaultConfig() config.Config {
+	return config.Config{
+		Channels: []config.ChannelConfig{{
 			ID:     "1",
-			Start:  DefaultStart(),
-			Window: DefaultWindow,
-			Order:  OrderSequential,
-			Assets: []AssetConfig{
+			Start:  config.DefaultStart(),
+			Window: config.DefaultWindow,
+			Order:  config.OrderSequential,
+			Assets: []config.AssetConfig{
 				{ID: "a", Title: "Asset A (blue, 440 Hz)", URI: "embed:a"},
 				{ID: "b", Title: "Asset B (colour bars, 660 Hz)", URI: "embed:b"},
 				{ID: "c", Title: "Asset C (red, 880 Hz)", URI: "embed:c"},
 			},
 		}},
-		SessionTTL:  DefaultSessionTTL,
-		MaxSessions: DefaultMaxSessions,
+		SessionTTL:  config.DefaultSessionTTL,
+		MaxSessions: config.DefaultMaxSessions,
 	}
 }
 
 // defaultStartOf returns the epoch of a channel config.
-func defaultStartOf(ch ChannelConfig) time.Time {
+func defaultStartOf(ch config.ChannelConfig) time.Time {
 	if ch.Start.IsZero() {
-		return DefaultStart()
+		return config.DefaultStart()
 	}
 	return ch.Start
 }

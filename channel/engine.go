@@ -14,6 +14,10 @@ import (
 	"slices"
 	"sync"
 	"time"
+
+	"github.com/pullpush/pullpush/channel/internal/config"
+
+	"github.com/pullpush/pullpush/channel/internal/asset"
 )
 
 // Log keys.
@@ -24,9 +28,6 @@ const (
 	logKeyItem    = "item"
 	logKeyError   = "err"
 )
-
-// fetchTimeout bounds one http request for an asset playlist or segment.
-const fetchTimeout = 30 * time.Second
 
 // defaultCacheSize is the default size of the segment cache for http assets.
 const defaultCacheSize = 64 << 20
@@ -81,19 +82,19 @@ func WithCacheSize(n int64) Option { return func(o *options) { o.cacheSize = n }
 // Engine serves live channels made of VOD assets. It is safe for concurrent
 // use.
 type Engine struct {
-	cfg    Config
+	cfg    config.Config
 	now    func() time.Time
 	log    *slog.Logger
-	fetch  *fetcher
-	loader *assetLoader
+	fetch  *asset.Fetcher
+	loader *asset.Loader
 
-	library  map[string]AssetConfig // configured assets by id
-	assets   map[string]*asset      // loaded assets by id
-	failed   map[string]error       // assets that failed to load, by id
-	partials map[string]*asset      // failed assets whose playlists loaded, by id
+	library  map[string]config.AssetConfig // configured assets by id
+	assets   map[string]*asset.Asset       // loaded assets by id
+	failed   map[string]error              // assets that failed to load, by id
+	partials map[string]*asset.Asset       // failed assets whose playlists loaded, by id
 
 	slateMu sync.Mutex
-	slates  map[string]*asset // by format
+	slates  map[string]*asset.Asset // by format
 
 	static []*channel // configured channels, in order
 
@@ -116,10 +117,10 @@ type Engine struct {
 // New loads the assets of a config and builds its channels. An asset that
 // cannot be loaded is replaced by the slate and logged; an invalid config, a
 // ladder mismatch or an unusable slate is an error.
-func New(cfg Config, opts ...Option) (*Engine, error) {
+func New(cfg config.Config, opts ...Option) (*Engine, error) {
 	o := options{
 		now:       time.Now,
-		client:    &http.Client{Timeout: fetchTimeout},
+		client:    &http.Client{Timeout: asset.FetchTimeout},
 		logger:    slog.Default(),
 		fsys:      EmbeddedFS(),
 		ctx:       context.Background(),
@@ -132,38 +133,38 @@ func New(cfg Config, opts ...Option) (*Engine, error) {
 		return nil, err
 	}
 	if cfg.SessionTTL == 0 {
-		cfg.SessionTTL = DefaultSessionTTL
+		cfg.SessionTTL = config.DefaultSessionTTL
 	}
 	if cfg.MaxSessions == 0 {
-		cfg.MaxSessions = DefaultMaxSessions
+		cfg.MaxSessions = config.DefaultMaxSessions
 	}
 	e := &Engine{
 		cfg:      cfg,
 		now:      o.now,
 		log:      o.logger,
-		fetch:    newFetcher(o.client, o.cacheSize),
-		library:  map[string]AssetConfig{},
-		assets:   map[string]*asset{},
+		fetch:    asset.NewFetcher(o.client, o.cacheSize),
+		library:  map[string]config.AssetConfig{},
+		assets:   map[string]*asset.Asset{},
 		failed:   map[string]error{},
-		partials: map[string]*asset{},
-		slates:   map[string]*asset{},
+		partials: map[string]*asset.Asset{},
+		slates:   map[string]*asset.Asset{},
 		sessions: map[string]*channel{},
 		ctx:      o.ctx,
 		livePoll: o.livePoll,
 	}
 	e.metrics = newEngineMetrics(e)
-	e.loader = &assetLoader{fetch: e.fetch, embedded: o.fsys, probe: true}
+	e.loader = &asset.Loader{Fetch: e.fetch, Embedded: o.fsys, Probe: true}
 	var ids []string
 	for _, ch := range cfg.Channels {
 		for j, a := range ch.Assets {
-			a.ID = assetID(ch.ID, j, a)
+			a.ID = config.AssetID(ch.ID, j, a)
 			if _, ok := e.library[a.ID]; !ok {
 				e.library[a.ID] = a
 				ids = append(ids, a.ID)
 			}
 		}
 		for j, a := range ch.Ads {
-			a.ID = adID(ch.ID, j, a)
+			a.ID = config.AdID(ch.ID, j, a)
 			if _, ok := e.library[a.ID]; !ok {
 				e.library[a.ID] = a
 				ids = append(ids, a.ID)
@@ -182,10 +183,10 @@ func New(cfg Config, opts ...Option) (*Engine, error) {
 			seed:   cc.Seed,
 		}
 		if spec.window == 0 {
-			spec.window = DefaultWindow
+			spec.window = config.DefaultWindow
 		}
 		for j, a := range cc.Assets {
-			a.ID = assetID(cc.ID, j, a)
+			a.ID = config.AssetID(cc.ID, j, a)
 			spec.assets = append(spec.assets, a)
 		}
 		ch, err := buildChannel(spec, e)
@@ -193,7 +194,7 @@ func New(cfg Config, opts ...Option) (*Engine, error) {
 			return nil, fmt.Errorf("channel %q: %w", cc.ID, err)
 		}
 		for j, a := range cc.Ads {
-			ch.ads = append(ch.ads, adID(cc.ID, j, a))
+			ch.ads = append(ch.ads, config.AdID(cc.ID, j, a))
 		}
 		e.static = append(e.static, ch)
 	}
@@ -212,7 +213,7 @@ func New(cfg Config, opts ...Option) (*Engine, error) {
 // loadAssets loads the library, a few assets at a time.
 func (e *Engine) loadAssets(ctx context.Context, ids []string) error {
 	type result struct {
-		a   *asset
+		a   *asset.Asset
 		err error
 	}
 	results := make([]result, len(ids))
@@ -225,7 +226,7 @@ func (e *Engine) loadAssets(ctx context.Context, ids []string) error {
 			defer wg.Done()
 			defer func() { <-sem }()
 			ac := e.library[id]
-			a, err := e.loader.load(ctx, id, ac.Title, ac.URI)
+			a, err := e.loader.Load(ctx, id, ac.Title, ac.URI)
 			results[i] = result{a, err}
 		}()
 	}
@@ -241,7 +242,7 @@ func (e *Engine) loadAssets(ctx context.Context, ids []string) error {
 				e.partials[id] = results[i].a
 			}
 			e.log.Warn("channel asset failed; the slate plays instead",
-				logKeyAsset, id, logKeyURI, redact(e.library[id].URI), logKeyError, err)
+				logKeyAsset, id, logKeyURI, asset.Redact(e.library[id].URI), logKeyError, err)
 			continue
 		}
 		e.assets[id] = results[i].a
@@ -250,7 +251,7 @@ func (e *Engine) loadAssets(ctx context.Context, ids []string) error {
 }
 
 // asset implements assetSource.
-func (e *Engine) asset(id string) (*asset, error) {
+func (e *Engine) asset(id string) (*asset.Asset, error) {
 	if a, ok := e.assets[id]; ok {
 		return a, nil
 	}
@@ -261,11 +262,11 @@ func (e *Engine) asset(id string) (*asset, error) {
 }
 
 // partial implements assetSource.
-func (e *Engine) partial(id string) *asset { return e.partials[id] }
+func (e *Engine) partial(id string) *asset.Asset { return e.partials[id] }
 
 // slate implements assetSource: the configured slate, or the bundled one of
 // the format.
-func (e *Engine) slate(format string) (*asset, error) {
+func (e *Engine) slate(format string) (*asset.Asset, error) {
 	e.slateMu.Lock()
 	defer e.slateMu.Unlock()
 	if a, ok := e.slates[format]; ok {
@@ -274,18 +275,18 @@ func (e *Engine) slate(format string) (*asset, error) {
 	uri, id := e.cfg.Slate, "_slate"
 	if uri == "" {
 		uri, id = slateTS, "_slate-ts"
-		if format == formatFMP4 {
+		if format == asset.FormatFMP4 {
 			uri, id = slateFMP4, "_slate-fmp4"
 		}
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), fetchTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), asset.FetchTimeout)
 	defer cancel()
-	a, err := e.loader.load(ctx, id, "slate", uri)
+	a, err := e.loader.Load(ctx, id, "slate", uri)
 	if err != nil {
-		return nil, fmt.Errorf("slate %s: %w", redact(uri), err)
+		return nil, fmt.Errorf("slate %s: %w", asset.Redact(uri), err)
 	}
-	if a.format != format {
-		return nil, fmt.Errorf("slate %s: %s segments, the channel has %s", redact(uri), a.format, format)
+	if a.Format != format {
+		return nil, fmt.Errorf("slate %s: %s segments, the channel has %s", asset.Redact(uri), a.Format, format)
 	}
 	e.slates[format] = a
 	return a, nil
@@ -296,7 +297,7 @@ type SessionSpec struct {
 	// Assets are ids of configured assets, played in this order.
 	Assets []string `json:"assets"`
 	// Order is OrderSequential (default) or OrderShuffle.
-	Order Order `json:"order,omitempty"`
+	Order config.Order `json:"order,omitempty"`
 	// Seed drives OrderShuffle.
 	Seed int64 `json:"seed,omitempty"`
 }
@@ -309,11 +310,11 @@ type ChannelInfo struct {
 	Session bool      `json:"session"`
 	Start   time.Time `json:"start"`
 	// Window and Loop are in seconds.
-	Window  float64     `json:"window"`
-	Loop    float64     `json:"loop"`
-	Order   Order       `json:"order"`
-	Assets  []AssetInfo `json:"assets"`
-	Expires *time.Time  `json:"expires,omitempty"` // sessions: when idle expiry happens
+	Window  float64      `json:"window"`
+	Loop    float64      `json:"loop"`
+	Order   config.Order `json:"order"`
+	Assets  []AssetInfo  `json:"assets"`
+	Expires *time.Time   `json:"expires,omitempty"` // sessions: when idle expiry happens
 }
 
 // AssetInfo describes one entry of a channel.
@@ -334,14 +335,14 @@ func (e *Engine) NewSession(spec SessionSpec) (ChannelInfo, error) {
 	if len(spec.Assets) > 1000 {
 		return ChannelInfo{}, errors.New("session: too many assets")
 	}
-	if spec.Order != "" && spec.Order != OrderSequential && spec.Order != OrderShuffle {
-		return ChannelInfo{}, fmt.Errorf("session: 'order' must be %q or %q, got %q", OrderSequential, OrderShuffle, spec.Order)
+	if spec.Order != "" && spec.Order != config.OrderSequential && spec.Order != config.OrderShuffle {
+		return ChannelInfo{}, fmt.Errorf("session: 'order' must be %q or %q, got %q", config.OrderSequential, config.OrderShuffle, spec.Order)
 	}
 	now := e.now()
 	cs := channelSpec{
 		session: true,
-		epoch:   now.Truncate(time.Second).Add(-DefaultWindow),
-		window:  DefaultWindow,
+		epoch:   now.Truncate(time.Second).Add(-config.DefaultWindow),
+		window:  config.DefaultWindow,
 		order:   spec.Order,
 		seed:    spec.Seed,
 	}
@@ -467,7 +468,7 @@ func (e *Engine) info(ch *channel) ChannelInfo {
 		Order:   ch.order,
 	}
 	if in.Order == "" {
-		in.Order = OrderSequential
+		in.Order = config.OrderSequential
 	}
 	if ch.session {
 		exp := time.Unix(0, ch.lastUsed.Load()).Add(e.cfg.SessionTTL).UTC()

@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pullpush/pullpush/channel/internal/config"
+
 	"github.com/pullpush/pullpush/internal/testutil"
 )
 
@@ -41,7 +43,7 @@ func endlist(h http.Handler) http.Handler {
 // default channel's live window when it spans two asset boundaries.
 func TestFFprobeAcrossBoundaries(t *testing.T) {
 	ffprobe := testutil.RequireTool(t, "ffprobe")
-	loopStart := DefaultStart().Add(500 * 90 * time.Second)
+	loopStart := config.DefaultStart().Add(500 * 90 * time.Second)
 	// Window [-15 s, 45 s]: asset c, boundary, asset a, boundary, asset b.
 	c := newClock(loopStart.Add(45 * time.Second))
 	e := engineFor(t, DefaultConfig(), nil, c)

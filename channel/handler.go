@@ -10,6 +10,10 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/pullpush/pullpush/channel/internal/config"
+
+	"github.com/pullpush/pullpush/channel/internal/asset"
 )
 
 // Content types of playlists.
@@ -116,7 +120,7 @@ func (e *Engine) serveCreate(w http.ResponseWriter, r *http.Request) {
 				}
 			}
 		}
-		spec.Order = Order(q.Get("order"))
+		spec.Order = config.Order(q.Get("order"))
 		if s := q.Get("seed"); s != "" {
 			seed, err := strconv.ParseInt(s, 10, 64)
 			if err != nil {
@@ -190,10 +194,10 @@ func (e *Engine) serveResource(w http.ResponseWriter, r *http.Request) {
 		http.NotFound(w, r)
 		return
 	}
-	var l loc
+	var l asset.Loc
 	if strings.HasPrefix(id, liveAssetPrefix) {
 		var ok bool
-		if l, ok = ch.liveResource(id, i); !ok || resourceExt(l.name) != ext {
+		if l, ok = ch.liveResource(id, i); !ok || asset.ResourceExt(l.Name) != ext {
 			http.NotFound(w, r)
 			return
 		}
@@ -202,13 +206,13 @@ func (e *Engine) serveResource(w http.ResponseWriter, r *http.Request) {
 		if a == nil {
 			a = ch.tl.Load().assets[id]
 		}
-		if a == nil || i < 0 || i >= len(a.res) || resourceExt(a.res[i].name) != ext {
+		if a == nil || i < 0 || i >= len(a.Res) || asset.ResourceExt(a.Res[i].Name) != ext {
 			http.NotFound(w, r)
 			return
 		}
-		l = a.res[i]
+		l = a.Res[i]
 	}
-	data, err := e.fetch.read(r.Context(), l)
+	data, err := e.fetch.Read(r.Context(), l)
 	if err != nil {
 		if r.Context().Err() == nil {
 			e.metrics.assetErrors.WithLabelValues(id, "segment").Inc()
@@ -220,7 +224,7 @@ func (e *Engine) serveResource(w http.ResponseWriter, r *http.Request) {
 	if strings.HasPrefix(id, "_") && !strings.HasPrefix(id, liveAssetPrefix) { // the slate: configured ids start with a letter or digit
 		e.metrics.slate.WithLabelValues(channelLabel(ch)).Inc()
 	}
-	w.Header().Set("Content-Type", contentType(l.name))
+	w.Header().Set("Content-Type", asset.ContentType(l.Name))
 	w.Header().Set("Cache-Control", "public, max-age=3600")
 	http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(data))
 }

@@ -18,6 +18,8 @@ import (
 	"testing/fstest"
 	"time"
 
+	"github.com/pullpush/pullpush/channel/internal/config"
+
 	"github.com/pullpush/pullpush/hls"
 )
 
@@ -54,13 +56,13 @@ func resolveURL(t testing.TB, base, ref string) string {
 // a whole loop; each segment is served with the asset file's bytes and the
 // right Content-Type.
 func TestEverySegmentServed(t *testing.T) {
-	c := newClock(DefaultStart())
+	c := newClock(config.DefaultStart())
 	e := engineFor(t, DefaultConfig(), nil, c)
 	srv := httptest.NewServer(e.Handler())
 	defer srv.Close()
 	embedded := EmbeddedFS()
 	served := map[string]bool{}
-	loopStart := DefaultStart().Add(40 * 90 * time.Second)
+	loopStart := config.DefaultStart().Add(40 * 90 * time.Second)
 	for _, at := range []time.Duration{10 * time.Second, 55 * time.Second, 80 * time.Second} {
 		c.Set(loopStart.Add(at))
 		masterURL := srv.URL + "/channels/1/master.m3u8"
@@ -133,7 +135,7 @@ func TestEverySegmentServed(t *testing.T) {
 }
 
 func TestHandlerNotFound(t *testing.T) {
-	c := newClock(DefaultStart().Add(time.Hour))
+	c := newClock(config.DefaultStart().Add(time.Hour))
 	e := engineFor(t, DefaultConfig(), nil, c)
 	srv := httptest.NewServer(e.Handler())
 	defer srv.Close()
@@ -231,7 +233,7 @@ func TestSessions(t *testing.T) {
 		t.Fatal(err)
 	}
 	resp.Body.Close()
-	if resp.StatusCode != http.StatusCreated || second.Order != OrderShuffle || len(second.Assets) != 2 || second.Expires == nil {
+	if resp.StatusCode != http.StatusCreated || second.Order != config.OrderShuffle || len(second.Assets) != 2 || second.Expires == nil {
 		t.Fatalf("GET /channels/new: %d %+v", resp.StatusCode, second)
 	}
 
@@ -339,7 +341,7 @@ func (u *upstream) count(p string) int {
 func TestHTTPAssetProxied(t *testing.T) {
 	up := newUpstream(t)
 	cfg := oneChannel(60*time.Second, up.URL+"/a/master.m3u8", up.URL+"/b/master.m3u8")
-	c := newClock(DefaultStart().Add(time.Hour + 20*time.Second))
+	c := newClock(config.DefaultStart().Add(time.Hour + 20*time.Second))
 	e := newEngine(t, cfg, c, nil, WithHTTPClient(up.Client()))
 	srv := httptest.NewServer(e.Handler())
 	defer srv.Close()
@@ -392,7 +394,7 @@ func TestFailedAssetsPlaySlate(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "master.m3u8"), []byte("this is not a playlist\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	cfg := Config{Channels: []ChannelConfig{{ID: "x", Start: DefaultStart(), Assets: []AssetConfig{
+	cfg := config.Config{Channels: []config.ChannelConfig{{ID: "x", Start: config.DefaultStart(), Assets: []config.AssetConfig{
 		{ID: "a", URI: "embed:a"},
 		{ID: "missing", URI: "embed:nope"},
 		{ID: "garbage", URI: dir},
@@ -401,7 +403,7 @@ func TestFailedAssetsPlaySlate(t *testing.T) {
 		{ID: "b", URI: up.URL + "/b/master.m3u8"},
 	}}}}
 	var logs logBuffer
-	c := newClock(DefaultStart())
+	c := newClock(config.DefaultStart())
 	e, err := New(cfg, WithClock(c.Now), WithHTTPClient(up.Client()), WithLogger(slogTo(&logs)))
 	if err != nil {
 		t.Fatal(err)
@@ -443,7 +445,7 @@ func TestFailedAssetsPlaySlate(t *testing.T) {
 	// The slate plays between a and b, with discontinuities, and is served.
 	srv := httptest.NewServer(e.Handler())
 	defer srv.Close()
-	c.Set(DefaultStart().Add(100 * 108 * time.Second).Add(60 * time.Second))
+	c.Set(config.DefaultStart().Add(100 * 108 * time.Second).Add(60 * time.Second))
 	for _, name := range []string{"video_0.m3u8", "audio_0.m3u8", "subs_0.m3u8"} {
 		m := playlist(t, e, "x", name)
 		slates, discs := 0, 0
@@ -466,7 +468,7 @@ func TestFailedAssetsPlaySlate(t *testing.T) {
 	}
 
 	// A segment that fails later answers 502 and is logged once.
-	c.Set(DefaultStart().Add(101 * 108 * time.Second))
+	c.Set(config.DefaultStart().Add(101 * 108 * time.Second))
 	up.setFail(func(p string) bool { return strings.HasPrefix(p, "/b/v1/") })
 	var uri string
 	for _, s := range playlist(t, e, "x", "video_1.m3u8").Segments {
@@ -501,27 +503,27 @@ func TestLadderMismatch(t *testing.T) {
 		"ok": basic(10, 2), "noaudio": noAudio, "nosubs": noSubs, "fmp4": fmp4,
 	})
 	cases := []struct {
-		assets []AssetConfig
+		assets []config.AssetConfig
 		window time.Duration
 		err    string
 	}{
-		{[]AssetConfig{{ID: "ok", URI: "embed:ok"}, {ID: "noaudio", URI: "embed:noaudio"}}, 0,
+		{[]config.AssetConfig{{ID: "ok", URI: "embed:ok"}, {ID: "noaudio", URI: "embed:noaudio"}}, 0,
 			`channel "x": asset "noaudio": no audio group, the channel has audio group "aud" (ladder of asset "ok")`},
-		{[]AssetConfig{{ID: "noaudio", URI: "embed:noaudio"}, {ID: "ok", URI: "embed:ok"}}, 0,
+		{[]config.AssetConfig{{ID: "noaudio", URI: "embed:noaudio"}, {ID: "ok", URI: "embed:ok"}}, 0,
 			`channel "x": asset "ok": audio group "aud", the channel has none (ladder of asset "noaudio")`},
-		{[]AssetConfig{{ID: "ok", URI: "embed:ok"}, {ID: "nosubs", URI: "embed:nosubs"}}, 0,
+		{[]config.AssetConfig{{ID: "ok", URI: "embed:ok"}, {ID: "nosubs", URI: "embed:nosubs"}}, 0,
 			`channel "x": asset "nosubs": no subtitles group, the channel has subtitles group "sub" (ladder of asset "ok")`},
-		{[]AssetConfig{{ID: "ok", URI: "embed:ok"}, {ID: "fmp4", URI: "embed:fmp4"}}, 0,
+		{[]config.AssetConfig{{ID: "ok", URI: "embed:ok"}, {ID: "fmp4", URI: "embed:fmp4"}}, 0,
 			`channel "x": asset "fmp4": fmp4 segments, the channel has ts (ladder of asset "ok")`},
-		{[]AssetConfig{{ID: "ok", URI: "embed:ok", Offset: time.Minute}}, 0,
+		{[]config.AssetConfig{{ID: "ok", URI: "embed:ok", Offset: time.Minute}}, 0,
 			`channel "x": asset "ok": in point 1m0s is not before the end of the asset (20s)`},
-		{[]AssetConfig{{ID: "ok", URI: "embed:ok", Out: time.Minute}}, 0,
+		{[]config.AssetConfig{{ID: "ok", URI: "embed:ok", Out: time.Minute}}, 0,
 			`channel "x": asset "ok": out point 1m0s is after the end of the asset (20s)`},
-		{[]AssetConfig{{ID: "ok", URI: "embed:ok"}}, 9 * time.Second,
+		{[]config.AssetConfig{{ID: "ok", URI: "embed:ok"}}, 9 * time.Second,
 			`channel "x": window 9s is shorter than five target durations (10s)`},
 	}
 	for _, tc := range cases {
-		cfg := Config{Channels: []ChannelConfig{{ID: "x", Window: tc.window, Assets: tc.assets}}}
+		cfg := config.Config{Channels: []config.ChannelConfig{{ID: "x", Window: tc.window, Assets: tc.assets}}}
 		_, err := New(cfg, WithFS(fsys), WithLogger(quietLogger()))
 		if err == nil || err.Error() != tc.err {
 			t.Errorf("error\n got: %v\nwant: %s", err, tc.err)
@@ -549,10 +551,10 @@ func TestPassThrough(t *testing.T) {
 	for _, r := range []string{"v0", "a0"} {
 		fsys["enc/"+r+"/key.bin"] = &fstest.MapFile{Data: []byte("0123456789abcdef")}
 	}
-	cfg := Config{Channels: []ChannelConfig{{ID: "p", Start: DefaultStart(), Window: 30 * time.Second, Assets: []AssetConfig{
+	cfg := config.Config{Channels: []config.ChannelConfig{{ID: "p", Start: config.DefaultStart(), Window: 30 * time.Second, Assets: []config.AssetConfig{
 		{ID: "enc", URI: "embed:enc"}, {ID: "plain", URI: "embed:plain"},
 	}}}}
-	loopStart := DefaultStart().Add(10 * 22 * time.Second)
+	loopStart := config.DefaultStart().Add(10 * 22 * time.Second)
 	c := newClock(loopStart.Add(21 * time.Second))
 	e := newEngine(t, cfg, c, fsys)
 	srv := httptest.NewServer(e.Handler())

@@ -9,6 +9,8 @@ import (
 	"testing/fstest"
 	"time"
 
+	"github.com/pullpush/pullpush/channel/internal/config"
+
 	"github.com/pullpush/pullpush/hls"
 	"github.com/pullpush/pullpush/internal/testutil"
 )
@@ -142,7 +144,7 @@ func quietLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard
 type logBuffer = testutil.LockedBuffer
 
 // newEngine builds an engine over fsys with a test clock.
-func newEngine(t testing.TB, cfg Config, c *clock, fsys fstest.MapFS, opts ...Option) *Engine {
+func newEngine(t testing.TB, cfg config.Config, c *clock, fsys fstest.MapFS, opts ...Option) *Engine {
 	t.Helper()
 	all := []Option{WithClock(c.Now), WithFS(fsys), WithLogger(quietLogger())}
 	e, err := New(cfg, append(all, opts...)...)
@@ -153,12 +155,12 @@ func newEngine(t testing.TB, cfg Config, c *clock, fsys fstest.MapFS, opts ...Op
 }
 
 // oneChannel is a config with one channel over embedded assets.
-func oneChannel(window time.Duration, uris ...string) Config {
-	ch := ChannelConfig{ID: "x", Start: DefaultStart(), Window: window}
+func oneChannel(window time.Duration, uris ...string) config.Config {
+	ch := config.ChannelConfig{ID: "x", Start: config.DefaultStart(), Window: window}
 	for i, u := range uris {
-		ch.Assets = append(ch.Assets, AssetConfig{ID: fmt.Sprintf("e%d", i), URI: u})
+		ch.Assets = append(ch.Assets, config.AssetConfig{ID: fmt.Sprintf("e%d", i), URI: u})
 	}
-	return Config{Channels: []ChannelConfig{ch}}
+	return config.Config{Channels: []config.ChannelConfig{ch}}
 }
 
 // playlist renders track name of channel id at the engine's clock.
@@ -206,8 +208,8 @@ func resourceName(t testing.TB, e *Engine, id, uri string) string {
 	}
 	a := e.lookup(id).assets[asset]
 	var i int
-	if _, err := fmt.Sscanf(file, "%d", &i); err != nil || a == nil || i >= len(a.res) {
+	if _, err := fmt.Sscanf(file, "%d", &i); err != nil || a == nil || i >= len(a.Res) {
 		t.Fatalf("segment uri %q names no resource", uri)
 	}
-	return a.res[i].name
+	return a.Res[i].Name
 }

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/pullpush/pullpush/channel/internal/asset"
 	"github.com/pullpush/pullpush/hls"
 )
 
@@ -37,8 +38,8 @@ type liveFeed struct {
 	item  string
 	url   string // with credentials: never logged or returned (redact)
 	start time.Duration
-	asset *asset // "_live-{item}": the resources of the source segments
-	slate *asset
+	asset *asset.Asset // "_live-{item}": the resources of the source segments
+	slate *asset.Asset
 
 	log *liveLog // nil: placements are this engine's own
 
@@ -46,9 +47,9 @@ type liveFeed struct {
 	running bool
 	master  bool // the source's renditions are known
 	srcs    []*liveRendition
-	tracks  []liveTrack // per channel track
-	res     map[int]loc // the source's segments and init sections, by urlID
-	inits   map[string]*initSection
+	tracks  []liveTrack       // per channel track
+	res     map[int]asset.Loc // the source's segments and init sections, by urlID
+	inits   map[string]*asset.InitSection
 	td      time.Duration // the source's target duration
 	err     error         // the last poll error, nil after a good poll
 	errs    int           // poll errors so far
@@ -59,7 +60,7 @@ type liveFeed struct {
 
 // liveRendition is one polled media playlist of a live source.
 type liveRendition struct {
-	at      loc
+	at      asset.Loc
 	subs    bool     // subtitles: WebVTT segments whatever the channel's format
 	segs    []srcSeg // the latest listing
 	last    int64    // newest media sequence number seen, -1 for none
@@ -73,7 +74,7 @@ type liveRendition struct {
 type srcSeg struct {
 	seq       int64
 	disc      bool
-	seg       *seg
+	seg       *asset.Seg
 	url       string // the source's URL of the segment
 	init      string // and of its init section ("" for none)
 	initRange *hls.ByteRange
@@ -101,7 +102,7 @@ func (e *Engine) feedFor(ch *channel, it *ScheduleItem, start time.Duration) (*l
 	if f := ch.feeds[key]; f != nil {
 		return f, nil
 	}
-	s, err := e.slate(ch.template.format)
+	s, err := e.slate(ch.template.Format)
 	if err != nil {
 		return nil, err
 	}
@@ -112,10 +113,10 @@ func (e *Engine) feedFor(ch *channel, it *ScheduleItem, start time.Duration) (*l
 	f := &liveFeed{
 		log: log,
 		e:   e, ch: ch, item: it.ID, url: it.URL, start: start,
-		asset: &asset{id: liveAssetPrefix + it.ID, uri: it.URL, format: ch.template.format, version: 3},
+		asset: &asset.Asset{ID: liveAssetPrefix + it.ID, URI: it.URL, Format: ch.template.Format, Version: 3},
 		slate: s,
-		res:   map[int]loc{},
-		inits: map[string]*initSection{},
+		res:   map[int]asset.Loc{},
+		inits: map[string]*asset.InitSection{},
 		td:    time.Second,
 	}
 	for range ch.tracks {
@@ -137,9 +138,9 @@ func (e *Engine) liveClip(ch *channel, sp *span) (timedClip, error) {
 	if err != nil {
 		return timedClip{}, err
 	}
-	for _, tr := range f.slate.tracks() {
-		for _, sg := range tr.segs {
-			if td := int(math.Round(sg.dur.Seconds())); td > ch.targetDuration {
+	for _, tr := range f.slate.Tracks() {
+		for _, sg := range tr.Segs {
+			if td := int(math.Round(sg.Dur.Seconds())); td > ch.targetDuration {
 				return timedClip{}, fmt.Errorf("the slate, which fills in for a failing live source, has %ds segments; the channel's target duration is %ds", td, ch.targetDuration)
 			}
 		}
@@ -154,11 +155,11 @@ func (e *Engine) liveClip(ch *channel, sp *span) (timedClip, error) {
 }
 
 // liveResource returns resource i of the live asset id of ch.
-func (ch *channel) liveResource(id string, i int) (loc, bool) {
+func (ch *channel) liveResource(id string, i int) (asset.Loc, bool) {
 	ch.feedMu.Lock()
 	defer ch.feedMu.Unlock()
 	for _, f := range ch.feeds {
-		if f.asset.id != id {
+		if f.asset.ID != id {
 			continue
 		}
 		f.mu.Lock()
@@ -166,7 +167,7 @@ func (ch *channel) liveResource(id string, i int) (loc, bool) {
 		l, ok := f.res[i]
 		return l, ok
 	}
-	return loc{}, false
+	return asset.Loc{}, false
 }
 
 // ensurePolling starts the poller of the feed unless it runs.
@@ -223,7 +224,7 @@ func (f *liveFeed) poll(ctx context.Context) {
 // pollOnce reads the source's multivariant playlist (once) and its media
 // playlists.
 func (f *liveFeed) pollOnce(ctx context.Context) {
-	ctx, cancel := context.WithTimeout(ctx, fetchTimeout)
+	ctx, cancel := context.WithTimeout(ctx, asset.FetchTimeout)
 	defer cancel()
 	at := f.e.now()
 	err := f.readSource(ctx)
@@ -237,7 +238,7 @@ func (f *liveFeed) pollOnce(ctx context.Context) {
 		}
 		f.err = err
 		f.errs++
-		f.e.metrics.assetErrors.WithLabelValues(f.asset.id, "live").Inc()
+		f.e.metrics.assetErrors.WithLabelValues(f.asset.ID, "live").Inc()
 		return
 	}
 	if f.err != nil {
@@ -278,7 +279,7 @@ func (f *liveFeed) readSource(ctx context.Context) error {
 
 // readRendition polls one media playlist of the source.
 func (f *liveFeed) readRendition(ctx context.Context, r *liveRendition) error {
-	data, err := f.e.fetch.get(ctx, r.at.name)
+	data, err := f.e.fetch.Get(ctx, r.at.Name)
 	if err != nil {
 		return err
 	}
@@ -292,11 +293,11 @@ func (f *liveFeed) readRendition(ctx context.Context, r *liveRendition) error {
 // readMaster reads the source's multivariant playlist and maps the
 // channel's tracks onto its renditions.
 func (f *liveFeed) readMaster(ctx context.Context) error {
-	at, err := assetLoc(f.url, nil)
+	at, err := asset.Locate(f.url, nil)
 	if err != nil {
 		return err
 	}
-	data, err := f.e.fetch.get(ctx, at.name)
+	data, err := f.e.fetch.Get(ctx, at.Name)
 	if err != nil {
 		return err
 	}
@@ -307,12 +308,12 @@ func (f *liveFeed) readMaster(ctx context.Context) error {
 	var srcs []*liveRendition
 	picks := make([]int, len(f.ch.tracks))
 	add := func(ref string, subs bool) (int, error) {
-		l, err := at.resolve(ref)
+		l, err := at.Resolve(ref)
 		if err != nil {
 			return 0, err
 		}
 		for i, r := range srcs {
-			if r.at.name == l.name {
+			if r.at.Name == l.Name {
 				return i, nil
 			}
 		}
@@ -340,7 +341,7 @@ func (f *liveFeed) readMaster(ctx context.Context) error {
 			var ref string
 			switch tr.kind {
 			case hls.MediaTypeVideo:
-				ref = pickVariant(pl.Variants, f.ch.template.video[tr.index].variant).URI
+				ref = pickVariant(pl.Variants, f.ch.template.Video[tr.index].Variant).URI
 			default:
 				if r := pickRendition(pl, tr.kind, f.ch.template, tr); r != nil {
 					ref = r.URI
@@ -389,12 +390,12 @@ func pickVariant(vs []*hls.Variant, want *hls.Variant) *hls.Variant {
 // pickRendition returns the source rendition of a kind (audio, subtitles)
 // that plays as channel track tr: the same language and name, else the
 // same language, else the default, else the first one with a URI.
-func pickRendition(m *hls.Multivariant, kind hls.MediaType, tmpl *asset, tr trackRef) *hls.Rendition {
+func pickRendition(m *hls.Multivariant, kind hls.MediaType, tmpl *asset.Asset, tr trackRef) *hls.Rendition {
 	var want *hls.Rendition
-	if groups := tmpl.audio; kind == hls.MediaTypeAudio && tr.group < len(groups) && tr.index < len(groups[tr.group]) {
-		want = groups[tr.group][tr.index].rendition
-	} else if groups := tmpl.subs; kind == hls.MediaTypeSubtitles && tr.group < len(groups) && tr.index < len(groups[tr.group]) {
-		want = groups[tr.group][tr.index].rendition
+	if groups := tmpl.Audio; kind == hls.MediaTypeAudio && tr.group < len(groups) && tr.index < len(groups[tr.group]) {
+		want = groups[tr.group][tr.index].Rendition
+	} else if groups := tmpl.Subs; kind == hls.MediaTypeSubtitles && tr.group < len(groups) && tr.index < len(groups[tr.group]) {
+		want = groups[tr.group][tr.index].Rendition
 	}
 	var cands []*hls.Rendition
 	for _, r := range m.Renditions {
@@ -444,21 +445,21 @@ func (f *liveFeed) update(r *liveRendition, m *hls.Media) error {
 	defer f.mu.Unlock()
 	f.td = td
 	var segs []srcSeg
-	var init *initSection
+	var init *asset.InitSection
 	var initURL string
 	var initRange *hls.ByteRange
 	for i, s := range m.Segments {
 		if s.Map != nil {
-			l, err := r.at.resolve(s.Map.URI)
+			l, err := r.at.Resolve(s.Map.URI)
 			if err != nil {
 				return err
 			}
-			initURL, initRange = l.name, s.Map.ByteRange
+			initURL, initRange = l.Name, s.Map.ByteRange
 			init = f.initFor(initURL, initRange)
 		}
-		if !r.subs && (init != nil) != (f.asset.format == formatFMP4) {
+		if !r.subs && (init != nil) != (f.asset.Format == asset.FormatFMP4) {
 			want := "MPEG-TS"
-			if f.asset.format == formatFMP4 {
+			if f.asset.Format == asset.FormatFMP4 {
 				want = "fMP4"
 			}
 			return fmt.Errorf("%s: the channel plays %s segments", r.at, want)
@@ -466,7 +467,7 @@ func (f *liveFeed) update(r *liveRendition, m *hls.Media) error {
 		if s.ByteRange != nil {
 			return fmt.Errorf("%s: EXT-X-BYTERANGE live sources are not supported", r.at)
 		}
-		l, err := r.at.resolve(s.URI)
+		l, err := r.at.Resolve(s.URI)
 		if err != nil {
 			return err
 		}
@@ -477,10 +478,10 @@ func (f *liveFeed) update(r *liveRendition, m *hls.Media) error {
 		segs = append(segs, srcSeg{
 			seq:       m.MediaSequence + int64(i),
 			disc:      s.Discontinuity,
-			url:       l.name,
+			url:       l.Name,
 			init:      initURL,
 			initRange: initRange,
-			seg:       &seg{dur: dur, res: -1, url: f.addRes(l), init: init, pdt: s.ProgramDateTime, gap: s.Gap, tags: cloneStrings(s.Tags)},
+			seg:       &asset.Seg{Dur: dur, Res: -1, URL: f.addRes(l), Init: init, PDT: s.ProgramDateTime, Gap: s.Gap, Tags: asset.CloneStrings(s.Tags)},
 		})
 	}
 	r.segs = segs
@@ -495,7 +496,7 @@ func (f *liveFeed) update(r *liveRendition, m *hls.Media) error {
 
 // initFor returns the init section at URL u (with byte range br), the same
 // one for the same section. f.mu must be held.
-func (f *liveFeed) initFor(u string, br *hls.ByteRange) *initSection {
+func (f *liveFeed) initFor(u string, br *hls.ByteRange) *asset.InitSection {
 	if u == "" {
 		return nil
 	}
@@ -508,7 +509,7 @@ func (f *liveFeed) initFor(u string, br *hls.ByteRange) *initSection {
 	}
 	init := f.inits[key]
 	if init == nil {
-		init = &initSection{res: -1, url: f.addRes(loc{name: u}), byteRange: br}
+		init = &asset.InitSection{Res: -1, URL: f.addRes(asset.Loc{Name: u}), ByteRange: br}
 		f.inits[key] = init
 	}
 	return init
@@ -518,12 +519,12 @@ func (f *liveFeed) initFor(u string, br *hls.ByteRange) *initSection {
 // to the channel's media playlists. The URI is a hash of the source URL,
 // so engines that list the same source segment list the same URI whatever
 // order they saw the source's segments in. f.mu must be held.
-func (f *liveFeed) addRes(l loc) string {
-	id := urlID(l.name)
+func (f *liveFeed) addRes(l asset.Loc) string {
+	id := urlID(l.Name)
 	if _, ok := f.res[id]; !ok {
 		f.res[id] = l
 	}
-	return "seg/" + f.asset.id + "/" + strconv.Itoa(id) + resourceExt(l.name)
+	return "seg/" + f.asset.ID + "/" + strconv.Itoa(id) + asset.ResourceExt(l.Name)
 }
 
 // urlID is the resource number of a live source URL: 63 bits of its

@@ -8,6 +8,8 @@ import (
 	"net/url"
 	"slices"
 	"time"
+
+	"github.com/pullpush/pullpush/channel/internal/asset"
 )
 
 // ErrNotLive: the channel plays no live item to switch back from.
@@ -179,7 +181,7 @@ func openLive(tl *timeline) *ScheduleItem {
 func checkLiveURL(raw string) error {
 	u, err := url.Parse(raw)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return fmt.Errorf("invalid 'url' %q: a live item needs the http(s) URL of an HLS playlist", redact(raw))
+		return fmt.Errorf("invalid 'url' %q: a live item needs the http(s) URL of an HLS playlist", asset.Redact(raw))
 	}
 	if len(raw) > 2048 {
 		return errors.New("'url' is longer than 2048 characters")

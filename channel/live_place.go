@@ -2,6 +2,8 @@ package channel
 
 import (
 	"time"
+
+	"github.com/pullpush/pullpush/channel/internal/asset"
 )
 
 // advance places the segments of every track of the feed on its span up to
@@ -53,8 +55,8 @@ func (f *liveFeed) candidate(t int, lt *liveTrack, limit time.Duration, down err
 	if usable && down == nil {
 		if s, ok := f.pick(lt, r, limit); ok {
 			resumed := lt.slateK >= 0 || lt.nextSeq < 0 || s.seq != lt.nextSeq
-			return liveEntry{Start: lt.next, Dur: s.seg.dur, Disc: len(lt.segs) > 0 && (s.disc || resumed), Slate: -1,
-				URL: s.url, Seq: s.seq, Init: s.init, InitRange: s.initRange, Tags: s.seg.tags, Gap: s.seg.gap}, true
+			return liveEntry{Start: lt.next, Dur: s.seg.Dur, Disc: len(lt.segs) > 0 && (s.disc || resumed), Slate: -1,
+				URL: s.url, Seq: s.seq, Init: s.init, InitRange: s.initRange, Tags: s.seg.Tags, Gap: s.seg.Gap}, true
 		}
 	}
 	if !over && down == nil && (usable || !f.master) && limit-lt.next < f.td/2 {
@@ -95,7 +97,7 @@ func (f *liveFeed) apply(t int, lt *liveTrack, le liveEntry) {
 		cs.src, cs.asset = base.segs[k].src, f.slate
 		lt.slateK = (k + 1) % len(base.segs)
 	} else {
-		cs.src = &seg{dur: le.Dur, res: -1, url: f.addRes(loc{name: le.URL}), init: f.initFor(le.Init, le.InitRange), tags: le.Tags, gap: le.Gap}
+		cs.src = &asset.Seg{Dur: le.Dur, Res: -1, URL: f.addRes(asset.Loc{Name: le.URL}), Init: f.initFor(le.Init, le.InitRange), Tags: le.Tags, Gap: le.Gap}
 		cs.asset = f.asset
 		lt.nextSeq = le.Seq + 1
 		lt.slateK = -1
@@ -145,7 +147,7 @@ func (f *liveFeed) pick(lt *liveTrack, r *liveRendition, limit time.Duration) (s
 
 // slateTrack is one pass of the slate for channel track t.
 func (f *liveFeed) slateTrack(t int) clipTrack {
-	ct, err := cutTrack(assetTrack(f.ch.template, f.slate, f.ch.tracks[t]), 0, f.slate.video[0].dur)
+	ct, err := cutTrack(assetTrack(f.ch.template, f.slate, f.ch.tracks[t]), 0, f.slate.Video[0].Dur)
 	if err != nil || len(ct.segs) == 0 {
 		// The slate was cut for every track when the channel was built.
 		panic("channel: slate has no segments: " + err.Error())

@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pullpush/pullpush/channel/internal/config"
+
 	"github.com/pullpush/pullpush/hls"
 	"github.com/pullpush/pullpush/internal/livesource"
 	"github.com/pullpush/pullpush/internal/testmedia"
@@ -39,7 +41,7 @@ type liveRig struct {
 	srv    *httptest.Server
 	opts   []Option  // e's options
 	others []*Engine // more engines on the same schedule directory (addEngine)
-	cfg    Config
+	cfg    config.Config
 	mu     sync.Mutex                    // guards seen and last
 	seen   map[string]map[int64]*seenSeg // by playlist name, by media sequence number
 	last   map[string]int64              // by playlist name: the last media sequence
@@ -64,7 +66,7 @@ func newLiveRig(t *testing.T, c *clock, extra ...Option) *liveRig {
 
 // newLiveRigWith is newLiveRig with another config (its channel "1") and
 // a live source of another flavour of the test media.
-func newLiveRigWith(t *testing.T, c *clock, cfg Config, flavour string, extra ...Option) *liveRig {
+func newLiveRigWith(t *testing.T, c *clock, cfg config.Config, flavour string, extra ...Option) *liveRig {
 	t.Helper()
 	set, err := testmedia.Load(flavour)
 	if err != nil {
@@ -326,7 +328,7 @@ func (r *liveRig) liveSource(uri string) string {
 	if !ok {
 		r.t.Fatalf("live uri %q names no resource", uri)
 	}
-	return l.name
+	return l.Name
 }
 
 func (r *liveRig) status() ChannelStatus {

@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pullpush/pullpush/channel/internal/config"
+
 	"github.com/pullpush/pullpush/hls"
 	"github.com/pullpush/pullpush/internal/testmedia"
 	"github.com/pullpush/pullpush/internal/testutil"
@@ -16,7 +18,7 @@ import (
 
 // liveBase is a loop start of the bundled channel (asset a begins; its
 // segments are 2 s).
-var liveBase = DefaultStart().Add(1000 * 90 * time.Second)
+var liveBase = config.DefaultStart().Add(1000 * 90 * time.Second)
 
 // TestLiveItem schedules a 12 s live item into the bundled channel and
 // follows its playlists every 250 ms on an injected clock: the loop plays,
@@ -311,8 +313,8 @@ func TestLiveSourceUnusable(t *testing.T) {
 // proxied like the segments, and ffmpeg decodes the window across both
 // transitions.
 func TestLiveFMP4(t *testing.T) {
-	cfg := Config{Channels: []ChannelConfig{{ID: "1", Start: DefaultStart(), Assets: []AssetConfig{{ID: "loop", URI: slateFMP4}}}}}
-	c := newClock(DefaultStart().Add(100*time.Hour + 10*time.Second))
+	cfg := config.Config{Channels: []config.ChannelConfig{{ID: "1", Start: config.DefaultStart(), Assets: []config.AssetConfig{{ID: "loop", URI: slateFMP4}}}}}
+	c := newClock(config.DefaultStart().Add(100*time.Hour + 10*time.Second))
 	r := newLiveRigWith(t, c, cfg, testmedia.FMP4, withLivePoll(2*time.Millisecond))
 	status, body := apiCall(t, "POST", r.srv.URL+"/api/v1/channels/1/switch", testToken, `{"url":"`+r.srcURL+`","duration":"8s"}`, nil)
 	if status != 201 {

@@ -7,6 +7,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pullpush/pullpush/channel/internal/config"
+
+	"github.com/pullpush/pullpush/channel/internal/asset"
 	"github.com/pullpush/pullpush/hls"
 )
 
@@ -49,13 +52,13 @@ v.m3u8
 	if err != nil {
 		t.Fatal(err)
 	}
-	tmpl := &asset{
-		audio: [][]*track{{
-			{rendition: &hls.Rendition{Name: "English (AD)", Language: "en"}},
-			{rendition: &hls.Rendition{Name: "German", Language: "de"}},
-			{rendition: &hls.Rendition{Name: "Svenska", Language: "sv"}},
+	tmpl := &asset.Asset{
+		Audio: [][]*asset.Track{{
+			{Rendition: &hls.Rendition{Name: "English (AD)", Language: "en"}},
+			{Rendition: &hls.Rendition{Name: "German", Language: "de"}},
+			{Rendition: &hls.Rendition{Name: "Svenska", Language: "sv"}},
 		}},
-		subs: [][]*track{{{rendition: &hls.Rendition{Name: "English", Language: "en"}}}},
+		Subs: [][]*asset.Track{{{Rendition: &hls.Rendition{Name: "English", Language: "en"}}}},
 	}
 	for _, tc := range []struct {
 		kind  hls.MediaType
@@ -97,8 +100,8 @@ func liveProbe(t *testing.T, data string) error {
 	}
 	e := &Engine{now: time.Now}
 	ch := &channel{targetDuration: 2}
-	f := &liveFeed{e: e, ch: ch, asset: &asset{id: liveAssetPrefix + "x", format: formatTS}, res: map[int]loc{}, inits: map[string]*initSection{}, td: time.Second}
-	r := &liveRendition{at: loc{name: "http://127.0.0.1:1/live/v.m3u8"}, last: -1}
+	f := &liveFeed{e: e, ch: ch, asset: &asset.Asset{ID: liveAssetPrefix + "x", Format: asset.FormatTS}, res: map[int]asset.Loc{}, inits: map[string]*asset.InitSection{}, td: time.Second}
+	r := &liveRendition{at: asset.Loc{Name: "http://127.0.0.1:1/live/v.m3u8"}, last: -1}
 	if err := f.update(r, m); err != nil {
 		return err
 	}
@@ -125,7 +128,7 @@ func liveProbe(t *testing.T, data string) error {
 	}
 	for k, s := range lt.segs {
 		var id int
-		if _, err := fmt.Sscanf(strings.TrimPrefix(s.src.url, "seg/"+f.asset.id+"/"), "%d", &id); err != nil || s.dur <= 0 || !strings.HasPrefix(f.res[id].name, "http") {
+		if _, err := fmt.Sscanf(strings.TrimPrefix(s.src.URL, "seg/"+f.asset.ID+"/"), "%d", &id); err != nil || s.dur <= 0 || !strings.HasPrefix(f.res[id].Name, "http") {
 			t.Fatalf("%q: placed segment %d: %+v", data, k, s)
 		}
 		if k > 0 && s.start != lt.segs[k-1].start+lt.segs[k-1].dur {
@@ -163,7 +166,7 @@ func TestLivePick(t *testing.T) {
 	listing := func(first, n int64) *liveRendition {
 		r := &liveRendition{}
 		for s := first; s < first+n; s++ {
-			r.segs = append(r.segs, srcSeg{seq: s, seg: &seg{dur: time.Second}})
+			r.segs = append(r.segs, srcSeg{seq: s, seg: &asset.Seg{Dur: time.Second}})
 		}
 		return r
 	}
@@ -205,8 +208,8 @@ func TestLivePick(t *testing.T) {
 // the source fails).
 func TestLiveNeedsSlateFit(t *testing.T) {
 	fsys := testFS(map[string]synth{"one": basic(8, 1)})
-	c := newClock(DefaultStart().Add(time.Hour))
-	cfg := Config{Channels: []ChannelConfig{{ID: "x", Start: DefaultStart(), Assets: []AssetConfig{{ID: "one", URI: "embed:one"}}}}}
+	c := newClock(config.DefaultStart().Add(time.Hour))
+	cfg := config.Config{Channels: []config.ChannelConfig{{ID: "x", Start: config.DefaultStart(), Assets: []config.AssetConfig{{ID: "one", URI: "embed:one"}}}}}
 	e := newEngine(t, cfg, c, fsys, WithScheduleDir(t.TempDir()))
 	_, err := e.SwitchLive("x", "", SwitchSpec{URL: "http://127.0.0.1:1/live.m3u8"})
 	if err == nil || !strings.Contains(err.Error(), "the slate, which fills in for a failing live source, has 2s segments; the channel's target duration is 1s") {

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/pullpush/pullpush/channel/internal/config"
 )
 
 // metricsText fetches the engine's /metrics.
@@ -27,12 +29,12 @@ func metricsText(t *testing.T, base string) string {
 // writing the shared file. Two engines keep separate registries.
 func TestMetrics(t *testing.T) {
 	up := newUpstream(t)
-	cfg := Config{Channels: []ChannelConfig{{ID: "x", Start: DefaultStart(), Assets: []AssetConfig{
+	cfg := config.Config{Channels: []config.ChannelConfig{{ID: "x", Start: config.DefaultStart(), Assets: []config.AssetConfig{
 		{ID: "web", URI: up.URL + "/a/master.m3u8"},
 		{ID: "broken", URI: "embed:no-such-asset"},
 	}}}}
 	dir := t.TempDir()
-	c := newClock(DefaultStart().Add(time.Hour + 20*time.Second))
+	c := newClock(config.DefaultStart().Add(time.Hour + 20*time.Second))
 	e := newEngine(t, cfg, c, nil, WithFS(EmbeddedFS()), WithHTTPClient(up.Client()), WithScheduleDir(dir))
 	other := newEngine(t, cfg, c, nil, WithFS(EmbeddedFS()), WithHTTPClient(up.Client()), WithScheduleDir(dir))
 	mux := http.NewServeMux()

@@ -15,6 +15,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pullpush/pullpush/channel/internal/config"
+
+	"github.com/pullpush/pullpush/channel/internal/asset"
 	"github.com/pullpush/pullpush/hls"
 	"github.com/pullpush/pullpush/internal/testutil"
 )
@@ -39,7 +42,7 @@ func copyAsset(t testing.TB, name, dir, as string) string {
 // "b1", b with its 640x360 rendition only (a smaller ladder, mapped by
 // bandwidth); "trim", a cut to [4 s, 12 s) with in 4.5 s and out 11 s. One
 // loop is 30 + 30 + 30 + 8 = 98 s.
-func opsChannel(t testing.TB) Config {
+func opsChannel(t testing.TB) config.Config {
 	dir := t.TempDir()
 	a := copyAsset(t, "a", dir, "a")
 	broken := copyAsset(t, "b", dir, "broken")
@@ -63,7 +66,7 @@ func opsChannel(t testing.TB) Config {
 	if err := os.WriteFile(filepath.Join(b1, "master.m3u8"), []byte(strings.Join(kept, "\n")), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	return Config{Channels: []ChannelConfig{{ID: "x", Start: DefaultStart(), Assets: []AssetConfig{
+	return config.Config{Channels: []config.ChannelConfig{{ID: "x", Start: config.DefaultStart(), Assets: []config.AssetConfig{
 		{ID: "a", Title: "A", URI: a},
 		{ID: "broken", Title: "Broken", URI: broken},
 		{ID: "b1", URI: b1},
@@ -86,7 +89,7 @@ func getJSON(t testing.TB, url string, v any) int {
 // whole segments [4 s, 12 s), and ffmpeg decodes the window across all of
 // them.
 func TestOperations(t *testing.T) {
-	c := newClock(DefaultStart())
+	c := newClock(config.DefaultStart())
 	e, err := New(opsChannel(t), WithClock(c.Now), WithLogger(quietLogger()))
 	if err != nil {
 		t.Fatal(err)
@@ -108,7 +111,7 @@ func TestOperations(t *testing.T) {
 	if got := e.Channels()[0].Loop; got != loop.Seconds() {
 		t.Fatalf("loop %vs, want %v", got, loop)
 	}
-	base := DefaultStart().Add(1000 * loop)
+	base := config.DefaultStart().Add(1000 * loop)
 	cases := []struct {
 		at             time.Duration // in the loop
 		asset, next    string
@@ -224,10 +227,10 @@ func ffprobeFrames(t *testing.T, url string) map[int]int {
 // TestNearestBandwidth: a channel rendition plays the asset rendition
 // nearest in bandwidth on a log scale.
 func TestNearestBandwidth(t *testing.T) {
-	ladder := func(bws ...int) []*track {
-		var ts []*track
+	ladder := func(bws ...int) []*asset.Track {
+		var ts []*asset.Track
 		for _, bw := range bws {
-			ts = append(ts, &track{variant: &hls.Variant{Bandwidth: bw}})
+			ts = append(ts, &asset.Track{Variant: &hls.Variant{Bandwidth: bw}})
 		}
 		return ts
 	}

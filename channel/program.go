@@ -14,6 +14,8 @@ import (
 	"time"
 	"unicode"
 
+	"github.com/pullpush/pullpush/channel/internal/asset"
+	"github.com/pullpush/pullpush/channel/internal/config"
 	"github.com/pullpush/pullpush/internal/adcue"
 )
 
@@ -288,10 +290,10 @@ func (e *Engine) itemClip(ch *channel, it ScheduleItem) (*clip, error) {
 	}
 	if a, ok := e.assets[it.Asset]; ok {
 		if err := matchLadder(ch.template, a, false); err != nil {
-			return nil, fmt.Errorf("asset %q: %w (ladder of asset %q)", it.Asset, err, ch.template.id)
+			return nil, fmt.Errorf("asset %q: %w (ladder of asset %q)", it.Asset, err, ch.template.ID)
 		}
-		if a.version > ch.version {
-			return nil, fmt.Errorf("asset %q needs EXT-X-VERSION %d, the channel has %d", it.Asset, a.version, ch.version)
+		if a.Version > ch.version {
+			return nil, fmt.Errorf("asset %q needs EXT-X-VERSION %d, the channel has %d", it.Asset, a.Version, ch.version)
 		}
 		c, err := ch.buildClip(a, time.Duration(it.In), time.Duration(it.Out))
 		if err != nil {
@@ -306,7 +308,7 @@ func (e *Engine) itemClip(ch *channel, it ScheduleItem) (*clip, error) {
 		}
 		return c, nil
 	}
-	s, err := e.slate(ch.template.format)
+	s, err := e.slate(ch.template.Format)
 	if err != nil {
 		return nil, err
 	}
@@ -329,7 +331,7 @@ func (e *Engine) scheduleTimeline(ch *channel, items []ScheduleItem) (*timeline,
 	if len(items) > maxScheduleItems {
 		return nil, fmt.Errorf("more than %d items", maxScheduleItems)
 	}
-	assets := map[string]*asset{}
+	assets := map[string]*asset.Asset{}
 	var tcs []timedClip
 	ids := map[string]bool{}
 	for i := range items {
@@ -354,7 +356,7 @@ func (e *Engine) scheduleTimeline(ch *channel, items []ScheduleItem) (*timeline,
 			if err != nil {
 				return nil, fmt.Errorf("item %q: %w", it.ID, err)
 			}
-			assets[tc.live.slate.id] = tc.live.slate
+			assets[tc.live.slate.ID] = tc.live.slate
 			tcs = append(tcs, tc)
 			continue
 		}
@@ -363,7 +365,7 @@ func (e *Engine) scheduleTimeline(ch *channel, items []ScheduleItem) (*timeline,
 			if err != nil {
 				return nil, fmt.Errorf("item %q: %w", it.ID, err)
 			}
-			assets[c.asset.id] = c.asset
+			assets[c.asset.ID] = c.asset
 			sp.planned = c.dur
 			tcs = append(tcs, timedClip{start: start, clip: c, span: sp, asset: it.Asset, limit: forever})
 			continue
@@ -385,7 +387,7 @@ func (e *Engine) scheduleTimeline(ch *channel, items []ScheduleItem) (*timeline,
 			if at >= limit {
 				break
 			}
-			assets[p.clip.asset.id] = p.clip.asset
+			assets[p.clip.asset.ID] = p.clip.asset
 			tcs = append(tcs, timedClip{start: at, clip: p.clip, span: sp, asset: p.id, limit: start + sp.planned, part: k})
 			at += p.clip.dur
 		}
@@ -395,7 +397,7 @@ func (e *Engine) scheduleTimeline(ch *channel, items []ScheduleItem) (*timeline,
 
 // checkItem checks the fields of an item that need no engine.
 func checkItem(it ScheduleItem) error {
-	if !validID(it.ID, true) {
+	if !config.ValidID(it.ID, true) {
 		return fmt.Errorf("invalid item id %q: use letters, digits, '-', '_' and '.', starting with a letter or digit", it.ID)
 	}
 	if it.Type != ItemLive && it.URL != "" {

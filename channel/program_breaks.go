@@ -64,7 +64,7 @@ func (e *Engine) breakParts(ch *channel, it ScheduleItem) ([]breakPart, error) {
 		filled += c.dur
 	}
 	if rest := dur - filled; rest >= minSpan {
-		s, err := e.slate(ch.template.format)
+		s, err := e.slate(ch.template.Format)
 		if err != nil {
 			return nil, err
 		}

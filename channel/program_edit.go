@@ -12,6 +12,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/pullpush/pullpush/channel/internal/asset"
 	"github.com/pullpush/pullpush/internal/atomicfile"
 )
 
@@ -101,7 +102,7 @@ func (e *Engine) listing(ch *channel, s *schedState, now time.Time) Schedule {
 	tl := ch.tl.Load()
 	for _, sp := range tl.spans() {
 		li := ListedItem{ScheduleItem: *sp.item, Duration: sp.planned.Seconds(), State: "upcoming"}
-		li.URL = redact(li.URL)
+		li.URL = asset.Redact(li.URL)
 		if sp.end != forever {
 			li.End = ch.epoch.Add(sp.end).UTC()
 		}
@@ -267,7 +268,7 @@ func (e *Engine) snapStart(ch *channel, tl *timeline, t, now time.Time) time.Tim
 	d := p - pl.start
 	if pl.pc.live != nil {
 		// Live segments: no frame grid to snap to.
-	} else if v := assetTrack(ch.template, pl.c.asset, ch.tracks[0]).variant; v != nil && v.FrameRate > 0 {
+	} else if v := assetTrack(ch.template, pl.c.asset, ch.tracks[0]).Variant; v != nil && v.FrameRate > 0 {
 		frame := float64(time.Second) / v.FrameRate
 		d = time.Duration(math.Round(float64(d)/frame) * frame)
 	}

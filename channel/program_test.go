@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pullpush/pullpush/channel/internal/config"
+
 	"github.com/pullpush/pullpush/hls"
 )
 
@@ -66,7 +68,7 @@ func apiCall(t *testing.T, method, url, token, body string, v any) (int, string)
 // a restarted engine keeps the schedule; ffmpeg decodes across a cut.
 func TestScheduleAPI(t *testing.T) {
 	dir := t.TempDir()
-	base := DefaultStart().Add(1000 * 90 * time.Second)
+	base := config.DefaultStart().Add(1000 * 90 * time.Second)
 	c := newClock(base.Add(10 * time.Second))
 	newE := func() *Engine {
 		return newEngine(t, DefaultConfig(), c, nil, WithFS(EmbeddedFS()), WithScheduleDir(dir))
@@ -287,7 +289,7 @@ func (w *watcher) step(c *clock, until time.Time) {
 // 1000 items (past and upcoming), and rebuilding the timeline from them
 // (what an engine does when the file changes).
 func BenchmarkScheduled(b *testing.B) {
-	base := DefaultStart().Add(1000 * 90 * time.Second)
+	base := config.DefaultStart().Add(1000 * 90 * time.Second)
 	c := newClock(base)
 	e := newEngine(b, DefaultConfig(), c, nil, WithFS(EmbeddedFS()))
 	ch := e.static[0]
@@ -326,7 +328,7 @@ func BenchmarkScheduled(b *testing.B) {
 // written by someone else is picked up at the next request.
 func TestScheduleFileUnusable(t *testing.T) {
 	dir := t.TempDir()
-	base := DefaultStart().Add(1000 * 90 * time.Second)
+	base := config.DefaultStart().Add(1000 * 90 * time.Second)
 	c := newClock(base.Add(10 * time.Second))
 	e := newEngine(t, DefaultConfig(), c, nil, WithFS(EmbeddedFS()), WithScheduleDir(dir))
 	srv := schedServer(t, e)

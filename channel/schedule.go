@@ -4,13 +4,15 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"slices"
 	"sort"
 	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/pullpush/pullpush/channel/internal/config"
+
+	"github.com/pullpush/pullpush/channel/internal/asset"
 	"github.com/pullpush/pullpush/hls"
 )
 
@@ -34,7 +36,7 @@ type trackRef struct {
 // clip is one entry of a channel's loop: an asset (or the slate that
 // replaces it) cut to its offset, with one segment list per channel track.
 type clip struct {
-	asset  *asset
+	asset  *asset.Asset
 	failed error // non-nil: the configured asset failed and asset is the slate
 	dur    time.Duration
 	tracks []clipTrack
@@ -54,8 +56,8 @@ type clipTrack struct {
 type cseg struct {
 	start, dur time.Duration
 	disc       bool // internal discontinuity (never on segment 0)
-	src        *seg
-	asset      *asset // the asset of src when not the clip's (live items)
+	src        *asset.Seg
+	asset      *asset.Asset // the asset of src when not the clip's (live items)
 }
 
 // layout is the cumulative index of one loop: where each entry starts and
@@ -73,15 +75,15 @@ type channel struct {
 	session bool
 	epoch   time.Time
 	window  time.Duration
-	order   Order
+	order   config.Order
 	seed    int64
 	assetID []string // configured asset ids, in order
 	ads     []string // ids of the ads that fill breaks naming none, in order
 
-	template *asset // the asset whose ladder the channel has
+	template *asset.Asset // the asset whose ladder the channel has
 	tracks   []trackRef
 	clips    []*clip
-	assets   map[string]*asset // assets whose resources the channel serves, slate included
+	assets   map[string]*asset.Asset // assets whose resources the channel serves, slate included
 	loop     time.Duration
 	fixed    *layout // the layout of every loop when not shuffled
 
@@ -104,20 +106,20 @@ type channelSpec struct {
 	session bool
 	epoch   time.Time
 	window  time.Duration
-	order   Order
+	order   config.Order
 	seed    int64
-	assets  []AssetConfig // ids filled in
+	assets  []config.AssetConfig // ids filled in
 }
 
 // assetSource provides loaded assets and slates to buildChannel.
 type assetSource interface {
 	// asset returns a loaded asset, or the error that made it fail.
-	asset(id string) (*asset, error)
+	asset(id string) (*asset.Asset, error)
 	// slate returns the slate for a segment format.
-	slate(format string) (*asset, error)
+	slate(format string) (*asset.Asset, error)
 	// partial returns a failed asset whose playlists loaded (its segments
 	// could not be read), or nil.
-	partial(id string) *asset
+	partial(id string) *asset.Asset
 }
 
 // buildChannel builds a channel over loaded assets. A failed asset is
@@ -130,9 +132,9 @@ func buildChannel(spec channelSpec, src assetSource) (*channel, error) {
 		window:  spec.window,
 		order:   spec.order,
 		seed:    spec.seed,
-		assets:  map[string]*asset{},
+		assets:  map[string]*asset.Asset{},
 	}
-	loaded := make([]*asset, len(spec.assets))
+	loaded := make([]*asset.Asset, len(spec.assets))
 	errs := make([]error, len(spec.assets))
 	for i, ac := range spec.assets {
 		ch.assetID = append(ch.assetID, ac.ID)
@@ -141,8 +143,8 @@ func buildChannel(spec channelSpec, src assetSource) (*channel, error) {
 			ch.template = loaded[i]
 		}
 	}
-	var slate *asset
-	getSlate := func(format string) (*asset, error) {
+	var slate *asset.Asset
+	getSlate := func(format string) (*asset.Asset, error) {
 		if slate != nil {
 			return slate, nil
 		}
@@ -151,13 +153,13 @@ func buildChannel(spec channelSpec, src assetSource) (*channel, error) {
 			return nil, err
 		}
 		if err := matchLadder(ch.template, s, true); err != nil {
-			return nil, fmt.Errorf("slate %s: %w", s.uri, err)
+			return nil, fmt.Errorf("slate %s: %w", s.URI, err)
 		}
 		slate = s
 		return s, nil
 	}
 	if ch.template == nil {
-		s, err := src.slate(formatTS)
+		s, err := src.slate(asset.FormatTS)
 		if err != nil {
 			return nil, err
 		}
@@ -168,10 +170,10 @@ func buildChannel(spec channelSpec, src assetSource) (*channel, error) {
 		a, failed := loaded[i], errs[i]
 		if a != nil {
 			if err := matchLadder(ch.template, a, false); err != nil {
-				return nil, fmt.Errorf("asset %q: %w (ladder of asset %q)", ac.ID, err, ch.template.id)
+				return nil, fmt.Errorf("asset %q: %w (ladder of asset %q)", ac.ID, err, ch.template.ID)
 			}
 		} else {
-			s, err := getSlate(ch.template.format)
+			s, err := getSlate(ch.template.Format)
 			if err != nil {
 				return nil, err
 			}
@@ -197,12 +199,12 @@ func buildChannel(spec channelSpec, src assetSource) (*channel, error) {
 		}
 		c.failed = failed
 		ch.clips = append(ch.clips, c)
-		ch.assets[a.id] = a
+		ch.assets[a.ID] = a
 		ch.loop += c.dur
 	}
 	ch.version = 3
 	for _, c := range ch.clips {
-		ch.version = max(ch.version, c.asset.version)
+		ch.version = max(ch.version, c.asset.Version)
 		for _, ct := range c.tracks {
 			for _, s := range ct.segs {
 				ch.targetDuration = max(ch.targetDuration, int(math.Round(s.dur.Seconds())))
@@ -215,7 +217,7 @@ func buildChannel(spec channelSpec, src assetSource) (*channel, error) {
 	if min5 := 5 * time.Duration(ch.targetDuration) * time.Second; ch.window < min5 {
 		return nil, fmt.Errorf("window %s is shorter than five target durations (%s)", ch.window, min5)
 	}
-	if ch.order != OrderShuffle || len(ch.clips) == 1 {
+	if ch.order != config.OrderShuffle || len(ch.clips) == 1 {
 		ch.fixed = ch.makeLayout(identity(len(ch.clips)))
 	}
 	ch.master = ch.buildMaster()
@@ -224,20 +226,20 @@ func buildChannel(spec channelSpec, src assetSource) (*channel, error) {
 }
 
 // trackRefs lists the tracks of a ladder.
-func trackRefs(a *asset) []trackRef {
+func trackRefs(a *asset.Asset) []trackRef {
 	var ts []trackRef
-	for j := range a.video {
+	for j := range a.Video {
 		ts = append(ts, trackRef{kind: hls.MediaTypeVideo, index: j, name: "video_" + strconv.Itoa(j) + ".m3u8"})
 	}
 	n := 0
-	for g, grp := range a.audio {
+	for g, grp := range a.Audio {
 		for r := range grp {
 			ts = append(ts, trackRef{kind: hls.MediaTypeAudio, group: g, index: r, name: "audio_" + strconv.Itoa(n) + ".m3u8"})
 			n++
 		}
 	}
 	n = 0
-	for g, grp := range a.subs {
+	for g, grp := range a.Subs {
 		for r := range grp {
 			ts = append(ts, trackRef{kind: hls.MediaTypeSubtitles, group: g, index: r, name: "subs_" + strconv.Itoa(n) + ".m3u8"})
 			n++
@@ -252,22 +254,22 @@ func trackRefs(a *asset) []trackRef {
 // by nearest bandwidth and group renditions by language or index (see
 // assetTrack). An asset with a group kind the channel lacks is refused
 // (unless it is a slate), since that group would be lost.
-func matchLadder(tmpl, a *asset, slate bool) error {
-	if a.format != tmpl.format {
-		return fmt.Errorf("%s segments, the channel has %s", a.format, tmpl.format)
+func matchLadder(tmpl, a *asset.Asset, slate bool) error {
+	if a.Format != tmpl.Format {
+		return fmt.Errorf("%s segments, the channel has %s", a.Format, tmpl.Format)
 	}
-	if err := matchGroups("audio", tmpl.audio, a.audio, slate); err != nil {
+	if err := matchGroups("audio", tmpl.Audio, a.Audio, slate); err != nil {
 		return err
 	}
-	return matchGroups("subtitles", tmpl.subs, a.subs, slate)
+	return matchGroups("subtitles", tmpl.Subs, a.Subs, slate)
 }
 
-func matchGroups(kind string, want, got [][]*track, slate bool) error {
+func matchGroups(kind string, want, got [][]*asset.Track, slate bool) error {
 	switch {
 	case len(want) > 0 && len(got) == 0:
-		return fmt.Errorf("no %s group, the channel has %s group %q", kind, kind, want[0][0].rendition.GroupID)
+		return fmt.Errorf("no %s group, the channel has %s group %q", kind, kind, want[0][0].Rendition.GroupID)
 	case !slate && len(want) == 0 && len(got) > 0:
-		return fmt.Errorf("%s group %q, the channel has none", kind, got[0][0].rendition.GroupID)
+		return fmt.Errorf("%s group %q, the channel has none", kind, got[0][0].Rendition.GroupID)
 	}
 	return nil
 }
@@ -278,18 +280,18 @@ func matchGroups(kind string, want, got [][]*track, slate bool) error {
 // which is the identity for tmpl itself; audio and subtitle renditions by
 // group and language, else by index, clamped to what a has (a slate, or an
 // asset with a smaller ladder).
-func assetTrack(tmpl, a *asset, t trackRef) *track {
-	pick := func(want, groups [][]*track) *track {
+func assetTrack(tmpl, a *asset.Asset, t trackRef) *asset.Track {
+	pick := func(want, groups [][]*asset.Track) *asset.Track {
 		g := groups[min(t.group, len(groups)-1)]
 		if t.group < len(want) && t.index < len(want[t.group]) && a != tmpl {
-			if w := want[t.group][t.index].rendition; w != nil && w.Language != "" {
+			if w := want[t.group][t.index].Rendition; w != nil && w.Language != "" {
 				for _, r := range g {
-					if r.rendition != nil && r.rendition.Language == w.Language && r.rendition.Name == w.Name {
+					if r.Rendition != nil && r.Rendition.Language == w.Language && r.Rendition.Name == w.Name {
 						return r
 					}
 				}
 				for _, r := range g {
-					if r.rendition != nil && r.rendition.Language == w.Language {
+					if r.Rendition != nil && r.Rendition.Language == w.Language {
 						return r
 					}
 				}
@@ -299,22 +301,22 @@ func assetTrack(tmpl, a *asset, t trackRef) *track {
 	}
 	switch t.kind {
 	case hls.MediaTypeAudio:
-		return pick(tmpl.audio, a.audio)
+		return pick(tmpl.Audio, a.Audio)
 	case hls.MediaTypeSubtitles:
-		return pick(tmpl.subs, a.subs)
+		return pick(tmpl.Subs, a.Subs)
 	}
-	if a == tmpl || t.index >= len(tmpl.video) {
-		return a.video[min(t.index, len(a.video)-1)]
+	if a == tmpl || t.index >= len(tmpl.Video) {
+		return a.Video[min(t.index, len(a.Video)-1)]
 	}
-	return a.video[nearestBandwidth(a.video, tmpl.video[t.index].variant.Bandwidth)]
+	return a.Video[nearestBandwidth(a.Video, tmpl.Video[t.index].Variant.Bandwidth)]
 }
 
 // nearestBandwidth returns the index of the rendition whose bandwidth is
 // nearest to bw on a log scale; the lower one on a tie.
-func nearestBandwidth(video []*track, bw int) int {
+func nearestBandwidth(video []*asset.Track, bw int) int {
 	best, bestD := 0, math.Inf(1)
 	for i, v := range video {
-		d := math.Abs(math.Log(float64(max(v.variant.Bandwidth, 1)) / float64(max(bw, 1))))
+		d := math.Abs(math.Log(float64(max(v.Variant.Bandwidth, 1)) / float64(max(bw, 1))))
 		if d < bestD-1e-12 {
 			best, bestD = i, d
 		}
@@ -327,29 +329,29 @@ func nearestBandwidth(video []*track, bw int) int {
 // in to the end of the video segment that contains out (an out on a segment
 // boundary stays there), so a trimmed asset is whole segments of its first
 // video rendition.
-func trimSpan(a *asset, in, out time.Duration) (from, to time.Duration, err error) {
-	v := a.video[0]
-	if in >= v.dur {
-		return 0, 0, fmt.Errorf("in point %s is not before the end of the asset (%s)", in, v.dur)
+func trimSpan(a *asset.Asset, in, out time.Duration) (from, to time.Duration, err error) {
+	v := a.Video[0]
+	if in >= v.Dur {
+		return 0, 0, fmt.Errorf("in point %s is not before the end of the asset (%s)", in, v.Dur)
 	}
 	if out != 0 && out <= in {
 		return 0, 0, fmt.Errorf("out point %s is not after the in point %s", out, in)
 	}
-	if out > v.dur {
-		return 0, 0, fmt.Errorf("out point %s is after the end of the asset (%s)", out, v.dur)
+	if out > v.Dur {
+		return 0, 0, fmt.Errorf("out point %s is after the end of the asset (%s)", out, v.Dur)
 	}
-	k0 := sort.Search(len(v.segs), func(i int) bool { return v.segs[i].start > in }) - 1
-	from, to = v.segs[k0].start, v.dur
+	k0 := sort.Search(len(v.Segs), func(i int) bool { return v.Segs[i].Start > in }) - 1
+	from, to = v.Segs[k0].Start, v.Dur
 	if out != 0 {
-		k1 := sort.Search(len(v.segs), func(i int) bool { return v.segs[i].start >= out })
-		to = v.segs[k1-1].start + v.segs[k1-1].dur
+		k1 := sort.Search(len(v.Segs), func(i int) bool { return v.Segs[i].Start >= out })
+		to = v.Segs[k1-1].Start + v.Segs[k1-1].Dur
 	}
 	return from, to, nil
 }
 
 // buildClip cuts asset a for the channel to its trim points (see trimSpan),
 // every track cut to the same span.
-func (ch *channel) buildClip(a *asset, in, out time.Duration) (*clip, error) {
+func (ch *channel) buildClip(a *asset.Asset, in, out time.Duration) (*clip, error) {
 	from, to, err := trimSpan(a, in, out)
 	if err != nil {
 		return nil, err
@@ -369,8 +371,8 @@ func (ch *channel) buildClip(a *asset, in, out time.Duration) (*clip, error) {
 // slateClip loops the slate for dur (one pass when dur is zero): every
 // pass of the slate's first video rendition starts with EXT-X-DISCONTINUITY
 // (the slate's timestamps start over), and the last pass is cut at dur.
-func (ch *channel) slateClip(s *asset, dur time.Duration) (*clip, error) {
-	period := s.video[0].dur
+func (ch *channel) slateClip(s *asset.Asset, dur time.Duration) (*clip, error) {
+	period := s.Video[0].Dur
 	if dur <= 0 {
 		dur = period
 	}
@@ -412,17 +414,17 @@ func (ch *channel) slateClip(s *asset, dur time.Duration) (*clip, error) {
 // starting at 0 and ending exactly at to-from: the first and last segments
 // are shortened or stretched to the span, pieces shorter than minSpan are
 // merged into a neighbour.
-func cutTrack(t *track, from, to time.Duration) (clipTrack, error) {
+func cutTrack(t *asset.Track, from, to time.Duration) (clipTrack, error) {
 	type span struct {
 		st, en time.Duration
-		src    *seg
+		src    *asset.Seg
 	}
 	var spans []span
-	for _, s := range t.segs {
-		if s.start >= to {
+	for _, s := range t.Segs {
+		if s.Start >= to {
 			break
 		}
-		st, en := max(s.start, from), min(s.start+s.dur, to)
+		st, en := max(s.Start, from), min(s.Start+s.Dur, to)
 		if en <= st {
 			continue
 		}
@@ -448,7 +450,7 @@ func cutTrack(t *track, from, to time.Duration) (clipTrack, error) {
 	}
 	ct := clipTrack{tags: 1}
 	for k, sp := range merged {
-		cs := cseg{start: sp.st - from, dur: sp.en - sp.st, disc: sp.src.disc && k > 0, src: sp.src}
+		cs := cseg{start: sp.st - from, dur: sp.en - sp.st, disc: sp.src.Disc && k > 0, src: sp.src}
 		if k == 0 {
 			ct.tagsBefore = append(ct.tagsBefore, 0)
 		} else {
@@ -526,99 +528,4 @@ func (ch *channel) track(name string) int {
 		}
 	}
 	return -1
-}
-
-// buildMaster renders the channel's multivariant playlist.
-func (ch *channel) buildMaster() []byte {
-	tmpl := ch.template
-	m := &hls.Multivariant{Version: ch.version, IndependentSegments: true}
-	audioGroups := map[string]bool{}
-	subGroups := map[string]bool{}
-	for _, tr := range ch.tracks {
-		if tr.kind == hls.MediaTypeVideo {
-			continue
-		}
-		r := *assetTrack(tmpl, tmpl, tr).rendition
-		r.URI = tr.name
-		r.Tags = nil
-		m.Renditions = append(m.Renditions, &r)
-		if tr.kind == hls.MediaTypeAudio {
-			audioGroups[r.GroupID] = true
-		} else {
-			subGroups[r.GroupID] = true
-		}
-	}
-	ccGroups := map[string]bool{}
-	for _, r := range tmpl.cc {
-		r := *r
-		r.Tags = nil
-		m.Renditions = append(m.Renditions, &r)
-		ccGroups[r.GroupID] = true
-	}
-	for _, tr := range ch.tracks {
-		if tr.kind != hls.MediaTypeVideo {
-			continue
-		}
-		v := *tmpl.video[tr.index].variant
-		v.URI = tr.name
-		v.Tags = nil
-		v.AverageBandwidth = 0
-		for _, c := range ch.clips {
-			v.Bandwidth = max(v.Bandwidth, assetTrack(tmpl, c.asset, tr).variant.Bandwidth)
-		}
-		if !audioGroups[v.Audio] {
-			v.Audio = ""
-		}
-		if !subGroups[v.Subtitles] {
-			v.Subtitles = ""
-		}
-		if v.ClosedCaptions != "NONE" && !ccGroups[v.ClosedCaptions] {
-			v.ClosedCaptions = ""
-		}
-		m.Variants = append(m.Variants, &v)
-	}
-	return m.Encode()
-}
-
-// resourceURL is the URL of resource i of asset a, relative to a media
-// playlist of the channel.
-func resourceURL(a *asset, i int) string {
-	return "seg/" + a.id + "/" + strconv.Itoa(i) + resourceExt(a.res[i].name)
-}
-
-// renderKeys renders a key state; nil renders METHOD=NONE.
-func renderKeys(a *asset, ks *keyState) []*hls.Key {
-	if ks == nil {
-		return []*hls.Key{{Method: "NONE"}}
-	}
-	out := make([]*hls.Key, len(ks.keys))
-	for i, k := range ks.keys {
-		c := *k
-		if ks.res[i] >= 0 {
-			c.URI = resourceURL(a, ks.res[i])
-		}
-		out[i] = &c
-	}
-	return out
-}
-
-// moveDateRange moves an EXT-X-DATERANGE of an asset onto the live timeline:
-// dates keep their distance to the segment's PROGRAM-DATE-TIME in the asset
-// (or start at the segment when the asset has none), and the ID gets the loop
-// and entry (or the schedule item) in suffix so that every occurrence is a
-// distinct range.
-func moveDateRange(dr *hls.DateRange, assetPDT, pdt time.Time, suffix string) *hls.DateRange {
-	d := *dr
-	shift := pdt.Sub(dr.StartDate)
-	if !assetPDT.IsZero() {
-		shift = pdt.Sub(assetPDT)
-	}
-	d.StartDate = dr.StartDate.Add(shift).UTC()
-	if dr.EndDate != nil {
-		end := dr.EndDate.Add(shift).UTC()
-		d.EndDate = &end
-	}
-	d.ID = dr.ID + suffix
-	d.Extra = slices.Clone(dr.Extra)
-	return &d
 }

@@ -9,6 +9,8 @@ import (
 	"testing/fstest"
 	"time"
 
+	"github.com/pullpush/pullpush/channel/internal/config"
+
 	"github.com/pullpush/pullpush/hls"
 )
 
@@ -30,7 +32,7 @@ func aacLike(n int) []float64 {
 // liveCases are channels the property tests run against.
 func liveCases() []struct {
 	name string
-	cfg  Config
+	cfg  config.Config
 	fsys fstest.MapFS
 } {
 	misaligned := testFS(map[string]synth{
@@ -44,8 +46,8 @@ func liveCases() []struct {
 		"m4": {video: [][]float64{uniform(9, 2), uniform(9, 2)}, audio: [][]float64{uniform(9, 2)}, subs: [][]float64{uniform(9, 2)},
 			tags: map[int][]string{3: {"#EXT-X-DISCONTINUITY"}, 6: {"#EXT-X-DISCONTINUITY"}}},
 	})
-	ch := func(id string, order Order, seed int64, assets ...AssetConfig) Config {
-		return Config{Channels: []ChannelConfig{{ID: id, Start: DefaultStart(), Window: 30 * time.Second, Order: order, Seed: seed, Assets: assets}}}
+	ch := func(id string, order config.Order, seed int64, assets ...config.AssetConfig) config.Config {
+		return config.Config{Channels: []config.ChannelConfig{{ID: id, Start: config.DefaultStart(), Window: 30 * time.Second, Order: order, Seed: seed, Assets: assets}}}
 	}
 	fmp4 := testFS(map[string]synth{
 		"f1": {video: [][]float64{uniform(6, 2)}, audio: [][]float64{aacLike(6)}, fmp4: true},
@@ -53,23 +55,23 @@ func liveCases() []struct {
 	})
 	return []struct {
 		name string
-		cfg  Config
+		cfg  config.Config
 		fsys fstest.MapFS
 	}{
 		{"default", DefaultConfig(), nil},
-		{"misaligned audio", ch("m", OrderSequential, 0,
-			AssetConfig{ID: "m1", URI: "embed:m1"}, AssetConfig{ID: "m2", URI: "embed:m2"}, AssetConfig{ID: "m3", URI: "embed:m3"}), misaligned},
-		{"shuffled with offsets", ch("s", OrderShuffle, 42,
-			AssetConfig{ID: "m1", URI: "embed:m1", Offset: 5 * time.Second}, AssetConfig{ID: "m2", URI: "embed:m2"},
-			AssetConfig{ID: "m3", URI: "embed:m3", Offset: 7 * time.Second}, AssetConfig{ID: "m1b", URI: "embed:m1"}), misaligned},
-		{"single asset", ch("one", OrderSequential, 0, AssetConfig{ID: "m2", URI: "embed:m2"}), misaligned},
-		{"internal discontinuities", ch("d", OrderShuffle, 1,
-			AssetConfig{ID: "m4", URI: "embed:m4"}, AssetConfig{ID: "m1", URI: "embed:m1"}, AssetConfig{ID: "m4b", URI: "embed:m4", Offset: 7 * time.Second}), misaligned},
-		{"fmp4", ch("f", OrderSequential, 0, AssetConfig{ID: "f1", URI: "embed:f1"}, AssetConfig{ID: "f2", URI: "embed:f2"}), fmp4},
+		{"misaligned audio", ch("m", config.OrderSequential, 0,
+			config.AssetConfig{ID: "m1", URI: "embed:m1"}, config.AssetConfig{ID: "m2", URI: "embed:m2"}, config.AssetConfig{ID: "m3", URI: "embed:m3"}), misaligned},
+		{"shuffled with offsets", ch("s", config.OrderShuffle, 42,
+			config.AssetConfig{ID: "m1", URI: "embed:m1", Offset: 5 * time.Second}, config.AssetConfig{ID: "m2", URI: "embed:m2"},
+			config.AssetConfig{ID: "m3", URI: "embed:m3", Offset: 7 * time.Second}, config.AssetConfig{ID: "m1b", URI: "embed:m1"}), misaligned},
+		{"single asset", ch("one", config.OrderSequential, 0, config.AssetConfig{ID: "m2", URI: "embed:m2"}), misaligned},
+		{"internal discontinuities", ch("d", config.OrderShuffle, 1,
+			config.AssetConfig{ID: "m4", URI: "embed:m4"}, config.AssetConfig{ID: "m1", URI: "embed:m1"}, config.AssetConfig{ID: "m4b", URI: "embed:m4", Offset: 7 * time.Second}), misaligned},
+		{"fmp4", ch("f", config.OrderSequential, 0, config.AssetConfig{ID: "f1", URI: "embed:f1"}, config.AssetConfig{ID: "f2", URI: "embed:f2"}), fmp4},
 	}
 }
 
-func engineFor(t testing.TB, cfg Config, fsys fstest.MapFS, c *clock) *Engine {
+func engineFor(t testing.TB, cfg config.Config, fsys fstest.MapFS, c *clock) *Engine {
 	t.Helper()
 	if fsys == nil {
 		return newEngine(t, cfg, c, nil, WithFS(EmbeddedFS()))
@@ -94,11 +96,11 @@ type seen struct {
 func TestLiveProperties(t *testing.T) {
 	for _, tc := range liveCases() {
 		t.Run(tc.name, func(t *testing.T) {
-			c := newClock(DefaultStart())
+			c := newClock(config.DefaultStart())
 			e := engineFor(t, tc.cfg, tc.fsys, c)
 			ch := e.static[0]
 			td := time.Duration(ch.targetDuration) * time.Second
-			start := DefaultStart().Add(ch.window + 17*time.Second)
+			start := config.DefaultStart().Add(ch.window + 17*time.Second)
 			steps := []time.Duration{1700 * time.Millisecond, 3100 * time.Millisecond, 700 * time.Millisecond}
 			type state struct {
 				prev    *hls.Media
@@ -264,7 +266,7 @@ func TestTwoEnginesAgree(t *testing.T) {
 			if !bytes.Equal(ch.master, e2.static[0].master) {
 				t.Fatalf("master playlists differ")
 			}
-			for i, at := 0, DefaultStart().Add(ch.window); i < 200; i++ {
+			for i, at := 0, config.DefaultStart().Add(ch.window); i < 200; i++ {
 				at = at.Add(time.Duration(i)*7919*time.Millisecond + 13*time.Hour)
 				for tr := range ch.tracks {
 					m1, err1 := ch.media(tr, at)
@@ -285,10 +287,10 @@ func TestTwoEnginesAgree(t *testing.T) {
 // boundary of the default channel: DISCONTINUITY at the asset change, the
 // sequence numbers and PROGRAM-DATE-TIME from the schedule.
 func TestDiscontinuityAtBoundaries(t *testing.T) {
-	c := newClock(DefaultStart())
+	c := newClock(config.DefaultStart())
 	e := engineFor(t, DefaultConfig(), nil, c)
 	// Loop 1000 (90 s loops), 35 s in: the window spans a->b (boundary at 30 s).
-	loopStart := DefaultStart().Add(1000 * 90 * time.Second)
+	loopStart := config.DefaultStart().Add(1000 * 90 * time.Second)
 	c.Set(loopStart.Add(35 * time.Second))
 	for _, name := range []string{"video_0.m3u8", "video_1.m3u8", "audio_0.m3u8", "subs_0.m3u8"} {
 		m := playlist(t, e, "1", name)
@@ -324,7 +326,7 @@ func TestDiscontinuityAtBoundaries(t *testing.T) {
 	v := playlist(t, e, "1", "video_0.m3u8")
 	// Video segments are exactly 2 s: the sequence number is the number of
 	// segments since the epoch.
-	wantSeq := int64(v.Segments[0].ProgramDateTime.Sub(DefaultStart()) / (2 * time.Second))
+	wantSeq := int64(v.Segments[0].ProgramDateTime.Sub(config.DefaultStart()) / (2 * time.Second))
 	if v.MediaSequence != wantSeq {
 		t.Errorf("MEDIA-SEQUENCE %d, want %d", v.MediaSequence, wantSeq)
 	}
@@ -364,10 +366,10 @@ const pinnedShuffle = "[1 2 0 4 3] [4 3 0 2 1]"
 // contains it.
 func TestOffset(t *testing.T) {
 	fsys := testFS(map[string]synth{"m": basic(10, 2)})
-	cfg := Config{Channels: []ChannelConfig{{ID: "o", Start: DefaultStart(), Window: 12 * time.Second, Assets: []AssetConfig{
+	cfg := config.Config{Channels: []config.ChannelConfig{{ID: "o", Start: config.DefaultStart(), Window: 12 * time.Second, Assets: []config.AssetConfig{
 		{ID: "m", URI: "embed:m", Offset: 5 * time.Second},
 	}}}}
-	c := newClock(DefaultStart().Add(12 * time.Second))
+	c := newClock(config.DefaultStart().Add(12 * time.Second))
 	e := newEngine(t, cfg, c, fsys)
 	if got := e.static[0].loop; got != 16*time.Second {
 		t.Fatalf("loop %s, want 16s (20 s asset from 4 s)", got)
@@ -388,11 +390,11 @@ func TestOffset(t *testing.T) {
 // epoch: the cost does not depend on how long the channel has run.
 func BenchmarkMedia(b *testing.B) {
 	cfg := DefaultConfig()
-	cfg.Channels[0].Order = OrderShuffle
-	c := newClock(DefaultStart())
+	cfg.Channels[0].Order = config.OrderShuffle
+	c := newClock(config.DefaultStart())
 	e := engineFor(b, cfg, nil, c)
 	ch := e.static[0]
-	at := DefaultStart().Add(30 * 365 * 24 * time.Hour)
+	at := config.DefaultStart().Add(30 * 365 * 24 * time.Hour)
 	b.ReportAllocs()
 	for i := 0; b.Loop(); i++ {
 		m, err := ch.media(i%len(ch.tracks), at.Add(time.Duration(i)*time.Second))

@@ -143,7 +143,7 @@ func (e *Engine) channelStatus(ch *channel, now time.Time) ChannelStatus {
 		st.Live = true
 		st.LiveSource = pc.live.status(now)
 		if st.LiveSource.Error != "" {
-			st.Errors = append(st.Errors, AssetError{Asset: pc.live.asset.id, Error: st.LiveSource.Error})
+			st.Errors = append(st.Errors, AssetError{Asset: pc.live.asset.ID, Error: st.LiveSource.Error})
 		}
 	}
 	if m, err := ch.media(0, now); err == nil {

@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/pullpush/pullpush/channel/internal/asset"
 	"github.com/pullpush/pullpush/hls"
 	"github.com/pullpush/pullpush/internal/adcue"
 )
@@ -19,8 +20,8 @@ const forever = time.Duration(math.MaxInt64)
 // schedule has one piece, so its playlists are those of the plain loop.
 type timeline struct {
 	pieces []*piece
-	assets map[string]*asset // assets of the schedule items, by id
-	live   []int             // indexes of the live pieces
+	assets map[string]*asset.Asset // assets of the schedule items, by id
+	live   []int                   // indexes of the live pieces
 }
 
 // span is a schedule item on the timeline. An asset item is one piece; a
@@ -146,7 +147,7 @@ type timedClip struct {
 // sorted by start, all after the epoch. An item plays from its start until
 // it ends or the next item starts; the loop resumes after it at the first
 // entry boundary at or after where it was interrupted.
-func (ch *channel) buildTimeline(items []timedClip, assets map[string]*asset) *timeline {
+func (ch *channel) buildTimeline(items []timedClip, assets map[string]*asset.Asset) *timeline {
 	tl := ch.buildPieces(items, assets)
 	for _, pc := range tl.pieces {
 		if pc.span != nil {
@@ -165,7 +166,7 @@ func breakBefore(prev, next *piece) *span {
 	return nil
 }
 
-func (ch *channel) buildPieces(items []timedClip, assets map[string]*asset) *timeline {
+func (ch *channel) buildPieces(items []timedClip, assets map[string]*asset.Asset) *timeline {
 	tl := &timeline{assets: assets}
 	nt := len(ch.tracks)
 	first := &piece{start: 0, end: forever, seqBase: make([]int64, nt), tagsBase: make([]int64, nt),
@@ -396,8 +397,8 @@ func (ch *channel) media(t int, now time.Time) (*hls.Media, error) {
 		TargetDuration:      ch.targetDuration,
 	}
 	var (
-		prevInit *initSection
-		prevKeys *keyState
+		prevInit *asset.InitSection
+		prevKeys *asset.KeyState
 	)
 	for ; cur.valid(); cur.next() {
 		pl := cur.at()
@@ -422,26 +423,26 @@ func (ch *channel) media(t int, now time.Time) (*hls.Media, error) {
 		s := &hls.Segment{
 			Discontinuity:   (pl.k == 0 && pl.start > 0) || cs.disc,
 			ProgramDateTime: ch.epoch.Add(pl.start).UTC(),
-			Tags:            cs.src.tags,
-			Gap:             cs.src.gap,
-			Bitrate:         cs.src.bitrate,
+			Tags:            cs.src.Tags,
+			Gap:             cs.src.Gap,
+			Bitrate:         cs.src.Bitrate,
 			Duration:        pl.dur.Seconds(),
-			Title:           cs.src.title,
-			URI:             cs.src.url,
+			Title:           cs.src.Title,
+			URI:             cs.src.URL,
 		}
-		if init := cs.src.init; init != nil && (first || pl.k == 0 || cs.disc || init != prevInit) {
-			s.Map = &hls.Map{URI: init.url, ByteRange: init.byteRange}
-			if init.url == "" {
-				s.Map.URI = resourceURL(a, init.res)
+		if init := cs.src.Init; init != nil && (first || pl.k == 0 || cs.disc || init != prevInit) {
+			s.Map = &hls.Map{URI: init.URL, ByteRange: init.ByteRange}
+			if init.URL == "" {
+				s.Map.URI = resourceURL(a, init.Res)
 			}
 		}
-		prevInit = cs.src.init
-		if ks := cs.src.keys; (first && ks != nil) || (!first && ks != prevKeys) {
+		prevInit = cs.src.Init
+		if ks := cs.src.Keys; (first && ks != nil) || (!first && ks != prevKeys) {
 			s.Keys = renderKeys(a, ks)
 		}
-		prevKeys = cs.src.keys
-		if cs.src.byteRange != nil {
-			s.ByteRange = cs.src.byteRange
+		prevKeys = cs.src.Keys
+		if cs.src.ByteRange != nil {
+			s.ByteRange = cs.src.ByteRange
 		}
 		sp := pl.pc.span
 		if sp != nil && (first || pl.start == sp.start) {
@@ -449,7 +450,7 @@ func (ch *channel) media(t int, now time.Time) (*hls.Media, error) {
 		}
 		var suffix string
 		switch {
-		case len(cs.src.dateRanges) == 0:
+		case len(cs.src.DateRanges) == 0:
 		case sp != nil && sp.brk != nil:
 			suffix = "-" + sp.item.ID + "-" + strconv.Itoa(pl.pc.part)
 		case sp != nil:
@@ -457,11 +458,11 @@ func (ch *channel) media(t int, now time.Time) (*hls.Media, error) {
 		default:
 			suffix = "-" + strconv.FormatInt(pl.loop, 10) + "-" + strconv.Itoa(pl.entry)
 		}
-		for _, dr := range cs.src.dateRanges {
-			s.DateRanges = append(s.DateRanges, moveDateRange(dr, cs.src.pdt, s.ProgramDateTime, suffix))
+		for _, dr := range cs.src.DateRanges {
+			s.DateRanges = append(s.DateRanges, moveDateRange(dr, cs.src.PDT, s.ProgramDateTime, suffix))
 		}
 		if s.URI == "" {
-			s.URI = resourceURL(a, cs.src.res)
+			s.URI = resourceURL(a, cs.src.Res)
 		}
 		markBreak(s, pl, pieceStart)
 		m.Segments = append(m.Segments, s)

@@ -7,6 +7,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pullpush/pullpush/fetch/internal/naming"
+
+	"github.com/pullpush/pullpush/fetch/internal/numbering"
+
 	"github.com/pullpush/pullpush/hls"
 )
 
@@ -35,7 +39,7 @@ func segKey(s srcSeg) string { return uriKey(s.url) + rangeKey(s.rng) }
 
 // resolveSegments resolves URIs, byte ranges, PDT and key/map state.
 func resolveSegments(base *url.URL, pl *hls.Media) ([]srcSeg, error) {
-	if pl.MediaSequence < 0 || pl.MediaSequence > maxMediaSequence-int64(len(pl.Segments)) {
+	if pl.MediaSequence < 0 || pl.MediaSequence > numbering.MaxMediaSequence-int64(len(pl.Segments)) {
 		return nil, fmt.Errorf("media sequence %d out of range", pl.MediaSequence)
 	}
 	out := make([]srcSeg, 0, len(pl.Segments))
@@ -141,37 +145,37 @@ func (r *rendition) apply(pl *hls.Media, segs []srcSeg) bool {
 	first, last := segs[0].msn, segs[len(segs)-1].msn
 	r.liveFirst, r.liveLast = first, last
 	r.st.MediaSequence = last
-	np := r.num.plan(first, len(segs), func(i int) string { return segKey(segs[i]) }, len(r.entries) > 0)
-	switch np.event {
-	case numStale:
+	np := r.num.Plan(first, len(segs), func(i int) string { return segKey(segs[i]) }, len(r.entries) > 0)
+	switch np.Event {
+	case numbering.NumStale:
 		return false // stale playlist (e.g. a lagging CDN edge): ignore
-	case numFirst:
+	case numbering.NumFirst:
 		for _, t := range r.tg {
 			t.pushed = first - 1
 			t.winStart = first
 		}
-	case numRealigned:
-		f.log.Warn("source renumbered its segments: continuing after the newest segment seen", "rendition", r.name, "msn", np.prevHead, "now", np.realign)
-	case numWentBack:
-		f.log.Warn("source media sequence went back: source restarted", "rendition", r.name, "from", np.prevHead, "to", last)
-	case numChanged:
-		f.log.Warn("source content changed under the same sequence numbers: source restarted", "rendition", r.name, "msn", np.prevHead)
-	case numJumped:
+	case numbering.NumRealigned:
+		f.log.Warn("source renumbered its segments: continuing after the newest segment seen", "rendition", r.name, "msn", np.PrevHead, "now", np.Realign)
+	case numbering.NumWentBack:
+		f.log.Warn("source media sequence went back: source restarted", "rendition", r.name, "from", np.PrevHead, "to", last)
+	case numbering.NumChanged:
+		f.log.Warn("source content changed under the same sequence numbers: source restarted", "rendition", r.name, "msn", np.PrevHead)
+	case numbering.NumJumped:
 		// More segments than a live source publishes between two
 		// reloads: the source renumbered, nothing was lost.
-		f.log.Warn("source media sequence jumped ahead: source restarted", "rendition", r.name, "from", np.prevHead, "to", first)
-	case numMissed:
-		r.st.SegmentsMissed += np.missed
-		for range np.missed {
+		f.log.Warn("source media sequence jumped ahead: source restarted", "rendition", r.name, "from", np.PrevHead, "to", first)
+	case numbering.NumMissed:
+		r.st.SegmentsMissed += np.Missed
+		for range np.Missed {
 			f.obs.SegmentMissed(f.cfg.ID, r.name)
 		}
-		f.log.Warn("segments left the source before they were seen", "rendition", r.name, "count", np.missed, "from", np.prevHead+1)
-		f.recordError(fmt.Errorf("rendition %s: %d segments missed (source moved past msn %d)", r.name, np.missed, np.prevHead+1))
+		f.log.Warn("segments left the source before they were seen", "rendition", r.name, "count", np.Missed, "from", np.PrevHead+1)
+		f.recordError(fmt.Errorf("rendition %s: %d segments missed (source moved past msn %d)", r.name, np.Missed, np.PrevHead+1))
 	}
-	if np.skipped {
-		r.skipNumbers(np.skipFrom, np.skipTo)
+	if np.Skipped {
+		r.skipNumbers(np.SkipFrom, np.SkipTo)
 	}
-	startIdx, disc := np.start, np.disc
+	startIdx, disc := np.Start, np.Disc
 	if startIdx >= len(segs) {
 		if pl.Endlist {
 			r.ended = true
@@ -198,14 +202,14 @@ func (r *rendition) apply(pl *hls.Media, segs []srcSeg) bool {
 	for i := startIdx; i < len(segs); i++ {
 		s := segs[i]
 		e := &entry{
-			r: r, seq: r.num.assign(s.msn, segKey(s)), src: s.msn, srcURL: s.url, rng: s.rng,
+			r: r, seq: r.num.Assign(s.msn, segKey(s)), src: s.msn, srcURL: s.url, rng: s.rng,
 			duration: s.seg.Duration, title: strings.Clone(s.seg.Title),
 			disc:    s.seg.Discontinuity || (disc && i == startIdx),
 			tags:    filterTags(s.seg.Tags),
 			dranges: cloneDateRanges(s.seg.DateRanges), bitrate: s.seg.Bitrate,
 			ready: make(chan struct{}), dropped: map[int]bool{},
 		}
-		e.name = r.segmentName(e.seq, segmentExt(s.url, r.ext))
+		e.name = r.segmentName(e.seq, naming.SegmentExt(s.url, r.ext))
 		if !s.pdt.IsZero() {
 			e.pdt = s.pdt
 		} else {
@@ -301,7 +305,7 @@ func (r *rendition) attachAux(e *entry, s srcSeg) {
 		key := s.mp.URI + rangeKey(s.mpR)
 		a := r.auxes[key]
 		if a == nil {
-			a = &aux{name: fmt.Sprintf("%s_%s_init_%s%s", r.f.stem, r.name, shortHash(key), segmentExt(s.mp.URI, ".mp4")), srcURL: s.mp.URI, rng: s.mpR, ready: make(chan struct{})}
+			a = &aux{name: fmt.Sprintf("%s_%s_init_%s%s", r.f.stem, r.name, naming.ShortHash(key), naming.SegmentExt(s.mp.URI, ".mp4")), srcURL: s.mp.URI, rng: s.mpR, ready: make(chan struct{})}
 			r.auxes[key] = a
 		}
 		e.initMap = a
@@ -311,7 +315,7 @@ func (r *rendition) attachAux(e *entry, s srcSeg) {
 		if k.URI != "" && isFetchableKey(k) {
 			a := r.auxes[k.URI]
 			if a == nil {
-				a = &aux{name: fmt.Sprintf("%s_%s_key_%s.key", r.f.stem, r.name, shortHash(k.URI)), srcURL: k.URI, ready: make(chan struct{})}
+				a = &aux{name: fmt.Sprintf("%s_%s_key_%s.key", r.f.stem, r.name, naming.ShortHash(k.URI)), srcURL: k.URI, ready: make(chan struct{})}
 				r.auxes[k.URI] = a
 			}
 			kc.URI = a.name

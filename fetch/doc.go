@@ -43,13 +43,13 @@
 //
 //	fetcher.go      Fetcher, New, Run, discover and setup (stage 1), status
 //	config.go       Config and defaults
-//	naming.go       rendition, segment and auxiliary file names; content types
+//	internal/naming rendition, segment and auxiliary file names; content types
 //	rendition.go    per-rendition state, restore and save of progress, status
 //	poll.go         playlist reload loop, edge tracking, backoff, stalls (stage 2)
 //	apply.go        resolving and applying a loaded playlist: new entries,
 //	                keys and init segments, PDT (stage 3)
-//	numbering.go    numbering: source to output media sequence numbers,
-//	                restarts, renumbering, reserved numbers (stage 3)
+//	internal/numbering numbering: source to output media sequence
+//	                numbers, restarts, renumbering, reserved numbers (stage 3)
 //	entry.go        entry (one segment), aux (init segment or key), notifier
 //	pusher.go       per-target push loop, eviction and release (stage 5)
 //	progress.go     persisted progress document and the saver (stage 6)
@@ -60,7 +60,8 @@
 //	memory.go       MemoryBudget shared by the spools of a process
 //	internal/spool  the spool (stage 4): memory chunks outside the Go heap
 //	                (Linux) or on it, log files on disk, eviction, budget
-//	guard.go        SourceTransport and the source host guard
-//	backoff.go      retry backoff and context-aware sleep
+//	sources.go      SourceTransport (alias); internal/guard: the source host
+//	                guard (allowed hosts, private addresses, shared transport)
+//	internal/backoff retry backoff and context-aware sleep
 //	status.go       Status, Observer, ProgressStore
 package fetch

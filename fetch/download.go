@@ -8,6 +8,8 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/pullpush/pullpush/fetch/internal/backoff"
+
 	"github.com/pullpush/pullpush/fetch/internal/spool"
 	"github.com/pullpush/pullpush/hls"
 	"github.com/pullpush/pullpush/internal/logkey"
@@ -25,7 +27,7 @@ func (r *rendition) inSource(msn int64) bool {
 func (r *rendition) download(e *entry, _ bool) {
 	f := r.f
 	ctx := f.dlCtx
-	bo := newBackoff(200*time.Millisecond, 5*time.Second)
+	bo := backoff.New(200*time.Millisecond, 5*time.Second)
 	attempts := 0
 	defer close(e.ready)
 	for _, a := range e.keyAux {
@@ -78,7 +80,7 @@ func (r *rendition) download(e *entry, _ bool) {
 		}
 		// Back off, but retry at least once per target duration: a live
 		// source lists a segment for only a few of them.
-		if !sleep(ctx, min(bo.next(), td)) {
+		if !backoff.Sleep(ctx, min(bo.Next(), td)) {
 			e.missed = true // shutting down: nobody will push it
 			return
 		}
@@ -88,7 +90,7 @@ func (r *rendition) download(e *entry, _ bool) {
 func (r *rendition) fetchAux(ctx context.Context, a *aux) {
 	a.once.Do(func() {
 		defer close(a.ready)
-		bo := newBackoff(200*time.Millisecond, 3*time.Second)
+		bo := backoff.New(200*time.Millisecond, 3*time.Second)
 		for attempt := 0; attempt < 8; attempt++ {
 			data, err := r.fetchBytes(ctx, a.srcURL, a.rng, 16<<20)
 			if err == nil {
@@ -96,7 +98,7 @@ func (r *rendition) fetchAux(ctx context.Context, a *aux) {
 				return
 			}
 			a.err = err
-			if !sleep(ctx, bo.next()) {
+			if !backoff.Sleep(ctx, bo.Next()) {
 				break
 			}
 		}

@@ -18,6 +18,12 @@ import (
 	"sync"
 	"time"
 
+	"github.com/pullpush/pullpush/fetch/internal/guard"
+
+	"github.com/pullpush/pullpush/fetch/internal/backoff"
+
+	"github.com/pullpush/pullpush/fetch/internal/naming"
+
 	"github.com/pullpush/pullpush/fetch/internal/spool"
 	"github.com/pullpush/pullpush/hls"
 	"github.com/pullpush/pullpush/internal/logkey"
@@ -89,24 +95,24 @@ func New(cfg Config) (*Fetcher, error) {
 	if cfg.SegmentTimeout <= 0 {
 		cfg.SegmentTimeout = output.SegmentTimeout(cfg.Output)
 	}
-	allow, err := newHostList(cfg.AllowHosts)
+	allow, err := guard.NewHostList(cfg.AllowHosts)
 	if err != nil {
 		return nil, err
 	}
-	if len(allow) > 0 && !allow.allows(u.Hostname()) {
-		return nil, fmt.Errorf("fetch: source url %q: %w: host %q is not in the allowed hosts", cfg.URL, ErrSourceNotAllowed, u.Hostname())
+	if len(allow) > 0 && !allow.Allows(u.Hostname()) {
+		return nil, fmt.Errorf("fetch: source url %q: %w: host %q is not in the allowed hosts", cfg.URL, guard.ErrSourceNotAllowed, u.Hostname())
 	}
 	if cfg.DenyPrivate {
-		if ip, err := netip.ParseAddr(strings.Trim(u.Hostname(), "[]")); err == nil && !isPublic(ip) {
-			return nil, fmt.Errorf("fetch: source url %q: %w: %s is a private, loopback or reserved address", cfg.URL, ErrSourceNotAllowed, ip)
+		if ip, err := netip.ParseAddr(strings.Trim(u.Hostname(), "[]")); err == nil && !guard.IsPublic(ip) {
+			return nil, fmt.Errorf("fetch: source url %q: %w: %s is a private, loopback or reserved address", cfg.URL, guard.ErrSourceNotAllowed, ip)
 		}
 	}
-	client, err := newSourceClient(cfg.Client, cfg.Sources, allow, cfg.DenyPrivate)
+	client, err := guard.NewSourceClient(cfg.Client, cfg.Sources, allow, cfg.DenyPrivate)
 	if err != nil {
 		return nil, err
 	}
 	if cfg.SpoolDir == "" {
-		cfg.SpoolDir = filepath.Join(os.TempDir(), "pullpush-spool", sanitizeName(cfg.ID)+"-"+shortHash(fmt.Sprint(os.Getpid(), cfg.ID, time.Now().UnixNano())))
+		cfg.SpoolDir = filepath.Join(os.TempDir(), "pullpush-spool", naming.SanitizeName(cfg.ID)+"-"+naming.ShortHash(fmt.Sprint(os.Getpid(), cfg.ID, time.Now().UnixNano())))
 	}
 	f := &Fetcher{
 		cfg:     cfg,
@@ -208,7 +214,7 @@ func (f *Fetcher) Run(ctx context.Context) error {
 
 // discover loads the source URL until it parses, then creates renditions.
 func (f *Fetcher) discover(ctx context.Context) error {
-	backoff := newBackoff(500*time.Millisecond, 30*time.Second)
+	bo := backoff.New(500*time.Millisecond, 30*time.Second)
 	for {
 		data, final, err := f.get(ctx, f.cfg.URL, maxPlaylistBytes)
 		var pl hls.Playlist
@@ -224,7 +230,7 @@ func (f *Fetcher) discover(ctx context.Context) error {
 		f.recordError(err)
 		f.setState(StateRetrying)
 		f.log.Warn("source not available", "url", f.cfg.URL, logkey.Err, err)
-		if !backoff.wait(ctx) {
+		if !bo.Wait(ctx) {
 			return ctx.Err()
 		}
 	}
@@ -281,7 +287,7 @@ func (f *Fetcher) setup(base *url.URL, pl hls.Playlist) error {
 	for i, s := range srcs {
 		uris[i] = s.uri
 	}
-	names := renditionNames(uris)
+	names := naming.RenditionNames(uris)
 	rs := make([]*rendition, 0, len(srcs))
 	for _, s := range srcs {
 		rs = append(rs, newRendition(f, names[s.uri], s.uri, s.ref, s.kind))
@@ -465,7 +471,7 @@ func (f *Fetcher) masterPlaylist() []byte {
 // putBytes pushes an in-memory file to target ti (single attempt).
 func (f *Fetcher) putBytes(ctx context.Context, ti int, name string, data []byte, cache string) error {
 	file := output.File{
-		Name: name, ContentType: contentType(filepath.Ext(name)), CacheControl: cache, Size: int64(len(data)),
+		Name: name, ContentType: naming.ContentType(filepath.Ext(name)), CacheControl: cache, Size: int64(len(data)),
 		Open: func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(data)), nil },
 	}
 	return f.put(ctx, ti, file)

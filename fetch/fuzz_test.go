@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/pullpush/pullpush/fetch/internal/naming"
+
 	"github.com/pullpush/pullpush/fetch/internal/spool"
 	"github.com/pullpush/pullpush/hls"
 	"github.com/pullpush/pullpush/output"
@@ -140,8 +142,8 @@ func FuzzApplyPlaylists(f *testing.F) {
 					}
 				}
 			}
-			if n := len(r.entries); n > 0 && r.entries[n-1].seq+1 != r.num.next {
-				t.Fatalf("last entry %d, nextSeq %d", r.entries[n-1].seq, r.num.next)
+			if n := len(r.entries); n > 0 && r.entries[n-1].seq+1 != r.num.Next {
+				t.Fatalf("last entry %d, nextSeq %d", r.entries[n-1].seq, r.num.Next)
 			}
 			return true
 		}
@@ -186,7 +188,7 @@ func FuzzRenditionNames(f *testing.F) {
 				uris = append(uris, u)
 			}
 		}
-		names := renditionNames(uris)
+		names := naming.RenditionNames(uris)
 		used := map[string]string{}
 		for _, u := range uris {
 			n := names[u]
@@ -197,7 +199,7 @@ func FuzzRenditionNames(f *testing.F) {
 				t.Fatalf("name %q for both %q and %q", n, prev, u)
 			}
 			used[n] = u
-			for _, file := range []string{"channel_" + n + ".m3u8", "channel_" + n + "_12" + segmentExt(seg, ".ts")} {
+			for _, file := range []string{"channel_" + n + ".m3u8", "channel_" + n + "_12" + naming.SegmentExt(seg, ".ts")} {
 				if err := output.ValidName(file); err != nil {
 					t.Fatalf("%v", err)
 				}

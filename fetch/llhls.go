@@ -10,6 +10,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pullpush/pullpush/fetch/internal/backoff"
+
+	"github.com/pullpush/pullpush/fetch/internal/naming"
+
 	"github.com/pullpush/pullpush/hls"
 	"github.com/pullpush/pullpush/internal/logkey"
 	"github.com/pullpush/pullpush/output"
@@ -216,8 +220,8 @@ func (r *rendition) applyParts(pl *hls.Media, base *url.URL, blocking bool) bool
 	}
 	if len(pl.Parts) > 0 {
 		ps := r.partSegLocked(tail)
-		if ps == nil && tail > r.num.head && len(r.entries) > 0 {
-			ps = &partSeg{msn: tail, seq: r.num.next + (tail - r.num.head - 1)}
+		if ps == nil && tail > r.num.Head && len(r.entries) > 0 {
+			ps = &partSeg{msn: tail, seq: r.num.Next + (tail - r.num.Head - 1)}
 			ll.segs = append(ll.segs, ps)
 		}
 		if ps != nil && !ps.complete {
@@ -251,7 +255,7 @@ func (r *rendition) addPartsLocked(ps *partSeg, base *url.URL, parts []*hls.Part
 			rng = &hls.ByteRange{Length: br.Length, Offset: &off}
 		}
 		p := &part{
-			idx: j, name: r.partName(ps.seq, j, segmentExt(us, r.ext)), srcURL: us, rng: rng,
+			idx: j, name: r.partName(ps.seq, j, naming.SegmentExt(us, r.ext)), srcURL: us, rng: rng,
 			duration: sp.Duration, independent: sp.Independent, seen: now, ready: make(chan struct{}),
 		}
 		ps.parts = append(ps.parts, p)
@@ -269,7 +273,7 @@ func (r *rendition) downloadPart(p *part) {
 	f := r.f
 	defer r.changed.notify()
 	defer close(p.ready)
-	bo := newBackoff(50*time.Millisecond, 500*time.Millisecond)
+	bo := backoff.New(50*time.Millisecond, 500*time.Millisecond)
 	var err error
 	for range 3 {
 		var data []byte
@@ -284,7 +288,7 @@ func (r *rendition) downloadPart(p *part) {
 			p.data = data
 			return
 		}
-		if !sleep(f.dlCtx, bo.next()) {
+		if !backoff.Sleep(f.dlCtx, bo.Next()) {
 			return
 		}
 	}
@@ -413,12 +417,12 @@ func (r *rendition) awaitPart(ctx context.Context, ti int, seq int64, due <-chan
 // when ctx ended first.
 func (r *rendition) pushPart(ctx, pctx context.Context, ti int, seq int64, p *part) bool {
 	f := r.f
-	ext := p.name[len(p.name)-len(segmentExt(p.name, "")):]
+	ext := p.name[len(p.name)-len(naming.SegmentExt(p.name, "")):]
 	file := output.File{
-		Name: p.name, ContentType: contentType(ext), CacheControl: cacheSegment, Size: int64(len(p.data)),
+		Name: p.name, ContentType: naming.ContentType(ext), CacheControl: cacheSegment, Size: int64(len(p.data)),
 		Open: func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(p.data)), nil },
 	}
-	bo := newBackoff(50*time.Millisecond, time.Second)
+	bo := backoff.New(50*time.Millisecond, time.Second)
 	for range 3 {
 		err := f.put(pctx, ti, file)
 		if err == nil {
@@ -435,7 +439,7 @@ func (r *rendition) pushPart(ctx, pctx context.Context, ti int, seq int64, p *pa
 			return true
 		}
 		f.log.Debug("part push failed", "rendition", r.name, "part", p.name, logkey.Err, err)
-		if !sleep(ctx, bo.next()) {
+		if !backoff.Sleep(ctx, bo.Next()) {
 			return false
 		}
 	}

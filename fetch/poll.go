@@ -7,6 +7,8 @@ import (
 	"net"
 	"time"
 
+	"github.com/pullpush/pullpush/fetch/internal/backoff"
+
 	"github.com/pullpush/pullpush/hls"
 	"github.com/pullpush/pullpush/internal/logkey"
 )
@@ -15,7 +17,7 @@ import (
 // until ctx ends or the source ends.
 func (r *rendition) poll(ctx context.Context) {
 	f := r.f
-	bo := newBackoff(250*time.Millisecond, 15*time.Second)
+	bo := backoff.New(250*time.Millisecond, 15*time.Second)
 	var edge edgeTracker
 	for {
 		start := time.Now()
@@ -41,10 +43,10 @@ func (r *rendition) poll(ctx context.Context) {
 			// target duration: a longer wait lets the source window slide
 			// past the last segment seen, losing segments that were listed
 			// all along.
-			wait = min(bo.next(), time.Duration(td)*time.Second)
+			wait = min(bo.Next(), time.Duration(td)*time.Second)
 			r.checkStall(time.Duration(td) * time.Second)
 		} else {
-			bo.reset()
+			bo.Reset()
 			f.running()
 			tdur := time.Duration(td) * time.Second
 			if changed {
@@ -66,7 +68,7 @@ func (r *rendition) poll(ctx context.Context) {
 			wait -= time.Since(start)
 			r.checkStall(tdur)
 		}
-		if !sleep(ctx, max(wait, 10*time.Millisecond)) {
+		if !backoff.Sleep(ctx, max(wait, 10*time.Millisecond)) {
 			return
 		}
 	}

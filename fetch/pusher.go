@@ -6,6 +6,10 @@ import (
 	"math"
 	"time"
 
+	"github.com/pullpush/pullpush/fetch/internal/backoff"
+
+	"github.com/pullpush/pullpush/fetch/internal/naming"
+
 	"github.com/pullpush/pullpush/hls"
 	"github.com/pullpush/pullpush/internal/logkey"
 	"github.com/pullpush/pullpush/output"
@@ -24,14 +28,14 @@ func (r *rendition) push(ctx, pctx context.Context, ti int) {
 	f := r.f
 	t := r.tg[ti]
 	dirty := false
-	plBackoff := newBackoff(200*time.Millisecond, 5*time.Second)
+	plBackoff := backoff.New(200*time.Millisecond, 5*time.Second)
 	for {
 		r.mu.Lock()
 		next := t.pushed + 1
 		e := r.entryLocked(next)
 		pt, partDue := r.nextPartLocked(ti, next, e)
 		hold := r.partHoldLocked()
-		ended := r.ended && next >= r.num.next
+		ended := r.ended && next >= r.num.Next
 		wait := r.changed.wait()
 		r.mu.Unlock()
 
@@ -61,13 +65,13 @@ func (r *rendition) push(ctx, pctx context.Context, ti int) {
 				err := r.pushPlaylist(pctx, ti, ended)
 				if err == nil {
 					dirty = false
-					plBackoff.reset()
+					plBackoff.Reset()
 					if ended {
 						return
 					}
 				} else {
 					f.log.Warn("playlist push failed", "rendition", r.name, "target", f.targets[ti].Name(), logkey.Err, err)
-					if !sleep(ctx, plBackoff.next()) {
+					if !backoff.Sleep(ctx, plBackoff.Next()) {
 						return
 					}
 					continue
@@ -115,7 +119,7 @@ func (r *rendition) pushEntry(ctx, pctx context.Context, ti int, e *entry) (push
 	if !f.save.waitSaved(ctx, gen) {
 		return false, false
 	}
-	bo := newBackoff(100*time.Millisecond, 5*time.Second)
+	bo := backoff.New(100*time.Millisecond, 5*time.Second)
 	auxes := e.keyAux
 	if e.initMap != nil {
 		auxes = append(auxes[:len(auxes):len(auxes)], e.initMap)
@@ -132,7 +136,7 @@ func (r *rendition) pushEntry(ctx, pctx context.Context, ti int, e *entry) (push
 			if err == nil {
 				break
 			}
-			if !sleep(ctx, bo.next()) {
+			if !backoff.Sleep(ctx, bo.Next()) {
 				return false, false
 			}
 		}
@@ -140,9 +144,9 @@ func (r *rendition) pushEntry(ctx, pctx context.Context, ti int, e *entry) (push
 		r.tg[ti].auxPushed[a.name] = true
 		r.mu.Unlock()
 	}
-	ext := e.name[len(e.name)-len(segmentExt(e.name, "")):]
+	ext := e.name[len(e.name)-len(naming.SegmentExt(e.name, "")):]
 	file := output.File{
-		Name: e.name, ContentType: contentType(ext), CacheControl: cacheSegment, Size: e.size,
+		Name: e.name, ContentType: naming.ContentType(ext), CacheControl: cacheSegment, Size: e.size,
 		Open: func() (io.ReadCloser, error) { return f.spool.Open(e.file) },
 	}
 	for {
@@ -156,7 +160,7 @@ func (r *rendition) pushEntry(ctx, pctx context.Context, ti int, e *entry) (push
 			return false, true
 		}
 		f.log.Debug("segment push failed, retrying", "rendition", r.name, "segment", e.name, logkey.Err, err)
-		if !sleep(ctx, bo.next()) {
+		if !backoff.Sleep(ctx, bo.Next()) {
 			return false, false
 		}
 	}

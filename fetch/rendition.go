@@ -6,6 +6,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/pullpush/pullpush/fetch/internal/numbering"
+
 	"github.com/pullpush/pullpush/hls"
 	"github.com/pullpush/pullpush/output"
 )
@@ -24,7 +26,7 @@ type rendition struct {
 
 	mu           sync.Mutex
 	entries      []*entry // consecutive output seqs
-	num          numbering
+	num          numbering.Numbering
 	liveFirst    int64 // first msn listed in the latest source playlist
 	liveLast     int64
 	ended        bool // source ENDLIST seen; no more entries
@@ -63,7 +65,7 @@ type renditionTarget struct {
 func newRendition(f *Fetcher, name, u, ref, kind string) *rendition {
 	r := &rendition{
 		f: f, name: name, url: u, ref: ref, kind: kind, ext: ".ts",
-		num: newNumbering(), auxes: map[string]*aux{}, td: 1,
+		num: numbering.New(), auxes: map[string]*aux{}, td: 1,
 	}
 	if kind == "subtitles" {
 		r.ext = ".vtt"
@@ -88,7 +90,7 @@ func newRendition(f *Fetcher, name, u, ref, kind string) *rendition {
 // for the same bytes); the number after each target's saved Pushed is
 // reserved, as a crash may have left it pushed unsaved (see skipReserved).
 func (r *rendition) restore(p *renditionProgress) {
-	ok := func(n int64) bool { return n >= -maxMediaSequence && n <= maxMediaSequence }
+	ok := func(n int64) bool { return n >= -numbering.MaxMediaSequence && n <= numbering.MaxMediaSequence }
 	valid := ok(p.Offset) && ok(p.NextSeq) && ok(p.HeadSrc)
 	for _, tp := range p.Targets {
 		valid = valid && (tp == nil || ok(tp.Pushed) && ok(tp.DiscSeq))
@@ -125,7 +127,7 @@ func (r *rendition) restore(p *renditionProgress) {
 	for _, t := range r.tg {
 		maxPushed = max(maxPushed, t.pushed)
 	}
-	r.num.restore(p.Offset, minPushed, maxPushed, p.HeadSrc, p.HeadURI)
+	r.num.Restore(p.Offset, minPushed, maxPushed, p.HeadSrc, p.HeadURI)
 }
 
 // skipNumbers passes over output numbers from..to that a previous run may
@@ -160,7 +162,7 @@ func (r *rendition) skipNumbers(from, to int64) {
 func (r *rendition) progress() *renditionProgress {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	p := &renditionProgress{Offset: r.num.offset, NextSeq: r.num.nextToSave(), HeadSrc: r.num.head, HeadURI: r.num.headKey(), Targets: map[string]*targetProgress{}}
+	p := &renditionProgress{Offset: r.num.Offset, NextSeq: r.num.NextToSave(), HeadSrc: r.num.Head, HeadURI: r.num.HeadKey(), Targets: map[string]*targetProgress{}}
 	for i, t := range r.tg {
 		disc := t.discSeq
 		for _, e := range r.entries {
@@ -181,7 +183,7 @@ func (r *rendition) progress() *renditionProgress {
 			p.HeadSrc = e.src
 			p.HeadURI = uriKey(e.srcURL) + rangeKey(e.rng)
 		} else {
-			p.HeadSrc = r.num.source(minPushed)
+			p.HeadSrc = r.num.Source(minPushed)
 			p.HeadURI = ""
 		}
 	}

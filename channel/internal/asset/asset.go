@@ -1,4 +1,4 @@
-package channel
+package asset
 
 import (
 	"bytes"
@@ -16,83 +16,83 @@ import (
 
 // Segment formats.
 const (
-	formatTS   = "ts"
-	formatFMP4 = "fmp4"
+	FormatTS   = "ts"
+	FormatFMP4 = "fmp4"
 )
 
-// asset is a loaded VOD HLS asset: its renditions with their segments and
+// Asset is a loaded VOD HLS asset: its renditions with their segments and
 // the table of resources (segments, init sections, keys) the engine serves
 // for it.
-type asset struct {
-	id     string
-	uri    string
+type Asset struct {
+	ID     string
+	URI    string
 	title  string
-	format string // formatTS or formatFMP4
+	Format string // formatTS or formatFMP4
 
-	video []*track   // video renditions, by bandwidth ascending
-	audio [][]*track // demuxed audio groups (in the order the variants name them) and their renditions
-	subs  [][]*track // subtitle groups, likewise
-	cc    []*hls.Rendition
+	Video []*Track   // video renditions, by bandwidth ascending
+	Audio [][]*Track // demuxed audio groups (in the order the variants name them) and their renditions
+	Subs  [][]*Track // subtitle groups, likewise
+	CC    []*hls.Rendition
 
-	version int // lowest EXT-X-VERSION the asset's features need
+	Version int // lowest EXT-X-VERSION the asset's features need
 
-	res []loc // resource table: index -> location
+	Res []Loc // resource table: index -> location
 }
 
-// track is one rendition of an asset.
-type track struct {
-	variant   *hls.Variant   // video renditions
-	rendition *hls.Rendition // audio and subtitle renditions
-	segs      []*seg
-	dur       time.Duration
+// Track is one rendition of an asset.
+type Track struct {
+	Variant   *hls.Variant   // video renditions
+	Rendition *hls.Rendition // audio and subtitle renditions
+	Segs      []*Seg
+	Dur       time.Duration
 }
 
-// seg is one segment of an asset rendition.
-type seg struct {
-	start, dur time.Duration // in the asset
-	res        int           // resource index
-	byteRange  *hls.ByteRange
-	disc       bool // EXT-X-DISCONTINUITY inside the asset
-	keys       *keyState
-	init       *initSection
-	url        string    // live segments: the URI in the channel's playlists (res is -1)
-	pdt        time.Time // the asset's own PROGRAM-DATE-TIME, zero when absent
-	dateRanges []*hls.DateRange
-	tags       []string
-	gap        bool
-	bitrate    int
-	title      string
+// Seg is one segment of an asset rendition.
+type Seg struct {
+	Start, Dur time.Duration // in the asset
+	Res        int           // resource index
+	ByteRange  *hls.ByteRange
+	Disc       bool // EXT-X-DISCONTINUITY inside the asset
+	Keys       *KeyState
+	Init       *InitSection
+	URL        string    // live segments: the URI in the channel's playlists (res is -1)
+	PDT        time.Time // the asset's own PROGRAM-DATE-TIME, zero when absent
+	DateRanges []*hls.DateRange
+	Tags       []string
+	Gap        bool
+	Bitrate    int
+	Title      string
 }
 
-// keyState is the EXT-X-KEY state in effect for a segment. nil: clear.
-type keyState struct {
-	keys []*hls.Key
-	res  []int // resource index of each key's URI, -1 to keep the URI
+// KeyState is the EXT-X-KEY state in effect for a segment. nil: clear.
+type KeyState struct {
+	Keys []*hls.Key
+	Res  []int // resource index of each key's URI, -1 to keep the URI
 }
 
-// initSection is the EXT-X-MAP in effect for a segment.
-type initSection struct {
-	res       int
-	url       string // live sources: the URI in the channel's playlists (res is -1)
-	byteRange *hls.ByteRange
+// InitSection is the EXT-X-MAP in effect for a segment.
+type InitSection struct {
+	Res       int
+	URL       string // live sources: the URI in the channel's playlists (res is -1)
+	ByteRange *hls.ByteRange
 }
 
-// assetLoader loads assets.
-type assetLoader struct {
-	fetch    *fetcher
-	embedded fs.FS
-	probe    bool // fetch the first segment of every http rendition
+// Loader loads assets.
+type Loader struct {
+	Fetch    *Fetcher
+	Embedded fs.FS
+	Probe    bool // fetch the first segment of every http rendition
 }
 
-// load reads and checks an asset. Every error means the asset failed; with a
+// Load reads and checks an asset. Every error means the asset failed; with a
 // *segmentsError the asset is returned too (its playlists loaded).
-func (ld *assetLoader) load(ctx context.Context, id, title, uri string) (*asset, error) {
-	a := &asset{id: id, uri: uri, title: title, version: 3}
-	master, err := assetLoc(uri, ld.embedded)
+func (ld *Loader) Load(ctx context.Context, id, title, uri string) (*Asset, error) {
+	a := &Asset{ID: id, URI: uri, title: title, Version: 3}
+	master, err := Locate(uri, ld.Embedded)
 	if err != nil {
 		return nil, err
 	}
-	data, err := ld.fetch.read(ctx, master)
+	data, err := ld.Fetch.Read(ctx, master)
 	if err != nil {
 		return nil, err
 	}
@@ -101,20 +101,20 @@ func (ld *assetLoader) load(ctx context.Context, id, title, uri string) (*asset,
 		return nil, fmt.Errorf("parse %s: %w", master, err)
 	}
 	resIdx := map[string]int{}
-	addRes := func(l loc) int {
-		if i, ok := resIdx[l.name]; ok {
+	addRes := func(l Loc) int {
+		if i, ok := resIdx[l.Name]; ok {
 			return i
 		}
-		resIdx[l.name] = len(a.res)
-		a.res = append(a.res, l)
-		return len(a.res) - 1
+		resIdx[l.Name] = len(a.Res)
+		a.Res = append(a.Res, l)
+		return len(a.Res) - 1
 	}
-	loadTrack := func(ref string) (*track, error) {
-		l, err := master.resolve(ref)
+	loadTrack := func(ref string) (*Track, error) {
+		l, err := master.Resolve(ref)
 		if err != nil {
 			return nil, err
 		}
-		data, err := ld.fetch.read(ctx, l)
+		data, err := ld.Fetch.Read(ctx, l)
 		if err != nil {
 			return nil, err
 		}
@@ -126,23 +126,23 @@ func (ld *assetLoader) load(ctx context.Context, id, title, uri string) (*asset,
 		if err != nil {
 			return nil, err
 		}
-		t.variant = &hls.Variant{Bandwidth: 1_000_000}
-		a.video = []*track{t}
+		t.Variant = &hls.Variant{Bandwidth: 1_000_000}
+		a.Video = []*Track{t}
 	case *hls.Multivariant:
 		if err := a.loadMultivariant(pl, loadTrack); err != nil {
 			return nil, err
 		}
 	}
-	a.format = formatTS
-	for _, t := range a.video {
-		f := formatTS
-		if len(t.segs) > 0 && t.segs[0].init != nil {
-			f = formatFMP4
+	a.Format = FormatTS
+	for _, t := range a.Video {
+		f := FormatTS
+		if len(t.Segs) > 0 && t.Segs[0].Init != nil {
+			f = FormatFMP4
 		}
-		if t != a.video[0] && f != a.format {
+		if t != a.Video[0] && f != a.Format {
 			return nil, fmt.Errorf("video renditions mix MPEG-TS and fMP4 segments")
 		}
-		a.format = f
+		a.Format = f
 	}
 	if err := ld.check(ctx, a); err != nil {
 		return a, &segmentsError{err}
@@ -159,7 +159,7 @@ func (e *segmentsError) Error() string { return e.err.Error() }
 func (e *segmentsError) Unwrap() error { return e.err }
 
 // loadMultivariant loads the renditions a multivariant playlist names.
-func (a *asset) loadMultivariant(m *hls.Multivariant, loadTrack func(string) (*track, error)) error {
+func (a *Asset) loadMultivariant(m *hls.Multivariant, loadTrack func(string) (*Track, error)) error {
 	variants := slices.Clone(m.Variants)
 	slices.SortStableFunc(variants, func(x, y *hls.Variant) int { return x.Bandwidth - y.Bandwidth })
 	if len(variants) == 0 {
@@ -170,11 +170,11 @@ func (a *asset) loadMultivariant(m *hls.Multivariant, loadTrack func(string) (*t
 		if err != nil {
 			return err
 		}
-		t.variant = v
-		a.video = append(a.video, t)
+		t.Variant = v
+		a.Video = append(a.Video, t)
 	}
-	groups := func(typ hls.MediaType, name func(*hls.Variant) string) ([][]*track, error) {
-		var out [][]*track
+	groups := func(typ hls.MediaType, name func(*hls.Variant) string) ([][]*Track, error) {
+		var out [][]*Track
 		var seen []string
 		for _, v := range variants {
 			g := name(v)
@@ -182,7 +182,7 @@ func (a *asset) loadMultivariant(m *hls.Multivariant, loadTrack func(string) (*t
 				continue
 			}
 			seen = append(seen, g)
-			var ts []*track
+			var ts []*Track
 			for _, r := range m.Renditions {
 				if r.Type != typ || r.GroupID != g || r.URI == "" {
 					continue
@@ -191,7 +191,7 @@ func (a *asset) loadMultivariant(m *hls.Multivariant, loadTrack func(string) (*t
 				if err != nil {
 					return nil, err
 				}
-				t.rendition = r
+				t.Rendition = r
 				ts = append(ts, t)
 			}
 			if len(ts) > 0 {
@@ -201,22 +201,22 @@ func (a *asset) loadMultivariant(m *hls.Multivariant, loadTrack func(string) (*t
 		return out, nil
 	}
 	var err error
-	if a.audio, err = groups(hls.MediaTypeAudio, func(v *hls.Variant) string { return v.Audio }); err != nil {
+	if a.Audio, err = groups(hls.MediaTypeAudio, func(v *hls.Variant) string { return v.Audio }); err != nil {
 		return err
 	}
-	if a.subs, err = groups(hls.MediaTypeSubtitles, func(v *hls.Variant) string { return v.Subtitles }); err != nil {
+	if a.Subs, err = groups(hls.MediaTypeSubtitles, func(v *hls.Variant) string { return v.Subtitles }); err != nil {
 		return err
 	}
 	for _, r := range m.Renditions {
 		if r.Type == hls.MediaTypeClosedCaptions {
-			a.cc = append(a.cc, r)
+			a.CC = append(a.CC, r)
 		}
 	}
 	return nil
 }
 
 // parseTrack parses the media playlist at l into a track.
-func (a *asset) parseTrack(l loc, data []byte, addRes func(loc) int) (*track, error) {
+func (a *Asset) parseTrack(l Loc, data []byte, addRes func(Loc) int) (*Track, error) {
 	if bytes.Contains(data, []byte("#EXT-X-STREAM-INF")) {
 		return nil, fmt.Errorf("parse %s: expected a media playlist, got a multivariant playlist", l)
 	}
@@ -233,10 +233,10 @@ func (a *asset) parseTrack(l loc, data []byte, addRes func(loc) int) (*track, er
 	if len(m.Segments) == 0 {
 		return nil, fmt.Errorf("parse %s: no segments", l)
 	}
-	t := &track{}
+	t := &Track{}
 	var (
-		keys    *keyState
-		init    *initSection
+		keys    *KeyState
+		init    *InitSection
 		pdt     time.Time
 		lastEnd = map[int]int64{}
 	)
@@ -252,60 +252,60 @@ func (a *asset) parseTrack(l loc, data []byte, addRes func(loc) int) (*track, er
 			}
 		}
 		if s.Map != nil {
-			ml, err := l.resolve(s.Map.URI)
+			ml, err := l.Resolve(s.Map.URI)
 			if err != nil {
 				return nil, fmt.Errorf("parse %s: EXT-X-MAP: %w", l, err)
 			}
-			init = &initSection{res: addRes(ml)}
+			init = &InitSection{Res: addRes(ml)}
 			if br := s.Map.ByteRange; br != nil {
 				off := int64(0)
 				if br.Offset != nil {
 					off = *br.Offset
 				}
-				init.byteRange = &hls.ByteRange{Length: br.Length, Offset: &off}
-				a.version = max(a.version, 4)
+				init.ByteRange = &hls.ByteRange{Length: br.Length, Offset: &off}
+				a.Version = max(a.Version, 4)
 			}
-			a.version = max(a.version, 6)
+			a.Version = max(a.Version, 6)
 		}
 		switch {
 		case !s.ProgramDateTime.IsZero():
 			pdt = s.ProgramDateTime
 		case !pdt.IsZero():
-			prev := t.segs[len(t.segs)-1]
-			pdt = prev.pdt.Add(prev.dur)
+			prev := t.Segs[len(t.Segs)-1]
+			pdt = prev.PDT.Add(prev.Dur)
 		}
-		sl, err := l.resolve(s.URI)
+		sl, err := l.Resolve(s.URI)
 		if err != nil {
 			return nil, fmt.Errorf("parse %s: segment %d: %w", l, i, err)
 		}
-		sg := &seg{
-			start:      t.dur,
-			dur:        d,
-			res:        addRes(sl),
-			disc:       s.Discontinuity && i > 0,
-			keys:       keys,
-			init:       init,
-			pdt:        pdt,
-			dateRanges: s.DateRanges,
-			tags:       cloneStrings(s.Tags),
-			gap:        s.Gap,
-			bitrate:    s.Bitrate,
-			title:      strings.Clone(s.Title),
+		sg := &Seg{
+			Start:      t.Dur,
+			Dur:        d,
+			Res:        addRes(sl),
+			Disc:       s.Discontinuity && i > 0,
+			Keys:       keys,
+			Init:       init,
+			PDT:        pdt,
+			DateRanges: s.DateRanges,
+			Tags:       CloneStrings(s.Tags),
+			Gap:        s.Gap,
+			Bitrate:    s.Bitrate,
+			Title:      strings.Clone(s.Title),
 		}
 		if br := s.ByteRange; br != nil {
-			off, ok := lastEnd[sg.res]
+			off, ok := lastEnd[sg.Res]
 			if br.Offset != nil {
 				off, ok = *br.Offset, true
 			}
 			if !ok {
 				off = 0
 			}
-			sg.byteRange = &hls.ByteRange{Length: br.Length, Offset: &off}
-			lastEnd[sg.res] = off + br.Length
-			a.version = max(a.version, 4)
+			sg.ByteRange = &hls.ByteRange{Length: br.Length, Offset: &off}
+			lastEnd[sg.Res] = off + br.Length
+			a.Version = max(a.Version, 4)
 		}
-		t.segs = append(t.segs, sg)
-		t.dur += d
+		t.Segs = append(t.Segs, sg)
+		t.Dur += d
 	}
 	return t, nil
 }
@@ -313,25 +313,25 @@ func (a *asset) parseTrack(l loc, data []byte, addRes func(loc) int) (*track, er
 // keyState builds the key state of EXT-X-KEY tags, registering their URIs as
 // resources (except METHOD=NONE and URIs with a scheme other than http(s),
 // such as skd: or data:, which are kept as they are).
-func (a *asset) keyState(l loc, tags []*hls.Key, addRes func(loc) int) (*keyState, error) {
-	ks := &keyState{}
+func (a *Asset) keyState(l Loc, tags []*hls.Key, addRes func(Loc) int) (*KeyState, error) {
+	ks := &KeyState{}
 	for _, k := range tags {
 		if k.Method == "NONE" {
 			return nil, nil
 		}
 		if k.KeyFormat != "" || k.KeyFormatVersions != "" || k.Method == "SAMPLE-AES" || k.Method == "SAMPLE-AES-CTR" {
-			a.version = max(a.version, 5)
+			a.Version = max(a.Version, 5)
 		}
 		res := -1
 		if k.URI != "" && !hasOtherScheme(k.URI) {
-			kl, err := l.resolve(k.URI)
+			kl, err := l.Resolve(k.URI)
 			if err != nil {
 				return nil, fmt.Errorf("EXT-X-KEY: %w", err)
 			}
 			res = addRes(kl)
 		}
-		ks.keys = append(ks.keys, k)
-		ks.res = append(ks.res, res)
+		ks.Keys = append(ks.Keys, k)
+		ks.Res = append(ks.Res, res)
 	}
 	return ks, nil
 }
@@ -346,7 +346,7 @@ func hasOtherScheme(uri string) bool {
 	return s != "http" && s != "https"
 }
 
-func cloneStrings(s []string) []string {
+func CloneStrings(s []string) []string {
 	if len(s) == 0 {
 		return nil
 	}
@@ -360,12 +360,12 @@ func cloneStrings(s []string) []string {
 // check verifies that the asset's resources can be read: every file of a
 // file-system asset can be opened; the first segment (and init section) of every
 // rendition of an http asset can be fetched (which also warms the cache).
-func (ld *assetLoader) check(ctx context.Context, a *asset) error {
-	for _, l := range a.res {
+func (ld *Loader) check(ctx context.Context, a *Asset) error {
+	for _, l := range a.Res {
 		if l.isHTTP() {
 			continue
 		}
-		f, err := l.fsys.Open(l.name)
+		f, err := l.fsys.Open(l.Name)
 		if err != nil {
 			return fmt.Errorf("open %s: %w", l, bareErr(err))
 		}
@@ -378,18 +378,18 @@ func (ld *assetLoader) check(ctx context.Context, a *asset) error {
 			return fmt.Errorf("open %s: %w", l, bareErr(err))
 		}
 	}
-	if !ld.probe {
+	if !ld.Probe {
 		return nil
 	}
-	for _, t := range a.tracks() {
-		first := t.segs[0]
-		probe := []int{first.res}
-		if first.init != nil {
-			probe = append(probe, first.init.res)
+	for _, t := range a.Tracks() {
+		first := t.Segs[0]
+		probe := []int{first.Res}
+		if first.Init != nil {
+			probe = append(probe, first.Init.Res)
 		}
 		for _, r := range probe {
-			if l := a.res[r]; l.isHTTP() {
-				if _, err := ld.fetch.read(ctx, l); err != nil {
+			if l := a.Res[r]; l.isHTTP() {
+				if _, err := ld.Fetch.Read(ctx, l); err != nil {
 					return err
 				}
 			}
@@ -398,13 +398,13 @@ func (ld *assetLoader) check(ctx context.Context, a *asset) error {
 	return nil
 }
 
-// tracks lists all renditions of the asset.
-func (a *asset) tracks() []*track {
-	ts := slices.Clone(a.video)
-	for _, g := range a.audio {
+// Tracks lists all renditions of the asset.
+func (a *Asset) Tracks() []*Track {
+	ts := slices.Clone(a.Video)
+	for _, g := range a.Audio {
 		ts = append(ts, g...)
 	}
-	for _, g := range a.subs {
+	for _, g := range a.Subs {
 		ts = append(ts, g...)
 	}
 	return ts

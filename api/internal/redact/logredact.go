@@ -1,4 +1,4 @@
-package api
+package redact
 
 import (
 	"context"
@@ -73,7 +73,7 @@ func (r *Redactor) Redact(s string) string {
 	}
 	// URLs first: scrubbing a short secret could break a URL apart so that
 	// its query secrets were no longer recognised.
-	s = redactURLsIn(s)
+	s = RedactURLsIn(s)
 	r.mu.RLock()
 	defer r.mu.RUnlock()
 	return r.index.replace(s, redacted)

@@ -1,4 +1,4 @@
-package fetch
+package guard
 
 import (
 	"errors"
@@ -16,11 +16,11 @@ import (
 // http and https.
 var ErrSourceNotAllowed = errors.New("source not allowed")
 
-// hostList is a validated Config.AllowHosts.
-type hostList []string
+// HostList is a validated Config.AllowHosts.
+type HostList []string
 
-func newHostList(hosts []string) (hostList, error) {
-	var out hostList
+func NewHostList(hosts []string) (HostList, error) {
+	var out HostList
 	for _, h := range hosts {
 		h = strings.ToLower(strings.TrimSpace(h))
 		if h == "" {
@@ -48,9 +48,9 @@ func isHostName(s string) bool {
 	return true
 }
 
-// allows reports whether host (no port) is listed: exactly, or under a
+// Allows reports whether host (no port) is listed: exactly, or under a
 // "*.domain" entry (which also matches the domain itself).
-func (l hostList) allows(host string) bool {
+func (l HostList) Allows(host string) bool {
 	host = strings.TrimSuffix(strings.ToLower(host), ".")
 	if a, err := netip.ParseAddr(strings.Trim(host, "[]")); err == nil {
 		host = a.Unmap().String()
@@ -77,7 +77,7 @@ func (l hostList) allows(host string) bool {
 // the allowlist.
 type guard struct {
 	base  http.RoundTripper
-	allow hostList
+	allow HostList
 }
 
 func (g *guard) RoundTrip(req *http.Request) (*http.Response, error) {
@@ -94,7 +94,7 @@ func (g *guard) check(scheme, host string) error {
 	if scheme != "http" && scheme != "https" {
 		return fmt.Errorf("%w: scheme %q is not http or https", ErrSourceNotAllowed, scheme)
 	}
-	if len(g.allow) > 0 && !g.allow.allows(host) {
+	if len(g.allow) > 0 && !g.allow.Allows(host) {
 		return fmt.Errorf("%w: host %q is not in the allowed hosts", ErrSourceNotAllowed, host)
 	}
 	return nil
@@ -141,10 +141,10 @@ func NewSourceTransport(denyPrivate bool) *SourceTransport {
 // CloseIdleConnections closes the idle connections of the pool.
 func (st *SourceTransport) CloseIdleConnections() { st.t.CloseIdleConnections() }
 
-// newSourceClient returns the client for source requests, wrapped in the
+// NewSourceClient returns the client for source requests, wrapped in the
 // guard: the caller's client, or one on the shared transport, or on a
 // transport of the fetcher's own.
-func newSourceClient(c *http.Client, shared *SourceTransport, allow hostList, denyPrivate bool) (*http.Client, error) {
+func NewSourceClient(c *http.Client, shared *SourceTransport, allow HostList, denyPrivate bool) (*http.Client, error) {
 	if c != nil {
 		if denyPrivate {
 			return nil, errors.New("fetch: DenyPrivate needs the built-in client (Client must be nil)")
@@ -174,7 +174,7 @@ func denyPrivateControl(network, address string, _ syscall.RawConn) error {
 	if err != nil {
 		return fmt.Errorf("%w: address %q: %v", ErrSourceNotAllowed, address, err)
 	}
-	if !isPublic(ip) {
+	if !IsPublic(ip) {
 		return fmt.Errorf("%w: %s is a private, loopback or reserved address", ErrSourceNotAllowed, ip)
 	}
 	return nil
@@ -202,10 +202,10 @@ var (
 	sixToFour = netip.MustParsePrefix("2002::/16")
 )
 
-// isPublic reports whether ip is a globally routable unicast address.
+// IsPublic reports whether ip is a globally routable unicast address.
 // IPv4-mapped, NAT64 (64:ff9b::/96) and 6to4 addresses are judged by the
 // IPv4 address they embed.
-func isPublic(ip netip.Addr) bool {
+func IsPublic(ip netip.Addr) bool {
 	ip = ip.Unmap()
 	if !ip.IsValid() || ip.IsLoopback() || ip.IsPrivate() || ip.IsUnspecified() || ip.IsMulticast() ||
 		ip.IsLinkLocalUnicast() || ip.IsLinkLocalMulticast() || ip.IsInterfaceLocalMulticast() {
@@ -220,9 +220,9 @@ func isPublic(ip netip.Addr) bool {
 		b := ip.As16()
 		switch {
 		case nat64.Contains(ip):
-			return isPublic(netip.AddrFrom4([4]byte(b[12:16])))
+			return IsPublic(netip.AddrFrom4([4]byte(b[12:16])))
 		case sixToFour.Contains(ip):
-			return isPublic(netip.AddrFrom4([4]byte(b[2:6])))
+			return IsPublic(netip.AddrFrom4([4]byte(b[2:6])))
 		}
 	}
 	return true

@@ -1,4 +1,4 @@
-package api
+package redact
 
 import (
 	"encoding/json"
@@ -32,10 +32,10 @@ func hasFold(list []string, k string) bool {
 	return slices.ContainsFunc(list, func(s string) bool { return strings.EqualFold(s, k) })
 }
 
-// redactURL hides a password in the user info and the values of secret
+// RedactURL hides a password in the user info and the values of secret
 // query parameters. A string that is not an absolute URL is returned
 // unchanged.
-func redactURL(s string) string {
+func RedactURL(s string) string {
 	u, err := url.Parse(s)
 	if err != nil || u.Scheme == "" || u.Host == "" {
 		return s
@@ -69,18 +69,18 @@ func redactURL(s string) string {
 	return out
 }
 
-// redactPayload returns payload with the values of secret keys (at any
+// RedactPayload returns payload with the values of secret keys (at any
 // depth, the output's and defaultSecretKeys) replaced by "***" and
 // passwords in URL strings hidden. A payload that is not valid JSON gives
 // null so that nothing can leak through it; an empty one gives nil.
-func redactPayload(payload json.RawMessage, secrets []string) json.RawMessage {
+func RedactPayload(payload json.RawMessage, secrets []string) json.RawMessage {
 	keys := append(slices.Clip(secrets), defaultSecretKeys...)
-	return output.RedactJSONFunc(payload, keys, redactURL)
+	return output.RedactJSONFunc(payload, keys, RedactURL)
 }
 
-// secretValues collects the string values under secret keys and the
+// SecretValues collects the string values under secret keys and the
 // passwords in URL strings of payload, for scrubbing messages.
-func secretValues(payload json.RawMessage, secrets []string) []string {
+func SecretValues(payload json.RawMessage, secrets []string) []string {
 	var v any
 	if json.Unmarshal(payload, &v) != nil {
 		return nil
@@ -101,7 +101,7 @@ func secretValues(payload json.RawMessage, secrets []string) []string {
 			if secret && x != "" {
 				out = append(out, x)
 			} else {
-				out = append(out, urlSecrets(x)...)
+				out = append(out, URLSecrets(x)...)
 			}
 		case json.Number, float64, bool:
 			if secret {
@@ -117,9 +117,9 @@ func secretValues(payload json.RawMessage, secrets []string) []string {
 	return out
 }
 
-// urlSecrets returns the password and the secret query values of an
+// URLSecrets returns the password and the secret query values of an
 // absolute URL.
-func urlSecrets(s string) []string {
+func URLSecrets(s string) []string {
 	u, err := url.Parse(s)
 	if err != nil || u.Scheme == "" || u.Host == "" {
 		return nil
@@ -142,8 +142,8 @@ func urlSecrets(s string) []string {
 	return out
 }
 
-// scrub replaces every occurrence of a secret value in msg by "***".
-func scrub(msg string, secrets []string) string {
+// Scrub replaces every occurrence of a secret value in msg by "***".
+func Scrub(msg string, secrets []string) string {
 	for _, s := range secrets {
 		for _, f := range secretForms(s) {
 			msg = strings.ReplaceAll(msg, f, redacted)
@@ -156,7 +156,7 @@ func scrub(msg string, secrets []string) string {
 // (%q or JSON, URL query and path escaping), each once.
 func secretForms(s string) []string {
 	forms := []string{s}
-	for _, f := range []string{strings.Trim(jsonQuote(s), `"`), url.QueryEscape(s), url.PathEscape(s)} {
+	for _, f := range []string{strings.Trim(JSONQuote(s), `"`), url.QueryEscape(s), url.PathEscape(s)} {
 		if !slices.Contains(forms, f) {
 			forms = append(forms, f)
 		}
@@ -164,7 +164,13 @@ func secretForms(s string) []string {
 	return forms
 }
 
-func jsonQuote(s string) string {
+func JSONQuote(s string) string {
 	b, _ := json.Marshal(s)
 	return string(b)
+}
+
+// RedactURLsIn hides URL passwords and secret query values in every URL
+// found in msg.
+func RedactURLsIn(msg string) string {
+	return urlInText.ReplaceAllStringFunc(msg, RedactURL)
 }

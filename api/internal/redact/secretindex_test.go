@@ -1,4 +1,4 @@
-package api
+package redact
 
 import (
 	"math/rand/v2"

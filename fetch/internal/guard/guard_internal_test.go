@@ -1,4 +1,4 @@
-package fetch
+package guard
 
 import (
 	"net/netip"
@@ -16,14 +16,14 @@ func TestIsPublic(t *testing.T) {
 		"::ffff:127.0.0.1": false, "::ffff:10.0.0.1": false, "::ffff:8.8.8.8": true,
 		"64:ff9b::7f00:1": false, "64:ff9b::808:808": true, "2002:7f00:1::": false, "2002:808:808::": true,
 	} {
-		if got := isPublic(netip.MustParseAddr(addr)); got != want {
+		if got := IsPublic(netip.MustParseAddr(addr)); got != want {
 			t.Errorf("isPublic(%s) = %v, want %v", addr, got, want)
 		}
 	}
 }
 
 func TestHostList(t *testing.T) {
-	l, err := newHostList([]string{"CDN.example.com", "*.media.example.org", "127.0.0.1", "[::1]", " "})
+	l, err := NewHostList([]string{"CDN.example.com", "*.media.example.org", "127.0.0.1", "[::1]", " "})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -32,12 +32,12 @@ func TestHostList(t *testing.T) {
 		"media.example.org": true, "a.b.media.example.org": true, "evilmedia.example.org": false,
 		"127.0.0.1": true, "::1": true, "::ffff:127.0.0.1": true, "localhost": false, "": false,
 	} {
-		if got := l.allows(host); got != want {
+		if got := l.Allows(host); got != want {
 			t.Errorf("allows(%q) = %v, want %v", host, got, want)
 		}
 	}
 	for _, bad := range []string{"http://x.com", "x.com/path", "user@x.com", "*.", "*.1.2.3.4x/", "x.com:80", "*.*.x.com"} {
-		if _, err := newHostList([]string{bad}); err == nil {
+		if _, err := NewHostList([]string{bad}); err == nil {
 			t.Errorf("newHostList(%q) accepted", bad)
 		}
 	}

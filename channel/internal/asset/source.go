@@ -1,4 +1,4 @@
-package channel
+package asset
 
 import (
 	"container/list"
@@ -15,25 +15,47 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"time"
 )
+
+// FetchTimeout bounds one http request for an asset playlist or segment.
+const FetchTimeout = 30 * time.Second
+
+// Asset URI kinds.
+const (
+	KindLocal = "local"
+	KindEmbed = "embed"
+	kindHTTP  = "http"
+)
+
+// URIKind classifies an asset URI.
+func URIKind(uri string) string {
+	switch {
+	case strings.HasPrefix(uri, "http://"), strings.HasPrefix(uri, "https://"):
+		return kindHTTP
+	case strings.HasPrefix(uri, "embed:"):
+		return KindEmbed
+	}
+	return KindLocal
+}
 
 // maxResourceSize bounds a playlist or segment read from an asset.
 const maxResourceSize = 256 << 20
 
-// loc is where a playlist or resource lives: a path in a file system or an
+// Loc is where a playlist or resource lives: a path in a file system or an
 // absolute http(s) URL.
-type loc struct {
+type Loc struct {
 	fsys fs.FS  // nil for http
 	root string // how to print fsys: "/" or "embed:"
-	name string // slash path in fsys, or absolute URL
+	Name string // slash path in fsys, or absolute URL
 }
 
-func (l loc) isHTTP() bool { return l.fsys == nil }
+func (l Loc) isHTTP() bool { return l.fsys == nil }
 
-func (l loc) String() string { return l.root + redact(l.name) }
+func (l Loc) String() string { return l.root + Redact(l.Name) }
 
-// redact hides the password of a URL with user information.
-func redact(uri string) string {
+// Redact hides the password of a URL with user information.
+func Redact(uri string) string {
 	if !strings.Contains(uri, "@") {
 		return uri
 	}
@@ -44,72 +66,72 @@ func redact(uri string) string {
 	return u.Redacted()
 }
 
-// resolve resolves a URI found in the playlist at l.
-func (l loc) resolve(ref string) (loc, error) {
+// Resolve resolves a URI found in the playlist at l.
+func (l Loc) Resolve(ref string) (Loc, error) {
 	if strings.HasPrefix(ref, "http://") || strings.HasPrefix(ref, "https://") {
 		u, err := url.Parse(ref)
 		if err != nil {
-			return loc{}, fmt.Errorf("uri %q: %w", ref, err)
+			return Loc{}, fmt.Errorf("uri %q: %w", ref, err)
 		}
-		return loc{name: u.String()}, nil
+		return Loc{Name: u.String()}, nil
 	}
 	if l.isHTTP() {
-		base, err := url.Parse(l.name)
+		base, err := url.Parse(l.Name)
 		if err != nil {
-			return loc{}, fmt.Errorf("uri %q: %w", l.name, err)
+			return Loc{}, fmt.Errorf("uri %q: %w", l.Name, err)
 		}
 		u, err := url.Parse(ref)
 		if err != nil {
-			return loc{}, fmt.Errorf("uri %q: %w", ref, err)
+			return Loc{}, fmt.Errorf("uri %q: %w", ref, err)
 		}
 		if u.Scheme != "" {
-			return loc{}, fmt.Errorf("uri %q: unsupported scheme %q", ref, u.Scheme)
+			return Loc{}, fmt.Errorf("uri %q: unsupported scheme %q", ref, u.Scheme)
 		}
-		return loc{name: base.ResolveReference(u).String()}, nil
+		return Loc{Name: base.ResolveReference(u).String()}, nil
 	}
 	if i := strings.IndexAny(ref, "?#"); i >= 0 {
 		ref = ref[:i]
 	}
 	if i := strings.Index(ref, ":"); i > 0 && !strings.ContainsAny(ref[:i], "/.") {
-		return loc{}, fmt.Errorf("uri %q: unsupported scheme %q", ref, ref[:i])
+		return Loc{}, fmt.Errorf("uri %q: unsupported scheme %q", ref, ref[:i])
 	}
 	if ref == "" {
-		return loc{}, fmt.Errorf("empty uri")
+		return Loc{}, fmt.Errorf("empty uri")
 	}
 	var name string
 	if strings.HasPrefix(ref, "/") {
 		name = path.Clean(ref)[1:]
 	} else {
-		name = path.Join(path.Dir(l.name), ref)
+		name = path.Join(path.Dir(l.Name), ref)
 	}
 	if name == "" || !fs.ValidPath(name) {
-		return loc{}, fmt.Errorf("uri %q: outside the asset's file system", ref)
+		return Loc{}, fmt.Errorf("uri %q: outside the asset's file system", ref)
 	}
-	return loc{fsys: l.fsys, root: l.root, name: name}, nil
+	return Loc{fsys: l.fsys, root: l.root, Name: name}, nil
 }
 
-// assetLoc locates the playlist of an asset URI.
-func assetLoc(uri string, embedded fs.FS) (loc, error) {
+// Locate locates the playlist of an asset URI.
+func Locate(uri string, embedded fs.FS) (Loc, error) {
 	var fsys fs.FS
 	var name, root string
-	switch uriKind(uri) {
+	switch URIKind(uri) {
 	case kindHTTP:
 		u, err := url.Parse(uri)
 		if err != nil {
-			return loc{}, fmt.Errorf("uri %q: %w", uri, err)
+			return Loc{}, fmt.Errorf("uri %q: %w", uri, err)
 		}
-		return loc{name: u.String()}, nil
-	case kindEmbed:
+		return Loc{Name: u.String()}, nil
+	case KindEmbed:
 		fsys, root = embedded, "embed:"
 		name = path.Clean(strings.TrimPrefix(strings.TrimPrefix(uri, "embed:"), "/"))
 		if !fs.ValidPath(name) {
-			return loc{}, fmt.Errorf("uri %q: invalid embedded path", uri)
+			return Loc{}, fmt.Errorf("uri %q: invalid embedded path", uri)
 		}
 	default:
 		p := strings.TrimPrefix(uri, "file://")
 		abs, err := filepath.Abs(p)
 		if err != nil {
-			return loc{}, fmt.Errorf("uri %q: %w", uri, err)
+			return Loc{}, fmt.Errorf("uri %q: %w", uri, err)
 		}
 		fsys, root = os.DirFS("/"), "/"
 		name = strings.TrimPrefix(filepath.ToSlash(abs), "/")
@@ -119,18 +141,18 @@ func assetLoc(uri string, embedded fs.FS) (loc, error) {
 	}
 	st, err := fs.Stat(fsys, name)
 	if err != nil {
-		return loc{}, fmt.Errorf("open %s: %w", uri, bareErr(err))
+		return Loc{}, fmt.Errorf("open %s: %w", uri, bareErr(err))
 	}
 	if st.IsDir() {
 		for _, f := range []string{"master.m3u8", "index.m3u8"} {
 			p := path.Join(name, f)
 			if _, err := fs.Stat(fsys, p); err == nil {
-				return loc{fsys: fsys, root: root, name: p}, nil
+				return Loc{fsys: fsys, root: root, Name: p}, nil
 			}
 		}
-		return loc{}, fmt.Errorf("open %s: directory has no master.m3u8 or index.m3u8", uri)
+		return Loc{}, fmt.Errorf("open %s: directory has no master.m3u8 or index.m3u8", uri)
 	}
-	return loc{fsys: fsys, root: root, name: name}, nil
+	return Loc{fsys: fsys, root: root, Name: name}, nil
 }
 
 // bareErr strips the operation and path from an *fs.PathError, which the
@@ -143,8 +165,8 @@ func bareErr(err error) error {
 	return err
 }
 
-// contentType returns the Content-Type for a resource name.
-func contentType(name string) string {
+// ContentType returns the Content-Type for a resource name.
+func ContentType(name string) string {
 	switch strings.ToLower(path.Ext(name)) {
 	case ".ts":
 		return "video/mp2t"
@@ -171,9 +193,9 @@ func contentType(name string) string {
 	return "application/octet-stream"
 }
 
-// resourceExt is the extension used in the engine's URL for a resource: the
+// ResourceExt is the extension used in the engine's URL for a resource: the
 // resource's own (lower case, at most 8 characters) or ".bin".
-func resourceExt(name string) string {
+func ResourceExt(name string) string {
 	if i := strings.IndexAny(name, "?#"); i >= 0 {
 		name = name[:i]
 	}
@@ -189,9 +211,9 @@ func resourceExt(name string) string {
 	return ext
 }
 
-// fetcher reads playlists and resources of assets: files directly, http
+// Fetcher reads playlists and resources of assets: files directly, http
 // through an LRU cache with one request in flight per URL.
-type fetcher struct {
+type Fetcher struct {
 	client *http.Client
 	cache  *lru
 
@@ -205,38 +227,38 @@ type call struct {
 	err  error
 }
 
-func newFetcher(client *http.Client, cacheSize int64) *fetcher {
-	return &fetcher{client: client, cache: newLRU(cacheSize), inflight: map[string]*call{}}
+func NewFetcher(client *http.Client, cacheSize int64) *Fetcher {
+	return &Fetcher{client: client, cache: newLRU(cacheSize), inflight: map[string]*call{}}
 }
 
-// read returns the bytes at l.
-func (f *fetcher) read(ctx context.Context, l loc) ([]byte, error) {
+// Read returns the bytes at l.
+func (f *Fetcher) Read(ctx context.Context, l Loc) ([]byte, error) {
 	if !l.isHTTP() {
-		b, err := fs.ReadFile(l.fsys, l.name)
+		b, err := fs.ReadFile(l.fsys, l.Name)
 		if err != nil {
 			return nil, fmt.Errorf("read %s: %w", l, bareErr(err))
 		}
 		return b, nil
 	}
-	if b, ok := f.cache.get(l.name); ok {
+	if b, ok := f.cache.get(l.Name); ok {
 		return b, nil
 	}
 	f.mu.Lock()
-	c, ok := f.inflight[l.name]
+	c, ok := f.inflight[l.Name]
 	if !ok {
 		c = &call{done: make(chan struct{})}
-		f.inflight[l.name] = c
+		f.inflight[l.Name] = c
 		go func() {
 			// Detached from the first caller: a cancelled request must not
 			// fail the others waiting on the same URL.
-			ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), fetchTimeout)
+			ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), FetchTimeout)
 			defer cancel()
-			c.data, c.err = f.get(ctx, l.name)
+			c.data, c.err = f.Get(ctx, l.Name)
 			if c.err == nil {
-				f.cache.put(l.name, c.data)
+				f.cache.put(l.Name, c.data)
 			}
 			f.mu.Lock()
-			delete(f.inflight, l.name)
+			delete(f.inflight, l.Name)
 			f.mu.Unlock()
 			close(c.done)
 		}()
@@ -250,8 +272,8 @@ func (f *fetcher) read(ctx context.Context, l loc) ([]byte, error) {
 	}
 }
 
-func (f *fetcher) get(ctx context.Context, u string) ([]byte, error) {
-	r := redact(u)
+func (f *Fetcher) Get(ctx context.Context, u string) ([]byte, error) {
+	r := Redact(u)
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
 		return nil, fmt.Errorf("get %s: %w", r, err)

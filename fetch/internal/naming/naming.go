@@ -1,4 +1,4 @@
-package fetch
+package naming
 
 import (
 	"crypto/sha256"
@@ -8,8 +8,8 @@ import (
 	"strings"
 )
 
-// sanitizeName keeps [A-Za-z0-9-] and maps everything else to '-'.
-func sanitizeName(s string) string {
+// SanitizeName keeps [A-Za-z0-9-] and maps everything else to '-'.
+func SanitizeName(s string) string {
 	var b strings.Builder
 	dash := false
 	for _, r := range s {
@@ -31,16 +31,16 @@ func sanitizeName(s string) string {
 	return out
 }
 
-func shortHash(s string) string {
+func ShortHash(s string) string {
 	sum := sha256.Sum256([]byte(s))
 	return hex.EncodeToString(sum[:4])
 }
 
-// renditionNames derives stable, unique, file-name-safe names from rendition
+// RenditionNames derives stable, unique, file-name-safe names from rendition
 // URIs: the playlist file name without extension, extended with parent
 // directories until unique, with a short hash of the URI as the last resort.
 // The same URIs always give the same names, whatever their order.
-func renditionNames(uris []string) map[string]string {
+func RenditionNames(uris []string) map[string]string {
 	type cand struct {
 		uri   string
 		parts []string
@@ -54,7 +54,7 @@ func renditionNames(uris []string) map[string]string {
 		p = strings.TrimSuffix(p, path.Ext(p))
 		var parts []string
 		for _, s := range strings.Split(p, "/") {
-			if s = sanitizeName(s); s != "" {
+			if s = SanitizeName(s); s != "" {
 				parts = append(parts, s)
 			}
 		}
@@ -68,7 +68,7 @@ func renditionNames(uris []string) map[string]string {
 		if depth > len(c.parts) {
 			depth = len(c.parts)
 		}
-		return sanitizeName(strings.Join(c.parts[len(c.parts)-depth:], "-"))
+		return SanitizeName(strings.Join(c.parts[len(c.parts)-depth:], "-"))
 	}
 	for depth := 1; depth <= 4; depth++ {
 		count := map[string]int{}
@@ -96,15 +96,15 @@ func renditionNames(uris []string) map[string]string {
 			if base == "" {
 				base = "r"
 			}
-			names[c.uri] = sanitizeName(base + "-" + shortHash(c.uri))
+			names[c.uri] = SanitizeName(base + "-" + ShortHash(c.uri))
 		}
 	}
 	return names
 }
 
-// segmentExt returns the file extension (with dot) to use for a pushed copy
+// SegmentExt returns the file extension (with dot) to use for a pushed copy
 // of a source file, defaulting to def.
-func segmentExt(uri, def string) string {
+func SegmentExt(uri, def string) string {
 	p := uri
 	if pu, err := url.Parse(uri); err == nil {
 		p = pu.Path
@@ -121,8 +121,8 @@ func segmentExt(uri, def string) string {
 	return ext
 }
 
-// contentType maps a pushed file extension to its MIME type.
-func contentType(ext string) string {
+// ContentType maps a pushed file extension to its MIME type.
+func ContentType(ext string) string {
 	switch ext {
 	case ".m3u8":
 		return "application/vnd.apple.mpegurl"

@@ -1,0 +1,3 @@
+// Package backoff is the fetcher's retry backoff (exponential, with
+// jitter) and its context-aware sleep.
+package backoff
