@@ -113,6 +113,19 @@ func (c *channel) addLowLatency(v *rview, m *hls.Media, win window, skip bool) {
 		m.PreloadHints = []*hls.PreloadHint{{Type: "PART", URI: partURI(v, dir, p.TailSeq, len(p.Tail))}}
 	}
 	m.RenditionReports = c.renditionReports(v)
+	if v.ep.pdt == 0 {
+		// PROGRAM-DATE-TIME on the first segment and at discontinuities
+		// only: hls.js 1.5 in low-latency mode places the parts of an
+		// audio rendition by the PROGRAM-DATE-TIME of every segment when
+		// each carries one, while AAC segments never last exactly their
+		// EXTINF, and stalls (TestLowLatencyHLSJS). A set pdtInterval is
+		// kept.
+		for i, seg := range m.Segments {
+			if i > 0 && !seg.Discontinuity {
+				seg.ProgramDateTime = time.Time{}
+			}
+		}
+	}
 	if skip {
 		skipOld(m, rd.Segs[win.lo:win.hi], 6*time.Duration(m.TargetDuration)*time.Second)
 	}

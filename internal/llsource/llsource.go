@@ -144,19 +144,22 @@ func Start(ctx context.Context, opts Options) (*Source, error) {
 // feed writes the programme to the muxer in real time, each loop's
 // timestamps continuing the previous one's.
 func feed(ctx context.Context, mux *gohlslib.Muxer, video, aac *gohlslib.Track, aus []AccessUnit, loops int) error {
-	// One loop lasts until the last video frame ends (one frame after its
-	// DTS).
-	var last, frame int64
+	// One loop lasts until the later of the last video frame (one frame
+	// after its DTS) and the last AAC frame (1024 samples) ends, so the
+	// next loop's timestamps start after both tracks.
+	rate := int64(aac.ClockRate)
+	var last, frame, audioEnd int64
 	for _, au := range aus {
 		if au.Video {
 			if last != 0 {
 				frame = au.DTS - last
 			}
 			last = au.DTS
+		} else {
+			audioEnd = max(audioEnd, au.DTS+int64(len(au.Data))*1024*90000/rate)
 		}
 	}
-	loopDur := last + frame
-	rate := int64(aac.ClockRate)
+	loopDur := max(last+frame, audioEnd)
 	start := time.Now()
 	for loop := 0; loops == 0 || loop < loops; loop++ {
 		off := int64(loop) * loopDur
