@@ -364,4 +364,3 @@ func TestCMAFIngestFFmpegDash(t *testing.T) {
 		}
 	}
 }
-
