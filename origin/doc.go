@@ -12,6 +12,25 @@
 // /start/<t>/end/<t>/ path elements), time delay, ad-marker passthrough and
 // I-frame-only playlists for every video rendition.
 //
+// # CMAF ingest
+//
+// Besides HLS, an input takes CMAF ingest (DASH-IF Live Media Ingest,
+// interface 1; cmafingest.go): POST or PUT of a track's init segment and
+// fragments on /in/v2/{channel}/{input}/Streams({track}.cmfv|cmfa|...),
+// one request per segment or one long chunked request for the whole
+// track, or the files of ffmpeg's dash muxer (init-stream{n}.m4s,
+// chunk-stream{n}-{k}.m4s; its .mpd is ignored). Boxes are parsed as they
+// arrive; each completed segment (styp, or a sync fragment after 0.95 s,
+// or the end of the request) is stored and listed in a synthesized media
+// playlist for the same index, PROGRAM-DATE-TIME from tfdt plus an anchor
+// shared by the channel's tracks (tfdt itself when it is UTC), and the
+// tracks form a synthesized multivariant (codecs from the init, audio as
+// one group). The renditions are fMP4 renditions like any other: HLS "ts"
+// and "cmaf" endpoints serve them as ingested (with AES-128/cbcs/cenc as
+// for fMP4 HLS ingest), redundancy and switching apply. Not available on
+// shared storage (501), and the DASH MPD does not list fMP4-ingest
+// renditions yet.
+//
 // # Packaging endpoints
 //
 // A channel can have several packaging endpoints over its one ingest
@@ -86,13 +105,14 @@
 // internal packages:
 //
 //	origin/internal/index   the channel time index: stored files, renditions, inputs, joined timelines, retention, snapshots
-//	origin/internal/media   TS demux, keyframe scan, CMAF build, SAMPLE-AES, WebVTT (no HTTP)
+//	origin/internal/media   TS demux, keyframe scan, CMAF build, SAMPLE-AES, WebVTT, CMAF ingest box reader (fragment.go) (no HTTP)
 //	origin/internal/dash    MPD model and reflection-free writer
 //	origin/internal/shared  bucket object store (S3), ingest-log keys and entries, name rule
 //
 // Public API and HTTP:
 //
 //	origin.go       Origin, New, Close, the ingest handler (PUT/DELETE), Endpoints/ManifestFile
+//	cmafingest.go   CMAF ingest (DASH-IF interface 1, ffmpeg dash muxer): box stream to segments, synthesized playlists
 //	config.go       Config, ChannelConfig, InputConfig, ParseConfig, validation
 //	endpoint.go     EndpointConfig, EncryptionConfig, KeysConfig; resolved endpoints (endpoint, encSpec)
 //	epflag.go       ParseEndpointFlag (--endpoint syntax)

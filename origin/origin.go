@@ -45,6 +45,7 @@ type Origin struct {
 	replaying atomic.Bool
 	mux       *http.ServeMux
 	uniq      atomic.Uint64
+	cmaf      cmafState  // CMAF ingest tracks (cmafingest.go)
 	cache     *packCache // packaged segments
 	playlists *packCache // rendered media playlists
 	metrics   *originMetrics
@@ -148,6 +149,7 @@ func NewContext(ctx context.Context, cfg Config, opts ...Option) (*Origin, error
 	mux := http.NewServeMux()
 	mux.HandleFunc("PUT /in/v2/{channel}/{input}/{file}", o.serveIngest)
 	mux.HandleFunc("DELETE /in/v2/{channel}/{input}/{file}", o.serveIngest)
+	mux.HandleFunc("POST /in/v2/{channel}/{input}/{file}", o.serveIngest)
 	mux.HandleFunc("GET /out/v1/{channel}/{rest...}", o.servePlayback)
 	mux.HandleFunc("HEAD /out/v1/{channel}/{rest...}", o.servePlayback)
 	mux.HandleFunc("OPTIONS /out/v1/{channel}/{rest...}", o.servePlayback)
@@ -294,6 +296,9 @@ var segmentTypes = map[string]string{
 }
 
 func (o *Origin) serveIngest(w http.ResponseWriter, r *http.Request) {
+	if o.cmafIngest(w, r) {
+		return
+	}
 	p, err := ParseIngestPath(r.URL.EscapedPath())
 	if err != nil {
 		writeError(w, http.StatusBadRequest, err.Error())
