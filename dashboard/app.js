@@ -241,7 +241,13 @@
       parts.push(new Date(pos).toLocaleTimeString());
       const behind = (serverNow() - pos) / 1000;
       player.dataset.behind = behind.toFixed(1);
-      parts.push(behind < 1 ? 'at real time' : fmtDuration(behind) + ' behind real time');
+      // Glass to glass: the playing PROGRAM-DATE-TIME against the clock;
+      // tenths below 10 s, where low-latency HLS plays.
+      parts.push(behind < 10 ? Math.max(behind, 0).toFixed(1) + ' s behind real time' : fmtDuration(behind) + ' behind real time');
+    }
+    const level = hls && hls.levels && hls.levels[hls.currentLevel];
+    if (level && level.details && level.details.partList && level.details.partList.length) {
+      parts.push('low-latency HLS');
     }
     setStatus(state, parts.join(' · '));
   }

@@ -138,6 +138,7 @@
 //	playback.go               /out/v1 routing, time-shift, stored files, windows
 //	playlist_media.go         media and I-frame-only playlists
 //	playlist_multivariant.go  multivariant playlists
+//	llhls.go                  Low-Latency HLS: parts, blocking reload, preload hints, delta updates
 //	filter.go                 manifest filters (aws.manifestfilter)
 //	admarkers.go              ad markers (SCTE-35 cues) in playlists
 //	dash.go                   DASH Periods, AdaptationSets, SegmentTimeline; index.mpd and time
