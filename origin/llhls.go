@@ -226,16 +226,8 @@ func (o *Origin) awaitPlaylist(ctx context.Context, ch *channel, ep *endpoint, n
 			timeout = t.C
 		}
 		ch.mu.Unlock()
-		o.waiting.Add(1)
-		select {
-		case <-wake:
-			o.waiting.Add(-1)
-		case <-timeout:
-			o.waiting.Add(-1)
-			return nil // answer with what there is
-		case <-ctx.Done():
-			o.waiting.Add(-1)
-			return ctx.Err()
+		if woke, err := o.hold(ctx, wake, timeout); !woke {
+			return err // timed out (nil: answer with what there is) or gone
 		}
 	}
 }
@@ -292,15 +284,7 @@ func (o *Origin) awaitPart(ctx context.Context, ch *channel, ep *endpoint, name,
 			timeout = t.C
 		}
 		ch.mu.Unlock()
-		o.waiting.Add(1)
-		select {
-		case <-wake:
-			o.waiting.Add(-1)
-		case <-timeout:
-			o.waiting.Add(-1)
-			return nil
-		case <-ctx.Done():
-			o.waiting.Add(-1)
+		if woke, _ := o.hold(ctx, wake, timeout); !woke {
 			return nil
 		}
 	}
@@ -326,4 +310,20 @@ func (c *channel) partsKey(skip bool) string {
 		}
 	}
 	return string(b)
+}
+
+// hold waits, counted as a held request, for wake, the timeout or the
+// client going away; it reports whether wake fired, and ctx's error when
+// the client went.
+func (o *Origin) hold(ctx context.Context, wake <-chan struct{}, timeout <-chan time.Time) (bool, error) {
+	o.waiting.Add(1)
+	defer o.waiting.Add(-1)
+	select {
+	case <-wake:
+		return true, nil
+	case <-timeout:
+		return false, nil
+	case <-ctx.Done():
+		return false, ctx.Err()
+	}
 }
