@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -189,6 +190,11 @@ func TestLowLatencyPlaylist(t *testing.T) {
 	reload := getAsync(e, fmt.Sprintf("%s?_HLS_msn=%d&_HLS_part=2", pl, tailSeq))
 	hinted := getAsync(e, "/out/v1/"+testChannel+"/"+wantHint)
 	waitBlocked(t, e, 2)
+	rec := httptest.NewRecorder()
+	e.o.MetricsHandler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+	if !strings.Contains(rec.Body.String(), "\npullpush_origin_held_requests 2\n") {
+		t.Errorf("metrics do not count the 2 held requests:\n%s", rec.Body.String())
+	}
 	e.clock.Add(250 * time.Millisecond)
 	l.pushPart(p, 3, 2)
 	r := awaitGet(t, "blocking reload", reload)

@@ -73,8 +73,11 @@ func newOriginMetrics(o *Origin) *originMetrics {
 	m.egress = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "pullpush_origin_egress_bytes_total", Help: "Response body bytes of playback requests."},
 		[]string{labelChannel, labelEndpoint})
+	held := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "pullpush_origin_held_requests", Help: "Playback requests held for a Low-Latency HLS part or segment to arrive (blocking playlist reloads, preloaded parts)."},
+		func() float64 { return float64(o.waiting.Load()) })
 	m.reg.MustRegister(m.ingest, m.ingestBytes, m.ingestErrors, m.ingestSeconds, m.playback, m.playSeconds, m.egress,
-		&indexCollector{o: o})
+		held, &indexCollector{o: o})
 	return m
 }
 
