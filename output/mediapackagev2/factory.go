@@ -26,6 +26,10 @@ type Payload struct {
 	// TimeoutMs bounds one download attempt of a source segment, as in
 	// the mediapackage output.
 	TimeoutMs *float64 `json:"timeoutMs"`
+	// LowLatency pushes the parts of a Low-Latency HLS source too, as in
+	// the mediapackage output (MediaPackage v2 makes its LL-HLS from whole
+	// segments; pullpush origin serves the parts).
+	LowLatency bool `json:"lowLatency"`
 }
 
 // IngestPayload is one element of Payload.IngestURLs.
@@ -73,6 +77,10 @@ const Schema = `{
       "minimum": 0,
       "maximum": 3600000,
       "description": "Bound in milliseconds on one download attempt of a source segment; absent or 0: the fetcher's default."
+    },
+    "lowLatency": {
+      "type": "boolean",
+      "description": "Also push the parts (EXT-X-PART) of a Low-Latency HLS source as they appear, for an ingest that serves LL-HLS from them (pullpush origin)."
     }
   }
 }`
@@ -102,7 +110,7 @@ func ParsePayload(payload json.RawMessage) (mediapackage.Config, error) {
 	if err != nil {
 		return mediapackage.Config{}, err
 	}
-	cfg := mediapackage.Config{IngestURLs: make([]mediapackage.Ingest, 0, len(p.IngestURLs)), SegmentTimeout: timeout}
+	cfg := mediapackage.Config{IngestURLs: make([]mediapackage.Ingest, 0, len(p.IngestURLs)), SegmentTimeout: timeout, LowLatency: p.LowLatency}
 	for _, in := range p.IngestURLs {
 		cfg.IngestURLs = append(cfg.IngestURLs, mediapackage.Ingest{URL: in.URL, SigV4: &mediapackage.SigV4{
 			AccessKeyID: in.AccessKeyID, SecretAccessKey: in.SecretAccessKey, Region: in.Region, Service: in.Service,

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/pullpush/pullpush/output"
 	"github.com/pullpush/pullpush/output/mediapackagev2"
 )
 
@@ -21,6 +22,19 @@ func TestPayload(t *testing.T) {
 	defer o.Close()
 	if n := len(o.Targets()); n != 2 || o.Stem() != "channel" {
 		t.Fatalf("%d targets, stem %q", n, o.Stem())
+	}
+	for _, tg := range o.Targets() {
+		if output.AcceptsParts(tg) {
+			t.Fatalf("target %s takes LL-HLS parts without lowLatency", tg.Name())
+		}
+	}
+	ll, err := mediapackagev2.Factory.New(json.RawMessage(`{"lowLatency":true,` + good[1:]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ll.Close()
+	if !output.AcceptsParts(ll.Targets()[0]) || !output.AcceptsParts(ll.Targets()[1]) {
+		t.Fatal("with lowLatency the targets do not take LL-HLS parts")
 	}
 	if red := string(mediapackagev2.Factory.Redact(json.RawMessage(good))); strings.Contains(red, "sk-0123456789") || !strings.Contains(red, `"accessKeyId":"AK"`) {
 		t.Fatalf("redacted: %s", red)
