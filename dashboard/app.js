@@ -7,7 +7,7 @@
 (function () {
   const HLS_URL = document.body.dataset.playback;
   const DASH_URL = document.body.dataset.dash || '';
-  const FETCHERS = document.body.dataset.fetchers;
+  const FETCHERS = document.body.dataset.fetchers || '';
   const INGEST = document.body.dataset.ingest || '';
   const HARVEST = document.body.dataset.harvest || '';
   const REFRESH_MS = 2000;
@@ -451,8 +451,10 @@
     harvestButton.addEventListener('click', harvest);
   }
 
-  refresh();
-  setInterval(refresh, REFRESH_MS);
+  if (FETCHERS) {
+    refresh();
+    setInterval(refresh, REFRESH_MS);
+  }
   if (INGEST) {
     refreshIngest();
     setInterval(refreshIngest, REFRESH_MS);

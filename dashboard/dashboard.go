@@ -69,7 +69,8 @@ type Config struct {
 	// then offers an HLS/DASH switch and plays it with dash.js (time-shift
 	// with the same ?start=).
 	DASH string
-	// Fetchers is the URL of the fetcher list (GET /api/v1/fetcher).
+	// Fetchers is the URL of the fetcher list (GET /api/v1/fetcher); empty
+	// leaves the fetchers card out (an origin on its own).
 	Fetchers string
 	// Ingest, when set, is the URL of the origin channel's status (GET
 	// /api/v1/channels/{id} of the origin's control API); the page shows
@@ -106,12 +107,7 @@ const contentSecurityPolicy = "default-src 'self'; script-src 'self'; style-src 
 // Handler returns the handler of the page (GET / and HEAD /) and its assets
 // (GET AssetPrefix+name). Other paths get 404.
 func Handler(cfg Config) http.Handler {
-	if cfg.Title == "" {
-		cfg.Title = "pullpush"
-	}
-	if cfg.Now == nil {
-		cfg.Now = time.Now
-	}
+	cfg = cfg.withDefaults()
 	files := http.StripPrefix(AssetPrefix, http.FileServerFS(assets))
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
@@ -131,6 +127,24 @@ func Handler(cfg Config) http.Handler {
 		files.ServeHTTP(w, r)
 	})
 	return mux
+}
+
+// Page returns a handler that renders the page for cfg at whatever path
+// it is mounted on (GET and HEAD), e.g. one page per channel; the assets
+// are Handler's.
+func Page(cfg Config) http.Handler {
+	cfg = cfg.withDefaults()
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { servePage(w, r, cfg) })
+}
+
+func (cfg Config) withDefaults() Config {
+	if cfg.Title == "" {
+		cfg.Title = "pullpush"
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	return cfg
 }
 
 // isAsset reports whether name is one of the embedded assets (the

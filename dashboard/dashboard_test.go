@@ -93,6 +93,22 @@ func TestPageDefaults(t *testing.T) {
 	}
 }
 
+// TestPageWithoutFetchers: Page renders the page at any path; without a
+// fetcher list URL it has no fetchers card and the script polls nothing.
+func TestPageWithoutFetchers(t *testing.T) {
+	_, body := serve(t, Page(Config{Title: "origin", Playback: "/out/v1/7/index.m3u8", Ingest: "/api/v1/channels/7"}), http.MethodGet, "/watch/7")
+	for _, want := range []string{`data-playback="/out/v1/7/index.m3u8"`, `data-ingest="/api/v1/channels/7"`, "<title>origin</title>"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("page lacks %q", want)
+		}
+	}
+	for _, no := range []string{"data-fetchers", `id="fetchers"`} {
+		if strings.Contains(body, no) {
+			t.Errorf("page without fetchers has %q", no)
+		}
+	}
+}
+
 // TestPageDASHIngestHarvest: with a DASH URL the page has the HLS/DASH
 // switch and loads the vendored dash.js; with the ingest status and
 // harvest URLs it has the origin card and the harvest button.

@@ -2,6 +2,7 @@ package origin
 
 import (
 	"context"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	"github.com/pullpush/pullpush/dashboard"
+	"github.com/pullpush/pullpush/hls"
 	"github.com/pullpush/pullpush/internal/testutil"
 )
 
@@ -51,17 +53,47 @@ func TestLowLatencyHLSJS(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
 	defer cancel()
 	c := startLLChain(t, ctx, 0)
-	c.videoPlaylist(t)
+	// A viewer joining a running channel: a few segments in the window.
+	u := c.videoPlaylist(t)
+	testutil.Eventually(t, 30*time.Second, func() bool {
+		resp, err := http.Get(u)
+		if err != nil {
+			return false
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		m, err := hls.ParseMedia(b)
+		return err == nil && len(m.Segments) >= 4
+	}, "4 segments at the origin")
 	mux := http.NewServeMux()
 	mux.Handle(dashboard.AssetPrefix, dashboard.Handler(dashboard.Config{}))
 	mux.HandleFunc("GET /player", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/html")
 		w.Write([]byte(llHLSJSPage))
 	})
+	mux.Handle("GET /watch", dashboard.Page(dashboard.Config{Playback: "/out/v1/ll/index.m3u8"}))
 	mux.Handle("/", c.o.Handler())
 	srv := httptest.NewServer(mux)
 	defer srv.Close()
-	page, problems := openPlayer(t, ctx, chromium, srv.URL+"/player")
+	page, problems := openPlayer(t, ctx, chromium, srv.URL+"/watch")
+	// The dashboard's player shows that it plays low-latency HLS and how
+	// far behind the source clock.
+	var dash struct {
+		Status string `json:"status"`
+		Behind string `json:"behind"`
+	}
+	testutil.Eventually(t, 60*time.Second, func() bool {
+		err := page.Evaluate(ctx, `({status: document.getElementById('player-status').textContent, behind: document.getElementById('player').dataset.behind || ''})`, &dash)
+		return err == nil && strings.Contains(dash.Status, "low-latency HLS") && dash.Behind != ""
+	}, "dashboard showing low-latency HLS and its latency (status %q)", dash.Status)
+	t.Logf("dashboard: %s", dash.Status)
+
+	// Then hls.js itself, in low-latency mode. (Opened second: the first
+	// page a fresh headless Chromium plays keeps a playing date that falls
+	// behind the clock, dashboard or not.)
+	if err := page.Navigate(ctx, srv.URL+"/player"); err != nil {
+		t.Fatal(err)
+	}
 	type state struct {
 		Errors  []string  `json:"errors"`
 		Time    float64   `json:"time"`
@@ -95,4 +127,5 @@ func TestLowLatencyHLSJS(t *testing.T) {
 	slices.Sort(lat)
 	t.Logf("hls.js low-latency: %d parts loaded, %.1f s played; glass-to-glass (now - playing PDT) p50 %.0f ms, max %.0f ms; hls.latency p50 %.2f s; non-fatal errors %v",
 		st.Parts, st.Time, lag[len(lag)/2], lag[len(lag)-1], lat[len(lat)/2], st.Errors)
+
 }

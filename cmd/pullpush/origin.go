@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/pullpush/pullpush/config"
+	"github.com/pullpush/pullpush/dashboard"
 	"github.com/pullpush/pullpush/internal/accesslog"
 	"github.com/pullpush/pullpush/origin"
 	"github.com/pullpush/pullpush/origin/admin"
@@ -211,6 +212,8 @@ func runOrigin(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	mux.Handle("GET /metrics", o.MetricsHandler())
 	control := admin.New(o, hv).Handler(oc.APIToken)
 	mux.Handle("/api/", control)
+	mux.Handle("GET "+dashboard.AssetPrefix, dashboard.Handler(dashboard.Config{}))
+	mux.Handle("GET /watch/{channel}", watchPage(o, oc.APIToken == ""))
 	mux.Handle("/", o.Handler())
 	handler := origin.SafePaths(mux)
 	if oc.AccessLog {
@@ -288,6 +291,7 @@ func printOriginChannels(stdout io.Writer, logger *slog.Logger, o *origin.Origin
 			logger.Info("ingest", originKeyChannel, ch.ID, originKeyIngest, ingest)
 		}
 		fmt.Fprintf(stdout, "  playback: %s\n", play)
+		fmt.Fprintf(stdout, "  watch: %s/watch/%s\n", base, ch.ID)
 		logger.Info("playback", originKeyChannel, ch.ID, originKeyPlay, play)
 		for _, ep := range ch.Endpoints {
 			u := base + "/out/v1/" + ch.ID + "/" + ep.ID + "/index.m3u8"
@@ -302,4 +306,26 @@ func printOriginChannels(stdout io.Writer, logger *slog.Logger, o *origin.Origin
 			logger.Info("playback", originKeyChannel, ch.ID, originKeyEndpoint, ep.ID, originKeyPlay, u)
 		}
 	}
+}
+
+// watchPage serves the dashboard for one channel at /watch/{channel}: a
+// player on its first endpoint's live multivariant playlist (low-latency
+// HLS when the ingest has parts) and, when the control API needs no
+// token, the channel's ingest status.
+func watchPage(o *origin.Origin, ingestStatus bool) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id := r.PathValue("channel")
+		manifest := o.ManifestFile(id, "")
+		if manifest == "" {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusNotFound)
+			json.NewEncoder(w).Encode(map[string]string{"error": fmt.Sprintf("unknown channel %q", id)})
+			return
+		}
+		cfg := dashboard.Config{Title: "pullpush origin: " + id, Playback: "/out/v1/" + id + "/" + manifest}
+		if ingestStatus {
+			cfg.Ingest = "/api/v1/channels/" + id
+		}
+		dashboard.Page(cfg).ServeHTTP(w, r)
+	})
 }

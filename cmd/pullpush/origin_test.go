@@ -68,6 +68,22 @@ func TestOriginCommand(t *testing.T) {
 		b, _ := io.ReadAll(resp.Body)
 		return resp.StatusCode, string(b)
 	}
+
+	// The dashboard for a channel: a player on its live playlist; no
+	// ingest status card, the control API needing a token here.
+	if !strings.Contains(stdout.String(), "watch: "+base+"/watch/live") {
+		t.Errorf("stdout lacks the watch page:\n%s", stdout.String())
+	}
+	if code, body := get("/watch/live"); code != http.StatusOK || !strings.Contains(body, `data-playback="/out/v1/live/index.m3u8"`) ||
+		strings.Contains(body, "data-ingest") || strings.Contains(body, `id="fetchers"`) {
+		t.Errorf("GET /watch/live: %d\n%s", code, body)
+	}
+	if code, body := get("/watch/nope"); code != http.StatusNotFound || !strings.Contains(body, `"error"`) {
+		t.Errorf("GET /watch/nope: %d %s", code, body)
+	}
+	if code, _ := get("/dashboard/vendor/hls.min.js"); code != http.StatusOK {
+		t.Errorf("GET the dashboard's hls.js: %d", code)
+	}
 	if code, body := get("/health"); code != http.StatusOK || !strings.Contains(body, `"ok"`) {
 		t.Fatalf("/health: %d %s", code, body)
 	}
