@@ -93,7 +93,27 @@ func (c *llChain) videoPlaylist(t *testing.T) string {
 		uri = mv.Variants[0].URI
 		return true
 	}, "origin multivariant playlist")
-	return c.srv.URL + "/out/v1/ll/" + uri
+	u := c.srv.URL + "/out/v1/ll/" + uri
+	// The media playlist answers once a whole segment is indexed (parts
+	// of the first one may come before).
+	testutil.Eventually(t, 30*time.Second, func() bool { return segmentsAt(u) >= 1 }, "a segment at the origin")
+	return u
+}
+
+// segmentsAt is how many segments the media playlist at u lists, 0 when it
+// cannot be read.
+func segmentsAt(u string) int {
+	resp, err := http.Get(u)
+	if err != nil {
+		return 0
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	m, err := hls.ParseMedia(b)
+	if err != nil {
+		return 0
+	}
+	return len(m.Segments)
 }
 
 // partSeen is a part of the origin's video playlist and when a blocking

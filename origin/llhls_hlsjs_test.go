@@ -2,7 +2,6 @@ package origin
 
 import (
 	"context"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -11,7 +10,6 @@ import (
 	"time"
 
 	"github.com/pullpush/pullpush/dashboard"
-	"github.com/pullpush/pullpush/hls"
 	"github.com/pullpush/pullpush/internal/testutil"
 )
 
@@ -55,16 +53,7 @@ func TestLowLatencyHLSJS(t *testing.T) {
 	c := startLLChain(t, ctx, 0)
 	// A viewer joining a running channel: a few segments in the window.
 	u := c.videoPlaylist(t)
-	testutil.Eventually(t, 30*time.Second, func() bool {
-		resp, err := http.Get(u)
-		if err != nil {
-			return false
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		m, err := hls.ParseMedia(b)
-		return err == nil && len(m.Segments) >= 4
-	}, "4 segments at the origin")
+	testutil.Eventually(t, 30*time.Second, func() bool { return segmentsAt(u) >= 4 }, "4 segments at the origin")
 	mux := http.NewServeMux()
 	mux.Handle(dashboard.AssetPrefix, dashboard.Handler(dashboard.Config{}))
 	mux.HandleFunc("GET /player", func(w http.ResponseWriter, r *http.Request) {

@@ -106,9 +106,10 @@ type Options struct {
 // Source is a running LL-HLS source; serve it with ServeHTTP (the
 // multivariant playlist is /index.m3u8).
 type Source struct {
-	mux    *gohlslib.Muxer
-	cancel context.CancelFunc
-	done   chan error
+	mux     *gohlslib.Muxer
+	cancel  context.CancelFunc
+	done    chan error
+	stopped chan struct{} // closed when the feed goroutine has returned
 }
 
 // Start starts the muxer and feeds it the programme in real time until
@@ -136,8 +137,11 @@ func Start(ctx context.Context, opts Options) (*Source, error) {
 		return nil, fmt.Errorf("llsource: start muxer: %w", err)
 	}
 	ctx, cancel := context.WithCancel(ctx)
-	s := &Source{mux: mux, cancel: cancel, done: make(chan error, 1)}
-	go func() { s.done <- feed(ctx, mux, video, aac, aus, opts.Loops) }()
+	s := &Source{mux: mux, cancel: cancel, done: make(chan error, 1), stopped: make(chan struct{})}
+	go func() {
+		defer close(s.stopped)
+		s.done <- feed(ctx, mux, video, aac, aus, opts.Loops)
+	}()
 	return s, nil
 }
 
@@ -193,9 +197,12 @@ func (s *Source) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.Handl
 // stopped.
 func (s *Source) Done() <-chan error { return s.done }
 
-// Close stops the feed and the muxer, releasing held playlist requests.
+// Close stops the feed, waits for it to return (the muxer is not safe
+// for a write and Close at once), then closes the muxer, releasing held
+// playlist requests.
 func (s *Source) Close() {
 	s.cancel()
+	<-s.stopped
 	s.mux.Close()
 }
 
