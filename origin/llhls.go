@@ -252,7 +252,7 @@ func (o *Origin) awaitPart(ctx context.Context, ch *channel, ep *endpoint, name,
 	for {
 		ch.mu.Lock()
 		v := ch.view(ep, name)
-		if v == nil || v.rd.Parts == nil || v.transformed() || v.ext() != ext || !ch.canLowLatency(ep) {
+		if v == nil || !ch.lowLatency(v, shift{}) || v.ext() != ext {
 			ch.mu.Unlock()
 			return nil
 		}
